@@ -1,0 +1,70 @@
+#pragma once
+// A settlement (one per accepted trade), its audit events, and accounts.
+#include <optional>
+#include <string>
+
+#include "domain/decimal.h"
+#include "domain/ids.h"
+#include "domain/status.h"
+#include "domain/time.h"
+#include "domain/trade.h"
+
+namespace sc {
+
+struct Settlement {
+  Uuid id;
+  Trade trade;
+  Status status = Status::kPending;
+
+  // Ledger references (DESIGN §4): the DvP contract, the locks it consumes and what it creates.
+  std::string dvp_contract_id;           // active DvP (after a partial fill: the remainder's)
+  std::string dvp_contract_template_id;
+  std::string seller_securities_ledger_ref;  // the seller's securities lock contract
+  std::string buyer_cash_ledger_ref;         // the buyer's cash lock contract
+  std::string buyer_securities_ledger_ref;   // securities holding created for the buyer
+  std::string seller_cash_ledger_ref;        // cash holding created for the seller
+  std::string dvp_atomic_transaction_id;     // update id of the settle transaction
+
+  Decimal locked_quantity;   // securities locked for the part being settled now
+  Decimal locked_amount;     // cash locked for it
+  Decimal settled_quantity;  // settled so far (partial settlement accumulates)
+  Decimal settled_amount;
+
+  std::optional<Timestamp> initiated_at, confirmed_at, settled_at, failed_at;
+  std::string failure_reason;  // human readable
+  std::string failure_code;    // machine reason code
+  std::string failed_step;     // the status whose step failed ("pending", "initiated", ...)
+  std::string last_error;      // most recent retryable error, for operators
+  int retry_count = 0;         // retries so far (automatic and manual)
+  int step_attempt = 0;        // attempt number of the current step (command ids use it)
+
+  Timestamp created_at{}, updated_at{};
+  Timestamp next_attempt_at{};  // when a worker should next look at it
+  Timestamp deadline_at{};      // SETTLEMENT_TIMEOUT_SECONDS after creation (or last retry)
+
+  std::string settlementId() const { return id.prefixed(kSettlementPrefix); }
+};
+
+struct SettlementEvent {
+  Uuid id;
+  Uuid settlement_id;
+  Status status;            // the state entered; event_type on the wire is eventTypeFor(status)
+  std::string details;      // JSON object text
+  Timestamp created_at{};
+  int64_t position = 0;     // outbox position, increasing
+};
+
+enum class AccountStatus { kActive, kInactive };
+
+struct Account {
+  std::string account_id;
+  std::string canton_party;
+  AccountStatus status = AccountStatus::kActive;
+  Timestamp created_at{};
+};
+
+inline std::string_view toString(AccountStatus s) {
+  return s == AccountStatus::kActive ? "active" : "inactive";
+}
+
+}  // namespace sc

@@ -1,0 +1,43 @@
+#pragma once
+// Timestamps (UTC, microsecond precision, like PostgreSQL's timestamptz) and calendar dates,
+// with RFC 3339 / ISO 8601 text forms. Clock is the injectable source of "now".
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace sc {
+
+using Timestamp = std::chrono::sys_time<std::chrono::microseconds>;
+using Date = std::chrono::sys_days;
+using Duration = std::chrono::microseconds;
+
+// "2024-11-17T16:30:00Z" (fraction printed only when non-zero, as ".123456").
+std::string formatTimestamp(Timestamp t);
+// Accepts RFC 3339: date 'T' time, optional fraction (up to 9 digits, truncated to µs), and 'Z' or
+// a numeric offset. Returns nullopt when malformed or not a real calendar date/time.
+std::optional<Timestamp> parseTimestamp(std::string_view s);
+// "2024-11-19"
+std::string formatDate(Date d);
+std::optional<Date> parseDate(std::string_view s);
+// "2024-11-19T00:00:00Z", the spec's rendering of a settlement date.
+inline std::string formatDateAsTimestamp(Date d) {
+  return formatTimestamp(std::chrono::time_point_cast<Duration>(d));
+}
+inline Date dateOf(Timestamp t) { return std::chrono::floor<std::chrono::days>(t); }
+inline Timestamp startOf(Date d) { return std::chrono::time_point_cast<Duration>(d); }
+
+class Clock {
+ public:
+  virtual ~Clock() = default;
+  virtual Timestamp now() const = 0;
+};
+
+class SystemClock final : public Clock {
+ public:
+  Timestamp now() const override {
+    return std::chrono::time_point_cast<Duration>(std::chrono::system_clock::now());
+  }
+};
+
+}  // namespace sc

@@ -1,0 +1,149 @@
+#pragma once
+// The ledger boundary (DESIGN §5). Every command carries a caller-chosen command id
+// "<settlement_id>:<step>:<attempt>": submitting the same id again returns the first successful
+// outcome and changes nothing (deduplication). Errors are tagged retryable or permanent.
+// EmbeddedLedger implements it in-process and durably; a Canton JSON API client can too.
+#include <optional>
+#include <span>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "domain/decimal.h"
+#include "domain/result.h"
+#include "domain/time.h"
+
+namespace sc::ledger {
+
+// Error codes (Error::code). Retryable: kUnavailable, kTimeout, kContractInFlight.
+inline constexpr const char* kUnavailable = "ledger_unavailable";         // synchronizer down, I/O
+inline constexpr const char* kTimeout = "ledger_timeout";
+inline constexpr const char* kContractInFlight = "contract_in_flight";    // unassigned, not assigned yet
+inline constexpr const char* kUnknownParty = "unknown_party";
+inline constexpr const char* kContractNotActive = "contract_not_active";
+inline constexpr const char* kInsufficientSecurities = "insufficient_securities";
+inline constexpr const char* kInsufficientCash = "insufficient_cash";
+inline constexpr const char* kInvalidCommand = "invalid_command";
+
+// Creates a DeliveryVsPayment contract (signatories buyer, seller, issuer, cash provider) on the
+// settlement synchronizer.
+struct CreateDvp {
+  std::string buyer, seller;  // parties
+  std::string security, cash_asset;
+  Decimal quantity, amount;
+  Date settlement_date;
+};
+// Locks up to `quantity` of the seller's `security` to the DvP, splitting holdings as needed.
+// With allow_partial and fewer available (but > 0), locks what there is; otherwise
+// kInsufficientSecurities.
+struct LockSecurities {
+  std::string dvp_contract_id;
+  Decimal quantity;
+  bool allow_partial = false;
+};
+// Locks exactly `amount` of the buyer's cash asset to the DvP, or kInsufficientCash.
+struct LockCash {
+  std::string dvp_contract_id;
+  Decimal amount;
+};
+// Moves the DvP's locks to the DvP's synchronizer if they sit elsewhere (unassign + assign).
+struct ReassignLocks {
+  std::string dvp_contract_id;
+};
+// Exercises SettleDeliveryVsPayment: consumes both locks, creates the buyer's securities holding
+// and the seller's cash holding, all or nothing. If the locks cover only part of the DvP's
+// quantity, that part settles and a DvP for the remainder is created.
+struct Settle {
+  std::string dvp_contract_id;
+};
+// Releases every lock of the DvP back to its owner's free holdings (idempotent).
+struct ReleaseLocks {
+  std::string dvp_contract_id;
+};
+// Archives a DvP contract that will never settle (after release).
+struct ArchiveDvp {
+  std::string dvp_contract_id;
+};
+
+using Command = std::variant<CreateDvp, LockSecurities, LockCash, ReassignLocks, Settle,
+                             ReleaseLocks, ArchiveDvp>;
+
+struct Submission {
+  std::string command_id;
+  Command command;
+};
+
+struct Outcome {
+  std::string update_id;      // of the transaction that applied it
+  int64_t offset = 0;
+  std::string contract_id;    // CreateDvp: the DvP; Lock*: the lock contract
+  std::string synchronizer;   // where the created/affected contract sits
+  Decimal quantity;           // LockSecurities: locked quantity; Settle: settled quantity
+  Decimal amount;             // LockCash: locked amount; Settle: settled amount
+  // Settle only:
+  std::string buyer_securities_contract_id;
+  std::string seller_cash_contract_id;
+  std::string remainder_dvp_contract_id;  // non-empty after a partial settle
+  bool deduplicated = false;              // this command id had already succeeded
+};
+
+struct HoldingView {
+  std::string contract_id;
+  std::string owner;
+  std::string asset;
+  Decimal amount;
+  bool locked = false;
+  std::string lock_dvp_contract_id;
+  std::string synchronizer;
+  bool in_flight = false;
+};
+
+struct DvpView {
+  std::string contract_id;
+  bool active = false;
+  std::string buyer, seller, security, cash_asset;
+  Decimal quantity, amount;
+  std::string synchronizer;
+};
+
+struct UpdateView {
+  std::string update_id;
+  int64_t offset = 0;
+  Timestamp recorded_at{};
+  std::string command_id;
+};
+
+struct AssetTotal {
+  std::string asset;
+  Decimal total;
+  Decimal locked;
+};
+
+class Ledger {
+ public:
+  virtual ~Ledger() = default;
+
+  // Applies each submission in order; results in the same order. A batch is made durable once
+  // (group commit) before returning. Each element succeeds or fails on its own.
+  virtual std::vector<Result<Outcome>> submit(std::span<const Submission> batch) = 0;
+
+  // Allocates a party for an account if it does not exist (idempotent). Returns the party id.
+  virtual Result<std::string> allocateParty(const std::string& hint) = 0;
+  virtual Result<bool> partyExists(const std::string& party) = 0;
+
+  // Credits a new holding (operators and tests; on Canton this is the issuer's job).
+  virtual Result<HoldingView> credit(const std::string& party, const std::string& asset,
+                                     Decimal amount, const std::string& synchronizer) = 0;
+
+  virtual Result<std::vector<HoldingView>> holdings(const std::string& party) = 0;
+  virtual Result<std::optional<DvpView>> dvp(const std::string& contract_id) = 0;
+  virtual Result<std::optional<UpdateView>> updateById(const std::string& update_id) = 0;
+  // The completion of a command id, if it succeeded.
+  virtual Result<std::optional<Outcome>> completion(const std::string& command_id) = 0;
+  virtual Result<std::vector<AssetTotal>> totals() = 0;
+  virtual std::vector<std::string> synchronizers() const = 0;
+  // Reachability, for /ready.
+  virtual Result<void> ping() = 0;
+};
+
+}  // namespace sc::ledger

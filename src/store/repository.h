@@ -1,0 +1,95 @@
+#pragma once
+// Storage interfaces (DESIGN §2). PgSettlementRepository implements them on PostgreSQL.
+// Every call is one database transaction; batch calls exist because round trips dominate cost.
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "domain/result.h"
+#include "domain/settlement.h"
+
+namespace sc {
+
+enum class IntakeKind {
+  kCreated,    // new settlement in PENDING (with its "pending" audit event)
+  kDuplicate,  // same trade_id, same content: the existing settlement
+  kRejected,   // a stateful rule failed: unknown_account, inactive_account, trade_conflict
+};
+
+struct IntakeOutcome {
+  IntakeKind kind = IntakeKind::kCreated;
+  Settlement settlement;  // created or existing (for a conflict: the existing one)
+  std::optional<Error> rejection;
+};
+
+// A guarded write of one settlement row: applied only if the row's status is still `expected`.
+// If next.status != expected the move must be allowed by isAllowedTransition and exactly one
+// settlement_events row (details = `event_details`, a JSON object) is written with it; a write
+// that keeps the status (rescheduling a retry) writes no event. Every write clears the lease.
+struct StateWrite {
+  Settlement next;
+  Status expected = Status::kPending;
+  std::string event_details = "{}";
+};
+
+struct ListQuery {
+  std::optional<std::string> account_id;  // buyer or seller
+  std::vector<Status> statuses;           // empty: any
+  std::optional<Date> start_date, end_date;  // inclusive, on settlement_date
+  int limit = 50;
+  int offset = 0;
+};
+
+struct SettlementPage {
+  std::vector<Settlement> settlements;  // newest first (created_at desc, id desc)
+  int64_t total = 0;
+};
+
+class SettlementRepository {
+ public:
+  virtual ~SettlementRepository() = default;
+
+  // Accepts trades that passed stateless validation, in one transaction: checks the accounts,
+  // inserts new settlements (PENDING + audit event), recognises duplicates and conflicts.
+  // `deadline` is added to now for deadline_at. Outcomes are in input order.
+  virtual Result<std::vector<IntakeOutcome>> intake(std::span<const Trade> trades, Timestamp now,
+                                                    Duration deadline) = 0;
+
+  virtual Result<std::optional<Settlement>> find(const Uuid& id) = 0;
+  virtual Result<std::optional<Settlement>> findByTradeId(const std::string& trade_id) = 0;
+  virtual Result<SettlementPage> list(const ListQuery& q) = 0;
+  virtual Result<std::vector<SettlementEvent>> events(const Uuid& settlement_id) = 0;
+
+  // Leases up to `limit` active settlements whose next_attempt_at <= now and that no live lease
+  // holds (FOR UPDATE SKIP LOCKED), oldest due first, for `lease` long.
+  virtual Result<std::vector<Settlement>> leaseDue(Timestamp now, int limit, Duration lease) = 0;
+
+  // Applies the writes in order in one transaction. Returns, per write, whether its guard held.
+  // A write that is not allowed by the transition table is a programming error → Error
+  // "illegal_transition" and nothing is written.
+  virtual Result<std::vector<bool>> write(std::span<const StateWrite> writes) = 0;
+
+  // Counts by status, for /metrics and tests.
+  virtual Result<std::vector<std::pair<Status, int64_t>>> countByStatus() = 0;
+};
+
+class AccountRepository {
+ public:
+  virtual ~AccountRepository() = default;
+  // Error "account_exists" (permanent) when the id is taken.
+  virtual Result<Account> create(const Account& a) = 0;
+  virtual Result<std::optional<Account>> find(const std::string& account_id) = 0;
+  virtual Result<void> setStatus(const std::string& account_id, AccountStatus s) = 0;
+};
+
+// The outbox: settlement_events rows not yet delivered to Kafka, by position.
+class OutboxRepository {
+ public:
+  virtual ~OutboxRepository() = default;
+  virtual Result<std::vector<SettlementEvent>> pending(int limit) = 0;
+  virtual Result<void> markPublished(std::span<const int64_t> positions, Timestamp at) = 0;
+  virtual Result<int64_t> backlog() = 0;
+};
+
+}  // namespace sc

@@ -1,0 +1,58 @@
+#include "workflow/intake.h"
+
+namespace sc {
+
+Intake::Intake(SettlementRepository& repo, const Clock& clock, TradeRules rules, Duration deadline)
+    : repo_(repo), clock_(clock), rules_(std::move(rules)), deadline_(deadline) {
+  metrics::registerCounter("sc_intake_accepted_total", "Trades accepted (new settlements)", &metrics_.accepted);
+  metrics::registerCounter("sc_intake_duplicates_total", "Idempotent resubmissions", &metrics_.duplicates);
+  metrics::registerCounter("sc_intake_rejected_total", "Trades rejected with a reason", &metrics_.rejected);
+  metrics::registerCounter("sc_intake_store_errors_total", "Intake batches the store failed", &metrics_.store_errors);
+}
+
+Result<std::vector<IntakeDecision>> Intake::submit(std::span<const std::string_view> raw_events) {
+  std::vector<IntakeDecision> decisions(raw_events.size());
+  std::vector<Trade> valid;
+  std::vector<size_t> valid_index;
+  valid.reserve(raw_events.size());
+  for (size_t i = 0; i < raw_events.size(); ++i) {
+    auto trade = decodeTrade(raw_events[i], rules_);
+    if (!trade) {
+      decisions[i].kind = IntakeKind::kRejected;
+      decisions[i].rejection = trade.error();
+      continue;
+    }
+    decisions[i].trade_id = trade->trade_id;
+    valid_index.push_back(i);
+    valid.push_back(std::move(*trade));
+  }
+  if (!valid.empty()) {
+    auto outcomes = repo_.intake(valid, clock_.now(), deadline_);
+    if (!outcomes) {
+      metrics_.store_errors.inc();
+      return outcomes.error();
+    }
+    for (size_t k = 0; k < outcomes->size(); ++k) {
+      IntakeOutcome& o = (*outcomes)[k];
+      IntakeDecision& d = decisions[valid_index[k]];
+      d.kind = o.kind;
+      d.rejection = std::move(o.rejection);
+      if (o.kind != IntakeKind::kRejected || !o.settlement.id.isNil())
+        d.settlement = std::move(o.settlement);
+    }
+  }
+  for (const auto& d : decisions) {
+    if (d.kind == IntakeKind::kCreated) metrics_.accepted.inc();
+    else if (d.kind == IntakeKind::kDuplicate) metrics_.duplicates.inc();
+    else metrics_.rejected.inc();
+  }
+  return decisions;
+}
+
+Result<IntakeDecision> Intake::submitOne(std::string_view raw_event) {
+  auto r = submit(std::span<const std::string_view>(&raw_event, 1));
+  if (!r) return r.error();
+  return std::move((*r)[0]);
+}
+
+}  // namespace sc
