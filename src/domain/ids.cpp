@@ -25,9 +25,14 @@ Uuid Uuid::generateV7() {
                                           std::chrono::system_clock::now().time_since_epoch())
                                           .count());
   uint64_t r1 = rng(), r2 = rng();
-  // 12-bit counter in rand_a keeps ids from one thread monotonic within a millisecond.
-  if (ms == last_ms) {
-    seq = static_cast<uint16_t>((seq + 1) & 0x0fff);
+  // 12-bit counter in rand_a keeps ids from one thread strictly increasing; when it overflows
+  // within a millisecond, the timestamp field is advanced (RFC 9562 §6.2, method 1).
+  if (ms <= last_ms) {
+    ms = last_ms;
+    if (++seq > 0x0fff) {
+      ms = ++last_ms;
+      seq = 0;
+    }
   } else {
     last_ms = ms;
     seq = static_cast<uint16_t>(r1 & 0x07ff);
