@@ -101,6 +101,7 @@ Config Config::fromEnvironment(const std::map<std::string, std::string>& env) {
   r.integer("SETTLEMENT_RETRY_DELAY_SECONDS", c.settlement_retry_delay_seconds, 0, 86400);
   r.integer("SETTLEMENT_BATCH_SIZE", c.settlement_batch_size, 1, 10000);
   r.integer("SETTLEMENT_WORKERS", c.settlement_workers, 1, 64);
+  r.integer("SETTLEMENT_LEASE_SECONDS", c.settlement_lease_seconds, 1, 3600);
   r.integer("SETTLEMENT_POLL_MILLIS", c.settlement_poll_millis, 1, 60000);
   r.list("ALLOWED_SYMBOLS", c.allowed_symbols);
   return c;

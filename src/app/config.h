@@ -52,6 +52,8 @@ struct Config {
   int settlement_retry_delay_seconds = 30;  // SETTLEMENT_RETRY_DELAY_SECONDS
   int settlement_batch_size = 100;          // SETTLEMENT_BATCH_SIZE
   int settlement_workers = 2;               // SETTLEMENT_WORKERS
+  int settlement_lease_seconds = 15;        // SETTLEMENT_LEASE_SECONDS (a crashed worker's
+                                            // settlements are picked up after this)
   int settlement_poll_millis = 200;         // SETTLEMENT_POLL_MILLIS (idle poll when no work)
   std::vector<std::string> allowed_symbols;  // ALLOWED_SYMBOLS (comma list; empty = any)
 

@@ -36,7 +36,9 @@ struct Settlement {
   std::string failed_step;     // the status whose step failed ("pending", "initiated", ...)
   std::string last_error;      // most recent retryable error, for operators
   int retry_count = 0;         // retries so far (automatic and manual)
-  int step_attempt = 0;        // attempt number of the current step (command ids use it)
+  int step_attempt = 0;        // automatic retries of the current step (reset when it succeeds)
+  int round = 0;               // incremented by each retry of a FAILED/PARTIALLY_SETTLED
+                               // settlement; part of ledger command ids (DESIGN §5)
 
   Timestamp created_at{}, updated_at{};
   Timestamp next_attempt_at{};  // when a worker should next look at it

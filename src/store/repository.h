@@ -80,6 +80,16 @@ class AccountRepository {
   // Error "account_exists" (permanent) when the id is taken.
   virtual Result<Account> create(const Account& a) = 0;
   virtual Result<std::optional<Account>> find(const std::string& account_id) = 0;
+  // The accounts among `ids` that exist (any order). Default: one find() each.
+  virtual Result<std::vector<Account>> findMany(std::span<const std::string> ids) {
+    std::vector<Account> out;
+    for (const auto& id : ids) {
+      auto a = find(id);
+      if (!a) return a.error();
+      if (*a) out.push_back(std::move(**a));
+    }
+    return out;
+  }
   virtual Result<void> setStatus(const std::string& account_id, AccountStatus s) = 0;
 };
 
