@@ -41,11 +41,18 @@ Result<std::vector<IntakeDecision>> Intake::submit(std::span<const std::string_v
         d.settlement = std::move(o.settlement);
     }
   }
+  bool created = false;
   for (const auto& d : decisions) {
-    if (d.kind == IntakeKind::kCreated) metrics_.accepted.inc();
-    else if (d.kind == IntakeKind::kDuplicate) metrics_.duplicates.inc();
-    else metrics_.rejected.inc();
+    if (d.kind == IntakeKind::kCreated) {
+      metrics_.accepted.inc();
+      created = true;
+    } else if (d.kind == IntakeKind::kDuplicate) {
+      metrics_.duplicates.inc();
+    } else {
+      metrics_.rejected.inc();
+    }
   }
+  if (created && on_accepted_) on_accepted_();
   return decisions;
 }
 

@@ -2,6 +2,7 @@
 // Trade intake (DESIGN §3), shared by POST /trades and the Kafka consumer: decodes and validates
 // each raw trade event, then records the valid ones in one store transaction. Knows nothing of
 // HTTP or Kafka.
+#include <functional>
 #include <optional>
 #include <span>
 #include <string_view>
@@ -36,6 +37,8 @@ class Intake {
   Result<IntakeDecision> submitOne(std::string_view raw_event);
 
   const IntakeMetrics& metrics() const { return metrics_; }
+  // Called after a batch created at least one settlement (e.g. to wake the workers).
+  void setOnAccepted(std::function<void()> fn) { on_accepted_ = std::move(fn); }
 
  private:
   SettlementRepository& repo_;
@@ -43,6 +46,7 @@ class Intake {
   TradeRules rules_;
   Duration deadline_;
   IntakeMetrics metrics_;
+  std::function<void()> on_accepted_;
 };
 
 }  // namespace sc

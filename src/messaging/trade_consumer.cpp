@@ -1,0 +1,238 @@
+#include "messaging/trade_consumer.h"
+
+#include <map>
+
+#include "common/log.h"
+#include "domain/time.h"
+
+namespace sc {
+namespace {
+
+std::shared_ptr<spdlog::logger> logger() {
+  static auto l = log::get("messaging");
+  return l;
+}
+
+// Counts DLQ deliveries of one batch.
+class DeliveryCounter : public RdKafka::DeliveryReportCb {
+ public:
+  void dr_cb(RdKafka::Message& m) override {
+    if (m.err() == RdKafka::ERR_NO_ERROR) ok++;
+    else failed++;
+  }
+  int ok = 0, failed = 0;
+};
+
+}  // namespace
+
+TradeConsumer::TradeConsumer(KafkaOptions options, Intake& intake,
+                             std::function<Result<int64_t>()> pending_backlog)
+    : opt_(std::move(options)), intake_(intake), backlog_(std::move(pending_backlog)) {
+  metrics::registerCounter("sc_consumer_messages_total", "Trade messages consumed", &metrics_.messages);
+  metrics::registerCounter("sc_consumer_batches_total", "Trade batches processed", &metrics_.batches);
+  metrics::registerCounter("sc_consumer_dead_lettered_total", "Messages sent to the dead-letter topic", &metrics_.dead_lettered);
+  metrics::registerCounter("sc_consumer_intake_failures_total", "Batches the store failed (re-consumed)", &metrics_.intake_failures);
+  metrics::registerCounter("sc_consumer_dlq_failures_total", "Batches whose dead-lettering failed (re-consumed)", &metrics_.dlq_failures);
+  metrics::registerCounter("sc_consumer_commits_total", "Offset commits", &metrics_.commits);
+  metrics::registerCounter("sc_consumer_commit_failures_total", "Failed offset commits", &metrics_.commit_failures);
+  metrics::registerCounter("sc_consumer_pauses_total", "Back-pressure pauses", &metrics_.pauses);
+  metrics::registerGauge("sc_consumer_paused", "1 while consumption is paused for back-pressure", &metrics_.paused);
+}
+
+TradeConsumer::~TradeConsumer() { stop(); }
+
+void TradeConsumer::start() {
+  std::map<std::string, std::string> props = {
+      {"bootstrap.servers", opt_.bootstrap_servers},
+      {"group.id", opt_.consumer_group},
+      {"enable.auto.commit", "false"},
+      {"enable.auto.offset.store", "false"},
+      {"auto.offset.reset", "earliest"},
+      {"partition.assignment.strategy", "cooperative-sticky"},
+      {"fetch.wait.max.ms", "10"},
+      {"session.timeout.ms", "10000"},
+      {"heartbeat.interval.ms", "1000"},
+      {"client.id", "settlement-coordinator-consumer"},
+  };
+  for (auto& [k, v] : opt_.extra) props[k] = v;
+  std::string err;
+  auto conf = makeKafkaConf(props);
+  consumer_.reset(RdKafka::KafkaConsumer::create(conf.get(), err));
+  if (!consumer_) throw std::runtime_error("Kafka consumer: " + err);
+
+  auto pconf = makeKafkaConf({{"bootstrap.servers", opt_.bootstrap_servers},
+                              {"enable.idempotence", "true"},
+                              {"acks", "all"},
+                              {"linger.ms", "1"},
+                              {"message.timeout.ms", "30000"},
+                              {"client.id", "settlement-coordinator-dlq"}});
+  dlq_.reset(RdKafka::Producer::create(pconf.get(), err));
+  if (!dlq_) throw std::runtime_error("Kafka DLQ producer: " + err);
+
+  auto rc = consumer_->subscribe({opt_.trade_topic});
+  if (rc != RdKafka::ERR_NO_ERROR)
+    throw std::runtime_error("subscribe to " + opt_.trade_topic + ": " + RdKafka::err2str(rc));
+  thread_ = std::thread([this] { run(); });
+  logger()->info("consuming {} as group {}", opt_.trade_topic, opt_.consumer_group);
+}
+
+void TradeConsumer::stop() {
+  if (stopping_.exchange(true)) return;
+  if (thread_.joinable()) thread_.join();
+  if (consumer_) consumer_->close();
+  if (dlq_) dlq_->flush(5000);
+}
+
+void TradeConsumer::checkBackPressure() {
+  auto now = std::chrono::steady_clock::now();
+  if (now - last_backlog_check_ < std::chrono::milliseconds(500)) return;
+  last_backlog_check_ = now;
+  auto backlog = backlog_();
+  if (!backlog) return;
+  std::vector<RdKafka::TopicPartition*> parts;
+  if (!paused_ && *backlog > opt_.max_pending_backlog) {
+    consumer_->assignment(parts);
+    consumer_->pause(parts);
+    paused_ = true;
+    metrics_.pauses.inc();
+    metrics_.paused.set(1);
+    logger()->warn("back-pressure: {} settlements pending, pausing {}", *backlog, opt_.trade_topic);
+  } else if (paused_ && *backlog <= opt_.max_pending_backlog / 2) {
+    consumer_->assignment(parts);
+    consumer_->resume(parts);
+    paused_ = false;
+    metrics_.paused.set(0);
+    logger()->info("back-pressure relieved: {} pending, resuming", *backlog);
+  }
+  RdKafka::TopicPartition::destroy(parts);
+}
+
+void TradeConsumer::rewind(const std::vector<RdKafka::Message*>& msgs) {
+  std::map<int32_t, int64_t> first;
+  for (auto* m : msgs) {
+    auto it = first.find(m->partition());
+    if (it == first.end() || m->offset() < it->second) first[m->partition()] = m->offset();
+  }
+  for (auto& [p, off] : first) {
+    std::unique_ptr<RdKafka::TopicPartition> tp(
+        RdKafka::TopicPartition::create(opt_.trade_topic, p, off));
+    consumer_->seek(*tp, 5000);
+  }
+}
+
+bool TradeConsumer::deadLetter(const std::vector<RdKafka::Message*>& msgs,
+                               const std::vector<IntakeDecision>& decisions) {
+  int sent = 0;
+  for (size_t i = 0; i < msgs.size(); ++i) {
+    if (decisions[i].kind != IntakeKind::kRejected) continue;
+    RdKafka::Message* m = msgs[i];
+    const Error& why = *decisions[i].rejection;
+    RdKafka::Headers* headers = RdKafka::Headers::create();
+    if (m->headers()) {
+      for (const auto& h : m->headers()->get_all())
+        headers->add(h.key(), h.value(), h.value_size());
+    }
+    headers->add("dlq.reason_code", why.code);
+    headers->add("dlq.reason", why.message);
+    if (!why.field.empty()) headers->add("dlq.field", why.field);
+    headers->add("dlq.source_topic", m->topic_name());
+    headers->add("dlq.source_partition", std::to_string(m->partition()));
+    headers->add("dlq.source_offset", std::to_string(m->offset()));
+    headers->add("dlq.trade_id", decisions[i].trade_id);
+    for (;;) {
+      auto rc = dlq_->produce(opt_.dlq_topic, RdKafka::Topic::PARTITION_UA,
+                              RdKafka::Producer::RK_MSG_COPY, m->payload(), m->len(),
+                              m->key_pointer(), m->key_len(), m->timestamp().timestamp, headers,
+                              nullptr);
+      if (rc == RdKafka::ERR_NO_ERROR) break;  // headers now owned by librdkafka
+      if (rc == RdKafka::ERR__QUEUE_FULL) {
+        dlq_->poll(50);
+        continue;
+      }
+      delete headers;
+      logger()->error("dead-letter produce failed: {}", RdKafka::err2str(rc));
+      return false;
+    }
+    ++sent;
+  }
+  if (sent == 0) return true;
+  // Wait until every dead letter of this batch is acknowledged before committing offsets.
+  auto rc = dlq_->flush(30000);
+  if (rc != RdKafka::ERR_NO_ERROR || dlq_->outq_len() > 0) {
+    logger()->error("dead-letter flush did not complete: {}", RdKafka::err2str(rc));
+    return false;
+  }
+  metrics_.dead_lettered.inc(sent);
+  return true;
+}
+
+void TradeConsumer::run() {
+  int backoff_ms = 100;
+  while (!stopping_) {
+    checkBackPressure();
+    std::vector<RdKafka::Message*> msgs;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(opt_.consume_batch_wait_ms);
+    int wait_ms = 100;
+    while (static_cast<int>(msgs.size()) < opt_.consume_batch && !stopping_) {
+      RdKafka::Message* m = consumer_->consume(wait_ms);
+      if (m->err() == RdKafka::ERR_NO_ERROR) {
+        msgs.push_back(m);
+      } else {
+        if (m->err() != RdKafka::ERR__TIMED_OUT && m->err() != RdKafka::ERR__PARTITION_EOF)
+          logger()->warn("consume: {}", m->errstr());
+        delete m;
+        if (!msgs.empty() || wait_ms == 0) break;
+      }
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now()).count();
+      if (!msgs.empty()) wait_ms = static_cast<int>(std::max<int64_t>(0, left));
+      if (!msgs.empty() && left <= 0) {
+        // batch window over: take only what is already buffered
+        wait_ms = 0;
+      }
+    }
+    if (msgs.empty()) continue;
+    metrics_.messages.inc(msgs.size());
+    metrics_.batches.inc();
+
+    std::vector<std::string_view> raw;
+    raw.reserve(msgs.size());
+    for (auto* m : msgs) raw.emplace_back(static_cast<const char*>(m->payload()), m->len());
+    auto decisions = intake_.submit(raw);
+    bool ok = decisions.ok();
+    if (!ok) {
+      metrics_.intake_failures.inc();
+      logger()->error("intake of {} trades failed, will re-consume: {}", msgs.size(),
+                      decisions.error().message);
+    } else if (!deadLetter(msgs, *decisions)) {
+      metrics_.dlq_failures.inc();
+      ok = false;
+    }
+    if (!ok) {
+      rewind(msgs);
+      for (auto* m : msgs) delete m;
+      for (int waited = 0; waited < backoff_ms && !stopping_; waited += 50)
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      backoff_ms = std::min(backoff_ms * 2, 5000);
+      continue;
+    }
+    backoff_ms = 100;
+    std::map<int32_t, int64_t> next;
+    for (auto* m : msgs) next[m->partition()] = std::max(next[m->partition()], m->offset() + 1);
+    std::vector<RdKafka::TopicPartition*> offsets;
+    for (auto& [p, off] : next)
+      offsets.push_back(RdKafka::TopicPartition::create(opt_.trade_topic, p, off));
+    auto rc = consumer_->commitSync(offsets);
+    if (rc != RdKafka::ERR_NO_ERROR) {
+      // Not fatal: the trades are recorded; a re-delivery is an idempotent duplicate.
+      metrics_.commit_failures.inc();
+      logger()->warn("offset commit failed: {}", RdKafka::err2str(rc));
+    } else {
+      metrics_.commits.inc();
+    }
+    RdKafka::TopicPartition::destroy(offsets);
+    for (auto* m : msgs) delete m;
+  }
+}
+
+}  // namespace sc

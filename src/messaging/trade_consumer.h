@@ -1,0 +1,57 @@
+#pragma once
+// Consumes trade.events with a consumer group and manual offset commits (DESIGN §3, issue 4):
+// a batch of messages goes through Intake in one store transaction; rejected messages go to the
+// dead-letter topic (original key, value and headers plus the reason and source coordinates);
+// only then are the batch's offsets committed. At-least-once delivery, exactly-once effect (the
+// intake is idempotent per trade_id). A bad message never blocks its partition.
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <thread>
+
+#include <librdkafka/rdkafkacpp.h>
+
+#include "common/metrics.h"
+#include "domain/result.h"
+#include "messaging/kafka_options.h"
+#include "workflow/intake.h"
+
+namespace sc {
+
+struct ConsumerMetrics {
+  metrics::Counter messages, batches, dead_lettered, intake_failures, dlq_failures, commits,
+      commit_failures, pauses;
+  metrics::Gauge paused;
+};
+
+class TradeConsumer {
+ public:
+  // pending_backlog: how many settlements wait for the workflow; above
+  // options.max_pending_backlog consumption pauses (back-pressure) until it halves.
+  TradeConsumer(KafkaOptions options, Intake& intake,
+                std::function<Result<int64_t>()> pending_backlog);
+  ~TradeConsumer();
+  void start();  // throws std::runtime_error on bad Kafka configuration
+  void stop();   // finishes the current batch, commits, leaves the group
+
+  const ConsumerMetrics& metrics() const { return metrics_; }
+
+ private:
+  void run();
+  bool deadLetter(const std::vector<RdKafka::Message*>& msgs, const std::vector<IntakeDecision>& d);
+  void rewind(const std::vector<RdKafka::Message*>& msgs);
+  void checkBackPressure();
+
+  KafkaOptions opt_;
+  Intake& intake_;
+  std::function<Result<int64_t>()> backlog_;
+  std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
+  std::unique_ptr<RdKafka::Producer> dlq_;
+  std::thread thread_;
+  std::atomic<bool> stopping_{false};
+  bool paused_ = false;
+  std::chrono::steady_clock::time_point last_backlog_check_{};
+  ConsumerMetrics metrics_;
+};
+
+}  // namespace sc
