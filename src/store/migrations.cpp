@@ -1,0 +1,121 @@
+#include "store/migrations.h"
+
+#include <algorithm>
+#include <map>
+
+#include "common/log.h"
+#include "store/pool.h"
+
+namespace sc::store {
+namespace {
+
+constexpr std::string_view kCreateTable =
+    "CREATE TABLE IF NOT EXISTS schema_migrations ("
+    " version INT PRIMARY KEY,"
+    " name TEXT NOT NULL,"
+    " checksum TEXT NOT NULL,"
+    " applied_at TIMESTAMPTZ NOT NULL DEFAULT now())";
+
+Result<int> versionOf(const EmbeddedMigration& m) {
+  size_t n = 0;
+  while (n < m.name.size() && m.name[n] >= '0' && m.name[n] <= '9') ++n;
+  if (n == 0)
+    return Error::permanent("invalid_migration",
+                            "migration " + m.name + " does not start with a version number");
+  return std::stoi(m.name.substr(0, n));
+}
+
+struct Applied {
+  std::string name, checksum;
+};
+
+Result<std::map<int, Applied>> appliedMigrations(pg::Connection& c) {
+  auto rows = c.exec("SELECT version, name, checksum FROM schema_migrations");
+  if (!rows.ok()) return rows.error();
+  std::map<int, Applied> out;
+  for (int i = 0; i < rows->size(); ++i)
+    out[std::stoi(std::string(rows->text(i, 0)))] = {std::string(rows->text(i, 1)),
+                                                     std::string(rows->text(i, 2))};
+  return out;
+}
+
+}  // namespace
+
+Result<int> migrate(pg::ConnectionPool& pool) { return migrate(pool, embeddedMigrations()); }
+
+Result<int> migrate(pg::ConnectionPool& pool, std::span<const EmbeddedMigration> migrations) {
+  auto log = sc::log::get("store");
+  std::vector<std::pair<int, const EmbeddedMigration*>> ordered;
+  for (const auto& m : migrations) {
+    auto v = versionOf(m);
+    if (!v.ok()) return v.error();
+    ordered.emplace_back(*v, &m);
+  }
+  std::sort(ordered.begin(), ordered.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+
+  auto lease = pool.lease();
+  if (!lease.ok()) return lease.error();
+  pg::Connection& c = **lease;
+  // The Lease rolls back whatever is left open when we return early with an error.
+  if (auto r = c.script("BEGIN"); !r.ok()) return r.error();
+  if (auto r = c.exec("SELECT pg_advisory_xact_lock($1::bigint)", {std::to_string(kMigrationLock)});
+      !r.ok())
+    return r.error();
+  if (auto r = c.script(kCreateTable); !r.ok()) return r.error();
+  auto applied = appliedMigrations(c);
+  if (!applied.ok()) return applied.error();
+
+  int count = 0;
+  for (const auto& [version, m] : ordered) {
+    auto it = applied->find(version);
+    if (it != applied->end()) {
+      if (it->second.checksum != m->checksum)
+        return Error::permanent(
+            "migration_checksum_mismatch",
+            "migration " + m->name + " (version " + std::to_string(version) +
+                ") was applied with checksum " + it->second.checksum +
+                " but the embedded file has " + m->checksum +
+                "; applied migrations must never change, add a new one instead");
+      continue;
+    }
+    if (auto r = c.script(m->sql); !r.ok()) {
+      Error e = r.error();
+      e.message = "migration " + m->name + " failed: " + e.message;
+      return e;
+    }
+    if (auto r = c.exec(
+            "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1::int, $2, $3)",
+            {std::to_string(version), m->name, m->checksum});
+        !r.ok())
+      return r.error();
+    log->info("applied migration {}", m->name);
+    ++count;
+  }
+  if (auto r = c.script("COMMIT"); !r.ok()) return r.error();
+  return count;
+}
+
+Result<void> migrationsApplied(pg::ConnectionPool& pool) {
+  auto lease = pool.lease();
+  if (!lease.ok()) return lease.error();
+  auto exists = (*lease)->exec("SELECT to_regclass('schema_migrations') IS NOT NULL");
+  if (!exists.ok()) return exists.error();
+  if (exists->text(0, 0) != "t")
+    return Error::transient("migrations_pending", "schema_migrations does not exist yet");
+  auto applied = appliedMigrations(**lease);
+  if (!applied.ok()) return applied.error();
+  for (const auto& m : embeddedMigrations()) {
+    auto v = versionOf(m);
+    if (!v.ok()) return v.error();
+    auto it = applied->find(*v);
+    if (it == applied->end())
+      return Error::transient("migrations_pending", "migration " + m.name + " is not applied");
+    if (it->second.checksum != m.checksum)
+      return Error::permanent("migration_checksum_mismatch",
+                              "migration " + m.name + " was applied with a different checksum");
+  }
+  return {};
+}
+
+}  // namespace sc::store

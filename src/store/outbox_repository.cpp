@@ -1,0 +1,73 @@
+#include "store/codec.h"
+#include "store/pg_repositories.h"
+#include "store/store_metrics.h"
+
+namespace sc::store {
+
+namespace {
+const std::string kPending = "SELECT " + std::string(codec::kEventColumns) +
+                             " FROM settlement_events WHERE published_at IS NULL"
+                             " ORDER BY position LIMIT $1::int";
+}  // namespace
+
+Result<std::vector<SettlementEvent>> PgOutboxRepository::pending(int limit) {
+  if (limit <= 0) return std::vector<SettlementEvent>{};
+  auto lease = pool_.lease();
+  if (!lease.ok()) {
+    metrics().errors.inc();
+    return lease.error();
+  }
+  auto rows = (*lease)->exec(kPending, {std::to_string(limit)});
+  if (!rows.ok()) {
+    metrics().errors.inc();
+    return rows.error();
+  }
+  std::vector<SettlementEvent> out;
+  out.reserve(rows->size());
+  for (int i = 0; i < rows->size(); ++i) {
+    auto e = codec::decodeEvent(*rows, i);
+    if (!e.ok()) return e.error();
+    out.push_back(std::move(e).value());
+  }
+  return out;
+}
+
+Result<void> PgOutboxRepository::markPublished(std::span<const int64_t> positions, Timestamp at) {
+  if (positions.empty()) return {};
+  std::string array = "{";
+  for (size_t i = 0; i < positions.size(); ++i) {
+    if (i) array.push_back(',');
+    array += std::to_string(positions[i]);
+  }
+  array.push_back('}');
+  auto lease = pool_.lease();
+  if (!lease.ok()) {
+    metrics().errors.inc();
+    return lease.error();
+  }
+  auto rows = (*lease)->exec(
+      "UPDATE settlement_events SET published_at = $2::timestamptz"
+      " WHERE position = ANY($1::bigint[]) AND published_at IS NULL",
+      {array, codec::timestamp(at)});
+  if (!rows.ok()) {
+    metrics().errors.inc();
+    return rows.error();
+  }
+  return {};
+}
+
+Result<int64_t> PgOutboxRepository::backlog() {
+  auto lease = pool_.lease();
+  if (!lease.ok()) {
+    metrics().errors.inc();
+    return lease.error();
+  }
+  auto rows = (*lease)->exec("SELECT count(*) FROM settlement_events WHERE published_at IS NULL");
+  if (!rows.ok()) {
+    metrics().errors.inc();
+    return rows.error();
+  }
+  return static_cast<int64_t>(std::stoll(std::string(rows->text(0, 0))));
+}
+
+}  // namespace sc::store

@@ -1,0 +1,255 @@
+#include "store/pg.h"
+
+#include <poll.h>
+
+#include <libpq-fe.h>
+
+#include <cstdlib>
+
+namespace sc::pg {
+
+// ---- Rows ------------------------------------------------------------------------------------
+
+Rows::Rows(pg_result* r) : r_(r) {}
+Rows::Rows(Rows&& o) noexcept : r_(o.r_) { o.r_ = nullptr; }
+Rows& Rows::operator=(Rows&& o) noexcept {
+  if (this != &o) {
+    if (r_) PQclear(r_);
+    r_ = o.r_;
+    o.r_ = nullptr;
+  }
+  return *this;
+}
+Rows::~Rows() {
+  if (r_) PQclear(r_);
+}
+int Rows::size() const { return r_ ? PQntuples(r_) : 0; }
+int Rows::columns() const { return r_ ? PQnfields(r_) : 0; }
+int64_t Rows::affected() const {
+  if (!r_) return 0;
+  const char* s = PQcmdTuples(r_);
+  return (s && *s) ? std::strtoll(s, nullptr, 10) : 0;
+}
+bool Rows::isNull(int row, int col) const { return PQgetisnull(r_, row, col) != 0; }
+std::string_view Rows::text(int row, int col) const {
+  return std::string_view(PQgetvalue(r_, row, col), static_cast<size_t>(PQgetlength(r_, row, col)));
+}
+std::optional<std::string> Rows::optText(int row, int col) const {
+  if (isNull(row, col)) return std::nullopt;
+  return std::string(text(row, col));
+}
+
+// ---- errors ----------------------------------------------------------------------------------
+
+Error errorFromState(std::string_view state, std::string_view message, std::string_view what) {
+  std::string msg = std::string(what) + ": " + std::string(message);
+  while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
+  if (!state.empty()) msg += " (SQLSTATE " + std::string(state) + ")";
+  if (state.empty() || state.starts_with("08") || state.starts_with("53") || state == "57P01" ||
+      state == "57P02" || state == "57P03")
+    return Error::transient("database_unavailable", msg);
+  if (state == kSerializationFailure || state == kDeadlockDetected)
+    return Error::transient("database_conflict", msg);
+  return Error::permanent("database_error", msg);
+}
+
+Error Connection::lastError(std::string_view what, pg_result* r) const {
+  const char* state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
+  const char* msg = r ? PQresultErrorMessage(r) : nullptr;
+  if (!msg || !*msg) msg = PQerrorMessage(c_);
+  if (PQstatus(c_) != CONNECTION_OK)
+    return Error::transient("database_unavailable",
+                            std::string(what) + ": connection to PostgreSQL at " + endpoint_ +
+                                " lost: " + (msg ? msg : ""));
+  return errorFromState(state ? state : "", msg ? msg : "", what);
+}
+
+// ---- Connection ------------------------------------------------------------------------------
+
+namespace {
+void ignoreNotice(void*, const char*) {}
+}  // namespace
+
+Result<std::unique_ptr<Connection>> Connection::connect(const std::string& conninfo) {
+  PGconn* c = PQconnectdb(conninfo.c_str());
+  std::string endpoint;
+  if (c) {
+    const char* h = PQhost(c);
+    const char* p = PQport(c);
+    endpoint = std::string(h && *h ? h : "localhost") + ":" + (p && *p ? p : "5432");
+  }
+  if (!c || PQstatus(c) != CONNECTION_OK) {
+    std::string why = c ? PQerrorMessage(c) : "out of memory";
+    while (!why.empty() && why.back() == '\n') why.pop_back();
+    if (c) PQfinish(c);
+    return Error::transient("database_unavailable",
+                            "cannot connect to PostgreSQL at " + endpoint + ": " + why);
+  }
+  PQsetNoticeProcessor(c, ignoreNotice, nullptr);
+  std::unique_ptr<Connection> conn(new Connection(c, endpoint));
+  if (auto r = conn->script("SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'"); !r.ok())
+    return r.error();
+  return conn;
+}
+
+Connection::~Connection() { PQfinish(c_); }
+
+bool Connection::broken() const { return PQstatus(c_) != CONNECTION_OK; }
+
+bool Connection::inTransaction() const {
+  auto s = PQtransactionStatus(c_);
+  return s != PQTRANS_IDLE;
+}
+
+Result<void> Connection::script(std::string_view sql) {
+  PGresult* r = PQexec(c_, std::string(sql).c_str());
+  auto st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+  if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && st != PGRES_EMPTY_QUERY) {
+    Error e = lastError("query failed", r);
+    if (r) PQclear(r);
+    return e;
+  }
+  PQclear(r);
+  return {};
+}
+
+Result<Rows> Connection::exec(std::string_view sql, const Params& params) {
+  Statement s{sql, params};
+  auto r = pipeline(std::span<const Statement>(&s, 1));
+  if (!r.ok()) return r.error();
+  return std::move(r->front());
+}
+
+const std::string& Connection::statementName(std::string_view sql, bool& fresh) {
+  auto [it, inserted] = prepared_.try_emplace(std::string(sql));
+  fresh = inserted;
+  if (inserted) it->second = "sc_" + std::to_string(next_statement_++);
+  return it->second;
+}
+
+Result<std::vector<Rows>> Connection::pipeline(std::span<const Statement> statements) {
+  if (PQstatus(c_) != CONNECTION_OK) return lastError("pipeline", nullptr);
+  if (PQenterPipelineMode(c_) != 1) return lastError("entering pipeline mode", nullptr);
+  // Non-blocking while sending so a large pipeline cannot deadlock against the server's replies.
+  PQsetnonblocking(c_, 1);
+
+  struct Sent {
+    bool prepare;
+    std::string sql;  // for prepares: to confirm or forget
+  };
+  std::vector<Sent> sent;
+  sent.reserve(statements.size() + 4);
+  std::vector<const char*> values;
+  bool send_failed = false;
+
+  for (const Statement& s : statements) {
+    bool fresh = false;
+    const std::string& name = statementName(s.sql, fresh);
+    if (fresh) {
+      if (PQsendPrepare(c_, name.c_str(), std::string(s.sql).c_str(),
+                        static_cast<int>(s.params.size()), nullptr) != 1) {
+        prepared_.erase(std::string(s.sql));
+        send_failed = true;
+        break;
+      }
+      sent.push_back({true, std::string(s.sql)});
+    }
+    values.clear();
+    for (const Param& p : s.params) values.push_back(p ? p->c_str() : nullptr);
+    if (PQsendQueryPrepared(c_, name.c_str(), static_cast<int>(values.size()), values.data(),
+                            nullptr, nullptr, 0) != 1) {
+      send_failed = true;
+      break;
+    }
+    sent.push_back({false, {}});
+    if (PQflush(c_) == 1) PQconsumeInput(c_);  // keep the server's replies flowing
+  }
+  if (PQpipelineSync(c_) != 1) send_failed = true;
+  // Flush everything, reading replies meanwhile.
+  for (int f = PQflush(c_); f == 1; f = PQflush(c_)) {
+    pollfd p{PQsocket(c_), POLLIN | POLLOUT, 0};
+    if (poll(&p, 1, -1) < 0) break;
+    if ((p.revents & POLLIN) && PQconsumeInput(c_) != 1) break;
+  }
+  PQsetnonblocking(c_, 0);
+
+  std::vector<Rows> out;
+  out.reserve(statements.size());
+  std::optional<Error> first_error;
+  for (const Sent& s : sent) {
+    PGresult* r = PQgetResult(c_);
+    if (!r) {
+      if (!first_error) first_error = lastError("pipeline", nullptr);
+      break;
+    }
+    auto st = PQresultStatus(r);
+    bool ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_EMPTY_QUERY;
+    if (!ok && st != PGRES_PIPELINE_ABORTED && !first_error) first_error = lastError("query failed", r);
+    if (!ok && st == PGRES_PIPELINE_ABORTED && !first_error)
+      first_error = Error::permanent("database_error", "pipeline aborted");
+    if (s.prepare) {
+      if (!ok) prepared_.erase(s.sql);
+      PQclear(r);
+    } else {
+      out.emplace_back(r);
+    }
+    // Each command's results end with a NULL.
+    while (PGresult* extra = PQgetResult(c_)) PQclear(extra);
+  }
+  // The sync marker.
+  for (int nulls = 0; nulls < 3 && PQstatus(c_) == CONNECTION_OK;) {
+    PGresult* r = PQgetResult(c_);
+    if (!r) {
+      ++nulls;
+      continue;
+    }
+    auto st = PQresultStatus(r);
+    PQclear(r);
+    if (st == PGRES_PIPELINE_SYNC) break;
+  }
+  if (PQexitPipelineMode(c_) != 1 && !first_error)
+    first_error = lastError("leaving pipeline mode", nullptr);
+  if (send_failed && !first_error) first_error = lastError("sending pipeline", nullptr);
+  if (PQstatus(c_) != CONNECTION_OK) {
+    // Statements prepared on a lost connection are gone with it.
+    if (!first_error || !first_error->retryable) first_error = lastError("pipeline", nullptr);
+  }
+  if (first_error) return *first_error;
+  return out;
+}
+
+// ---- arrays ----------------------------------------------------------------------------------
+
+namespace {
+void appendQuoted(std::string& out, std::string_view s) {
+  out.push_back('"');
+  for (char ch : s) {
+    if (ch == '"' || ch == '\\') out.push_back('\\');
+    out.push_back(ch);
+  }
+  out.push_back('"');
+}
+}  // namespace
+
+std::string arrayLiteral(std::span<const Param> items) {
+  std::string out = "{";
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (i) out.push_back(',');
+    if (items[i]) appendQuoted(out, *items[i]);
+    else out += "NULL";
+  }
+  out.push_back('}');
+  return out;
+}
+
+std::string arrayLiteral(std::span<const std::string> items) {
+  std::string out = "{";
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (i) out.push_back(',');
+    appendQuoted(out, items[i]);
+  }
+  out.push_back('}');
+  return out;
+}
+
+}  // namespace sc::pg

@@ -1,0 +1,503 @@
+#include <algorithm>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "common/log.h"
+#include "store/codec.h"
+#include "store/pg_repositories.h"
+#include "store/store_metrics.h"
+
+namespace sc::store {
+namespace {
+
+using pg::Param;
+using pg::Params;
+using pg::Statement;
+
+// Deadlocks and serialization failures roll the whole transaction back, so running it again is
+// safe; every other error is returned as is.
+template <class F>
+auto withRetry(F&& f) -> decltype(f()) {
+  for (int attempt = 1;; ++attempt) {
+    auto r = f();
+    if (r.ok()) return r;
+    if (attempt >= 3 || r.error().code != "database_conflict") {
+      metrics().errors.inc();
+      return r;
+    }
+    metrics().retries.inc();
+  }
+}
+
+std::string selectSettlements(std::string_view where_and_rest) {
+  return "SELECT " + std::string(codec::kSettlementColumns) + " FROM settlements " +
+         std::string(where_and_rest);
+}
+
+Result<std::vector<Settlement>> decodeAll(const pg::Rows& rows) {
+  std::vector<Settlement> out;
+  out.reserve(rows.size());
+  for (int i = 0; i < rows.size(); ++i) {
+    auto s = codec::decodeSettlement(rows, i);
+    if (!s.ok()) return s.error();
+    out.push_back(std::move(s).value());
+  }
+  return out;
+}
+
+// ---- intake ------------------------------------------------------------------------------------
+
+const std::string kSelectAccounts =
+    "SELECT account_id, status FROM accounts WHERE account_id = ANY($1::text[])";
+
+// One statement inserts every new settlement and its "pending" audit event. Rows are inserted in
+// trade_id order so concurrent intakes of overlapping batches wait on each other instead of
+// deadlocking; trade_ids that already exist are skipped (ON CONFLICT DO NOTHING).
+const std::string kInsertSettlements = R"sql(
+WITH input AS (
+  SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+                       $7::numeric[], $8::numeric[], $9::numeric[], $10::bool[],
+                       $11::timestamptz[], $12::date[], $13::uuid[])
+    WITH ORDINALITY AS t(id, trade_id, event_id, buyer, seller, symbol, quantity, price, amount,
+                         allow_partial, executed_at, settlement_date, event_row_id, ord)
+), ins AS (
+  INSERT INTO settlements (id, trade_id, event_id, buyer_account_id, seller_account_id, symbol,
+                           quantity, price, amount, allow_partial, executed_at, settlement_date,
+                           status, created_at, updated_at, next_attempt_at, deadline_at)
+  SELECT id, trade_id, event_id, buyer, seller, symbol, quantity, price, amount, allow_partial,
+         executed_at, settlement_date, 'pending', $14::timestamptz, $14::timestamptz,
+         $14::timestamptz, $15::timestamptz
+  FROM input ORDER BY trade_id
+  ON CONFLICT (trade_id) DO NOTHING
+  RETURNING id, trade_id
+)
+INSERT INTO settlement_events (id, settlement_id, event_type, details, created_at)
+SELECT input.event_row_id, ins.id, 'pending', jsonb_build_object('trade_id', ins.trade_id),
+       $14::timestamptz
+FROM ins JOIN input ON input.id = ins.id
+ORDER BY input.ord
+RETURNING settlement_id::text
+)sql";
+
+const std::string kSelectExisting = selectSettlements(
+    "WHERE trade_id = ANY($1::text[]) AND NOT (id = ANY($2::uuid[]))");
+
+}  // namespace
+
+Result<std::vector<IntakeOutcome>> PgSettlementRepository::intake(std::span<const Trade> trades,
+                                                                  Timestamp now,
+                                                                  Duration deadline) {
+  if (trades.empty()) return std::vector<IntakeOutcome>{};
+  return withRetry([&] { return intakeOnce(trades, now, deadline); });
+}
+
+Result<std::vector<IntakeOutcome>> PgSettlementRepository::intakeOnce(
+    std::span<const Trade> trades, Timestamp now, Duration deadline) {
+  auto lease = pool_.lease();
+  if (!lease.ok()) return lease.error();
+  pg::Connection& c = **lease;
+
+  // Round trip 1: open the transaction and read every account the batch names.
+  std::vector<std::string> account_ids;
+  {
+    std::unordered_set<std::string> seen;
+    for (const Trade& t : trades)
+      for (const std::string* id : {&t.buyer_account_id, &t.seller_account_id})
+        if (seen.insert(*id).second) account_ids.push_back(*id);
+  }
+  std::vector<Statement> first = {{"BEGIN", {}},
+                                  {kSelectAccounts, {pg::arrayLiteral(account_ids)}}};
+  auto accounts = c.pipeline(first);
+  if (!accounts.ok()) return accounts.error();
+  std::unordered_map<std::string, bool> active;  // account_id → active
+  {
+    const pg::Rows& rows = (*accounts)[1];
+    for (int i = 0; i < rows.size(); ++i)
+      active[std::string(rows.text(i, 0))] = rows.text(i, 1) == "active";
+  }
+
+  // Decide per trade: rejected on accounts, a candidate for insertion, or a repeat of an earlier
+  // trade of this batch (resolved against that one's outcome at the end).
+  std::vector<IntakeOutcome> out(trades.size());
+  std::vector<int> repeat_of(trades.size(), -1);
+  std::vector<size_t> candidates;
+  std::unordered_map<std::string, size_t> first_index;  // trade_id → index of its first occurrence
+  for (size_t i = 0; i < trades.size(); ++i) {
+    const Trade& t = trades[i];
+    std::optional<Error> rejection;
+    for (auto [id, field] : {std::pair{&t.buyer_account_id, "buyer_account_id"},
+                             std::pair{&t.seller_account_id, "seller_account_id"}}) {
+      auto it = active.find(*id);
+      std::string role = field == std::string_view("buyer_account_id") ? "buyer" : "seller";
+      if (it == active.end()) {
+        rejection = Error::permanent(std::string(reason::kUnknownAccount),
+                                     role + " account " + *id + " does not exist", field);
+        break;
+      }
+      if (!it->second) {
+        rejection = Error::permanent(std::string(reason::kInactiveAccount),
+                                     role + " account " + *id + " is inactive", field);
+        break;
+      }
+    }
+    if (rejection) {
+      out[i].kind = IntakeKind::kRejected;
+      out[i].settlement.trade = t;
+      out[i].rejection = std::move(rejection);
+      continue;
+    }
+    auto [it, inserted] = first_index.try_emplace(t.trade_id, i);
+    if (!inserted) {
+      repeat_of[i] = static_cast<int>(it->second);
+      continue;
+    }
+    Settlement& s = out[i].settlement;
+    s.id = Uuid::generateV7();
+    s.trade = t;
+    s.status = Status::kPending;
+    s.created_at = s.updated_at = s.next_attempt_at = now;
+    s.deadline_at = now + deadline;
+    candidates.push_back(i);
+  }
+
+  // Round trip 2: insert, read the settlements of trade_ids that already existed, commit.
+  std::unordered_map<std::string, Settlement> existing;  // trade_id → stored settlement
+  std::unordered_set<std::string> created;               // settlement ids (canonical)
+  std::vector<Statement> second;
+  if (!candidates.empty()) {
+    std::vector<Param> ids, trade_ids, event_ids, buyers, sellers, symbols, quantities, prices,
+        amounts, partials, executed, dates, event_rows;
+    for (size_t i : candidates) {
+      const Settlement& s = out[i].settlement;
+      const Trade& t = s.trade;
+      ids.emplace_back(s.id.canonical());
+      trade_ids.emplace_back(t.trade_id);
+      event_ids.emplace_back(codec::text(t.event_id));
+      buyers.emplace_back(t.buyer_account_id);
+      sellers.emplace_back(t.seller_account_id);
+      symbols.emplace_back(t.symbol);
+      quantities.emplace_back(t.quantity.toString());
+      prices.emplace_back(t.price ? Param{t.price->toString()} : Param{});
+      amounts.emplace_back(t.amount.toString());
+      partials.emplace_back(t.allow_partial ? "t" : "f");
+      executed.emplace_back(codec::timestamp(t.executed_at));
+      dates.emplace_back(codec::date(t.settlement_date));
+      event_rows.emplace_back(Uuid::generateV7().canonical());
+    }
+    Params p;
+    for (auto* a : {&ids, &trade_ids, &event_ids, &buyers, &sellers, &symbols, &quantities, &prices,
+                    &amounts, &partials, &executed, &dates, &event_rows})
+      p.emplace_back(pg::arrayLiteral(*a));
+    p.emplace_back(codec::timestamp(now));
+    p.emplace_back(codec::timestamp(now + deadline));
+    std::vector<std::string> tids;
+    for (size_t i : candidates) tids.push_back(trades[i].trade_id);
+    std::vector<Param> id_params(ids.begin(), ids.end());
+    second.push_back({kInsertSettlements, std::move(p)});
+    second.push_back({kSelectExisting, {pg::arrayLiteral(tids), pg::arrayLiteral(id_params)}});
+  }
+  second.push_back({"COMMIT", {}});
+  auto results = c.pipeline(second);
+  if (!results.ok()) return results.error();
+  if (!candidates.empty()) {
+    const pg::Rows& ins = (*results)[0];
+    for (int i = 0; i < ins.size(); ++i) created.insert(std::string(ins.text(i, 0)));
+    auto rows = decodeAll((*results)[1]);
+    if (!rows.ok()) return rows.error();
+    for (Settlement& s : *rows) existing.emplace(s.trade.trade_id, std::move(s));
+  }
+
+  // Outcomes, in input order.
+  auto& m = metrics();
+  for (size_t i : candidates) {
+    if (created.contains(out[i].settlement.id.canonical())) {
+      out[i].kind = IntakeKind::kCreated;
+      m.intake_created.inc();
+      continue;
+    }
+    auto it = existing.find(trades[i].trade_id);
+    if (it == existing.end())  // inserted by a transaction that has since rolled back
+      return Error::transient("database_conflict",
+                              "trade " + trades[i].trade_id + " changed while it was inserted");
+    out[i].settlement = it->second;
+    if (it->second.trade.sameContent(trades[i])) {
+      out[i].kind = IntakeKind::kDuplicate;
+    } else {
+      out[i].kind = IntakeKind::kRejected;
+      out[i].rejection = Error::permanent(
+          std::string(reason::kTradeConflict),
+          "trade " + trades[i].trade_id + " was already received with different content (" +
+              it->second.settlementId() + ")",
+          "trade_id");
+    }
+  }
+  for (size_t i = 0; i < trades.size(); ++i) {
+    if (repeat_of[i] < 0) continue;
+    const IntakeOutcome& first_outcome = out[static_cast<size_t>(repeat_of[i])];
+    out[i].settlement = first_outcome.settlement;
+    if (first_outcome.settlement.trade.sameContent(trades[i])) {
+      out[i].kind = IntakeKind::kDuplicate;
+    } else {
+      out[i].kind = IntakeKind::kRejected;
+      out[i].rejection = Error::permanent(
+          std::string(reason::kTradeConflict),
+          "trade " + trades[i].trade_id + " was already received with different content (" +
+              first_outcome.settlement.settlementId() + ")",
+          "trade_id");
+    }
+  }
+  for (const auto& o : out) {
+    if (o.kind == IntakeKind::kDuplicate) m.intake_duplicates.inc();
+    if (o.kind == IntakeKind::kRejected) m.intake_rejected.inc();
+  }
+  return out;
+}
+
+// ---- reads -----------------------------------------------------------------------------------
+
+namespace {
+const std::string kFindById = selectSettlements("WHERE id = $1::uuid");
+const std::string kFindByTradeId = selectSettlements("WHERE trade_id = $1");
+const std::string kEvents = "SELECT " + std::string(codec::kEventColumns) +
+                            " FROM settlement_events WHERE settlement_id = $1::uuid"
+                            " ORDER BY position";
+const std::string kCountByStatus = "SELECT status, count(*) FROM settlements GROUP BY status";
+
+Result<std::optional<Settlement>> findOne(pg::ConnectionPool& pool, const std::string& sql,
+                                          const std::string& key) {
+  return withRetry([&]() -> Result<std::optional<Settlement>> {
+    auto lease = pool.lease();
+    if (!lease.ok()) return lease.error();
+    auto rows = (*lease)->exec(sql, {key});
+    if (!rows.ok()) return rows.error();
+    if (rows->size() == 0) return std::optional<Settlement>{};
+    auto s = codec::decodeSettlement(*rows, 0);
+    if (!s.ok()) return s.error();
+    return std::optional<Settlement>(std::move(s).value());
+  });
+}
+}  // namespace
+
+Result<std::optional<Settlement>> PgSettlementRepository::find(const Uuid& id) {
+  return findOne(pool_, kFindById, id.canonical());
+}
+
+Result<std::optional<Settlement>> PgSettlementRepository::findByTradeId(
+    const std::string& trade_id) {
+  return findOne(pool_, kFindByTradeId, trade_id);
+}
+
+Result<SettlementPage> PgSettlementRepository::list(const ListQuery& q) {
+  // The WHERE clause names only the filters given, so the planner can use their indexes.
+  std::string where;
+  Params params;
+  auto add = [&](const std::string& cond) { where += where.empty() ? "WHERE " : " AND "; where += cond; };
+  if (q.account_id) {
+    params.emplace_back(*q.account_id);
+    std::string n = "$" + std::to_string(params.size());
+    add("(buyer_account_id = " + n + " OR seller_account_id = " + n + ")");
+  }
+  if (!q.statuses.empty()) {
+    std::vector<std::string> names;
+    for (Status s : q.statuses) names.emplace_back(toString(s));
+    params.emplace_back(pg::arrayLiteral(names));
+    add("status = ANY($" + std::to_string(params.size()) + "::settlement_status[])");
+  }
+  if (q.start_date) {
+    params.emplace_back(codec::date(*q.start_date));
+    add("settlement_date >= $" + std::to_string(params.size()) + "::date");
+  }
+  if (q.end_date) {
+    params.emplace_back(codec::date(*q.end_date));
+    add("settlement_date <= $" + std::to_string(params.size()) + "::date");
+  }
+  std::string count_sql = "SELECT count(*) FROM settlements " + where;
+  Params page_params = params;
+  page_params.emplace_back(std::to_string(std::max(0, q.limit)));
+  page_params.emplace_back(std::to_string(std::max(0, q.offset)));
+  std::string page_sql = selectSettlements(
+      where + " ORDER BY created_at DESC, id DESC LIMIT $" + std::to_string(params.size() + 1) +
+      "::bigint OFFSET $" + std::to_string(params.size() + 2) + "::bigint");
+
+  return withRetry([&]() -> Result<SettlementPage> {
+    auto lease = pool_.lease();
+    if (!lease.ok()) return lease.error();
+    std::vector<Statement> st = {{count_sql, params}, {page_sql, page_params}};
+    auto r = (*lease)->pipeline(st);
+    if (!r.ok()) return r.error();
+    SettlementPage page;
+    page.total = std::stoll(std::string((*r)[0].text(0, 0)));
+    auto rows = decodeAll((*r)[1]);
+    if (!rows.ok()) return rows.error();
+    page.settlements = std::move(rows).value();
+    return page;
+  });
+}
+
+Result<std::vector<SettlementEvent>> PgSettlementRepository::events(const Uuid& settlement_id) {
+  return withRetry([&]() -> Result<std::vector<SettlementEvent>> {
+    auto lease = pool_.lease();
+    if (!lease.ok()) return lease.error();
+    auto rows = (*lease)->exec(kEvents, {settlement_id.canonical()});
+    if (!rows.ok()) return rows.error();
+    std::vector<SettlementEvent> out;
+    for (int i = 0; i < rows->size(); ++i) {
+      auto e = codec::decodeEvent(*rows, i);
+      if (!e.ok()) return e.error();
+      out.push_back(std::move(e).value());
+    }
+    return out;
+  });
+}
+
+Result<std::vector<std::pair<Status, int64_t>>> PgSettlementRepository::countByStatus() {
+  return withRetry([&]() -> Result<std::vector<std::pair<Status, int64_t>>> {
+    auto lease = pool_.lease();
+    if (!lease.ok()) return lease.error();
+    auto rows = (*lease)->exec(kCountByStatus);
+    if (!rows.ok()) return rows.error();
+    std::vector<std::pair<Status, int64_t>> out;
+    for (Status s : kAllStatuses) out.emplace_back(s, 0);
+    for (int i = 0; i < rows->size(); ++i)
+      if (auto s = parseStatus(rows->text(i, 0)))
+        out[static_cast<size_t>(*s)].second = std::stoll(std::string(rows->text(i, 1)));
+    return out;
+  });
+}
+
+// ---- leases ------------------------------------------------------------------------------------
+
+namespace {
+const std::string kLeaseDue =
+    "UPDATE settlements SET lease_until = $2::timestamptz WHERE id IN ("
+    " SELECT id FROM settlements"
+    " WHERE status NOT IN ('settled', 'failed') AND next_attempt_at <= $1::timestamptz"
+    "   AND (lease_until IS NULL OR lease_until < $1::timestamptz)"
+    " ORDER BY next_attempt_at LIMIT $3::int FOR UPDATE SKIP LOCKED)"
+    " RETURNING " + std::string(codec::kSettlementColumns);
+}  // namespace
+
+Result<std::vector<Settlement>> PgSettlementRepository::leaseDue(Timestamp now, int limit,
+                                                                 Duration lease_for) {
+  if (limit <= 0) return std::vector<Settlement>{};
+  return withRetry([&]() -> Result<std::vector<Settlement>> {
+    auto lease = pool_.lease();
+    if (!lease.ok()) return lease.error();
+    auto rows = (*lease)->exec(kLeaseDue, {codec::timestamp(now), codec::timestamp(now + lease_for),
+                                           std::to_string(limit)});
+    if (!rows.ok()) return rows.error();
+    auto out = decodeAll(*rows);
+    if (!out.ok()) return out.error();
+    std::sort(out->begin(), out->end(), [](const Settlement& a, const Settlement& b) {
+      return a.next_attempt_at != b.next_attempt_at ? a.next_attempt_at < b.next_attempt_at
+                                                    : a.id < b.id;
+    });
+    return out;
+  });
+}
+
+// ---- guarded writes ----------------------------------------------------------------------------
+
+namespace {
+
+// $1 id, $2 expected status, $3..$27 the mutable columns; the lease is always cleared.
+constexpr std::string_view kUpdateSet =
+    "UPDATE settlements SET status = $3::settlement_status, dvp_contract_id = $4,"
+    " dvp_contract_template_id = $5, seller_securities_ledger_ref = $6,"
+    " buyer_cash_ledger_ref = $7, buyer_securities_ledger_ref = $8, seller_cash_ledger_ref = $9,"
+    " dvp_atomic_transaction_id = $10, locked_quantity = $11::numeric,"
+    " locked_amount = $12::numeric, settled_quantity = $13::numeric,"
+    " settled_amount = $14::numeric, initiated_at = $15::timestamptz,"
+    " confirmed_at = $16::timestamptz, settled_at = $17::timestamptz,"
+    " failed_at = $18::timestamptz, failure_reason = $19, failure_code = $20, failed_step = $21,"
+    " last_error = $22, retry_count = $23::int, step_attempt = $24::int,"
+    " updated_at = $25::timestamptz, next_attempt_at = $26::timestamptz,"
+    " deadline_at = $27::timestamptz, lease_until = NULL"
+    " WHERE id = $1::uuid AND status = $2::settlement_status";
+
+const std::string kUpdateOnly = std::string(kUpdateSet);
+// A status change and its audit row in one statement: the event exists iff the guard held.
+const std::string kUpdateWithEvent =
+    "WITH u AS (" + std::string(kUpdateSet) +
+    " RETURNING id) INSERT INTO settlement_events (id, settlement_id, event_type, details,"
+    " created_at) SELECT $28::uuid, u.id, $3::settlement_status, $29::jsonb, $25::timestamptz"
+    " FROM u";
+
+Params writeParams(const StateWrite& w) {
+  const Settlement& s = w.next;
+  Params p;
+  p.reserve(29);
+  p.emplace_back(s.id.canonical());
+  p.emplace_back(std::string(toString(w.expected)));
+  p.emplace_back(std::string(toString(s.status)));
+  for (const std::string* v : {&s.dvp_contract_id, &s.dvp_contract_template_id,
+                               &s.seller_securities_ledger_ref, &s.buyer_cash_ledger_ref,
+                               &s.buyer_securities_ledger_ref, &s.seller_cash_ledger_ref,
+                               &s.dvp_atomic_transaction_id})
+    p.push_back(codec::text(*v));
+  for (const Decimal* d : {&s.locked_quantity, &s.locked_amount, &s.settled_quantity,
+                           &s.settled_amount})
+    p.emplace_back(d->toString());
+  for (const auto* t : {&s.initiated_at, &s.confirmed_at, &s.settled_at, &s.failed_at})
+    p.push_back(codec::timestamp(*t));
+  for (const std::string* v : {&s.failure_reason, &s.failure_code, &s.failed_step, &s.last_error})
+    p.push_back(codec::text(*v));
+  p.emplace_back(std::to_string(s.retry_count));
+  p.emplace_back(std::to_string(s.step_attempt));
+  p.emplace_back(codec::timestamp(s.updated_at));
+  p.emplace_back(codec::timestamp(s.next_attempt_at));
+  p.emplace_back(codec::timestamp(s.deadline_at));
+  if (s.status != w.expected) {
+    p.emplace_back(Uuid::generateV7().canonical());
+    p.emplace_back(w.event_details.empty() ? std::string("{}") : w.event_details);
+  }
+  return p;
+}
+
+}  // namespace
+
+Result<std::vector<bool>> PgSettlementRepository::write(std::span<const StateWrite> writes) {
+  for (const StateWrite& w : writes) {
+    if (w.next.status != w.expected && !isAllowedTransition(w.expected, w.next.status)) {
+      metrics().errors.inc();
+      sc::log::get("store")->error("illegal transition {} -> {} for settlement {}",
+                                   toString(w.expected), toString(w.next.status),
+                                   w.next.settlementId());
+      return Error::permanent("illegal_transition",
+                              "settlement " + w.next.settlementId() + ": " +
+                                  std::string(toString(w.expected)) + " -> " +
+                                  std::string(toString(w.next.status)) +
+                                  " is not an allowed transition");
+    }
+  }
+  if (writes.empty()) return std::vector<bool>{};
+  return withRetry([&] { return writeOnce(writes); });
+}
+
+Result<std::vector<bool>> PgSettlementRepository::writeOnce(std::span<const StateWrite> writes) {
+  auto lease = pool_.lease();
+  if (!lease.ok()) return lease.error();
+  // All writes in one pipeline = one implicit transaction and one round trip; statements run in
+  // order, so several writes to one settlement chain.
+  std::vector<Statement> st;
+  st.reserve(writes.size());
+  for (const StateWrite& w : writes)
+    st.push_back({w.next.status != w.expected ? std::string_view(kUpdateWithEvent)
+                                              : std::string_view(kUpdateOnly),
+                  writeParams(w)});
+  auto r = (*lease)->pipeline(st);
+  if (!r.ok()) return r.error();
+  std::vector<bool> held;
+  held.reserve(writes.size());
+  auto& m = metrics();
+  for (size_t i = 0; i < writes.size(); ++i) {
+    bool ok = (*r)[i].affected() == 1;
+    held.push_back(ok);
+    if (!ok) m.guard_misses.inc();
+    else if (writes[i].next.status != writes[i].expected) m.transitions.inc();
+  }
+  return held;
+}
+
+}  // namespace sc::store
