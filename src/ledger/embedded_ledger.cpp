@@ -647,8 +647,7 @@ struct EmbeddedLedger::Impl {
     const int target = dit->second.sync;
     Outcome out;
     out.synchronizer = sync_names[target];
-    Record* last = nullptr;
-    Record pending;
+    bool moved = false;
     // Each unassign and assign is its own transaction (not atomic, as in Canton); the check of
     // where each contract sits makes the command idempotent although reassignments are not
     // deduplicated.
@@ -670,17 +669,15 @@ struct EmbeddedLedger::Impl {
       out.update_id = as.update_id;
       out.offset = as.offset;
       out.contract_id = cid;
-      // Commit all but the final assign now; the final one carries the completion.
-      if (last) commit(std::move(pending));
-      pending = std::move(as);
-      last = &pending;
+      commit(std::move(as));
+      moved = true;
     }
-    if (!last) {
-      completionOnly(cmd, out);
-      return out;
-    }
-    pending.completion = out;
-    commit(std::move(pending));
+    // The completion is its own record: the command succeeded only once every lock arrived.
+    Record done;
+    done.command_id = cmd;
+    if (!moved) out.offset = ledger_end;
+    done.completion = out;
+    commit(std::move(done));
     return out;
   }
 
@@ -1191,7 +1188,7 @@ void EmbeddedLedger::setOutage(const std::string& synchronizer, bool down) {
   std::lock_guard l(impl_->mu);
   if (auto it = impl_->sync_index.find(synchronizer); it != impl_->sync_index.end()) {
     impl_->faults[it->second].down = down;
-    impl_->log->warn("fault injection: synchronizer {} {}", synchronizer, down ? "down" : "up");
+    impl_->log->debug("fault injection: synchronizer {} {}", synchronizer, down ? "down" : "up");
   }
 }
 

@@ -1,0 +1,131 @@
+#pragma once
+// Shared helpers for the embedded ledger tests: a temp dir, a ledger with two parties, decimal
+// literals and snapshots of everything observable, so a test can assert "nothing changed".
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "ledger/embedded_ledger.h"
+
+namespace sc::ledger::testing {
+
+inline Decimal D(const char* s) { return Decimal::parse(s).value(); }
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "ledger_test_XXXXXX").string();
+    path_ = ::mkdtemp(tmpl.data());
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+inline EmbeddedLedger::Options options(const std::string& dir) {
+  EmbeddedLedger::Options o;
+  o.data_dir = dir;
+  o.synchronizers = {"securities", "cash", "settlement"};
+  return o;
+}
+
+inline std::unique_ptr<EmbeddedLedger> openLedger(const std::string& dir) {
+  auto r = EmbeddedLedger::open(options(dir));
+  if (!r) ADD_FAILURE() << r.error().message;
+  return std::move(r).value();
+}
+
+// Copies (a range-for over `x().value()` would dangle: the Result temporary dies first).
+inline std::vector<AssetTotal> totalsOf(Ledger& l) { return l.totals().value(); }
+inline std::vector<HoldingView> holdingsOf(Ledger& l, const std::string& party) {
+  return l.holdings(party).value();
+}
+
+// Everything a test can observe, to compare before/after.
+struct Snapshot {
+  std::vector<HoldingView> holdings;
+  std::map<std::string, std::pair<int64_t, int64_t>> totals;
+  int64_t ledger_end = 0;
+
+  bool operator==(const Snapshot& o) const {
+    if (holdings.size() != o.holdings.size() || totals != o.totals || ledger_end != o.ledger_end) {
+      return false;
+    }
+    for (size_t i = 0; i < holdings.size(); ++i) {
+      const auto& a = holdings[i];
+      const auto& b = o.holdings[i];
+      if (a.contract_id != b.contract_id || a.owner != b.owner || a.asset != b.asset ||
+          a.amount != b.amount || a.locked != b.locked ||
+          a.lock_dvp_contract_id != b.lock_dvp_contract_id || a.synchronizer != b.synchronizer ||
+          a.in_flight != b.in_flight) {
+        return false;
+      }
+    }
+    return true;
+  }
+};
+
+inline Snapshot snapshot(EmbeddedLedger& l) {
+  Snapshot s;
+  s.holdings = l.allHoldings();
+  for (const auto& t : totalsOf(l)) {
+    s.totals[t.asset] = {t.total.units(), t.locked.units()};
+  }
+  s.ledger_end = l.ledgerEnd();
+  return s;
+}
+
+inline Decimal total(EmbeddedLedger& l, const std::string& asset) {
+  for (const auto& t : totalsOf(l)) {
+    if (t.asset == asset) return t.total;
+  }
+  return Decimal{};
+}
+inline Decimal locked(EmbeddedLedger& l, const std::string& asset) {
+  for (const auto& t : totalsOf(l)) {
+    if (t.asset == asset) return t.locked;
+  }
+  return Decimal{};
+}
+
+// Free (unlocked, not in flight) amount of an asset a party holds.
+inline Decimal freeOf(EmbeddedLedger& l, const std::string& party, const std::string& asset) {
+  int64_t units = 0;
+  for (const auto& h : holdingsOf(l, party)) {
+    if (h.asset == asset && !h.locked && !h.in_flight) units += h.amount.units();
+  }
+  return Decimal::fromUnits(units);
+}
+
+inline Decimal lockedTo(EmbeddedLedger& l, const std::string& party, const std::string& asset,
+                        const std::string& dvp) {
+  int64_t units = 0;
+  for (const auto& h : holdingsOf(l, party)) {
+    if (h.asset == asset && h.locked && h.lock_dvp_contract_id == dvp) units += h.amount.units();
+  }
+  return Decimal::fromUnits(units);
+}
+
+inline CreateDvp dvpCommand(const std::string& buyer, const std::string& seller,
+                            const char* quantity, const char* amount) {
+  CreateDvp c;
+  c.buyer = buyer;
+  c.seller = seller;
+  c.security = "AAPL";
+  c.cash_asset = "USDC";
+  c.quantity = D(quantity);
+  c.amount = D(amount);
+  c.settlement_date = std::chrono::sys_days{std::chrono::year{2024} / 11 / 19};
+  return c;
+}
+
+}  // namespace sc::ledger::testing
