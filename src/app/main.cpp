@@ -1,0 +1,145 @@
+// settlement-coordinator: wiring, start-up and graceful shutdown (DESIGN §2 "app").
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+#include <memory>
+
+#include "api/http_server.h"
+#include "api/routes.h"
+#include "app/config.h"
+#include "common/log.h"
+#include "ledger/embedded_ledger.h"
+#include "messaging/outbox_relay.h"
+#include "messaging/trade_consumer.h"
+#include "store/database.h"
+#include "workflow/intake.h"
+#include "workflow/workflow.h"
+
+namespace {
+
+int run(const sc::Config& cfg) {
+  using namespace std::chrono;
+  auto log = sc::log::get("app");
+
+  // Block the shutdown signals in every thread; main waits for them with sigwait.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  auto db = sc::store::Database::open(cfg.postgresConnInfo(), cfg.db_pool_size);
+  if (!db) {
+    log->critical("database: {} (check DB_HOST, DB_PORT, DB_NAME, DB_USER, DB_PASSWORD)",
+                  db.error().message);
+    return 1;
+  }
+
+  sc::SystemClock clock;
+  sc::ledger::EmbeddedLedger::Options lopt;
+  lopt.data_dir = cfg.ledger_data_dir;
+  lopt.synchronizers = cfg.ledger_synchronizers;
+  lopt.securities_issuer_party = cfg.securities_issuer_party;
+  lopt.cash_provider_party = cfg.cash_provider_party;
+  auto ledger = sc::ledger::EmbeddedLedger::open(lopt);
+  if (!ledger) {
+    log->critical("embedded ledger at {}: {} (check LEDGER_DATA_DIR, LEDGER_SYNCHRONIZERS)",
+                  cfg.ledger_data_dir, ledger.error().message);
+    return 1;
+  }
+
+  sc::Intake intake((*db)->settlements(), clock, sc::TradeRules{cfg.allowed_symbols},
+                    seconds(cfg.settlement_timeout_seconds));
+  sc::WorkflowOptions wopt;
+  wopt.batch_size = cfg.settlement_batch_size;
+  wopt.retry_attempts = cfg.settlement_retry_attempts;
+  wopt.retry_delay = seconds(cfg.settlement_retry_delay_seconds);
+  wopt.timeout = seconds(cfg.settlement_timeout_seconds);
+  wopt.lease = seconds(cfg.settlement_lease_seconds);
+  sc::Workflow workflow((*db)->settlements(), (*db)->accounts(), **ledger, clock, wopt);
+  sc::WorkerPool workers(workflow, cfg.settlement_workers, milliseconds(cfg.settlement_poll_millis));
+
+  std::unique_ptr<sc::OutboxRelay> relay;
+  std::unique_ptr<sc::TradeConsumer> consumer;
+  sc::KafkaOptions kopt;
+  kopt.bootstrap_servers = cfg.kafka_bootstrap_servers;
+  kopt.trade_topic = cfg.trade_events_topic;
+  kopt.dlq_topic = cfg.trade_events_dlq_topic;
+  kopt.settlement_topic = cfg.settlement_events_topic;
+  kopt.consumer_group = cfg.kafka_consumer_group;
+  if (!cfg.kafka_bootstrap_servers.empty()) {
+    relay = std::make_unique<sc::OutboxRelay>(kopt, (*db)->outbox(), clock);
+    sc::SettlementRepository& repo = (*db)->settlements();
+    consumer = std::make_unique<sc::TradeConsumer>(kopt, intake, [&repo]() -> sc::Result<int64_t> {
+      auto counts = repo.countByStatus();
+      if (!counts) return counts.error();
+      for (auto& [status, n] : *counts)
+        if (status == sc::Status::kPending) return n;
+      return int64_t{0};
+    });
+  }
+  intake.setOnAccepted([&] { workers.wake(); });
+
+  auto readiness = [&]() -> sc::Result<void> {
+    if (auto r = (*db)->ready(); !r) return r;
+    if (auto r = (*ledger)->ping(); !r) return r;
+    if (relay) {
+      if (auto r = relay->ping(); !r) return r;
+    }
+    return {};
+  };
+  sc::api::Api api(intake, (*db)->settlements(), (*db)->accounts(), workflow, **ledger, readiness,
+                   cfg.api_token);
+  sc::api::HttpServer server(cfg, api.router(), std::max(4, cfg.db_pool_size / 2));
+  try {
+    server.start();
+  } catch (const std::exception& e) {
+    log->critical("HTTP: {} (check HTTP_BIND, PORT)", e.what());
+    return 1;
+  }
+  workers.start();
+  if (relay) {
+    try {
+      relay->start();
+      consumer->start();
+    } catch (const std::exception& e) {
+      log->critical("Kafka: {} (check KAFKA_BOOTSTRAP_SERVERS)", e.what());
+      server.stop();
+      workers.stop();
+      return 1;
+    }
+  }
+  std::printf("settlement-coordinator listening on http://%s:%u (ledger: embedded at %s, kafka: %s)\n",
+              cfg.http_bind.c_str(), server.port(), cfg.ledger_data_dir.c_str(),
+              cfg.kafka_bootstrap_servers.empty() ? "off" : cfg.kafka_bootstrap_servers.c_str());
+  std::fflush(stdout);
+  log->info("ready: port {}, {} workers, batch {}, kafka {}", server.port(),
+            cfg.settlement_workers, cfg.settlement_batch_size,
+            cfg.kafka_bootstrap_servers.empty() ? "off" : cfg.kafka_bootstrap_servers);
+
+  int sig = 0;
+  sigwait(&signals, &sig);
+  log->info("signal {}: draining", sig);
+  // Stop intake first (HTTP, then Kafka), then the workers, then relay what is left.
+  server.stop();
+  if (consumer) consumer->stop();
+  workers.stop();
+  if (relay) relay->stop();
+  log->info("stopped cleanly");
+  return 0;
+}
+
+}  // namespace
+
+int main() {
+  sc::Config cfg;
+  try {
+    cfg = sc::Config::fromProcessEnvironment();
+  } catch (const sc::ConfigError& e) {
+    std::cerr << "settlement-coordinator: configuration error: " << e.what() << "\n";
+    return 2;
+  }
+  sc::log::setLevel(cfg.log_level);
+  return run(cfg);
+}
