@@ -1,0 +1,47 @@
+#include "store_fixture.h"
+
+namespace sc::store::test {
+
+void StoreTest::SetUp() {
+  PgDbTest::SetUp();
+  if (HasFatalFailure()) return;
+  auto d = Database::open(db_.conninfo(), 8);
+  ASSERT_TRUE(d.ok()) << d.error().message;
+  database_ = std::move(d).value();
+  addAccount("acc_buyer");
+  addAccount("acc_seller");
+}
+
+void StoreTest::addAccount(const std::string& id, bool active) {
+  Account a{id, "party::" + id, active ? AccountStatus::kActive : AccountStatus::kInactive, {}};
+  auto r = database_->accounts().create(a);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+}
+
+Trade StoreTest::trade(const std::string& trade_id, const std::string& buyer,
+                       const std::string& seller, int n) {
+  Trade t;
+  t.event_id = "evt_" + trade_id;
+  t.trade_id = trade_id;
+  t.buyer_account_id = buyer;
+  t.seller_account_id = seller;
+  t.symbol = "AAPL/USDC";
+  t.quantity = Decimal::parse(std::to_string(50 + n) + ".12345678").value();
+  t.price = Decimal::parse("150.48").value();
+  t.amount = t.quantity.mul(*t.price).value();
+  t.settlement_date = Date{std::chrono::year{2024} / 11 / 19};
+  t.executed_at = kT0 - std::chrono::seconds(30) + std::chrono::microseconds(7);
+  t.allow_partial = (n % 2) == 0;
+  return t;
+}
+
+Settlement StoreTest::create(const Trade& t, Timestamp now) {
+  auto r = repo().intake(std::span<const Trade>(&t, 1), now, kDeadline);
+  EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().message);
+  if (!r.ok()) return {};
+  EXPECT_EQ(r->at(0).kind, IntakeKind::kCreated)
+      << (r->at(0).rejection ? r->at(0).rejection->message : "");
+  return r->at(0).settlement;
+}
+
+}  // namespace sc::store::test

@@ -1,0 +1,68 @@
+#pragma once
+// A tiny synchronous HTTP/1.1 client for tests (Boost.Beast over a blocking socket). One
+// connection, reused across requests while the server keeps it alive (reconnects otherwise).
+// Every read has a receive timeout (default 10 s) so a broken server fails a test, never hangs it.
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+namespace sc::test {
+
+struct HttpResult {
+  unsigned status = 0;
+  std::map<std::string, std::string> headers;  // names lower case
+  std::string body;
+  bool keep_alive = false;
+
+  std::string header(const std::string& lower_name) const {
+    auto it = headers.find(lower_name);
+    return it == headers.end() ? std::string() : it->second;
+  }
+  // The body parsed as JSON (discarded value when it is not JSON).
+  nlohmann::json json() const { return nlohmann::json::parse(body, nullptr, false); }
+};
+
+class HttpClient {
+ public:
+  explicit HttpClient(uint16_t port, std::string host = "127.0.0.1",
+                      std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  ~HttpClient();
+  HttpClient(const HttpClient&) = delete;
+  HttpClient& operator=(const HttpClient&) = delete;
+
+  // Sends one request and reads its response. Throws std::runtime_error on I/O failure.
+  HttpResult request(const std::string& method, const std::string& target, const std::string& body = {},
+                     const std::map<std::string, std::string>& headers = {});
+  HttpResult get(const std::string& target) { return request("GET", target); }
+  HttpResult post(const std::string& target, const std::string& body,
+                  const std::map<std::string, std::string>& headers = {}) {
+    return request("POST", target, body, headers);
+  }
+
+  // Raw access for malformed-request tests: writes bytes on the connection (connecting if needed)
+  // and reads one response; nullopt when the server closes without answering.
+  void sendRaw(std::string_view bytes);
+  std::optional<HttpResult> readResponse();
+
+  // Blocks until the server closes the connection (true) or `timeout` passes (false). Waits on
+  // the socket, not a sleep.
+  bool waitForServerClose(std::chrono::milliseconds timeout);
+
+  void connect();
+  void close();
+  bool connected() const;
+  int connectCount() const { return connects_; }  // to prove keep-alive reuse
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  int connects_ = 0;
+};
+
+}  // namespace sc::test

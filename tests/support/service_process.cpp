@@ -1,0 +1,159 @@
+#include "service_process.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <vector>
+
+extern char** environ;
+
+namespace sc::test {
+
+std::string serviceBinaryPath() { return SC_SERVICE_BINARY; }
+
+std::string makeTempDir(const std::string& prefix) {
+  static std::atomic<int> counter{0};
+  std::random_device rd;
+  auto dir = std::filesystem::path(SC_TEST_TMP_DIR) /
+             (prefix + "-" + std::to_string(getpid()) + "-" + std::to_string(counter++) + "-" +
+              std::to_string(rd() % 100000));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir.string();
+}
+
+ServiceProcess::ServiceProcess(std::map<std::string, std::string> env) : env_(std::move(env)) {
+  if (!env_.count("PORT")) env_["PORT"] = "0";
+  if (!env_.count("LOG_LEVEL")) env_["LOG_LEVEL"] = "WARN";
+  if (!env_.count("HTTP_BIND")) env_["HTTP_BIND"] = "127.0.0.1";
+}
+
+ServiceProcess::~ServiceProcess() {
+  if (pid_ > 0) kill9();
+}
+
+bool ServiceProcess::start(std::chrono::milliseconds timeout) {
+  if (pid_ > 0) {
+    error_ = "already running";
+    return false;
+  }
+  if (log_path_.empty()) log_path_ = makeTempDir("service-log") + "/service.log";
+  int out[2];
+  if (pipe(out) != 0) {
+    error_ = std::string("pipe: ") + std::strerror(errno);
+    return false;
+  }
+  // Build the environment: parent's, then overrides.
+  std::map<std::string, std::string> merged;
+  for (char** e = environ; e && *e; ++e) {
+    std::string kv(*e);
+    auto eq = kv.find('=');
+    if (eq != std::string::npos) merged[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  for (auto& [k, v] : env_) merged[k] = v;
+  std::vector<std::string> kvs;
+  for (auto& [k, v] : merged) kvs.push_back(k + "=" + v);
+  std::vector<char*> envp;
+  for (auto& s : kvs) envp.push_back(s.data());
+  envp.push_back(nullptr);
+  std::string bin = serviceBinaryPath();
+
+  pid_t pid = fork();
+  if (pid < 0) {
+    error_ = std::string("fork: ") + std::strerror(errno);
+    return false;
+  }
+  if (pid == 0) {
+    dup2(out[1], STDOUT_FILENO);
+    int log = open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (log >= 0) dup2(log, STDERR_FILENO);
+    close(out[0]);
+    close(out[1]);
+    char* argv[] = {bin.data(), nullptr};
+    execve(bin.c_str(), argv, envp.data());
+    _exit(127);
+  }
+  close(out[1]);
+  pid_ = pid;
+  ++starts_;
+  std::string buffer;
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  bool found = false;
+  while (!found) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    deadline - std::chrono::steady_clock::now())
+                    .count();
+    if (left <= 0) break;
+    pollfd p{out[0], POLLIN, 0};
+    int r = poll(&p, 1, static_cast<int>(std::min<long>(left, 500)));
+    if (r < 0 && errno == EINTR) continue;
+    if (r > 0) {
+      char chunk[512];
+      ssize_t n = read(out[0], chunk, sizeof chunk);
+      if (n <= 0) break;  // child closed stdout: it exited
+      buffer.append(chunk, static_cast<size_t>(n));
+      auto pos = buffer.find("listening on http://");
+      if (pos != std::string::npos) {
+        auto colon = buffer.find(':', pos + std::strlen("listening on http://"));
+        auto end = buffer.find_first_not_of("0123456789", colon + 1);
+        if (colon != std::string::npos && end != std::string::npos) {
+          port_ = static_cast<uint16_t>(std::stoi(buffer.substr(colon + 1, end - colon - 1)));
+          found = true;
+        }
+      }
+    }
+  }
+  close(out[0]);
+  if (!found) {
+    error_ = "service did not report listening; log tail:\n" + logTail();
+    kill9();
+    return false;
+  }
+  return true;
+}
+
+std::string ServiceProcess::logTail(size_t bytes) const {
+  std::ifstream in(log_path_);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string s = ss.str();
+  return s.size() > bytes ? s.substr(s.size() - bytes) : s;
+}
+
+int ServiceProcess::terminate(std::chrono::milliseconds timeout) {
+  if (pid_ <= 0) return -1;
+  ::kill(pid_, SIGTERM);
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  int status = 0;
+  while (std::chrono::steady_clock::now() < deadline) {
+    pid_t r = waitpid(pid_, &status, WNOHANG);
+    if (r == pid_) {
+      pid_ = -1;
+      return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    }
+    // Short sleep between non-blocking waits: bounded by the timeout, not a correctness wait.
+    usleep(10000);
+  }
+  kill9();
+  return -1;
+}
+
+void ServiceProcess::kill9() {
+  if (pid_ <= 0) return;
+  ::kill(pid_, SIGKILL);
+  int status = 0;
+  waitpid(pid_, &status, 0);
+  pid_ = -1;
+}
+
+}  // namespace sc::test

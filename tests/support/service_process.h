@@ -1,0 +1,53 @@
+#pragma once
+// Starts the built settlement-coordinator binary as a child process for end-to-end tests: its own
+// database (PgTestDb), its own ledger folder, PORT=0, and waits for the "listening on" line to
+// learn the port. Stop it gracefully (SIGTERM) or kill -9 it and start it again.
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <string>
+
+namespace sc::test {
+
+// Path of the built service binary (compiled in by CMake).
+std::string serviceBinaryPath();
+// A fresh empty folder under the build tree's temp area.
+std::string makeTempDir(const std::string& prefix);
+
+class ServiceProcess {
+ public:
+  // env: variables added to (or replacing) the parent's environment. PORT defaults to 0 and
+  // LOG_LEVEL to WARN unless given.
+  explicit ServiceProcess(std::map<std::string, std::string> env);
+  ~ServiceProcess();  // kills the child if still running
+  ServiceProcess(const ServiceProcess&) = delete;
+  ServiceProcess& operator=(const ServiceProcess&) = delete;
+
+  // Starts and waits (up to `timeout`) for the listening line. False with error() otherwise.
+  bool start(std::chrono::milliseconds timeout = std::chrono::seconds(60));
+  uint16_t port() const { return port_; }
+  pid_t pid() const { return pid_; }
+  bool running() const { return pid_ > 0; }
+  const std::string& error() const { return error_; }
+  const std::string& logPath() const { return log_path_; }
+  std::string logTail(size_t bytes = 4000) const;
+
+  // SIGTERM and wait; returns the exit status (or -1 on timeout, after which it is killed).
+  int terminate(std::chrono::milliseconds timeout = std::chrono::seconds(30));
+  // SIGKILL and reap.
+  void kill9();
+  // Starting again keeps the same env (same database and ledger folder).
+  std::map<std::string, std::string>& env() { return env_; }
+
+ private:
+  std::map<std::string, std::string> env_;
+  pid_t pid_ = -1;
+  uint16_t port_ = 0;
+  std::string error_;
+  std::string log_path_;
+  int starts_ = 0;
+};
+
+}  // namespace sc::test
