@@ -1,6 +1,7 @@
 #include "ledger/journal.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -318,6 +319,11 @@ Result<File::ReplayStats> File::open(const std::string& dir,
   bool existed = std::filesystem::exists(path_, ec);
   fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (fd_ < 0) return ioError("open " + path_);
+  // One writer per journal: a second process appending would interleave records.
+  if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+    return Error::permanent(kInvalidCommand,
+                            "journal " + path_ + " is in use by another ledger instance");
+  }
   if (!existed || created_dir) {
     // Make the new file's directory entry durable too.
     int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);

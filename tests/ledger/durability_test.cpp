@@ -185,6 +185,16 @@ TEST(LedgerDurability, RecordTornAtEveryByteRecoversThePrefix) {
   EXPECT_EQ(snapshot(*l), before_last);
 }
 
+TEST(LedgerDurability, SecondInstanceOnTheSameJournalIsRefused) {
+  TempDir dir;
+  auto first = openLedger(dir.path());
+  auto second = EmbeddedLedger::open(options(dir.path()));
+  ASSERT_FALSE(second);
+  EXPECT_NE(second.error().message.find("in use"), std::string::npos);
+  first.reset();
+  EXPECT_TRUE(EmbeddedLedger::open(options(dir.path())));
+}
+
 TEST(LedgerDurability, JournalReferencingAnUnknownSynchronizerFailsToOpen) {
   TempDir dir;
   {
