@@ -455,6 +455,54 @@ Params writeParams(const StateWrite& w) {
   return p;
 }
 
+// Writes to distinct settlements in one statement: the same guard and audit row per write, set
+// based (UPDATE … FROM unnest) instead of one statement per row.
+const std::string kBatchWrite = R"sql(
+WITH w AS (
+  SELECT * FROM unnest($1::uuid[], $2::settlement_status[], $3::settlement_status[], $4::text[],
+    $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::numeric[],
+    $12::numeric[], $13::numeric[], $14::numeric[], $15::timestamptz[], $16::timestamptz[],
+    $17::timestamptz[], $18::timestamptz[], $19::text[], $20::text[], $21::text[], $22::text[],
+    $23::int[], $24::int[], $25::timestamptz[], $26::timestamptz[], $27::timestamptz[],
+    $28::uuid[], $29::jsonb[])
+  WITH ORDINALITY AS t(id, expected, status, dvp_contract_id, dvp_contract_template_id,
+    seller_securities_ledger_ref, buyer_cash_ledger_ref, buyer_securities_ledger_ref,
+    seller_cash_ledger_ref, dvp_atomic_transaction_id, locked_quantity, locked_amount,
+    settled_quantity, settled_amount, initiated_at, confirmed_at, settled_at, failed_at,
+    failure_reason, failure_code, failed_step, last_error, retry_count, step_attempt, updated_at,
+    next_attempt_at, deadline_at, event_id, details, ord)
+), u AS (
+  UPDATE settlements s SET status = w.status, dvp_contract_id = w.dvp_contract_id,
+    dvp_contract_template_id = w.dvp_contract_template_id,
+    seller_securities_ledger_ref = w.seller_securities_ledger_ref,
+    buyer_cash_ledger_ref = w.buyer_cash_ledger_ref,
+    buyer_securities_ledger_ref = w.buyer_securities_ledger_ref,
+    seller_cash_ledger_ref = w.seller_cash_ledger_ref,
+    dvp_atomic_transaction_id = w.dvp_atomic_transaction_id,
+    locked_quantity = w.locked_quantity, locked_amount = w.locked_amount,
+    settled_quantity = w.settled_quantity, settled_amount = w.settled_amount,
+    initiated_at = w.initiated_at, confirmed_at = w.confirmed_at, settled_at = w.settled_at,
+    failed_at = w.failed_at, failure_reason = w.failure_reason, failure_code = w.failure_code,
+    failed_step = w.failed_step, last_error = w.last_error, retry_count = w.retry_count,
+    step_attempt = w.step_attempt, updated_at = w.updated_at,
+    next_attempt_at = w.next_attempt_at, deadline_at = w.deadline_at, lease_until = NULL
+  FROM w WHERE s.id = w.id AND s.status = w.expected
+  RETURNING s.id
+), ev AS (
+  INSERT INTO settlement_events (id, settlement_id, event_type, details, created_at)
+  SELECT w.event_id, w.id, w.status, w.details, w.updated_at
+  FROM w JOIN u ON u.id = w.id WHERE w.status <> w.expected ORDER BY w.ord
+)
+SELECT id::text FROM u
+)sql";
+
+bool distinctIds(std::span<const StateWrite> writes) {
+  std::unordered_set<Uuid, UuidHash> seen;
+  for (const StateWrite& w : writes)
+    if (!seen.insert(w.next.id).second) return false;
+  return true;
+}
+
 }  // namespace
 
 Result<std::vector<bool>> PgSettlementRepository::write(std::span<const StateWrite> writes) {
@@ -478,6 +526,33 @@ Result<std::vector<bool>> PgSettlementRepository::write(std::span<const StateWri
 Result<std::vector<bool>> PgSettlementRepository::writeOnce(std::span<const StateWrite> writes) {
   auto lease = pool_.lease();
   if (!lease.ok()) return lease.error();
+  auto& m = metrics();
+  if (writes.size() >= 8 && distinctIds(writes)) {
+    std::vector<std::vector<Param>> cols(29);
+    for (const StateWrite& w : writes) {
+      Params p = writeParams(w);
+      if (p.size() == 27) {  // keeps its status: no event
+        p.emplace_back(Param{});
+        p.emplace_back(Param{});
+      }
+      for (size_t c = 0; c < 29; ++c) cols[c].push_back(std::move(p[c]));
+    }
+    Params arrays;
+    for (auto& c : cols) arrays.emplace_back(pg::arrayLiteral(c));
+    auto r = (*lease)->exec(kBatchWrite, arrays);
+    if (!r.ok()) return r.error();
+    std::unordered_set<std::string> applied;
+    for (int i = 0; i < r->size(); ++i) applied.insert(std::string(r->text(i, 0)));
+    std::vector<bool> held;
+    held.reserve(writes.size());
+    for (const StateWrite& w : writes) {
+      bool ok = applied.contains(w.next.id.canonical());
+      held.push_back(ok);
+      if (!ok) m.guard_misses.inc();
+      else if (w.next.status != w.expected) m.transitions.inc();
+    }
+    return held;
+  }
   // All writes in one pipeline = one implicit transaction and one round trip; statements run in
   // order, so several writes to one settlement chain.
   std::vector<Statement> st;
@@ -490,7 +565,6 @@ Result<std::vector<bool>> PgSettlementRepository::writeOnce(std::span<const Stat
   if (!r.ok()) return r.error();
   std::vector<bool> held;
   held.reserve(writes.size());
-  auto& m = metrics();
   for (size_t i = 0; i < writes.size(); ++i) {
     bool ok = (*r)[i].affected() == 1;
     held.push_back(ok);

@@ -74,6 +74,54 @@ TEST_F(Transitions, WritesForOneSettlementChainInOneCall) {
   EXPECT_EQ(events[2].status, Status::kSellerSecuritiesLocked);
 }
 
+TEST_F(Transitions, BatchOfDistinctSettlementsReportsEachGuardAndAuditsOnlyChanges) {
+  std::vector<Trade> trades;
+  for (int i = 0; i < 12; ++i) trades.push_back(trade("trd_" + std::to_string(i)));
+  auto created = repo().intake(trades, kT0, kDeadline);
+  ASSERT_TRUE(created.ok());
+  std::vector<StateWrite> writes;
+  std::vector<bool> expected;
+  for (int i = 0; i < 12; ++i) {
+    Settlement s = (*created)[i].settlement;
+    if (i % 3 == 0) {  // advances
+      writes.push_back(move(s, Status::kInitiated, at(1)));
+      expected.push_back(true);
+    } else if (i % 3 == 1) {  // stale: believes it is INITIATED already
+      s.status = Status::kInitiated;
+      writes.push_back(move(s, Status::kSellerSecuritiesLocked, at(1)));
+      expected.push_back(false);
+    } else {  // reschedules in place
+      StateWrite w = move(s, Status::kPending, at(1));
+      w.next.next_attempt_at = at(60);
+      w.next.last_error = "busy";
+      writes.push_back(w);
+      expected.push_back(true);
+    }
+  }
+  auto r = write(writes);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(*r, expected);
+  for (int i = 0; i < 12; ++i) {
+    const Uuid& id = (*created)[i].settlement.id;
+    auto got = **repo().find(id);
+    auto events = *repo().events(id);
+    if (i % 3 == 0) {
+      EXPECT_EQ(got.status, Status::kInitiated);
+      ASSERT_EQ(events.size(), 2u);
+      EXPECT_EQ(events[1].created_at, at(1));
+    } else if (i % 3 == 1) {
+      EXPECT_EQ(got.status, Status::kPending);
+      EXPECT_EQ(got.updated_at, kT0);
+      EXPECT_EQ(events.size(), 1u);
+    } else {
+      EXPECT_EQ(got.status, Status::kPending);
+      EXPECT_EQ(got.last_error, "busy");
+      EXPECT_EQ(got.next_attempt_at, at(60));
+      EXPECT_EQ(events.size(), 1u);
+    }
+  }
+}
+
 // 125 settlements × 8 steps = 1,000 transitions; 8 threads try every step of every settlement at
 // once (a barrier between steps). Exactly one wins each (settlement, step).
 TEST_F(Transitions, EightRacingWorkersWinEachOfThousandTransitionsExactlyOnce) {
