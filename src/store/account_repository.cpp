@@ -60,6 +60,26 @@ Result<std::optional<Account>> PgAccountRepository::find(const std::string& acco
   }());
 }
 
+Result<std::vector<Account>> PgAccountRepository::findMany(std::span<const std::string> ids) {
+  if (ids.empty()) return std::vector<Account>{};
+  return counted([&]() -> Result<std::vector<Account>> {
+    auto lease = pool_.lease();
+    if (!lease.ok()) return lease.error();
+    auto rows = (*lease)->exec(
+        "SELECT account_id, canton_party, status, created_at FROM accounts"
+        " WHERE account_id = ANY($1::text[])",
+        {pg::arrayLiteral(ids)});
+    if (!rows.ok()) return rows.error();
+    std::vector<Account> out;
+    for (int i = 0; i < rows->size(); ++i) {
+      auto a = decodeAccount(*rows, i);
+      if (!a.ok()) return a.error();
+      out.push_back(std::move(a).value());
+    }
+    return out;
+  }());
+}
+
 Result<void> PgAccountRepository::setStatus(const std::string& account_id, AccountStatus s) {
   auto lease = pool_.lease();
   if (!lease.ok()) return counted<int>(lease.error()).error();

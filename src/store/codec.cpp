@@ -80,7 +80,7 @@ const std::string_view kSettlementColumns =
     "buyer_securities_ledger_ref, seller_cash_ledger_ref, dvp_atomic_transaction_id, "
     "locked_quantity, locked_amount, settled_quantity, settled_amount, initiated_at, "
     "confirmed_at, settled_at, failed_at, failure_reason, failure_code, failed_step, last_error, "
-    "retry_count, step_attempt, created_at, updated_at, next_attempt_at, deadline_at";
+    "retry_count, step_attempt, round, created_at, updated_at, next_attempt_at, deadline_at";
 
 Result<Settlement> decodeSettlement(const pg::Rows& r, int i) {
   Settlement s;
@@ -171,6 +171,7 @@ Result<Settlement> decodeSettlement(const pg::Rows& r, int i) {
   str(s.last_error);
   integer(s.retry_count, "retry_count");
   integer(s.step_attempt, "step_attempt");
+  integer(s.round, "round");
   ts(s.created_at, "created_at");
   ts(s.updated_at, "updated_at");
   ts(s.next_attempt_at, "next_attempt_at");

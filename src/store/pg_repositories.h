@@ -33,6 +33,7 @@ class PgAccountRepository final : public AccountRepository {
   explicit PgAccountRepository(pg::ConnectionPool& pool) : pool_(pool) {}
   Result<Account> create(const Account& a) override;
   Result<std::optional<Account>> find(const std::string& account_id) override;
+  Result<std::vector<Account>> findMany(std::span<const std::string> ids) override;
   Result<void> setStatus(const std::string& account_id, AccountStatus s) override;
 
  private:

@@ -413,10 +413,12 @@ constexpr std::string_view kUpdateSet =
     " failed_at = $18::timestamptz, failure_reason = $19, failure_code = $20, failed_step = $21,"
     " last_error = $22, retry_count = $23::int, step_attempt = $24::int,"
     " updated_at = $25::timestamptz, next_attempt_at = $26::timestamptz,"
-    " deadline_at = $27::timestamptz, lease_until = NULL"
+    " deadline_at = $27::timestamptz, round = $30::int, lease_until = NULL"
     " WHERE id = $1::uuid AND status = $2::settlement_status";
 
-const std::string kUpdateOnly = std::string(kUpdateSet);
+// Keeps the status: no event ($28/$29 are NULL and only typed here).
+const std::string kUpdateOnly =
+    std::string(kUpdateSet) + " AND ($28::uuid IS NULL OR $29::jsonb IS NULL OR true)";
 // A status change and its audit row in one statement: the event exists iff the guard held.
 const std::string kUpdateWithEvent =
     "WITH u AS (" + std::string(kUpdateSet) +
@@ -427,7 +429,7 @@ const std::string kUpdateWithEvent =
 Params writeParams(const StateWrite& w) {
   const Settlement& s = w.next;
   Params p;
-  p.reserve(29);
+  p.reserve(30);
   p.emplace_back(s.id.canonical());
   p.emplace_back(std::string(toString(w.expected)));
   p.emplace_back(std::string(toString(s.status)));
@@ -448,10 +450,11 @@ Params writeParams(const StateWrite& w) {
   p.emplace_back(codec::timestamp(s.updated_at));
   p.emplace_back(codec::timestamp(s.next_attempt_at));
   p.emplace_back(codec::timestamp(s.deadline_at));
-  if (s.status != w.expected) {
-    p.emplace_back(Uuid::generateV7().canonical());
-    p.emplace_back(w.event_details.empty() ? std::string("{}") : w.event_details);
-  }
+  bool event = s.status != w.expected;
+  p.emplace_back(event ? Param{Uuid::generateV7().canonical()} : Param{});
+  p.emplace_back(event ? Param{w.event_details.empty() ? std::string("{}") : w.event_details}
+                       : Param{});
+  p.emplace_back(std::to_string(s.round));
   return p;
 }
 
@@ -464,13 +467,13 @@ WITH w AS (
     $12::numeric[], $13::numeric[], $14::numeric[], $15::timestamptz[], $16::timestamptz[],
     $17::timestamptz[], $18::timestamptz[], $19::text[], $20::text[], $21::text[], $22::text[],
     $23::int[], $24::int[], $25::timestamptz[], $26::timestamptz[], $27::timestamptz[],
-    $28::uuid[], $29::jsonb[])
+    $28::uuid[], $29::jsonb[], $30::int[])
   WITH ORDINALITY AS t(id, expected, status, dvp_contract_id, dvp_contract_template_id,
     seller_securities_ledger_ref, buyer_cash_ledger_ref, buyer_securities_ledger_ref,
     seller_cash_ledger_ref, dvp_atomic_transaction_id, locked_quantity, locked_amount,
     settled_quantity, settled_amount, initiated_at, confirmed_at, settled_at, failed_at,
     failure_reason, failure_code, failed_step, last_error, retry_count, step_attempt, updated_at,
-    next_attempt_at, deadline_at, event_id, details, ord)
+    next_attempt_at, deadline_at, event_id, details, round, ord)
 ), u AS (
   UPDATE settlements s SET status = w.status, dvp_contract_id = w.dvp_contract_id,
     dvp_contract_template_id = w.dvp_contract_template_id,
@@ -485,7 +488,8 @@ WITH w AS (
     failed_at = w.failed_at, failure_reason = w.failure_reason, failure_code = w.failure_code,
     failed_step = w.failed_step, last_error = w.last_error, retry_count = w.retry_count,
     step_attempt = w.step_attempt, updated_at = w.updated_at,
-    next_attempt_at = w.next_attempt_at, deadline_at = w.deadline_at, lease_until = NULL
+    next_attempt_at = w.next_attempt_at, deadline_at = w.deadline_at, round = w.round,
+    lease_until = NULL
   FROM w WHERE s.id = w.id AND s.status = w.expected
   RETURNING s.id
 ), ev AS (
@@ -528,14 +532,10 @@ Result<std::vector<bool>> PgSettlementRepository::writeOnce(std::span<const Stat
   if (!lease.ok()) return lease.error();
   auto& m = metrics();
   if (writes.size() >= 8 && distinctIds(writes)) {
-    std::vector<std::vector<Param>> cols(29);
+    std::vector<std::vector<Param>> cols(30);
     for (const StateWrite& w : writes) {
       Params p = writeParams(w);
-      if (p.size() == 27) {  // keeps its status: no event
-        p.emplace_back(Param{});
-        p.emplace_back(Param{});
-      }
-      for (size_t c = 0; c < 29; ++c) cols[c].push_back(std::move(p[c]));
+      for (size_t c = 0; c < 30; ++c) cols[c].push_back(std::move(p[c]));
     }
     Params arrays;
     for (auto& c : cols) arrays.emplace_back(pg::arrayLiteral(c));

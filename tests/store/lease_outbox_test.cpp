@@ -150,6 +150,11 @@ TEST(Accounts, CreateFindSetStatusAndDuplicates) {
   EXPECT_EQ((*found)->canton_party, "party::1");
   EXPECT_EQ((*found)->created_at, created->created_at);
   EXPECT_FALSE(accounts.find("acc_none")->has_value());
+  ASSERT_TRUE(accounts.create({"acc_2", "party::2", AccountStatus::kActive, {}}).ok());
+  std::vector<std::string> ids = {"acc_2", "acc_none", "acc_1"};
+  auto many = accounts.findMany(ids);
+  ASSERT_TRUE(many.ok()) << many.error().message;
+  EXPECT_EQ(many->size(), 2u);
   EXPECT_EQ(accounts.setStatus("acc_none", AccountStatus::kActive).error().code,
             "unknown_account");
 }

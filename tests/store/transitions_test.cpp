@@ -94,6 +94,7 @@ TEST_F(Transitions, BatchOfDistinctSettlementsReportsEachGuardAndAuditsOnlyChang
       StateWrite w = move(s, Status::kPending, at(1));
       w.next.next_attempt_at = at(60);
       w.next.last_error = "busy";
+      w.next.round = 4;
       writes.push_back(w);
       expected.push_back(true);
     }
@@ -116,6 +117,7 @@ TEST_F(Transitions, BatchOfDistinctSettlementsReportsEachGuardAndAuditsOnlyChang
     } else {
       EXPECT_EQ(got.status, Status::kPending);
       EXPECT_EQ(got.last_error, "busy");
+      EXPECT_EQ(got.round, 4);
       EXPECT_EQ(got.next_attempt_at, at(60));
       EXPECT_EQ(events.size(), 1u);
     }
@@ -253,6 +255,7 @@ TEST_F(Transitions, EverySettlementFieldRoundTripsExactly) {
   n.last_error = "ledger_unavailable: timeout";
   n.retry_count = 3;
   n.step_attempt = 7;
+  n.round = 2;
   n.updated_at = at(5, 654321);
   n.next_attempt_at = at(6, 1);
   n.deadline_at = at(600, 999);
@@ -289,6 +292,7 @@ TEST_F(Transitions, EverySettlementFieldRoundTripsExactly) {
     EXPECT_EQ(g.last_error, n.last_error);
     EXPECT_EQ(g.retry_count, n.retry_count);
     EXPECT_EQ(g.step_attempt, n.step_attempt);
+    EXPECT_EQ(g.round, n.round);
     EXPECT_EQ(g.created_at, kT0);
     EXPECT_EQ(g.updated_at, n.updated_at);
     EXPECT_EQ(g.next_attempt_at, n.next_attempt_at);
