@@ -980,8 +980,16 @@ Result<Outcome> EmbeddedLedger::submitOne(const std::string& command_id, Command
 
 Result<std::string> EmbeddedLedger::allocateParty(const std::string& hint) {
   Impl& L = *impl_;
-  if (!isValidExternalId(hint) || hint.find("::") != std::string::npos) {
-    return invalid("party hint '" + hint + "' must be 1-64 of [A-Za-z0-9_.:-] without '::'",
+  // A hint ("buyer") gets a fingerprint appended; an already full party id
+  // ("securities-issuer::12345", as SECURITIES_ISSUER_PARTY names one) is registered as is.
+  const size_t sep = hint.find("::");
+  const bool full_id = sep != std::string::npos;
+  if (!isValidExternalId(hint) ||
+      (full_id && (sep == 0 || sep + 2 == hint.size() ||
+                   hint.find("::", sep + 2) != std::string::npos))) {
+    return invalid("party '" + hint +
+                       "' must be a hint (1-64 of [A-Za-z0-9_.:-] without '::') or a full party "
+                       "id '<hint>::<fingerprint>'",
                    "hint");
   }
   uint64_t end = 0;
@@ -990,8 +998,12 @@ Result<std::string> EmbeddedLedger::allocateParty(const std::string& hint) {
     std::lock_guard l(L.mu);
     if (auto u = L.checkUsable(); !u) return u.error();
     if (auto it = L.party_by_hint.find(hint); it != L.party_by_hint.end()) return it->second;
-    id = hint + "::1220";
-    for (uint64_t i = 0; i < 4; ++i) appendHex(id, hashString(hint, L.salt + i), 16);
+    if (full_id) {
+      id = hint;
+    } else {
+      id = hint + "::1220";
+      for (uint64_t i = 0; i < 4; ++i) appendHex(id, hashString(hint, L.salt + i), 16);
+    }
     Record rec;
     rec.ops.push_back(journal::PartyOp{hint, id});
     L.commit(std::move(rec));

@@ -49,7 +49,18 @@ TEST_F(EmbeddedLedgerTest, AllocatePartyReturnsHintWithFingerprintAndIsIdempoten
 TEST_F(EmbeddedLedgerTest, AllocatePartyRejectsInvalidHint) {
   EXPECT_EQ(ledger->allocateParty("").error().code, kInvalidCommand);
   EXPECT_EQ(ledger->allocateParty("a b").error().code, kInvalidCommand);
-  EXPECT_EQ(ledger->allocateParty("a::b").error().code, kInvalidCommand);
+  EXPECT_EQ(ledger->allocateParty("::b").error().code, kInvalidCommand);
+  EXPECT_EQ(ledger->allocateParty("a::").error().code, kInvalidCommand);
+  EXPECT_EQ(ledger->allocateParty("a::b::c").error().code, kInvalidCommand);
+}
+
+TEST_F(EmbeddedLedgerTest, AllocatePartyRegistersAFullPartyIdAsIs) {
+  // SECURITIES_ISSUER_PARTY's default is a full id; the service must start with it.
+  auto id = ledger->allocateParty("securities-issuer::12345");
+  ASSERT_TRUE(id) << id.error().message;
+  EXPECT_EQ(*id, "securities-issuer::12345");
+  EXPECT_TRUE(ledger->partyExists("securities-issuer::12345").value());
+  EXPECT_EQ(ledger->allocateParty("securities-issuer::12345").value(), *id);
 }
 
 TEST_F(EmbeddedLedgerTest, CreditCreatesAFreeHoldingAndCountsTheTotal) {
