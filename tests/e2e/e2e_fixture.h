@@ -1,0 +1,157 @@
+#pragma once
+// A gtest fixture for end-to-end tests: a fresh PostgreSQL database (PgTestDb), a fresh ledger
+// folder, and the BUILT settlement-coordinator binary started on a free port against them, plus
+// helpers that drive it over HTTP.
+//
+//   class MyE2e : public sc::test::E2eTest {
+//     std::map<std::string, std::string> serviceEnv() const override {
+//       return {{"ALLOWED_SYMBOLS", "AAPL/USDC"}};  // added to the defaults below
+//     }
+//   };
+//   TEST_F(MyE2e, SettlesATrade) {
+//     createAccount("acc_b"); createAccount("acc_s");
+//     credit("acc_s", "AAPL", "50"); credit("acc_b", "USDC", "7524");
+//     auto r = postTrade(validTrade("trd_1"));
+//     ASSERT_EQ(r.status, 201u);
+//     waitForStatus(r.json()["settlement_id"], "settled");
+//   }
+//
+// Needs DB_HOST, DB_PORT, DB_USER (and DB_PASSWORD if set) in the environment: without them
+// SetUp FAILS with a message saying how to start PostgreSQL; it never skips.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "support/http_client.h"
+#include "support/pg_test_db.h"
+#include "support/service_process.h"
+
+namespace sc::test {
+
+class E2eTest : public ::testing::Test {
+ public:
+  using Json = nlohmann::json;
+
+ protected:
+  // Variables added to (or replacing) the defaults of defaultEnv(); override per suite.
+  virtual std::map<std::string, std::string> serviceEnv() const { return {}; }
+
+  void SetUp() override {
+    ASSERT_TRUE(db_.create()) << db_.error();
+    ledger_dir_ = makeTempDir("e2e-ledger");
+    auto env = defaultEnv();
+    for (auto& [k, v] : serviceEnv()) env[k] = v;
+    service_ = std::make_unique<ServiceProcess>(env);
+    ASSERT_TRUE(service_->start()) << service_->error();
+    client_ = std::make_unique<HttpClient>(service_->port());
+  }
+
+  void TearDown() override {
+    client_.reset();
+    if (service_ && service_->running()) {
+      int status = service_->terminate();
+      EXPECT_EQ(status, 0) << "the service did not stop cleanly; log tail:\n" << service_->logTail();
+    }
+    if (HasFailure() && service_) std::cerr << "service log tail:\n" << service_->logTail() << "\n";
+  }
+
+  // The service's environment: this test's database and ledger folder, quick idle polling.
+  std::map<std::string, std::string> defaultEnv() const {
+    std::map<std::string, std::string> env;
+    for (const char* name : {"DB_HOST", "DB_PORT", "DB_USER", "DB_PASSWORD"})
+      if (const char* v = std::getenv(name); v && *v) env[name] = v;
+    env["DB_NAME"] = db_.name();
+    env["LEDGER_DATA_DIR"] = ledger_dir_;
+    env["SETTLEMENT_POLL_MILLIS"] = "20";
+    env["KAFKA_BOOTSTRAP_SERVERS"] = "";  // never reach a broker from the caller's environment
+    return env;
+  }
+
+  // Starts the (stopped) service again with the same database and ledger folder.
+  void restartService() {
+    if (service_->running()) {
+      ASSERT_EQ(service_->terminate(), 0) << service_->logTail();
+    }
+    ASSERT_TRUE(service_->start()) << service_->error();
+    client_ = std::make_unique<HttpClient>(service_->port());
+  }
+
+  HttpClient& http() { return *client_; }
+  ServiceProcess& service() { return *service_; }
+  uint16_t port() const { return service_->port(); }
+
+  HttpResult get(const std::string& target) { return client_->get(target); }
+  HttpResult post(const std::string& target, const std::string& body) { return client_->post(target, body); }
+  HttpResult post(const std::string& target, const Json& body) { return client_->post(target, body.dump()); }
+
+  // POST /accounts; expects 201.
+  HttpResult createAccount(const std::string& id, const std::string& status = "active") {
+    auto r = post("/accounts", Json{{"account_id", id}, {"status", status}});
+    EXPECT_EQ(r.status, 201u) << "creating account " << id << ": " << r.body;
+    return r;
+  }
+
+  // POST /ledger/holdings (embedded ledger): gives `account` `amount` of `asset`; expects 201.
+  HttpResult credit(const std::string& account, const std::string& asset, const std::string& amount) {
+    auto r = post("/ledger/holdings", Json{{"account_id", account}, {"asset", asset}, {"amount", amount}});
+    EXPECT_EQ(r.status, 201u) << "crediting " << amount << " " << asset << " to " << account << ": " << r.body;
+    return r;
+  }
+
+
+ public:
+  // A valid trade event (DESIGN §3): 50 AAPL at 150.48 = 7524.00 USDC, executed 2024-11-17,
+  // settling 2024-11-19 (in the past, so it can reach SETTLED at once).
+  static Json validTrade(const std::string& trade_id, const std::string& buyer = "acc_buyer",
+                         const std::string& seller = "acc_seller") {
+    return Json{{"event_id", "evt_" + trade_id},
+                {"event_type", "trade_executed"},
+                {"trade_id", trade_id},
+                {"buyer_account_id", buyer},
+                {"seller_account_id", seller},
+                {"symbol", "AAPL/USDC"},
+                {"quantity", "50.00000000"},
+                {"price", "150.48"},
+                {"amount", "7524.00"},
+                {"settlement_date", "2024-11-19"},
+                {"executed_at", "2024-11-17T16:30:00Z"},
+                {"allow_partial", false}};
+  }
+
+ protected:
+  HttpResult postTrade(const Json& trade) { return post("/trades", trade.dump()); }
+  HttpResult postTrade(const std::string& raw) { return post("/trades", raw); }
+
+  // Polls GET /settlements/{id} until its status is `status` or the deadline passes; returns the
+  // last body seen (and records a failure naming the last status on timeout).
+  Json waitForStatus(const std::string& settlement_id, const std::string& status,
+                     std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    Json last;
+    while (true) {
+      auto r = get("/settlements/" + settlement_id);
+      last = r.json();
+      if (r.status == 200 && last.is_object() && last.value("status", "") == status) return last;
+      if (std::chrono::steady_clock::now() >= deadline) break;
+      // Bounded polling interval; the deadline above is what bounds the wait.
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    ADD_FAILURE() << "settlement " << settlement_id << " did not reach " << status << " within "
+                  << timeout.count() << " ms; last answer: " << last.dump();
+    return last;
+  }
+
+  sc::testing::PgTestDb db_;  // declared first: dropped after the service has stopped
+  std::string ledger_dir_;
+  std::unique_ptr<ServiceProcess> service_;
+  std::unique_ptr<HttpClient> client_;
+};
+
+}  // namespace sc::test
