@@ -122,6 +122,7 @@ Result<std::vector<IntakeOutcome>> PgSettlementRepository::intakeOnce(
   std::vector<IntakeOutcome> out(trades.size());
   std::vector<int> repeat_of(trades.size(), -1);
   std::vector<size_t> candidates;
+  std::vector<size_t> account_rejected;  // resolved against an existing settlement, if any
   std::unordered_map<std::string, size_t> first_index;  // trade_id → index of its first occurrence
   for (size_t i = 0; i < trades.size(); ++i) {
     const Trade& t = trades[i];
@@ -145,6 +146,7 @@ Result<std::vector<IntakeOutcome>> PgSettlementRepository::intakeOnce(
       out[i].kind = IntakeKind::kRejected;
       out[i].settlement.trade = t;
       out[i].rejection = std::move(rejection);
+      account_rejected.push_back(i);
       continue;
     }
     auto [it, inserted] = first_index.try_emplace(t.trade_id, i);
@@ -165,6 +167,7 @@ Result<std::vector<IntakeOutcome>> PgSettlementRepository::intakeOnce(
   std::unordered_map<std::string, Settlement> existing;  // trade_id → stored settlement
   std::unordered_set<std::string> created;               // settlement ids (canonical)
   std::vector<Statement> second;
+  std::vector<Param> id_params;  // ids of the settlements this intake inserts
   if (!candidates.empty()) {
     std::vector<Param> ids, trade_ids, event_ids, buyers, sellers, symbols, quantities, prices,
         amounts, partials, executed, dates, event_rows;
@@ -191,19 +194,27 @@ Result<std::vector<IntakeOutcome>> PgSettlementRepository::intakeOnce(
       p.emplace_back(pg::arrayLiteral(*a));
     p.emplace_back(codec::timestamp(now));
     p.emplace_back(codec::timestamp(now + deadline));
-    std::vector<std::string> tids;
-    for (size_t i : candidates) tids.push_back(trades[i].trade_id);
-    std::vector<Param> id_params(ids.begin(), ids.end());
+    id_params.assign(ids.begin(), ids.end());
     second.push_back({kInsertSettlements, std::move(p)});
-    second.push_back({kSelectExisting, {pg::arrayLiteral(tids), pg::arrayLiteral(id_params)}});
   }
+  // Existing settlements of the candidates' trade_ids (inserted concurrently or before) and of
+  // the account-rejected ones: a trade accepted before its account was deactivated or removed
+  // is a duplicate (or a conflict), not a rejection of a trade that in fact has a settlement.
+  std::vector<std::string> tids;
+  for (size_t i : candidates) tids.push_back(trades[i].trade_id);
+  for (size_t i : account_rejected) tids.push_back(trades[i].trade_id);
+  if (!tids.empty())
+    second.push_back({kSelectExisting, {pg::arrayLiteral(tids), pg::arrayLiteral(id_params)}});
   second.push_back({"COMMIT", {}});
   auto results = c.pipeline(second);
   if (!results.ok()) return results.error();
+  size_t next_result = 0;
   if (!candidates.empty()) {
-    const pg::Rows& ins = (*results)[0];
+    const pg::Rows& ins = (*results)[next_result++];
     for (int i = 0; i < ins.size(); ++i) created.insert(std::string(ins.text(i, 0)));
-    auto rows = decodeAll((*results)[1]);
+  }
+  if (!tids.empty()) {
+    auto rows = decodeAll((*results)[next_result++]);
     if (!rows.ok()) return rows.error();
     for (Settlement& s : *rows) existing.emplace(s.trade.trade_id, std::move(s));
   }
@@ -225,6 +236,21 @@ Result<std::vector<IntakeOutcome>> PgSettlementRepository::intakeOnce(
       out[i].kind = IntakeKind::kDuplicate;
     } else {
       out[i].kind = IntakeKind::kRejected;
+      out[i].rejection = Error::permanent(
+          std::string(reason::kTradeConflict),
+          "trade " + trades[i].trade_id + " was already received with different content (" +
+              it->second.settlementId() + ")",
+          "trade_id");
+    }
+  }
+  for (size_t i : account_rejected) {
+    auto it = existing.find(trades[i].trade_id);
+    if (it == existing.end()) continue;  // a new trade: the account rejection stands
+    out[i].settlement = it->second;
+    if (it->second.trade.sameContent(trades[i])) {
+      out[i].kind = IntakeKind::kDuplicate;
+      out[i].rejection.reset();
+    } else {
       out[i].rejection = Error::permanent(
           std::string(reason::kTradeConflict),
           "trade " + trades[i].trade_id + " was already received with different content (" +
