@@ -211,7 +211,7 @@ std::vector<RejectionCase> rejectionCases() {
   };
 }
 
-void PrintTo(const RejectionCase& c, std::ostream* os) { *os << c.code << " (" << c.body() << ")"; }
+void PrintTo(const RejectionCase& c, std::ostream* os) { *os << c.code; }
 
 class TradeRejectionE2e : public HttpApiE2e, public ::testing::WithParamInterface<RejectionCase> {};
 
@@ -332,6 +332,32 @@ TEST_F(HttpApiE2e, FundedTradeSettlesAndItsEventsFollowTheLifecycle) {
   EXPECT_EQ(freeOf(buyer, "USDC"), "0.00000000") << buyer.dump();
   EXPECT_EQ(freeOf(seller, "USDC"), "7524.00000000") << seller.dump();
   EXPECT_EQ(freeOf(seller, "AAPL"), "0.00000000") << seller.dump();
+}
+
+TEST_F(HttpApiE2e, ResubmissionOfAnAcceptedTradeIsStill200AfterAnAccountIsDeactivated) {
+  // The trade was accepted: telling its sender "rejected: inactive_account" now would contradict
+  // the settlement that exists (and may settle); a resubmission is answered with that settlement.
+  createTradingAccounts();
+  auto first = postTrade(validTrade("trd_1"));
+  ASSERT_EQ(first.status, 201u) << first.body;
+  ASSERT_EQ(http().request("PATCH", "/accounts/acc_seller", R"({"status":"inactive"})").status, 200u);
+  auto again = postTrade(validTrade("trd_1"));
+  EXPECT_EQ(again.status, 200u) << again.body;
+  EXPECT_EQ(again.json()["settlement_id"], first.json()["settlement_id"]) << again.body;
+  // A new trade from that account is rejected, though.
+  expectError(postTrade(validTrade("trd_2")), 400, "inactive_account", "seller_account_id");
+}
+
+TEST_F(HttpApiE2e, SettlementIsFoundByItsCanonicalUuidToo) {
+  createTradingAccounts();
+  std::string id = postTrade(validTrade("trd_1")).json()["settlement_id"];
+  std::string hex = id.substr(4);
+  std::string uuid = hex.substr(0, 8) + "-" + hex.substr(8, 4) + "-" + hex.substr(12, 4) + "-" +
+                     hex.substr(16, 4) + "-" + hex.substr(20);
+  auto r = get("/settlements/" + uuid);
+  ASSERT_EQ(r.status, 200u) << r.body;
+  EXPECT_EQ(r.json().value("settlement_id", ""), id);
+  EXPECT_EQ(get("/settlements/" + uuid + "/events").status, 200u);
 }
 
 // --- retry ---------------------------------------------------------------------------------------
@@ -550,6 +576,13 @@ TEST_F(HttpApiE2e, MalformedHttpIs400AndTheServiceStaysUp) {
   EXPECT_NE(m.body.find("sc_api_protocol_errors_total 3\n"), std::string::npos) << m.body;
 }
 
+TEST_F(HttpApiE2e, OversizedHeadersAre431Json) {
+  auto r = http().request("GET", "/health", "", {{"X-Padding", std::string(20000, 'p')}});
+  expectError(r, 431, "header_too_large");
+  HttpClient fresh(port());
+  EXPECT_EQ(fresh.get("/health").status, 200u);
+}
+
 TEST_F(HttpApiE2e, MalformedJsonIs400InvalidJson) {
   expectError(postTrade(std::string("{not json")), 400, "invalid_json");
   expectError(postTrade(std::string("[1,2,3]")), 400, "invalid_json");
@@ -576,6 +609,24 @@ TEST_F(HttpApiE2e, HealthReadyAndMetricsAnswer) {
   // The requests before this one were counted: 3 responses, one of them 4xx.
   EXPECT_NE(m.body.find("sc_api_requests_total 3\n"), std::string::npos) << m.body;
   EXPECT_NE(m.body.find("sc_api_responses_4xx_total 1\n"), std::string::npos) << m.body;
+}
+
+// With API_TOKEN set, every write needs the bearer token; reads do not.
+class AuthenticatedApiE2e : public E2eTest {
+ protected:
+  std::map<std::string, std::string> serviceEnv() const override { return {{"API_TOKEN", "s3cret-token"}}; }
+};
+
+TEST_F(AuthenticatedApiE2e, WritesWithoutTheBearerTokenAre401AndWithItSucceed) {
+  auto body = Json{{"account_id", "acc_1"}}.dump();
+  auto none = http().post("/accounts", body);
+  expectError(none, 401, "unauthorized");
+  EXPECT_EQ(none.header("www-authenticate"), "Bearer");
+  expectError(http().post("/accounts", body, {{"Authorization", "Bearer wrong-token"}}), 401, "unauthorized");
+  expectError(http().post("/trades", validTrade("trd_1").dump()), 401, "unauthorized");
+  EXPECT_EQ(http().post("/accounts", body, {{"Authorization", "Bearer s3cret-token"}}).status, 201u);
+  EXPECT_EQ(get("/accounts/acc_1").status, 200u);
+  EXPECT_EQ(get("/settlements").status, 200u);
 }
 
 // --- configuration -------------------------------------------------------------------------------
