@@ -1,0 +1,77 @@
+#include "api/errors.h"
+
+#include <array>
+
+#include <nlohmann/json.hpp>
+
+#include "domain/trade.h"
+#include "ledger/ledger.h"
+
+namespace sc::api {
+namespace {
+
+// Every client-input rejection: the domain's reason codes and the API's own.
+constexpr std::array<std::string_view, 24> kBadRequestCodes = {
+    reason::kInvalidJson,         reason::kMissingField,
+    reason::kInvalidFieldType,    reason::kInvalidEventType,
+    reason::kInvalidId,           reason::kInvalidDecimal,
+    reason::kDecimalTooPrecise,   reason::kDecimalOutOfRange,
+    reason::kNonPositiveQuantity, reason::kNonPositiveAmount,
+    reason::kNonPositivePrice,    reason::kAmountMismatch,
+    reason::kSelfTrade,           reason::kInvalidSymbol,
+    reason::kUnknownSymbol,       reason::kInvalidDate,
+    reason::kInvalidTimestamp,    reason::kSettlementDateBeforeTradeDate,
+    reason::kUnknownAccount,      reason::kInactiveAccount,
+    kInvalidParameter,            kMalformedRequest,
+    "invalid_command",  // ledger::kInvalidCommand: e.g. an unknown synchronizer in a credit
+    "invalid_request",
+};
+
+constexpr std::array<std::string_view, 4> kUnavailableCodes = {
+    "database_unavailable", "ledger_unavailable", "ledger_timeout", "contract_in_flight"};
+
+bool in(std::string_view code, auto const& list) {
+  for (auto c : list)
+    if (c == code) return true;
+  return false;
+}
+
+}  // namespace
+
+unsigned httpStatusFor(const Error& e) {
+  const std::string_view c = e.code;
+  if (c == reason::kTradeConflict || c == kInvalidState || c == kAccountExists) return 409;
+  if (in(c, kBadRequestCodes)) return 400;
+  if (c == kSettlementNotFound || c == kAccountNotFound || c == kNotFound) return 404;
+  if (c == kUnauthorized) return 401;
+  if (c == kMethodNotAllowed) return 405;
+  if (c == kPayloadTooLarge) return 413;
+  if (c == kHeaderTooLarge) return 431;
+  if (c == kNotReady || e.retryable || in(c, kUnavailableCodes)) return 503;
+  return 500;
+}
+
+std::string errorBody(const Error& e) {
+  nlohmann::ordered_json err;
+  err["code"] = e.code.empty() ? std::string(kInternalError) : e.code;
+  err["message"] = e.message;
+  if (!e.field.empty()) err["field"] = e.field;
+  nlohmann::ordered_json body;
+  body["error"] = std::move(err);
+  // Messages may quote client input that is not valid UTF-8: replace rather than throw.
+  return body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+HttpResponse errorResponse(const Error& e) {
+  HttpResponse r;
+  r.status = httpStatusFor(e);
+  r.body = errorBody(e);
+  if (r.status == 503) r.headers.emplace_back("Retry-After", "1");
+  return r;
+}
+
+HttpResponse errorResponse(std::string_view code, std::string message, std::string field) {
+  return errorResponse(Error::permanent(std::string(code), std::move(message), std::move(field)));
+}
+
+}  // namespace sc::api

@@ -1,0 +1,38 @@
+#pragma once
+// The one place that maps an sc::Error to an HTTP status and the JSON error body (STYLE 4):
+//   {"error":{"code":"...","message":"...","field":"..."}}   (field only when known)
+#include <string_view>
+
+#include "api/router.h"
+#include "domain/result.h"
+
+namespace sc::api {
+
+// Error codes the API itself produces (domain reason codes are in domain/trade.h).
+inline constexpr std::string_view kInvalidParameter = "invalid_parameter";  // query/body value
+inline constexpr std::string_view kMalformedRequest = "malformed_request";  // bad HTTP
+inline constexpr std::string_view kPayloadTooLarge = "payload_too_large";
+inline constexpr std::string_view kHeaderTooLarge = "header_too_large";
+inline constexpr std::string_view kUnauthorized = "unauthorized";
+inline constexpr std::string_view kNotFound = "not_found";
+inline constexpr std::string_view kMethodNotAllowed = "method_not_allowed";
+inline constexpr std::string_view kSettlementNotFound = "settlement_not_found";
+inline constexpr std::string_view kAccountNotFound = "account_not_found";
+inline constexpr std::string_view kInvalidState = "invalid_state";
+inline constexpr std::string_view kAccountExists = "account_exists";
+inline constexpr std::string_view kNotReady = "not_ready";
+inline constexpr std::string_view kInternalError = "internal_error";
+
+// 400 for every validation/reason code, 401, 404, 405, 409, 413, 431, 503 for retryable errors,
+// 500 for anything unexpected.
+unsigned httpStatusFor(const Error& e);
+
+// The JSON error body for `e`.
+std::string errorBody(const Error& e);
+
+// A complete response for `e` (status from httpStatusFor; Retry-After on 503).
+HttpResponse errorResponse(const Error& e);
+// Shorthand: errorResponse(Error::permanent(code, message, field)).
+HttpResponse errorResponse(std::string_view code, std::string message, std::string field = {});
+
+}  // namespace sc::api

@@ -1,0 +1,435 @@
+#include "api/http_server.h"
+
+#include <array>
+#include <future>
+#include <map>
+#include <optional>
+#include <stdexcept>
+
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include "api/errors.h"
+#include "app/config.h"
+#include "common/log.h"
+
+namespace sc::api {
+
+namespace beast = boost::beast;
+namespace http = boost::beast::http;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+namespace {
+
+constexpr size_t kHeaderLimit = 16 * 1024;
+constexpr auto kDrainTimeout = std::chrono::seconds(2);
+constexpr size_t kDrainLimit = 4 << 20;
+
+std::shared_ptr<spdlog::logger> logger() {
+  static auto l = log::get("api");
+  return l;
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+}  // namespace
+
+void ApiMetrics::countStatus(unsigned status) {
+  requests.inc();
+  if (status < 300) responses_2xx.inc();
+  else if (status < 400) responses_3xx.inc();
+  else if (status < 500) responses_4xx.inc();
+  else responses_5xx.inc();
+  if (status >= 400) errors.inc();
+}
+
+ApiMetrics& apiMetrics() {
+  static ApiMetrics* m = [] {
+    auto* p = new ApiMetrics();  // process lifetime: the registry keeps pointers into it
+    metrics::registerCounter("sc_api_requests_total", "HTTP responses written", &p->requests);
+    metrics::registerCounter("sc_api_responses_2xx_total", "HTTP 2xx responses", &p->responses_2xx);
+    metrics::registerCounter("sc_api_responses_3xx_total", "HTTP 3xx responses", &p->responses_3xx);
+    metrics::registerCounter("sc_api_responses_4xx_total", "HTTP 4xx responses", &p->responses_4xx);
+    metrics::registerCounter("sc_api_responses_5xx_total", "HTTP 5xx responses", &p->responses_5xx);
+    metrics::registerCounter("sc_api_errors_total", "HTTP responses with status >= 400", &p->errors);
+    metrics::registerCounter("sc_api_protocol_errors_total",
+                             "Malformed HTTP requests, oversized bodies or headers", &p->protocol_errors);
+    metrics::registerCounter("sc_api_read_timeouts_total", "Connections closed by the read timeout",
+                             &p->timeouts);
+    metrics::registerGauge("sc_api_open_connections", "Open HTTP connections", &p->open_connections);
+    metrics::registerGauge("sc_api_requests_in_flight", "HTTP requests being handled", &p->in_flight);
+    return p;
+  }();
+  return *m;
+}
+
+HttpServerOptions HttpServerOptions::fromConfig(const Config& config, int handler_threads) {
+  HttpServerOptions o;
+  o.bind_address = config.http_bind;
+  o.port = static_cast<uint16_t>(config.port);
+  o.io_threads = config.http_threads;
+  o.handler_threads = handler_threads;
+  o.max_body_bytes = config.http_max_body_bytes;
+  o.read_timeout = std::chrono::seconds(config.http_read_timeout_seconds);
+  return o;
+}
+
+class Session;
+
+struct HttpServer::Impl {
+  Impl(HttpServerOptions o, const Router& r)
+      : options(std::move(o)),
+        router(r),
+        ioc(std::max(1, options.io_threads)),
+        acceptor(net::make_strand(ioc)),
+        pool(static_cast<size_t>(std::max(1, options.handler_threads))) {}
+
+  void accept();
+  void registerSession(Session* s, std::weak_ptr<Session> w) {
+    std::lock_guard l(mu);
+    sessions[s] = std::move(w);
+  }
+  void unregisterSession(Session* s) {
+    std::lock_guard l(mu);
+    sessions.erase(s);
+    cv.notify_all();
+  }
+
+  HttpServerOptions options;
+  const Router& router;
+  ApiMetrics& metrics = apiMetrics();
+  std::atomic<bool> stopping{false};
+  bool started = false;
+  bool stopped = false;
+  std::mutex stop_mu;  // serialises start()/stop()
+
+  // Declared before the io_context and pool so they outlive the sessions those destroy.
+  std::mutex mu;
+  std::condition_variable cv;
+  std::map<Session*, std::weak_ptr<Session>> sessions;
+
+  net::io_context ioc;
+  tcp::acceptor acceptor;
+  net::thread_pool pool;
+  std::optional<net::executor_work_guard<net::io_context::executor_type>> work;
+  std::vector<std::thread> threads;
+};
+
+// One connection. Every member function runs on the connection's strand.
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket socket, HttpServer::Impl& server)
+      : stream_(std::move(socket)), server_(server) {
+    server_.metrics.open_connections.add(1);
+  }
+  ~Session() {
+    server_.metrics.open_connections.add(-1);
+    server_.unregisterSession(this);
+  }
+
+  void start() {
+    server_.registerSession(this, weak_from_this());
+    net::dispatch(stream_.get_executor(), [self = shared_from_this()] {
+      if (self->server_.stopping) return self->close();
+      self->readHeader();
+    });
+  }
+
+  // stop(): a connection waiting for a request is closed; a busy one closes after its response.
+  void closeIfIdle() {
+    if (state_ == State::kReading) close();
+  }
+  void forceClose() { close(); }
+  net::any_io_executor executor() { return stream_.get_executor(); }
+
+ private:
+  enum class State { kReading, kHandling, kWriting, kClosed };
+
+  void readHeader() {
+    state_ = State::kReading;
+    parser_.emplace();
+    parser_->body_limit(server_.options.max_body_bytes);
+    parser_->header_limit(kHeaderLimit);
+    stream_.expires_after(server_.options.read_timeout);  // one deadline for the whole request
+    http::async_read_header(stream_, buffer_, *parser_,
+                            [self = shared_from_this()](beast::error_code ec, size_t) {
+                              self->onHeader(ec);
+                            });
+  }
+
+  void onHeader(beast::error_code ec) {
+    if (ec) return onReadError(ec);
+    auto& req = parser_->get();
+    if (beast::iequals(req[http::field::expect], "100-continue")) {
+      auto cont = std::make_shared<http::response<http::empty_body>>(http::status::continue_, req.version());
+      http::async_write(stream_, *cont, [self = shared_from_this(), cont](beast::error_code ec, size_t) {
+        if (ec) return self->close();
+        self->readBody();
+      });
+      return;
+    }
+    readBody();
+  }
+
+  void readBody() {
+    http::async_read(stream_, buffer_, *parser_,
+                     [self = shared_from_this()](beast::error_code ec, size_t) { self->onRead(ec); });
+  }
+
+  void onReadError(beast::error_code ec) {
+    if (state_ == State::kClosed || ec == net::error::operation_aborted) return;
+    if (ec == beast::error::timeout) {
+      server_.metrics.timeouts.inc();
+      logger()->debug("closing a connection idle past the read timeout");
+      return close();
+    }
+    if (ec == http::error::end_of_stream || ec == http::error::partial_message ||
+        ec.category() != http::make_error_code(http::error::bad_target).category()) {
+      return close();  // the peer went away, or a socket error: nothing to answer
+    }
+    server_.metrics.protocol_errors.inc();
+    if (ec == http::error::body_limit) {
+      return writeErrorAndClose(Error::permanent(
+          std::string(kPayloadTooLarge),
+          "request body exceeds " + std::to_string(server_.options.max_body_bytes) + " bytes"));
+    }
+    if (ec == http::error::header_limit) {
+      return writeErrorAndClose(Error::permanent(std::string(kHeaderTooLarge), "request headers too large"));
+    }
+    writeErrorAndClose(Error::permanent(std::string(kMalformedRequest), "malformed HTTP request: " + ec.message()));
+  }
+
+  void onRead(beast::error_code ec) {
+    if (ec) return onReadError(ec);
+    state_ = State::kHandling;
+    stream_.expires_never();
+    auto beast_req = parser_->release();
+    keep_alive_ = beast_req.keep_alive();
+    version_ = beast_req.version();
+
+    auto req = std::make_shared<HttpRequest>();
+    req->method = std::string(beast_req.method_string());
+    req->target = std::string(beast_req.target());
+    for (const auto& f : beast_req) {
+      auto name = lower(f.name_string());
+      auto [it, inserted] = req->headers.emplace(name, std::string(f.value()));
+      if (!inserted) it->second += ", " + std::string(f.value());
+    }
+    req->body = std::move(beast_req.body());
+    server_.metrics.in_flight.add(1);
+    started_ = std::chrono::steady_clock::now();
+
+    // Handlers may block (database, ledger): never on the io threads.
+    net::post(server_.pool, [self = shared_from_this(), req] {
+      auto res = std::make_shared<HttpResponse>(self->server_.router.dispatch(*req));
+      net::post(self->stream_.get_executor(), [self, req, res] { self->onHandled(*req, std::move(*res)); });
+    });
+  }
+
+  void onHandled(const HttpRequest& req, HttpResponse res) {
+    server_.metrics.in_flight.add(-1);
+    auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
+                      std::chrono::steady_clock::now() - started_).count();
+    logger()->debug("{} {} -> {} ({} us)", req.method, req.path.empty() ? req.target : req.path,
+                    res.status, micros);
+    write(std::move(res), keep_alive_ && !server_.stopping);
+  }
+
+  void write(HttpResponse res, bool keep_alive, bool drain_after = false) {
+    if (state_ == State::kClosed) return;
+    state_ = State::kWriting;
+    server_.metrics.countStatus(res.status);
+    auto msg = std::make_shared<http::response<http::string_body>>();
+    msg->version(version_);
+    msg->result(res.status);
+    msg->set(http::field::server, server_.options.server_name);
+    msg->set(http::field::content_type, res.content_type);
+    for (auto& [name, value] : res.headers) msg->set(name, value);
+    msg->body() = std::move(res.body);
+    msg->keep_alive(keep_alive);
+    msg->prepare_payload();
+    stream_.expires_after(server_.options.read_timeout);  // a peer that never reads
+    http::async_write(stream_, *msg,
+                      [self = shared_from_this(), msg, keep_alive, drain_after](beast::error_code ec, size_t) {
+                        self->onWrite(ec, keep_alive, drain_after);
+                      });
+  }
+
+  void onWrite(beast::error_code ec, bool keep_alive, bool drain_after) {
+    if (ec) return close();
+    if (drain_after) return drain();
+    if (!keep_alive || server_.stopping) return shutdownAndClose();
+    readHeader();
+  }
+
+  // 400/413/431: answer, then close. Unread request bytes would make close() send a reset that
+  // can destroy the response in flight, so half-close and discard what the peer still sends.
+  void writeErrorAndClose(const Error& e) {
+    version_ = 11;
+    keep_alive_ = false;
+    write(errorResponse(e), false, true);
+  }
+
+  void drain() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream_.expires_after(kDrainTimeout);
+    drainMore();
+  }
+  void drainMore() {
+    if (!drain_buf_) drain_buf_ = std::make_unique<std::array<char, 8192>>();
+    stream_.async_read_some(net::buffer(*drain_buf_), [self = shared_from_this()](beast::error_code ec, size_t n) {
+      self->drained_ += n;
+      if (ec || self->drained_ > kDrainLimit) return self->close();
+      self->drainMore();
+    });
+  }
+
+  void shutdownAndClose() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    close();
+  }
+
+  void close() {
+    if (state_ == State::kClosed) return;
+    state_ = State::kClosed;
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    stream_.close();
+  }
+
+  beast::tcp_stream stream_;
+  HttpServer::Impl& server_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  State state_ = State::kReading;
+  bool keep_alive_ = true;
+  unsigned version_ = 11;
+  std::chrono::steady_clock::time_point started_;
+  std::unique_ptr<std::array<char, 8192>> drain_buf_;
+  size_t drained_ = 0;
+};
+
+void HttpServer::Impl::accept() {
+  acceptor.async_accept(net::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
+    if (stopping || !acceptor.is_open()) return;
+    if (ec) {
+      logger()->warn("accept failed: {}", ec.message());
+    } else {
+      std::make_shared<Session>(std::move(socket), *this)->start();
+    }
+    accept();
+  });
+}
+
+HttpServer::HttpServer(HttpServerOptions options, const Router& router)
+    : impl_(std::make_shared<Impl>(std::move(options), router)) {}
+
+HttpServer::HttpServer(const Config& config, const Router& router, int handler_threads)
+    : HttpServer(HttpServerOptions::fromConfig(config, handler_threads), router) {}
+
+HttpServer::~HttpServer() { stop(); }
+
+void HttpServer::start() {
+  std::lock_guard l(impl_->stop_mu);
+  if (impl_->started) throw std::logic_error("HttpServer::start called twice");
+  auto& o = impl_->options;
+  beast::error_code ec;
+  auto address = net::ip::make_address(o.bind_address, ec);
+  if (ec) throw std::runtime_error("HTTP_BIND: invalid address '" + o.bind_address + "': " + ec.message());
+  tcp::endpoint endpoint(address, o.port);
+  auto& acc = impl_->acceptor;
+  const std::string where = o.bind_address + ":" + std::to_string(o.port);
+  acc.open(endpoint.protocol(), ec);
+  if (ec) throw std::runtime_error("cannot open socket for " + where + ": " + ec.message());
+  acc.set_option(net::socket_base::reuse_address(true), ec);
+  acc.bind(endpoint, ec);
+  if (ec) throw std::runtime_error("cannot bind " + where + ": " + ec.message());
+  acc.listen(net::socket_base::max_listen_connections, ec);
+  if (ec) throw std::runtime_error("cannot listen on " + where + ": " + ec.message());
+  port_ = acc.local_endpoint().port();
+  impl_->started = true;
+
+  impl_->work.emplace(impl_->ioc.get_executor());
+  impl_->accept();
+  for (int i = 0; i < std::max(1, o.io_threads); ++i)
+    impl_->threads.emplace_back([impl = impl_.get()] { impl->ioc.run(); });
+  logger()->info("HTTP server listening on {}:{} ({} io threads, {} handler threads)", o.bind_address,
+                 port_.load(), o.io_threads, o.handler_threads);
+}
+
+void HttpServer::stop() {
+  auto& s = *impl_;
+  std::lock_guard l(s.stop_mu);
+  if (!s.started || s.stopped) return;
+  s.stopped = true;
+  s.stopping = true;
+
+  // 1. Stop accepting (on the acceptor's strand).
+  std::promise<void> closed;
+  net::post(s.acceptor.get_executor(), [&] {
+    beast::error_code ignored;
+    s.acceptor.close(ignored);
+    closed.set_value();
+  });
+  closed.get_future().wait();
+
+  // 2. Close idle connections; busy ones close after writing their response.
+  // Runs fn on every live session's strand and waits (bounded) until each has run it.
+  auto each_session = [&](auto fn) {
+    std::vector<std::shared_ptr<Session>> live;
+    {
+      std::lock_guard g(s.mu);
+      for (auto& [_, w] : s.sessions)
+        if (auto p = w.lock()) live.push_back(std::move(p));
+    }
+    std::vector<std::future<void>> done;
+    for (auto& p : live) {
+      auto ran = std::make_shared<std::promise<void>>();
+      done.push_back(ran->get_future());
+      net::post(p->executor(), [p, fn, ran] {
+        fn(*p);
+        ran->set_value();
+      });
+    }
+    live.clear();
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    for (auto& f : done) f.wait_until(until);
+  };
+  each_session([](Session& x) { x.closeIfIdle(); });
+
+  // 3. Wait (bounded) for in-flight requests to be answered.
+  {
+    std::unique_lock g(s.mu);
+    if (!s.cv.wait_for(g, s.options.drain_timeout, [&] { return s.sessions.empty(); })) {
+      logger()->warn("HTTP stop: {} connections still busy after {} ms; closing them", s.sessions.size(),
+                     s.options.drain_timeout.count());
+      g.unlock();
+      each_session([](Session& x) { x.forceClose(); });
+    }
+  }
+
+  // 4. Join. Handlers still running finish first (they only post back to a stopped context).
+  s.work.reset();
+  s.ioc.stop();
+  for (auto& t : s.threads) t.join();
+  s.threads.clear();
+  s.pool.join();
+  logger()->info("HTTP server stopped");
+}
+
+}  // namespace sc::api

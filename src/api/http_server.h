@@ -1,0 +1,85 @@
+#pragma once
+// Asynchronous HTTP/1.1 server on Boost.Beast/Asio.
+//
+// Threading: `io_threads` threads run one io_context doing only non-blocking socket work
+// (accept, read, write); each connection is serialised on its own strand. Handlers may block on
+// the database or the ledger, so each parsed request is posted to a separate thread pool of
+// `handler_threads`; the response is posted back to the connection's strand to be written.
+// Keep-alive is honoured; one request at a time per connection (no pipelining concurrency).
+//
+// Limits: read timeout (idle keep-alive and slow requests) via tcp_stream::expires_after; body
+// limit → 413; malformed HTTP → 400; oversized headers → 431. Those errors close the connection.
+//
+// stop(): stops accepting, closes idle connections, lets in-flight requests finish and answers
+// them with "Connection: close" (bounded by `drain_timeout`), then joins every thread.
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "api/router.h"
+#include "common/metrics.h"
+
+namespace sc {
+struct Config;
+}
+
+namespace sc::api {
+
+struct HttpServerOptions {
+  std::string bind_address = "0.0.0.0";
+  uint16_t port = 8003;  // 0 = any free port (see HttpServer::port())
+  int io_threads = 2;
+  int handler_threads = 4;
+  size_t max_body_bytes = 1 << 20;
+  std::chrono::milliseconds read_timeout{30'000};
+  std::chrono::milliseconds drain_timeout{10'000};  // stop(): wait at most this for in-flight
+  std::string server_name = "settlement-coordinator";
+
+  // HTTP_BIND, PORT, HTTP_THREADS, HTTP_MAX_BODY_BYTES, HTTP_READ_TIMEOUT_SECONDS.
+  static HttpServerOptions fromConfig(const Config& config, int handler_threads);
+};
+
+// One per process (metrics are registered once and live for the process).
+struct ApiMetrics {
+  metrics::Counter requests;  // every response written
+  metrics::Counter responses_2xx, responses_3xx, responses_4xx, responses_5xx;
+  metrics::Counter errors;              // 4xx + 5xx
+  metrics::Counter protocol_errors;     // malformed HTTP, oversized body/header
+  metrics::Counter timeouts;            // connections closed by the read timeout
+  metrics::Gauge open_connections;
+  metrics::Gauge in_flight;             // requests being handled
+  void countStatus(unsigned status);
+};
+ApiMetrics& apiMetrics();
+
+class HttpServer {
+ public:
+  // The router must outlive the server. Nothing runs before start().
+  HttpServer(HttpServerOptions options, const Router& router);
+  HttpServer(const Config& config, const Router& router, int handler_threads);
+  ~HttpServer();  // calls stop()
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // Binds and listens, then starts the threads. Throws std::runtime_error naming the address
+  // when it cannot bind (start-up error). Call at most once.
+  void start();
+  // The bound port (the ephemeral one when options.port was 0). Valid after start().
+  uint16_t port() const { return port_.load(); }
+  // Graceful stop, idempotent, safe from any thread except the server's own.
+  void stop();
+
+  struct Impl;
+
+ private:
+  std::shared_ptr<Impl> impl_;
+  std::atomic<uint16_t> port_{0};
+};
+
+}  // namespace sc::api

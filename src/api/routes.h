@@ -1,0 +1,76 @@
+#pragma once
+// The REST API's routes (spec "REST API Endpoints" + operator endpoints). Handlers parse,
+// validate, call an interface, map the result (STYLE 2): no SQL, no ledger internals.
+//
+//   POST  /trades                      GET  /settlements            GET /health
+//   POST  /accounts                    GET  /settlements/{id}       GET /ready
+//   GET   /accounts/{id}               GET  /settlements/{id}/events GET /metrics
+//   PATCH /accounts/{id}               POST /settlements/{id}/retry
+//   GET   /accounts/{id}/holdings      POST /ledger/holdings        GET /ledger/totals
+//
+// When api_token is non-empty, every POST/PATCH needs "Authorization: Bearer <token>" (401).
+#include <functional>
+#include <string>
+
+#include "api/router.h"
+#include "domain/result.h"
+#include "ledger/ledger.h"
+#include "store/repository.h"
+#include "workflow/commands.h"
+#include "workflow/intake.h"
+
+namespace sc::api {
+
+struct ApiDeps {
+  Intake& intake;
+  SettlementRepository& settlements;
+  AccountRepository& accounts;
+  SettlementCommands& commands;
+  ledger::Ledger& ledger;
+  std::function<Result<void>()> readiness;  // /ready: ok, or the reason it is not
+  std::string api_token;                    // empty: no authentication
+  const Clock* clock = nullptr;             // account created_at; null = system clock
+};
+
+class Api {
+ public:
+  explicit Api(ApiDeps deps);
+  Api(Intake& intake, SettlementRepository& settlements, AccountRepository& accounts,
+      SettlementCommands& commands, ledger::Ledger& ledger, std::function<Result<void>()> readiness,
+      std::string api_token);
+  Api(const Api&) = delete;
+  Api& operator=(const Api&) = delete;
+
+  // The routes; hand it to HttpServer (it must outlive the server).
+  const Router& router() const { return router_; }
+
+  static constexpr int kDefaultLimit = 50;
+  static constexpr int kMaxLimit = 1000;
+  static constexpr size_t kMaxRetryReasonChars = 500;
+
+ private:
+  void registerRoutes();
+  // Wraps a write handler with the bearer-token check.
+  Handler authorized(Handler h) const;
+
+  HttpResponse postTrade(const HttpRequest& r);
+  HttpResponse postAccount(const HttpRequest& r);
+  HttpResponse getAccount(const HttpRequest& r);
+  HttpResponse patchAccount(const HttpRequest& r);
+  HttpResponse getHoldings(const HttpRequest& r);
+  HttpResponse postHolding(const HttpRequest& r);
+  HttpResponse getTotals(const HttpRequest& r);
+  HttpResponse getSettlement(const HttpRequest& r);
+  HttpResponse listSettlements(const HttpRequest& r);
+  HttpResponse retrySettlement(const HttpRequest& r);
+  HttpResponse settlementEvents(const HttpRequest& r);
+  HttpResponse health(const HttpRequest& r);
+  HttpResponse ready(const HttpRequest& r);
+  HttpResponse metricsText(const HttpRequest& r);
+
+  ApiDeps deps_;
+  SystemClock system_clock_;
+  Router router_;
+};
+
+}  // namespace sc::api

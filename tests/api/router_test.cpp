@@ -1,0 +1,112 @@
+// Router matching and the one error-to-status mapping, without a server.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "api/errors.h"
+#include "api/router.h"
+#include "domain/trade.h"
+
+namespace sc::api {
+namespace {
+
+HttpResponse echoParams(const HttpRequest& r) {
+  HttpResponse res;
+  for (auto& [k, v] : r.params) res.body += k + "=" + v + ";";
+  return res;
+}
+
+TEST(Router, MatchesPathParametersAndDecodesThem) {
+  Router router;
+  router.add("GET", "/settlements/{id}/events", echoParams);
+  HttpRequest req{.method = "GET", .target = "/settlements/set%5Fab/events?x=1"};
+  auto res = router.dispatch(req);
+  EXPECT_EQ(res.status, 200u);
+  EXPECT_EQ(res.body, "id=set_ab;");
+  EXPECT_EQ(req.query.at("x"), "1");
+}
+
+TEST(Router, UnknownPathIs404AndWrongMethodIs405WithAllow) {
+  Router router;
+  router.add("GET", "/accounts/{id}", echoParams);
+  router.add("PATCH", "/accounts/{id}", echoParams);
+  HttpRequest missing{.method = "GET", .target = "/nothing"};
+  auto r404 = router.dispatch(missing);
+  EXPECT_EQ(r404.status, 404u);
+  EXPECT_EQ(nlohmann::json::parse(r404.body)["error"]["code"], "not_found");
+  HttpRequest wrong{.method = "DELETE", .target = "/accounts/a"};
+  auto r405 = router.dispatch(wrong);
+  EXPECT_EQ(r405.status, 405u);
+  ASSERT_EQ(r405.headers.size(), 1u);
+  EXPECT_EQ(r405.headers[0].first, "Allow");
+  EXPECT_EQ(r405.headers[0].second, "GET, PATCH");
+}
+
+TEST(Router, LiteralSegmentsWinOverParameters) {
+  Router router;
+  router.add("GET", "/x/{id}", [](const HttpRequest&) { return HttpResponse{.body = "param"}; });
+  router.add("GET", "/x/special", [](const HttpRequest&) { return HttpResponse{.body = "literal"}; });
+  HttpRequest req{.method = "GET", .target = "/x/special"};
+  EXPECT_EQ(router.dispatch(req).body, "literal");
+}
+
+TEST(Router, HandlerExceptionBecomes500) {
+  Router router;
+  router.add("GET", "/boom", [](const HttpRequest&) -> HttpResponse { throw std::runtime_error("boom"); });
+  HttpRequest req{.method = "GET", .target = "/boom"};
+  auto res = router.dispatch(req);
+  EXPECT_EQ(res.status, 500u);
+  EXPECT_EQ(nlohmann::json::parse(res.body)["error"]["code"], "internal_error");
+}
+
+TEST(Router, QueryDecodingHandlesPlusPercentAndBadEscapes) {
+  auto q = parseQuery("a=x%20y&b=c+d&empty=&flag");
+  ASSERT_TRUE(q);
+  EXPECT_EQ(q->at("a"), "x y");
+  EXPECT_EQ(q->at("b"), "c d");
+  EXPECT_EQ(q->at("empty"), "");
+  EXPECT_EQ(q->at("flag"), "");
+  EXPECT_FALSE(parseQuery("a=%4"));
+  EXPECT_FALSE(parseQuery("a=%g1"));
+}
+
+TEST(ErrorMapping, EveryDomainReasonCodeIs400ExceptTradeConflict) {
+  for (auto code : {reason::kInvalidJson, reason::kMissingField, reason::kInvalidFieldType, reason::kInvalidEventType,
+                    reason::kInvalidId, reason::kInvalidDecimal, reason::kDecimalTooPrecise,
+                    reason::kDecimalOutOfRange, reason::kNonPositiveQuantity, reason::kNonPositiveAmount,
+                    reason::kNonPositivePrice, reason::kAmountMismatch, reason::kSelfTrade, reason::kInvalidSymbol,
+                    reason::kUnknownSymbol, reason::kInvalidDate, reason::kInvalidTimestamp,
+                    reason::kSettlementDateBeforeTradeDate, reason::kUnknownAccount, reason::kInactiveAccount})
+    EXPECT_EQ(httpStatusFor(Error::permanent(std::string(code), "m")), 400u) << code;
+  EXPECT_EQ(httpStatusFor(Error::permanent(std::string(reason::kTradeConflict), "m")), 409u);
+}
+
+TEST(ErrorMapping, OperationalCodesMapToTheirStatus) {
+  auto status = [](const char* code, bool retryable = false) {
+    return httpStatusFor(Error{code, "m", "", retryable});
+  };
+  EXPECT_EQ(status("settlement_not_found"), 404u);
+  EXPECT_EQ(status("account_not_found"), 404u);
+  EXPECT_EQ(status("not_found"), 404u);
+  EXPECT_EQ(status("invalid_state"), 409u);
+  EXPECT_EQ(status("account_exists"), 409u);
+  EXPECT_EQ(status("unauthorized"), 401u);
+  EXPECT_EQ(status("payload_too_large"), 413u);
+  EXPECT_EQ(status("database_unavailable", true), 503u);
+  EXPECT_EQ(status("ledger_unavailable"), 503u);
+  EXPECT_EQ(status("anything_new", true), 503u);
+  EXPECT_EQ(status("illegal_transition"), 500u);
+  EXPECT_EQ(status(""), 500u);
+}
+
+TEST(ErrorMapping, BodyHasCodeMessageAndFieldOnlyWhenKnown) {
+  auto with = nlohmann::json::parse(errorBody(Error::permanent("invalid_id", "bad", "trade_id")));
+  EXPECT_EQ(with, nlohmann::json::parse(R"({"error":{"code":"invalid_id","message":"bad","field":"trade_id"}})"));
+  auto without = nlohmann::json::parse(errorBody(Error::permanent("x", "y")));
+  EXPECT_FALSE(without["error"].contains("field"));
+  // Invalid UTF-8 in a message never throws.
+  EXPECT_NO_THROW(errorBody(Error::permanent("x", std::string("\xff\xfe"))));
+}
+
+}  // namespace
+}  // namespace sc::api

@@ -1,0 +1,73 @@
+#pragma once
+// A real HttpServer on an ephemeral port serving the Api over in-memory fakes.
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+
+#include "api/http_server.h"
+#include "api/routes.h"
+#include "api/fakes.h"
+#include "support/http_client.h"
+#include "workflow/intake.h"
+
+namespace sc::test {
+
+inline std::string tradeJson(const std::string& trade_id = "trd_1", const std::string& quantity = "50",
+                             const std::string& buyer = "acc_buyer", const std::string& seller = "acc_seller") {
+  return R"({"event_id":"evt_1","event_type":"trade_executed","trade_id":")" + trade_id +
+         R"(","buyer_account_id":")" + buyer + R"(","seller_account_id":")" + seller +
+         R"(","symbol":"AAPL/USDC","quantity":")" + quantity +
+         R"(","price":"150.48","amount":")" + (quantity == "50" ? std::string("7524.00") : std::string("0")) +
+         R"(","settlement_date":"2024-11-19","executed_at":"2024-11-17T16:30:00Z","allow_partial":false})";
+}
+
+class ApiServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    accounts.put("acc_buyer");
+    accounts.put("acc_seller");
+  }
+  void TearDown() override {
+    if (server) server->stop();
+  }
+
+  // Starts the server; tests may adjust `options`, `token` and `readiness` first.
+  void start() {
+    if (!api) {
+      api::ApiDeps deps{intake, repo, accounts, commands, ledger,
+                   [this]() -> Result<void> { return readiness ? readiness() : Result<void>(); }, token, &clock};
+      api = std::make_unique<api::Api>(std::move(deps));
+    }
+    options.bind_address = "127.0.0.1";
+    options.port = 0;
+    server = std::make_unique<api::HttpServer>(options, api->router());
+    server->start();
+    client = std::make_unique<HttpClient>(server->port());
+  }
+  HttpClient& http() {
+    if (!server) start();
+    return *client;
+  }
+  // Creates a settlement through POST /trades and returns its id.
+  std::string createSettlement(const std::string& trade_id = "trd_1") {
+    auto r = http().post("/trades", tradeJson(trade_id));
+    EXPECT_EQ(r.status, 201u) << r.body;
+    return r.json().value("settlement_id", "");
+  }
+
+  FakeClock clock;
+  FakeAccountRepository accounts;
+  FakeSettlementRepository repo{accounts};
+  FakeCommands commands{repo};
+  FakeLedger ledger;
+  Intake intake{repo, clock, TradeRules{}, std::chrono::seconds(300)};
+  std::function<Result<void>()> readiness;
+  std::string token;
+  api::HttpServerOptions options{.handler_threads = 2};
+  std::unique_ptr<api::Api> api;
+  std::unique_ptr<api::HttpServer> server;
+  std::unique_ptr<HttpClient> client;
+};
+
+}  // namespace sc::test
