@@ -37,6 +37,8 @@ struct Workflow::Work {
   bool buyer_active = false, seller_active = false;
   std::string buyer_party, seller_party;
   bool accounts_known = false;
+  // The step of the command last submitted for it (tells a release outcome from a settle one).
+  std::string_view step;
 };
 
 Workflow::Workflow(SettlementRepository& settlements, AccountRepository& accounts,
@@ -103,6 +105,7 @@ void Workflow::beginFailure(Work& w, const std::string& code, const std::string&
     // The settle may have committed even though we saw an error: the ledger decides.
     auto done = ledger_.completion(commandId(s, kStepSettle));
     if (done && *done) {
+      w.step = kStepSettle;
       applyOutcome(w, **done);
       return;
     }
@@ -154,6 +157,7 @@ void Workflow::planStep(Work& w, std::vector<L::Submission>& out, std::vector<Wo
   auto submit = [&](std::string_view step, L::Command c) {
     out.push_back(L::Submission{commandId(s, step), std::move(c)});
     owners.push_back(&w);
+    w.step = step;
   };
 
   // A failing settlement first gives back its locks, then becomes FAILED.
@@ -284,7 +288,17 @@ void Workflow::applyOutcome(Work& w, const Result<L::Outcome>& r) {
   }
   const L::Outcome& o = *r;
   s.step_attempt = 0;
-  if (!s.failure_code.empty() && s.status != Status::kExecuting) {
+  if (w.step == kStepRelease) {
+    if (s.status == Status::kExecuting) {
+      // A settle whose outcome was unknown may have committed after all; then nothing was
+      // released and the settlement is confirmed, not failed.
+      auto settled = ledger_.completion(commandId(s, kStepSettle));
+      if (settled && *settled) {
+        w.step = kStepSettle;
+        applyOutcome(w, **settled);
+        return;
+      }
+    }
     // ReleaseLocks done: nothing is locked any more.
     s.locked_quantity = Decimal();
     s.locked_amount = Decimal();
