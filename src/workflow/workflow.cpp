@@ -201,11 +201,13 @@ void Workflow::planStep(Work& w, std::vector<L::Submission>& out, std::vector<Wo
     }
     case Status::kSellerSecuritiesLocked: {
       Decimal remaining_qty = *s.trade.quantity.sub(s.settled_quantity);
+      Decimal remaining_amount = *s.trade.amount.sub(s.settled_amount);
       Decimal cash;
       if (s.locked_quantity == remaining_qty) {
-        cash = *s.trade.amount.sub(s.settled_amount);  // the last part takes the exact remainder
+        cash = remaining_amount;  // the last part takes the exact remainder
       } else {
-        auto pro_rata = s.trade.amount.mulDiv(s.locked_quantity, s.trade.quantity);
+        // Pro rata of what is still due, exactly as the (remainder) DvP computes what it pays.
+        auto pro_rata = remaining_amount.mulDiv(s.locked_quantity, remaining_qty);
         if (!pro_rata) {
           beginFailure(w, pro_rata.error().code, pro_rata.error().message);
           return planStep(w, out, owners);
