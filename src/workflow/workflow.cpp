@@ -37,6 +37,8 @@ struct Workflow::Work {
   bool buyer_active = false, seller_active = false;
   std::string buyer_party, seller_party;
   bool accounts_known = false;
+  // The failure intent (failure_code) was already committed when this batch leased it.
+  bool failure_durable = false;
   // The step of the command last submitted for it (tells a release outcome from a settle one).
   std::string_view step;
 };
@@ -162,6 +164,29 @@ void Workflow::planStep(Work& w, std::vector<L::Submission>& out, std::vector<Wo
 
   // A failing settlement first gives back its locks, then becomes FAILED.
   if (!s.failure_code.empty() && isActive(s.status) && s.status != Status::kConfirmed) {
+    if (s.dvp_contract_id.empty()) {
+      // A batch whose database commit was lost may have created the DvP (and taken locks)
+      // without recording it: the ledger knows.
+      auto created = ledger_.completion(commandId(s, kStepInitiate));
+      if (!created) {
+        onRetryable(w, created.error());
+        return;
+      }
+      if (*created) {
+        s.dvp_contract_id = (*created)->contract_id;
+        s.dvp_contract_template_id = opt_.dvp_template_id;
+        w.dirty = true;
+      }
+    }
+    if (!s.dvp_contract_id.empty() && !w.failure_durable) {
+      // Commit the decision before undoing anything. Were the release to commit on the ledger
+      // and FAILED not in the database, a later batch would redo this round's steps and the
+      // ledger would answer them from their completions, locks that no longer exist included.
+      s.next_attempt_at = now;
+      w.dirty = true;
+      w.done = true;
+      return;
+    }
     if (s.dvp_contract_id.empty()) {
       moveTo(w, Status::kFailed, json{{"failure_code", s.failure_code},
                                       {"failure_reason", s.failure_reason},
@@ -445,6 +470,7 @@ Result<int> Workflow::runOnce() {
   for (Settlement& s : *leased) {
     Work w;
     w.cur = std::move(s);
+    w.failure_durable = !w.cur.failure_code.empty();
     if (w.cur.status == Status::kPending) {
       account_ids.push_back(w.cur.trade.buyer_account_id);
       account_ids.push_back(w.cur.trade.seller_account_id);
