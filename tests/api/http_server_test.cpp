@@ -93,6 +93,14 @@ TEST_F(HttpServerTest, MalformedHttpIs400JsonThenClose) {
   EXPECT_EQ(r2->status, 400u);
 }
 
+TEST_F(HttpServerTest, OversizedHeadersAre431JsonThenClose) {
+  auto r = http().request("GET", "/health", "", {{"X-Padding", std::string(20000, 'p')}});
+  EXPECT_EQ(r.status, 431u);
+  EXPECT_EQ(r.json()["error"]["code"], "header_too_large");
+  EXPECT_FALSE(r.keep_alive);
+  EXPECT_EQ(HttpClient(server->port()).get("/health").status, 200u);
+}
+
 TEST_F(HttpServerTest, MalformedJsonBodyIs400AndKeepsTheConnection) {
   auto r = http().post("/accounts", "{\"account_id\":");
   EXPECT_EQ(r.status, 400u);
