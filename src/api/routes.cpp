@@ -102,7 +102,7 @@ Api::Api(Intake& intake, SettlementRepository& settlements, AccountRepository& a
          SettlementCommands& commands, ledger::Ledger& ledger, std::function<Result<void>()> readiness,
          std::string api_token)
     : Api(ApiDeps{intake, settlements, accounts, commands, ledger, std::move(readiness),
-                  std::move(api_token), nullptr}) {}
+                  std::move(api_token), nullptr, nullptr}) {}
 
 void Api::registerRoutes() {
   auto bind = [this](HttpResponse (Api::*fn)(const HttpRequest&)) {
@@ -115,6 +115,7 @@ void Api::registerRoutes() {
   router_.add("GET", "/accounts/{id}/holdings", bind(&Api::getHoldings));
   router_.add("POST", "/ledger/holdings", authorized(bind(&Api::postHolding)));
   router_.add("GET", "/ledger/totals", bind(&Api::getTotals));
+  if (deps_.set_outage) router_.add("POST", "/ledger/faults", authorized(bind(&Api::postFaults)));
   router_.add("GET", "/settlements", bind(&Api::listSettlements));
   router_.add("GET", "/settlements/{id}", bind(&Api::getSettlement));
   router_.add("GET", "/settlements/{id}/events", bind(&Api::settlementEvents));
@@ -329,6 +330,25 @@ HttpResponse Api::getTotals(const HttpRequest&) {
   for (const auto& t : *totals)
     list.push_back(Json{{"asset", t.asset}, {"total", t.total.toString()}, {"locked", t.locked.toString()}});
   return jsonResponse(200, Json{{"totals", std::move(list)}});
+}
+
+// Operator drill: {"synchronizer": "cash", "down": true} takes a synchronizer of the embedded
+// ledger down (its commands fail as unavailable, retryably) until {"down": false}.
+HttpResponse Api::postFaults(const HttpRequest& r) {
+  auto body = parseObject(r.body);
+  if (!body) return errorResponse(body.error());
+  auto sync = requiredString(*body, "synchronizer");
+  if (!sync) return errorResponse(sync.error());
+  auto known = deps_.ledger.synchronizers();
+  if (std::find(known.begin(), known.end(), *sync) == known.end())
+    return errorResponse(kInvalidParameter, "unknown synchronizer " + *sync, "synchronizer");
+  auto it = body->find("down");
+  if (it == body->end() || it->is_null()) return errorResponse(reason::kMissingField, "down is required", "down");
+  if (!it->is_boolean()) return errorResponse(reason::kInvalidFieldType, "down must be true or false", "down");
+  bool down = it->get<bool>();
+  if (auto set = deps_.set_outage(*sync, down); !set) return errorResponse(set.error());
+  logger()->warn("synchronizer {} set {} by an operator", *sync, down ? "down" : "up");
+  return jsonResponse(200, Json{{"synchronizer", *sync}, {"down", down}});
 }
 
 // --- settlements --------------------------------------------------------------------------------

@@ -7,6 +7,7 @@
 //   GET   /accounts/{id}               GET  /settlements/{id}/events GET /metrics
 //   PATCH /accounts/{id}               POST /settlements/{id}/retry
 //   GET   /accounts/{id}/holdings      POST /ledger/holdings        GET /ledger/totals
+//   POST  /ledger/faults               (only when ApiDeps::set_outage is given: embedded ledger)
 //
 // When api_token is non-empty, every POST/PATCH needs "Authorization: Bearer <token>" (401).
 #include <functional>
@@ -30,6 +31,9 @@ struct ApiDeps {
   std::function<Result<void>()> readiness;  // /ready: ok, or the reason it is not
   std::string api_token;                    // empty: no authentication
   const Clock* clock = nullptr;             // account created_at; null = system clock
+  // Fault injection of the embedded ledger (synchronizer, down). Empty: POST /ledger/faults is
+  // not routed (a Canton ledger's outages are not ours to make).
+  std::function<Result<void>(const std::string&, bool)> set_outage;
 };
 
 class Api {
@@ -60,6 +64,7 @@ class Api {
   HttpResponse getHoldings(const HttpRequest& r);
   HttpResponse postHolding(const HttpRequest& r);
   HttpResponse getTotals(const HttpRequest& r);
+  HttpResponse postFaults(const HttpRequest& r);
   HttpResponse getSettlement(const HttpRequest& r);
   HttpResponse listSettlements(const HttpRequest& r);
   HttpResponse retrySettlement(const HttpRequest& r);

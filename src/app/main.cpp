@@ -89,8 +89,17 @@ int run(const sc::Config& cfg) {
     }
     return {};
   };
-  sc::api::Api api(intake, (*db)->settlements(), (*db)->accounts(), workflow, **ledger, readiness,
-                   cfg.api_token);
+  sc::api::ApiDeps deps{intake, (*db)->settlements(), (*db)->accounts(), workflow, **ledger,
+                        readiness, cfg.api_token, nullptr, nullptr};
+  if (cfg.environment != "production") {
+    // Outage drills on the embedded ledger (POST /ledger/faults); never in production.
+    sc::ledger::EmbeddedLedger* embedded = ledger->get();
+    deps.set_outage = [embedded](const std::string& sync, bool down) -> sc::Result<void> {
+      embedded->setOutage(sync, down);
+      return {};
+    };
+  }
+  sc::api::Api api(std::move(deps));
   sc::api::HttpServer server(cfg, api.router(), std::max(4, cfg.db_pool_size / 2));
   try {
     server.start();
