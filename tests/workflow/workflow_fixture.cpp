@@ -1,0 +1,169 @@
+#include "workflow_fixture.h"
+
+#include <filesystem>
+
+#include "tests/support/service_process.h"
+
+namespace sc::workflow_test {
+
+void WorkflowTest::SetUp() {
+  ASSERT_TRUE(db_.create()) << db_.error();
+  auto d = store::Database::open(db_.conninfo(), 4);
+  ASSERT_TRUE(d.ok()) << d.error().message;
+  database_ = std::move(d).value();
+
+  ledger_dir_ = sc::test::makeTempDir("workflow-ledger");
+  ledger::EmbeddedLedger::Options lo;
+  lo.data_dir = ledger_dir_;
+  lo.clock = &clock_;
+  lo.securities_issuer_party = "securities-issuer::12345";  // the spec's default, a full id
+  lo.cash_provider_party = "cash-provider::67890";
+  auto l = ledger::EmbeddedLedger::open(lo);
+  ASSERT_TRUE(l.ok()) << l.error().message;
+  ledger_ = std::move(l).value();
+
+  options_.batch_size = 100;
+  options_.retry_attempts = 3;
+  options_.retry_delay = std::chrono::seconds(30);
+  options_.timeout = std::chrono::seconds(300);
+  options_.lease = std::chrono::seconds(15);
+  options_.jitter_seed = 42;
+  workflow_ = makeWorkflow();
+
+  addAccount("acc_buyer");
+  addAccount("acc_seller");
+}
+
+void WorkflowTest::TearDown() {
+  workflow_.reset();
+  ledger_.reset();
+  database_.reset();
+  if (!ledger_dir_.empty() && !HasFailure()) std::filesystem::remove_all(ledger_dir_);
+}
+
+std::unique_ptr<Workflow> WorkflowTest::makeWorkflow(SettlementRepository* repo,
+                                                     ledger::Ledger* ledger) {
+  return std::make_unique<Workflow>(repo ? *repo : database_->settlements(),
+                                    database_->accounts(), ledger ? *ledger : *ledger_, clock_,
+                                    options_);
+}
+
+std::string WorkflowTest::addAccount(const std::string& account_id) {
+  auto party = ledger_->allocateParty(account_id);
+  EXPECT_TRUE(party.ok()) << party.error().message;
+  if (!party.ok()) return {};
+  Account a{account_id, *party, AccountStatus::kActive, clock_.now()};
+  auto r = database_->accounts().create(a);
+  EXPECT_TRUE(r.ok()) << r.error().message;
+  party_[account_id] = *party;
+  return *party;
+}
+
+void WorkflowTest::credit(const std::string& account_id, const std::string& asset,
+                          const char* amount, const std::string& synchronizer) {
+  auto h = ledger_->credit(party_.at(account_id), asset, D(amount), synchronizer);
+  ASSERT_TRUE(h.ok()) << h.error().message;
+  credited_[asset] = credited_[asset].add(D(amount)).value();
+}
+
+Trade WorkflowTest::trade(const std::string& trade_id, const char* quantity, const char* amount,
+                          bool allow_partial, Date settlement_date) {
+  Trade t;
+  t.event_id = "evt_" + trade_id;
+  t.trade_id = trade_id;
+  t.buyer_account_id = "acc_buyer";
+  t.seller_account_id = "acc_seller";
+  t.symbol = "AAPL/USDC";
+  t.quantity = D(quantity);
+  t.amount = D(amount);
+  t.settlement_date = settlement_date;
+  t.executed_at = kT0 - std::chrono::minutes(1);
+  t.allow_partial = allow_partial;
+  return t;
+}
+
+Settlement WorkflowTest::submit(const std::string& trade_id, const char* quantity,
+                                const char* amount, bool allow_partial, Date settlement_date) {
+  Trade t = trade(trade_id, quantity, amount, allow_partial, settlement_date);
+  auto r = database_->settlements().intake(std::span<const Trade>(&t, 1), clock_.now(),
+                                           options_.timeout);
+  EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().message);
+  if (!r.ok()) return {};
+  EXPECT_EQ(r->at(0).kind, IntakeKind::kCreated);
+  return r->at(0).settlement;
+}
+
+int WorkflowTest::drain(Workflow* w) {
+  Workflow& flow = w ? *w : *workflow_;
+  int batches = 0;
+  for (int i = 0; i < 20; ++i) {
+    auto n = flow.runOnce();
+    EXPECT_TRUE(n.ok()) << n.error().message;
+    if (!n.ok() || *n == 0) return batches;
+    ++batches;
+  }
+  ADD_FAILURE() << "work still due after 20 batches at the same instant";
+  return batches;
+}
+
+Settlement WorkflowTest::load(const Settlement& s) {
+  auto f = database_->settlements().find(s.id);
+  EXPECT_TRUE(f.ok() && f->has_value());
+  if (!f.ok() || !f->has_value()) return s;
+  return **f;
+}
+
+std::vector<SettlementEvent> WorkflowTest::events(const Settlement& s) {
+  auto e = database_->settlements().events(s.id);
+  EXPECT_TRUE(e.ok()) << e.error().message;
+  return e.ok() ? *e : std::vector<SettlementEvent>{};
+}
+
+std::vector<Status> WorkflowTest::eventStatuses(const Settlement& s) {
+  std::vector<Status> out;
+  for (const auto& e : events(s)) out.push_back(e.status);
+  return out;
+}
+
+Decimal WorkflowTest::free(const std::string& account_id, const std::string& asset) {
+  Decimal sum;
+  auto hs = ledger_->holdings(party_.at(account_id));
+  EXPECT_TRUE(hs.ok());
+  for (const auto& h : *hs)
+    if (h.asset == asset && !h.locked) sum = sum.add(h.amount).value();
+  return sum;
+}
+
+Decimal WorkflowTest::lockedOf(const std::string& account_id, const std::string& asset) {
+  Decimal sum;
+  auto hs = ledger_->holdings(party_.at(account_id));
+  EXPECT_TRUE(hs.ok());
+  for (const auto& h : *hs)
+    if (h.asset == asset && h.locked) sum = sum.add(h.amount).value();
+  return sum;
+}
+
+std::map<std::string, std::pair<Decimal, Decimal>> WorkflowTest::totals() {
+  std::map<std::string, std::pair<Decimal, Decimal>> out;
+  auto t = ledger_->totals();
+  EXPECT_TRUE(t.ok());
+  for (const auto& a : *t) out[a.asset] = {a.total, a.locked};
+  return out;
+}
+
+void WorkflowTest::expectLedgerConserved(bool expect_no_locks) {
+  auto t = totals();
+  for (const auto& [asset, amount] : credited_) {
+    EXPECT_EQ(t[asset].first, amount) << asset << " total changed";
+    if (expect_no_locks) {
+      EXPECT_EQ(t[asset].second, Decimal()) << asset << " still locked";
+    }
+  }
+  for (const auto& [asset, tl] : t) {
+    EXPECT_TRUE(credited_.count(asset) || tl.first.isZero()) << asset << " appeared from nowhere";
+  }
+  auto integrity = ledger_->verifyIntegrity();
+  EXPECT_TRUE(integrity.ok()) << integrity.error().message;
+}
+
+}  // namespace sc::workflow_test

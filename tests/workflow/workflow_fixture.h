@@ -1,0 +1,178 @@
+#pragma once
+// Fixture for the workflow tests: the real Workflow on the real PostgreSQL store (a fresh database
+// per test) and the real EmbeddedLedger (journal in a fresh folder), driven by a fake clock.
+// Tests call runOnce() directly: no threads, no sleeps; time moves only when a test moves it.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <ostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ledger/embedded_ledger.h"
+#include "store/database.h"
+#include "tests/support/pg_test_db.h"
+#include "workflow/workflow.h"
+
+namespace sc {
+// Readable gtest output for statuses and decimals.
+inline void PrintTo(Status s, std::ostream* os) { *os << toString(s); }
+inline void PrintTo(const Decimal& d, std::ostream* os) { *os << d.toString(); }
+}  // namespace sc
+
+namespace sc::workflow_test {
+
+class FakeClock final : public Clock {
+ public:
+  explicit FakeClock(Timestamp t) : now_(t) {}
+  Timestamp now() const override { return now_; }
+  void set(Timestamp t) { now_ = t; }
+  void advance(Duration d) { now_ += d; }
+
+ private:
+  Timestamp now_;
+};
+
+inline Decimal D(const char* s) { return Decimal::parse(s).value(); }
+
+// Forwards to a real repository; write() can be made to fail (a crash between the ledger commit
+// and the database commit, as the workflow sees it: nothing of the batch is written).
+class FlakySettlementRepository final : public SettlementRepository {
+ public:
+  explicit FlakySettlementRepository(SettlementRepository& real) : real_(real) {}
+  // The next write whose batch would record `status` fails (kFailed... any status).
+  void failNextWriteRecording(Status status) { fail_on_ = status; }
+  int failedWrites() const { return failed_; }
+
+  Result<std::vector<IntakeOutcome>> intake(std::span<const Trade> t, Timestamp now,
+                                            Duration d) override {
+    return real_.intake(t, now, d);
+  }
+  Result<std::optional<Settlement>> find(const Uuid& id) override { return real_.find(id); }
+  Result<std::optional<Settlement>> findByTradeId(const std::string& id) override {
+    return real_.findByTradeId(id);
+  }
+  Result<SettlementPage> list(const ListQuery& q) override { return real_.list(q); }
+  Result<std::vector<SettlementEvent>> events(const Uuid& id) override { return real_.events(id); }
+  Result<std::vector<Settlement>> leaseDue(Timestamp now, int limit, Duration lease) override {
+    return real_.leaseDue(now, limit, lease);
+  }
+  Result<std::vector<bool>> write(std::span<const StateWrite> writes) override {
+    if (fail_on_) {
+      for (const auto& w : writes) {
+        if (w.next.status == *fail_on_) {
+          fail_on_.reset();
+          ++failed_;
+          return Error::transient("database_unavailable", "injected: connection lost at commit");
+        }
+      }
+    }
+    return real_.write(writes);
+  }
+  Result<std::vector<std::pair<Status, int64_t>>> countByStatus() override {
+    return real_.countByStatus();
+  }
+
+ private:
+  SettlementRepository& real_;
+  std::optional<Status> fail_on_;
+  int failed_ = 0;
+};
+
+// Forwards to the EmbeddedLedger; can take a synchronizer down when it first sees a Settle
+// command (to fail the EXECUTING step specifically).
+class ScriptedLedger final : public ledger::Ledger {
+ public:
+  explicit ScriptedLedger(ledger::EmbeddedLedger& real) : real_(real) {}
+  void downOnSettle(std::string synchronizer) { down_on_settle_ = std::move(synchronizer); }
+
+  std::vector<Result<ledger::Outcome>> submit(std::span<const ledger::Submission> batch) override {
+    if (!down_on_settle_.empty()) {
+      for (const auto& s : batch) {
+        if (std::holds_alternative<ledger::Settle>(s.command)) {
+          real_.setOutage(down_on_settle_, true);
+          down_on_settle_.clear();
+          break;
+        }
+      }
+    }
+    return real_.submit(batch);
+  }
+  Result<std::string> allocateParty(const std::string& h) override { return real_.allocateParty(h); }
+  Result<bool> partyExists(const std::string& p) override { return real_.partyExists(p); }
+  Result<ledger::HoldingView> credit(const std::string& p, const std::string& a, Decimal amount,
+                                     const std::string& s) override {
+    return real_.credit(p, a, amount, s);
+  }
+  Result<std::vector<ledger::HoldingView>> holdings(const std::string& p) override {
+    return real_.holdings(p);
+  }
+  Result<std::optional<ledger::DvpView>> dvp(const std::string& c) override { return real_.dvp(c); }
+  Result<std::optional<ledger::UpdateView>> updateById(const std::string& u) override {
+    return real_.updateById(u);
+  }
+  Result<std::optional<ledger::Outcome>> completion(const std::string& c) override {
+    return real_.completion(c);
+  }
+  Result<std::vector<ledger::AssetTotal>> totals() override { return real_.totals(); }
+  std::vector<std::string> synchronizers() const override { return real_.synchronizers(); }
+  Result<void> ping() override { return real_.ping(); }
+
+ private:
+  ledger::EmbeddedLedger& real_;
+  std::string down_on_settle_;
+};
+
+class WorkflowTest : public ::testing::Test {
+ protected:
+  // 2024-11-17T16:00:00Z, a Sunday afternoon like the spec's example; T+0 trades settle today.
+  static inline const Date kTradeDate = Date{std::chrono::year{2024} / 11 / 17};
+  static inline const Timestamp kT0 = startOf(kTradeDate) + std::chrono::hours(16);
+
+  void SetUp() override;
+  void TearDown() override;
+
+  // A workflow over the fixture's store and ledger (or the given wrappers).
+  std::unique_ptr<Workflow> makeWorkflow(SettlementRepository* repo = nullptr,
+                                         ledger::Ledger* ledger = nullptr);
+  Workflow& wf() { return *workflow_; }
+
+  // Account (DB) + party (ledger); returns the party id.
+  std::string addAccount(const std::string& account_id);
+  void credit(const std::string& account_id, const std::string& asset, const char* amount,
+              const std::string& synchronizer);
+  // Accepts a trade through the store's intake at the clock's now; returns the settlement.
+  Settlement submit(const std::string& trade_id, const char* quantity, const char* amount,
+                    bool allow_partial = false, Date settlement_date = kTradeDate);
+
+  // runOnce until nothing is due at the current time (bounded). Returns how many batches ran.
+  int drain(Workflow* w = nullptr);
+  Settlement load(const Settlement& s);
+  std::vector<Status> eventStatuses(const Settlement& s);
+  std::vector<SettlementEvent> events(const Settlement& s);
+
+  // Ledger views per account: free and locked amount of an asset.
+  Decimal free(const std::string& account_id, const std::string& asset);
+  Decimal lockedOf(const std::string& account_id, const std::string& asset);
+  // Totals per asset (total, locked).
+  std::map<std::string, std::pair<Decimal, Decimal>> totals();
+  // Every asset's total equals what the test credited (nothing created or destroyed), nothing is
+  // locked (unless allowed), and the ledger's incremental state matches a recomputation.
+  void expectLedgerConserved(bool expect_no_locks = true);
+
+  static Trade trade(const std::string& trade_id, const char* quantity, const char* amount,
+                     bool allow_partial, Date settlement_date);
+
+  FakeClock clock_{kT0};
+  sc::testing::PgTestDb db_;
+  std::unique_ptr<store::Database> database_;
+  std::string ledger_dir_;
+  std::unique_ptr<ledger::EmbeddedLedger> ledger_;
+  WorkflowOptions options_;
+  std::unique_ptr<Workflow> workflow_;
+  std::map<std::string, std::string> party_;  // account id → party
+  std::map<std::string, Decimal> credited_;  // asset → sum of credits
+};
+
+}  // namespace sc::workflow_test
