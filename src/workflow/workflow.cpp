@@ -309,7 +309,11 @@ void Workflow::applyOutcome(Work& w, const Result<L::Outcome>& r) {
   Settlement& s = w.cur;
   if (!r) {
     metrics_.ledger_errors.inc();
-    if (r.error().retryable) onRetryable(w, r.error());
+    // For a trade that allows partial settlement, a seller with nothing to deliver right now is
+    // waited for (DESIGN §4: insufficient holdings are permanent only when partial is not allowed).
+    bool wait_for_seller = s.trade.allow_partial && w.step == kStepLockSecurities &&
+                           r.error().code == L::kInsufficientSecurities;
+    if (r.error().retryable || wait_for_seller) onRetryable(w, r.error());
     else beginFailure(w, r.error().code, r.error().message);
     return;
   }
