@@ -43,6 +43,9 @@ struct Settlement {
   Timestamp created_at{}, updated_at{};
   Timestamp next_attempt_at{};  // when a worker should next look at it
   Timestamp deadline_at{};      // SETTLEMENT_TIMEOUT_SECONDS after creation (or last retry)
+  // Set by leaseDue to a fresh value; a write is applied only while the row still carries the
+  // token it was leased with (fences a worker whose lease expired). Nil when not leased.
+  Uuid lease_token;
 
   std::string settlementId() const { return id.prefixed(kSettlementPrefix); }
 };

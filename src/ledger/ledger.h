@@ -56,9 +56,13 @@ struct ReassignLocks {
 struct Settle {
   std::string dvp_contract_id;
 };
-// Releases every lock of the DvP back to its owner's free holdings (idempotent).
+// Releases every lock of the DvP back to its owner's free holdings (idempotent). A lock in flight
+// between synchronizers is assigned first (retryable kUnavailable while its target is down). With
+// archive_dvp the DvP is archived in the same transaction, so no later command can lock against
+// it: the fence against a worker whose lease expired mid-step.
 struct ReleaseLocks {
   std::string dvp_contract_id;
+  bool archive_dvp = false;
 };
 // Archives a DvP contract that will never settle (after release).
 struct ArchiveDvp {
