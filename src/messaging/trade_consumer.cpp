@@ -181,7 +181,9 @@ void TradeConsumer::run() {
         if (m->err() != RdKafka::ERR__TIMED_OUT && m->err() != RdKafka::ERR__PARTITION_EOF)
           logger()->warn("consume: {}", m->errstr());
         delete m;
-        if (!msgs.empty() || wait_ms == 0) break;
+        // Nothing more now: hand back to the outer loop, which also lifts back-pressure (while
+        // paused nothing arrives, so waiting here for a first message would never resume).
+        break;
       }
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
           deadline - std::chrono::steady_clock::now()).count();
