@@ -13,17 +13,32 @@ std::shared_ptr<spdlog::logger> logger() {
   return l;
 }
 
-// Counts DLQ deliveries of one batch.
-class DeliveryCounter : public RdKafka::DeliveryReportCb {
- public:
-  void dr_cb(RdKafka::Message& m) override {
-    if (m.err() == RdKafka::ERR_NO_ERROR) ok++;
-    else failed++;
-  }
-  int ok = 0, failed = 0;
-};
-
 }  // namespace
+
+// Counts the DLQ delivery reports of the current batch (msg_opaque = batch number: a late report
+// of an earlier, abandoned batch is not counted). Runs inside dlq_ poll/flush, on the consumer
+// thread.
+class TradeConsumer::DlqDeliveries : public RdKafka::DeliveryReportCb {
+ public:
+  void startBatch() {
+    ++batch;
+    ok = failed = 0;
+    error.clear();
+  }
+  void* tag() const { return reinterpret_cast<void*>(static_cast<uintptr_t>(batch)); }
+  void dr_cb(RdKafka::Message& m) override {
+    if (m.msg_opaque() != tag()) return;
+    if (m.err() == RdKafka::ERR_NO_ERROR) {
+      ok++;
+    } else {
+      failed++;
+      if (error.empty()) error = m.errstr();
+    }
+  }
+  uintptr_t batch = 0;
+  int ok = 0, failed = 0;
+  std::string error;  // the first failure of the batch
+};
 
 TradeConsumer::TradeConsumer(KafkaOptions options, Intake& intake,
                              std::function<Result<int64_t>()> pending_backlog)
@@ -36,6 +51,7 @@ TradeConsumer::TradeConsumer(KafkaOptions options, Intake& intake,
   metrics::registerCounter("sc_consumer_commits_total", "Offset commits", &metrics_.commits);
   metrics::registerCounter("sc_consumer_commit_failures_total", "Failed offset commits", &metrics_.commit_failures);
   metrics::registerCounter("sc_consumer_pauses_total", "Back-pressure pauses", &metrics_.pauses);
+  metrics::registerCounter("sc_consumer_dlq_producer_restarts_total", "DLQ producers replaced after a fatal error", &metrics_.dlq_producer_restarts);
   metrics::registerGauge("sc_consumer_paused", "1 while consumption is paused for back-pressure", &metrics_.paused);
 }
 
@@ -60,20 +76,45 @@ void TradeConsumer::start() {
   consumer_.reset(RdKafka::KafkaConsumer::create(conf.get(), err));
   if (!consumer_) throw std::runtime_error("Kafka consumer: " + err);
 
-  auto pconf = makeKafkaConf({{"bootstrap.servers", opt_.bootstrap_servers},
-                              {"enable.idempotence", "true"},
-                              {"acks", "all"},
-                              {"linger.ms", "1"},
-                              {"message.timeout.ms", "30000"},
-                              {"client.id", "settlement-coordinator-dlq"}});
-  dlq_.reset(RdKafka::Producer::create(pconf.get(), err));
-  if (!dlq_) throw std::runtime_error("Kafka DLQ producer: " + err);
+  dlq_reports_ = std::make_unique<DlqDeliveries>();
+  dlq_ = createDlqProducer();
 
   auto rc = consumer_->subscribe({opt_.trade_topic});
   if (rc != RdKafka::ERR_NO_ERROR)
     throw std::runtime_error("subscribe to " + opt_.trade_topic + ": " + RdKafka::err2str(rc));
   thread_ = std::thread([this] { run(); });
   logger()->info("consuming {} as group {}", opt_.trade_topic, opt_.consumer_group);
+}
+
+std::unique_ptr<RdKafka::Producer> TradeConsumer::createDlqProducer() {
+  auto pconf = makeKafkaConf({{"bootstrap.servers", opt_.bootstrap_servers},
+                              {"enable.idempotence", "true"},
+                              {"acks", "all"},
+                              {"linger.ms", "1"},
+                              {"message.timeout.ms", "30000"},
+                              {"client.id", "settlement-coordinator-dlq"}});
+  std::string err;
+  if (pconf->set("dr_cb", static_cast<RdKafka::DeliveryReportCb*>(dlq_reports_.get()), err) !=
+      RdKafka::Conf::CONF_OK)
+    throw std::runtime_error("Kafka DLQ dr_cb: " + err);
+  std::unique_ptr<RdKafka::Producer> p(RdKafka::Producer::create(pconf.get(), err));
+  if (!p) throw std::runtime_error("Kafka DLQ producer: " + err);
+  return p;
+}
+
+void TradeConsumer::replaceDlqProducer(const std::string& why) {
+  logger()->error("dead-letter producer fatal error: {}; replacing the producer and re-consuming "
+                  "the batch", why);
+  metrics_.dlq_producer_restarts.inc();
+  dlq_->purge(RdKafka::Producer::PURGE_QUEUE | RdKafka::Producer::PURGE_INFLIGHT);
+  dlq_->poll(0);
+  dlq_.reset();
+  try {
+    dlq_ = createDlqProducer();
+  } catch (const std::exception& e) {
+    // The configuration worked before: retried before the next dead letter.
+    logger()->error("recreating the dead-letter producer: {}", e.what());
+  }
 }
 
 void TradeConsumer::stop() {
@@ -122,6 +163,35 @@ void TradeConsumer::rewind(const std::vector<RdKafka::Message*>& msgs) {
 
 bool TradeConsumer::deadLetter(const std::vector<RdKafka::Message*>& msgs,
                                const std::vector<IntakeDecision>& decisions) {
+  bool any = false;
+  for (size_t i = 0; i < msgs.size() && !any; ++i) any = decisions[i].kind == IntakeKind::kRejected;
+  if (!any) return true;
+  if (!dlq_) {
+    try {
+      dlq_ = createDlqProducer();
+    } catch (const std::exception& e) {
+      logger()->error("dead-letter producer: {}", e.what());
+      return false;
+    }
+  }
+  DlqDeliveries& reports = *dlq_reports_;
+  reports.startBatch();
+  std::string fatal;
+  auto isFatal = [&] {
+    if (fatal.empty() && dlq_->fatal_error(fatal) == RdKafka::ERR_NO_ERROR) fatal.clear();
+    return !fatal.empty();
+  };
+  auto fail = [&](const std::string& why) {
+    if (isFatal()) {
+      replaceDlqProducer(fatal);
+    } else {
+      // Whatever of this batch is still queued would only duplicate the re-sent dead letters.
+      dlq_->purge(RdKafka::Producer::PURGE_QUEUE);
+      dlq_->poll(0);
+      logger()->error("dead-lettering failed, will re-consume the batch: {}", why);
+    }
+    return false;
+  };
   int sent = 0;
   for (size_t i = 0; i < msgs.size(); ++i) {
     if (decisions[i].kind != IntakeKind::kRejected) continue;
@@ -143,25 +213,39 @@ bool TradeConsumer::deadLetter(const std::vector<RdKafka::Message*>& msgs,
       auto rc = dlq_->produce(opt_.dlq_topic, RdKafka::Topic::PARTITION_UA,
                               RdKafka::Producer::RK_MSG_COPY, m->payload(), m->len(),
                               m->key_pointer(), m->key_len(), m->timestamp().timestamp, headers,
-                              nullptr);
+                              reports.tag());
       if (rc == RdKafka::ERR_NO_ERROR) break;  // headers now owned by librdkafka
-      if (rc == RdKafka::ERR__QUEUE_FULL) {
+      if (rc == RdKafka::ERR__QUEUE_FULL && !stopping_ && !isFatal()) {
         dlq_->poll(50);
         continue;
       }
       delete headers;
-      logger()->error("dead-letter produce failed: {}", RdKafka::err2str(rc));
-      return false;
+      return fail(stopping_ && rc == RdKafka::ERR__QUEUE_FULL
+                      ? std::string("stopping with the dead-letter queue full")
+                      : "produce: " + RdKafka::err2str(rc));
     }
     ++sent;
   }
-  if (sent == 0) return true;
-  // Wait until every dead letter of this batch is acknowledged before committing offsets.
-  auto rc = dlq_->flush(30000);
-  if (rc != RdKafka::ERR_NO_ERROR || dlq_->outq_len() > 0) {
-    logger()->error("dead-letter flush did not complete: {}", RdKafka::err2str(rc));
-    return false;
+  // Wait until every dead letter of this batch is acknowledged before committing offsets: the
+  // delivery reports, not an empty queue, say whether they were written (a message can also leave
+  // the queue by failing: unknown topic, too large, timed out).
+  // Stopping leaves them 2 s more at most (the broker may be down): the batch is then not
+  // committed, and consumed again after the restart.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  bool stop_noted = false;
+  while (reports.ok + reports.failed < sent) {
+    auto now = std::chrono::steady_clock::now();
+    if (stopping_ && !stop_noted) {
+      stop_noted = true;
+      deadline = std::min(deadline, now + std::chrono::seconds(2));
+    }
+    if (isFatal()) return fail(fatal);
+    if (now >= deadline) return fail("dead letters not acknowledged in time");
+    dlq_->flush(100);  // serves the delivery reports
   }
+  if (reports.failed > 0)
+    return fail(std::to_string(reports.failed) + " of " + std::to_string(sent) +
+                " dead letters not delivered: " + reports.error);
   metrics_.dead_lettered.inc(sent);
   return true;
 }

@@ -3,7 +3,9 @@
 // a batch of messages goes through Intake in one store transaction; rejected messages go to the
 // dead-letter topic (original key, value and headers plus the reason and source coordinates);
 // only then are the batch's offsets committed. At-least-once delivery, exactly-once effect (the
-// intake is idempotent per trade_id). A bad message never blocks its partition.
+// intake is idempotent per trade_id). A bad message never blocks its partition. A batch whose dead
+// letters are not all acknowledged (delivery report) is rewound and consumed again; a DLQ producer
+// that hit a fatal error is replaced first.
 #include <atomic>
 #include <functional>
 #include <memory>
@@ -20,7 +22,7 @@ namespace sc {
 
 struct ConsumerMetrics {
   metrics::Counter messages, batches, dead_lettered, intake_failures, dlq_failures, commits,
-      commit_failures, pauses;
+      commit_failures, pauses, dlq_producer_restarts;
   metrics::Gauge paused;
 };
 
@@ -37,7 +39,10 @@ class TradeConsumer {
   const ConsumerMetrics& metrics() const { return metrics_; }
 
  private:
+  class DlqDeliveries;
   void run();
+  std::unique_ptr<RdKafka::Producer> createDlqProducer();
+  void replaceDlqProducer(const std::string& why);
   bool deadLetter(const std::vector<RdKafka::Message*>& msgs, const std::vector<IntakeDecision>& d);
   void rewind(const std::vector<RdKafka::Message*>& msgs);
   void checkBackPressure();
@@ -45,6 +50,8 @@ class TradeConsumer {
   KafkaOptions opt_;
   Intake& intake_;
   std::function<Result<int64_t>()> backlog_;
+  // Callbacks first: they must outlive the clients that call them.
+  std::unique_ptr<DlqDeliveries> dlq_reports_;
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
   std::unique_ptr<RdKafka::Producer> dlq_;
   std::thread thread_;
