@@ -40,6 +40,39 @@ class TradeConsumer::DlqDeliveries : public RdKafka::DeliveryReportCb {
   std::string error;  // the first failure of the batch
 };
 
+// Applies (cooperative: incremental) assignment changes, and keeps back-pressure on partitions
+// assigned while consumption is paused. Runs inside consume(), on the consumer thread.
+class TradeConsumer::Rebalance : public RdKafka::RebalanceCb {
+ public:
+  explicit Rebalance(const bool& paused) : paused_(paused) {}
+  void rebalance_cb(RdKafka::KafkaConsumer* c, RdKafka::ErrorCode err,
+                    std::vector<RdKafka::TopicPartition*>& parts) override {
+    const bool cooperative = c->rebalance_protocol() == "COOPERATIVE";
+    if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
+      if (cooperative) {
+        std::unique_ptr<RdKafka::Error> e(c->incremental_assign(parts));
+        if (e) logger()->error("incremental assign: {}", e->str());
+      } else if (auto rc = c->assign(parts); rc != RdKafka::ERR_NO_ERROR) {
+        logger()->error("assign: {}", RdKafka::err2str(rc));
+      }
+      if (paused_ && !parts.empty()) {
+        c->pause(parts);
+        logger()->info("back-pressure: pausing {} newly assigned partition(s)", parts.size());
+      }
+    } else {
+      if (cooperative) {
+        std::unique_ptr<RdKafka::Error> e(c->incremental_unassign(parts));
+        if (e) logger()->error("incremental unassign: {}", e->str());
+      } else {
+        c->unassign();
+      }
+    }
+  }
+
+ private:
+  const bool& paused_;
+};
+
 TradeConsumer::TradeConsumer(KafkaOptions options, Intake& intake,
                              std::function<Result<int64_t>()> pending_backlog)
     : opt_(std::move(options)), intake_(intake), backlog_(std::move(pending_backlog)) {
@@ -73,6 +106,10 @@ void TradeConsumer::start() {
   for (auto& [k, v] : opt_.extra) props[k] = v;
   std::string err;
   auto conf = makeKafkaConf(props);
+  rebalance_ = std::make_unique<Rebalance>(paused_);
+  if (conf->set("rebalance_cb", static_cast<RdKafka::RebalanceCb*>(rebalance_.get()), err) !=
+      RdKafka::Conf::CONF_OK)
+    throw std::runtime_error("Kafka consumer rebalance_cb: " + err);
   consumer_.reset(RdKafka::KafkaConsumer::create(conf.get(), err));
   if (!consumer_) throw std::runtime_error("Kafka consumer: " + err);
 
@@ -131,7 +168,11 @@ void TradeConsumer::checkBackPressure() {
   auto backlog = backlog_();
   if (!backlog) return;
   std::vector<RdKafka::TopicPartition*> parts;
-  if (!paused_ && *backlog > opt_.max_pending_backlog) {
+  if (paused_ && *backlog > opt_.max_pending_backlog / 2) {
+    // Still paused: partitions assigned since (a rebalance) are paused too (no-op for the others).
+    consumer_->assignment(parts);
+    if (!parts.empty()) consumer_->pause(parts);
+  } else if (!paused_ && *backlog > opt_.max_pending_backlog) {
     consumer_->assignment(parts);
     consumer_->pause(parts);
     paused_ = true;

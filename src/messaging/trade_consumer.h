@@ -40,6 +40,7 @@ class TradeConsumer {
 
  private:
   class DlqDeliveries;
+  class Rebalance;
   void run();
   std::unique_ptr<RdKafka::Producer> createDlqProducer();
   void replaceDlqProducer(const std::string& why);
@@ -52,11 +53,12 @@ class TradeConsumer {
   std::function<Result<int64_t>()> backlog_;
   // Callbacks first: they must outlive the clients that call them.
   std::unique_ptr<DlqDeliveries> dlq_reports_;
+  std::unique_ptr<Rebalance> rebalance_;
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
   std::unique_ptr<RdKafka::Producer> dlq_;
   std::thread thread_;
   std::atomic<bool> stopping_{false};
-  bool paused_ = false;
+  bool paused_ = false;  // consumer thread only (also read by the rebalance callback, run there)
   std::chrono::steady_clock::time_point last_backlog_check_{};
   ConsumerMetrics metrics_;
 };
