@@ -1,6 +1,7 @@
 #include "messaging/outbox_relay.h"
 
-#include <map>
+#include <algorithm>
+#include <unordered_set>
 
 #include "common/log.h"
 #include "messaging/event_payload.h"
@@ -13,34 +14,73 @@ std::shared_ptr<spdlog::logger> logger() {
   return l;
 }
 
+}  // namespace
+
 // Records the delivery result of each message of the current batch by its index (msg_opaque).
-class BatchDeliveries : public RdKafka::DeliveryReportCb {
- public:
+// Touched only by the relay thread (dr_cb runs inside its poll/flush calls).
+struct OutboxRelay::Deliveries : public RdKafka::DeliveryReportCb {
   void reset(size_t n) {
-    state.assign(n, 0);
-    pending = n;
+    state.assign(n, Delivery::kPending);
+    pending = 0;
+    error.clear();
+  }
+  void produced() { ++pending; }
+  // produce() refused message i: no report will come.
+  void refused(size_t i, std::string why) {
+    state[i] = Delivery::kFailed;
+    if (error.empty()) error = std::move(why);
   }
   void dr_cb(RdKafka::Message& m) override {
     auto i = reinterpret_cast<uintptr_t>(m.msg_opaque());
-    if (i >= state.size()) return;
-    state[i] = m.err() == RdKafka::ERR_NO_ERROR ? 1 : -1;
-    if (m.err() != RdKafka::ERR_NO_ERROR) error = m.errstr();
+    if (i >= state.size() || state[i] != Delivery::kPending) return;
     --pending;
+    if (m.err() == RdKafka::ERR_NO_ERROR) {
+      state[i] = Delivery::kDelivered;
+    } else {
+      state[i] = Delivery::kFailed;
+      if (error.empty()) error = m.errstr();
+    }
   }
-  std::vector<int8_t> state;  // 0 pending, 1 delivered, -1 failed
-  size_t pending = 0;
-  std::string error;
+  std::vector<Delivery> state;  // per event of the batch
+  size_t pending = 0;           // produced, not yet reported
+  std::string error;            // the first failure of the batch
 };
 
-BatchDeliveries& deliveries() {
-  static BatchDeliveries d;  // one relay per process; touched only by the relay thread
-  return d;
+std::map<std::string, std::string> relayProducerProps(const KafkaOptions& o) {
+  std::map<std::string, std::string> props = {
+      {"bootstrap.servers", o.bootstrap_servers},
+      {"linger.ms", "2"},
+      {"batch.num.messages", "10000"},
+      {"compression.type", "lz4"},
+      {"client.id", "settlement-coordinator-relay"},
+  };
+  for (const auto& [k, v] : o.extra) props[k] = v;
+  // What the relay's guarantees rest on (ordered, unduplicated, never dropped): not overridable.
+  props["enable.idempotence"] = "true";
+  props["acks"] = "all";
+  props["message.timeout.ms"] = "0";  // never give up on an event: the outbox keeps order
+  return props;
 }
 
-}  // namespace
+std::vector<size_t> markableEvents(std::span<const Delivery> state,
+                                   std::span<const std::string> keys) {
+  std::vector<size_t> out;
+  std::unordered_set<std::string_view> blocked;
+  const size_t n = std::min(state.size(), keys.size());
+  out.reserve(n);
+  for (size_t i = 0; i < n; ++i) {
+    if (state[i] != Delivery::kDelivered) {
+      blocked.insert(keys[i]);
+    } else if (!blocked.contains(keys[i])) {
+      out.push_back(i);
+    }
+  }
+  return out;
+}
 
 OutboxRelay::OutboxRelay(KafkaOptions options, OutboxRepository& outbox, const Clock& clock)
-    : opt_(std::move(options)), outbox_(outbox), clock_(clock) {
+    : opt_(std::move(options)), outbox_(outbox), clock_(clock),
+      deliveries_(std::make_unique<Deliveries>()) {
   metrics::registerCounter("sc_relay_published_total", "Settlement events delivered to Kafka", &metrics_.published);
   metrics::registerCounter("sc_relay_delivery_failures_total", "Event deliveries that failed (retried)", &metrics_.delivery_failures);
   metrics::registerCounter("sc_relay_store_errors_total", "Outbox reads/updates that failed", &metrics_.store_errors);
@@ -51,20 +91,9 @@ OutboxRelay::OutboxRelay(KafkaOptions options, OutboxRepository& outbox, const C
 OutboxRelay::~OutboxRelay() { stop(); }
 
 void OutboxRelay::start() {
-  std::map<std::string, std::string> props = {
-      {"bootstrap.servers", opt_.bootstrap_servers},
-      {"enable.idempotence", "true"},
-      {"acks", "all"},
-      {"message.timeout.ms", "0"},  // never give up on an event: the outbox keeps order
-      {"linger.ms", "2"},
-      {"batch.num.messages", "10000"},
-      {"compression.type", "lz4"},
-      {"client.id", "settlement-coordinator-relay"},
-  };
-  for (auto& [k, v] : opt_.extra) props[k] = v;
-  auto conf = makeKafkaConf(props);
+  auto conf = makeKafkaConf(relayProducerProps(opt_));
   std::string err;
-  if (conf->set("dr_cb", static_cast<RdKafka::DeliveryReportCb*>(&deliveries()), err) !=
+  if (conf->set("dr_cb", static_cast<RdKafka::DeliveryReportCb*>(deliveries_.get()), err) !=
       RdKafka::Conf::CONF_OK)
     throw std::runtime_error("Kafka relay dr_cb: " + err);
   producer_.reset(RdKafka::Producer::create(conf.get(), err));
@@ -82,7 +111,11 @@ void OutboxRelay::wake() {
 }
 
 void OutboxRelay::stop() {
-  if (stopping_.exchange(true)) return;
+  {
+    // Under mu_ so that a waiter cannot miss the notification between its check and its wait.
+    std::lock_guard l(mu_);
+    if (stopping_.exchange(true)) return;
+  }
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
   if (producer_) {
@@ -109,9 +142,17 @@ bool OutboxRelay::waitForWork(std::chrono::milliseconds d) {
   return !stopping_;
 }
 
+void OutboxRelay::sleepUnlessStopping(std::chrono::milliseconds d) {
+  std::unique_lock l(mu_);
+  cv_.wait_for(l, d, [&] { return stopping_.load(); });
+}
+
 void OutboxRelay::run() {
   int errors = 0;
+  auto backoff = std::chrono::milliseconds(100);
+  Deliveries& d = *deliveries_;
   while (!stopping_) {
+    RdKafka::Producer* producer = producer_.get();
     auto batch = outbox_.pending(opt_.relay_batch);
     if (!batch) {
       metrics_.store_errors.inc();
@@ -126,41 +167,46 @@ void OutboxRelay::run() {
     }
     auto& events = *batch;
     metrics_.backlog.set(static_cast<int64_t>(events.size()));
-    BatchDeliveries& d = deliveries();
     d.reset(events.size());
-    size_t produced = 0;
+    std::vector<std::string> keys;
+    keys.reserve(events.size());
     for (size_t i = 0; i < events.size() && !stopping_; ++i) {
       std::string payload = buildEventPayload(events[i]);
-      std::string key = eventKey(events[i]);
+      keys.push_back(eventKey(events[i]));
+      const std::string& key = keys.back();
       RdKafka::Headers* headers = RdKafka::Headers::create();
       headers->add("event_type", std::string(eventTypeFor(events[i].status)));
       for (;;) {
-        auto rc = producer_->produce(
+        auto rc = producer->produce(
             opt_.settlement_topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
             payload.data(), payload.size(), key.data(), key.size(), 0, headers,
             reinterpret_cast<void*>(static_cast<uintptr_t>(i)));
-        if (rc == RdKafka::ERR_NO_ERROR) break;
+        if (rc == RdKafka::ERR_NO_ERROR) {  // headers now owned by librdkafka
+          d.produced();
+          break;
+        }
         if (rc == RdKafka::ERR__QUEUE_FULL && !stopping_) {
-          producer_->poll(20);
+          producer->poll(20);
           continue;
         }
         delete headers;
         logger()->error("produce to {} failed: {}", opt_.settlement_topic, RdKafka::err2str(rc));
-        d.state[i] = -1;
-        --d.pending;
+        d.refused(i, RdKafka::err2str(rc));
         break;
       }
-      ++produced;
     }
     // Wait for the broker (indefinitely while it is down, unless we are stopping).
-    while (d.pending > 0 && !stopping_) producer_->poll(20);
-    if (stopping_) producer_->flush(2000);
+    while (d.pending > 0 && !stopping_) producer->poll(20);
+    if (stopping_) producer->flush(2000);
+    producer->poll(0);
+
+    auto markable = markableEvents(d.state, keys);
     std::vector<int64_t> delivered;
-    delivered.reserve(events.size());
-    for (size_t i = 0; i < produced; ++i) {
-      if (d.state[i] == 1) delivered.push_back(events[i].position);
-      else metrics_.delivery_failures.inc();
-    }
+    delivered.reserve(markable.size());
+    for (size_t i : markable) delivered.push_back(events[i].position);
+    size_t failed = 0;
+    for (size_t i = 0; i < keys.size(); ++i) failed += d.state[i] == Delivery::kFailed;
+    metrics_.delivery_failures.inc(failed);
     if (!delivered.empty()) {
       auto marked = outbox_.markPublished(delivered, clock_.now());
       if (!marked) {
@@ -174,9 +220,14 @@ void OutboxRelay::run() {
     }
     metrics_.batches.inc();
     if (delivered.size() < events.size() && !stopping_) {
-      logger()->warn("{} of {} events not delivered ({}); retrying", events.size() - delivered.size(),
-                     events.size(), d.error);
-      waitForWork(std::chrono::milliseconds(500));
+      logger()->warn("{} of {} events not recorded as delivered ({} failed: {}); retrying in {} ms",
+                     events.size() - delivered.size(), events.size(), failed,
+                     d.error, backoff.count());
+      // Not cut short by wake(): new events do not make a failing broker or topic work again.
+      sleepUnlessStopping(backoff);
+      backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
+    } else {
+      backoff = std::chrono::milliseconds(100);
     }
   }
 }

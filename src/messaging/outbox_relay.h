@@ -2,13 +2,18 @@
 // Relays settlement_events from the outbox to settlement.events (DESIGN §6) with librdkafka's
 // idempotent producer (acks=all, infinite message timeout: a broker outage stalls the relay, never
 // drops an event), key = settlement id. A batch is read by outbox position, produced in that order,
-// and marked published once delivered. A crash re-sends only events whose delivery was not yet
-// recorded, with the same event_id.
+// and marked published once delivered — except, per settlement, every event after one that was not
+// delivered: that one is re-sent first next time, so each settlement's events stay in order. A
+// crash re-sends only events whose delivery was not yet recorded, with the same event_id.
 #include <atomic>
 #include <condition_variable>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <span>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include <librdkafka/rdkafkacpp.h>
 
@@ -25,12 +30,25 @@ struct RelayMetrics {
   metrics::Gauge backlog;
 };
 
+// The relay producer's librdkafka properties: defaults, then options.extra, then the settings the
+// relay's guarantees rest on (idempotence, acks=all, no message timeout), which extras cannot change.
+std::map<std::string, std::string> relayProducerProps(const KafkaOptions& options);
+
+// Delivery state of one produced event.
+enum class Delivery : int8_t { kPending = 0, kDelivered = 1, kFailed = -1 };
+
+// Which events of a batch (in outbox order, keys[i] = settlement of event i) may be marked
+// published: the delivered ones that no undelivered (failed or still pending) event of the same
+// key precedes. Indices in increasing order. Events from keys.size() on count as not produced.
+std::vector<size_t> markableEvents(std::span<const Delivery> state,
+                                   std::span<const std::string> keys);
+
 class OutboxRelay {
  public:
   OutboxRelay(KafkaOptions options, OutboxRepository& outbox, const Clock& clock);
   ~OutboxRelay();
   void start();  // throws std::runtime_error on bad Kafka configuration
-  void wake();
+  void wake();   // new events are in the outbox: look now instead of after relay_idle_poll_ms
   void stop();   // stops after the batch in progress (undelivered events stay in the outbox)
   // Broker reachable (metadata request), for /ready.
   Result<void> ping();
@@ -38,12 +56,15 @@ class OutboxRelay {
   const RelayMetrics& metrics() const { return metrics_; }
 
  private:
+  struct Deliveries;
   void run();
   bool waitForWork(std::chrono::milliseconds d);
+  void sleepUnlessStopping(std::chrono::milliseconds d);
 
   KafkaOptions opt_;
   OutboxRepository& outbox_;
   const Clock& clock_;
+  std::unique_ptr<Deliveries> deliveries_;  // outlives the producer (its dr_cb)
   std::unique_ptr<RdKafka::Producer> producer_;
   std::thread thread_;
   std::atomic<bool> stopping_{false};
