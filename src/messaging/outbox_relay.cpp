@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <unordered_set>
 
+#include <librdkafka/rdkafka.h>
+
 #include "common/log.h"
 #include "messaging/event_payload.h"
 
@@ -12,6 +14,14 @@ namespace {
 std::shared_ptr<spdlog::logger> logger() {
   static auto l = log::get("messaging");
   return l;
+}
+
+// Purges what the producer still holds and destroys it (the dr_cb of purged messages runs here).
+void retire(std::shared_ptr<RdKafka::Producer>& p) {
+  if (!p) return;
+  p->purge(RdKafka::Producer::PURGE_QUEUE | RdKafka::Producer::PURGE_INFLIGHT);
+  p->poll(0);
+  p.reset();
 }
 
 }  // namespace
@@ -85,19 +95,54 @@ OutboxRelay::OutboxRelay(KafkaOptions options, OutboxRepository& outbox, const C
   metrics::registerCounter("sc_relay_delivery_failures_total", "Event deliveries that failed (retried)", &metrics_.delivery_failures);
   metrics::registerCounter("sc_relay_store_errors_total", "Outbox reads/updates that failed", &metrics_.store_errors);
   metrics::registerCounter("sc_relay_batches_total", "Outbox batches relayed", &metrics_.batches);
+  metrics::registerCounter("sc_relay_producer_restarts_total", "Producers replaced after a fatal error", &metrics_.producer_restarts);
   metrics::registerGauge("sc_relay_last_batch_size", "Events in the last relayed batch", &metrics_.backlog);
 }
 
 OutboxRelay::~OutboxRelay() { stop(); }
 
-void OutboxRelay::start() {
+std::shared_ptr<RdKafka::Producer> OutboxRelay::createProducer() {
   auto conf = makeKafkaConf(relayProducerProps(opt_));
   std::string err;
   if (conf->set("dr_cb", static_cast<RdKafka::DeliveryReportCb*>(deliveries_.get()), err) !=
       RdKafka::Conf::CONF_OK)
     throw std::runtime_error("Kafka relay dr_cb: " + err);
-  producer_.reset(RdKafka::Producer::create(conf.get(), err));
-  if (!producer_) throw std::runtime_error("Kafka relay producer: " + err);
+  std::shared_ptr<RdKafka::Producer> p(RdKafka::Producer::create(conf.get(), err));
+  if (!p) throw std::runtime_error("Kafka relay producer: " + err);
+  return p;
+}
+
+std::shared_ptr<RdKafka::Producer> OutboxRelay::producer() {
+  std::lock_guard l(producer_mu_);
+  return producer_;
+}
+
+void OutboxRelay::replaceProducer(const std::string& why) {
+  logger()->error("relay producer fatal error: {}; replacing the producer (undelivered events "
+                  "stay in the outbox and are re-sent)", why);
+  metrics_.producer_restarts.inc();
+  std::shared_ptr<RdKafka::Producer> old;
+  {
+    std::lock_guard l(producer_mu_);
+    old = std::move(producer_);
+  }
+  retire(old);
+  try {
+    auto fresh = createProducer();
+    std::lock_guard l(producer_mu_);
+    producer_ = std::move(fresh);
+  } catch (const std::exception& e) {
+    // The configuration worked before: retried on the next batch.
+    logger()->error("recreating the relay producer: {}", e.what());
+  }
+}
+
+void OutboxRelay::start() {
+  auto p = createProducer();
+  {
+    std::lock_guard l(producer_mu_);
+    producer_ = std::move(p);
+  }
   thread_ = std::thread([this] { run(); });
   logger()->info("relaying the outbox to {}", opt_.settlement_topic);
 }
@@ -118,16 +163,25 @@ void OutboxRelay::stop() {
   }
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
-  if (producer_) {
-    producer_->purge(RdKafka::Producer::PURGE_QUEUE | RdKafka::Producer::PURGE_INFLIGHT);
-    producer_->poll(0);
+  std::shared_ptr<RdKafka::Producer> p;
+  {
+    std::lock_guard l(producer_mu_);
+    p = std::move(producer_);
   }
+  retire(p);
+}
+
+void OutboxRelay::injectFatalErrorForTest() {
+  if (auto p = producer())
+    rd_kafka_test_fatal_error(p->c_ptr(), RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER,
+                              "injected by a test");
 }
 
 Result<void> OutboxRelay::ping() {
-  if (!producer_) return Error::transient("kafka_unavailable", "Kafka producer not started");
+  auto p = producer();
+  if (!p) return Error::transient("kafka_unavailable", "Kafka producer not started");
   RdKafka::Metadata* md = nullptr;
-  auto rc = producer_->metadata(false, nullptr, &md, 2000);
+  auto rc = p->metadata(false, nullptr, &md, 2000);
   std::unique_ptr<RdKafka::Metadata> guard(md);
   if (rc != RdKafka::ERR_NO_ERROR)
     return Error::transient("kafka_unavailable",
@@ -152,7 +206,13 @@ void OutboxRelay::run() {
   auto backoff = std::chrono::milliseconds(100);
   Deliveries& d = *deliveries_;
   while (!stopping_) {
-    RdKafka::Producer* producer = producer_.get();
+    auto producer = this->producer();
+    if (!producer) {
+      replaceProducer("no producer");  // a recreation failed earlier
+      sleepUnlessStopping(backoff);
+      backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
+      continue;
+    }
     auto batch = outbox_.pending(opt_.relay_batch);
     if (!batch) {
       metrics_.store_errors.inc();
@@ -170,7 +230,12 @@ void OutboxRelay::run() {
     d.reset(events.size());
     std::vector<std::string> keys;
     keys.reserve(events.size());
-    for (size_t i = 0; i < events.size() && !stopping_; ++i) {
+    std::string fatal;
+    auto isFatal = [&] {
+      if (fatal.empty() && producer->fatal_error(fatal) == RdKafka::ERR_NO_ERROR) fatal.clear();
+      return !fatal.empty();
+    };
+    for (size_t i = 0; i < events.size() && !stopping_ && fatal.empty(); ++i) {
       std::string payload = buildEventPayload(events[i]);
       keys.push_back(eventKey(events[i]));
       const std::string& key = keys.back();
@@ -185,19 +250,25 @@ void OutboxRelay::run() {
           d.produced();
           break;
         }
-        if (rc == RdKafka::ERR__QUEUE_FULL && !stopping_) {
+        if (rc == RdKafka::ERR__QUEUE_FULL && !stopping_ && !isFatal()) {
           producer->poll(20);
           continue;
         }
         delete headers;
-        logger()->error("produce to {} failed: {}", opt_.settlement_topic, RdKafka::err2str(rc));
+        if (rc == RdKafka::ERR__FATAL) {
+          isFatal();
+          if (fatal.empty()) fatal = RdKafka::err2str(rc);
+        } else {
+          logger()->error("produce to {} failed: {}", opt_.settlement_topic, RdKafka::err2str(rc));
+        }
         d.refused(i, RdKafka::err2str(rc));
         break;
       }
     }
-    // Wait for the broker (indefinitely while it is down, unless we are stopping).
-    while (d.pending > 0 && !stopping_) producer->poll(20);
-    if (stopping_) producer->flush(2000);
+    // Wait for the broker (indefinitely while it is down, unless we are stopping or the producer
+    // has failed for good: then what is still pending will never be reported).
+    while (d.pending > 0 && !stopping_ && !isFatal()) producer->poll(20);
+    if (stopping_ && !isFatal()) producer->flush(2000);
     producer->poll(0);
 
     auto markable = markableEvents(d.state, keys);
@@ -219,10 +290,11 @@ void OutboxRelay::run() {
       }
     }
     metrics_.batches.inc();
+    if (isFatal()) replaceProducer(fatal);
     if (delivered.size() < events.size() && !stopping_) {
       logger()->warn("{} of {} events not recorded as delivered ({} failed: {}); retrying in {} ms",
                      events.size() - delivered.size(), events.size(), failed,
-                     d.error, backoff.count());
+                     fatal.empty() ? d.error : fatal, backoff.count());
       // Not cut short by wake(): new events do not make a failing broker or topic work again.
       sleepUnlessStopping(backoff);
       backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));

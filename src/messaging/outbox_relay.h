@@ -4,7 +4,8 @@
 // drops an event), key = settlement id. A batch is read by outbox position, produced in that order,
 // and marked published once delivered — except, per settlement, every event after one that was not
 // delivered: that one is re-sent first next time, so each settlement's events stay in order. A
-// crash re-sends only events whose delivery was not yet recorded, with the same event_id.
+// crash re-sends only events whose delivery was not yet recorded, with the same event_id. A fatal
+// producer error (idempotence state lost) replaces the producer; undelivered events are re-read.
 #include <atomic>
 #include <condition_variable>
 #include <map>
@@ -26,7 +27,7 @@
 namespace sc {
 
 struct RelayMetrics {
-  metrics::Counter published, delivery_failures, store_errors, batches;
+  metrics::Counter published, delivery_failures, store_errors, batches, producer_restarts;
   metrics::Gauge backlog;
 };
 
@@ -55,17 +56,25 @@ class OutboxRelay {
 
   const RelayMetrics& metrics() const { return metrics_; }
 
+  // Tests only: raises a fabricated librdkafka fatal error on the current producer
+  // (rd_kafka_test_fatal_error; real ones cannot be provoked on purpose).
+  void injectFatalErrorForTest();
+
  private:
   struct Deliveries;
   void run();
   bool waitForWork(std::chrono::milliseconds d);
   void sleepUnlessStopping(std::chrono::milliseconds d);
+  std::shared_ptr<RdKafka::Producer> createProducer();
+  std::shared_ptr<RdKafka::Producer> producer();
+  void replaceProducer(const std::string& why);
 
   KafkaOptions opt_;
   OutboxRepository& outbox_;
   const Clock& clock_;
-  std::unique_ptr<Deliveries> deliveries_;  // outlives the producer (its dr_cb)
-  std::unique_ptr<RdKafka::Producer> producer_;
+  std::unique_ptr<Deliveries> deliveries_;  // outlives every producer (their dr_cb)
+  std::mutex producer_mu_;                  // guards producer_ (swapped by the relay thread)
+  std::shared_ptr<RdKafka::Producer> producer_;
   std::thread thread_;
   std::atomic<bool> stopping_{false};
   std::mutex mu_;
