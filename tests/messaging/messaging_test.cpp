@@ -1,0 +1,252 @@
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+
+#include "messaging/outbox_relay.h"
+#include "messaging/trade_consumer.h"
+
+namespace sc {
+namespace {
+
+using namespace std::chrono_literals;
+using D = Delivery;
+
+std::vector<size_t> markable(std::vector<D> state, std::vector<std::string> keys) {
+  return markableEvents(state, keys);
+}
+
+TEST(MarkableEvents, AllDeliveredAreMarked) {
+  EXPECT_EQ(markable({D::kDelivered, D::kDelivered, D::kDelivered}, {"a", "b", "a"}),
+            (std::vector<size_t>{0, 1, 2}));
+}
+
+TEST(MarkableEvents, NothingOfAKeyAfterItsFirstUndeliveredEvent) {
+  // a: delivered, failed, delivered, delivered → only the first; b unaffected by a's failure.
+  EXPECT_EQ(markable({D::kDelivered, D::kFailed, D::kDelivered, D::kDelivered, D::kDelivered},
+                     {"a", "a", "b", "a", "b"}),
+            (std::vector<size_t>{0, 2, 4}));
+  // A still pending event (stopping) blocks its key like a failed one.
+  EXPECT_EQ(markable({D::kPending, D::kDelivered, D::kDelivered}, {"a", "a", "b"}),
+            (std::vector<size_t>{2}));
+}
+
+TEST(MarkableEvents, EventsNotProducedAreNotMarked) {
+  // Three events read, two produced (keys of the produced ones only).
+  EXPECT_EQ(markable({D::kDelivered, D::kDelivered, D::kPending}, {"a", "b"}),
+            (std::vector<size_t>{0, 1}));
+  EXPECT_TRUE(markable({}, {}).empty());
+}
+
+TEST(RelayProducerProps, ExtrasCannotWeakenTheRelayGuarantees) {
+  KafkaOptions o;
+  o.bootstrap_servers = "broker:9092";
+  o.extra = {{"message.timeout.ms", "5000"},
+             {"enable.idempotence", "false"},
+             {"acks", "1"},
+             {"linger.ms", "20"},
+             {"security.protocol", "ssl"}};
+  auto p = relayProducerProps(o);
+  EXPECT_EQ(p["message.timeout.ms"], "0");
+  EXPECT_EQ(p["enable.idempotence"], "true");
+  EXPECT_EQ(p["acks"], "all");
+  EXPECT_EQ(p["linger.ms"], "20");  // other settings can be tuned
+  EXPECT_EQ(p["security.protocol"], "ssl");
+  EXPECT_EQ(p["bootstrap.servers"], "broker:9092");
+}
+
+// --- against librdkafka's mock cluster ----------------------------------------------------------
+
+template <class Pred>
+bool waitFor(Pred pred, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(10ms);  // polling interval of an observable condition
+  }
+  return true;
+}
+
+class MockCluster {
+ public:
+  MockCluster() {
+    char err[256];
+    rd_kafka_conf_t* conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "log_level", "3", err, sizeof err);
+    rk_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+    mc_ = rd_kafka_mock_cluster_new(rk_, 1);
+  }
+  ~MockCluster() {
+    rd_kafka_mock_cluster_destroy(mc_);
+    rd_kafka_destroy(rk_);
+  }
+  std::string bootstrap() const { return rd_kafka_mock_cluster_bootstraps(mc_); }
+  void createTopic(const std::string& t, int partitions = 3) {
+    rd_kafka_mock_topic_create(mc_, t.c_str(), partitions, 1);
+  }
+  rd_kafka_mock_cluster_t* get() { return mc_; }
+
+ private:
+  rd_kafka_t* rk_ = nullptr;
+  rd_kafka_mock_cluster_t* mc_ = nullptr;
+};
+
+// Reads a topic from the beginning (all partitions, no group); returns the values.
+std::vector<std::string> readAll(const std::string& bootstrap, const std::string& topic,
+                                 size_t want, std::chrono::milliseconds timeout) {
+  auto conf = makeKafkaConf({{"bootstrap.servers", bootstrap}, {"group.id", "reader"},
+                             {"enable.auto.commit", "false"}});
+  std::string err;
+  std::unique_ptr<RdKafka::KafkaConsumer> c(RdKafka::KafkaConsumer::create(conf.get(), err));
+  std::vector<RdKafka::TopicPartition*> parts;
+  for (int p = 0; p < 3; ++p)
+    parts.push_back(RdKafka::TopicPartition::create(topic, p, RdKafka::Topic::OFFSET_BEGINNING));
+  c->assign(parts);
+  RdKafka::TopicPartition::destroy(parts);
+  std::vector<std::string> out;
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (out.size() < want && std::chrono::steady_clock::now() < deadline) {
+    std::unique_ptr<RdKafka::Message> m(c->consume(100));
+    if (m->err() == RdKafka::ERR_NO_ERROR)
+      out.emplace_back(static_cast<const char*>(m->payload()), m->len());
+  }
+  c->close();
+  return out;
+}
+
+class FakeOutbox : public OutboxRepository {
+ public:
+  void add(int n) {
+    std::lock_guard l(mu_);
+    for (int i = 0; i < n; ++i) {
+      SettlementEvent e;
+      e.id = Uuid::generateV7();
+      e.settlement_id = settlements_[next_ % settlements_.size()];
+      e.status = Status::kPending;
+      e.details = "{}";
+      e.position = ++next_;
+      unpublished_.insert(e.position);
+      events_.push_back(e);
+    }
+  }
+  Result<std::vector<SettlementEvent>> pending(int limit) override {
+    std::lock_guard l(mu_);
+    std::vector<SettlementEvent> out;
+    for (auto& e : events_)
+      if (unpublished_.count(e.position) && static_cast<int>(out.size()) < limit) out.push_back(e);
+    return out;
+  }
+  Result<void> markPublished(std::span<const int64_t> positions, Timestamp) override {
+    std::lock_guard l(mu_);
+    for (auto p : positions) unpublished_.erase(p);
+    return {};
+  }
+  Result<int64_t> backlog() override {
+    std::lock_guard l(mu_);
+    return static_cast<int64_t>(unpublished_.size());
+  }
+  size_t unpublished() {
+    std::lock_guard l(mu_);
+    return unpublished_.size();
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<Uuid> settlements_{Uuid::generateV7(), Uuid::generateV7(), Uuid::generateV7()};
+  std::vector<SettlementEvent> events_;
+  std::set<int64_t> unpublished_;
+  int64_t next_ = 0;
+};
+
+TEST(OutboxRelayMock, ReplacesTheProducerAfterAFatalErrorAndLosesNothing) {
+  MockCluster mc;
+  mc.createTopic("settlement.events");
+  KafkaOptions o;
+  o.bootstrap_servers = mc.bootstrap();
+  FakeOutbox outbox;
+  SystemClock clock;
+  OutboxRelay relay(o, outbox, clock);
+  outbox.add(50);
+  relay.start();
+  ASSERT_TRUE(waitFor([&] { return outbox.unpublished() == 0; }, 20s)) << outbox.unpublished();
+  EXPECT_TRUE(relay.ping().ok());
+
+  relay.injectFatalErrorForTest();  // produce() now answers ERR__FATAL for good
+  outbox.add(50);
+  relay.wake();
+  ASSERT_TRUE(waitFor([&] { return outbox.unpublished() == 0; }, 20s)) << outbox.unpublished();
+  EXPECT_EQ(relay.metrics().producer_restarts.value(), 1u);
+  EXPECT_TRUE(relay.ping().ok());
+  relay.stop();
+  EXPECT_EQ(readAll(o.bootstrap_servers, o.settlement_topic, 100, 10s).size(), 100u);
+}
+
+// A repository the consumer test never reaches: only malformed trades are consumed (rejected
+// before any store call).
+class NoStore : public SettlementRepository {
+  static Error no() { return Error::transient("no_store", "not in this test"); }
+ public:
+  Result<std::vector<IntakeOutcome>> intake(std::span<const Trade>, Timestamp, Duration) override { return no(); }
+  Result<std::optional<Settlement>> find(const Uuid&) override { return no(); }
+  Result<std::optional<Settlement>> findByTradeId(const std::string&) override { return no(); }
+  Result<SettlementPage> list(const ListQuery&) override { return no(); }
+  Result<std::vector<SettlementEvent>> events(const Uuid&) override { return no(); }
+  Result<std::vector<Settlement>> leaseDue(Timestamp, int, Duration) override { return no(); }
+  Result<std::vector<bool>> write(std::span<const StateWrite>) override { return no(); }
+  Result<std::vector<std::pair<Status, int64_t>>> countByStatus() override { return no(); }
+};
+
+void produceTo(const std::string& bootstrap, const std::string& topic,
+               const std::vector<std::string>& values) {
+  auto conf = makeKafkaConf({{"bootstrap.servers", bootstrap}});
+  std::string err;
+  std::unique_ptr<RdKafka::Producer> p(RdKafka::Producer::create(conf.get(), err));
+  for (size_t i = 0; i < values.size(); ++i) {
+    std::string key = "k" + std::to_string(i);
+    ASSERT_EQ(p->produce(topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
+                         const_cast<char*>(values[i].data()), values[i].size(), key.data(),
+                         key.size(), 0, nullptr),
+              RdKafka::ERR_NO_ERROR);
+  }
+  ASSERT_EQ(p->flush(10000), RdKafka::ERR_NO_ERROR);
+}
+
+TEST(TradeConsumerMock, AFailedDeadLetterRewindsTheBatchUntilItIsDelivered) {
+  MockCluster mc;
+  mc.createTopic("trade.events");
+  mc.createTopic("trade.events.dlq");
+  // The next five produce requests (the DLQ producer's: the trades are produced before) fail
+  // for good: each attempt at the batch uses one or two (one per partition leader request), so
+  // the first two attempts fail in their delivery reports, whatever the batching.
+  const rd_kafka_resp_err_t denied = RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED;
+  KafkaOptions o;
+  o.bootstrap_servers = mc.bootstrap();
+  o.consumer_group = "test-group";
+  NoStore store;
+  SystemClock clock;
+  Intake intake(store, clock, TradeRules{{"AAPL/USDC"}}, std::chrono::seconds(300));
+  TradeConsumer consumer(o, intake, [] { return Result<int64_t>(int64_t{0}); });
+  produceTo(o.bootstrap_servers, o.trade_topic, {"not json", "{\"also\": \"bad\"}"});
+  rd_kafka_mock_push_request_errors(mc.get(), /*Produce*/ 0, 5, denied, denied, denied, denied,
+                                    denied);
+  consumer.start();
+  ASSERT_TRUE(waitFor([&] { return consumer.metrics().dlq_failures.value() >= 2; }, 30s))
+      << "dlq failures " << consumer.metrics().dlq_failures.value();
+  EXPECT_EQ(consumer.metrics().dead_lettered.value(), 0u);
+  EXPECT_EQ(consumer.metrics().commits.value(), 0u) << "offsets committed for lost dead letters";
+
+  ASSERT_TRUE(waitFor([&] { return consumer.metrics().commits.value() >= 1; }, 30s));
+  EXPECT_EQ(consumer.metrics().dead_lettered.value(), 2u);
+  consumer.stop();
+  auto dlq = readAll(o.bootstrap_servers, o.dlq_topic, 2, 10s);
+  EXPECT_EQ(std::set<std::string>(dlq.begin(), dlq.end()),
+            (std::set<std::string>{"not json", "{\"also\": \"bad\"}"}));
+}
+
+}  // namespace
+}  // namespace sc
