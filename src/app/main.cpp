@@ -79,7 +79,11 @@ int run(const sc::Config& cfg) {
       return int64_t{0};
     });
   }
-  intake.setOnAccepted([&] { workers.wake(); });
+  // New outbox events (a trade taken in): relay them now, not after the relay's idle poll.
+  intake.setOnAccepted([&] {
+    workers.wake();
+    if (relay) relay->wake();
+  });
 
   auto readiness = [&]() -> sc::Result<void> {
     if (auto r = (*db)->ready(); !r) return r;
