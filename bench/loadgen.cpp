@@ -318,6 +318,7 @@ struct PhaseResult {
   bool sustainable = false;
   double p99_ms = 0;
   double confirmed_per_s = 0;
+  bool dirty = false;  // started with more than a second's worth of an earlier phase's backlog
 };
 
 class LoadGen {
@@ -501,7 +502,8 @@ class LoadGen {
         std::fclose(f);
       }
     }
-    return PhaseResult{j, sustainable, p99, rateOf(start.confirmed, end.confirmed)};
+    return PhaseResult{j, sustainable, p99, rateOf(start.confirmed, end.confirmed),
+                       backlog_at_start > static_cast<uint64_t>(rate)};
   }
 
   void emit(const std::string& line) {
@@ -623,6 +625,7 @@ int main(int argc, char** argv) {
       auto r = gen.runPhase("search", "search-" + std::to_string(step) + "-" + std::to_string(rate),
                             rate, o.search_warmup_s, o.search_duration_s, o.drain_s,
                             o.search_abort_lag_factor);
+      if (r.dirty && !r.sustainable) continue;  // the earlier backlog decided it: run it again
       if (r.sustainable) good = std::max(good, rate);
       else bad = bad ? std::min(bad, rate) : rate;
       if (bad && bad - good <= std::max(20, good / 20)) break;  // within 5 %
