@@ -801,23 +801,32 @@ struct EmbeddedLedger::Impl {
   Result<Outcome> run(const std::string& cmd, const ReleaseLocks& c) {
     auto ids = locksOf(c.dvp_contract_id);
     Outcome out;
-    if (auto dit = dvps.find(c.dvp_contract_id); dit != dvps.end()) {
+    auto dit = dvps.find(c.dvp_contract_id);
+    const bool archive = c.archive_dvp && dit != dvps.end() && dit->second.active;
+    if (dit != dvps.end()) {
       out.synchronizer = sync_names[dit->second.sync];
+      out.contract_id = dit->second.cid;
     }
-    if (ids.empty()) {
+    if (ids.empty() && !archive) {
       completionOnly(cmd, out);
       return out;
     }
+    // A lock in flight between synchronizers cannot be archived where it is: its assignment to
+    // the DvP's synchronizer is finished first (its own transaction, as in Canton). Every
+    // synchronizer involved is checked before anything is committed, so a failure changes nothing.
     std::vector<int> touched;
     for (const auto& cid : ids) {
       const Holding& h = holdings.at(cid);
-      if (h.in_flight) {
-        return Error::transient(kContractInFlight,
-                                "lock " + cid + " is in flight; reassign to complete first");
-      }
-      touched.push_back(h.sync);
+      touched.push_back(h.in_flight ? dit->second.sync : h.sync);
     }
+    if (archive) touched.push_back(dit->second.sync);
     if (auto t = touchAll(touched); !t) return t.error();
+    for (const auto& cid : ids) {
+      if (!holdings.at(cid).in_flight) continue;
+      Record as = newTx(cmd);
+      as.ops.push_back(journal::AssignOp{cid, sync_names[dit->second.sync]});
+      commit(std::move(as));
+    }
     Record rec = newTx(cmd);
     out.update_id = rec.update_id;
     out.offset = rec.offset;
@@ -830,6 +839,7 @@ struct EmbeddedLedger::Impl {
                                                  h.units, sync_names[h.sync], "", LockKind::kNone});
       (h.kind == LockKind::kSecurities ? sec : cash) += h.units;
     }
+    if (archive) rec.ops.push_back(journal::ArchiveOp{dit->second.cid, true});
     out.quantity = Decimal::fromUnits(sec);
     out.amount = Decimal::fromUnits(cash);
     rec.completion = out;

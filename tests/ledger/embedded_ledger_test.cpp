@@ -413,10 +413,54 @@ TEST_F(EmbeddedLedgerTest, SettleWithALockInFlightFailsRetryable) {
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, kContractInFlight);
   EXPECT_TRUE(r.error().retryable);
-  EXPECT_EQ(cmd(ReleaseLocks{dvp}).error().code, kContractInFlight);
   EXPECT_EQ(snapshot(*ledger), before);
   ASSERT_TRUE(cmd(ReassignLocks{dvp}));
   EXPECT_TRUE(cmd(Settle{dvp}));
+}
+
+TEST_F(EmbeddedLedgerTest, ReleaseOfALockInFlightWaitsForItsTargetThenAssignsAndReleases) {
+  ASSERT_TRUE(ledger->credit(seller, "AAPL", D("50"), "securities"));
+  ASSERT_TRUE(ledger->credit(buyer, "USDC", D("7524"), "settlement"));
+  auto dvp = createDvp();
+  ASSERT_TRUE(lockSec(dvp, "50"));
+  ASSERT_TRUE(lockCash(dvp, "7524"));
+  ledger->setErrorRate("settlement", 1.0, 7);  // the assign step fails, the unassign succeeded
+  ASSERT_EQ(cmd(ReassignLocks{dvp}).error().code, kUnavailable);
+  ledger->setErrorRate("settlement", 0.0, 7);
+  ledger->setOutage("settlement", true);
+  auto before = snapshot(*ledger);
+  auto down = cmd(ReleaseLocks{dvp, true});
+  ASSERT_FALSE(down);
+  EXPECT_EQ(down.error().code, kUnavailable);
+  EXPECT_TRUE(down.error().retryable);
+  EXPECT_EQ(snapshot(*ledger), before);
+  ledger->setOutage("settlement", false);
+  auto r = cmd(ReleaseLocks{dvp, true});
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->quantity, D("50"));
+  EXPECT_EQ(locked(*ledger, "AAPL"), D("0"));
+  EXPECT_EQ(locked(*ledger, "USDC"), D("0"));
+  EXPECT_EQ(freeOf(*ledger, seller, "AAPL"), D("50"));
+  EXPECT_FALSE(ledger->dvp(dvp).value()->active);
+  EXPECT_TRUE(ledger->verifyIntegrity());
+}
+
+TEST_F(EmbeddedLedgerTest, ReleaseWithArchiveFencesLaterLocksOnTheDvp) {
+  ASSERT_TRUE(ledger->credit(seller, "AAPL", D("80"), "securities"));
+  ASSERT_TRUE(ledger->credit(buyer, "USDC", D("10000"), "cash"));
+  auto dvp = createDvp();
+  ASSERT_TRUE(lockSec(dvp, "50"));
+  auto r = cmd(ReleaseLocks{dvp, true});
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_FALSE(ledger->dvp(dvp).value()->active);
+  // A worker whose lease expired cannot lock against it any more.
+  EXPECT_EQ(lockCash(dvp, "7524").error().code, kContractNotActive);
+  EXPECT_EQ(lockSec(dvp, "50").error().code, kContractNotActive);
+  EXPECT_EQ(freeOf(*ledger, seller, "AAPL"), D("80"));
+  // Without locks it still archives.
+  auto dvp2 = createDvp();
+  ASSERT_TRUE(cmd(ReleaseLocks{dvp2, true}));
+  EXPECT_FALSE(ledger->dvp(dvp2).value()->active);
 }
 
 TEST_F(EmbeddedLedgerTest, SettleDuringSettlementSynchronizerOutageChangesNothing) {
