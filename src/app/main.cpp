@@ -79,11 +79,13 @@ int run(const sc::Config& cfg) {
       return int64_t{0};
     });
   }
-  // New outbox events (a trade taken in): relay them now, not after the relay's idle poll.
+  // New outbox events (a trade taken in, a transition committed): relay them now, not after the
+  // relay's idle poll.
   intake.setOnAccepted([&] {
     workers.wake();
     if (relay) relay->wake();
   });
+  if (relay) workflow.setOnCommitted([&] { relay->wake(); });
 
   auto readiness = [&]() -> sc::Result<void> {
     if (auto r = (*db)->ready(); !r) return r;

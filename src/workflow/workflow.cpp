@@ -103,15 +103,11 @@ void Workflow::moveTo(Work& w, Status to, std::string details) {
 
 void Workflow::beginFailure(Work& w, const std::string& code, const std::string& reason) {
   Settlement& s = w.cur;
-  if (s.status == Status::kExecuting) {
-    // The settle may have committed even though we saw an error: the ledger decides.
-    auto done = ledger_.completion(commandId(s, kStepSettle));
-    if (done && *done) {
-      w.step = kStepSettle;
-      applyOutcome(w, **done);
-      return;
-    }
-  }
+  // Steps of this round may have committed on the ledger without the database knowing (a lost
+  // commit, an unknown outcome, a worker whose lease expired): the ledger decides first, and a
+  // committed settle is never reported as a failure.
+  catchUp(w);
+  if (s.status == Status::kConfirmed || s.status == Status::kPartiallySettled) return;
   if (s.failure_code.empty()) {
     s.failure_code = code;
     s.failure_reason = reason;
@@ -151,6 +147,30 @@ void Workflow::onRetryable(Work& w, const Error& e) {
   s.next_attempt_at = std::min(now + backoff(s.step_attempt), s.deadline_at);
   w.done = true;
   metrics_.retries_scheduled.inc();
+}
+
+std::string_view Workflow::nextLedgerStep(Status s) {
+  switch (s) {
+    case Status::kPending: return kStepInitiate;
+    case Status::kInitiated: return kStepLockSecurities;
+    case Status::kSellerSecuritiesLocked: return kStepLockCash;
+    case Status::kBuyerCashLocked: return kStepReassign;
+    case Status::kExecuting: return kStepSettle;
+    default: return {};
+  }
+}
+
+void Workflow::catchUp(Work& w) {
+  for (;;) {
+    std::string_view step = nextLedgerStep(w.cur.status);
+    if (step.empty()) return;
+    auto done = ledger_.completion(commandId(w.cur, step));
+    if (!done || !*done) return;
+    Status before = w.cur.status;
+    w.step = step;
+    applyOutcome(w, **done);
+    if (w.cur.status == before) return;
+  }
 }
 
 void Workflow::planStep(Work& w, std::vector<L::Submission>& out, std::vector<Work*>& owners) {
@@ -196,7 +216,7 @@ void Workflow::planStep(Work& w, std::vector<L::Submission>& out, std::vector<Wo
       w.done = true;
       return;
     }
-    submit(kStepRelease, L::ReleaseLocks{s.dvp_contract_id});
+    submit(kStepRelease, L::ReleaseLocks{s.dvp_contract_id, /*archive_dvp=*/true});
     return;
   }
 
@@ -213,9 +233,11 @@ void Workflow::planStep(Work& w, std::vector<L::Submission>& out, std::vector<Wo
                          " is inactive");
         return planStep(w, out, owners);
       }
-      submit(kStepInitiate, L::CreateDvp{w.buyer_party, w.seller_party, s.trade.securityAsset(),
-                                         s.trade.cashAsset(), s.trade.quantity, s.trade.amount,
-                                         s.trade.settlement_date});
+      // What is still due: all of it, or after a failed partial settlement, the remainder.
+      submit(kStepInitiate,
+             L::CreateDvp{w.buyer_party, w.seller_party, s.trade.securityAsset(),
+                          s.trade.cashAsset(), *s.trade.quantity.sub(s.settled_quantity),
+                          *s.trade.amount.sub(s.settled_amount), s.trade.settlement_date});
       return;
     }
     case Status::kInitiated: {
@@ -320,17 +342,15 @@ void Workflow::applyOutcome(Work& w, const Result<L::Outcome>& r) {
   const L::Outcome& o = *r;
   s.step_attempt = 0;
   if (w.step == kStepRelease) {
-    if (s.status == Status::kExecuting) {
-      // A settle whose outcome was unknown may have committed after all; then nothing was
-      // released and the settlement is confirmed, not failed.
-      auto settled = ledger_.completion(commandId(s, kStepSettle));
-      if (settled && *settled) {
-        w.step = kStepSettle;
-        applyOutcome(w, **settled);
-        return;
-      }
+    // The locks are released and the DvP archived: no command can use this round's DvP any
+    // more. Whatever of the round committed before that (a settle whose outcome was unknown, a
+    // worker whose lease expired) is now final and known: apply it, and fail only if it did not
+    // settle.
+    catchUp(w);
+    if (s.status == Status::kConfirmed || s.status == Status::kPartiallySettled) {
+      w.done = s.status == Status::kPartiallySettled;
+      return;
     }
-    // ReleaseLocks done: nothing is locked any more.
     s.locked_quantity = Decimal();
     s.locked_amount = Decimal();
     moveTo(w, Status::kFailed, json{{"failure_code", s.failure_code},
@@ -447,7 +467,16 @@ void Workflow::advance(std::vector<Work>& batch) {
                        std::string(toString(s.status)));
     }
   }
+  // A worker whose lease ran out is fenced from the database, but not from the ledger: never start
+  // a ledger round after half the lease has gone (what is left continues in the next batch).
+  const auto started = std::chrono::steady_clock::now();
+  const auto budget = std::chrono::duration_cast<std::chrono::steady_clock::duration>(opt_.lease / 2);
   for (int round = 0; round < kMaxRoundsPerBatch; ++round) {
+    if (std::chrono::steady_clock::now() - started > budget) {
+      logger()->warn("batch of {} used half its lease; the rest continues in the next batch",
+                     batch.size());
+      break;
+    }
     std::vector<L::Submission> subs;
     std::vector<Work*> owners;
     for (Work& w : batch)
@@ -529,6 +558,7 @@ Result<int> Workflow::runOnce() {
                     applied.error().message);
     return applied.error();
   }
+  int transitions = 0;
   for (size_t i = 0; i < applied->size(); ++i) {
     if (!(*applied)[i]) {
       metrics_.guard_conflicts.inc();
@@ -536,8 +566,10 @@ Result<int> Workflow::runOnce() {
                      toString(writes[i].expected));
     } else if (writes[i].next.status != writes[i].expected) {
       metrics_.transitions.inc();
+      ++transitions;
     }
   }
+  if (transitions > 0 && on_committed_) on_committed_();
   return static_cast<int>(batch.size());
 }
 

@@ -9,6 +9,7 @@
 // ledger and yields the same outcome: nothing settles twice, nothing is lost.
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <random>
 #include <thread>
@@ -51,6 +52,10 @@ class Workflow final : public SettlementCommands {
 
   const WorkflowMetrics& metrics() const { return metrics_; }
 
+  // Called after a batch committed at least one transition (its events are in the outbox), e.g.
+  // to wake the outbox relay. Set before the workers start.
+  void setOnCommitted(std::function<void()> fn) { on_committed_ = std::move(fn); }
+
   // Step names used in command ids and failed_step.
   static std::string commandId(const Settlement& s, std::string_view step);
 
@@ -58,6 +63,10 @@ class Workflow final : public SettlementCommands {
   struct Work;
   void advance(std::vector<Work>& batch);
   void planStep(Work& w, std::vector<ledger::Submission>& out, std::vector<Work*>& owners);
+  // The ledger command step that follows a status ("" when none).
+  static std::string_view nextLedgerStep(Status s);
+  // Applies, in order, the completions the ledger already holds for this round's next steps.
+  void catchUp(Work& w);
   void applyOutcome(Work& w, const Result<ledger::Outcome>& r);
   void onRetryable(Work& w, const Error& e);
   void beginFailure(Work& w, const std::string& code, const std::string& reason);
@@ -72,6 +81,7 @@ class Workflow final : public SettlementCommands {
   std::mutex rng_mu_;
   std::mt19937_64 rng_;
   WorkflowMetrics metrics_;
+  std::function<void()> on_committed_;
 };
 
 // Runs Workflow::runOnce on N threads until stopped; wake() cuts the idle wait short (called by

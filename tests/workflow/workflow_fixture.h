@@ -23,6 +23,15 @@ inline void PrintTo(const Decimal& d, std::ostream* os) { *os << d.toString(); }
 
 namespace sc::workflow_test {
 
+// Every consecutive pair of the audit trail is a legal transition, starting with pending.
+inline void expectLegalPath(const std::vector<Status>& path) {
+  ASSERT_FALSE(path.empty());
+  EXPECT_EQ(path.front(), Status::kPending);
+  for (size_t i = 1; i < path.size(); ++i)
+    EXPECT_TRUE(isAllowedTransition(path[i - 1], path[i]))
+        << toString(path[i - 1]) << " -> " << toString(path[i]) << " at " << i;
+}
+
 class FakeClock final : public Clock {
  public:
   explicit FakeClock(Timestamp t) : now_(t) {}

@@ -1,0 +1,148 @@
+// Crash windows and fencing found in review: a lost database commit after the settle, a lock
+// caught in flight when the settlement fails, a worker whose lease expired mid-step. Each must end
+// with the ledger and the database agreeing, nothing settled twice and nothing left locked.
+#include <gtest/gtest.h>
+
+#include <functional>
+
+#include "workflow_fixture.h"
+
+namespace sc::workflow_test {
+namespace {
+
+using namespace std::chrono_literals;
+using S = Status;
+
+// Forwards to the embedded ledger, running `before_submit` (once) ahead of the first batch that
+// holds a command of type Cmd: the moment a test wants to interleave something.
+template <class Cmd>
+class InterceptingLedger final : public ledger::Ledger {
+ public:
+  explicit InterceptingLedger(ledger::EmbeddedLedger& real) : real_(real) {}
+  std::function<void()> before_submit;
+
+  std::vector<Result<ledger::Outcome>> submit(std::span<const ledger::Submission> batch) override {
+    for (const auto& s : batch) {
+      if (before_submit && std::holds_alternative<Cmd>(s.command)) {
+        auto hook = std::move(before_submit);
+        before_submit = nullptr;
+        hook();
+        break;
+      }
+    }
+    return real_.submit(batch);
+  }
+  Result<std::string> allocateParty(const std::string& h) override { return real_.allocateParty(h); }
+  Result<bool> partyExists(const std::string& p) override { return real_.partyExists(p); }
+  Result<ledger::HoldingView> credit(const std::string& p, const std::string& a, Decimal amount,
+                                     const std::string& s) override {
+    return real_.credit(p, a, amount, s);
+  }
+  Result<std::vector<ledger::HoldingView>> holdings(const std::string& p) override {
+    return real_.holdings(p);
+  }
+  Result<std::optional<ledger::DvpView>> dvp(const std::string& c) override { return real_.dvp(c); }
+  Result<std::optional<ledger::UpdateView>> updateById(const std::string& u) override {
+    return real_.updateById(u);
+  }
+  Result<std::optional<ledger::Outcome>> completion(const std::string& c) override {
+    return real_.completion(c);
+  }
+  Result<std::vector<ledger::AssetTotal>> totals() override { return real_.totals(); }
+  std::vector<std::string> synchronizers() const override { return real_.synchronizers(); }
+  Result<void> ping() override { return real_.ping(); }
+
+ private:
+  ledger::EmbeddedLedger& real_;
+};
+
+class CrashWindow : public WorkflowTest {
+ protected:
+  // Drains repeatedly, moving the clock to each next attempt, until the settlement rests.
+  Settlement driveToRest(const Settlement& s, Workflow* flow, int max_steps = 40) {
+    Settlement now = load(s);
+    for (int i = 0; i < max_steps && isActive(now.status) && now.status != S::kConfirmed; ++i) {
+      clock_.set(std::max(clock_.now(), now.next_attempt_at));
+      drain(flow);
+      now = load(s);
+    }
+    return now;
+  }
+};
+
+TEST_F(CrashWindow, LostCommitAfterTheSettleThenThePassedDeadlineStillConfirms) {
+  credit("acc_seller", "AAPL", "50", "securities");
+  credit("acc_buyer", "USDC", "7524", "cash");
+  FlakySettlementRepository flaky(database_->settlements());
+  auto flow = makeWorkflow(&flaky);
+  Settlement s = submit("trd_lost_settle", "50", "7524.00");
+  flaky.failNextWriteRecording(S::kSettled);
+  ASSERT_FALSE(flow->runOnce().ok());  // the ledger settled; the database kept PENDING
+  EXPECT_EQ(free("acc_buyer", "AAPL"), D("50"));
+  clock_.advance(options_.timeout + 1s);  // nobody came back before the deadline
+  Settlement now = driveToRest(s, flow.get());
+  EXPECT_EQ(now.status, S::kSettled) << now.failure_code << ": " << now.failure_reason;
+  EXPECT_EQ(now.settled_quantity, D("50"));
+  EXPECT_FALSE(now.dvp_atomic_transaction_id.empty());
+  // An operator's retry cannot deliver it again.
+  EXPECT_EQ(flow->retry(s.id, "ops").error().code, "invalid_state");
+  EXPECT_EQ(free("acc_buyer", "AAPL"), D("50"));
+  expectLegalPath(eventStatuses(s));
+  expectLedgerConserved();
+}
+
+TEST_F(CrashWindow, LockCaughtInFlightIsAssignedAndReleasedWhenTheSettlementFails) {
+  credit("acc_seller", "AAPL", "50", "securities");
+  credit("acc_buyer", "USDC", "7524", "cash");
+  InterceptingLedger<ledger::ReassignLocks> ledger(*ledger_);
+  ledger.before_submit = [&] { ledger_->setErrorRate("settlement", 1.0, 3); };
+  auto flow = makeWorkflow(nullptr, &ledger);
+  Settlement s = submit("trd_in_flight", "50", "7524.00");
+  drain(flow.get());
+  // The unassign went through, every assign fails: the locks are in flight.
+  ledger_->setErrorRate("settlement", 0.0, 3);
+  ledger_->setOutage("settlement", true);
+  Settlement now = driveToRest(s, flow.get(), 12);
+  EXPECT_EQ(now.status, S::kBuyerCashLocked);  // failing, but the release waits for its target
+  EXPECT_FALSE(now.failure_code.empty());
+  ledger_->setOutage("settlement", false);
+  now = driveToRest(s, flow.get());
+  EXPECT_EQ(now.status, S::kFailed) << now.last_error;
+  EXPECT_EQ(lockedOf("acc_seller", "AAPL"), Decimal());
+  EXPECT_EQ(lockedOf("acc_buyer", "USDC"), Decimal());
+  EXPECT_EQ(free("acc_seller", "AAPL"), D("50"));
+  expectLegalPath(eventStatuses(s));
+  expectLedgerConserved();
+}
+
+TEST_F(CrashWindow, WorkerWhoseLeaseExpiredCannotLockAfterAnotherFailedTheSettlement) {
+  credit("acc_seller", "AAPL", "50", "securities");
+  credit("acc_buyer", "USDC", "7524", "cash");
+  ledger_->setOutage("cash", true);
+  Settlement s = submit("trd_zombie", "50", "7524.00");
+  drain();
+  Settlement now = load(s);
+  ASSERT_EQ(now.status, S::kSellerSecuritiesLocked);
+  ledger_->setOutage("cash", false);
+  clock_.set(now.next_attempt_at);
+  // Worker A stalls right before its LockCash; meanwhile its lease runs out, the deadline
+  // passes, and worker B fails the settlement (releasing and archiving the DvP).
+  InterceptingLedger<ledger::LockCash> stalled(*ledger_);
+  auto a = makeWorkflow(nullptr, &stalled);
+  auto b = makeWorkflow();
+  stalled.before_submit = [&] {
+    clock_.set(now.deadline_at + options_.lease + 1s);
+    driveToRest(s, b.get());
+    ASSERT_EQ(load(s).status, S::kFailed);
+  };
+  (void)a->runOnce();  // A's LockCash now lands on an archived DvP
+  now = driveToRest(s, b.get());
+  EXPECT_EQ(now.status, S::kFailed);
+  EXPECT_EQ(lockedOf("acc_buyer", "USDC"), Decimal()) << "a FAILED settlement holds a lock";
+  EXPECT_EQ(lockedOf("acc_seller", "AAPL"), Decimal());
+  expectLegalPath(eventStatuses(s));
+  expectLedgerConserved();
+}
+
+}  // namespace
+}  // namespace sc::workflow_test
