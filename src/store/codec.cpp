@@ -73,14 +73,20 @@ std::optional<Timestamp> parseTimestamp(std::string_view s) {
 
 std::string date(Date d) { return formatDate(d); }
 
-const std::string_view kSettlementColumns =
-    "id, trade_id, event_id, buyer_account_id, seller_account_id, symbol, quantity, price, "
-    "amount, allow_partial, executed_at, settlement_date, status, dvp_contract_id, "
-    "dvp_contract_template_id, seller_securities_ledger_ref, buyer_cash_ledger_ref, "
-    "buyer_securities_ledger_ref, seller_cash_ledger_ref, dvp_atomic_transaction_id, "
-    "locked_quantity, locked_amount, settled_quantity, settled_amount, initiated_at, "
-    "confirmed_at, settled_at, failed_at, failure_reason, failure_code, failed_step, last_error, "
-    "retry_count, step_attempt, round, created_at, updated_at, next_attempt_at, deadline_at";
+// One list for both (string literals, so constant-initialised: other translation units build
+// their SQL from these during static initialisation).
+#define SC_SETTLEMENT_COLUMNS                                                                     \
+  "id, trade_id, event_id, buyer_account_id, seller_account_id, symbol, quantity, price, "        \
+  "amount, allow_partial, executed_at, settlement_date, status, dvp_contract_id, "                \
+  "dvp_contract_template_id, seller_securities_ledger_ref, buyer_cash_ledger_ref, "               \
+  "buyer_securities_ledger_ref, seller_cash_ledger_ref, dvp_atomic_transaction_id, "              \
+  "locked_quantity, locked_amount, settled_quantity, settled_amount, initiated_at, "              \
+  "confirmed_at, settled_at, failed_at, failure_reason, failure_code, failed_step, last_error, " \
+  "retry_count, step_attempt, round, created_at, updated_at, next_attempt_at, deadline_at"
+
+const std::string_view kSettlementColumns = SC_SETTLEMENT_COLUMNS;
+const std::string_view kLeasedSettlementColumns = SC_SETTLEMENT_COLUMNS ", lease_token";
+#undef SC_SETTLEMENT_COLUMNS
 
 Result<Settlement> decodeSettlement(const pg::Rows& r, int i) {
   Settlement s;
@@ -176,6 +182,12 @@ Result<Settlement> decodeSettlement(const pg::Rows& r, int i) {
   ts(s.updated_at, "updated_at");
   ts(s.next_attempt_at, "next_attempt_at");
   ts(s.deadline_at, "deadline_at");
+  // lease_token only when selected (kLeasedSettlementColumns): plain reads leave it nil.
+  if (col < r.columns() && !r.isNull(i, col)) {
+    std::string_view v = r.text(i, col);
+    if (auto u = Uuid::parseCanonical(v)) s.lease_token = *u;
+    else if (!err) err = corrupt("lease_token", v);
+  }
   if (err) return *err;
   return s;
 }

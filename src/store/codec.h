@@ -21,7 +21,10 @@ std::string date(Date d);
 inline pg::Param text(const std::string& s) { return s.empty() ? pg::Param{} : pg::Param{s}; }
 
 // Settlement rows: kSettlementColumns in this order; decode() fails on a value it cannot read.
+// kLeasedSettlementColumns adds lease_token (only leaseDue selects it): every other read returns
+// a nil lease_token, so writing back a row read with find() is guarded as "not leased".
 extern const std::string_view kSettlementColumns;
+extern const std::string_view kLeasedSettlementColumns;
 Result<Settlement> decodeSettlement(const pg::Rows& rows, int row);
 
 extern const std::string_view kEventColumns;

@@ -23,10 +23,15 @@ struct IntakeOutcome {
   std::optional<Error> rejection;
 };
 
-// A guarded write of one settlement row: applied only if the row's status is still `expected`.
+// A guarded write of one settlement row: applied only if the row's status is still `expected`
+// and the row still carries next.lease_token — the token leaseDue returned (nil: only if the row
+// is not leased; find() and list() return a nil token). A worker whose lease expired and was
+// taken over is fenced this way, and so is a manual write to a row a worker holds.
 // If next.status != expected the move must be allowed by isAllowedTransition and exactly one
 // settlement_events row (details = `event_details`, a JSON object) is written with it; a write
-// that keeps the status (rescheduling a retry) writes no event. Every write clears the lease.
+// that keeps the status (rescheduling a retry) writes no event. Every write clears the lease
+// (lease_until and lease_token; next.lease_token is only ever compared, never stored), so a
+// leaseholder's write holds once; further writes of one row in the same write() call chain.
 struct StateWrite {
   Settlement next;
   Status expected = Status::kPending;
@@ -62,7 +67,8 @@ class SettlementRepository {
   virtual Result<std::vector<SettlementEvent>> events(const Uuid& settlement_id) = 0;
 
   // Leases up to `limit` active settlements whose next_attempt_at <= now and that no live lease
-  // holds (FOR UPDATE SKIP LOCKED), oldest due first, for `lease` long.
+  // holds (FOR UPDATE SKIP LOCKED), oldest due first, for `lease` long. Each returned settlement
+  // carries a fresh lease_token that its writes must present.
   virtual Result<std::vector<Settlement>> leaseDue(Timestamp now, int limit, Duration lease) = 0;
 
   // Applies the writes in order in one transaction. Returns, per write, whether its guard held.

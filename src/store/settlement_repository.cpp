@@ -395,13 +395,16 @@ Result<std::vector<std::pair<Status, int64_t>>> PgSettlementRepository::countByS
 // ---- leases ------------------------------------------------------------------------------------
 
 namespace {
+// Each lease gets a fresh token (gen_random_uuid: built in since PostgreSQL 13) that the leaseholder
+// must present to write the row: a worker whose lease expired and was taken over is fenced.
 const std::string kLeaseDue =
-    "UPDATE settlements SET lease_until = $2::timestamptz WHERE id IN ("
+    "UPDATE settlements SET lease_until = $2::timestamptz, lease_token = gen_random_uuid()"
+    " WHERE id IN ("
     " SELECT id FROM settlements"
     " WHERE status NOT IN ('settled', 'failed') AND next_attempt_at <= $1::timestamptz"
     "   AND (lease_until IS NULL OR lease_until < $1::timestamptz)"
     " ORDER BY next_attempt_at LIMIT $3::int FOR UPDATE SKIP LOCKED)"
-    " RETURNING " + std::string(codec::kSettlementColumns);
+    " RETURNING " + std::string(codec::kLeasedSettlementColumns);
 }  // namespace
 
 Result<std::vector<Settlement>> PgSettlementRepository::leaseDue(Timestamp now, int limit,
@@ -427,7 +430,9 @@ Result<std::vector<Settlement>> PgSettlementRepository::leaseDue(Timestamp now, 
 
 namespace {
 
-// $1 id, $2 expected status, $3..$27 the mutable columns; the lease is always cleared.
+// $1 id, $2 expected status, $3..$27 and $30 the mutable columns, $31 the writer's lease token
+// (NULL: the row must not be leased), $32 the token to leave on the row: NULL (the lease ends)
+// except for a write that another write of the same call to the same row follows.
 constexpr std::string_view kUpdateSet =
     "UPDATE settlements SET status = $3::settlement_status, dvp_contract_id = $4,"
     " dvp_contract_template_id = $5, seller_securities_ledger_ref = $6,"
@@ -439,8 +444,10 @@ constexpr std::string_view kUpdateSet =
     " failed_at = $18::timestamptz, failure_reason = $19, failure_code = $20, failed_step = $21,"
     " last_error = $22, retry_count = $23::int, step_attempt = $24::int,"
     " updated_at = $25::timestamptz, next_attempt_at = $26::timestamptz,"
-    " deadline_at = $27::timestamptz, round = $30::int, lease_until = NULL"
-    " WHERE id = $1::uuid AND status = $2::settlement_status";
+    " deadline_at = $27::timestamptz, round = $30::int, lease_until = NULL,"
+    " lease_token = $32::uuid"
+    " WHERE id = $1::uuid AND status = $2::settlement_status"
+    " AND lease_token IS NOT DISTINCT FROM $31::uuid";
 
 // Keeps the status: no event ($28/$29 are NULL and only typed here).
 const std::string kUpdateOnly =
@@ -452,10 +459,14 @@ const std::string kUpdateWithEvent =
     " created_at) SELECT $28::uuid, u.id, $3::settlement_status, $29::jsonb, $25::timestamptz"
     " FROM u";
 
+constexpr size_t kWriteParams = 31;  // writeParams(); the pipelined path appends $32
+
+pg::Param token(const Uuid& u) { return u.isNil() ? pg::Param{} : pg::Param{u.canonical()}; }
+
 Params writeParams(const StateWrite& w) {
   const Settlement& s = w.next;
   Params p;
-  p.reserve(30);
+  p.reserve(kWriteParams + 1);
   p.emplace_back(s.id.canonical());
   p.emplace_back(std::string(toString(w.expected)));
   p.emplace_back(std::string(toString(s.status)));
@@ -481,6 +492,7 @@ Params writeParams(const StateWrite& w) {
   p.emplace_back(event ? Param{w.event_details.empty() ? std::string("{}") : w.event_details}
                        : Param{});
   p.emplace_back(std::to_string(s.round));
+  p.push_back(token(s.lease_token));
   return p;
 }
 
@@ -493,13 +505,13 @@ WITH w AS (
     $12::numeric[], $13::numeric[], $14::numeric[], $15::timestamptz[], $16::timestamptz[],
     $17::timestamptz[], $18::timestamptz[], $19::text[], $20::text[], $21::text[], $22::text[],
     $23::int[], $24::int[], $25::timestamptz[], $26::timestamptz[], $27::timestamptz[],
-    $28::uuid[], $29::jsonb[], $30::int[])
+    $28::uuid[], $29::jsonb[], $30::int[], $31::uuid[])
   WITH ORDINALITY AS t(id, expected, status, dvp_contract_id, dvp_contract_template_id,
     seller_securities_ledger_ref, buyer_cash_ledger_ref, buyer_securities_ledger_ref,
     seller_cash_ledger_ref, dvp_atomic_transaction_id, locked_quantity, locked_amount,
     settled_quantity, settled_amount, initiated_at, confirmed_at, settled_at, failed_at,
     failure_reason, failure_code, failed_step, last_error, retry_count, step_attempt, updated_at,
-    next_attempt_at, deadline_at, event_id, details, round, ord)
+    next_attempt_at, deadline_at, event_id, details, round, lease_token, ord)
 ), u AS (
   UPDATE settlements s SET status = w.status, dvp_contract_id = w.dvp_contract_id,
     dvp_contract_template_id = w.dvp_contract_template_id,
@@ -515,8 +527,9 @@ WITH w AS (
     failed_step = w.failed_step, last_error = w.last_error, retry_count = w.retry_count,
     step_attempt = w.step_attempt, updated_at = w.updated_at,
     next_attempt_at = w.next_attempt_at, deadline_at = w.deadline_at, round = w.round,
-    lease_until = NULL
+    lease_until = NULL, lease_token = NULL
   FROM w WHERE s.id = w.id AND s.status = w.expected
+    AND s.lease_token IS NOT DISTINCT FROM w.lease_token
   RETURNING s.id
 ), ev AS (
   INSERT INTO settlement_events (id, settlement_id, event_type, details, created_at)
@@ -558,10 +571,10 @@ Result<std::vector<bool>> PgSettlementRepository::writeOnce(std::span<const Stat
   if (!lease.ok()) return lease.error();
   auto& m = metrics();
   if (writes.size() >= 8 && distinctIds(writes)) {
-    std::vector<std::vector<Param>> cols(30);
+    std::vector<std::vector<Param>> cols(kWriteParams);
     for (const StateWrite& w : writes) {
       Params p = writeParams(w);
-      for (size_t c = 0; c < 30; ++c) cols[c].push_back(std::move(p[c]));
+      for (size_t c = 0; c < kWriteParams; ++c) cols[c].push_back(std::move(p[c]));
     }
     Params arrays;
     for (auto& c : cols) arrays.emplace_back(pg::arrayLiteral(c));
@@ -580,13 +593,24 @@ Result<std::vector<bool>> PgSettlementRepository::writeOnce(std::span<const Stat
     return held;
   }
   // All writes in one pipeline = one implicit transaction and one round trip; statements run in
-  // order, so several writes to one settlement chain.
+  // order, so several writes to one settlement chain: each but the last of a row keeps the lease
+  // token it presented, so the next one's guard can hold; the last one clears it.
+  std::vector<bool> followed(writes.size(), false);
+  {
+    std::unordered_set<Uuid, UuidHash> later;
+    for (size_t i = writes.size(); i-- > 0;)
+      followed[i] = !later.insert(writes[i].next.id).second;
+  }
   std::vector<Statement> st;
   st.reserve(writes.size());
-  for (const StateWrite& w : writes)
+  for (size_t i = 0; i < writes.size(); ++i) {
+    const StateWrite& w = writes[i];
+    Params p = writeParams(w);
+    p.push_back(followed[i] ? token(w.next.lease_token) : pg::Param{});
     st.push_back({w.next.status != w.expected ? std::string_view(kUpdateWithEvent)
                                               : std::string_view(kUpdateOnly),
-                  writeParams(w)});
+                  std::move(p)});
+  }
   auto r = (*lease)->pipeline(st);
   if (!r.ok()) return r.error();
   std::vector<bool> held;
