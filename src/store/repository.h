@@ -71,7 +71,9 @@ class SettlementRepository {
   // carries a fresh lease_token that its writes must present.
   virtual Result<std::vector<Settlement>> leaseDue(Timestamp now, int limit, Duration lease) = 0;
 
-  // Applies the writes in order in one transaction. Returns, per write, whether its guard held.
+  // Applies the writes in order in one transaction. Returns, per write, whether its guard held;
+  // writes to one settlement that chain (each expects the status the previous one set) hold or
+  // fail together, with the first one's guard.
   // A write that is not allowed by the transition table is a programming error → Error
   // "illegal_transition" and nothing is written.
   virtual Result<std::vector<bool>> write(std::span<const StateWrite> writes) = 0;

@@ -496,8 +496,14 @@ Params writeParams(const StateWrite& w) {
   return p;
 }
 
-// Writes to distinct settlements in one statement: the same guard and audit row per write, set
-// based (UPDATE … FROM unnest) instead of one statement per row.
+// A batch in one set-based statement (UPDATE … FROM unnest, then the audit rows), instead of one
+// statement per write. Each settlement's writes must form a chain (every write expects the status
+// the previous one set and presents the same lease token — what a worker produces when it advances
+// a settlement several steps): then only the chain's first guard can fail, so the row is updated
+// once, to the last state, under the first guard, and every status change of the chain gets its
+// audit row, in input order, iff that guard held. Rows: $1..$27 as in kUpdateSet (expected = the
+// chain's first), $28 round, $29 lease token; audit rows: $30 id, $31 settlement id, $32 status,
+// $33 details, $34 created_at.
 const std::string kBatchWrite = R"sql(
 WITH w AS (
   SELECT * FROM unnest($1::uuid[], $2::settlement_status[], $3::settlement_status[], $4::text[],
@@ -505,13 +511,13 @@ WITH w AS (
     $12::numeric[], $13::numeric[], $14::numeric[], $15::timestamptz[], $16::timestamptz[],
     $17::timestamptz[], $18::timestamptz[], $19::text[], $20::text[], $21::text[], $22::text[],
     $23::int[], $24::int[], $25::timestamptz[], $26::timestamptz[], $27::timestamptz[],
-    $28::uuid[], $29::jsonb[], $30::int[], $31::uuid[])
-  WITH ORDINALITY AS t(id, expected, status, dvp_contract_id, dvp_contract_template_id,
+    $28::int[], $29::uuid[])
+  AS t(id, expected, status, dvp_contract_id, dvp_contract_template_id,
     seller_securities_ledger_ref, buyer_cash_ledger_ref, buyer_securities_ledger_ref,
     seller_cash_ledger_ref, dvp_atomic_transaction_id, locked_quantity, locked_amount,
     settled_quantity, settled_amount, initiated_at, confirmed_at, settled_at, failed_at,
     failure_reason, failure_code, failed_step, last_error, retry_count, step_attempt, updated_at,
-    next_attempt_at, deadline_at, event_id, details, round, lease_token, ord)
+    next_attempt_at, deadline_at, round, lease_token)
 ), u AS (
   UPDATE settlements s SET status = w.status, dvp_contract_id = w.dvp_contract_id,
     dvp_contract_template_id = w.dvp_contract_template_id,
@@ -533,17 +539,33 @@ WITH w AS (
   RETURNING s.id
 ), ev AS (
   INSERT INTO settlement_events (id, settlement_id, event_type, details, created_at)
-  SELECT w.event_id, w.id, w.status, w.details, w.updated_at
-  FROM w JOIN u ON u.id = w.id WHERE w.status <> w.expected ORDER BY w.ord
+  SELECT e.id, e.settlement_id, e.status, e.details, e.created_at
+  FROM unnest($30::uuid[], $31::uuid[], $32::settlement_status[], $33::jsonb[],
+              $34::timestamptz[]) WITH ORDINALITY AS e(id, settlement_id, status, details,
+                                                       created_at, ord)
+  JOIN u ON u.id = e.settlement_id ORDER BY e.ord
 )
 SELECT id::text FROM u
 )sql";
 
-bool distinctIds(std::span<const StateWrite> writes) {
-  std::unordered_set<Uuid, UuidHash> seen;
-  for (const StateWrite& w : writes)
-    if (!seen.insert(w.next.id).second) return false;
-  return true;
+// Per settlement, in order of first appearance: the indexes of its first and last write. Empty
+// when some settlement's writes do not chain (the caller then runs them one by one).
+std::vector<std::pair<size_t, size_t>> chains(std::span<const StateWrite> writes) {
+  std::vector<std::pair<size_t, size_t>> out;
+  std::unordered_map<Uuid, size_t, UuidHash> by_id;
+  for (size_t i = 0; i < writes.size(); ++i) {
+    auto [it, fresh] = by_id.try_emplace(writes[i].next.id, out.size());
+    if (fresh) {
+      out.emplace_back(i, i);
+      continue;
+    }
+    auto& [first, last] = out[it->second];
+    if (writes[i].expected != writes[last].next.status ||
+        writes[i].next.lease_token != writes[last].next.lease_token)
+      return {};
+    last = i;
+  }
+  return out;
 }
 
 }  // namespace
@@ -570,11 +592,24 @@ Result<std::vector<bool>> PgSettlementRepository::writeOnce(std::span<const Stat
   auto lease = pool_.lease();
   if (!lease.ok()) return lease.error();
   auto& m = metrics();
-  if (writes.size() >= 8 && distinctIds(writes)) {
-    std::vector<std::vector<Param>> cols(kWriteParams);
+  if (auto groups = writes.size() >= 8 ? chains(writes) : decltype(chains(writes)){};
+      !groups.empty()) {
+    std::vector<std::vector<Param>> cols(34);
+    for (auto [first, last] : groups) {
+      StateWrite w = writes[last];
+      w.expected = writes[first].expected;
+      Params p = writeParams(w);  // its $28/$29 (one event) are not used here
+      for (size_t c = 0; c < 27; ++c) cols[c].push_back(std::move(p[c]));
+      cols[27].push_back(std::move(p[29]));  // round
+      cols[28].push_back(std::move(p[30]));  // lease token
+    }
     for (const StateWrite& w : writes) {
-      Params p = writeParams(w);
-      for (size_t c = 0; c < kWriteParams; ++c) cols[c].push_back(std::move(p[c]));
+      if (w.next.status == w.expected) continue;
+      cols[29].emplace_back(Uuid::generateV7().canonical());
+      cols[30].emplace_back(w.next.id.canonical());
+      cols[31].emplace_back(std::string(toString(w.next.status)));
+      cols[32].emplace_back(w.event_details.empty() ? std::string("{}") : w.event_details);
+      cols[33].emplace_back(codec::timestamp(w.next.updated_at));
     }
     Params arrays;
     for (auto& c : cols) arrays.emplace_back(pg::arrayLiteral(c));
