@@ -80,6 +80,7 @@ Config Config::fromEnvironment(const std::map<std::string, std::string>& env) {
   r.nonEmpty("DB_USER", c.db_user);
   r.str("DB_PASSWORD", c.db_password);
   r.integer("DB_POOL_SIZE", c.db_pool_size, 1, 256);
+  r.integer("DB_STATEMENT_TIMEOUT_MS", c.db_statement_timeout_ms, 100, 3600000);
   r.str("KAFKA_BOOTSTRAP_SERVERS", c.kafka_bootstrap_servers);
   r.nonEmpty("SETTLEMENT_EVENTS_TOPIC", c.settlement_events_topic);
   r.nonEmpty("TRADE_EVENTS_TOPIC", c.trade_events_topic);
@@ -128,7 +129,13 @@ std::string Config::postgresConnInfo() const {
   };
   std::string s = "host=" + quote(db_host) + " port=" + std::to_string(db_port) +
                   " dbname=" + quote(db_name) + " user=" + quote(db_user) +
-                  " application_name=settlement-coordinator connect_timeout=5";
+                  " application_name=settlement-coordinator connect_timeout=5"
+                  // A dead server or network: keepalives probe an idle connection (10 s, then
+                  // every 5 s, 3 misses), tcp_user_timeout bounds unacknowledged sends (30 s).
+                  " keepalives=1 keepalives_idle=10 keepalives_interval=5 keepalives_count=3"
+                  " tcp_user_timeout=30000"
+                  // A slow statement: the server cancels it (SQLSTATE 57014, retryable).
+                  " options=" + quote("-c statement_timeout=" + std::to_string(db_statement_timeout_ms));
   if (!db_password.empty()) s += " password=" + quote(db_password);
   return s;
 }

@@ -30,6 +30,8 @@ struct Config {
   std::string db_user = "cantondex_user";  // DB_USER
   std::string db_password;                 // DB_PASSWORD
   int db_pool_size = 8;                    // DB_POOL_SIZE
+  int db_statement_timeout_ms = 30000;     // DB_STATEMENT_TIMEOUT_MS (server-side limit per
+                                           // statement; replies are awaited 5 s longer)
   // Kafka
   std::string kafka_bootstrap_servers;  // KAFKA_BOOTSTRAP_SERVERS (empty: run without Kafka)
   std::string settlement_events_topic = "settlement.events";  // SETTLEMENT_EVENTS_TOPIC
@@ -60,7 +62,8 @@ struct Config {
   // Reads every variable above from `env` (defaults where absent), validates, throws ConfigError.
   static Config fromEnvironment(const std::map<std::string, std::string>& env);
   static Config fromProcessEnvironment();
-  // libpq connection string.
+  // libpq connection string: TCP keepalives and tcp_user_timeout (a dead server or network is
+  // noticed within about 30 s) and statement_timeout = DB_STATEMENT_TIMEOUT_MS on every session.
   std::string postgresConnInfo() const;
 };
 

@@ -57,8 +57,16 @@ Result<int> migrate(pg::ConnectionPool& pool, std::span<const EmbeddedMigration>
   auto lease = pool.lease();
   if (!lease.ok()) return lease.error();
   pg::Connection& c = **lease;
+  // A migration may legitimately run long (an index on a big table, waiting for another instance's
+  // migration lock): no statement_timeout and no I/O timeout for this transaction.
+  struct NoIoTimeout {
+    pg::Connection& c;
+    std::chrono::milliseconds saved = c.ioTimeout();
+    ~NoIoTimeout() { c.setIoTimeout(saved); }
+  } no_io_timeout{c};
+  c.setIoTimeout(std::chrono::milliseconds::zero());
   // The Lease rolls back whatever is left open when we return early with an error.
-  if (auto r = c.script("BEGIN"); !r.ok()) return r.error();
+  if (auto r = c.script("BEGIN; SET LOCAL statement_timeout = 0"); !r.ok()) return r.error();
   if (auto r = c.exec("SELECT pg_advisory_xact_lock($1::bigint)", {std::to_string(kMigrationLock)});
       !r.ok())
     return r.error();

@@ -4,6 +4,8 @@
 
 #include <libpq-fe.h>
 
+#include <cerrno>
+#include <charconv>
 #include <cstdlib>
 
 namespace sc::pg {
@@ -50,6 +52,8 @@ Error errorFromState(std::string_view state, std::string_view message, std::stri
     return Error::transient("database_unavailable", msg);
   if (state == kSerializationFailure || state == kDeadlockDetected)
     return Error::transient("database_conflict", msg);
+  // statement_timeout (or a cancel): the statement was rolled back; worth trying again later.
+  if (state == kQueryCanceled) return Error::transient("database_timeout", msg);
   return Error::permanent("database_error", msg);
 }
 
@@ -87,14 +91,78 @@ Result<std::unique_ptr<Connection>> Connection::connect(const std::string& conni
   }
   PQsetNoticeProcessor(c, ignoreNotice, nullptr);
   std::unique_ptr<Connection> conn(new Connection(c, endpoint));
-  if (auto r = conn->script("SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'"); !r.ok())
-    return r.error();
+  // One round trip: the session settings, and the statement_timeout (in ms) that the conninfo's
+  // options may have set, which the I/O timeout follows.
+  auto st = conn->simple(
+      "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD';"
+      " SELECT setting FROM pg_settings WHERE name = 'statement_timeout'",
+      "setting up the session");
+  if (!st.ok()) return st.error();
+  int64_t ms = 0;
+  if (st->size() == 1) {
+    std::string_view v = st->text(0, 0);
+    std::from_chars(v.data(), v.data() + v.size(), ms);
+  }
+  if (ms > 0) conn->io_timeout_ = std::chrono::milliseconds(ms) + kIoTimeoutGrace;
   return conn;
 }
 
-Connection::~Connection() { PQfinish(c_); }
+Connection::~Connection() {
+  // After a timed-out wait the socket may not take even the goodbye message: never block on it.
+  if (broken_) PQsetnonblocking(c_, 1);
+  PQfinish(c_);
+}
 
-bool Connection::broken() const { return PQstatus(c_) != CONNECTION_OK; }
+bool Connection::broken() const { return broken_ || PQstatus(c_) != CONNECTION_OK; }
+
+Error Connection::timedOut(std::string_view what) {
+  broken_ = true;
+  PQsetnonblocking(c_, 1);
+  return Error::transient("database_unavailable",
+                          std::string(what) + ": no reply from PostgreSQL at " + endpoint_ +
+                              " within " + std::to_string(io_timeout_.count()) +
+                              " ms; connection dropped");
+}
+
+bool Connection::awaitResult() {
+  while (PQisBusy(c_)) {
+    // A lost connection: PQgetResult reports it without waiting.
+    if (PQstatus(c_) != CONNECTION_OK) return true;
+    pollfd p{PQsocket(c_), POLLIN, 0};
+    int n = poll(&p, 1, io_timeout_.count() > 0 ? static_cast<int>(io_timeout_.count()) : -1);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return true;
+    }
+    if (n == 0) return false;
+    if (PQconsumeInput(c_) != 1) return true;
+  }
+  return true;
+}
+
+Result<Rows> Connection::simple(std::string_view sql, std::string_view what) {
+  if (broken_) return timedOut(what);
+  if (PQstatus(c_) != CONNECTION_OK) return lastError(what, nullptr);
+  if (PQsendQuery(c_, std::string(sql).c_str()) != 1) return lastError(what, nullptr);
+  // PQsendQuery flushes in blocking mode; what remains is reading the replies.
+  Rows last;
+  std::optional<Error> first_error;
+  for (;;) {
+    if (!awaitResult()) return timedOut(what);
+    PGresult* r = PQgetResult(c_);
+    if (!r) break;
+    auto st = PQresultStatus(r);
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && st != PGRES_EMPTY_QUERY) {
+      if (!first_error) first_error = lastError(what, r);
+      PQclear(r);
+      continue;
+    }
+    last = Rows(r);
+  }
+  if (first_error) return *first_error;
+  if (PQstatus(c_) != CONNECTION_OK) return lastError(what, nullptr);
+  return last;
+}
 
 bool Connection::inTransaction() const {
   auto s = PQtransactionStatus(c_);
@@ -102,14 +170,8 @@ bool Connection::inTransaction() const {
 }
 
 Result<void> Connection::script(std::string_view sql) {
-  PGresult* r = PQexec(c_, std::string(sql).c_str());
-  auto st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
-  if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && st != PGRES_EMPTY_QUERY) {
-    Error e = lastError("query failed", r);
-    if (r) PQclear(r);
-    return e;
-  }
-  PQclear(r);
+  auto r = simple(sql, "query failed");
+  if (!r.ok()) return r.error();
   return {};
 }
 
@@ -128,6 +190,7 @@ const std::string& Connection::statementName(std::string_view sql, bool& fresh) 
 }
 
 Result<std::vector<Rows>> Connection::pipeline(std::span<const Statement> statements) {
+  if (broken_) return timedOut("pipeline");
   if (PQstatus(c_) != CONNECTION_OK) return lastError("pipeline", nullptr);
   if (PQenterPipelineMode(c_) != 1) return lastError("entering pipeline mode", nullptr);
   // Non-blocking while sending so a large pipeline cannot deadlock against the server's replies.
@@ -166,9 +229,13 @@ Result<std::vector<Rows>> Connection::pipeline(std::span<const Statement> statem
   }
   if (PQpipelineSync(c_) != 1) send_failed = true;
   // Flush everything, reading replies meanwhile.
+  const int wait_ms = io_timeout_.count() > 0 ? static_cast<int>(io_timeout_.count()) : -1;
   for (int f = PQflush(c_); f == 1; f = PQflush(c_)) {
     pollfd p{PQsocket(c_), POLLIN | POLLOUT, 0};
-    if (poll(&p, 1, -1) < 0) break;
+    int n = poll(&p, 1, wait_ms);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) break;
+    if (n == 0) return timedOut("sending pipeline");
     if ((p.revents & POLLIN) && PQconsumeInput(c_) != 1) break;
   }
   PQsetnonblocking(c_, 0);
@@ -177,6 +244,7 @@ Result<std::vector<Rows>> Connection::pipeline(std::span<const Statement> statem
   out.reserve(statements.size());
   std::optional<Error> first_error;
   for (const Sent& s : sent) {
+    if (!awaitResult()) return timedOut("pipeline");
     PGresult* r = PQgetResult(c_);
     if (!r) {
       if (!first_error) first_error = lastError("pipeline", nullptr);
@@ -194,10 +262,16 @@ Result<std::vector<Rows>> Connection::pipeline(std::span<const Statement> statem
       out.emplace_back(r);
     }
     // Each command's results end with a NULL.
-    while (PGresult* extra = PQgetResult(c_)) PQclear(extra);
+    for (;;) {
+      if (!awaitResult()) return timedOut("pipeline");
+      PGresult* extra = PQgetResult(c_);
+      if (!extra) break;
+      PQclear(extra);
+    }
   }
   // The sync marker.
   for (int nulls = 0; nulls < 3 && PQstatus(c_) == CONNECTION_OK;) {
+    if (!awaitResult()) return timedOut("pipeline");
     PGresult* r = PQgetResult(c_);
     if (!r) {
       ++nulls;

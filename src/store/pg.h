@@ -3,6 +3,12 @@
 // loss, serialization failures and deadlocks are retryable, everything else is permanent.
 // A Connection is used by one thread at a time (the pool hands it out); statements are prepared
 // once per connection and cached by their SQL text.
+// No call waits forever: when the server sends nothing for ioTimeout() while a reply is due, the
+// call fails with retryable "database_unavailable" and the connection counts as broken (the pool
+// drops it). The server's statement_timeout (DB_STATEMENT_TIMEOUT_MS, set through the conninfo)
+// ends slow statements first; the I/O timeout catches a server or network that stopped answering
+// (with TCP keepalives and tcp_user_timeout in the conninfo for a dead peer).
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -19,11 +25,17 @@ struct pg_result;
 
 namespace sc::pg {
 
+// Wait for a reply this much longer than the session's statement_timeout, so the server's own
+// timeout (a clean, per-statement error) normally fires first; without one, kDefaultIoTimeout.
+inline constexpr std::chrono::milliseconds kIoTimeoutGrace{5000};
+inline constexpr std::chrono::milliseconds kDefaultIoTimeout{35000};
+
 // SQLSTATEs the store treats specially.
 inline constexpr std::string_view kUniqueViolation = "23505";
 inline constexpr std::string_view kForeignKeyViolation = "23503";
 inline constexpr std::string_view kSerializationFailure = "40001";
 inline constexpr std::string_view kDeadlockDetected = "40P01";
+inline constexpr std::string_view kQueryCanceled = "57014";  // statement_timeout, cancel
 
 // Text-format parameters; nullopt is SQL NULL.
 using Param = std::optional<std::string>;
@@ -61,7 +73,8 @@ Error errorFromState(std::string_view sqlstate, std::string_view message, std::s
 
 class Connection {
  public:
-  // Connects with a libpq conninfo (keyword=value or URI) and sets TimeZone=UTC and ISO dates.
+  // Connects with a libpq conninfo (keyword=value or URI) and sets TimeZone=UTC and ISO dates;
+  // the I/O timeout follows the session's statement_timeout (see kIoTimeoutGrace).
   // Failure → retryable "database_unavailable" naming host:port.
   static Result<std::unique_ptr<Connection>> connect(const std::string& conninfo);
   ~Connection();
@@ -77,8 +90,12 @@ class Connection {
   // Simple-protocol script (several statements, no parameters): migrations, BEGIN/COMMIT.
   Result<void> script(std::string_view sql);
 
-  // True once the connection is lost; the pool then discards it.
+  // True once the connection is lost or a reply timed out; the pool then discards it.
   bool broken() const;
+  // How long a call waits for the server to send anything; zero = no limit (migrations, whose
+  // statements may legitimately run long, lift it for their duration).
+  std::chrono::milliseconds ioTimeout() const { return io_timeout_; }
+  void setIoTimeout(std::chrono::milliseconds t) { io_timeout_ = t; }
   // True when a transaction block is open or failed (the pool rolls it back on return).
   bool inTransaction() const;
   const std::string& endpoint() const { return endpoint_; }  // "host:port"
@@ -88,9 +105,17 @@ class Connection {
   Error lastError(std::string_view what, pg_result* r) const;
   // Returns the prepared-statement name for sql; `fresh` when it still has to be prepared.
   const std::string& statementName(std::string_view sql, bool& fresh);
-  Result<void> drainPipeline(std::string_view what);
+  // Simple protocol, bounded by the I/O timeout: the last statement's rows, or the first error.
+  Result<Rows> simple(std::string_view sql, std::string_view what);
+  // Waits until PQgetResult will not block; false when nothing came within the I/O timeout
+  // (the connection is then marked broken).
+  bool awaitResult();
+  // Marks the connection unusable after a timed-out wait and describes it.
+  Error timedOut(std::string_view what);
 
   pg_conn* c_;
+  bool broken_ = false;
+  std::chrono::milliseconds io_timeout_ = kDefaultIoTimeout;
   std::string endpoint_;
   std::unordered_map<std::string, std::string> prepared_;  // sql → name ("" while unconfirmed)
   int next_statement_ = 0;
