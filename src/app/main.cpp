@@ -72,11 +72,7 @@ int run(const sc::Config& cfg) {
     relay = std::make_unique<sc::OutboxRelay>(kopt, (*db)->outbox(), clock);
     sc::SettlementRepository& repo = (*db)->settlements();
     consumer = std::make_unique<sc::TradeConsumer>(kopt, intake, [&repo]() -> sc::Result<int64_t> {
-      auto counts = repo.countByStatus();
-      if (!counts) return counts.error();
-      for (auto& [status, n] : *counts)
-        if (status == sc::Status::kPending) return n;
-      return int64_t{0};
+      return repo.countPending();  // PENDING rows only, via settlements_status_idx
     });
   }
   // New outbox events (a trade taken in, a transition committed): relay them now, not after the

@@ -20,6 +20,7 @@ class PgSettlementRepository final : public SettlementRepository {
   Result<std::vector<Settlement>> leaseDue(Timestamp now, int limit, Duration lease) override;
   Result<std::vector<bool>> write(std::span<const StateWrite> writes) override;
   Result<std::vector<std::pair<Status, int64_t>>> countByStatus() override;
+  Result<int64_t> countPending() override;
 
  private:
   Result<std::vector<IntakeOutcome>> intakeOnce(std::span<const Trade> trades, Timestamp now,

@@ -80,6 +80,16 @@ class SettlementRepository {
 
   // Counts by status, for /metrics and tests.
   virtual Result<std::vector<std::pair<Status, int64_t>>> countByStatus() = 0;
+
+  // Settlements in PENDING: the intake backlog the Kafka consumer throttles on (polled often, so
+  // implementations should count only those rows). Default: from countByStatus().
+  virtual Result<int64_t> countPending() {
+    auto counts = countByStatus();
+    if (!counts) return counts.error();
+    for (const auto& [status, n] : *counts)
+      if (status == Status::kPending) return n;
+    return int64_t{0};
+  }
 };
 
 class AccountRepository {

@@ -289,6 +289,8 @@ const std::string kEvents = "SELECT " + std::string(codec::kEventColumns) +
                             " FROM settlement_events WHERE settlement_id = $1::uuid"
                             " ORDER BY position";
 const std::string kCountByStatus = "SELECT status, count(*) FROM settlements GROUP BY status";
+// Served by settlements_status_idx (0001): reads only the pending entries, not every settlement.
+const std::string kCountPending = "SELECT count(*) FROM settlements WHERE status = 'pending'";
 
 Result<std::optional<Settlement>> findOne(pg::ConnectionPool& pool, const std::string& sql,
                                           const std::string& key) {
@@ -389,6 +391,16 @@ Result<std::vector<std::pair<Status, int64_t>>> PgSettlementRepository::countByS
       if (auto s = parseStatus(rows->text(i, 0)))
         out[static_cast<size_t>(*s)].second = std::stoll(std::string(rows->text(i, 1)));
     return out;
+  });
+}
+
+Result<int64_t> PgSettlementRepository::countPending() {
+  return withRetry([&]() -> Result<int64_t> {
+    auto lease = pool_.lease();
+    if (!lease.ok()) return lease.error();
+    auto rows = (*lease)->exec(kCountPending);
+    if (!rows.ok()) return rows.error();
+    return static_cast<int64_t>(std::stoll(std::string(rows->text(0, 0))));
   });
 }
 
