@@ -4,10 +4,12 @@
 
 namespace sc::store {
 
+// The outbox is settlement_outbox (migration 0004): a copy of each settlement_events row, inserted
+// in the same statement, deleted once delivered. Delivery is recorded by absence; settlement_events
+// is never updated (published_at is no longer maintained).
 namespace {
 const std::string kPending = "SELECT " + std::string(codec::kEventColumns) +
-                             " FROM settlement_events WHERE published_at IS NULL"
-                             " ORDER BY position LIMIT $1::int";
+                             " FROM settlement_outbox ORDER BY position LIMIT $1::int";
 }  // namespace
 
 Result<std::vector<SettlementEvent>> PgOutboxRepository::pending(int limit) {
@@ -32,7 +34,10 @@ Result<std::vector<SettlementEvent>> PgOutboxRepository::pending(int limit) {
   return out;
 }
 
-Result<void> PgOutboxRepository::markPublished(std::span<const int64_t> positions, Timestamp at) {
+// Deletes the delivered events from the outbox: a DELETE only marks the rows dead (no new row
+// versions, no index entries), unlike the UPDATE of published_at it replaces. `at` is not stored.
+Result<void> PgOutboxRepository::markPublished(std::span<const int64_t> positions,
+                                               Timestamp /*at*/) {
   if (positions.empty()) return {};
   std::string array = "{";
   for (size_t i = 0; i < positions.size(); ++i) {
@@ -45,10 +50,8 @@ Result<void> PgOutboxRepository::markPublished(std::span<const int64_t> position
     metrics().errors.inc();
     return lease.error();
   }
-  auto rows = (*lease)->exec(
-      "UPDATE settlement_events SET published_at = $2::timestamptz"
-      " WHERE position = ANY($1::bigint[]) AND published_at IS NULL",
-      {array, codec::timestamp(at)});
+  auto rows = (*lease)->exec("DELETE FROM settlement_outbox WHERE position = ANY($1::bigint[])",
+                             {array});
   if (!rows.ok()) {
     metrics().errors.inc();
     return rows.error();
@@ -62,7 +65,7 @@ Result<int64_t> PgOutboxRepository::backlog() {
     metrics().errors.inc();
     return lease.error();
   }
-  auto rows = (*lease)->exec("SELECT count(*) FROM settlement_events WHERE published_at IS NULL");
+  auto rows = (*lease)->exec("SELECT count(*) FROM settlement_outbox");
   if (!rows.ok()) {
     metrics().errors.inc();
     return rows.error();

@@ -111,12 +111,18 @@ class AccountRepository {
   virtual Result<void> setStatus(const std::string& account_id, AccountStatus s) = 0;
 };
 
-// The outbox: settlement_events rows not yet delivered to Kafka, by position.
+// The outbox: settlement events not yet delivered to Kafka, by position (the event's identity and
+// order). Every settlement_events row enters the outbox in the transaction that writes it.
 class OutboxRepository {
  public:
   virtual ~OutboxRepository() = default;
+  // Up to `limit` undelivered events, lowest position first.
   virtual Result<std::vector<SettlementEvent>> pending(int limit) = 0;
+  // Records the events at `positions` as delivered (at `at`; an implementation may not keep the
+  // time): pending() and backlog() no longer count them. Unknown or already delivered positions
+  // are ignored, so repeating a call is harmless.
   virtual Result<void> markPublished(std::span<const int64_t> positions, Timestamp at) = 0;
+  // How many events are undelivered.
   virtual Result<int64_t> backlog() = 0;
 };
 

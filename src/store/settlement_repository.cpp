@@ -51,7 +51,8 @@ Result<std::vector<Settlement>> decodeAll(const pg::Rows& rows) {
 const std::string kSelectAccounts =
     "SELECT account_id, status FROM accounts WHERE account_id = ANY($1::text[])";
 
-// One statement inserts every new settlement and its "pending" audit event. Rows are inserted in
+// One statement inserts every new settlement, its "pending" audit event and the event's outbox row
+// (migration 0004). Rows are inserted in
 // trade_id order so concurrent intakes of overlapping batches wait on each other instead of
 // deadlocking; trade_ids that already exist are skipped (ON CONFLICT DO NOTHING).
 const std::string kInsertSettlements = R"sql(
@@ -71,12 +72,16 @@ WITH input AS (
   FROM input ORDER BY trade_id
   ON CONFLICT (trade_id) DO NOTHING
   RETURNING id, trade_id
+), ev AS (
+  INSERT INTO settlement_events (id, settlement_id, event_type, details, created_at)
+  SELECT input.event_row_id, ins.id, 'pending', jsonb_build_object('trade_id', ins.trade_id),
+         $14::timestamptz
+  FROM ins JOIN input ON input.id = ins.id
+  ORDER BY input.ord
+  RETURNING position, id, settlement_id, event_type, details, created_at
 )
-INSERT INTO settlement_events (id, settlement_id, event_type, details, created_at)
-SELECT input.event_row_id, ins.id, 'pending', jsonb_build_object('trade_id', ins.trade_id),
-       $14::timestamptz
-FROM ins JOIN input ON input.id = ins.id
-ORDER BY input.ord
+INSERT INTO settlement_outbox (position, id, settlement_id, event_type, details, created_at)
+SELECT position, id, settlement_id, event_type, details, created_at FROM ev
 RETURNING settlement_id::text
 )sql";
 
@@ -464,12 +469,16 @@ constexpr std::string_view kUpdateSet =
 // Keeps the status: no event ($28/$29 are NULL and only typed here).
 const std::string kUpdateOnly =
     std::string(kUpdateSet) + " AND ($28::uuid IS NULL OR $29::jsonb IS NULL OR true)";
-// A status change and its audit row in one statement: the event exists iff the guard held.
+// A status change, its audit row and the audit row's outbox entry (migration 0004) in one
+// statement: the event exists iff the guard held, and then it is in the outbox too. The
+// statement's row count (the outbox insert's) is 1 iff the guard held.
 const std::string kUpdateWithEvent =
     "WITH u AS (" + std::string(kUpdateSet) +
-    " RETURNING id) INSERT INTO settlement_events (id, settlement_id, event_type, details,"
+    " RETURNING id), ev AS (INSERT INTO settlement_events (id, settlement_id, event_type, details,"
     " created_at) SELECT $28::uuid, u.id, $3::settlement_status, $29::jsonb, $25::timestamptz"
-    " FROM u";
+    " FROM u RETURNING position, id, settlement_id, event_type, details, created_at)"
+    " INSERT INTO settlement_outbox (position, id, settlement_id, event_type, details, created_at)"
+    " SELECT position, id, settlement_id, event_type, details, created_at FROM ev";
 
 constexpr size_t kWriteParams = 31;  // writeParams(); the pipelined path appends $32
 
@@ -515,7 +524,7 @@ Params writeParams(const StateWrite& w) {
 // once, to the last state, under the first guard, and every status change of the chain gets its
 // audit row, in input order, iff that guard held. Rows: $1..$27 as in kUpdateSet (expected = the
 // chain's first), $28 round, $29 lease token; audit rows: $30 id, $31 settlement id, $32 status,
-// $33 details, $34 created_at.
+// $33 details, $34 created_at. Each audit row inserted is also inserted into settlement_outbox.
 const std::string kBatchWrite = R"sql(
 WITH w AS (
   SELECT * FROM unnest($1::uuid[], $2::settlement_status[], $3::settlement_status[], $4::text[],
@@ -556,6 +565,10 @@ WITH w AS (
               $34::timestamptz[]) WITH ORDINALITY AS e(id, settlement_id, status, details,
                                                        created_at, ord)
   JOIN u ON u.id = e.settlement_id ORDER BY e.ord
+  RETURNING position, id, settlement_id, event_type, details, created_at
+), ob AS (
+  INSERT INTO settlement_outbox (position, id, settlement_id, event_type, details, created_at)
+  SELECT position, id, settlement_id, event_type, details, created_at FROM ev
 )
 SELECT id::text FROM u
 )sql";
