@@ -1,5 +1,5 @@
 #pragma once
-// Relays settlement_events from the outbox to settlement.events (DESIGN §6) with librdkafka's
+// Relays audit events from the outbox (settlement_outbox) to settlement.events (DESIGN §6) with librdkafka's
 // idempotent producer (acks=all, infinite message timeout: a broker outage stalls the relay, never
 // drops an event), key = settlement id. A batch is read by outbox position, produced in that order,
 // and marked published once delivered — except, per settlement, every event after one that was not
