@@ -3,8 +3,6 @@
 // with the ledger and the database agreeing, nothing settled twice and nothing left locked.
 #include <gtest/gtest.h>
 
-#include <functional>
-
 #include "workflow_fixture.h"
 
 namespace sc::workflow_test {
@@ -12,49 +10,6 @@ namespace {
 
 using namespace std::chrono_literals;
 using S = Status;
-
-// Forwards to the embedded ledger, running `before_submit` (once) ahead of the first batch that
-// holds a command of type Cmd: the moment a test wants to interleave something.
-template <class Cmd>
-class InterceptingLedger final : public ledger::Ledger {
- public:
-  explicit InterceptingLedger(ledger::EmbeddedLedger& real) : real_(real) {}
-  std::function<void()> before_submit;
-
-  std::vector<Result<ledger::Outcome>> submit(std::span<const ledger::Submission> batch) override {
-    for (const auto& s : batch) {
-      if (before_submit && std::holds_alternative<Cmd>(s.command)) {
-        auto hook = std::move(before_submit);
-        before_submit = nullptr;
-        hook();
-        break;
-      }
-    }
-    return real_.submit(batch);
-  }
-  Result<std::string> allocateParty(const std::string& h) override { return real_.allocateParty(h); }
-  Result<bool> partyExists(const std::string& p) override { return real_.partyExists(p); }
-  Result<ledger::HoldingView> credit(const std::string& p, const std::string& a, Decimal amount,
-                                     const std::string& s) override {
-    return real_.credit(p, a, amount, s);
-  }
-  Result<std::vector<ledger::HoldingView>> holdings(const std::string& p) override {
-    return real_.holdings(p);
-  }
-  Result<std::optional<ledger::DvpView>> dvp(const std::string& c) override { return real_.dvp(c); }
-  Result<std::optional<ledger::UpdateView>> updateById(const std::string& u) override {
-    return real_.updateById(u);
-  }
-  Result<std::optional<ledger::Outcome>> completion(const std::string& c) override {
-    return real_.completion(c);
-  }
-  Result<std::vector<ledger::AssetTotal>> totals() override { return real_.totals(); }
-  std::vector<std::string> synchronizers() const override { return real_.synchronizers(); }
-  Result<void> ping() override { return real_.ping(); }
-
- private:
-  ledger::EmbeddedLedger& real_;
-};
 
 class CrashWindow : public WorkflowTest {
  protected:
@@ -94,8 +49,8 @@ TEST_F(CrashWindow, LostCommitAfterTheSettleThenThePassedDeadlineStillConfirms) 
 TEST_F(CrashWindow, LockCaughtInFlightIsAssignedAndReleasedWhenTheSettlementFails) {
   credit("acc_seller", "AAPL", "50", "securities");
   credit("acc_buyer", "USDC", "7524", "cash");
-  InterceptingLedger<ledger::ReassignLocks> ledger(*ledger_);
-  ledger.before_submit = [&] { ledger_->setErrorRate("settlement", 1.0, 3); };
+  ScriptedLedger ledger(*ledger_);
+  ledger.beforeFirst<ledger::ReassignLocks>([&] { ledger_->setErrorRate("settlement", 1.0, 3); });
   auto flow = makeWorkflow(nullptr, &ledger);
   Settlement s = submit("trd_in_flight", "50", "7524.00");
   drain(flow.get());
@@ -127,14 +82,14 @@ TEST_F(CrashWindow, WorkerWhoseLeaseExpiredCannotLockAfterAnotherFailedTheSettle
   clock_.set(now.next_attempt_at);
   // Worker A stalls right before its LockCash; meanwhile its lease runs out, the deadline
   // passes, and worker B fails the settlement (releasing and archiving the DvP).
-  InterceptingLedger<ledger::LockCash> stalled(*ledger_);
+  ScriptedLedger stalled(*ledger_);
   auto a = makeWorkflow(nullptr, &stalled);
   auto b = makeWorkflow();
-  stalled.before_submit = [&] {
+  stalled.beforeFirst<ledger::LockCash>([&] {
     clock_.set(now.deadline_at + options_.lease + 1s);
     driveToRest(s, b.get());
     ASSERT_EQ(load(s).status, S::kFailed);
-  };
+  });
   (void)a->runOnce();  // A's LockCash now lands on an archived DvP
   now = driveToRest(s, b.get());
   EXPECT_EQ(now.status, S::kFailed);

@@ -4,6 +4,7 @@
 // Tests call runOnce() directly: no threads, no sleeps; time moves only when a test moves it.
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <map>
 #include <ostream>
 #include <memory>
@@ -89,19 +90,29 @@ class FlakySettlementRepository final : public SettlementRepository {
   int failed_ = 0;
 };
 
-// Forwards to the EmbeddedLedger; can take a synchronizer down when it first sees a Settle
-// command (to fail the EXECUTING step specifically).
+// Forwards to the EmbeddedLedger, optionally running a hook just before the first batch that
+// holds a given command type (e.g. taking a synchronizer down at the EXECUTING step).
 class ScriptedLedger final : public ledger::Ledger {
  public:
   explicit ScriptedLedger(ledger::EmbeddedLedger& real) : real_(real) {}
-  void downOnSettle(std::string synchronizer) { down_on_settle_ = std::move(synchronizer); }
+  // Runs `hook` once, just before the first batch that holds a command of type Cmd: the moment
+  // a test wants to interleave something (an outage, another worker, the clock jumping).
+  template <class Cmd>
+  void beforeFirst(std::function<void()> hook) {
+    matches_ = [](const ledger::Command& c) { return std::holds_alternative<Cmd>(c); };
+    hook_ = std::move(hook);
+  }
+  void downOnSettle(std::string synchronizer) {
+    beforeFirst<ledger::Settle>([this, s = std::move(synchronizer)] { real_.setOutage(s, true); });
+  }
 
   std::vector<Result<ledger::Outcome>> submit(std::span<const ledger::Submission> batch) override {
-    if (!down_on_settle_.empty()) {
+    if (hook_) {
       for (const auto& s : batch) {
-        if (std::holds_alternative<ledger::Settle>(s.command)) {
-          real_.setOutage(down_on_settle_, true);
-          down_on_settle_.clear();
+        if (matches_(s.command)) {
+          auto hook = std::move(hook_);
+          hook_ = nullptr;
+          hook();
           break;
         }
       }
@@ -130,7 +141,8 @@ class ScriptedLedger final : public ledger::Ledger {
 
  private:
   ledger::EmbeddedLedger& real_;
-  std::string down_on_settle_;
+  std::function<bool(const ledger::Command&)> matches_;
+  std::function<void()> hook_;
 };
 
 class WorkflowTest : public ::testing::Test {
