@@ -46,6 +46,17 @@ Result<std::string> requiredString(const Json& obj, const char* name) {
   return std::move(**v);
 }
 
+// A required string field that must be an external id (1-64 of [A-Za-z0-9_.:-]); `code` is the
+// reason reported when it is not.
+Result<std::string> requiredExternalId(const Json& obj, const char* name,
+                                       std::string_view code = reason::kInvalidId) {
+  auto v = requiredString(obj, name);
+  if (!v) return v;
+  if (!isValidExternalId(*v))
+    return bad(code, std::string(name) + " must be 1-64 of [A-Za-z0-9_.:-]", name);
+  return v;
+}
+
 Result<AccountStatus> parseAccountStatus(const std::string& s) {
   if (s == "active") return AccountStatus::kActive;
   if (s == "inactive") return AccountStatus::kInactive;
@@ -173,10 +184,8 @@ HttpResponse Api::postTrade(const HttpRequest& r) {
 HttpResponse Api::postAccount(const HttpRequest& r) {
   auto body = parseObject(r.body);
   if (!body) return errorResponse(body.error());
-  auto id = requiredString(*body, "account_id");
+  auto id = requiredExternalId(*body, "account_id");
   if (!id) return errorResponse(id.error());
-  if (!isValidExternalId(*id))
-    return errorResponse(reason::kInvalidId, "account_id must be 1-64 of [A-Za-z0-9_.:-]", "account_id");
   auto party = optionalString(*body, "canton_party");
   if (!party) return errorResponse(party.error());
   if (*party && ((*party)->empty() || (*party)->size() > 255))
@@ -278,14 +287,10 @@ HttpResponse Api::getHoldings(const HttpRequest& r) {
 HttpResponse Api::postHolding(const HttpRequest& r) {
   auto body = parseObject(r.body);
   if (!body) return errorResponse(body.error());
-  auto id = requiredString(*body, "account_id");
+  auto id = requiredExternalId(*body, "account_id");
   if (!id) return errorResponse(id.error());
-  if (!isValidExternalId(*id))
-    return errorResponse(reason::kInvalidId, "account_id must be 1-64 of [A-Za-z0-9_.:-]", "account_id");
-  auto asset = requiredString(*body, "asset");
+  auto asset = requiredExternalId(*body, "asset", kInvalidParameter);
   if (!asset) return errorResponse(asset.error());
-  if (!isValidExternalId(*asset))
-    return errorResponse(kInvalidParameter, "asset must be 1-64 of [A-Za-z0-9_.:-]", "asset");
   // amount: a decimal string, or a JSON integer (never a binary floating-point value).
   auto it = body->find("amount");
   if (it == body->end() || it->is_null()) return errorResponse(reason::kMissingField, "amount is required", "amount");
