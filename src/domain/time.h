@@ -40,4 +40,22 @@ class SystemClock final : public Clock {
   }
 };
 
+// Elapsed time (never jumps with the wall clock): how long a batch has held its lease.
+class MonotonicClock {
+ public:
+  using TimePoint = std::chrono::steady_clock::time_point;
+  virtual ~MonotonicClock() = default;
+  virtual TimePoint now() const = 0;
+};
+
+class SteadyClock final : public MonotonicClock {
+ public:
+  TimePoint now() const override { return std::chrono::steady_clock::now(); }
+  // The process-wide instance (stateless).
+  static const SteadyClock& instance() {
+    static const SteadyClock c;
+    return c;
+  }
+};
+
 }  // namespace sc

@@ -10,6 +10,7 @@
 #include <thread>
 #include <unordered_map>
 #include <unordered_set>
+#include <unordered_set>
 
 #include "common/log.h"
 #include "common/metrics.h"
@@ -180,6 +181,7 @@ struct EmbeddedLedger::Impl {
   std::unordered_map<std::string, std::string> party_by_hint;
   std::unordered_set<std::string> parties;
   std::unordered_map<std::string, Outcome> completions;
+  std::unordered_set<std::string> fenced;  // command ids taken by a FenceCommand
   std::unordered_map<std::string, UpdateView> updates;
   std::vector<FaultState> faults;
   int fail_settle_at = -1;
@@ -246,7 +248,7 @@ struct EmbeddedLedger::Impl {
   }
   bool usable(const Holding& h) const { return !h.locked() && !h.in_flight; }
 
-  Result<void> applyOp(const journal::Op& op) {
+  Result<void> applyOp(const journal::Op& op, const std::string& command_id) {
     if (auto* o = std::get_if<journal::GenesisOp>(&op)) {
       salt = o->salt;
     } else if (auto* o = std::get_if<journal::PartyOp>(&op)) {
@@ -325,6 +327,8 @@ struct EmbeddedLedger::Impl {
       if (usable(it->second)) unindexFree(it->second);
       it->second.in_flight = true;
       it->second.target = *s;
+    } else if (std::holds_alternative<journal::FenceOp>(op)) {
+      fenced.insert(command_id);
     } else if (auto* o = std::get_if<journal::AssignOp>(&op)) {
       auto s = syncOf(o->target);
       if (!s) return s.error();
@@ -340,7 +344,7 @@ struct EmbeddedLedger::Impl {
 
   Result<void> apply(Record&& rec) {
     for (const auto& op : rec.ops) {
-      auto r = applyOp(op);
+      auto r = applyOp(op, rec.command_id);
       if (!r) return r;
     }
     if (rec.offset > 0) {
@@ -474,6 +478,16 @@ struct EmbeddedLedger::Impl {
 
   Result<Outcome> execute(const Submission& s) {
     if (s.command_id.empty()) return invalid("command id must not be empty", "command_id");
+    if (fenced.count(s.command_id)) {
+      if (std::holds_alternative<FenceCommand>(s.command)) {
+        Outcome o;
+        o.fenced = o.deduplicated = true;
+        return o;
+      }
+      m.countFailure(kCommandFenced);
+      return Error::permanent(kCommandFenced, "command id " + s.command_id +
+                                                  " was fenced: its round was abandoned");
+    }
     if (auto it = completions.find(s.command_id); it != completions.end()) {
       Outcome o = it->second;
       o.deduplicated = true;
@@ -558,6 +572,17 @@ struct EmbeddedLedger::Impl {
                                     " available, needs " + dec(units));
       }
       need = available;
+      // A part pays its pro-rata cash (half-even to the trade's scale, as Settle computes it). A
+      // part so small that its cash rounds to zero cannot settle: it is not deliverable yet, the
+      // same answer as when nothing is available, so the trade waits for the seller.
+      auto pay = Decimal::fromUnits(d.amount)
+                     .mulDiv(Decimal::fromUnits(need), Decimal::fromUnits(d.quantity));
+      if (!pay || pay->units() <= 0) {
+        return Error::permanent(kInsufficientSecurities,
+                                "party " + owner + " has " + dec(available) + " " + asset +
+                                    " available, too little to pay any of the DvP's " +
+                                    dec(d.amount) + " pro rata; needs " + dec(units));
+      }
     }
     // Choose holdings: the DvP's synchronizer first (no reassignment needed), then the others.
     std::vector<int> order{d.sync};
@@ -844,6 +869,17 @@ struct EmbeddedLedger::Impl {
     out.amount = Decimal::fromUnits(cash);
     rec.completion = out;
     commit(std::move(rec));
+    return out;
+  }
+
+  // Nothing completed under the id (execute() answered that case from the completion): take it.
+  Result<Outcome> run(const std::string& cmd, const FenceCommand&) {
+    Record rec;
+    rec.command_id = cmd;
+    rec.ops.push_back(journal::FenceOp{});
+    commit(std::move(rec));
+    Outcome out;
+    out.fenced = true;
     return out;
   }
 

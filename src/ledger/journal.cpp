@@ -106,6 +106,7 @@ enum OpTag : uint8_t {
   kArchive = 5,
   kUnassign = 6,
   kAssign = 7,
+  kFence = 8,
 };
 
 struct OpEncoder {
@@ -158,6 +159,7 @@ struct OpEncoder {
     w.str(o.contract_id);
     w.str(o.target);
   }
+  void operator()(const FenceOp&) { w.u8(kFence); }
 };
 
 void encodeOutcome(Writer& w, const Outcome& o) {
@@ -236,6 +238,8 @@ std::optional<Op> decodeOp(Reader& r) {
       o.target = r.str();
       return o;
     }
+    case kFence:
+      return FenceOp{};
     case kAssign: {
       AssignOp o;
       o.contract_id = r.str();

@@ -55,8 +55,10 @@ struct UnassignOp {
 struct AssignOp {
   std::string contract_id, target;
 };
+// The record's command id is fenced: no command may ever complete under it (FenceCommand).
+struct FenceOp {};
 using Op = std::variant<GenesisOp, PartyOp, CreateHoldingOp, CreateDvpOp, ArchiveOp, UnassignOp,
-                        AssignOp>;
+                        AssignOp, FenceOp>;
 
 struct Record {
   int64_t offset = 0;  // > 0: a transaction with update_id; 0: bookkeeping (party, completion)

@@ -24,6 +24,7 @@ inline constexpr const char* kContractNotActive = "contract_not_active";
 inline constexpr const char* kInsufficientSecurities = "insufficient_securities";
 inline constexpr const char* kInsufficientCash = "insufficient_cash";
 inline constexpr const char* kInvalidCommand = "invalid_command";
+inline constexpr const char* kCommandFenced = "command_fenced";  // the id was taken by a fence
 
 // Creates a DeliveryVsPayment contract (signatories buyer, seller, issuer, cash provider) on the
 // settlement synchronizer.
@@ -69,8 +70,16 @@ struct ArchiveDvp {
   std::string dvp_contract_id;
 };
 
+// Fences an abandoned round before any contract of it is known: submitted under the command id
+// of the round's CreateDvp. If that command already succeeded, its outcome comes back
+// (deduplicated, not `fenced`): the DvP exists and is fenced by releasing and archiving it.
+// Otherwise the fence takes the command id for good: any later submission under it fails with
+// kCommandFenced (permanent), so a worker whose lease expired can never start the round. (Canton
+// deduplicates by command id, not content, so a fence transaction under the id does the same.)
+struct FenceCommand {};
+
 using Command = std::variant<CreateDvp, LockSecurities, LockCash, ReassignLocks, Settle,
-                             ReleaseLocks, ArchiveDvp>;
+                             ReleaseLocks, ArchiveDvp, FenceCommand>;
 
 struct Submission {
   std::string command_id;
@@ -89,6 +98,7 @@ struct Outcome {
   std::string seller_cash_contract_id;
   std::string remainder_dvp_contract_id;  // non-empty after a partial settle
   bool deduplicated = false;              // this command id had already succeeded
+  bool fenced = false;                    // FenceCommand: the id is fenced (nothing ran under it)
 };
 
 struct HoldingView {

@@ -21,6 +21,11 @@ constexpr std::string_view kStepLockCash = "lock_cash";
 constexpr std::string_view kStepReassign = "reassign";
 constexpr std::string_view kStepSettle = "settle";
 constexpr std::string_view kStepRelease = "release";
+// Not a command-id step: a FenceCommand is submitted under the round's kStepInitiate id.
+constexpr std::string_view kStepFence = "fence";
+// planStep re-plans after a decision (a failure begun, a part recycled); more than this many times
+// for one settlement in one call is a bug, and the settlement is parked rather than spun on.
+constexpr int kMaxPlanDepth = 8;
 
 std::shared_ptr<spdlog::logger> logger() {
   static auto l = log::get("workflow");
@@ -44,11 +49,13 @@ struct Workflow::Work {
 };
 
 Workflow::Workflow(SettlementRepository& settlements, AccountRepository& accounts,
-                   L::Ledger& ledger, const Clock& clock, WorkflowOptions options)
+                   L::Ledger& ledger, const Clock& clock, WorkflowOptions options,
+                   const MonotonicClock& elapsed)
     : settlements_(settlements),
       accounts_(accounts),
       ledger_(ledger),
       clock_(clock),
+      elapsed_(elapsed),
       opt_(std::move(options)),
       rng_(opt_.jitter_seed ? opt_.jitter_seed : std::random_device{}()) {
   metrics::registerCounter("sc_workflow_batches_total", "Batches leased", &metrics_.batches);
@@ -105,9 +112,9 @@ void Workflow::beginFailure(Work& w, const std::string& code, const std::string&
   Settlement& s = w.cur;
   // Steps of this round may have committed on the ledger without the database knowing (a lost
   // commit, an unknown outcome, a worker whose lease expired): the ledger decides first, and a
-  // committed settle is never reported as a failure.
-  catchUp(w);
-  if (s.status == Status::kConfirmed || s.status == Status::kPartiallySettled) return;
+  // committed settle is never reported as a failure (the caller plans again from it).
+  if (catchUp(w)) return;
+  if (s.status == Status::kConfirmed) return;  // committed and irreversible: never FAILED
   if (s.failure_code.empty()) {
     s.failure_code = code;
     s.failure_reason = reason;
@@ -160,60 +167,104 @@ std::string_view Workflow::nextLedgerStep(Status s) {
   }
 }
 
-void Workflow::catchUp(Work& w) {
+bool Workflow::catchUp(Work& w) {
+  bool settled = false;
   for (;;) {
+    if (w.cur.status == Status::kPartiallySettled) {
+      // A batch that recycled the remainder may have locked it on the ledger in the next round
+      // and lost its database commit.
+      Settlement next = w.cur;
+      next.round++;
+      auto done = ledger_.completion(commandId(next, kStepLockSecurities));
+      if (!done || !*done) return settled;
+      recycle(w);
+      continue;
+    }
     std::string_view step = nextLedgerStep(w.cur.status);
-    if (step.empty()) return;
+    if (step.empty()) return settled;
     auto done = ledger_.completion(commandId(w.cur, step));
-    if (!done || !*done) return;
+    if (!done || !*done) return settled;
     Status before = w.cur.status;
     w.step = step;
     applyOutcome(w, **done);
-    if (w.cur.status == before) return;
+    if (w.cur.status == before) return settled;
+    if (w.cur.status == Status::kConfirmed || w.cur.status == Status::kPartiallySettled)
+      settled = true;
   }
 }
 
-void Workflow::planStep(Work& w, std::vector<L::Submission>& out, std::vector<Work*>& owners) {
+void Workflow::recycle(Work& w) {
+  Settlement& s = w.cur;
+  s.round++;
+  s.retry_count++;
+  s.step_attempt = 0;
+  s.deadline_at = clock_.now() + opt_.timeout;
+  moveTo(w, Status::kInitiated,
+         json{{"recycled", true},
+              {"remaining_quantity", s.trade.quantity.sub(s.settled_quantity)->toString()},
+              {"retry_count", s.retry_count},
+              {"dvp_contract_id", s.dvp_contract_id}}
+             .dump());
+}
+
+// The round is fenced on the ledger (its DvP released and archived, or its create command id
+// taken by a fence): record FAILED with what settled before.
+void Workflow::fail(Work& w, std::string_view fence_detail, const std::string& fence_ref) {
+  Settlement& s = w.cur;
+  s.locked_quantity = Decimal();
+  s.locked_amount = Decimal();
+  json details{{"failure_code", s.failure_code},
+               {"failure_reason", s.failure_reason},
+               {"failed_step", s.failed_step},
+               {"retry_count", s.retry_count},
+               {"settled_quantity", s.settled_quantity.toString()},
+               {"settled_amount", s.settled_amount.toString()}};
+  details[std::string(fence_detail)] = fence_ref;
+  moveTo(w, Status::kFailed, details.dump());
+  metrics_.failures.inc();
+  w.done = true;
+}
+
+void Workflow::planStep(Work& w, std::vector<L::Submission>& out, std::vector<Work*>& owners,
+                        int depth) {
   Settlement& s = w.cur;
   Timestamp now = clock_.now();
+  if (depth > kMaxPlanDepth) {
+    // Every re-plan follows a decision that changes the settlement; getting here is a bug. Park
+    // it (an operator sees last_error) instead of spinning a worker.
+    logger()->critical("settlement {}: no decision after {} plans at {}; parked", s.settlementId(),
+                       depth, toString(s.status));
+    s.last_error = "internal: workflow made no decision at " + std::string(toString(s.status));
+    s.next_attempt_at = now + opt_.retry_delay;
+    w.dirty = true;
+    w.done = true;
+    return;
+  }
+  auto replan = [&] { planStep(w, out, owners, depth + 1); };
   auto submit = [&](std::string_view step, L::Command c) {
     out.push_back(L::Submission{commandId(s, step), std::move(c)});
     owners.push_back(&w);
     w.step = step;
   };
 
-  // A failing settlement first gives back its locks, then becomes FAILED.
+  // A failing settlement fences its round on the ledger, giving back its locks, then becomes
+  // FAILED. The ledger decides what of the round already happened (a lost commit, a worker whose
+  // lease expired), and nothing of the round can happen after the fence.
   if (!s.failure_code.empty() && isActive(s.status) && s.status != Status::kConfirmed) {
-    if (s.dvp_contract_id.empty()) {
-      // A batch whose database commit was lost may have created the DvP (and taken locks)
-      // without recording it: the ledger knows.
-      auto created = ledger_.completion(commandId(s, kStepInitiate));
-      if (!created) {
-        onRetryable(w, created.error());
-        return;
-      }
-      if (*created) {
-        s.dvp_contract_id = (*created)->contract_id;
-        s.dvp_contract_template_id = opt_.dvp_template_id;
-        w.dirty = true;
-      }
-    }
-    if (!s.dvp_contract_id.empty() && !w.failure_durable) {
-      // Commit the decision before undoing anything. Were the release to commit on the ledger
-      // and FAILED not in the database, a later batch would redo this round's steps and the
-      // ledger would answer them from their completions, locks that no longer exist included.
+    if (!w.failure_durable) {
+      // Commit the decision before fencing or undoing anything. Were the fence to commit on the
+      // ledger and FAILED not in the database, a later batch would redo this round's steps and
+      // the ledger would answer them from their completions, locks that no longer exist included.
       s.next_attempt_at = now;
       w.dirty = true;
       w.done = true;
       return;
     }
     if (s.dvp_contract_id.empty()) {
-      moveTo(w, Status::kFailed, json{{"failure_code", s.failure_code},
-                                      {"failure_reason", s.failure_reason},
-                                      {"failed_step", s.failed_step},
-                                      {"retry_count", s.retry_count}}.dump());
-      metrics_.failures.inc();
-      w.done = true;
+      // No DvP is known (PENDING): take the round's create command id, so that no worker can
+      // start the round any more; if the create already ran, the fence returns its DvP.
+      submit(kStepInitiate, L::FenceCommand{});
+      w.step = kStepFence;
       return;
     }
     submit(kStepRelease, L::ReleaseLocks{s.dvp_contract_id, /*archive_dvp=*/true});
@@ -224,14 +275,14 @@ void Workflow::planStep(Work& w, std::vector<L::Submission>& out, std::vector<Wo
     case Status::kPending: {
       if (!w.accounts_known) {
         beginFailure(w, "unknown_account", "buyer or seller account no longer exists");
-        return planStep(w, out, owners);
+        return replan();
       }
       if (!w.buyer_active || !w.seller_active) {
         beginFailure(w, "inactive_account",
                      std::string(!w.buyer_active ? "buyer account " + s.trade.buyer_account_id
                                                  : "seller account " + s.trade.seller_account_id) +
                          " is inactive");
-        return planStep(w, out, owners);
+        return replan();
       }
       // What is still due: all of it, or after a failed partial settlement, the remainder.
       submit(kStepInitiate,
@@ -257,7 +308,7 @@ void Workflow::planStep(Work& w, std::vector<L::Submission>& out, std::vector<Wo
         auto pro_rata = remaining_amount.mulDiv(s.locked_quantity, remaining_qty);
         if (!pro_rata) {
           beginFailure(w, pro_rata.error().code, pro_rata.error().message);
-          return planStep(w, out, owners);
+          return replan();
         }
         cash = *pro_rata;
       }
@@ -306,19 +357,10 @@ void Workflow::planStep(Work& w, std::vector<L::Submission>& out, std::vector<Wo
                      "only " + s.settled_quantity.toString() + " of " +
                          s.trade.quantity.toString() + " settled after " +
                          std::to_string(s.retry_count) + " retries");
-        return planStep(w, out, owners);
+        return replan();
       }
-      s.round++;
-      s.retry_count++;
-      s.step_attempt = 0;
-      s.deadline_at = now + opt_.timeout;
-      moveTo(w, Status::kInitiated,
-             json{{"recycled", true},
-                  {"remaining_quantity", s.trade.quantity.sub(s.settled_quantity)->toString()},
-                  {"retry_count", s.retry_count},
-                  {"dvp_contract_id", s.dvp_contract_id}}
-                 .dump());
-      return planStep(w, out, owners);
+      recycle(w);
+      return replan();
     }
     case Status::kSettled:
     case Status::kFailed:
@@ -341,26 +383,28 @@ void Workflow::applyOutcome(Work& w, const Result<L::Outcome>& r) {
   }
   const L::Outcome& o = *r;
   s.step_attempt = 0;
+  if (w.step == kStepFence) {
+    if (o.fenced) {
+      fail(w, "fenced_command_id", commandId(s, kStepInitiate));
+      return;
+    }
+    // The round's create had committed (its answer was lost, or a worker whose lease expired
+    // made it): apply it and whatever followed; the DvP is then released and archived.
+    w.step = kStepInitiate;
+    applyOutcome(w, r);
+    catchUp(w);
+    return;
+  }
   if (w.step == kStepRelease) {
     // The locks are released and the DvP archived: no command can use this round's DvP any
     // more. Whatever of the round committed before that (a settle whose outcome was unknown, a
-    // worker whose lease expired) is now final and known: apply it, and fail only if it did not
-    // settle.
-    catchUp(w);
-    if (s.status == Status::kConfirmed || s.status == Status::kPartiallySettled) {
+    // worker whose lease expired, a recycle whose commit was lost) is now final and known: apply
+    // it, and fail only if no part of it settled.
+    if (catchUp(w)) {
       w.done = s.status == Status::kPartiallySettled;
       return;
     }
-    s.locked_quantity = Decimal();
-    s.locked_amount = Decimal();
-    moveTo(w, Status::kFailed, json{{"failure_code", s.failure_code},
-                                    {"failure_reason", s.failure_reason},
-                                    {"failed_step", s.failed_step},
-                                    {"retry_count", s.retry_count},
-                                    {"locks_released_update_id", o.update_id}}
-                                   .dump());
-    metrics_.failures.inc();
-    w.done = true;
+    fail(w, "locks_released_update_id", o.update_id);
     return;
   }
   switch (s.status) {
@@ -454,7 +498,7 @@ void Workflow::applyOutcome(Work& w, const Result<L::Outcome>& r) {
   }
 }
 
-void Workflow::advance(std::vector<Work>& batch) {
+void Workflow::advance(std::vector<Work>& batch, MonotonicClock::TimePoint leased_at) {
   Timestamp now = clock_.now();
   // Deadline: an active settlement that has not committed its settle by then fails (and its
   // locks are released). CONFIRMED and PARTIALLY_SETTLED parts are final and exempt.
@@ -467,12 +511,12 @@ void Workflow::advance(std::vector<Work>& batch) {
                        std::string(toString(s.status)));
     }
   }
-  // A worker whose lease ran out is fenced from the database, but not from the ledger: never start
-  // a ledger round after half the lease has gone (what is left continues in the next batch).
-  const auto started = std::chrono::steady_clock::now();
-  const auto budget = std::chrono::duration_cast<std::chrono::steady_clock::duration>(opt_.lease / 2);
+  // A worker whose lease ran out is fenced from the database, and from the ledger only once the
+  // settlement fails: never start a ledger round after half the lease has gone, counted from
+  // when the lease was asked for (what is left continues in the next batch).
+  const auto budget = std::chrono::duration_cast<MonotonicClock::TimePoint::duration>(opt_.lease / 2);
   for (int round = 0; round < kMaxRoundsPerBatch; ++round) {
-    if (std::chrono::steady_clock::now() - started > budget) {
+    if (elapsed_.now() - leased_at > budget) {
       logger()->warn("batch of {} used half its lease; the rest continues in the next batch",
                      batch.size());
       break;
@@ -489,6 +533,7 @@ void Workflow::advance(std::vector<Work>& batch) {
 
 Result<int> Workflow::runOnce() {
   Timestamp now = clock_.now();
+  const auto leased_at = elapsed_.now();
   auto leased = settlements_.leaseDue(now, opt_.batch_size, opt_.lease);
   if (!leased) {
     metrics_.store_errors.inc();
@@ -533,7 +578,7 @@ Result<int> Workflow::runOnce() {
     }
   }
 
-  advance(batch);
+  advance(batch, leased_at);
 
   std::vector<StateWrite> writes;
   writes.reserve(batch.size() * 3);

@@ -42,8 +42,11 @@ struct WorkflowMetrics {
 
 class Workflow final : public SettlementCommands {
  public:
+  // `elapsed` measures how long a batch has held its lease (the steady clock unless a test
+  // injects one).
   Workflow(SettlementRepository& settlements, AccountRepository& accounts, ledger::Ledger& ledger,
-           const Clock& clock, WorkflowOptions options);
+           const Clock& clock, WorkflowOptions options,
+           const MonotonicClock& elapsed = SteadyClock::instance());
 
   // Leases one batch of due settlements and advances them. Returns how many were leased.
   Result<int> runOnce();
@@ -61,12 +64,19 @@ class Workflow final : public SettlementCommands {
 
  private:
   struct Work;
-  void advance(std::vector<Work>& batch);
-  void planStep(Work& w, std::vector<ledger::Submission>& out, std::vector<Work*>& owners);
+  // Advances a leased batch; `leased_at` is when the lease was asked for (it was granted after).
+  void advance(std::vector<Work>& batch, MonotonicClock::TimePoint leased_at);
+  void planStep(Work& w, std::vector<ledger::Submission>& out, std::vector<Work*>& owners,
+                int depth = 0);
   // The ledger command step that follows a status ("" when none).
   static std::string_view nextLedgerStep(Status s);
-  // Applies, in order, the completions the ledger already holds for this round's next steps.
-  void catchUp(Work& w);
+  // Applies, in order, the completions the ledger already holds for this round's next steps
+  // (a PARTIALLY_SETTLED one's next round included). True if one of them was a settle: that part
+  // is final.
+  bool catchUp(Work& w);
+  // PARTIALLY_SETTLED → INITIATED in the next round: the remainder is locked again.
+  void recycle(Work& w);
+  void fail(Work& w, std::string_view fence_detail, const std::string& fence_ref);
   void applyOutcome(Work& w, const Result<ledger::Outcome>& r);
   void onRetryable(Work& w, const Error& e);
   void beginFailure(Work& w, const std::string& code, const std::string& reason);
@@ -77,6 +87,7 @@ class Workflow final : public SettlementCommands {
   AccountRepository& accounts_;
   ledger::Ledger& ledger_;
   const Clock& clock_;
+  const MonotonicClock& elapsed_;
   WorkflowOptions opt_;
   std::mutex rng_mu_;
   std::mt19937_64 rng_;
