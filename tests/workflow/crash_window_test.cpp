@@ -11,24 +11,12 @@ namespace {
 using namespace std::chrono_literals;
 using S = Status;
 
-class CrashWindow : public WorkflowTest {
- protected:
-  // Drains repeatedly, moving the clock to each next attempt, until the settlement rests.
-  Settlement driveToRest(const Settlement& s, Workflow* flow, int max_steps = 40) {
-    Settlement now = load(s);
-    for (int i = 0; i < max_steps && isActive(now.status) && now.status != S::kConfirmed; ++i) {
-      clock_.set(std::max(clock_.now(), now.next_attempt_at));
-      drain(flow);
-      now = load(s);
-    }
-    return now;
-  }
-};
+class CrashWindow : public WorkflowTest {};
 
 TEST_F(CrashWindow, LostCommitAfterTheSettleThenThePassedDeadlineStillConfirms) {
   credit("acc_seller", "AAPL", "50", "securities");
   credit("acc_buyer", "USDC", "7524", "cash");
-  FlakySettlementRepository flaky(database_->settlements());
+  FlakySettlementRepository flaky(repo());
   auto flow = makeWorkflow(&flaky);
   Settlement s = submit("trd_lost_settle", "50", "7524.00");
   flaky.failNextWriteRecording(S::kSettled);

@@ -7,10 +7,22 @@
 namespace sc::workflow_test {
 
 void WorkflowTest::SetUp() {
-  ASSERT_TRUE(db_.create()) << db_.error();
-  auto d = store::Database::open(db_.conninfo(), 4);
-  ASSERT_TRUE(d.ok()) << d.error().message;
-  database_ = std::move(d).value();
+  const char* store = std::getenv("SC_WORKFLOW_STORE");
+  const std::string which = store && *store ? store : "pg";
+  if (which == "memory") {
+    memory_accounts_ = std::make_unique<sc::testing::MemoryAccounts>();
+    memory_ = std::make_unique<sc::testing::MemoryStore>(*memory_accounts_);
+    repo_ = memory_.get();
+    accounts_ = memory_accounts_.get();
+  } else {
+    ASSERT_EQ(which, "pg") << "SC_WORKFLOW_STORE must be pg or memory";
+    ASSERT_TRUE(db_.create()) << db_.error();
+    auto d = store::Database::open(db_.conninfo(), 4);
+    ASSERT_TRUE(d.ok()) << d.error().message;
+    database_ = std::move(d).value();
+    repo_ = &database_->settlements();
+    accounts_ = &database_->accounts();
+  }
 
   ledger_dir_ = sc::test::makeTempDir("workflow-ledger");
   ledger::EmbeddedLedger::Options lo;
@@ -38,14 +50,16 @@ void WorkflowTest::TearDown() {
   workflow_.reset();
   ledger_.reset();
   database_.reset();
+  memory_.reset();
+  memory_accounts_.reset();
   if (!ledger_dir_.empty() && !HasFailure()) std::filesystem::remove_all(ledger_dir_);
 }
 
 std::unique_ptr<Workflow> WorkflowTest::makeWorkflow(SettlementRepository* repo,
-                                                     ledger::Ledger* ledger) {
-  return std::make_unique<Workflow>(repo ? *repo : database_->settlements(),
-                                    database_->accounts(), ledger ? *ledger : *ledger_, clock_,
-                                    options_);
+                                                     ledger::Ledger* ledger,
+                                                     const MonotonicClock* elapsed) {
+  return std::make_unique<Workflow>(repo ? *repo : *repo_, *accounts_, ledger ? *ledger : *ledger_,
+                                    clock_, options_, elapsed ? *elapsed : elapsed_);
 }
 
 std::string WorkflowTest::addAccount(const std::string& account_id) {
@@ -53,7 +67,7 @@ std::string WorkflowTest::addAccount(const std::string& account_id) {
   EXPECT_TRUE(party.ok()) << party.error().message;
   if (!party.ok()) return {};
   Account a{account_id, *party, AccountStatus::kActive, clock_.now()};
-  auto r = database_->accounts().create(a);
+  auto r = accounts().create(a);
   EXPECT_TRUE(r.ok()) << r.error().message;
   party_[account_id] = *party;
   return *party;
@@ -85,7 +99,7 @@ Trade WorkflowTest::trade(const std::string& trade_id, const char* quantity, con
 Settlement WorkflowTest::submit(const std::string& trade_id, const char* quantity,
                                 const char* amount, bool allow_partial, Date settlement_date) {
   Trade t = trade(trade_id, quantity, amount, allow_partial, settlement_date);
-  auto r = database_->settlements().intake(std::span<const Trade>(&t, 1), clock_.now(),
+  auto r = repo().intake(std::span<const Trade>(&t, 1), clock_.now(),
                                            options_.timeout);
   EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().message);
   if (!r.ok()) return {};
@@ -106,15 +120,25 @@ int WorkflowTest::drain(Workflow* w) {
   return batches;
 }
 
+Settlement WorkflowTest::driveToRest(const Settlement& s, Workflow* w, int max_steps) {
+  Settlement now = load(s);
+  for (int i = 0; i < max_steps && isActive(now.status) && now.status != Status::kConfirmed; ++i) {
+    clock_.set(std::max(clock_.now(), now.next_attempt_at));
+    drain(w);
+    now = load(s);
+  }
+  return now;
+}
+
 Settlement WorkflowTest::load(const Settlement& s) {
-  auto f = database_->settlements().find(s.id);
+  auto f = repo().find(s.id);
   EXPECT_TRUE(f.ok() && f->has_value());
   if (!f.ok() || !f->has_value()) return s;
   return **f;
 }
 
 std::vector<SettlementEvent> WorkflowTest::events(const Settlement& s) {
-  auto e = database_->settlements().events(s.id);
+  auto e = repo().events(s.id);
   EXPECT_TRUE(e.ok()) << e.error().message;
   return e.ok() ? *e : std::vector<SettlementEvent>{};
 }

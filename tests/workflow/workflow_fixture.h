@@ -1,7 +1,10 @@
 #pragma once
-// Fixture for the workflow tests: the real Workflow on the real PostgreSQL store (a fresh database
-// per test) and the real EmbeddedLedger (journal in a fresh folder), driven by a fake clock.
-// Tests call runOnce() directly: no threads, no sleeps; time moves only when a test moves it.
+// Fixture for the workflow tests: the real Workflow and the real EmbeddedLedger (journal in a fresh
+// folder), driven by a fake clock, on one of two stores chosen by SC_WORKFLOW_STORE: `pg` (the
+// real PostgreSQL store, a fresh database per test) or `memory` (tests/support/memory_store.h,
+// the same guarded-write and lease semantics, for unit and sanitizer runs). ctest runs every test
+// on both. Tests call runOnce() directly: no threads, no sleeps; time moves only when a test
+// moves it.
 #include <gtest/gtest.h>
 
 #include <functional>
@@ -13,6 +16,8 @@
 
 #include "ledger/embedded_ledger.h"
 #include "store/database.h"
+#include "support/fake_clock.h"
+#include "support/memory_store.h"
 #include "tests/support/pg_test_db.h"
 #include "workflow/workflow.h"
 
@@ -33,16 +38,8 @@ inline void expectLegalPath(const std::vector<Status>& path) {
         << toString(path[i - 1]) << " -> " << toString(path[i]) << " at " << i;
 }
 
-class FakeClock final : public Clock {
- public:
-  explicit FakeClock(Timestamp t) : now_(t) {}
-  Timestamp now() const override { return now_; }
-  void set(Timestamp t) { now_ = t; }
-  void advance(Duration d) { now_ += d; }
-
- private:
-  Timestamp now_;
-};
+using sc::testing::FakeClock;
+using sc::testing::FakeElapsed;
 
 inline Decimal D(const char* s) { return Decimal::parse(s).value(); }
 
@@ -156,8 +153,13 @@ class WorkflowTest : public ::testing::Test {
 
   // A workflow over the fixture's store and ledger (or the given wrappers).
   std::unique_ptr<Workflow> makeWorkflow(SettlementRepository* repo = nullptr,
-                                         ledger::Ledger* ledger = nullptr);
+                                         ledger::Ledger* ledger = nullptr,
+                                         const MonotonicClock* elapsed = nullptr);
   Workflow& wf() { return *workflow_; }
+  // The store under test (PostgreSQL or in memory).
+  SettlementRepository& repo() { return *repo_; }
+  AccountRepository& accounts() { return *accounts_; }
+  bool onPostgres() const { return database_ != nullptr; }
 
   // Account (DB) + party (ledger); returns the party id.
   std::string addAccount(const std::string& account_id);
@@ -169,6 +171,9 @@ class WorkflowTest : public ::testing::Test {
 
   // runOnce until nothing is due at the current time (bounded). Returns how many batches ran.
   int drain(Workflow* w = nullptr);
+  // Moves the clock to each next attempt and drains, until the settlement rests (not active, or
+  // CONFIRMED) or max_steps pass. Returns it as stored.
+  Settlement driveToRest(const Settlement& s, Workflow* w = nullptr, int max_steps = 40);
   Settlement load(const Settlement& s);
   std::vector<Status> eventStatuses(const Settlement& s);
   std::vector<SettlementEvent> events(const Settlement& s);
@@ -186,8 +191,13 @@ class WorkflowTest : public ::testing::Test {
                      bool allow_partial, Date settlement_date);
 
   FakeClock clock_{kT0};
+  FakeElapsed elapsed_;
   sc::testing::PgTestDb db_;
-  std::unique_ptr<store::Database> database_;
+  std::unique_ptr<store::Database> database_;  // null on the memory store
+  std::unique_ptr<sc::testing::MemoryAccounts> memory_accounts_;
+  std::unique_ptr<sc::testing::MemoryStore> memory_;
+  SettlementRepository* repo_ = nullptr;
+  AccountRepository* accounts_ = nullptr;
   std::string ledger_dir_;
   std::unique_ptr<ledger::EmbeddedLedger> ledger_;
   WorkflowOptions options_;

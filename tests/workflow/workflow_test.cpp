@@ -543,7 +543,7 @@ class WorkflowCrash : public WorkflowTest {};
 TEST_F(WorkflowCrash, LostDatabaseCommitIsRedoneAndTheLedgerDeduplicates) {
   credit("acc_seller", "AAPL", "50", "securities");
   credit("acc_buyer", "USDC", "7524", "cash");
-  FlakySettlementRepository flaky(database_->settlements());
+  FlakySettlementRepository flaky(repo());
   auto flow = makeWorkflow(&flaky);
   Settlement s = submit("trd_crash", "50", "7524.00");
 
@@ -576,7 +576,7 @@ TEST_F(WorkflowCrash, LostDatabaseCommitIsRedoneAndTheLedgerDeduplicates) {
 TEST_F(WorkflowCrash, LostFailedCommitAfterReleaseNeverResumesTheReleasedRound) {
   credit("acc_seller", "AAPL", "50", "securities");
   credit("acc_buyer", "USDC", "100", "cash");
-  FlakySettlementRepository flaky(database_->settlements());
+  FlakySettlementRepository flaky(repo());
   auto flow = makeWorkflow(&flaky);
   Settlement s = submit("trd_crash_release", "50", "7524.00");
 
@@ -614,7 +614,7 @@ TEST_F(WorkflowCrash, DeadlineAfterALostBatchReleasesTheLocksItTook) {
   credit("acc_buyer", "USDC", "7524", "cash");
   ScriptedLedger scripted(*ledger_);
   scripted.downOnSettle("settlement");
-  FlakySettlementRepository flaky(database_->settlements());
+  FlakySettlementRepository flaky(repo());
   auto flow = makeWorkflow(&flaky, &scripted);
   Settlement s = submit("trd_crash_pending", "50", "7524.00");
 
