@@ -1,9 +1,9 @@
 #include "messaging/outbox_relay.h"
 
+#include <librdkafka/rdkafka.h>
+
 #include <algorithm>
 #include <unordered_set>
-
-#include <librdkafka/rdkafka.h>
 
 #include "common/log.h"
 #include "messaging/event_payload.h"
@@ -40,6 +40,8 @@ struct OutboxRelay::Deliveries : public RdKafka::DeliveryReportCb {
     state[i] = Delivery::kFailed;
     if (error.empty()) error = std::move(why);
   }
+  // Message i was not produced: an earlier event of its settlement was refused.
+  void skipped(size_t i) { state[i] = Delivery::kSkipped; }
   void dr_cb(RdKafka::Message& m) override {
     auto i = reinterpret_cast<uintptr_t>(m.msg_opaque());
     if (i >= state.size() || state[i] != Delivery::kPending) return;
@@ -69,6 +71,16 @@ std::map<std::string, std::string> relayProducerProps(const KafkaOptions& o) {
   props["enable.idempotence"] = "true";
   props["acks"] = "all";
   props["message.timeout.ms"] = "0";  // never give up on an event: the outbox keeps order
+  // A batch that fails for good (a permanent broker error) would otherwise let later batches of
+  // its partition through, delivering a settlement's later events before the failed one; with the
+  // gapless guarantee such a failure is fatal instead: the producer stops, nothing after the
+  // failed event is delivered, and the relay re-sends from the outbox with a new producer.
+  props["enable.gapless.guarantee"] = "true";
+  // One produce request in flight per broker: a request sent behind one that then fails could be
+  // accepted by a broker that does not check the idempotent sequence (as librdkafka's mock cluster
+  // does not), which would put a later event ahead of the failed one. Requests still carry up to
+  // batch.num.messages events, so this costs latency of a few ms, not throughput per request.
+  props["max.in.flight.requests.per.connection"] = "1";
   return props;
 }
 
@@ -89,14 +101,21 @@ std::vector<size_t> markableEvents(std::span<const Delivery> state,
 }
 
 OutboxRelay::OutboxRelay(KafkaOptions options, OutboxRepository& outbox, const Clock& clock)
-    : opt_(std::move(options)), outbox_(outbox), clock_(clock),
+    : opt_(std::move(options)),
+      outbox_(outbox),
+      clock_(clock),
       deliveries_(std::make_unique<Deliveries>()) {
-  metrics::registerCounter("sc_relay_published_total", "Settlement events delivered to Kafka", &metrics_.published);
-  metrics::registerCounter("sc_relay_delivery_failures_total", "Event deliveries that failed (retried)", &metrics_.delivery_failures);
-  metrics::registerCounter("sc_relay_store_errors_total", "Outbox reads/updates that failed", &metrics_.store_errors);
+  metrics::registerCounter("sc_relay_published_total", "Settlement events delivered to Kafka",
+                           &metrics_.published);
+  metrics::registerCounter("sc_relay_delivery_failures_total",
+                           "Event deliveries that failed (retried)", &metrics_.delivery_failures);
+  metrics::registerCounter("sc_relay_store_errors_total", "Outbox reads/updates that failed",
+                           &metrics_.store_errors);
   metrics::registerCounter("sc_relay_batches_total", "Outbox batches relayed", &metrics_.batches);
-  metrics::registerCounter("sc_relay_producer_restarts_total", "Producers replaced after a fatal error", &metrics_.producer_restarts);
-  metrics::registerGauge("sc_relay_last_batch_size", "Events in the last relayed batch", &metrics_.backlog);
+  metrics::registerCounter("sc_relay_producer_restarts_total",
+                           "Producers replaced after a fatal error", &metrics_.producer_restarts);
+  metrics::registerGauge("sc_relay_last_batch_size", "Events in the last relayed batch",
+                         &metrics_.backlog);
 }
 
 OutboxRelay::~OutboxRelay() { stop(); }
@@ -118,8 +137,10 @@ std::shared_ptr<RdKafka::Producer> OutboxRelay::producer() {
 }
 
 void OutboxRelay::replaceProducer(const std::string& why) {
-  logger()->error("relay producer fatal error: {}; replacing the producer (undelivered events "
-                  "stay in the outbox and are re-sent)", why);
+  logger()->error(
+      "relay producer fatal error: {}; replacing the producer (undelivered events "
+      "stay in the outbox and are re-sent)",
+      why);
   metrics_.producer_restarts.inc();
   std::shared_ptr<RdKafka::Producer> old;
   {
@@ -231,6 +252,9 @@ void OutboxRelay::run() {
     std::vector<std::string> keys;
     keys.reserve(events.size());
     std::string fatal;
+    // Settlements one of whose events produce() refused: none of their later events is produced
+    // in this batch (a refusal is final for the batch; the event is re-read first next time).
+    std::unordered_set<std::string> refused_keys;
     auto isFatal = [&] {
       if (fatal.empty() && producer->fatal_error(fatal) == RdKafka::ERR_NO_ERROR) fatal.clear();
       return !fatal.empty();
@@ -239,13 +263,17 @@ void OutboxRelay::run() {
       std::string payload = buildEventPayload(events[i]);
       keys.push_back(eventKey(events[i]));
       const std::string& key = keys.back();
+      if (refused_keys.contains(key)) {
+        d.skipped(i);
+        continue;
+      }
       RdKafka::Headers* headers = RdKafka::Headers::create();
       headers->add("event_type", std::string(eventTypeFor(events[i].status)));
       for (;;) {
-        auto rc = producer->produce(
-            opt_.settlement_topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
-            payload.data(), payload.size(), key.data(), key.size(), 0, headers,
-            reinterpret_cast<void*>(static_cast<uintptr_t>(i)));
+        auto rc = producer->produce(opt_.settlement_topic, RdKafka::Topic::PARTITION_UA,
+                                    RdKafka::Producer::RK_MSG_COPY, payload.data(), payload.size(),
+                                    key.data(), key.size(), 0, headers,
+                                    reinterpret_cast<void*>(static_cast<uintptr_t>(i)));
         if (rc == RdKafka::ERR_NO_ERROR) {  // headers now owned by librdkafka
           d.produced();
           break;
@@ -262,6 +290,7 @@ void OutboxRelay::run() {
           logger()->error("produce to {} failed: {}", opt_.settlement_topic, RdKafka::err2str(rc));
         }
         d.refused(i, RdKafka::err2str(rc));
+        refused_keys.insert(key);
         break;
       }
     }
@@ -277,6 +306,8 @@ void OutboxRelay::run() {
     for (size_t i : markable) delivered.push_back(events[i].position);
     size_t failed = 0;
     for (size_t i = 0; i < keys.size(); ++i) failed += d.state[i] == Delivery::kFailed;
+    size_t skipped = 0;
+    for (size_t i = 0; i < keys.size(); ++i) skipped += d.state[i] == Delivery::kSkipped;
     metrics_.delivery_failures.inc(failed);
     if (!delivered.empty()) {
       auto marked = outbox_.markPublished(delivered, clock_.now());
@@ -292,9 +323,11 @@ void OutboxRelay::run() {
     metrics_.batches.inc();
     if (isFatal()) replaceProducer(fatal);
     if (delivered.size() < events.size() && !stopping_) {
-      logger()->warn("{} of {} events not recorded as delivered ({} failed: {}); retrying in {} ms",
-                     events.size() - delivered.size(), events.size(), failed,
-                     fatal.empty() ? d.error : fatal, backoff.count());
+      logger()->warn(
+          "{} of {} events not recorded as delivered ({} failed: {}; {} held back behind "
+          "an earlier event of their settlement); retrying in {} ms",
+          events.size() - delivered.size(), events.size(), failed, fatal.empty() ? d.error : fatal,
+          skipped, backoff.count());
       // Not cut short by wake(): new events do not make a failing broker or topic work again.
       sleepUnlessStopping(backoff);
       backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));

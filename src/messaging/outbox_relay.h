@@ -1,11 +1,17 @@
 #pragma once
-// Relays audit events from the outbox (settlement_outbox) to settlement.events (DESIGN §6) with librdkafka's
-// idempotent producer (acks=all, infinite message timeout: a broker outage stalls the relay, never
-// drops an event), key = settlement id. A batch is read by outbox position, produced in that order,
-// and marked published once delivered — except, per settlement, every event after one that was not
-// delivered: that one is re-sent first next time, so each settlement's events stay in order. A
-// crash re-sends only events whose delivery was not yet recorded, with the same event_id. A fatal
-// producer error (idempotence state lost) replaces the producer; undelivered events are re-read.
+// Relays audit events from the outbox (settlement_outbox) to settlement.events (DESIGN §6) with
+// librdkafka's idempotent producer (acks=all, infinite message timeout: a broker outage stalls the
+// relay, never drops an event), key = settlement id. A batch is read by outbox position, produced
+// in that order, and marked published once delivered — except, per settlement, every event after
+// one that was not delivered: that one is re-sent first next time, so each settlement's events stay
+// in order. Kafka never receives a later event of a settlement before an earlier one: after a
+// refused produce() the settlement's later events of the batch are not produced, and a batch that
+// fails at the broker is a fatal error (enable.gapless.guarantee), so nothing after it is
+// delivered. A crash re-sends only events whose delivery was not yet recorded, with the same
+// event_id. A fatal producer error (idempotence state lost) replaces the producer; undelivered
+// events are re-read.
+#include <librdkafka/rdkafkacpp.h>
+
 #include <atomic>
 #include <condition_variable>
 #include <map>
@@ -15,8 +21,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <librdkafka/rdkafkacpp.h>
 
 #include "common/metrics.h"
 #include "domain/result.h"
@@ -32,11 +36,13 @@ struct RelayMetrics {
 };
 
 // The relay producer's librdkafka properties: defaults, then options.extra, then the settings the
-// relay's guarantees rest on (idempotence, acks=all, no message timeout), which extras cannot change.
+// relay's guarantees rest on (idempotence, acks=all, no message timeout), which extras cannot
+// change.
 std::map<std::string, std::string> relayProducerProps(const KafkaOptions& options);
 
 // Delivery state of one produced event.
-enum class Delivery : int8_t { kPending = 0, kDelivered = 1, kFailed = -1 };
+// kSkipped: not produced, because produce() refused an earlier event of the same settlement.
+enum class Delivery : int8_t { kPending = 0, kDelivered = 1, kFailed = -1, kSkipped = -2 };
 
 // Which events of a batch (in outbox order, keys[i] = settlement of event i) may be marked
 // published: the delivered ones that no undelivered (failed or still pending) event of the same

@@ -1,12 +1,13 @@
 #include <gtest/gtest.h>
-
-#include <chrono>
-#include <mutex>
-#include <set>
-#include <thread>
-
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
+
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <thread>
 
 #include "messaging/outbox_relay.h"
 #include "messaging/trade_consumer.h"
@@ -47,6 +48,8 @@ TEST(RelayProducerProps, ExtrasCannotWeakenTheRelayGuarantees) {
   KafkaOptions o;
   o.bootstrap_servers = "broker:9092";
   o.extra = {{"message.timeout.ms", "5000"},
+             {"enable.gapless.guarantee", "false"},
+             {"max.in.flight.requests.per.connection", "5"},
              {"enable.idempotence", "false"},
              {"acks", "1"},
              {"linger.ms", "20"},
@@ -55,6 +58,8 @@ TEST(RelayProducerProps, ExtrasCannotWeakenTheRelayGuarantees) {
   EXPECT_EQ(p["message.timeout.ms"], "0");
   EXPECT_EQ(p["enable.idempotence"], "true");
   EXPECT_EQ(p["acks"], "all");
+  EXPECT_EQ(p["enable.gapless.guarantee"], "true");
+  EXPECT_EQ(p["max.in.flight.requests.per.connection"], "1");
   EXPECT_EQ(p["linger.ms"], "20");  // other settings can be tuned
   EXPECT_EQ(p["security.protocol"], "ssl");
   EXPECT_EQ(p["bootstrap.servers"], "broker:9092");
@@ -99,8 +104,8 @@ class MockCluster {
 // Reads a topic from the beginning (all partitions, no group); returns the values.
 std::vector<std::string> readAll(const std::string& bootstrap, const std::string& topic,
                                  size_t want, std::chrono::milliseconds timeout) {
-  auto conf = makeKafkaConf({{"bootstrap.servers", bootstrap}, {"group.id", "reader"},
-                             {"enable.auto.commit", "false"}});
+  auto conf = makeKafkaConf(
+      {{"bootstrap.servers", bootstrap}, {"group.id", "reader"}, {"enable.auto.commit", "false"}});
   std::string err;
   std::unique_ptr<RdKafka::KafkaConsumer> c(RdKafka::KafkaConsumer::create(conf.get(), err));
   std::vector<RdKafka::TopicPartition*> parts;
@@ -154,6 +159,23 @@ class FakeOutbox : public OutboxRepository {
     std::lock_guard l(mu_);
     return unpublished_.size();
   }
+  // One event of `settlement` whose details carry `tag` (and `padding` bytes of filler).
+  int64_t addEvent(const Uuid& settlement, const std::string& tag, size_t padding = 0) {
+    std::lock_guard l(mu_);
+    SettlementEvent e;
+    e.id = Uuid::generateV7();
+    e.settlement_id = settlement;
+    e.status = Status::kInitiated;
+    e.details = R"({"tag":")" + tag + R"(","pad":")" + std::string(padding, 'x') + R"("})";
+    e.position = ++next_;
+    unpublished_.insert(e.position);
+    events_.push_back(e);
+    return e.position;
+  }
+  bool isUnpublished(int64_t position) {
+    std::lock_guard l(mu_);
+    return unpublished_.count(position) > 0;
+  }
 
  private:
   std::mutex mu_;
@@ -186,12 +208,89 @@ TEST(OutboxRelayMock, ReplacesTheProducerAfterAFatalErrorAndLosesNothing) {
   EXPECT_EQ(readAll(o.bootstrap_servers, o.settlement_topic, 100, 10s).size(), 100u);
 }
 
+// Reads the topic and returns, per settlement key, the tags in the order Kafka holds them.
+std::map<std::string, std::vector<std::string>> tagsByKey(const std::string& bootstrap,
+                                                          const std::string& topic, size_t want,
+                                                          std::chrono::milliseconds timeout) {
+  std::map<std::string, std::vector<std::string>> out;
+  for (const auto& v : readAll(bootstrap, topic, want, timeout)) {
+    auto j = nlohmann::json::parse(v);
+    out[j["settlement_id"].get<std::string>()].push_back(j["tag"].get<std::string>());
+  }
+  return out;
+}
+
+// produce() refuses an event of settlement K (too large for message.max.bytes): K's later events
+// must not reach Kafka before it, while another settlement's events flow on.
+TEST(OutboxRelayMock, NoLaterEventOfASettlementIsProducedAfterOneWasRefused) {
+  MockCluster mc;
+  mc.createTopic("settlement.events");
+  KafkaOptions o;
+  o.bootstrap_servers = mc.bootstrap();
+  o.extra["message.max.bytes"] = "2000";
+  FakeOutbox outbox;
+  SystemClock clock;
+  const Uuid k = Uuid::generateV7(), j = Uuid::generateV7();
+  outbox.addEvent(k, "k1");
+  int64_t k2 = outbox.addEvent(k, "k2", 5000);  // refused by produce()
+  int64_t k3 = outbox.addEvent(k, "k3");
+  outbox.addEvent(j, "j1");
+  outbox.addEvent(j, "j2");
+  OutboxRelay relay(o, outbox, clock);
+  relay.start();
+  ASSERT_TRUE(waitFor([&] { return outbox.unpublished() == 2; }, 20s)) << outbox.unpublished();
+  EXPECT_TRUE(outbox.isUnpublished(k2));
+  EXPECT_TRUE(outbox.isUnpublished(k3));
+  // A few more passes: the refused event is retried first, and still holds k3 back.
+  relay.wake();
+  ASSERT_TRUE(waitFor([&] { return relay.metrics().batches.value() >= 3; }, 20s));
+  relay.stop();
+  auto tags = tagsByKey(o.bootstrap_servers, o.settlement_topic, 100, 3s);  // all there is
+  EXPECT_EQ(tags[k.prefixed(kSettlementPrefix)], (std::vector<std::string>{"k1"}));
+  EXPECT_EQ(tags[j.prefixed(kSettlementPrefix)], (std::vector<std::string>{"j1", "j2"}));
+}
+
+// The broker fails a produce request for good: what the relay sent after it in the same partition
+// must not be delivered ahead of it. Each event travels in its own request here.
+TEST(OutboxRelayMock, ABatchTheBrokerRejectsDeliversNothingOfItsSettlementAheadOfIt) {
+  MockCluster mc;
+  rd_kafka_mock_topic_create(mc.get(), "settlement.events", 1, 1);
+  KafkaOptions o;
+  o.bootstrap_servers = mc.bootstrap();
+  o.extra["linger.ms"] = "0";
+  o.extra["batch.num.messages"] = "1";
+  FakeOutbox outbox;
+  SystemClock clock;
+  const Uuid k = Uuid::generateV7();
+  for (int i = 1; i <= 6; ++i) outbox.addEvent(k, "k" + std::to_string(i));
+  // The first produce request fails with a permanent error (not retried by librdkafka).
+  rd_kafka_mock_push_request_errors(mc.get(), /*Produce*/ 0, 1, RD_KAFKA_RESP_ERR_INVALID_RECORD);
+  OutboxRelay relay(o, outbox, clock);
+  relay.start();
+  ASSERT_TRUE(waitFor([&] { return outbox.unpublished() == 0; }, 30s)) << outbox.unpublished();
+  relay.stop();
+  auto tags =
+      tagsByKey(o.bootstrap_servers, o.settlement_topic, 6, 10s)[k.prefixed(kSettlementPrefix)];
+  ASSERT_FALSE(tags.empty());
+  // In Kafka's order, each event's first copy comes after the first copy of every earlier one
+  // (re-sent duplicates of an event are allowed; a later event overtaking an earlier one is not).
+  std::vector<std::string> first_copies;
+  for (const auto& t : tags)
+    if (std::find(first_copies.begin(), first_copies.end(), t) == first_copies.end())
+      first_copies.push_back(t);
+  EXPECT_EQ(first_copies, (std::vector<std::string>{"k1", "k2", "k3", "k4", "k5", "k6"}))
+      << ::testing::PrintToString(tags);
+}
+
 // A repository the consumer test never reaches: only malformed trades are consumed (rejected
 // before any store call).
 class NoStore : public SettlementRepository {
   static Error no() { return Error::transient("no_store", "not in this test"); }
+
  public:
-  Result<std::vector<IntakeOutcome>> intake(std::span<const Trade>, Timestamp, Duration) override { return no(); }
+  Result<std::vector<IntakeOutcome>> intake(std::span<const Trade>, Timestamp, Duration) override {
+    return no();
+  }
   Result<std::optional<Settlement>> find(const Uuid&) override { return no(); }
   Result<std::optional<Settlement>> findByTradeId(const std::string&) override { return no(); }
   Result<SettlementPage> list(const ListQuery&) override { return no(); }
