@@ -78,6 +78,8 @@ void WorkflowTest::credit(const std::string& account_id, const std::string& asse
   auto h = ledger_->credit(party_.at(account_id), asset, D(amount), synchronizer);
   ASSERT_TRUE(h.ok()) << h.error().message;
   credited_[asset] = credited_[asset].add(D(amount)).value();
+  auto& mine = credited_to_[{account_id, asset}];
+  mine = mine.add(D(amount)).value();
 }
 
 Trade WorkflowTest::trade(const std::string& trade_id, const char* quantity, const char* amount,
@@ -99,8 +101,7 @@ Trade WorkflowTest::trade(const std::string& trade_id, const char* quantity, con
 Settlement WorkflowTest::submit(const std::string& trade_id, const char* quantity,
                                 const char* amount, bool allow_partial, Date settlement_date) {
   Trade t = trade(trade_id, quantity, amount, allow_partial, settlement_date);
-  auto r = repo().intake(std::span<const Trade>(&t, 1), clock_.now(),
-                                           options_.timeout);
+  auto r = repo().intake(std::span<const Trade>(&t, 1), clock_.now(), options_.timeout);
   EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().message);
   if (!r.ok()) return {};
   EXPECT_EQ(r->at(0).kind, IntakeKind::kCreated);
@@ -185,6 +186,29 @@ void WorkflowTest::expectLedgerConserved(bool expect_no_locks) {
   }
   for (const auto& [asset, tl] : t) {
     EXPECT_TRUE(credited_.count(asset) || tl.first.isZero()) << asset << " appeared from nowhere";
+  }
+  // Per party (DESIGN §7.2): what each holds is what it was credited plus what its settlements
+  // say settled — a double settlement conserves every total, but not this.
+  std::map<std::pair<std::string, std::string>, Decimal> expected = credited_to_;
+  ListQuery all;
+  all.limit = 1000000;
+  auto page = repo().list(all);
+  ASSERT_TRUE(page.ok()) << page.error().message;
+  for (const Settlement& st : page->settlements) {
+    const Trade& t = st.trade;
+    auto move = [&](const std::string& account, const std::string& asset, Decimal d, bool in) {
+      auto& e = expected[{account, asset}];
+      e = (in ? e.add(d) : e.sub(d)).value();
+    };
+    move(t.buyer_account_id, t.securityAsset(), st.settled_quantity, true);
+    move(t.seller_account_id, t.securityAsset(), st.settled_quantity, false);
+    move(t.buyer_account_id, t.cashAsset(), st.settled_amount, false);
+    move(t.seller_account_id, t.cashAsset(), st.settled_amount, true);
+  }
+  for (const auto& [who, amount] : expected) {
+    Decimal held = free(who.first, who.second).add(lockedOf(who.first, who.second)).value();
+    EXPECT_EQ(held, amount) << who.first << " holds " << held.toString() << " " << who.second
+                            << ", its credits and settled trades say " << amount.toString();
   }
   auto integrity = ledger_->verifyIntegrity();
   EXPECT_TRUE(integrity.ok()) << integrity.error().message;

@@ -9,8 +9,8 @@
 
 #include <functional>
 #include <map>
-#include <ostream>
 #include <memory>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -116,7 +116,9 @@ class ScriptedLedger final : public ledger::Ledger {
     }
     return real_.submit(batch);
   }
-  Result<std::string> allocateParty(const std::string& h) override { return real_.allocateParty(h); }
+  Result<std::string> allocateParty(const std::string& h) override {
+    return real_.allocateParty(h);
+  }
   Result<bool> partyExists(const std::string& p) override { return real_.partyExists(p); }
   Result<ledger::HoldingView> credit(const std::string& p, const std::string& a, Decimal amount,
                                      const std::string& s) override {
@@ -202,8 +204,9 @@ class WorkflowTest : public ::testing::Test {
   std::unique_ptr<ledger::EmbeddedLedger> ledger_;
   WorkflowOptions options_;
   std::unique_ptr<Workflow> workflow_;
-  std::map<std::string, std::string> party_;  // account id → party
-  std::map<std::string, Decimal> credited_;  // asset → sum of credits
+  std::map<std::string, std::string> party_;                            // account id → party
+  std::map<std::string, Decimal> credited_;                             // asset → sum of credits
+  std::map<std::pair<std::string, std::string>, Decimal> credited_to_;  // (account, asset) → sum
 };
 
 }  // namespace sc::workflow_test
