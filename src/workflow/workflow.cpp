@@ -59,15 +59,25 @@ Workflow::Workflow(SettlementRepository& settlements, AccountRepository& account
       opt_(std::move(options)),
       rng_(opt_.jitter_seed ? opt_.jitter_seed : std::random_device{}()) {
   metrics::registerCounter("sc_workflow_batches_total", "Batches leased", &metrics_.batches);
-  metrics::registerCounter("sc_workflow_transitions_total", "State transitions committed", &metrics_.transitions);
-  metrics::registerCounter("sc_workflow_retries_scheduled_total", "Step retries scheduled after a retryable error", &metrics_.retries_scheduled);
-  metrics::registerCounter("sc_workflow_failures_total", "Settlements that failed", &metrics_.failures);
-  metrics::registerCounter("sc_workflow_partial_fills_total", "Partial settlements", &metrics_.partial_fills);
-  metrics::registerCounter("sc_workflow_guard_conflicts_total", "Writes whose status guard did not hold", &metrics_.guard_conflicts);
-  metrics::registerCounter("sc_workflow_store_errors_total", "Batches whose database write failed", &metrics_.store_errors);
-  metrics::registerCounter("sc_workflow_ledger_errors_total", "Ledger command errors", &metrics_.ledger_errors);
-  metrics::registerCounter("sc_workflow_settled_total", "Settlements that reached SETTLED", &metrics_.settled);
-  metrics::registerCounter("sc_workflow_confirmed_total", "Settlements that reached CONFIRMED", &metrics_.confirmed);
+  metrics::registerCounter("sc_workflow_transitions_total", "State transitions committed",
+                           &metrics_.transitions);
+  metrics::registerCounter("sc_workflow_retries_scheduled_total",
+                           "Step retries scheduled after a retryable error",
+                           &metrics_.retries_scheduled);
+  metrics::registerCounter("sc_workflow_failures_total", "Settlements that failed",
+                           &metrics_.failures);
+  metrics::registerCounter("sc_workflow_partial_fills_total", "Partial settlements",
+                           &metrics_.partial_fills);
+  metrics::registerCounter("sc_workflow_guard_conflicts_total",
+                           "Writes whose status guard did not hold", &metrics_.guard_conflicts);
+  metrics::registerCounter("sc_workflow_store_errors_total", "Batches whose database write failed",
+                           &metrics_.store_errors);
+  metrics::registerCounter("sc_workflow_ledger_errors_total", "Ledger command errors",
+                           &metrics_.ledger_errors);
+  metrics::registerCounter("sc_workflow_settled_total", "Settlements that reached SETTLED",
+                           &metrics_.settled);
+  metrics::registerCounter("sc_workflow_confirmed_total", "Settlements that reached CONFIRMED",
+                           &metrics_.confirmed);
 }
 
 std::string Workflow::commandId(const Settlement& s, std::string_view step) {
@@ -99,10 +109,17 @@ void Workflow::moveTo(Work& w, Status to, std::string details) {
     case Status::kInitiated:
       if (!w.cur.initiated_at) w.cur.initiated_at = now;
       break;
-    case Status::kConfirmed: w.cur.confirmed_at = now; break;
-    case Status::kSettled: w.cur.settled_at = now; break;
-    case Status::kFailed: w.cur.failed_at = now; break;
-    default: break;
+    case Status::kConfirmed:
+      w.cur.confirmed_at = now;
+      break;
+    case Status::kSettled:
+      w.cur.settled_at = now;
+      break;
+    case Status::kFailed:
+      w.cur.failed_at = now;
+      break;
+    default:
+      break;
   }
   w.writes.push_back(StateWrite{w.cur, from, std::move(details)});
   w.dirty = false;
@@ -113,15 +130,16 @@ void Workflow::beginFailure(Work& w, const std::string& code, const std::string&
   // Steps of this round may have committed on the ledger without the database knowing (a lost
   // commit, an unknown outcome, a worker whose lease expired): the ledger decides first, and a
   // committed settle is never reported as a failure (the caller plans again from it).
-  if (catchUp(w)) return;
+  // (A catch-up that could not ask the ledger is repeated after the round is fenced.)
+  if (auto settled = catchUp(w); settled && *settled) return;
   if (s.status == Status::kConfirmed) return;  // committed and irreversible: never FAILED
   if (s.failure_code.empty()) {
     s.failure_code = code;
     s.failure_reason = reason;
     s.failed_step = std::string(toString(s.status));
     w.dirty = true;
-    logger()->warn("settlement {} trade {} failing at {}: {}", s.settlementId(),
-                   s.trade.trade_id, s.failed_step, reason);
+    logger()->warn("settlement {} trade {} failing at {}: {}", s.settlementId(), s.trade.trade_id,
+                   s.failed_step, reason);
   }
 }
 
@@ -158,16 +176,22 @@ void Workflow::onRetryable(Work& w, const Error& e) {
 
 std::string_view Workflow::nextLedgerStep(Status s) {
   switch (s) {
-    case Status::kPending: return kStepInitiate;
-    case Status::kInitiated: return kStepLockSecurities;
-    case Status::kSellerSecuritiesLocked: return kStepLockCash;
-    case Status::kBuyerCashLocked: return kStepReassign;
-    case Status::kExecuting: return kStepSettle;
-    default: return {};
+    case Status::kPending:
+      return kStepInitiate;
+    case Status::kInitiated:
+      return kStepLockSecurities;
+    case Status::kSellerSecuritiesLocked:
+      return kStepLockCash;
+    case Status::kBuyerCashLocked:
+      return kStepReassign;
+    case Status::kExecuting:
+      return kStepSettle;
+    default:
+      return {};
   }
 }
 
-bool Workflow::catchUp(Work& w) {
+Result<bool> Workflow::catchUp(Work& w) {
   bool settled = false;
   for (;;) {
     if (w.cur.status == Status::kPartiallySettled) {
@@ -176,14 +200,16 @@ bool Workflow::catchUp(Work& w) {
       Settlement next = w.cur;
       next.round++;
       auto done = ledger_.completion(commandId(next, kStepLockSecurities));
-      if (!done || !*done) return settled;
+      if (!done) return done.error();
+      if (!*done) return settled;
       recycle(w);
       continue;
     }
     std::string_view step = nextLedgerStep(w.cur.status);
     if (step.empty()) return settled;
     auto done = ledger_.completion(commandId(w.cur, step));
-    if (!done || !*done) return settled;
+    if (!done) return done.error();
+    if (!*done) return settled;
     Status before = w.cur.status;
     w.step = step;
     applyOutcome(w, **done);
@@ -337,16 +363,17 @@ void Workflow::planStep(Work& w, std::vector<L::Submission>& out, std::vector<Wo
         metrics_.ledger_errors.inc();
         logger()->error("settlement {}: settle update {} not found on the ledger; will re-verify",
                         s.settlementId(), s.dvp_atomic_transaction_id);
-        onRetryable(w, Error::transient("update_not_found",
-                                        "settle update " + s.dvp_atomic_transaction_id +
-                                            " not found on the ledger"));
+        onRetryable(
+            w, Error::transient("update_not_found", "settle update " + s.dvp_atomic_transaction_id +
+                                                        " not found on the ledger"));
         return;
       }
       s.step_attempt = 0;
-      moveTo(w, Status::kSettled, json{{"dvp_atomic_transaction_id", s.dvp_atomic_transaction_id},
-                                       {"ledger_offset", (*update)->offset},
-                                       {"settlement_date", formatDate(s.trade.settlement_date)}}
-                                      .dump());
+      moveTo(w, Status::kSettled,
+             json{{"dvp_atomic_transaction_id", s.dvp_atomic_transaction_id},
+                  {"ledger_offset", (*update)->offset},
+                  {"settlement_date", formatDate(s.trade.settlement_date)}}
+                 .dump());
       metrics_.settled.inc();
       w.done = true;
       return;
@@ -377,8 +404,10 @@ void Workflow::applyOutcome(Work& w, const Result<L::Outcome>& r) {
     // waited for (DESIGN §4: insufficient holdings are permanent only when partial is not allowed).
     bool wait_for_seller = s.trade.allow_partial && w.step == kStepLockSecurities &&
                            r.error().code == L::kInsufficientSecurities;
-    if (r.error().retryable || wait_for_seller) onRetryable(w, r.error());
-    else beginFailure(w, r.error().code, r.error().message);
+    if (r.error().retryable || wait_for_seller)
+      onRetryable(w, r.error());
+    else
+      beginFailure(w, r.error().code, r.error().message);
     return;
   }
   const L::Outcome& o = *r;
@@ -392,7 +421,7 @@ void Workflow::applyOutcome(Work& w, const Result<L::Outcome>& r) {
     // made it): apply it and whatever followed; the DvP is then released and archived.
     w.step = kStepInitiate;
     applyOutcome(w, r);
-    catchUp(w);
+    (void)catchUp(w);  // what it cannot learn now, the catch-up after the release does
     return;
   }
   if (w.step == kStepRelease) {
@@ -400,7 +429,14 @@ void Workflow::applyOutcome(Work& w, const Result<L::Outcome>& r) {
     // more. Whatever of the round committed before that (a settle whose outcome was unknown, a
     // worker whose lease expired, a recycle whose commit was lost) is now final and known: apply
     // it, and fail only if no part of it settled.
-    if (catchUp(w)) {
+    auto settled = catchUp(w);
+    if (!settled) {
+      // Whether a part of the round settled is unknown: never record FAILED on a guess. The
+      // release is repeated (deduplicated) and the ledger asked again.
+      onRetryable(w, settled.error());
+      return;
+    }
+    if (*settled) {
       w.done = s.status == Status::kPartiallySettled;
       return;
     }
@@ -445,11 +481,12 @@ void Workflow::applyOutcome(Work& w, const Result<L::Outcome>& r) {
                  .dump());
       return;
     case Status::kBuyerCashLocked:
-      moveTo(w, Status::kExecuting, json{{"synchronizer", o.synchronizer},
-                                         {"dvp_contract_id", s.dvp_contract_id},
-                                         {"quantity", s.locked_quantity.toString()},
-                                         {"amount", s.locked_amount.toString()}}
-                                        .dump());
+      moveTo(w, Status::kExecuting,
+             json{{"synchronizer", o.synchronizer},
+                  {"dvp_contract_id", s.dvp_contract_id},
+                  {"quantity", s.locked_quantity.toString()},
+                  {"amount", s.locked_amount.toString()}}
+                 .dump());
       return;
     case Status::kExecuting: {
       s.dvp_atomic_transaction_id = o.update_id;
@@ -506,15 +543,16 @@ void Workflow::advance(std::vector<Work>& batch, MonotonicClock::TimePoint lease
     Settlement& s = w.cur;
     if (s.failure_code.empty() && now >= s.deadline_at && s.status != Status::kConfirmed &&
         s.status != Status::kPartiallySettled) {
-      beginFailure(w, "settlement_timeout",
-                   "SETTLEMENT_TIMEOUT_SECONDS deadline passed at step " +
-                       std::string(toString(s.status)));
+      beginFailure(
+          w, "settlement_timeout",
+          "SETTLEMENT_TIMEOUT_SECONDS deadline passed at step " + std::string(toString(s.status)));
     }
   }
   // A worker whose lease ran out is fenced from the database, and from the ledger only once the
   // settlement fails: never start a ledger round after half the lease has gone, counted from
   // when the lease was asked for (what is left continues in the next batch).
-  const auto budget = std::chrono::duration_cast<MonotonicClock::TimePoint::duration>(opt_.lease / 2);
+  const auto budget =
+      std::chrono::duration_cast<MonotonicClock::TimePoint::duration>(opt_.lease / 2);
   for (int round = 0; round < kMaxRoundsPerBatch; ++round) {
     if (elapsed_.now() - leased_at > budget) {
       logger()->warn("batch of {} used half its lease; the rest continues in the next batch",
@@ -621,7 +659,9 @@ Result<int> Workflow::runOnce() {
 Result<Settlement> Workflow::retry(const Uuid& id, const std::string& reason) {
   auto found = settlements_.find(id);
   if (!found) return found.error();
-  if (!*found) return Error::permanent("settlement_not_found", "no settlement " + id.prefixed(kSettlementPrefix));
+  if (!*found)
+    return Error::permanent("settlement_not_found",
+                            "no settlement " + id.prefixed(kSettlementPrefix));
   Settlement s = std::move(**found);
   if (s.status != Status::kFailed && s.status != Status::kPartiallySettled) {
     return Error::permanent("invalid_state",

@@ -72,8 +72,8 @@ class Workflow final : public SettlementCommands {
   static std::string_view nextLedgerStep(Status s);
   // Applies, in order, the completions the ledger already holds for this round's next steps
   // (a PARTIALLY_SETTLED one's next round included). True if one of them was a settle: that part
-  // is final.
-  bool catchUp(Work& w);
+  // is final. An error when the ledger could not be asked: nothing is known about what follows.
+  Result<bool> catchUp(Work& w);
   // PARTIALLY_SETTLED → INITIATED in the next round: the remainder is locked again.
   void recycle(Work& w);
   void fail(Work& w, std::string_view fence_detail, const std::string& fence_ref);
