@@ -61,6 +61,25 @@ TEST(TradeDecode, AcceptsExactJsonNumbersUsingTheirLiteralText) {
   EXPECT_EQ(r->quantity.toString(), "50.00000000");
 }
 
+TEST(TradeDecode, JsonNumbersWithHugeExponentsAreDecidedExactly) {
+  json j = validTrade();
+  j.erase("price");
+  std::string text = j.dump();
+  auto withAmount = [&](const std::string& literal) {
+    std::string t = text;
+    t.replace(t.find("\"7524.00\""), 9, literal);
+    return t;
+  };
+  // 10^1000 × 10^-10000 is 10^-9000, not 1 (issue 8, defect 6).
+  std::string field;
+  EXPECT_EQ(rejectCode(withAmount("1" + std::string(1000, '0') + "e-10000"), &field),
+            "decimal_too_precise");
+  EXPECT_EQ(field, "amount");
+  auto big = decodeTrade(withAmount("0." + std::string(1500, '0') + "75240e1504"));
+  ASSERT_TRUE(big.ok()) << big.error().message;
+  EXPECT_EQ(big->amount.toString(), "7524.00000000");
+}
+
 TEST(TradeDecode, PriceIsOptional) {
   json j = validTrade();
   j.erase("price");
