@@ -3,6 +3,7 @@
 #include <cstdlib>
 
 #include "domain/fixed_point.h"
+#include "domain/quote.h"
 
 namespace sc {
 namespace {
@@ -34,7 +35,7 @@ __int128 divRoundHalfEven(__int128 n, __int128 d) {
 }
 
 Result<Decimal> Decimal::parse(std::string_view text, bool allow_exponent) {
-  const std::string shown = fixed_point::quote(text);
+  const std::string shown = quoteForMessage(text);
   auto p = fixed_point::parse(text, allow_exponent, kScale, kMaxIntegerDigits + kScale);
   switch (p.error) {
     case fixed_point::ParseError::kNone:

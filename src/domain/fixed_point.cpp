@@ -1,5 +1,7 @@
 #include "domain/fixed_point.h"
 
+#include "domain/quote.h"
+
 namespace sc::fixed_point {
 namespace {
 
@@ -46,7 +48,7 @@ Parsed parse(std::string_view text, bool allow_exponent, int scale, int max_digi
     if (i == start) return syntax("empty exponent");
     if (eneg) exponent = -exponent;
   }
-  if (i != text.size()) return syntax("unexpected character " + quote(text.substr(i, 1)));
+  if (i != text.size()) return syntax("unexpected character " + quoteForMessage(text.substr(i, 1)));
 
   // The significant digits: the mantissa without its leading and trailing zeros.
   std::string digits;
@@ -67,24 +69,6 @@ Parsed parse(std::string_view text, bool allow_exponent, int scale, int max_digi
   for (size_t k = first; k <= last; ++k) units = units * 10 + (digits[k] - '0');
   for (__int128 k = 0; k < shift; ++k) units *= 10;
   return Parsed{ParseError::kNone, {}, negative ? -units : units};
-}
-
-std::string quote(std::string_view text) {
-  constexpr size_t kShown = 40;
-  std::string out = "'";
-  for (size_t i = 0; i < text.size() && i < kShown; ++i) {
-    auto c = static_cast<unsigned char>(text[i]);
-    if (c >= 0x20 && c < 0x7f && c != '\\') {
-      out += static_cast<char>(c);
-    } else {
-      constexpr char kHex[] = "0123456789abcdef";
-      out += "\\x";
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  if (text.size() > kShown) out += "...";
-  return out + "'";
 }
 
 std::string digitsOf(__int128 v) {

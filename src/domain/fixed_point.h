@@ -25,10 +25,6 @@ Parsed parse(std::string_view text, bool allow_exponent, int scale, int max_digi
 // as the value needs, so the text is exact ("-0.0000000001", "7524.00000000" with min 8).
 std::string format(__int128 units, int scale, int min_decimals);
 
-// The text quoted for an error message: at most 40 bytes, anything but printable ASCII as \xNN (so
-// the message is valid UTF-8 whatever the input was), "..." when cut.
-std::string quote(std::string_view text);
-
 // The decimal digits of |v| (no sign).
 std::string digitsOf(__int128 v);
 

@@ -93,6 +93,17 @@ TEST(TradeDecode, RejectsMalformedJson) {
   EXPECT_EQ(rejectCode(std::string("{\"a\":1,\"a\":2}")), "invalid_json");
 }
 
+TEST(TradeDecode, DuplicateMemberErrorStaysValidUtf8WhenTheNameIsCut) {
+  // Found by tests/fuzz/trade_fuzz: the name was cut at byte 64, inside a two-byte character, and
+  // the message could no longer be serialised into the JSON error body.
+  const std::string name = std::string(63, 'a') + "\xc3\xa9";
+  auto r = decodeTrade("{\"" + name + "\":1,\"" + name + "\":2}");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, "invalid_json");
+  EXPECT_NO_THROW((void)json(r.error().message).dump());
+  EXPECT_EQ(r.error().message, "duplicate member '" + std::string(63, 'a') + "\\xc3...'");
+}
+
 TEST(TradeDecode, RejectsEachMissingRequiredField) {
   for (const char* f : {"trade_id", "buyer_account_id", "seller_account_id", "symbol", "quantity",
                         "amount", "settlement_date", "executed_at"}) {
