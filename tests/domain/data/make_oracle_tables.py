@@ -151,6 +151,10 @@ def decimal_arith_cases(rng, n):
         if rng.random() < 0.05:
             c = 0
         op = rng.choice(['add', 'sub', 'mul', 'div', 'muldiv'])
+        if rng.random() < 0.15:  # exact ties, where half-even differs from half-up
+            a = (2 * rng.randint(0, 10**rng.randint(1, 17)) + 1) * rng.choice([1, -1])
+            b, c = {'mul': (50000000, 0), 'div': (200000000, 0), 'muldiv': (1, 2)}.get(op, (b, c))
+            b = b * rng.choice([1, -1])
         if op == 'add':
             r = checked(a + b, DEC)
         elif op == 'sub':
@@ -212,6 +216,10 @@ def ledger_cases(rng, n):
             if rng.random() < 0.03:
                 c = 0
             scale = rng.choice([8, 8, 0, 2, 10])
+            if rng.random() < 0.2:  # an exact tie at the rounding scale
+                r10 = rng.randint(0, 20)
+                c, b = 2 * 10**r10, 10**r10 * rng.choice([1, -1])
+                a = (2 * rng.randint(0, 10**rng.randint(0, 20)) + 1) * 10**(10 - scale)
             if c == 0:
                 r = 'division_by_zero'
             else:
