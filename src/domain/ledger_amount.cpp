@@ -91,16 +91,16 @@ std::string LedgerAmount::toString(int min_decimals) const {
 }
 
 Result<LedgerAmount> LedgerAmount::add(LedgerAmount o) const {
-  // |each| < 10^38 < 2^127 / 1.7: the exact sum of two in-range values fits in __int128.
-  const __int128 units = units_ + o.units_;
-  if (units > kMaxUnits || units < -kMaxUnits)
+  // Two in-range values can sum to 2 × 10^38 > 2^127: the overflow check comes first.
+  __int128 units = 0;
+  if (__builtin_add_overflow(units_, o.units_, &units) || units > kMaxUnits || units < -kMaxUnits)
     return outOfRange("the sum " + toString() + " + " + o.toString());
   return LedgerAmount(units);
 }
 
 Result<LedgerAmount> LedgerAmount::sub(LedgerAmount o) const {
-  const __int128 units = units_ - o.units_;
-  if (units > kMaxUnits || units < -kMaxUnits)
+  __int128 units = 0;
+  if (__builtin_sub_overflow(units_, o.units_, &units) || units > kMaxUnits || units < -kMaxUnits)
     return outOfRange("the difference " + toString() + " - " + o.toString());
   return LedgerAmount(units);
 }
