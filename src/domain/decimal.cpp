@@ -2,6 +2,9 @@
 
 #include <cstdlib>
 
+#include "domain/fixed_point.h"
+#include "domain/quote.h"
+
 namespace sc {
 namespace {
 
@@ -32,102 +35,26 @@ __int128 divRoundHalfEven(__int128 n, __int128 d) {
 }
 
 Result<Decimal> Decimal::parse(std::string_view text, bool allow_exponent) {
-  auto bad = [&](std::string why) {
-    return Error::permanent("invalid_decimal",
-                            "'" + std::string(text.substr(0, 40)) + "' is not a decimal: " + why);
-  };
-  if (text.empty()) return bad("empty");
-  size_t i = 0;
-  bool negative = false;
-  if (text[i] == '-' || text[i] == '+') {
-    negative = text[i] == '-';
-    ++i;
-  }
-  std::string digits;  // all significant digits, integer then fraction
-  int frac_digits = 0;
-  int int_digits = 0;
-  bool seen_point = false;
-  for (; i < text.size(); ++i) {
-    char c = text[i];
-    if (c >= '0' && c <= '9') {
-      digits.push_back(c);
-      (seen_point ? frac_digits : int_digits)++;
-    } else if (c == '.' && !seen_point) {
-      seen_point = true;
-    } else {
+  const std::string shown = quoteForMessage(text);
+  auto p = fixed_point::parse(text, allow_exponent, kScale, kMaxIntegerDigits + kScale);
+  switch (p.error) {
+    case fixed_point::ParseError::kNone:
+      return checked(p.units, shown);
+    case fixed_point::ParseError::kSyntax:
+      return Error::permanent("invalid_decimal", shown + " is not a decimal: " + p.why);
+    case fixed_point::ParseError::kTooPrecise:
+      return Error::permanent("decimal_too_precise", shown + " has more than 8 fractional digits");
+    case fixed_point::ParseError::kOutOfRange:
       break;
-    }
   }
-  if (int_digits == 0 && frac_digits == 0) return bad("no digits");
-  if (seen_point && frac_digits == 0) return bad("no digits after the decimal point");
-  if (seen_point && int_digits == 0) return bad("no digits before the decimal point");
-  long exponent = 0;
-  if (i < text.size() && (text[i] == 'e' || text[i] == 'E')) {
-    if (!allow_exponent) return bad("exponent notation is not allowed in a decimal string");
-    ++i;
-    bool eneg = false;
-    if (i < text.size() && (text[i] == '+' || text[i] == '-')) eneg = text[i++] == '-';
-    size_t start = i;
-    while (i < text.size() && text[i] >= '0' && text[i] <= '9') {
-      if (exponent < 1000) exponent = exponent * 10 + (text[i] - '0');
-      ++i;
-    }
-    if (i == start) return bad("empty exponent");
-    if (eneg) exponent = -exponent;
-  }
-  if (i != text.size()) return bad("unexpected character '" + std::string(1, text[i]) + "'");
-
-  // value = digits * 10^(exponent - frac_digits); we need units = value * 10^8.
-  long shift = exponent - frac_digits + kScale;  // units = digits * 10^shift
-  // strip leading zeros
-  size_t lead = digits.find_first_not_of('0');
-  if (lead == std::string::npos) return Decimal(0);
-  digits.erase(0, lead);
-  if (shift < 0) {
-    // the trailing -shift digits must be zeros, otherwise the value has more than 8 dp
-    size_t cut = static_cast<size_t>(-shift);
-    if (cut >= digits.size()) {
-      return Error::permanent("decimal_too_precise",
-                              "'" + std::string(text.substr(0, 40)) +
-                                  "' has more than 8 fractional digits");
-    }
-    for (size_t k = digits.size() - cut; k < digits.size(); ++k) {
-      if (digits[k] != '0') {
-        return Error::permanent("decimal_too_precise",
-                                "'" + std::string(text.substr(0, 40)) +
-                                    "' has more than 8 fractional digits");
-      }
-    }
-    digits.resize(digits.size() - cut);
-    shift = 0;
-  }
-  if (static_cast<long>(digits.size()) + shift > kMaxIntegerDigits + kScale) {
-    return outOfRange("'" + std::string(text.substr(0, 40)) + "'");
-  }
-  __int128 units = 0;
-  for (char c : digits) units = units * 10 + (c - '0');
-  for (long k = 0; k < shift; ++k) units *= 10;
-  return checked(negative ? -units : units, "'" + std::string(text.substr(0, 40)) + "'");
+  return outOfRange(shown);
 }
 
 Result<Decimal> Decimal::fromInteger(int64_t whole) {
   return checked(static_cast<__int128>(whole) * kUnit128, std::to_string(whole));
 }
 
-std::string Decimal::toString() const {
-  __int128 v = units_;
-  bool neg = v < 0;
-  if (neg) v = -v;
-  auto whole = static_cast<unsigned long long>(v / kUnit128);
-  auto frac = static_cast<unsigned long long>(v % kUnit128);
-  std::string f = std::to_string(frac);
-  std::string out = neg ? "-" : "";
-  out += std::to_string(whole);
-  out += '.';
-  out.append(kScale - f.size(), '0');
-  out += f;
-  return out;
-}
+std::string Decimal::toString() const { return fixed_point::format(units_, kScale, kScale); }
 
 Result<Decimal> Decimal::add(Decimal o) const {
   return checked(static_cast<__int128>(units_) + o.units_, "sum");

@@ -21,8 +21,9 @@ class Decimal {
   constexpr Decimal() = default;
 
   // Parses "123", "-1.5", "0.00000001". With allow_exponent (JSON number literals) also "1e3",
-  // "1.5E-2". Errors: invalid_decimal (syntax), decimal_too_precise (> 8 fractional digits that
-  // are not zeros), decimal_out_of_range (> 10 integer digits).
+  // "1.5E-2", decided exactly on the digits whatever the exponent ("1" + 1000 zeros + "e-1000" is
+  // 1). Errors: invalid_decimal (syntax), decimal_too_precise (a non-zero digit below 10^-8;
+  // checked first), decimal_out_of_range (more than 10 integer digits).
   static Result<Decimal> parse(std::string_view text, bool allow_exponent = false);
   static constexpr Decimal fromUnits(int64_t units) { return Decimal(units); }
   static Result<Decimal> fromInteger(int64_t whole);

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "domain/ids.h"
+#include "domain/quote.h"
 
 namespace sc {
 namespace {
@@ -59,7 +60,7 @@ class FlatObjectSax {
   bool key(json::string_t& k) {
     if (depth_ == 1) {
       if (members.count(k)) {
-        error = "duplicate member \"" + k.substr(0, 64) + "\"";
+        error = "duplicate member " + quoteForMessage(k, 64);
         return false;
       }
       key_ = k;

@@ -61,6 +61,25 @@ TEST(TradeDecode, AcceptsExactJsonNumbersUsingTheirLiteralText) {
   EXPECT_EQ(r->quantity.toString(), "50.00000000");
 }
 
+TEST(TradeDecode, JsonNumbersWithHugeExponentsAreDecidedExactly) {
+  json j = validTrade();
+  j.erase("price");
+  std::string text = j.dump();
+  auto withAmount = [&](const std::string& literal) {
+    std::string t = text;
+    t.replace(t.find("\"7524.00\""), 9, literal);
+    return t;
+  };
+  // 10^1000 × 10^-10000 is 10^-9000, not 1 (issue 8, defect 6).
+  std::string field;
+  EXPECT_EQ(rejectCode(withAmount("1" + std::string(1000, '0') + "e-10000"), &field),
+            "decimal_too_precise");
+  EXPECT_EQ(field, "amount");
+  auto big = decodeTrade(withAmount("0." + std::string(1500, '0') + "75240e1504"));
+  ASSERT_TRUE(big.ok()) << big.error().message;
+  EXPECT_EQ(big->amount.toString(), "7524.00000000");
+}
+
 TEST(TradeDecode, PriceIsOptional) {
   json j = validTrade();
   j.erase("price");
@@ -72,6 +91,17 @@ TEST(TradeDecode, RejectsMalformedJson) {
   EXPECT_EQ(rejectCode(std::string("[1,2]")), "invalid_json");
   EXPECT_EQ(rejectCode(std::string("")), "invalid_json");
   EXPECT_EQ(rejectCode(std::string("{\"a\":1,\"a\":2}")), "invalid_json");
+}
+
+TEST(TradeDecode, DuplicateMemberErrorStaysValidUtf8WhenTheNameIsCut) {
+  // Found by tests/fuzz/trade_fuzz: the name was cut at byte 64, inside a two-byte character, and
+  // the message could no longer be serialised into the JSON error body.
+  const std::string name = std::string(63, 'a') + "\xc3\xa9";
+  auto r = decodeTrade("{\"" + name + "\":1,\"" + name + "\":2}");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, "invalid_json");
+  EXPECT_NO_THROW((void)json(r.error().message).dump());
+  EXPECT_EQ(r.error().message, "duplicate member '" + std::string(63, 'a') + "\\xc3...'");
 }
 
 TEST(TradeDecode, RejectsEachMissingRequiredField) {
