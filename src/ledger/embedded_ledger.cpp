@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <cstring>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <random>
@@ -40,13 +42,20 @@ struct LedgerMetrics {
   metrics::Counter journal_bytes;
 
   void countFailure(const std::string& code) {
-    if (code == kUnavailable || code == kTimeout) failed_unavailable.inc();
-    else if (code == kContractInFlight) failed_in_flight.inc();
-    else if (code == kInsufficientSecurities) failed_insufficient_securities.inc();
-    else if (code == kInsufficientCash) failed_insufficient_cash.inc();
-    else if (code == kUnknownParty) failed_unknown_party.inc();
-    else if (code == kContractNotActive) failed_not_active.inc();
-    else failed_invalid.inc();
+    if (code == kUnavailable || code == kTimeout)
+      failed_unavailable.inc();
+    else if (code == kContractInFlight)
+      failed_in_flight.inc();
+    else if (code == kInsufficientSecurities)
+      failed_insufficient_securities.inc();
+    else if (code == kInsufficientCash)
+      failed_insufficient_cash.inc();
+    else if (code == kUnknownParty)
+      failed_unknown_party.inc();
+    else if (code == kContractNotActive)
+      failed_not_active.inc();
+    else
+      failed_invalid.inc();
   }
 };
 
@@ -57,8 +66,8 @@ LedgerMetrics& ledgerMetrics() {
       metrics::registerCounter(name, help, c);
     };
     reg("sc_ledger_commands_applied_total", "Ledger commands applied", &p->commands_applied);
-    reg("sc_ledger_commands_deduplicated_total", "Ledger commands answered from a previous completion",
-        &p->commands_deduplicated);
+    reg("sc_ledger_commands_deduplicated_total",
+        "Ledger commands answered from a previous completion", &p->commands_deduplicated);
     reg("sc_ledger_commands_failed_unavailable_total", "Ledger commands failed: unavailable",
         &p->failed_unavailable);
     reg("sc_ledger_commands_failed_in_flight_total", "Ledger commands failed: contract in flight",
@@ -169,6 +178,7 @@ struct EmbeddedLedger::Impl {
 
   mutable std::mutex mu;  // guards everything below until the sync section
   uint64_t salt = 0;
+  uint32_t epoch = 1;  // of this open (journal::File::open); mixed into every new id
   int64_t ledger_end = 0;
   uint64_t seq = 0;
   std::unordered_map<std::string, Holding> holdings;
@@ -187,14 +197,24 @@ struct EmbeddedLedger::Impl {
   std::string wbuf;
   journal::File file;
   bool broken = false;
+  std::string halt_reason;  // why `broken`
   EmbeddedLedger::Stats stats;
   std::chrono::microseconds pending_latency{0};  // of the submission being executed
 
   // Group commit.
   std::mutex sync_mu;
   std::atomic<uint64_t> written{0};
-  std::atomic<uint64_t> synced{0};
+  std::atomic<uint64_t> synced{0};  // journal bytes known durable (length at the last fdatasync)
   std::atomic<uint64_t> fsync_count{0};
+  // Set, once and for good, by the first failed write or fdatasync. After a failed fdatasync the
+  // kernel may have dropped the dirty pages and a retry can succeed without them reaching disk,
+  // so nothing is ever acknowledged or served again by this instance.
+  std::atomic<bool> halted{false};
+  // Fault injection of the sync path: the hook is guarded by sync_mu; the failure counter is
+  // atomic so it can be armed while a sync is held.
+  std::function<void()> sync_hook;
+  std::atomic<int> fail_syncs_errno{0};
+  std::atomic<int> fail_syncs_left{0};
 
   bool journaling() const { return file.isOpen(); }
 
@@ -208,9 +228,13 @@ struct EmbeddedLedger::Impl {
   }
 
   // ---- ids ----
+  // (epoch, offset[, index]) is spelled out in every id, so ids are unique within a data folder
+  // by construction even when an offset is reused after a truncation (the epoch differs: see
+  // journal::File::open); the salted hash tells ledgers of different folders apart.
   std::string updateId(int64_t offset) const {
     std::string id = "1220";
-    appendHex(id, splitmix(salt ^ static_cast<uint64_t>(offset)), 16);
+    appendHex(id, epoch, 8);
+    appendHex(id, splitmix(salt ^ static_cast<uint64_t>(offset)), 8);
     appendHex(id, static_cast<uint64_t>(offset), 16);
     return id;
   }
@@ -218,7 +242,8 @@ struct EmbeddedLedger::Impl {
     std::string id = "00";
     appendHex(id, static_cast<uint64_t>(offset), 16);
     appendHex(id, static_cast<uint64_t>(index), 4);
-    appendHex(id, splitmix(salt + static_cast<uint64_t>(offset) * 65536 + index), 16);
+    appendHex(id, epoch, 8);
+    appendHex(id, splitmix(salt + static_cast<uint64_t>(offset) * 65536 + index), 8);
     return id;
   }
 
@@ -226,8 +251,8 @@ struct EmbeddedLedger::Impl {
   Result<int> syncOf(const std::string& name) const {
     auto it = sync_index.find(name);
     if (it == sync_index.end()) {
-      return Error::permanent(kInvalidCommand, "journal references unknown synchronizer '" +
-                                                   name + "'; add it to the options");
+      return Error::permanent(kInvalidCommand, "journal references unknown synchronizer '" + name +
+                                                   "'; add it to the options");
     }
     return it->second;
   }
@@ -298,7 +323,8 @@ struct EmbeddedLedger::Impl {
         it->second.active = false;
       } else {
         auto it = holdings.find(o->contract_id);
-        if (it == holdings.end()) return invalid("journal archives unknown holding " + o->contract_id);
+        if (it == holdings.end())
+          return invalid("journal archives unknown holding " + o->contract_id);
         Holding& h = it->second;
         auto& t = totals[h.asset];
         t.total -= h.units;
@@ -358,10 +384,20 @@ struct EmbeddedLedger::Impl {
     return {};
   }
 
-  // Journals (buffered until flush) and applies a built record. Never fails: validation is done.
-  void commit(Record&& rec) {
+  // Journals (buffered until flush) and applies a built record. Fails only, changing nothing, when
+  // the encoded record exceeds max_record_bytes: every other check was done while building it.
+  [[nodiscard]] Result<void> commit(Record&& rec) {
     if (journaling()) {
+      const size_t before = wbuf.size();
       encode(rec, wbuf);
+      const size_t bytes = wbuf.size() - before - 8;
+      if (bytes > opts.max_record_bytes) {
+        wbuf.resize(before);
+        return invalid("the ledger record of command '" + rec.command_id + "' would take " +
+                           std::to_string(bytes) + " bytes, over the journal limit of " +
+                           std::to_string(opts.max_record_bytes) + "; nothing was written",
+                       "command_id");
+      }
       ++stats.records_written;
     }
     if (rec.offset > 0) m.transactions.inc();
@@ -371,6 +407,7 @@ struct EmbeddedLedger::Impl {
       log->critical("ledger apply failed for a validated record: {}", r.error().message);
       std::abort();
     }
+    return {};
   }
 
   Record newTx(const std::string& command_id) {
@@ -392,10 +429,9 @@ struct EmbeddedLedger::Impl {
     if (!r) {
       // Memory holds effects the journal does not: stop accepting work until a restart
       // rebuilds the state from the journal (as PostgreSQL does on a WAL write failure).
-      broken = true;
-      log->critical("journal write failed, ledger halted until restart: {}", r.error().message);
+      haltLocked("journal write to " + file.path() + " failed: " + r.error().message);
       wbuf.clear();
-      return r;
+      return checkUsable().error();
     }
     stats.bytes_written += wbuf.size();
     m.journal_bytes.inc(wbuf.size());
@@ -404,6 +440,16 @@ struct EmbeddedLedger::Impl {
     return {};
   }
 
+  // Stops this instance for good (caller holds mu).
+  void haltLocked(std::string reason) {
+    if (broken) return;
+    broken = true;
+    halt_reason = std::move(reason);
+    halted.store(true, std::memory_order_release);
+    log->critical("ledger halted until restart: {}", halt_reason);
+  }
+
+  // Returns once journal bytes [0, target) are durable, sharing fdatasync calls (group commit).
   Result<void> ensureDurable(uint64_t target) {
     if (!journaling() || !opts.durable) return {};
     if (synced.load(std::memory_order_acquire) >= target) {
@@ -411,23 +457,42 @@ struct EmbeddedLedger::Impl {
       return {};
     }
     std::lock_guard sl(sync_mu);
+    // Checked under sync_mu: a thread that waited here while a sync failed must not retry it.
+    if (halted.load(std::memory_order_acquire)) {
+      std::lock_guard l(mu);
+      return checkUsable();
+    }
     if (synced.load(std::memory_order_acquire) >= target) {
       m.fsyncs_skipped.inc();
       return {};
     }
+    if (sync_hook) sync_hook();
     uint64_t upto = written.load(std::memory_order_acquire);  // everything write() returned for
-    auto r = file.sync();
+    Result<void> r;
+    if (fail_syncs_left.load() > 0 && fail_syncs_left.fetch_sub(1) > 0) {
+      r = Error::transient(kUnavailable, std::string("journal fdatasync: ") +
+                                             std::strerror(fail_syncs_errno) + " (injected)");
+    } else {
+      r = file.sync();
+    }
     if (!r) {
       std::lock_guard l(mu);
-      broken = true;
-      log->critical("journal fdatasync failed, ledger halted until restart: {}",
-                    r.error().message);
-      return r;
+      haltLocked("fdatasync of " + file.path() + " failed (" + r.error().message +
+                 "); what it covered may not be on disk");
+      return checkUsable();
     }
     fsync_count.fetch_add(1, std::memory_order_relaxed);
     m.fsyncs.inc();
     synced.store(upto, std::memory_order_release);
     return {};
+  }
+
+  // For queries: what a query saw under mu (everything written so far) is returned only once it
+  // is durable, so a reader never observes state that a failed fdatasync then loses.
+  template <class T>
+  Result<T> afterDurable(uint64_t end, T value) {
+    if (auto d = ensureDurable(end); !d) return d.error();
+    return value;
   }
 
   // ---- fault injection ----
@@ -440,8 +505,8 @@ struct EmbeddedLedger::Impl {
     if (f.error_rate > 0) {
       std::uniform_real_distribution<double> u(0.0, 1.0);
       if (u(f.rng) < f.error_rate) {
-        return Error::transient(kUnavailable, "synchronizer '" + sync_names[s] +
-                                                  "' failed the request (injected)");
+        return Error::transient(
+            kUnavailable, "synchronizer '" + sync_names[s] + "' failed the request (injected)");
       }
     }
     return {};
@@ -464,12 +529,12 @@ struct EmbeddedLedger::Impl {
     return &it->second;
   }
 
-  void completionOnly(const std::string& command_id, Outcome& out) {
+  [[nodiscard]] Result<void> completionOnly(const std::string& command_id, Outcome& out) {
     out.offset = ledger_end;
     Record rec;
     rec.command_id = command_id;
     rec.completion = out;
-    commit(std::move(rec));
+    return commit(std::move(rec));
   }
 
   Result<Outcome> execute(const Submission& s) {
@@ -525,7 +590,7 @@ struct EmbeddedLedger::Impl {
     out.amount = c.amount;
     rec.ops.push_back(std::move(op));
     rec.completion = out;
-    commit(std::move(rec));
+    if (auto cr = commit(std::move(rec)); !cr) return cr.error();
     return out;
   }
 
@@ -535,10 +600,11 @@ struct EmbeddedLedger::Impl {
                              LockKind kind) {
     const bool sec = kind == LockKind::kSecurities;
     const char* what = sec ? "securities" : "cash";
-    if (units <= 0) return invalid(std::string(what) + " to lock must be positive", sec ? "quantity" : "amount");
+    if (units <= 0)
+      return invalid(std::string(what) + " to lock must be positive", sec ? "quantity" : "amount");
     if (units > (sec ? d.quantity : d.amount)) {
-      return invalid(std::string("cannot lock ") + dec(units) + " " + asset + ", more than the DvP's " +
-                         dec(sec ? d.quantity : d.amount),
+      return invalid(std::string("cannot lock ") + dec(units) + " " + asset +
+                         ", more than the DvP's " + dec(sec ? d.quantity : d.amount),
                      sec ? "quantity" : "amount");
     }
     if (auto it = locks.find(d.cid); it != locks.end()) {
@@ -606,7 +672,8 @@ struct EmbeddedLedger::Impl {
         sum += t.units;
       }
       std::string lock_id = contractId(rec.offset, idx++);
-      rec.ops.push_back(journal::CreateHoldingOp{lock_id, owner, asset, sum, sync_names[s], d.cid, kind});
+      rec.ops.push_back(
+          journal::CreateHoldingOp{lock_id, owner, asset, sum, sync_names[s], d.cid, kind});
       if (out.contract_id.empty()) {
         out.contract_id = lock_id;
         out.synchronizer = sync_names[s];
@@ -614,7 +681,7 @@ struct EmbeddedLedger::Impl {
     }
     (sec ? out.quantity : out.amount) = Decimal::fromUnits(need);
     rec.completion = out;
-    commit(std::move(rec));
+    if (auto cr = commit(std::move(rec)); !cr) return cr.error();
     return out;
   }
 
@@ -658,7 +725,7 @@ struct EmbeddedLedger::Impl {
         if (auto t = touch(h.sync); !t) return t.error();
         Record un = newTx(cmd);
         un.ops.push_back(journal::UnassignOp{cid, sync_names[target]});
-        commit(std::move(un));
+        if (auto cr = commit(std::move(un)); !cr) return cr.error();
       }
       if (auto t = touch(target); !t) {
         return Error::transient(kUnavailable, "contract " + cid + " is in flight to '" +
@@ -669,7 +736,7 @@ struct EmbeddedLedger::Impl {
       out.update_id = as.update_id;
       out.offset = as.offset;
       out.contract_id = cid;
-      commit(std::move(as));
+      if (auto cr = commit(std::move(as)); !cr) return cr.error();
       moved = true;
     }
     // The completion is its own record: the command succeeded only once every lock arrived.
@@ -677,7 +744,7 @@ struct EmbeddedLedger::Impl {
     done.command_id = cmd;
     if (!moved) out.offset = ledger_end;
     done.completion = out;
-    commit(std::move(done));
+    if (auto cr = commit(std::move(done)); !cr) return cr.error();
     return out;
   }
 
@@ -722,8 +789,8 @@ struct EmbeddedLedger::Impl {
       if (sec_units > d.quantity) return invalid("securities lock exceeds the DvP quantity");
       int64_t pay = d.amount;
       if (sec_units < d.quantity) {
-        auto p = Decimal::fromUnits(d.amount)
-                     .mulDiv(Decimal::fromUnits(sec_units), Decimal::fromUnits(d.quantity));
+        auto p = Decimal::fromUnits(d.amount).mulDiv(Decimal::fromUnits(sec_units),
+                                                     Decimal::fromUnits(d.quantity));
         if (!p) return p.error();
         pay = p->units();
       }
@@ -790,7 +857,7 @@ struct EmbeddedLedger::Impl {
       rec.completion = out;
       last_settle_steps = step;
       if (fail_at >= step) fail_settle_at = -1;  // armed past the end: disarm, nothing to fail
-      commit(std::move(rec));
+      if (auto cr = commit(std::move(rec)); !cr) return cr.error();
       return out;
     } catch (const InjectedSettleFailure&) {
       return Error::transient(kUnavailable,
@@ -808,7 +875,7 @@ struct EmbeddedLedger::Impl {
       out.contract_id = dit->second.cid;
     }
     if (ids.empty() && !archive) {
-      completionOnly(cmd, out);
+      if (auto cr = completionOnly(cmd, out); !cr) return cr.error();
       return out;
     }
     // A lock in flight between synchronizers cannot be archived where it is: its assignment to
@@ -825,7 +892,7 @@ struct EmbeddedLedger::Impl {
       if (!holdings.at(cid).in_flight) continue;
       Record as = newTx(cmd);
       as.ops.push_back(journal::AssignOp{cid, sync_names[dit->second.sync]});
-      commit(std::move(as));
+      if (auto cr = commit(std::move(as)); !cr) return cr.error();
     }
     Record rec = newTx(cmd);
     out.update_id = rec.update_id;
@@ -843,7 +910,7 @@ struct EmbeddedLedger::Impl {
     out.quantity = Decimal::fromUnits(sec);
     out.amount = Decimal::fromUnits(cash);
     rec.completion = out;
-    commit(std::move(rec));
+    if (auto cr = commit(std::move(rec)); !cr) return cr.error();
     return out;
   }
 
@@ -855,7 +922,7 @@ struct EmbeddedLedger::Impl {
     out.contract_id = d.cid;
     out.synchronizer = sync_names[d.sync];
     if (!d.active) {
-      completionOnly(cmd, out);
+      if (auto cr = completionOnly(cmd, out); !cr) return cr.error();
       return out;
     }
     if (locks.count(d.cid)) return invalid("DvP " + d.cid + " still has locks; release them first");
@@ -865,7 +932,7 @@ struct EmbeddedLedger::Impl {
     out.offset = rec.offset;
     rec.ops.push_back(journal::ArchiveOp{d.cid, true});
     rec.completion = out;
-    commit(std::move(rec));
+    if (auto cr = commit(std::move(rec)); !cr) return cr.error();
     return out;
   }
 
@@ -882,9 +949,13 @@ struct EmbeddedLedger::Impl {
     return v;
   }
 
+  DvpView dvpView(const Dvp& d) const;
+
   Result<void> checkUsable() const {
     if (broken) {
-      return Error::transient(kUnavailable, "ledger halted after a journal I/O failure; restart it");
+      return Error::transient(kUnavailable, "ledger halted: " + halt_reason +
+                                                ". Nothing is acknowledged or served until a "
+                                                "restart replays what is durable");
     }
     return {};
   }
@@ -917,6 +988,9 @@ Result<std::unique_ptr<EmbeddedLedger>> EmbeddedLedger::open(Options options) {
   L.settle_sync = ss->second;
   L.faults.resize(L.sync_names.size());
   L.clock = options.clock ? options.clock : &L.system_clock;
+  if (options.max_record_bytes == 0 || options.max_record_bytes > journal::kMaxRecordBytes) {
+    return invalid("max_record_bytes must be 1.." + std::to_string(journal::kMaxRecordBytes));
+  }
   L.opts = options;
 
   if (!options.data_dir.empty()) {
@@ -924,14 +998,15 @@ Result<std::unique_ptr<EmbeddedLedger>> EmbeddedLedger::open(Options options) {
     if (!replay) return replay.error();
     L.stats.records_replayed = replay->records;
     L.stats.tail_bytes_truncated = replay->truncated_bytes;
+    L.epoch = replay->epoch;
     L.written = L.file.size();
     L.synced = L.file.size();
     if (replay->truncated_bytes > 0) {
       L.log->warn("journal {}: truncated a torn tail of {} bytes after {} records",
                   options.data_dir, replay->truncated_bytes, replay->records);
     }
-    L.log->info("ledger opened from {}: {} records, ledger end {}, {} active contracts",
-                options.data_dir, replay->records, L.ledger_end, L.holdings.size());
+    L.log->info("ledger opened from {}: {} records, ledger end {}, {} active contracts, epoch {}",
+                options.data_dir, replay->records, L.ledger_end, L.holdings.size(), L.epoch);
   }
   if (L.salt == 0) {
     std::random_device rd;
@@ -940,7 +1015,7 @@ Result<std::unique_ptr<EmbeddedLedger>> EmbeddedLedger::open(Options options) {
     Record rec;
     rec.ops.push_back(journal::GenesisOp{salt});
     std::lock_guard l(L.mu);
-    L.commit(std::move(rec));
+    if (auto cr = L.commit(std::move(rec)); !cr) return cr.error();
     if (auto f = L.flushLocked(); !f) return f.error();
   }
   std::unique_ptr<EmbeddedLedger> ledger(new EmbeddedLedger(std::move(impl)));
@@ -994,9 +1069,8 @@ Result<std::string> EmbeddedLedger::allocateParty(const std::string& hint) {
   // ("securities-issuer::12345", as SECURITIES_ISSUER_PARTY names one) is registered as is.
   const size_t sep = hint.find("::");
   const bool full_id = sep != std::string::npos;
-  if (!isValidExternalId(hint) ||
-      (full_id && (sep == 0 || sep + 2 == hint.size() ||
-                   hint.find("::", sep + 2) != std::string::npos))) {
+  if (!isValidExternalId(hint) || (full_id && (sep == 0 || sep + 2 == hint.size() ||
+                                               hint.find("::", sep + 2) != std::string::npos))) {
     return invalid("party '" + hint +
                        "' must be a hint (1-64 of [A-Za-z0-9_.:-] without '::') or a full party "
                        "id '<hint>::<fingerprint>'",
@@ -1016,7 +1090,7 @@ Result<std::string> EmbeddedLedger::allocateParty(const std::string& hint) {
     }
     Record rec;
     rec.ops.push_back(journal::PartyOp{hint, id});
-    L.commit(std::move(rec));
+    if (auto cr = L.commit(std::move(rec)); !cr) return cr.error();
     if (auto f = L.flushLocked(); !f) return f.error();
     end = L.written.load(std::memory_order_relaxed);
   }
@@ -1025,8 +1099,16 @@ Result<std::string> EmbeddedLedger::allocateParty(const std::string& hint) {
 }
 
 Result<bool> EmbeddedLedger::partyExists(const std::string& party) {
-  std::lock_guard l(impl_->mu);
-  return impl_->parties.count(party) > 0;
+  Impl& L = *impl_;
+  uint64_t end = 0;
+  bool exists = false;
+  {
+    std::lock_guard l(L.mu);
+    if (auto u = L.checkUsable(); !u) return u.error();
+    exists = L.parties.count(party) > 0;
+    end = L.written.load(std::memory_order_relaxed);
+  }
+  return L.afterDurable(end, exists);
 }
 
 Result<HoldingView> EmbeddedLedger::credit(const std::string& party, const std::string& asset,
@@ -1056,11 +1138,16 @@ Result<HoldingView> EmbeddedLedger::credit(const std::string& party, const std::
     if (auto t = L.touch(sit->second); !t) return t.error();
     latency = L.pending_latency;
     Record rec = L.newTx("");
-    journal::CreateHoldingOp op{L.contractId(rec.offset, 0), party, asset, amount.units(),
-                                synchronizer, "", LockKind::kNone};
+    journal::CreateHoldingOp op{L.contractId(rec.offset, 0),
+                                party,
+                                asset,
+                                amount.units(),
+                                synchronizer,
+                                "",
+                                LockKind::kNone};
     std::string cid = op.contract_id;
     rec.ops.push_back(std::move(op));
-    L.commit(std::move(rec));
+    if (auto cr = L.commit(std::move(rec)); !cr) return cr.error();
     if (auto f = L.flushLocked(); !f) return f.error();
     end = L.written.load(std::memory_order_relaxed);
     v = L.view(L.holdings.at(cid));
@@ -1072,13 +1159,18 @@ Result<HoldingView> EmbeddedLedger::credit(const std::string& party, const std::
 
 Result<std::vector<HoldingView>> EmbeddedLedger::holdings(const std::string& party) {
   Impl& L = *impl_;
-  std::lock_guard l(L.mu);
+  uint64_t end = 0;
   std::vector<HoldingView> out;
-  if (auto it = L.by_owner.find(party); it != L.by_owner.end()) {
-    out.reserve(it->second.size());
-    for (const auto& cid : it->second) out.push_back(L.view(L.holdings.at(cid)));
+  {
+    std::lock_guard l(L.mu);
+    if (auto u = L.checkUsable(); !u) return u.error();
+    if (auto it = L.by_owner.find(party); it != L.by_owner.end()) {
+      out.reserve(it->second.size());
+      for (const auto& cid : it->second) out.push_back(L.view(L.holdings.at(cid)));
+    }
+    end = L.written.load(std::memory_order_relaxed);
   }
-  return out;
+  return L.afterDurable(end, std::move(out));
 }
 
 std::vector<HoldingView> EmbeddedLedger::allHoldings() const {
@@ -1087,17 +1179,26 @@ std::vector<HoldingView> EmbeddedLedger::allHoldings() const {
   std::vector<HoldingView> out;
   out.reserve(L.holdings.size());
   for (const auto& [cid, h] : L.holdings) out.push_back(L.view(h));
-  std::sort(out.begin(), out.end(),
-            [](const HoldingView& a, const HoldingView& b) { return a.contract_id < b.contract_id; });
+  std::sort(out.begin(), out.end(), [](const HoldingView& a, const HoldingView& b) {
+    return a.contract_id < b.contract_id;
+  });
   return out;
 }
 
 Result<std::optional<DvpView>> EmbeddedLedger::dvp(const std::string& contract_id) {
   Impl& L = *impl_;
-  std::lock_guard l(L.mu);
-  auto it = L.dvps.find(contract_id);
-  if (it == L.dvps.end()) return std::optional<DvpView>{};
-  const Dvp& d = it->second;
+  uint64_t end = 0;
+  std::optional<DvpView> out;
+  {
+    std::lock_guard l(L.mu);
+    if (auto u = L.checkUsable(); !u) return u.error();
+    end = L.written.load(std::memory_order_relaxed);
+    if (auto it = L.dvps.find(contract_id); it != L.dvps.end()) out = L.dvpView(it->second);
+  }
+  return L.afterDurable(end, std::move(out));
+}
+
+DvpView EmbeddedLedger::Impl::dvpView(const Dvp& d) const {
   DvpView v;
   v.contract_id = d.cid;
   v.active = d.active;
@@ -1107,39 +1208,57 @@ Result<std::optional<DvpView>> EmbeddedLedger::dvp(const std::string& contract_i
   v.cash_asset = d.cash_asset;
   v.quantity = Decimal::fromUnits(d.quantity);
   v.amount = Decimal::fromUnits(d.amount);
-  v.synchronizer = L.sync_names[d.sync];
-  return std::optional<DvpView>{std::move(v)};
+  v.synchronizer = sync_names[d.sync];
+  return v;
 }
 
 Result<std::optional<UpdateView>> EmbeddedLedger::updateById(const std::string& update_id) {
-  std::lock_guard l(impl_->mu);
-  auto it = impl_->updates.find(update_id);
-  if (it == impl_->updates.end()) return std::optional<UpdateView>{};
-  return std::optional<UpdateView>{it->second};
+  Impl& L = *impl_;
+  uint64_t end = 0;
+  std::optional<UpdateView> out;
+  {
+    std::lock_guard l(L.mu);
+    if (auto u = L.checkUsable(); !u) return u.error();
+    end = L.written.load(std::memory_order_relaxed);
+    if (auto it = L.updates.find(update_id); it != L.updates.end()) out = it->second;
+  }
+  return L.afterDurable(end, std::move(out));
 }
 
 Result<std::optional<Outcome>> EmbeddedLedger::completion(const std::string& command_id) {
-  std::lock_guard l(impl_->mu);
-  auto it = impl_->completions.find(command_id);
-  if (it == impl_->completions.end()) return std::optional<Outcome>{};
-  return std::optional<Outcome>{it->second};
+  Impl& L = *impl_;
+  uint64_t end = 0;
+  std::optional<Outcome> out;
+  {
+    std::lock_guard l(L.mu);
+    if (auto u = L.checkUsable(); !u) return u.error();
+    end = L.written.load(std::memory_order_relaxed);
+    if (auto it = L.completions.find(command_id); it != L.completions.end()) out = it->second;
+  }
+  return L.afterDurable(end, std::move(out));
 }
 
 Result<std::vector<AssetTotal>> EmbeddedLedger::totals() {
-  std::lock_guard l(impl_->mu);
+  Impl& L = *impl_;
+  uint64_t end = 0;
   std::vector<AssetTotal> out;
-  out.reserve(impl_->totals.size());
-  for (const auto& [asset, t] : impl_->totals) {
-    out.push_back({asset, Decimal::fromUnits(t.total), Decimal::fromUnits(t.locked)});
+  {
+    std::lock_guard l(L.mu);
+    if (auto u = L.checkUsable(); !u) return u.error();
+    end = L.written.load(std::memory_order_relaxed);
+    out.reserve(L.totals.size());
+    for (const auto& [asset, t] : L.totals) {
+      out.push_back({asset, Decimal::fromUnits(t.total), Decimal::fromUnits(t.locked)});
+    }
   }
-  return out;
+  return L.afterDurable(end, std::move(out));
 }
 
 std::vector<std::string> EmbeddedLedger::synchronizers() const { return impl_->sync_names; }
 
 Result<void> EmbeddedLedger::ping() {
   std::lock_guard l(impl_->mu);
-  return impl_->checkUsable();
+  return impl_->checkUsable();  // names the failure that halted this instance
 }
 
 std::string EmbeddedLedger::securitiesIssuer() const { return impl_->issuer; }
@@ -1245,7 +1364,19 @@ EmbeddedLedger::Stats EmbeddedLedger::stats() const {
   std::lock_guard l(impl_->mu);
   Stats s = impl_->stats;
   s.fsyncs = impl_->fsync_count.load();
+  s.durable_bytes = impl_->synced.load();
+  s.epoch = impl_->journaling() ? impl_->epoch : 0;
   return s;
+}
+
+void EmbeddedLedger::failNextSyncs(int count, int error_number) {
+  impl_->fail_syncs_errno = error_number;
+  impl_->fail_syncs_left = count;
+}
+
+void EmbeddedLedger::setSyncHook(std::function<void()> hook) {
+  std::lock_guard sl(impl_->sync_mu);
+  impl_->sync_hook = std::move(hook);
 }
 
 }  // namespace sc::ledger
