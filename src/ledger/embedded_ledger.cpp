@@ -42,20 +42,13 @@ struct LedgerMetrics {
   metrics::Counter journal_bytes;
 
   void countFailure(const std::string& code) {
-    if (code == kUnavailable || code == kTimeout)
-      failed_unavailable.inc();
-    else if (code == kContractInFlight)
-      failed_in_flight.inc();
-    else if (code == kInsufficientSecurities)
-      failed_insufficient_securities.inc();
-    else if (code == kInsufficientCash)
-      failed_insufficient_cash.inc();
-    else if (code == kUnknownParty)
-      failed_unknown_party.inc();
-    else if (code == kContractNotActive)
-      failed_not_active.inc();
-    else
-      failed_invalid.inc();
+    if (code == kUnavailable || code == kTimeout) failed_unavailable.inc();
+    else if (code == kContractInFlight) failed_in_flight.inc();
+    else if (code == kInsufficientSecurities) failed_insufficient_securities.inc();
+    else if (code == kInsufficientCash) failed_insufficient_cash.inc();
+    else if (code == kUnknownParty) failed_unknown_party.inc();
+    else if (code == kContractNotActive) failed_not_active.inc();
+    else failed_invalid.inc();
   }
 };
 
@@ -66,8 +59,8 @@ LedgerMetrics& ledgerMetrics() {
       metrics::registerCounter(name, help, c);
     };
     reg("sc_ledger_commands_applied_total", "Ledger commands applied", &p->commands_applied);
-    reg("sc_ledger_commands_deduplicated_total",
-        "Ledger commands answered from a previous completion", &p->commands_deduplicated);
+    reg("sc_ledger_commands_deduplicated_total", "Ledger commands answered from a previous completion",
+        &p->commands_deduplicated);
     reg("sc_ledger_commands_failed_unavailable_total", "Ledger commands failed: unavailable",
         &p->failed_unavailable);
     reg("sc_ledger_commands_failed_in_flight_total", "Ledger commands failed: contract in flight",
@@ -251,8 +244,8 @@ struct EmbeddedLedger::Impl {
   Result<int> syncOf(const std::string& name) const {
     auto it = sync_index.find(name);
     if (it == sync_index.end()) {
-      return Error::permanent(kInvalidCommand, "journal references unknown synchronizer '" + name +
-                                                   "'; add it to the options");
+      return Error::permanent(kInvalidCommand, "journal references unknown synchronizer '" +
+                                                   name + "'; add it to the options");
     }
     return it->second;
   }
@@ -323,8 +316,7 @@ struct EmbeddedLedger::Impl {
         it->second.active = false;
       } else {
         auto it = holdings.find(o->contract_id);
-        if (it == holdings.end())
-          return invalid("journal archives unknown holding " + o->contract_id);
+        if (it == holdings.end()) return invalid("journal archives unknown holding " + o->contract_id);
         Holding& h = it->second;
         auto& t = totals[h.asset];
         t.total -= h.units;
@@ -505,8 +497,8 @@ struct EmbeddedLedger::Impl {
     if (f.error_rate > 0) {
       std::uniform_real_distribution<double> u(0.0, 1.0);
       if (u(f.rng) < f.error_rate) {
-        return Error::transient(
-            kUnavailable, "synchronizer '" + sync_names[s] + "' failed the request (injected)");
+        return Error::transient(kUnavailable, "synchronizer '" + sync_names[s] +
+                                                  "' failed the request (injected)");
       }
     }
     return {};
@@ -600,11 +592,10 @@ struct EmbeddedLedger::Impl {
                              LockKind kind) {
     const bool sec = kind == LockKind::kSecurities;
     const char* what = sec ? "securities" : "cash";
-    if (units <= 0)
-      return invalid(std::string(what) + " to lock must be positive", sec ? "quantity" : "amount");
+    if (units <= 0) return invalid(std::string(what) + " to lock must be positive", sec ? "quantity" : "amount");
     if (units > (sec ? d.quantity : d.amount)) {
-      return invalid(std::string("cannot lock ") + dec(units) + " " + asset +
-                         ", more than the DvP's " + dec(sec ? d.quantity : d.amount),
+      return invalid(std::string("cannot lock ") + dec(units) + " " + asset + ", more than the DvP's " +
+                         dec(sec ? d.quantity : d.amount),
                      sec ? "quantity" : "amount");
     }
     if (auto it = locks.find(d.cid); it != locks.end()) {
@@ -672,8 +663,7 @@ struct EmbeddedLedger::Impl {
         sum += t.units;
       }
       std::string lock_id = contractId(rec.offset, idx++);
-      rec.ops.push_back(
-          journal::CreateHoldingOp{lock_id, owner, asset, sum, sync_names[s], d.cid, kind});
+      rec.ops.push_back(journal::CreateHoldingOp{lock_id, owner, asset, sum, sync_names[s], d.cid, kind});
       if (out.contract_id.empty()) {
         out.contract_id = lock_id;
         out.synchronizer = sync_names[s];
@@ -789,8 +779,8 @@ struct EmbeddedLedger::Impl {
       if (sec_units > d.quantity) return invalid("securities lock exceeds the DvP quantity");
       int64_t pay = d.amount;
       if (sec_units < d.quantity) {
-        auto p = Decimal::fromUnits(d.amount).mulDiv(Decimal::fromUnits(sec_units),
-                                                     Decimal::fromUnits(d.quantity));
+        auto p = Decimal::fromUnits(d.amount)
+                     .mulDiv(Decimal::fromUnits(sec_units), Decimal::fromUnits(d.quantity));
         if (!p) return p.error();
         pay = p->units();
       }
@@ -1069,8 +1059,9 @@ Result<std::string> EmbeddedLedger::allocateParty(const std::string& hint) {
   // ("securities-issuer::12345", as SECURITIES_ISSUER_PARTY names one) is registered as is.
   const size_t sep = hint.find("::");
   const bool full_id = sep != std::string::npos;
-  if (!isValidExternalId(hint) || (full_id && (sep == 0 || sep + 2 == hint.size() ||
-                                               hint.find("::", sep + 2) != std::string::npos))) {
+  if (!isValidExternalId(hint) ||
+      (full_id && (sep == 0 || sep + 2 == hint.size() ||
+                   hint.find("::", sep + 2) != std::string::npos))) {
     return invalid("party '" + hint +
                        "' must be a hint (1-64 of [A-Za-z0-9_.:-] without '::') or a full party "
                        "id '<hint>::<fingerprint>'",
@@ -1138,13 +1129,8 @@ Result<HoldingView> EmbeddedLedger::credit(const std::string& party, const std::
     if (auto t = L.touch(sit->second); !t) return t.error();
     latency = L.pending_latency;
     Record rec = L.newTx("");
-    journal::CreateHoldingOp op{L.contractId(rec.offset, 0),
-                                party,
-                                asset,
-                                amount.units(),
-                                synchronizer,
-                                "",
-                                LockKind::kNone};
+    journal::CreateHoldingOp op{L.contractId(rec.offset, 0), party, asset, amount.units(),
+                                synchronizer, "", LockKind::kNone};
     std::string cid = op.contract_id;
     rec.ops.push_back(std::move(op));
     if (auto cr = L.commit(std::move(rec)); !cr) return cr.error();
@@ -1179,9 +1165,8 @@ std::vector<HoldingView> EmbeddedLedger::allHoldings() const {
   std::vector<HoldingView> out;
   out.reserve(L.holdings.size());
   for (const auto& [cid, h] : L.holdings) out.push_back(L.view(h));
-  std::sort(out.begin(), out.end(), [](const HoldingView& a, const HoldingView& b) {
-    return a.contract_id < b.contract_id;
-  });
+  std::sort(out.begin(), out.end(),
+            [](const HoldingView& a, const HoldingView& b) { return a.contract_id < b.contract_id; });
   return out;
 }
 
