@@ -335,10 +335,13 @@ bool readAt(int fd, uint64_t at, size_t n, std::string& out) {
 // Offset of the first valid frame (sane length, inside the file, checksum matching) starting in
 // (from, size), or nullopt. Only reached for a frame that runs past the end: a torn final record
 // cannot be followed by a valid one, so finding one means the length field is corrupt.
+// The true next record of a middle one starts within 8 + kMaxRecordBytes of it and is at most as
+// long again, so the search reads a bounded window, not the rest of a large journal.
 std::optional<uint64_t> validFrameAfter(int fd, uint64_t from, uint64_t size) {
   if (size < from + 1 + 8) return std::nullopt;
+  const uint64_t window = std::min<uint64_t>(size - from - 1, 2 * (8 + uint64_t{kMaxRecordBytes}));
   std::string rest;
-  if (!readAt(fd, from + 1, size - from - 1, rest)) return std::nullopt;
+  if (!readAt(fd, from + 1, window, rest)) return std::nullopt;
   for (size_t q = 0; q + 8 <= rest.size(); ++q) {
     uint32_t len = le32(rest.data() + q);
     if (len == 0 || len > kMaxRecordBytes || q + 8 + len > rest.size()) continue;

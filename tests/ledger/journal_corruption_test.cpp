@@ -140,6 +140,31 @@ TEST(LedgerJournalCorruption, ValidRecordsAfterATornLookingRecordMakeItCorruptio
   EXPECT_EQ(readBytes(path), bytes);
 }
 
+TEST(LedgerJournalCorruption, AZeroFilledTailIsTornAndZerosBeforeValidRecordsAreCorruption) {
+  // A power loss can leave the file longer than what reached the disk, the rest reading as
+  // zeros: that tail is truncated. Zeros with valid records after them are not a tail.
+  auto j = populatedJournal();
+  std::string tail = j->bytes + std::string(4096, '\0');
+  writeBytes(j->path, tail);
+  {
+    auto l = openLedger(j->dir.path());
+    EXPECT_EQ(l->stats().records_replayed, j->starts.size());
+    EXPECT_EQ(l->stats().tail_bytes_truncated, 4096u);
+  }
+  EXPECT_EQ(readBytes(j->path), j->bytes);
+  std::string holed = j->bytes;
+  const uint64_t at = j->starts[4];
+  std::fill(holed.begin() + static_cast<std::ptrdiff_t>(at),
+            holed.begin() + static_cast<std::ptrdiff_t>(j->starts[5]), '\0');
+  writeBytes(j->path, holed);
+  auto r = EmbeddedLedger::open(options(j->dir.path()));
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("byte offset " + std::to_string(at) + ": bad record length 0"),
+            std::string::npos)
+      << r.error().message;
+  EXPECT_EQ(readBytes(j->path), holed);
+}
+
 TEST(LedgerJournalCorruption, IdsStayUniqueAfterAnOperatorTruncation) {
   TempDir dir;
   std::set<std::string> before;
