@@ -74,8 +74,8 @@ struct UnassignOp {
 struct AssignOp {
   std::string contract_id, target;
 };
-using Op =
-    std::variant<GenesisOp, PartyOp, CreateHoldingOp, CreateDvpOp, ArchiveOp, UnassignOp, AssignOp>;
+using Op = std::variant<GenesisOp, PartyOp, CreateHoldingOp, CreateDvpOp, ArchiveOp, UnassignOp,
+                        AssignOp>;
 
 struct Record {
   int64_t offset = 0;  // > 0: a transaction with update_id; 0: bookkeeping (party, completion)
