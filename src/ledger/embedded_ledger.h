@@ -6,9 +6,15 @@
 // is appended with write() in apply order, and made durable with fdatasync outside the mutex by
 // group commit: a thread skips the sync when another has already synced past its bytes.
 // Durability: append-only journal "<data_dir>/journal.log" of checksummed records, replayed on
-// open; a torn tail is truncated. See journal.h for the format.
+// open; a torn final record is truncated, corruption anywhere else refuses the open (error
+// journal::kJournalCorrupt naming file and offset, file untouched). One instance per data folder
+// (journal::kDataDirInUse). The first failed write or fdatasync halts the instance for good:
+// every submit and query then fails with retryable kUnavailable and ping() names the failure; a
+// restart replays what is durable. Queries return only state that is durable. See journal.h.
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -33,10 +39,14 @@ class EmbeddedLedger final : public Ledger {
     bool durable = true;
     // Source of record times; null = system clock. Must outlive the ledger.
     const Clock* clock = nullptr;
+    // A command whose journal record would exceed this many payload bytes is refused with
+    // kInvalidCommand and nothing is written. 1..journal::kMaxRecordBytes (64 MiB, the default).
+    size_t max_record_bytes = 64u << 20;
   };
 
   // Opens (or creates) the ledger and replays its journal. Errors: invalid options, I/O, a journal
-  // that references an unknown synchronizer.
+  // that references an unknown synchronizer, a corrupt journal (journal::kJournalCorrupt), a data
+  // folder held by another instance in this or another process (journal::kDataDirInUse).
   static Result<std::unique_ptr<EmbeddedLedger>> open(Options options);
   ~EmbeddedLedger() override;
   EmbeddedLedger(const EmbeddedLedger&) = delete;
@@ -84,6 +94,12 @@ class EmbeddedLedger final : public Ledger {
   void failNextSettleAt(int step);
   // Number of internal steps of the last successful Settle (to iterate every failure point).
   int lastSettleSteps() const;
+  // The next `count` journal fdatasync calls fail with `error_number` instead of syncing (the
+  // first failure halts the ledger, as a real one does).
+  void failNextSyncs(int count = 1, int error_number = EIO);
+  // Called before every journal fdatasync, with the group-commit lock held and the ledger mutex
+  // free: a test can hold a sync while other submits queue behind it. Empty: none.
+  void setSyncHook(std::function<void()> hook);
 
   struct Stats {
     uint64_t records_written = 0;
@@ -91,6 +107,10 @@ class EmbeddedLedger final : public Ledger {
     uint64_t bytes_written = 0;
     uint64_t records_replayed = 0;
     uint64_t tail_bytes_truncated = 0;
+    // Journal length at the last successful fdatasync (or at open): what survives a power loss.
+    // A power-loss simulation truncates the journal to this length.
+    uint64_t durable_bytes = 0;
+    uint32_t epoch = 0;  // of this open (0: in memory); see journal::File::open
   };
   Stats stats() const;
 

@@ -6,9 +6,18 @@
 // Each payload is one Record: the physical effects of one committed ledger step (contracts
 // created/archived/unassigned/assigned, a party allocated) plus, when a command completed, its
 // Outcome. Replay applies the effects in order; nothing is re-executed, so replay is deterministic
-// and independent of fault injection. A record whose frame is incomplete, whose checksum does not
-// match or whose payload does not decode ends the journal: it and everything after it is a torn
-// tail from a crash mid-write and is truncated.
+// and independent of fault injection.
+//
+// Corruption vs a torn tail (scan()): only the FINAL record may be damaged by a crash mid-write,
+// so only it is truncated on open: a frame that runs past the end of the file (with no valid
+// frame anywhere after its start), a complete final frame whose checksum fails, or a zero-filled
+// tail. Anything else — a bad checksum, a bad length or an undecodable payload with more data
+// after it, or a checksum-valid record that does not decode — is corruption: open fails with the
+// file, the byte offset and what failed, and the file is left byte-for-byte unchanged for an
+// operator to inspect with `sc-ledger-journal verify` and, if so decided, `… truncate --at`.
+//
+// The data folder also holds "ledger.lock" (flock: one ledger per folder, across and within
+// processes) and "ledger.epoch" (a counter bumped durably at every open; see File::open).
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -23,6 +32,16 @@
 namespace sc::ledger::journal {
 
 uint32_t crc32(const void* data, size_t size);
+
+// Largest payload the format accepts (replay rejects longer length fields as corruption).
+inline constexpr uint32_t kMaxRecordBytes = 64u << 20;
+inline constexpr const char* kJournalFile = "journal.log";
+inline constexpr const char* kLockFile = "ledger.lock";
+inline constexpr const char* kEpochFile = "ledger.epoch";
+// Error code of an open refused because the journal is corrupt (permanent: an operator decides).
+inline constexpr const char* kJournalCorrupt = "ledger_journal_corrupt";
+// Error code of an open refused because another ledger instance holds the data folder.
+inline constexpr const char* kDataDirInUse = "ledger_data_dir_in_use";
 
 enum class LockKind : uint8_t { kNone = 0, kSecurities = 1, kCash = 2 };
 
@@ -74,6 +93,44 @@ void encode(const Record& record, std::string& out);
 // Decodes one payload; nullopt when malformed.
 std::optional<Record> decode(std::string_view payload);
 
+// What a read-only pass over a journal file found.
+struct ScanReport {
+  enum class Tail { kClean, kTorn, kCorrupt };
+  uint64_t records = 0;      // valid records before the first problem
+  uint64_t valid_bytes = 0;  // end of the last valid record: where the first problem starts
+  uint64_t file_size = 0;
+  Tail tail = Tail::kClean;
+  std::string problem;  // what failed at valid_bytes (empty when clean)
+};
+// Reads the journal open as `fd` (named `path` in messages) from the start, calling `apply` with
+// each valid record and the byte offset it starts at. Never writes. Errors: I/O, or `apply`'s.
+using ApplyFn = std::function<Result<void>(Record&&, uint64_t at)>;
+Result<ScanReport> scan(int fd, const std::string& path, const ApplyFn& apply);
+// Scans a journal file opened read-only ("" apply: count only).
+Result<ScanReport> scanFile(const std::string& path, const ApplyFn& apply = {});
+// The corruption error for a report with Tail::kCorrupt: names the file, offset and what failed.
+Error corruptionError(const std::string& path, const ScanReport& report);
+
+// Holds the exclusive flock on "<dir>/ledger.lock" while alive. flock is per open file, so a
+// second acquisition fails in the same process too.
+class DirLock {
+ public:
+  DirLock() = default;
+  ~DirLock();
+  DirLock(DirLock&& o) noexcept : fd_(o.fd_) { o.fd_ = -1; }
+  DirLock& operator=(DirLock&& o) noexcept;
+  // Error kDataDirInUse (naming the folder) when another holder exists.
+  static Result<DirLock> acquire(const std::string& dir);
+
+ private:
+  int fd_ = -1;
+};
+
+// Operator truncation (sc-ledger-journal truncate): cuts the journal at `offset`, which must be
+// the start of a valid record or the end of the last one. Takes the folder's lock (refused while
+// a ledger runs on it) and syncs. Returns the number of bytes removed.
+Result<uint64_t> truncateAt(const std::string& journal_path, uint64_t offset);
+
 // The journal file. Not thread-safe: the ledger serialises appends under its mutex; sync() may be
 // called concurrently with append() (fdatasync on the same descriptor).
 class File {
@@ -83,12 +140,20 @@ class File {
   File(const File&) = delete;
   File& operator=(const File&) = delete;
 
-  // Opens/creates "<dir>/journal.log" (creating dir), replays every valid record through `apply`
-  // (which may fail, aborting the open) and truncates a torn tail.
+  // Opens/creates "<dir>/journal.log" (creating dir) under the folder's lock, replays every valid
+  // record through `apply` (which may fail, aborting the open), truncates a torn final record and
+  // refuses a corrupt journal (kJournalCorrupt, file untouched). Then bumps the folder's epoch.
+  //
+  // Epoch: ids derive from the offset, and offsets restart below their old values when records
+  // are lost (a truncated torn tail, an operator's truncation). The epoch is a counter in its own
+  // small file ("ledger.epoch", replaced atomically and synced before any new record is written)
+  // that is incremented at every open, so (epoch, offset) never repeats in a folder's life however
+  // the journal is cut. It is not in the journal on purpose: a truncation would cut it too.
   struct ReplayStats {
     uint64_t records = 0;
     uint64_t valid_bytes = 0;
     uint64_t truncated_bytes = 0;
+    uint32_t epoch = 0;  // of this open, >= 1
   };
   Result<ReplayStats> open(const std::string& dir,
                            const std::function<Result<void>(Record&&)>& apply);
@@ -97,8 +162,10 @@ class File {
   Result<void> sync();
   uint64_t size() const { return size_; }
   bool isOpen() const { return fd_ >= 0; }
+  const std::string& path() const { return path_; }
 
  private:
+  DirLock lock_;
   int fd_ = -1;
   uint64_t size_ = 0;
   std::string path_;

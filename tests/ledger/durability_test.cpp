@@ -235,6 +235,8 @@ TEST(LedgerDurability, JournalReferencingAnUnknownSynchronizerFailsToOpen) {
   }
 }
 
+// SIGKILL keeps the page cache, so this passes with durable=false too: it checks the replay of a
+// process crash, not fdatasync. sync_failure_test.cpp's power-loss tests tell the two apart.
 TEST(LedgerDurability, KillNineLosesNoReportedCommit) {
   TempDir dir;
   int fds[2];

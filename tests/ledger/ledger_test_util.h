@@ -5,6 +5,8 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <string>
 #include <vector>
@@ -126,6 +128,30 @@ inline CreateDvp dvpCommand(const std::string& buyer, const std::string& seller,
   c.amount = D(amount);
   c.settlement_date = std::chrono::sys_days{std::chrono::year{2024} / 11 / 19};
   return c;
+}
+
+}  // namespace sc::ledger::testing
+
+namespace sc::ledger::testing {
+
+inline std::string readBytes(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(f), {});
+}
+inline void writeBytes(const std::string& path, std::string_view bytes) {
+  std::ofstream f(path, std::ios::binary | std::ios::trunc);
+  f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+// Power-loss simulation: what a disk holds after the machine loses power is the journal up to
+// its length at the last successful fdatasync (`durable_bytes`, EmbeddedLedger::Stats); whatever
+// write() put in the page cache after it is gone. Writes that image into `to_dir`.
+inline void powerLossImage(const std::string& from_dir, uint64_t durable_bytes,
+                           const std::string& to_dir) {
+  std::string bytes = readBytes(from_dir + "/journal.log");
+  ASSERT_GE(bytes.size(), durable_bytes);
+  bytes.resize(durable_bytes);
+  writeBytes(to_dir + "/journal.log", bytes);
 }
 
 }  // namespace sc::ledger::testing

@@ -1,0 +1,456 @@
+// EmbeddedLedger command handlers: each builds its record without touching state (every check,
+// fault and injected abort happens first), then commits it.
+#include "ledger/engine/impl.h"
+
+namespace sc::ledger {
+
+using namespace engine;
+
+namespace {
+class InjectedSettleFailure {};
+}  // namespace
+
+Result<const Dvp*> EmbeddedLedger::Impl::activeDvp(const std::string& cid) const {
+  auto it = dvps.find(cid);
+  if (it == dvps.end() || !it->second.active) return notActive(cid);
+  return &it->second;
+}
+
+Result<void> EmbeddedLedger::Impl::completionOnly(const std::string& command_id, Outcome& out) {
+  out.offset = ledger_end;
+  Record rec;
+  rec.command_id = command_id;
+  rec.completion = out;
+  return commit(std::move(rec));
+}
+
+Result<Outcome> EmbeddedLedger::Impl::execute(const Submission& s) {
+  if (s.command_id.empty()) return invalid("command id must not be empty", "command_id");
+  if (fenced.count(s.command_id)) {
+    if (std::holds_alternative<FenceCommand>(s.command)) {
+      Outcome o;
+      o.fenced = o.deduplicated = true;
+      return o;
+    }
+    m.countFailure(kCommandFenced);
+    return Error::permanent(kCommandFenced,
+                            "command id " + s.command_id + " was fenced: its round was abandoned");
+  }
+  if (auto it = completions.find(s.command_id); it != completions.end()) {
+    Outcome o = it->second;
+    o.deduplicated = true;
+    m.commands_deduplicated.inc();
+    return o;
+  }
+  auto r = std::visit([&](const auto& c) { return run(s.command_id, c); }, s.command);
+  if (r) {
+    m.commands_applied.inc();
+  } else {
+    m.countFailure(r.error().code);
+  }
+  return r;
+}
+
+Result<Outcome> EmbeddedLedger::Impl::run(const std::string& cmd, const CreateDvp& c) {
+  if (!parties.count(c.buyer)) {
+    return Error::permanent(kUnknownParty, "unknown party '" + c.buyer + "'", "buyer");
+  }
+  if (!parties.count(c.seller)) {
+    return Error::permanent(kUnknownParty, "unknown party '" + c.seller + "'", "seller");
+  }
+  if (c.buyer == c.seller) return invalid("buyer and seller must differ", "seller");
+  if (c.security.empty() || c.cash_asset.empty() || c.security == c.cash_asset) {
+    return invalid("security and cash asset must be non-empty and differ", "security");
+  }
+  if (!c.quantity.isPositive()) return invalid("quantity must be positive", "quantity");
+  if (!c.amount.isPositive()) return invalid("amount must be positive", "amount");
+  if (auto t = touch(settle_sync); !t) return t.error();
+  Record rec = newTx(cmd);
+  journal::CreateDvpOp op;
+  op.contract_id = contractId(rec.offset, 0);
+  op.buyer = c.buyer;
+  op.seller = c.seller;
+  op.issuer = issuer;
+  op.provider = provider;
+  op.security = c.security;
+  op.cash_asset = c.cash_asset;
+  op.quantity_units = c.quantity.units();
+  op.amount_units = c.amount.units();
+  op.settlement_date_days = static_cast<int32_t>(c.settlement_date.time_since_epoch().count());
+  op.synchronizer = sync_names[settle_sync];
+  Outcome out;
+  out.update_id = rec.update_id;
+  out.offset = rec.offset;
+  out.contract_id = op.contract_id;
+  out.synchronizer = op.synchronizer;
+  out.quantity = c.quantity;
+  out.amount = c.amount;
+  rec.ops.push_back(std::move(op));
+  rec.completion = out;
+  if (auto cr = commit(std::move(rec)); !cr) return cr.error();
+  return out;
+}
+
+Result<Outcome> EmbeddedLedger::Impl::lockAssets(const std::string& cmd, const Dvp& d,
+                                                 const std::string& owner, const std::string& asset,
+                                                 int64_t units, bool allow_partial, LockKind kind) {
+  const bool sec = kind == LockKind::kSecurities;
+  const char* what = sec ? "securities" : "cash";
+  if (units <= 0)
+    return invalid(std::string(what) + " to lock must be positive", sec ? "quantity" : "amount");
+  if (units > (sec ? d.quantity : d.amount)) {
+    return invalid(std::string("cannot lock ") + dec(units) + " " + asset +
+                       ", more than the DvP's " + dec(sec ? d.quantity : d.amount),
+                   sec ? "quantity" : "amount");
+  }
+  if (auto it = locks.find(d.cid); it != locks.end()) {
+    const auto& existing = sec ? it->second.securities : it->second.cash;
+    if (!existing.empty()) {
+      return invalid("DvP " + d.cid + " already has " + what + " locked (" + existing.front() +
+                     "); release them first");
+    }
+  }
+  auto fit = free_index.find(key(owner, asset));
+  int64_t available = fit == free_index.end() ? 0 : fit->second.free;
+  int64_t need = units;
+  if (available < units) {
+    if (!(sec && allow_partial && available > 0)) {
+      return Error::permanent(sec ? kInsufficientSecurities : kInsufficientCash,
+                              "party " + owner + " has " + dec(available) + " " + asset +
+                                  " available, needs " + dec(units));
+    }
+    need = available;
+    // A part pays its pro-rata cash (half-even to the trade's scale, as Settle computes it). A
+    // part so small that its cash rounds to zero cannot settle: it is not deliverable yet, the
+    // same answer as when nothing is available, so the trade waits for the seller.
+    auto pay = Decimal::fromUnits(d.amount).mulDiv(Decimal::fromUnits(need),
+                                                   Decimal::fromUnits(d.quantity));
+    if (!pay || pay->units() <= 0) {
+      return Error::permanent(kInsufficientSecurities,
+                              "party " + owner + " has " + dec(available) + " " + asset +
+                                  " available, too little to pay any of the DvP's " +
+                                  dec(d.amount) + " pro rata; needs " + dec(units));
+    }
+  }
+  // Choose holdings: the DvP's synchronizer first (no reassignment needed), then the others.
+  std::vector<int> order{d.sync};
+  for (int s = 0; s < static_cast<int>(sync_names.size()); ++s) {
+    if (s != d.sync) order.push_back(s);
+  }
+  struct Take {
+    const Holding* h;
+    int64_t units;
+  };
+  std::vector<std::vector<Take>> takes(sync_names.size());
+  std::vector<int> touched;
+  int64_t remaining = need;
+  for (int s : order) {
+    if (remaining == 0) break;
+    for (const auto& [seq_no, cid] : fit->second.by_sync[s]) {
+      const Holding& h = holdings.at(cid);
+      int64_t take = std::min(remaining, h.units);
+      takes[s].push_back({&h, take});
+      touched.push_back(s);
+      remaining -= take;
+      if (remaining == 0) break;
+    }
+  }
+  if (remaining != 0) {
+    log->critical("free index of {} {} disagrees with its holdings", owner, asset);
+    return invalid("internal error: free index inconsistent");
+  }
+  if (auto t = touchAll(touched); !t) return t.error();
+
+  Record rec = newTx(cmd);
+  int idx = 0;
+  Outcome out;
+  out.update_id = rec.update_id;
+  out.offset = rec.offset;
+  for (int s : order) {
+    if (takes[s].empty()) continue;
+    int64_t sum = 0;
+    for (const auto& t : takes[s]) {
+      rec.ops.push_back(journal::ArchiveOp{t.h->cid, false});
+      if (t.units < t.h->units) {
+        rec.ops.push_back(journal::CreateHoldingOp{contractId(rec.offset, idx++), owner, asset,
+                                                   t.h->units - t.units, sync_names[s], "",
+                                                   LockKind::kNone});
+      }
+      sum += t.units;
+    }
+    std::string lock_id = contractId(rec.offset, idx++);
+    rec.ops.push_back(
+        journal::CreateHoldingOp{lock_id, owner, asset, sum, sync_names[s], d.cid, kind});
+    if (out.contract_id.empty()) {
+      out.contract_id = lock_id;
+      out.synchronizer = sync_names[s];
+    }
+  }
+  (sec ? out.quantity : out.amount) = Decimal::fromUnits(need);
+  rec.completion = out;
+  if (auto cr = commit(std::move(rec)); !cr) return cr.error();
+  return out;
+}
+
+Result<Outcome> EmbeddedLedger::Impl::run(const std::string& cmd, const LockSecurities& c) {
+  auto d = activeDvp(c.dvp_contract_id);
+  if (!d) return d.error();
+  return lockAssets(cmd, **d, (*d)->seller, (*d)->security, c.quantity.units(), c.allow_partial,
+                    LockKind::kSecurities);
+}
+
+Result<Outcome> EmbeddedLedger::Impl::run(const std::string& cmd, const LockCash& c) {
+  auto d = activeDvp(c.dvp_contract_id);
+  if (!d) return d.error();
+  return lockAssets(cmd, **d, (*d)->buyer, (*d)->cash_asset, c.amount.units(), false,
+                    LockKind::kCash);
+}
+
+std::vector<std::string> EmbeddedLedger::Impl::locksOf(const std::string& dvp_cid) const {
+  std::vector<std::string> out;
+  if (auto it = locks.find(dvp_cid); it != locks.end()) {
+    out = it->second.securities;
+    out.insert(out.end(), it->second.cash.begin(), it->second.cash.end());
+  }
+  return out;
+}
+
+Result<Outcome> EmbeddedLedger::Impl::run(const std::string& cmd, const ReassignLocks& c) {
+  auto dit = dvps.find(c.dvp_contract_id);
+  if (dit == dvps.end()) return notActive(c.dvp_contract_id);
+  const int target = dit->second.sync;
+  Outcome out;
+  out.synchronizer = sync_names[target];
+  bool moved = false;
+  // Each unassign and assign is its own transaction (not atomic, as in Canton); the check of
+  // where each contract sits makes the command idempotent although reassignments are not
+  // deduplicated.
+  for (const auto& cid : locksOf(c.dvp_contract_id)) {
+    const Holding& h = holdings.at(cid);
+    if (!h.in_flight && h.sync == target) continue;
+    if (!h.in_flight) {
+      if (auto t = touch(h.sync); !t) return t.error();
+      Record un = newTx(cmd);
+      un.ops.push_back(journal::UnassignOp{cid, sync_names[target]});
+      if (auto cr = commit(std::move(un)); !cr) return cr.error();
+    }
+    if (auto t = touch(target); !t) {
+      return Error::transient(kUnavailable, "contract " + cid + " is in flight to '" +
+                                                sync_names[target] + "': " + t.error().message);
+    }
+    Record as = newTx(cmd);
+    as.ops.push_back(journal::AssignOp{cid, sync_names[target]});
+    out.update_id = as.update_id;
+    out.offset = as.offset;
+    out.contract_id = cid;
+    if (auto cr = commit(std::move(as)); !cr) return cr.error();
+    moved = true;
+  }
+  // The completion is its own record: the command succeeded only once every lock arrived.
+  Record done;
+  done.command_id = cmd;
+  if (!moved) out.offset = ledger_end;
+  done.completion = out;
+  if (auto cr = commit(std::move(done)); !cr) return cr.error();
+  return out;
+}
+
+Result<Outcome> EmbeddedLedger::Impl::run(const std::string& cmd, const Settle& c) {
+  int step = 0;
+  const int fail_at = fail_settle_at;
+  auto checkpoint = [&] {
+    if (step == fail_at) {
+      fail_settle_at = -1;
+      throw InjectedSettleFailure{};
+    }
+    ++step;
+  };
+  try {
+    checkpoint();  // step 0: validation
+    auto dr = activeDvp(c.dvp_contract_id);
+    if (!dr) return dr.error();
+    const Dvp& d = **dr;
+    auto lit = locks.find(d.cid);
+    if (lit == locks.end() || lit->second.securities.empty()) {
+      return invalid("DvP " + d.cid + " has no securities locked", "dvp_contract_id");
+    }
+    if (lit->second.cash.empty()) {
+      return invalid("DvP " + d.cid + " has no cash locked", "dvp_contract_id");
+    }
+    const DvpLocks& l = lit->second;
+    int64_t sec_units = 0, cash_units = 0;
+    for (const auto* group : {&l.securities, &l.cash}) {
+      for (const auto& cid : *group) {
+        const Holding& h = holdings.at(cid);
+        if (h.in_flight) {
+          return Error::transient(kContractInFlight,
+                                  "lock " + cid + " is in flight; reassign to complete");
+        }
+        if (h.sync != d.sync) {
+          return invalid("lock " + cid + " sits on '" + sync_names[h.sync] + "', not on '" +
+                         sync_names[d.sync] + "'; reassign the locks first");
+        }
+        (group == &l.securities ? sec_units : cash_units) += h.units;
+      }
+    }
+    if (sec_units > d.quantity) return invalid("securities lock exceeds the DvP quantity");
+    int64_t pay = d.amount;
+    if (sec_units < d.quantity) {
+      auto p = Decimal::fromUnits(d.amount).mulDiv(Decimal::fromUnits(sec_units),
+                                                   Decimal::fromUnits(d.quantity));
+      if (!p) return p.error();
+      pay = p->units();
+    }
+    if (cash_units < pay) {
+      return invalid("cash lock " + dec(cash_units) + " is less than the " + dec(pay) +
+                     " due for " + dec(sec_units) + " " + d.security);
+    }
+    if (auto t = touch(d.sync); !t) return t.error();
+
+    Record rec = newTx(cmd);
+    int idx = 0;
+    const std::string& sync = sync_names[d.sync];
+    for (const auto& cid : l.securities) {
+      checkpoint();
+      rec.ops.push_back(journal::ArchiveOp{cid, false});
+    }
+    for (const auto& cid : l.cash) {
+      checkpoint();
+      rec.ops.push_back(journal::ArchiveOp{cid, false});
+    }
+    Outcome out;
+    out.update_id = rec.update_id;
+    out.offset = rec.offset;
+    out.contract_id = d.cid;
+    out.synchronizer = sync;
+    out.quantity = Decimal::fromUnits(sec_units);
+    out.amount = Decimal::fromUnits(pay);
+    checkpoint();
+    out.buyer_securities_contract_id = contractId(rec.offset, idx++);
+    rec.ops.push_back(journal::CreateHoldingOp{out.buyer_securities_contract_id, d.buyer,
+                                               d.security, sec_units, sync, "", LockKind::kNone});
+    if (pay > 0) {
+      checkpoint();
+      out.seller_cash_contract_id = contractId(rec.offset, idx++);
+      rec.ops.push_back(journal::CreateHoldingOp{out.seller_cash_contract_id, d.seller,
+                                                 d.cash_asset, pay, sync, "", LockKind::kNone});
+    }
+    if (cash_units > pay) {  // over-locked cash goes back to the buyer
+      checkpoint();
+      rec.ops.push_back(journal::CreateHoldingOp{contractId(rec.offset, idx++), d.buyer,
+                                                 d.cash_asset, cash_units - pay, sync, "",
+                                                 LockKind::kNone});
+    }
+    checkpoint();
+    rec.ops.push_back(journal::ArchiveOp{d.cid, true});
+    if (sec_units < d.quantity) {
+      checkpoint();
+      journal::CreateDvpOp r;
+      r.contract_id = contractId(rec.offset, idx++);
+      r.buyer = d.buyer;
+      r.seller = d.seller;
+      r.issuer = d.issuer;
+      r.provider = d.provider;
+      r.security = d.security;
+      r.cash_asset = d.cash_asset;
+      r.quantity_units = d.quantity - sec_units;
+      r.amount_units = d.amount - pay;
+      r.settlement_date_days = d.date_days;
+      r.synchronizer = sync;
+      out.remainder_dvp_contract_id = r.contract_id;
+      rec.ops.push_back(std::move(r));
+    }
+    checkpoint();  // last: commit
+    rec.completion = out;
+    last_settle_steps = step;
+    if (fail_at >= step) fail_settle_at = -1;  // armed past the end: disarm, nothing to fail
+    if (auto cr = commit(std::move(rec)); !cr) return cr.error();
+    return out;
+  } catch (const InjectedSettleFailure&) {
+    return Error::transient(kUnavailable,
+                            "settle aborted by injected failure at step " + std::to_string(step));
+  }
+}
+
+Result<Outcome> EmbeddedLedger::Impl::run(const std::string& cmd, const ReleaseLocks& c) {
+  auto ids = locksOf(c.dvp_contract_id);
+  Outcome out;
+  auto dit = dvps.find(c.dvp_contract_id);
+  const bool archive = c.archive_dvp && dit != dvps.end() && dit->second.active;
+  if (dit != dvps.end()) {
+    out.synchronizer = sync_names[dit->second.sync];
+    out.contract_id = dit->second.cid;
+  }
+  if (ids.empty() && !archive) {
+    if (auto cr = completionOnly(cmd, out); !cr) return cr.error();
+    return out;
+  }
+  // A lock in flight between synchronizers cannot be archived where it is: its assignment to
+  // the DvP's synchronizer is finished first (its own transaction, as in Canton). Every
+  // synchronizer involved is checked before anything is committed, so a failure changes nothing.
+  std::vector<int> touched;
+  for (const auto& cid : ids) {
+    const Holding& h = holdings.at(cid);
+    touched.push_back(h.in_flight ? dit->second.sync : h.sync);
+  }
+  if (archive) touched.push_back(dit->second.sync);
+  if (auto t = touchAll(touched); !t) return t.error();
+  for (const auto& cid : ids) {
+    if (!holdings.at(cid).in_flight) continue;
+    Record as = newTx(cmd);
+    as.ops.push_back(journal::AssignOp{cid, sync_names[dit->second.sync]});
+    if (auto cr = commit(std::move(as)); !cr) return cr.error();
+  }
+  Record rec = newTx(cmd);
+  out.update_id = rec.update_id;
+  out.offset = rec.offset;
+  int idx = 0;
+  int64_t sec = 0, cash = 0;
+  for (const auto& cid : ids) {
+    const Holding& h = holdings.at(cid);
+    rec.ops.push_back(journal::ArchiveOp{cid, false});
+    rec.ops.push_back(journal::CreateHoldingOp{contractId(rec.offset, idx++), h.owner, h.asset,
+                                               h.units, sync_names[h.sync], "", LockKind::kNone});
+    (h.kind == LockKind::kSecurities ? sec : cash) += h.units;
+  }
+  if (archive) rec.ops.push_back(journal::ArchiveOp{dit->second.cid, true});
+  out.quantity = Decimal::fromUnits(sec);
+  out.amount = Decimal::fromUnits(cash);
+  rec.completion = out;
+  if (auto cr = commit(std::move(rec)); !cr) return cr.error();
+  return out;
+}
+
+Result<Outcome> EmbeddedLedger::Impl::run(const std::string& cmd, const FenceCommand&) {
+  Record rec;
+  rec.command_id = cmd;
+  rec.ops.push_back(journal::FenceOp{});
+  if (auto cr = commit(std::move(rec)); !cr) return cr.error();
+  Outcome out;
+  out.fenced = true;
+  return out;
+}
+
+Result<Outcome> EmbeddedLedger::Impl::run(const std::string& cmd, const ArchiveDvp& c) {
+  auto dit = dvps.find(c.dvp_contract_id);
+  if (dit == dvps.end()) return notActive(c.dvp_contract_id);
+  const Dvp& d = dit->second;
+  Outcome out;
+  out.contract_id = d.cid;
+  out.synchronizer = sync_names[d.sync];
+  if (!d.active) {
+    if (auto cr = completionOnly(cmd, out); !cr) return cr.error();
+    return out;
+  }
+  if (locks.count(d.cid)) return invalid("DvP " + d.cid + " still has locks; release them first");
+  if (auto t = touch(d.sync); !t) return t.error();
+  Record rec = newTx(cmd);
+  out.update_id = rec.update_id;
+  out.offset = rec.offset;
+  rec.ops.push_back(journal::ArchiveOp{d.cid, true});
+  rec.completion = out;
+  if (auto cr = commit(std::move(rec)); !cr) return cr.error();
+  return out;
+}
+
+}  // namespace sc::ledger

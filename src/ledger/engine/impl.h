@@ -1,0 +1,295 @@
+#pragma once
+// Internals of EmbeddedLedger (not a public header): the state, its indexes and the Impl that the
+// engine's files share. By job: state.cpp (ids, apply/replay of journal ops, indexes, integrity),
+// commands.cpp (command handlers), journaling.cpp (open/replay, commit, group commit, halting),
+// faults.cpp (fault injection); ../embedded_ledger.cpp holds the public API.
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "common/log.h"
+#include "common/metrics.h"
+#include "ledger/embedded_ledger.h"
+#include "ledger/journal.h"
+
+namespace sc::ledger {
+namespace engine {
+
+using journal::LockKind;
+using journal::Record;
+
+// One probe per module (STYLE 8). Process-lifetime, shared by every EmbeddedLedger instance,
+// because the metrics registry keeps raw pointers and has no unregister.
+struct LedgerMetrics {
+  metrics::Counter commands_applied;
+  metrics::Counter commands_deduplicated;
+  metrics::Counter failed_unavailable;
+  metrics::Counter failed_in_flight;
+  metrics::Counter failed_insufficient_securities;
+  metrics::Counter failed_insufficient_cash;
+  metrics::Counter failed_unknown_party;
+  metrics::Counter failed_not_active;
+  metrics::Counter failed_invalid;
+  metrics::Counter transactions;
+  metrics::Counter fsyncs;
+  metrics::Counter fsyncs_skipped;
+  metrics::Counter journal_bytes;
+
+  void countFailure(const std::string& code) {
+    if (code == kUnavailable || code == kTimeout)
+      failed_unavailable.inc();
+    else if (code == kContractInFlight)
+      failed_in_flight.inc();
+    else if (code == kInsufficientSecurities)
+      failed_insufficient_securities.inc();
+    else if (code == kInsufficientCash)
+      failed_insufficient_cash.inc();
+    else if (code == kUnknownParty)
+      failed_unknown_party.inc();
+    else if (code == kContractNotActive)
+      failed_not_active.inc();
+    else
+      failed_invalid.inc();
+  }
+};
+
+LedgerMetrics& ledgerMetrics();
+
+inline uint64_t splitmix(uint64_t x) {
+  x += 0x9E3779B97F4A7C15ull;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+  return x ^ (x >> 31);
+}
+
+inline uint64_t hashString(std::string_view s, uint64_t seed) {
+  uint64_t h = 0xcbf29ce484222325ull ^ seed;
+  for (unsigned char c : s) h = (h ^ c) * 0x100000001b3ull;
+  return splitmix(h);
+}
+
+inline void appendHex(std::string& out, uint64_t v, int digits) {
+  static const char* kHex = "0123456789abcdef";
+  for (int i = digits - 1; i >= 0; --i) out.push_back(kHex[(v >> (4 * i)) & 0xf]);
+}
+
+inline Error invalid(std::string message, std::string field = {}) {
+  return Error::permanent(kInvalidCommand, std::move(message), std::move(field));
+}
+inline Error notActive(const std::string& cid) {
+  return Error::permanent(kContractNotActive, "contract " + cid + " is not active",
+                          "dvp_contract_id");
+}
+inline std::string dec(int64_t units) { return Decimal::fromUnits(units).toString(); }
+
+struct Holding {
+  std::string cid, owner, asset;
+  int64_t units = 0;
+  int sync = 0;
+  std::string lock_dvp;
+  LockKind kind = LockKind::kNone;
+  bool in_flight = false;
+  int target = -1;
+  uint64_t seq = 0;
+  bool locked() const { return kind != LockKind::kNone; }
+};
+
+struct Dvp {
+  std::string cid, buyer, seller, issuer, provider, security, cash_asset;
+  int64_t quantity = 0, amount = 0;
+  int32_t date_days = 0;
+  int sync = 0;
+  bool active = true;
+};
+
+struct DvpLocks {
+  std::vector<std::string> securities, cash;
+  bool empty() const { return securities.empty() && cash.empty(); }
+};
+
+struct FreeIndex {
+  int64_t free = 0;
+  std::vector<std::map<uint64_t, std::string>> by_sync;  // creation order per synchronizer
+};
+
+struct AssetTotals {
+  int64_t total = 0, locked = 0;
+};
+
+struct FaultState {
+  bool down = false;
+  double error_rate = 0;
+  std::mt19937_64 rng{0};
+  std::chrono::microseconds latency{0};
+};
+
+}  // namespace engine
+
+struct EmbeddedLedger::Impl {
+  using Holding = engine::Holding;
+  using Dvp = engine::Dvp;
+  using DvpLocks = engine::DvpLocks;
+  using FreeIndex = engine::FreeIndex;
+  using AssetTotals = engine::AssetTotals;
+  using FaultState = engine::FaultState;
+  using LedgerMetrics = engine::LedgerMetrics;
+  using Record = engine::Record;
+  using LockKind = engine::LockKind;
+
+  Options opts;
+  SystemClock system_clock;
+  const Clock* clock = nullptr;
+  std::shared_ptr<spdlog::logger> log = log::get("ledger");
+  LedgerMetrics& m = engine::ledgerMetrics();
+
+  std::vector<std::string> sync_names;
+  std::unordered_map<std::string, int> sync_index;
+  int settle_sync = 0;
+  std::string issuer, provider;
+
+  mutable std::mutex mu;  // guards everything below until the sync section
+  uint64_t salt = 0;
+  uint32_t epoch = 1;  // of this open (journal::File::open); mixed into every new id
+  int64_t ledger_end = 0;
+  uint64_t seq = 0;
+  std::unordered_map<std::string, Holding> holdings;
+  std::unordered_map<std::string, Dvp> dvps;
+  std::unordered_map<std::string, DvpLocks> locks;
+  std::unordered_map<std::string, FreeIndex> free_index;  // key owner '\x1f' asset
+  std::unordered_map<std::string, std::set<std::string>> by_owner;
+  std::map<std::string, AssetTotals> totals;
+  std::unordered_map<std::string, std::string> party_by_hint;
+  std::unordered_set<std::string> parties;
+  std::unordered_map<std::string, Outcome> completions;
+  std::unordered_set<std::string> fenced;  // command ids taken by a FenceCommand
+  std::unordered_map<std::string, UpdateView> updates;
+  std::vector<FaultState> faults;
+  int fail_settle_at = -1;
+  int last_settle_steps = 0;
+  std::string wbuf;
+  journal::File file;
+  bool broken = false;
+  std::string halt_reason;  // why `broken`
+  EmbeddedLedger::Stats stats;
+  std::chrono::microseconds pending_latency{0};  // of the submission being executed
+
+  // Group commit.
+  std::mutex sync_mu;
+  std::atomic<uint64_t> written{0};
+  std::atomic<uint64_t> synced{0};  // journal bytes known durable (length at the last fdatasync)
+  std::atomic<uint64_t> fsync_count{0};
+  // Set, once and for good, by the first failed write or fdatasync. After a failed fdatasync the
+  // kernel may have dropped the dirty pages and a retry can succeed without them reaching disk,
+  // so nothing is ever acknowledged or served again by this instance.
+  std::atomic<bool> halted{false};
+  // Fault injection of the sync path: the hook is guarded by sync_mu; the failure counter is
+  // atomic so it can be armed while a sync is held.
+  std::function<void()> sync_hook;
+  std::atomic<int> fail_syncs_errno{0};
+  std::atomic<int> fail_syncs_left{0};
+
+  bool journaling() const { return file.isOpen(); }
+
+  static std::string key(const std::string& owner, const std::string& asset) {
+    std::string k;
+    k.reserve(owner.size() + asset.size() + 1);
+    k += owner;
+    k += '\x1f';
+    k += asset;
+    return k;
+  }
+
+  // ---- ids ----
+  // (epoch, offset[, index]) is spelled out in every id, so ids are unique within a data folder
+  // by construction even when an offset is reused after a truncation (the epoch differs: see
+  // journal::File::open); the salted hash tells ledgers of different folders apart.
+  std::string updateId(int64_t offset) const;
+  std::string contractId(int64_t offset, int index) const;
+
+  // ---- apply (the only place state changes; used live and on replay) ----
+  Result<int> syncOf(const std::string& name) const;
+
+  void indexFree(const Holding& h);
+  void unindexFree(const Holding& h);
+  bool usable(const Holding& h) const { return !h.locked() && !h.in_flight; }
+
+  Result<void> applyOp(const journal::Op& op, const std::string& command_id);
+
+  Result<void> apply(Record&& rec);
+
+  // Journals (buffered until flush) and applies a built record. Fails only, changing nothing, when
+  // the encoded record exceeds max_record_bytes: every other check was done while building it.
+  [[nodiscard]] Result<void> commit(Record&& rec);
+
+  Record newTx(const std::string& command_id);
+
+  Result<void> flushLocked();
+
+  // Stops this instance for good (caller holds mu).
+  void haltLocked(std::string reason);
+
+  // Returns once journal bytes [0, target) are durable, sharing fdatasync calls (group commit).
+  Result<void> ensureDurable(uint64_t target);
+
+  // For queries: what a query saw under mu (everything written so far) is returned only once it
+  // is durable, so a reader never observes state that a failed fdatasync then loses.
+  template <class T>
+  Result<T> afterDurable(uint64_t end, T value) {
+    if (auto d = ensureDurable(end); !d) return d.error();
+    return value;
+  }
+
+  // ---- fault injection ----
+  Result<void> touch(int s);
+  Result<void> touchAll(const std::vector<int>& syncs);
+
+  // ---- commands ----
+  Result<const Dvp*> activeDvp(const std::string& cid) const;
+
+  [[nodiscard]] Result<void> completionOnly(const std::string& command_id, Outcome& out);
+
+  Result<Outcome> execute(const Submission& s);
+
+  Result<Outcome> run(const std::string& cmd, const CreateDvp& c);
+
+  // Locks `units` (or, with allow_partial, what is available if less) of owner's asset to the DvP.
+  Result<Outcome> lockAssets(const std::string& cmd, const Dvp& d, const std::string& owner,
+                             const std::string& asset, int64_t units, bool allow_partial,
+                             LockKind kind);
+
+  Result<Outcome> run(const std::string& cmd, const LockSecurities& c);
+
+  Result<Outcome> run(const std::string& cmd, const LockCash& c);
+
+  std::vector<std::string> locksOf(const std::string& dvp_cid) const;
+
+  Result<Outcome> run(const std::string& cmd, const ReassignLocks& c);
+
+  Result<Outcome> run(const std::string& cmd, const Settle& c);
+
+  Result<Outcome> run(const std::string& cmd, const ReleaseLocks& c);
+
+  // Nothing completed under the id (execute() answered that case from the completion): take it.
+  Result<Outcome> run(const std::string& cmd, const FenceCommand&);
+
+  Result<Outcome> run(const std::string& cmd, const ArchiveDvp& c);
+
+  HoldingView view(const Holding& h) const;
+
+  DvpView dvpView(const Dvp& d) const;
+
+  Result<void> checkUsable() const;
+};
+
+}  // namespace sc::ledger

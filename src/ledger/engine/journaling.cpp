@@ -1,0 +1,182 @@
+// EmbeddedLedger journal: open and replay, commit into the write buffer, flush, group commit and
+// the halt on the first durability failure.
+#include <cstring>
+#include <random>
+
+#include "ledger/engine/impl.h"
+
+namespace sc::ledger {
+
+using namespace engine;
+
+Result<void> EmbeddedLedger::Impl::commit(Record&& rec) {
+  if (journaling()) {
+    const size_t before = wbuf.size();
+    encode(rec, wbuf);
+    const size_t bytes = wbuf.size() - before - 8;
+    if (bytes > opts.max_record_bytes) {
+      wbuf.resize(before);
+      return invalid("the ledger record of command '" + rec.command_id + "' would take " +
+                         std::to_string(bytes) + " bytes, over the journal limit of " +
+                         std::to_string(opts.max_record_bytes) + "; nothing was written",
+                     "command_id");
+    }
+    ++stats.records_written;
+  }
+  if (rec.offset > 0) m.transactions.inc();
+  auto r = apply(std::move(rec));
+  if (!r) {
+    // A built record always applies; anything else is a bug in the builder.
+    log->critical("ledger apply failed for a validated record: {}", r.error().message);
+    std::abort();
+  }
+  return {};
+}
+
+Record EmbeddedLedger::Impl::newTx(const std::string& command_id) {
+  Record rec;
+  rec.offset = ledger_end + 1;
+  rec.update_id = updateId(rec.offset);
+  rec.recorded_at_us = clock->now().time_since_epoch().count();
+  rec.command_id = command_id;
+  return rec;
+}
+
+Result<void> EmbeddedLedger::Impl::flushLocked() {
+  if (wbuf.empty()) return {};
+  if (!journaling()) {
+    wbuf.clear();
+    return {};
+  }
+  auto r = file.append(wbuf);
+  if (!r) {
+    // Memory holds effects the journal does not: stop accepting work until a restart
+    // rebuilds the state from the journal (as PostgreSQL does on a WAL write failure).
+    haltLocked("journal write to " + file.path() + " failed: " + r.error().message);
+    wbuf.clear();
+    return checkUsable().error();
+  }
+  stats.bytes_written += wbuf.size();
+  m.journal_bytes.inc(wbuf.size());
+  written.store(file.size(), std::memory_order_release);
+  wbuf.clear();
+  return {};
+}
+
+void EmbeddedLedger::Impl::haltLocked(std::string reason) {
+  if (broken) return;
+  broken = true;
+  halt_reason = std::move(reason);
+  halted.store(true, std::memory_order_release);
+  log->critical("ledger halted until restart: {}", halt_reason);
+}
+
+Result<void> EmbeddedLedger::Impl::ensureDurable(uint64_t target) {
+  if (!journaling() || !opts.durable) return {};
+  if (synced.load(std::memory_order_acquire) >= target) {
+    m.fsyncs_skipped.inc();
+    return {};
+  }
+  std::lock_guard sl(sync_mu);
+  // Checked under sync_mu: a thread that waited here while a sync failed must not retry it.
+  if (halted.load(std::memory_order_acquire)) {
+    std::lock_guard l(mu);
+    return checkUsable();
+  }
+  if (synced.load(std::memory_order_acquire) >= target) {
+    m.fsyncs_skipped.inc();
+    return {};
+  }
+  if (sync_hook) sync_hook();
+  uint64_t upto = written.load(std::memory_order_acquire);  // everything write() returned for
+  Result<void> r;
+  if (fail_syncs_left.load() > 0 && fail_syncs_left.fetch_sub(1) > 0) {
+    r = Error::transient(kUnavailable, std::string("journal fdatasync: ") +
+                                           std::strerror(fail_syncs_errno) + " (injected)");
+  } else {
+    r = file.sync();
+  }
+  if (!r) {
+    std::lock_guard l(mu);
+    haltLocked("fdatasync of " + file.path() + " failed (" + r.error().message +
+               "); what it covered may not be on disk");
+    return checkUsable();
+  }
+  fsync_count.fetch_add(1, std::memory_order_relaxed);
+  m.fsyncs.inc();
+  synced.store(upto, std::memory_order_release);
+  return {};
+}
+
+Result<void> EmbeddedLedger::Impl::checkUsable() const {
+  if (broken) {
+    return Error::transient(kUnavailable, "ledger halted: " + halt_reason +
+                                              ". Nothing is acknowledged or served until a "
+                                              "restart replays what is durable");
+  }
+  return {};
+}
+
+Result<std::unique_ptr<EmbeddedLedger>> EmbeddedLedger::open(Options options) {
+  auto impl = std::make_unique<Impl>();
+  Impl& L = *impl;
+  if (options.synchronizers.empty()) return invalid("at least one synchronizer is required");
+  for (size_t i = 0; i < options.synchronizers.size(); ++i) {
+    const auto& name = options.synchronizers[i];
+    if (name.empty() || !L.sync_index.emplace(name, static_cast<int>(i)).second) {
+      return invalid("synchronizer names must be non-empty and unique: '" + name + "'");
+    }
+    L.sync_names.push_back(name);
+  }
+  if (options.settlement_synchronizer.empty()) {
+    options.settlement_synchronizer = options.synchronizers.back();
+  }
+  auto ss = L.sync_index.find(options.settlement_synchronizer);
+  if (ss == L.sync_index.end()) {
+    return invalid("settlement synchronizer '" + options.settlement_synchronizer +
+                   "' is not one of the synchronizers");
+  }
+  L.settle_sync = ss->second;
+  L.faults.resize(L.sync_names.size());
+  L.clock = options.clock ? options.clock : &L.system_clock;
+  if (options.max_record_bytes == 0 || options.max_record_bytes > journal::kMaxRecordBytes) {
+    return invalid("max_record_bytes must be 1.." + std::to_string(journal::kMaxRecordBytes));
+  }
+  L.opts = options;
+
+  if (!options.data_dir.empty()) {
+    auto replay = L.file.open(options.data_dir, [&](Record&& r) { return L.apply(std::move(r)); });
+    if (!replay) return replay.error();
+    L.stats.records_replayed = replay->records;
+    L.stats.tail_bytes_truncated = replay->truncated_bytes;
+    L.epoch = replay->epoch;
+    L.written = L.file.size();
+    L.synced = L.file.size();
+    if (replay->truncated_bytes > 0) {
+      L.log->warn("journal {}: truncated a torn tail of {} bytes after {} records",
+                  options.data_dir, replay->truncated_bytes, replay->records);
+    }
+    L.log->info("ledger opened from {}: {} records, ledger end {}, {} active contracts, epoch {}",
+                options.data_dir, replay->records, L.ledger_end, L.holdings.size(), L.epoch);
+  }
+  if (L.salt == 0) {
+    std::random_device rd;
+    uint64_t salt = (static_cast<uint64_t>(rd()) << 32) ^ rd();
+    if (salt == 0) salt = 1;
+    Record rec;
+    rec.ops.push_back(journal::GenesisOp{salt});
+    std::lock_guard l(L.mu);
+    if (auto cr = L.commit(std::move(rec)); !cr) return cr.error();
+    if (auto f = L.flushLocked(); !f) return f.error();
+  }
+  std::unique_ptr<EmbeddedLedger> ledger(new EmbeddedLedger(std::move(impl)));
+  auto issuer = ledger->allocateParty(options.securities_issuer_party);
+  if (!issuer) return issuer.error();
+  auto provider = ledger->allocateParty(options.cash_provider_party);
+  if (!provider) return provider.error();
+  ledger->impl_->issuer = *issuer;
+  ledger->impl_->provider = *provider;
+  return ledger;
+}
+
+}  // namespace sc::ledger
