@@ -8,6 +8,7 @@
 #include "api/routes.h"
 #include "domain/ids.h"
 #include "domain/status.h"
+#include "workflow/errors.h"
 
 namespace sc::api {
 namespace {
@@ -27,7 +28,7 @@ Result<Settlement> findSettlement(SettlementRepository& settlements, const HttpR
   auto s = settlements.find(*id);
   if (!s) return s.error();
   if (!*s)
-    return bad(kSettlementNotFound, "settlement " + r.params.at("id") + " not found",
+    return bad(workflow::kSettlementNotFound, "settlement " + r.params.at("id") + " not found",
                "settlement_id");
   return std::move(**s);
 }
@@ -66,7 +67,8 @@ HttpResponse Api::postTrade(const HttpRequest& r) {
       if (d.settlement) return jsonResponse(200, settlementJson(*d.settlement));
       break;
     case IntakeKind::kRejected: {
-      Error e = d.rejection.value_or(bad("rejected", "trade rejected"));
+      Error e =
+          d.rejection.value_or(bad(kInternalError, "intake rejected the trade without a reason"));
       if (e.code == reason::kTradeConflict && d.settlement)
         e.message += " (existing settlement " + d.settlement->settlementId() + ")";
       return errorResponse(e);
@@ -158,7 +160,7 @@ HttpResponse Api::retrySettlement(const HttpRequest& r) {
   auto s = deps_.commands.retry(*id, *why);
   if (!s) {
     Error e = s.error();
-    if (e.code == kInvalidState) {
+    if (e.code == workflow::kInvalidState) {
       // Make sure the operator sees the current status, whatever the command's message says.
       auto current = deps_.settlements.find(*id);
       if (current && *current) {
