@@ -17,7 +17,6 @@
 #include <stdexcept>
 
 #include "api/errors.h"
-#include "common/log.h"
 
 namespace sc::api {
 
@@ -31,17 +30,6 @@ namespace {
 constexpr size_t kHeaderLimit = 16 * 1024;
 constexpr auto kDrainTimeout = std::chrono::seconds(2);
 constexpr size_t kDrainLimit = 4 << 20;
-
-std::shared_ptr<spdlog::logger> logger() {
-  static auto l = log::get("api");
-  return l;
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 }  // namespace
 
@@ -223,7 +211,7 @@ class Session : public std::enable_shared_from_this<Session> {
     req->method = std::string(beast_req.method_string());
     req->target = std::string(beast_req.target());
     for (const auto& f : beast_req) {
-      auto name = lower(f.name_string());
+      auto name = lowerCase(f.name_string());
       auto [it, inserted] = req->headers.emplace(name, std::string(f.value()));
       if (!inserted) it->second += ", " + std::string(f.value());
     }

@@ -1,6 +1,5 @@
 #include "api/request_parsing.h"
 
-#include "common/log.h"
 #include "domain/ids.h"
 
 namespace sc::api {
@@ -44,11 +43,6 @@ Result<std::string> requiredExternalId(const Json& obj, const char* name, std::s
   if (!isValidExternalId(*v))
     return bad(code, std::string(name) + " must be 1-64 of [A-Za-z0-9_.:-]", name);
   return v;
-}
-
-std::shared_ptr<spdlog::logger> logger() {
-  static auto l = log::get("api");
-  return l;
 }
 
 }  // namespace sc::api

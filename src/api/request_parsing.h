@@ -1,9 +1,6 @@
 #pragma once
 // What every route handler needs to parse a request and answer it: the JSON body, typed fields
 // with errors naming the field, and the JSON response.
-#include <spdlog/logger.h>
-
-#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -31,8 +28,5 @@ Result<std::string> requiredString(const Json& obj, const char* name);
 // reason reported when it is not.
 Result<std::string> requiredExternalId(const Json& obj, const char* name,
                                        std::string_view code = reason::kInvalidId);
-
-// The API's logger ("api").
-std::shared_ptr<spdlog::logger> logger();
 
 }  // namespace sc::api

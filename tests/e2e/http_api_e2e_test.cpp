@@ -23,7 +23,6 @@
 #include "domain/status.h"
 #include "e2e/e2e_fixture.h"
 
-extern char** environ;
 
 namespace sc::test {
 namespace {
@@ -639,18 +638,7 @@ struct Exit {
 // Runs the built binary with the parent's environment plus `env`, stdout discarded, and waits
 // (bounded) for it to exit.
 Exit runBinary(const std::map<std::string, std::string>& env, std::chrono::milliseconds timeout = 20s) {
-  std::map<std::string, std::string> merged;
-  for (char** e = environ; e && *e; ++e) {
-    std::string kv(*e);
-    auto eq = kv.find('=');
-    if (eq != std::string::npos) merged[kv.substr(0, eq)] = kv.substr(eq + 1);
-  }
-  for (auto& [k, v] : env) merged[k] = v;
-  std::vector<std::string> kvs;
-  for (auto& [k, v] : merged) kvs.push_back(k + "=" + v);
-  std::vector<char*> envp;
-  for (auto& s : kvs) envp.push_back(s.data());
-  envp.push_back(nullptr);
+  ChildEnvironment child_env(env);
   std::string bin = serviceBinaryPath();
 
   int err[2];
@@ -663,7 +651,7 @@ Exit runBinary(const std::map<std::string, std::string>& env, std::chrono::milli
     close(err[0]);
     close(err[1]);
     char* argv[] = {bin.data(), nullptr};
-    execve(bin.c_str(), argv, envp.data());
+    execve(bin.c_str(), argv, child_env.envp());
     _exit(127);
   }
   close(err[1]);

@@ -32,6 +32,31 @@ std::string makeTempDir(const std::string& prefix) {
   return dir.string();
 }
 
+std::map<std::string, std::string> testServiceEnv(const std::string& db_name,
+                                                  const std::string& ledger_dir) {
+  std::map<std::string, std::string> env;
+  for (const char* name : {"DB_HOST", "DB_PORT", "DB_USER", "DB_PASSWORD"})
+    if (const char* v = std::getenv(name); v && *v) env[name] = v;
+  env["DB_NAME"] = db_name;
+  env["LEDGER_DATA_DIR"] = ledger_dir;
+  env["SETTLEMENT_POLL_MILLIS"] = "20";
+  env["KAFKA_BOOTSTRAP_SERVERS"] = "";
+  return env;
+}
+
+ChildEnvironment::ChildEnvironment(const std::map<std::string, std::string>& overrides) {
+  std::map<std::string, std::string> merged;
+  for (char** e = environ; e && *e; ++e) {
+    std::string kv(*e);
+    auto eq = kv.find('=');
+    if (eq != std::string::npos) merged[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  for (auto& [k, v] : overrides) merged[k] = v;
+  for (auto& [k, v] : merged) entries_.push_back(k + "=" + v);
+  for (auto& s : entries_) envp_.push_back(s.data());
+  envp_.push_back(nullptr);
+}
+
 ServiceProcess::ServiceProcess(std::map<std::string, std::string> env) : env_(std::move(env)) {
   if (!env_.count("PORT")) env_["PORT"] = "0";
   if (!env_.count("LOG_LEVEL")) env_["LOG_LEVEL"] = "WARN";
@@ -53,19 +78,7 @@ bool ServiceProcess::start(std::chrono::milliseconds timeout) {
     error_ = std::string("pipe: ") + std::strerror(errno);
     return false;
   }
-  // Build the environment: parent's, then overrides.
-  std::map<std::string, std::string> merged;
-  for (char** e = environ; e && *e; ++e) {
-    std::string kv(*e);
-    auto eq = kv.find('=');
-    if (eq != std::string::npos) merged[kv.substr(0, eq)] = kv.substr(eq + 1);
-  }
-  for (auto& [k, v] : env_) merged[k] = v;
-  std::vector<std::string> kvs;
-  for (auto& [k, v] : merged) kvs.push_back(k + "=" + v);
-  std::vector<char*> envp;
-  for (auto& s : kvs) envp.push_back(s.data());
-  envp.push_back(nullptr);
+  ChildEnvironment child_env(env_);
   std::string bin = serviceBinaryPath();
 
   pid_t pid = fork();
@@ -80,7 +93,7 @@ bool ServiceProcess::start(std::chrono::milliseconds timeout) {
     close(out[0]);
     close(out[1]);
     char* argv[] = {bin.data(), nullptr};
-    execve(bin.c_str(), argv, envp.data());
+    execve(bin.c_str(), argv, child_env.envp());
     _exit(127);
   }
   close(out[1]);

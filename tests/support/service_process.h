@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <vector>
 
 namespace sc::test {
 
@@ -15,6 +16,25 @@ namespace sc::test {
 std::string serviceBinaryPath();
 // A fresh empty folder under the build tree's temp area.
 std::string makeTempDir(const std::string& prefix);
+
+// The service's environment for a test: the caller's PostgreSQL server (DB_HOST, DB_PORT, DB_USER,
+// DB_PASSWORD when set), database `db_name`, ledger folder `ledger_dir`, quick idle polling
+// (SETTLEMENT_POLL_MILLIS=20), and no Kafka (never a broker from the caller's environment).
+std::map<std::string, std::string> testServiceEnv(const std::string& db_name,
+                                                  const std::string& ledger_dir);
+
+// The parent's environment with `overrides` added (or replacing), for execve.
+class ChildEnvironment {
+ public:
+  explicit ChildEnvironment(const std::map<std::string, std::string>& overrides);
+  ChildEnvironment(const ChildEnvironment&) = delete;
+  ChildEnvironment& operator=(const ChildEnvironment&) = delete;
+  char** envp() { return envp_.data(); }
+
+ private:
+  std::vector<std::string> entries_;
+  std::vector<char*> envp_;  // into entries_, null-terminated
+};
 
 class ServiceProcess {
  public:
