@@ -94,21 +94,11 @@ struct Exit {
 Exit runBinary(const std::map<std::string, std::string>& env,
                std::chrono::milliseconds timeout = 20s) {
   ChildEnvironment child_env(env);
-  std::string bin = serviceBinaryPath();
-
   int err[2];
   if (pipe(err) != 0) return {};
-  pid_t pid = fork();
-  if (pid == 0) {
-    int null = open("/dev/null", O_WRONLY);
-    dup2(null, STDOUT_FILENO);
-    dup2(err[1], STDERR_FILENO);
-    close(err[0]);
-    close(err[1]);
-    char* argv[] = {bin.data(), nullptr};
-    execve(bin.c_str(), argv, child_env.envp());
-    _exit(127);
-  }
+  int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+  pid_t pid = spawnServiceBinary(child_env, null, err[1], {err[0], err[1]});
+  if (null >= 0) close(null);
   close(err[1]);
   Exit out;
   auto deadline = std::chrono::steady_clock::now() + timeout;

@@ -57,6 +57,20 @@ ChildEnvironment::ChildEnvironment(const std::map<std::string, std::string>& ove
   envp_.push_back(nullptr);
 }
 
+pid_t spawnServiceBinary(ChildEnvironment& env, int out_fd, int err_fd,
+                         std::initializer_list<int> close_in_child) {
+  std::string bin = serviceBinaryPath();
+  std::vector<int> to_close(close_in_child);
+  pid_t pid = fork();
+  if (pid != 0) return pid;
+  if (out_fd >= 0) dup2(out_fd, STDOUT_FILENO);
+  if (err_fd >= 0) dup2(err_fd, STDERR_FILENO);
+  for (int fd : to_close) close(fd);
+  char* argv[] = {bin.data(), nullptr};
+  execve(bin.c_str(), argv, env.envp());
+  _exit(127);
+}
+
 ServiceProcess::ServiceProcess(std::map<std::string, std::string> env) : env_(std::move(env)) {
   if (!env_.count("PORT")) env_["PORT"] = "0";
   if (!env_.count("LOG_LEVEL")) env_["LOG_LEVEL"] = "WARN";
@@ -79,22 +93,12 @@ bool ServiceProcess::start(std::chrono::milliseconds timeout) {
     return false;
   }
   ChildEnvironment child_env(env_);
-  std::string bin = serviceBinaryPath();
-
-  pid_t pid = fork();
+  int log = open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  pid_t pid = spawnServiceBinary(child_env, out[1], log, {out[0], out[1]});
+  if (log >= 0) close(log);
   if (pid < 0) {
     error_ = std::string("fork: ") + std::strerror(errno);
     return false;
-  }
-  if (pid == 0) {
-    dup2(out[1], STDOUT_FILENO);
-    int log = open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    if (log >= 0) dup2(log, STDERR_FILENO);
-    close(out[0]);
-    close(out[1]);
-    char* argv[] = {bin.data(), nullptr};
-    execve(bin.c_str(), argv, child_env.envp());
-    _exit(127);
   }
   close(out[1]);
   pid_ = pid;

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <initializer_list>
 #include <map>
 #include <string>
 #include <vector>
@@ -35,6 +36,12 @@ class ChildEnvironment {
   std::vector<std::string> entries_;
   std::vector<char*> envp_;  // into entries_, null-terminated
 };
+
+// Forks and runs the built service binary with `env`. In the child, stdout is `out_fd` and stderr
+// `err_fd` (each left inherited when -1) and the fds in `close_in_child` are closed. Returns the
+// child's pid, or -1 when fork fails (errno set).
+pid_t spawnServiceBinary(ChildEnvironment& env, int out_fd, int err_fd,
+                         std::initializer_list<int> close_in_child);
 
 class ServiceProcess {
  public:
