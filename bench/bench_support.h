@@ -1,6 +1,8 @@
 #pragma once
 // Shared pieces of the benchmark tools (bench/README.md): an HDR-style latency histogram, CPU and
-// memory readings from /proc, and a few formatting helpers. Header-only, no project dependencies.
+// memory readings from /proc, command-line options, and a few formatting helpers. Header-only, no
+// project dependencies.
+#include <dirent.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -9,13 +11,72 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
-#include <dirent.h>
 #include <fstream>
+#include <functional>
+#include <iostream>
+#include <map>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace sc::bench {
+
+// The `--name value` options of a bench tool, each bound to the variable it sets. A missing or
+// malformed value, or an unknown option, prints "<tool>: <why>" and the usage, and exits 2.
+class Args {
+ public:
+  Args(std::string tool, std::string usage) : tool_(std::move(tool)), usage_(std::move(usage)) {}
+
+  void add(const std::string& name, std::string& v) {
+    setters_[name] = [&v](const std::string& text) { v = text; };
+  }
+  void add(const std::string& name, double& v) {
+    setters_[name] = [this, name, &v](const std::string& text) { v = number(name, text); };
+  }
+  void add(const std::string& name, int& v) {
+    setters_[name] = [this, name, &v](const std::string& text) {
+      double d = number(name, text);
+      if (d != std::floor(d) || d < -2147483648.0 || d > 2147483647.0)
+        fail(name + " must be an integer");
+      v = static_cast<int>(d);
+    };
+  }
+  void add(const std::string& name, std::function<void(const std::string&)> set) {
+    setters_[name] = std::move(set);
+  }
+
+  void parse(int argc, char** argv) const {
+    for (int i = 1; i < argc; ++i) {
+      std::string a = argv[i];
+      auto it = setters_.find(a);
+      if (it == setters_.end()) fail("unknown option " + a);
+      if (i + 1 >= argc) fail(a + " needs a value");
+      it->second(argv[++i]);
+    }
+  }
+
+  [[noreturn]] void fail(const std::string& why) const {
+    std::cerr << tool_ << ": " << why << "\n" << usage_;
+    std::exit(2);
+  }
+
+  double number(const std::string& name, const std::string& text) const {
+    size_t used = 0;
+    double d = 0;
+    try {
+      d = std::stod(text, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used == 0 || used != text.size()) fail(name + " must be a number, not '" + text + "'");
+    return d;
+  }
+
+ private:
+  std::string tool_, usage_;
+  std::map<std::string, std::function<void(const std::string&)>> setters_;
+};
 
 // Log-linear histogram of non-negative integer values (microseconds here), in the manner of
 // HdrHistogram: values below 256 are exact; above, each power of two is split into 128 equal
@@ -23,7 +84,7 @@ namespace sc::bench {
 // (the bucket's midpoint) is within 0.4% of every value recorded in it.
 class Histogram {
  public:
-  static constexpr int kSubBits = 7;                    // 128 sub-buckets per octave
+  static constexpr int kSubBits = 7;                     // 128 sub-buckets per octave
   static constexpr uint64_t kLinear = 2ull << kSubBits;  // 256 exact values
   static constexpr int kOctaves = 48;
 
@@ -70,9 +131,9 @@ class Histogram {
  private:
   static size_t index(uint64_t v) {
     if (v < kLinear) return static_cast<size_t>(v);
-    int mag = 63 - std::countl_zero(v);             // >= kSubBits + 1
-    int shift = mag - kSubBits;                     // >= 1
-    uint64_t top = v >> shift;                      // in [128, 255]
+    int mag = 63 - std::countl_zero(v);  // >= kSubBits + 1
+    int shift = mag - kSubBits;          // >= 1
+    uint64_t top = v >> shift;           // in [128, 255]
     size_t octave = static_cast<size_t>(mag - kSubBits - 1);
     size_t i = kLinear + octave * (1ull << kSubBits) + (top - (1ull << kSubBits));
     return std::min<size_t>(i, kLinear + kOctaves * (1ull << kSubBits) - 1);
@@ -92,7 +153,8 @@ class Histogram {
   double sum_ = 0;
 };
 
-// ---- /proc ---------------------------------------------------------------------------------------
+// ---- /proc
+// ---------------------------------------------------------------------------------------
 
 inline double ticksPerSecond() { return static_cast<double>(sysconf(_SC_CLK_TCK)); }
 
@@ -182,7 +244,8 @@ inline double busyPercent(MachineTicks a, MachineTicks b) {
   return 100.0 * static_cast<double>(b.busy - a.busy) / static_cast<double>(b.total - a.total);
 }
 
-// ---- output --------------------------------------------------------------------------------------
+// ---- output
+// --------------------------------------------------------------------------------------
 
 inline std::string fixed(double v, int digits = 2) {
   char buf[64];

@@ -43,35 +43,25 @@ struct Options {
   int service_pid = 0;
 };
 
-[[noreturn]] void usage(const std::string& why) {
-  std::cerr << "sc-http-intake: " << why << "\n"
-            << "usage: sc-http-intake --port P [--host H] [--connections N] [--warmup S]\n"
-            << "  [--duration S] [--pairs N] [--account-prefix P] [--symbol S] [--token T]\n"
-            << "  [--service-pid PID] [--tag TAG]\n";
-  std::exit(2);
-}
-
 Options parse(int argc, char** argv) {
   Options o;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    auto val = [&]() -> std::string {
-      if (i + 1 >= argc) usage(a + " needs a value");
-      return argv[++i];
-    };
-    if (a == "--host") o.host = val();
-    else if (a == "--port") o.port = val();
-    else if (a == "--connections") o.connections = std::stoi(val());
-    else if (a == "--warmup") o.warmup_s = std::stod(val());
-    else if (a == "--duration") o.duration_s = std::stod(val());
-    else if (a == "--pairs") o.pairs = std::stoi(val());
-    else if (a == "--account-prefix") o.account_prefix = val();
-    else if (a == "--symbol") o.symbol = val();
-    else if (a == "--token") o.token = val();
-    else if (a == "--service-pid") o.service_pid = std::stoi(val());
-    else if (a == "--tag") o.tag = val();
-    else usage("unknown option " + a);
-  }
+  sc::bench::Args args(
+      "sc-http-intake",
+      "usage: sc-http-intake --port P [--host H] [--connections N] [--warmup S]\n"
+      "  [--duration S] [--pairs N] [--account-prefix P] [--symbol S] [--token T]\n"
+      "  [--service-pid PID] [--tag TAG]\n");
+  args.add("--host", o.host);
+  args.add("--port", o.port);
+  args.add("--connections", o.connections);
+  args.add("--warmup", o.warmup_s);
+  args.add("--duration", o.duration_s);
+  args.add("--pairs", o.pairs);
+  args.add("--account-prefix", o.account_prefix);
+  args.add("--symbol", o.symbol);
+  args.add("--token", o.token);
+  args.add("--service-pid", o.service_pid);
+  args.add("--tag", o.tag);
+  args.parse(argc, argv);
   if (o.tag.empty()) o.tag = std::to_string(time(nullptr) % 100000000);
   return o;
 }
@@ -106,11 +96,12 @@ void client(const Options& o, int index, std::atomic<uint64_t>& seq, const std::
       std::string trade_id = "http_" + o.tag + "_" + std::to_string(n);
       std::string body = "{\"event_id\":\"evt_" + trade_id +
                          "\",\"event_type\":\"trade_executed\",\"trade_id\":\"" + trade_id +
-                         "\",\"buyer_account_id\":\"" + o.account_prefix + "_b" + std::to_string(pair) +
-                         "\",\"seller_account_id\":\"" + o.account_prefix + "_s" + std::to_string(pair) +
-                         "\",\"symbol\":\"" + o.symbol +
+                         "\",\"buyer_account_id\":\"" + o.account_prefix + "_b" +
+                         std::to_string(pair) + "\",\"seller_account_id\":\"" + o.account_prefix +
+                         "_s" + std::to_string(pair) + "\",\"symbol\":\"" + o.symbol +
                          "\",\"quantity\":\"1.00000000\",\"price\":\"10.00\",\"amount\":\"10.00\","
-                         "\"settlement_date\":\"" + date + "\",\"executed_at\":\"" + date +
+                         "\"settlement_date\":\"" +
+                         date + "\",\"executed_at\":\"" + date +
                          "T00:00:01Z\",\"allow_partial\":false}";
       http::request<http::string_body> req{http::verb::post, "/trades", 11};
       req.set(http::field::host, o.host);
@@ -136,7 +127,8 @@ void client(const Options& o, int index, std::atomic<uint64_t>& seq, const std::
         connected = false;
       }
     } catch (const std::exception& e) {
-      if (errors++ < 3) std::cerr << "sc-http-intake: connection " << index << ": " << e.what() << "\n";
+      if (errors++ < 3)
+        std::cerr << "sc-http-intake: connection " << index << ": " << e.what() << "\n";
       beast::error_code ec;
       stream.socket().close(ec);
       connected = false;
@@ -188,7 +180,8 @@ int main(int argc, char** argv) {
   std::string statuses = "{";
   for (auto [k, v] : shared.statuses) {
     if (k >= 200 && k < 300) ok += v;
-    statuses += (statuses.size() > 1 ? ",\"" : "\"") + std::to_string(k) + "\":" + std::to_string(v);
+    statuses +=
+        (statuses.size() > 1 ? ",\"" : "\"") + std::to_string(k) + "\":" + std::to_string(v);
   }
   statuses += "}";
   std::string j = "{\"type\":\"http_intake\",\"connections\":" + std::to_string(o.connections);

@@ -33,11 +33,14 @@ using namespace std::chrono;
 using sc::bench::fixed;
 using sc::bench::Histogram;
 
-int64_t nowNs() { return duration_cast<nanoseconds>(steady_clock::now().time_since_epoch()).count(); }
+int64_t nowNs() {
+  return duration_cast<nanoseconds>(steady_clock::now().time_since_epoch()).count();
+}
 
 std::atomic<bool> g_interrupted{false};
 
-// ---- options -------------------------------------------------------------------------------------
+// ---- options
+// -------------------------------------------------------------------------------------
 
 struct Options {
   std::string brokers = "127.0.0.1:9092";
@@ -68,65 +71,59 @@ struct Options {
   std::string tag;       // trade_id prefix part (default: from the clock)
 };
 
-[[noreturn]] void usage(const std::string& why) {
-  std::cerr << "sc-loadgen: " << why << "\n"
-            << "usage: sc-loadgen --brokers H:P [--rates 100,1000,5000] [--warmup S] [--duration S]\n"
-            << "  [--drain S] [--predrain S] [--search-steps N] [--search-start R] [--search-max R]\n"
-            << "  [--search-warmup S] [--search-duration S] [--p99-target-ms MS]\n"
-            << "  [--abort-lag-factor F] [--search-abort-lag-factor F]\n"
-            << "  [--pairs N] [--account-prefix P] [--symbol SEC/CASH] [--trade-topic T]\n"
-            << "  [--events-topic T] [--service-pid PID] [--pg-pid PID] [--kafka-pid PID]\n"
-            << "  [--out FILE] [--plot-dir DIR] [--tag TAG]\n";
-  std::exit(2);
-}
-
 Options parse(int argc, char** argv) {
   Options o;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    auto val = [&]() -> std::string {
-      if (i + 1 >= argc) usage(a + " needs a value");
-      return argv[++i];
-    };
-    auto num = [&]() { return std::stod(val()); };
-    if (a == "--brokers") o.brokers = val();
-    else if (a == "--trade-topic") o.trade_topic = val();
-    else if (a == "--events-topic") o.events_topic = val();
-    else if (a == "--account-prefix") o.account_prefix = val();
-    else if (a == "--pairs") o.pairs = static_cast<int>(num());
-    else if (a == "--symbol") o.symbol = val();
-    else if (a == "--rates") {
-      o.rates.clear();
-      std::string list = val() + ",";
-      size_t start = 0;
-      for (size_t p; (p = list.find(',', start)) != std::string::npos; start = p + 1)
-        if (p > start) o.rates.push_back(std::stoi(list.substr(start, p - start)));
-    } else if (a == "--warmup") o.warmup_s = num();
-    else if (a == "--duration") o.duration_s = num();
-    else if (a == "--drain") o.drain_s = num();
-    else if (a == "--predrain") o.predrain_s = num();
-    else if (a == "--search-steps") o.search_steps = static_cast<int>(num());
-    else if (a == "--search-start") o.search_start = static_cast<int>(num());
-    else if (a == "--search-max") o.search_max = static_cast<int>(num());
-    else if (a == "--search-warmup") o.search_warmup_s = num();
-    else if (a == "--search-duration") o.search_duration_s = num();
-    else if (a == "--p99-target-ms") o.p99_target_ms = num();
-    else if (a == "--abort-lag-factor") o.abort_lag_factor = num();
-    else if (a == "--search-abort-lag-factor") o.search_abort_lag_factor = num();
-    else if (a == "--service-pid") o.service_pid = static_cast<int>(num());
-    else if (a == "--pg-pid") o.pg_pid = static_cast<int>(num());
-    else if (a == "--kafka-pid") o.kafka_pid = static_cast<int>(num());
-    else if (a == "--out") o.out = val();
-    else if (a == "--plot-dir") o.plot_dir = val();
-    else if (a == "--tag") o.tag = val();
-    else usage("unknown option " + a);
-  }
-  if (o.pairs < 1) usage("--pairs must be >= 1");
+  sc::bench::Args args(
+      "sc-loadgen",
+      "usage: sc-loadgen --brokers H:P [--rates 100,1000,5000] [--warmup S] [--duration S]\n"
+      "  [--drain S] [--predrain S] [--search-steps N] [--search-start R] [--search-max R]\n"
+      "  [--search-warmup S] [--search-duration S] [--p99-target-ms MS]\n"
+      "  [--abort-lag-factor F] [--search-abort-lag-factor F]\n"
+      "  [--pairs N] [--account-prefix P] [--symbol SEC/CASH] [--trade-topic T]\n"
+      "  [--events-topic T] [--service-pid PID] [--pg-pid PID] [--kafka-pid PID]\n"
+      "  [--out FILE] [--plot-dir DIR] [--tag TAG]\n");
+  args.add("--brokers", o.brokers);
+  args.add("--trade-topic", o.trade_topic);
+  args.add("--events-topic", o.events_topic);
+  args.add("--account-prefix", o.account_prefix);
+  args.add("--pairs", o.pairs);
+  args.add("--symbol", o.symbol);
+  args.add("--rates", [&](const std::string& text) {
+    o.rates.clear();
+    std::string list = text + ",";
+    size_t start = 0;
+    for (size_t p; (p = list.find(',', start)) != std::string::npos; start = p + 1) {
+      if (p <= start) continue;
+      double rate = args.number("--rates", list.substr(start, p - start));
+      o.rates.push_back(static_cast<int>(rate));
+    }
+  });
+  args.add("--warmup", o.warmup_s);
+  args.add("--duration", o.duration_s);
+  args.add("--drain", o.drain_s);
+  args.add("--predrain", o.predrain_s);
+  args.add("--search-steps", o.search_steps);
+  args.add("--search-start", o.search_start);
+  args.add("--search-max", o.search_max);
+  args.add("--search-warmup", o.search_warmup_s);
+  args.add("--search-duration", o.search_duration_s);
+  args.add("--p99-target-ms", o.p99_target_ms);
+  args.add("--abort-lag-factor", o.abort_lag_factor);
+  args.add("--search-abort-lag-factor", o.search_abort_lag_factor);
+  args.add("--service-pid", o.service_pid);
+  args.add("--pg-pid", o.pg_pid);
+  args.add("--kafka-pid", o.kafka_pid);
+  args.add("--out", o.out);
+  args.add("--plot-dir", o.plot_dir);
+  args.add("--tag", o.tag);
+  args.parse(argc, argv);
+  if (o.pairs < 1) args.fail("--pairs must be >= 1");
   if (o.tag.empty()) o.tag = std::to_string(time(nullptr) % 100000000);
   return o;
 }
 
-// ---- per-trade times -------------------------------------------------------------------------------
+// ---- per-trade times
+// -------------------------------------------------------------------------------
 
 // Times (steady clock, ns) per trade sequence number, in lazily allocated chunks so the producer
 // can grow it while the consumer thread reads it.
@@ -156,7 +153,8 @@ class Slots {
   std::array<std::atomic<Slot*>, 8192> chunks_{};
 };
 
-// ---- settlement.events consumer ------------------------------------------------------------------
+// ---- settlement.events consumer
+// ------------------------------------------------------------------
 
 class EventsConsumer {
  public:
@@ -166,12 +164,11 @@ class EventsConsumer {
   void start() {
     std::string err;
     std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
-    for (auto [k, v] : std::map<std::string, std::string>{
-             {"bootstrap.servers", o_.brokers},
-             {"group.id", "sc-loadgen-" + o_.tag},
-             {"enable.auto.commit", "false"},
-             {"fetch.wait.max.ms", "5"},
-             {"client.id", "sc-loadgen-consumer"}})
+    for (auto [k, v] : std::map<std::string, std::string>{{"bootstrap.servers", o_.brokers},
+                                                          {"group.id", "sc-loadgen-" + o_.tag},
+                                                          {"enable.auto.commit", "false"},
+                                                          {"fetch.wait.max.ms", "5"},
+                                                          {"client.id", "sc-loadgen-consumer"}})
       if (conf->set(k, v, err) != RdKafka::Conf::CONF_OK) throw std::runtime_error(k + ": " + err);
     consumer_.reset(RdKafka::KafkaConsumer::create(conf.get(), err));
     if (!consumer_) throw std::runtime_error("consumer: " + err);
@@ -294,7 +291,8 @@ class EventsConsumer {
   int partitions_ = 0;
 };
 
-// ---- producer and phases ---------------------------------------------------------------------------
+// ---- producer and phases
+// ---------------------------------------------------------------------------
 
 class DeliveryErrors : public RdKafka::DeliveryReportCb {
  public:
@@ -328,13 +326,13 @@ class LoadGen {
   void start() {
     std::string err;
     std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
-    for (auto [k, v] : std::map<std::string, std::string>{
-             {"bootstrap.servers", o_.brokers},
-             {"acks", "1"},
-             {"linger.ms", "1"},
-             {"queue.buffering.max.messages", "2000000"},
-             {"queue.buffering.max.kbytes", "2097151"},
-             {"client.id", "sc-loadgen-producer"}})
+    for (auto [k, v] :
+         std::map<std::string, std::string>{{"bootstrap.servers", o_.brokers},
+                                            {"acks", "1"},
+                                            {"linger.ms", "1"},
+                                            {"queue.buffering.max.messages", "2000000"},
+                                            {"queue.buffering.max.kbytes", "2097151"},
+                                            {"client.id", "sc-loadgen-producer"}})
       if (conf->set(k, v, err) != RdKafka::Conf::CONF_OK) throw std::runtime_error(k + ": " + err);
     if (conf->set("dr_cb", static_cast<RdKafka::DeliveryReportCb*>(&delivery_), err) !=
         RdKafka::Conf::CONF_OK)
@@ -364,7 +362,8 @@ class LoadGen {
                        double duration_s, double drain_s, double abort_lag_factor) {
     // Start from an empty pipeline: the previous phase's backlog would count against this one.
     int64_t predrain_deadline = nowNs() + static_cast<int64_t>(o_.predrain_s * 1e9);
-    while (!g_interrupted && produced_.load() > consumer_.confirmed() && nowNs() < predrain_deadline) {
+    while (!g_interrupted && produced_.load() > consumer_.confirmed() &&
+           nowNs() < predrain_deadline) {
       producer_->poll(0);
       std::this_thread::sleep_for(milliseconds(100));
     }
@@ -399,7 +398,8 @@ class LoadGen {
         ++i;
       }
       if (i > warm && now >= next_sample) {
-        double lag = static_cast<double>(produced_.load()) - static_cast<double>(consumer_.confirmed());
+        double lag =
+            static_cast<double>(produced_.load()) - static_cast<double>(consumer_.confirmed());
         lag_samples.emplace_back(static_cast<double>(now - start.t) / 1e9, lag);
         next_sample = now + 250'000'000;
         if (abort_lag > 0 && lag > abort_lag) aborted = true;
@@ -442,21 +442,27 @@ class LoadGen {
         continue;
       }
       if (c == 0) ++unconfirmed;
-      confirm.record(static_cast<uint64_t>(std::max<int64_t>(0, (c ? c : analysed_at) - due) / 1000));
-      settle.record(static_cast<uint64_t>(std::max<int64_t>(0, (st > 0 ? st : analysed_at) - due) / 1000));
+      confirm.record(
+          static_cast<uint64_t>(std::max<int64_t>(0, (c ? c : analysed_at) - due) / 1000));
+      settle.record(
+          static_cast<uint64_t>(std::max<int64_t>(0, (st > 0 ? st : analysed_at) - due) / 1000));
     }
 
     double secs = static_cast<double>(end.t - start.t) / 1e9;
-    auto rateOf = [&](uint64_t a, uint64_t b) { return secs > 0 ? static_cast<double>(b - a) / secs : 0.0; };
-    auto cpu = [&](double a, double b) { return (a < 0 || b < 0) ? std::string("null") : fixed(b - a, 2); };
+    auto rateOf = [&](uint64_t a, uint64_t b) {
+      return secs > 0 ? static_cast<double>(b - a) / secs : 0.0;
+    };
+    auto cpu = [&](double a, double b) {
+      return (a < 0 || b < 0) ? std::string("null") : fixed(b - a, 2);
+    };
     auto pct = [&](double a, double b) {
       return (a < 0 || b < 0 || secs <= 0) ? std::string("null") : fixed(100.0 * (b - a) / secs, 1);
     };
     double slope = slopeOf(lag_samples);
     double p99 = confirm.quantile(0.99) / 1000.0;
     bool lag_growing = slope > o_.lag_slope_fraction * rate;
-    bool sustainable = confirm.count() > 0 && p99 < o_.p99_target_ms && !lag_growing &&
-                       !aborted && unconfirmed == 0 && failed == 0;
+    bool sustainable = confirm.count() > 0 && p99 < o_.p99_target_ms && !lag_growing && !aborted &&
+                       unconfirmed == 0 && failed == 0;
     double rss_peak = o_.service_pid ? sc::bench::processMemoryMiB(o_.service_pid, "VmHWM") : -1;
     double rss_now = o_.service_pid ? sc::bench::processMemoryMiB(o_.service_pid, "VmRSS") : -1;
 
@@ -464,7 +470,8 @@ class LoadGen {
     j += ",\"offered_per_s\":" + std::to_string(rate);
     j += ",\"backlog_at_start\":" + std::to_string(backlog_at_start);
     j += ",\"warmup_s\":" + fixed(warmup_s, 1) + ",\"duration_s\":" + fixed(secs, 2);
-    j += ",\"produced\":" + std::to_string(i) + ",\"measured\":" + std::to_string(i - std::min(warm, i));
+    j += ",\"produced\":" + std::to_string(i) +
+         ",\"measured\":" + std::to_string(i - std::min(warm, i));
     j += ",\"produced_per_s\":" + fixed(rateOf(start.produced, end.produced), 1);
     j += ",\"confirmed_per_s\":" + fixed(rateOf(start.confirmed, end.confirmed), 1);
     j += ",\"settled_per_s\":" + fixed(rateOf(start.settled, end.settled), 1);
@@ -489,10 +496,11 @@ class LoadGen {
     j += ",\"service_rss_mib\":" + (rss_now < 0 ? std::string("null") : fixed(rss_now, 1));
     j += ",\"sustainable\":" + std::string(sustainable ? "true" : "false") + "}";
     emit(j);
-    std::cerr << "sc-loadgen: " << name << ": confirmed/s " << fixed(rateOf(start.confirmed, end.confirmed), 0)
-              << ", confirm p50 " << fixed(confirm.quantile(0.5) / 1000.0, 1) << " ms, p99 "
-              << fixed(p99, 1) << " ms, max " << fixed(confirm.max() / 1000.0, 1) << " ms, lag end "
-              << lag_end << " (slope " << fixed(slope, 1) << "/s), unconfirmed " << unconfirmed
+    std::cerr << "sc-loadgen: " << name << ": confirmed/s "
+              << fixed(rateOf(start.confirmed, end.confirmed), 0) << ", confirm p50 "
+              << fixed(confirm.quantile(0.5) / 1000.0, 1) << " ms, p99 " << fixed(p99, 1)
+              << " ms, max " << fixed(confirm.max() / 1000.0, 1) << " ms, lag end " << lag_end
+              << " (slope " << fixed(slope, 1) << "/s), unconfirmed " << unconfirmed
               << (aborted ? " (stopped early: overloaded)" : "")
               << (sustainable ? " -> sustainable" : " -> NOT sustainable") << "\n";
     if (!o_.plot_dir.empty()) {
@@ -523,11 +531,13 @@ class LoadGen {
     std::string trade_id = "bench_" + o_.tag + "_" + std::to_string(seq);
     std::string payload;
     payload.reserve(400);
-    payload += "{\"event_id\":\"evt_" + trade_id + "\",\"event_type\":\"trade_executed\",\"trade_id\":\"";
+    payload +=
+        "{\"event_id\":\"evt_" + trade_id + "\",\"event_type\":\"trade_executed\",\"trade_id\":\"";
     payload += trade_id;
     payload += "\",\"buyer_account_id\":\"" + o_.account_prefix + "_b" + std::to_string(pair);
     payload += "\",\"seller_account_id\":\"" + o_.account_prefix + "_s" + std::to_string(pair);
-    payload += "\",\"symbol\":\"" + o_.symbol + "\",\"quantity\":\"1.00000000\",\"price\":\"10.00\"";
+    payload +=
+        "\",\"symbol\":\"" + o_.symbol + "\",\"quantity\":\"1.00000000\",\"price\":\"10.00\"";
     payload += ",\"amount\":\"10.00\",\"settlement_date\":\"" + settlement_date_;
     payload += "\",\"executed_at\":\"" + settlement_date_ + "T00:00:01Z\",\"allow_partial\":false}";
     for (;;) {
@@ -618,16 +628,20 @@ int main(int argc, char** argv) {
   // then double while sustainable and bisect between the last good and the first bad rate.
   if (o.search_steps > 0 && !g_interrupted) {
     int rate;
-    if (bad) rate = std::clamp(static_cast<int>(capacity * 0.9), good + 1, bad - 1);
-    else rate = good ? good * 2 : (o.rates.empty() ? 1000 : o.rates.front());
+    if (bad)
+      rate = std::clamp(static_cast<int>(capacity * 0.9), good + 1, bad - 1);
+    else
+      rate = good ? good * 2 : (o.rates.empty() ? 1000 : o.rates.front());
     if (bad && bad - good <= 1) rate = 0;
     for (int step = 1; rate > 0 && step <= o.search_steps && !g_interrupted; ++step) {
       auto r = gen.runPhase("search", "search-" + std::to_string(step) + "-" + std::to_string(rate),
                             rate, o.search_warmup_s, o.search_duration_s, o.drain_s,
                             o.search_abort_lag_factor);
       if (r.dirty && !r.sustainable) continue;  // the earlier backlog decided it: run it again
-      if (r.sustainable) good = std::max(good, rate);
-      else bad = bad ? std::min(bad, rate) : rate;
+      if (r.sustainable)
+        good = std::max(good, rate);
+      else
+        bad = bad ? std::min(bad, rate) : rate;
       if (bad && bad - good <= std::max(20, good / 20)) break;  // within 5 %
       rate = bad ? (good + bad) / 2 : std::min(rate * 2, o.search_max);
       if (rate <= good || (bad && rate >= bad)) break;

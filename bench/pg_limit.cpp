@@ -43,36 +43,25 @@ struct Options {
   double warmup_s = 5, duration_s = 30;
 };
 
-[[noreturn]] void usage(const std::string& why) {
-  std::cerr << "sc-pg-limit: " << why << "\n"
-            << "usage: sc-pg-limit --conninfo 'host=… port=… dbname=… user=…' [--warmup S]\n"
-            << "  [--duration S] [--intake-batch N] [--worker-batch N] [--workers N]\n"
-            << "  [--relay-batch N] [--pool N] [--backlog N] [--pairs N]\n";
-  std::exit(2);
-}
-
 Options parse(int argc, char** argv) {
   Options o;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    auto val = [&]() -> std::string {
-      if (i + 1 >= argc) usage(a + " needs a value");
-      return argv[++i];
-    };
-    auto num = [&]() { return std::stod(val()); };
-    if (a == "--conninfo") o.conninfo = val();
-    else if (a == "--warmup") o.warmup_s = num();
-    else if (a == "--duration") o.duration_s = num();
-    else if (a == "--intake-batch") o.intake_batch = static_cast<int>(num());
-    else if (a == "--worker-batch") o.worker_batch = static_cast<int>(num());
-    else if (a == "--workers") o.workers = static_cast<int>(num());
-    else if (a == "--relay-batch") o.relay_batch = static_cast<int>(num());
-    else if (a == "--pool") o.pool = static_cast<int>(num());
-    else if (a == "--backlog") o.backlog = static_cast<int>(num());
-    else if (a == "--pairs") o.pairs = static_cast<int>(num());
-    else usage("unknown option " + a);
-  }
-  if (o.conninfo.empty()) usage("--conninfo is required");
+  sc::bench::Args args(
+      "sc-pg-limit",
+      "usage: sc-pg-limit --conninfo 'host=… port=… dbname=… user=…' [--warmup S]\n"
+      "  [--duration S] [--intake-batch N] [--worker-batch N] [--workers N]\n"
+      "  [--relay-batch N] [--pool N] [--backlog N] [--pairs N]\n");
+  args.add("--conninfo", o.conninfo);
+  args.add("--warmup", o.warmup_s);
+  args.add("--duration", o.duration_s);
+  args.add("--intake-batch", o.intake_batch);
+  args.add("--worker-batch", o.worker_batch);
+  args.add("--workers", o.workers);
+  args.add("--relay-batch", o.relay_batch);
+  args.add("--pool", o.pool);
+  args.add("--backlog", o.backlog);
+  args.add("--pairs", o.pairs);
+  args.parse(argc, argv);
+  if (o.conninfo.empty()) args.fail("--conninfo is required");
   return o;
 }
 
@@ -96,8 +85,10 @@ auto timed(Op& op, F&& f) {
   auto t = steady_clock::now();
   auto r = f();
   auto us = duration_cast<microseconds>(steady_clock::now() - t).count();
-  if (r.ok()) op.add(us);
-  else op.fail();
+  if (r.ok())
+    op.add(us);
+  else
+    op.fail();
   return r;
 }
 
@@ -123,17 +114,18 @@ void addLifecycle(const sc::Settlement& leased, uint64_t n, std::vector<sc::Stat
   s.dvp_contract_id = ledgerRef("dvp", n);
   s.dvp_contract_template_id = "Settlement.DeliveryVsPayment:DeliveryVsPayment";
   s.initiated_at = now;
-  move(Status::kInitiated, json{{"trade_id", s.trade.trade_id},
-                                {"buyer_account_id", s.trade.buyer_account_id},
-                                {"seller_account_id", s.trade.seller_account_id},
-                                {"symbol", s.trade.symbol},
-                                {"quantity", s.trade.quantity.toString()},
-                                {"amount", s.trade.amount.toString()},
-                                {"settlement_date", sc::formatDateAsTimestamp(s.trade.settlement_date)},
-                                {"dvp_contract_id", s.dvp_contract_id},
-                                {"synchronizer", "settlement"},
-                                {"update_id", ledgerRef("upd", n * 8 + 1)}}
-                               .dump());
+  move(Status::kInitiated,
+       json{{"trade_id", s.trade.trade_id},
+            {"buyer_account_id", s.trade.buyer_account_id},
+            {"seller_account_id", s.trade.seller_account_id},
+            {"symbol", s.trade.symbol},
+            {"quantity", s.trade.quantity.toString()},
+            {"amount", s.trade.amount.toString()},
+            {"settlement_date", sc::formatDateAsTimestamp(s.trade.settlement_date)},
+            {"dvp_contract_id", s.dvp_contract_id},
+            {"synchronizer", "settlement"},
+            {"update_id", ledgerRef("upd", n * 8 + 1)}}
+           .dump());
   s.locked_quantity = s.trade.quantity;
   s.seller_securities_ledger_ref = ledgerRef("lock", n * 8 + 2);
   move(Status::kSellerSecuritiesLocked,
@@ -255,7 +247,8 @@ int main(int argc, char** argv) {
     workers.emplace_back([&] {
       while (!g_stop) {
         auto now = std::chrono::time_point_cast<sc::Duration>(system_clock::now());
-        auto leased = timed(op_lease, [&] { return repo.leaseDue(now, o.worker_batch, seconds(15)); });
+        auto leased =
+            timed(op_lease, [&] { return repo.leaseDue(now, o.worker_batch, seconds(15)); });
         if (!leased) {
           std::cerr << "sc-pg-limit: leaseDue: " << leased.error().message << "\n";
           std::this_thread::sleep_for(milliseconds(100));
@@ -332,8 +325,9 @@ int main(int argc, char** argv) {
   auto opJson = [](const char* name, Op& op) {
     std::lock_guard l(op.mu);
     return "\"" + std::string(name) + "\":{\"calls\":" + std::to_string(op.h.count()) +
-           ",\"errors\":" + std::to_string(op.errors) + ",\"mean_ms\":" +
-           fixed(op.h.mean() / 1000.0, 2) + ",\"p50_ms\":" + fixed(op.h.quantile(0.5) / 1000.0, 2) +
+           ",\"errors\":" + std::to_string(op.errors) +
+           ",\"mean_ms\":" + fixed(op.h.mean() / 1000.0, 2) +
+           ",\"p50_ms\":" + fixed(op.h.quantile(0.5) / 1000.0, 2) +
            ",\"p99_ms\":" + fixed(op.h.quantile(0.99) / 1000.0, 2) + "}";
   };
   std::string j = "{\"type\":\"pg_limit\",\"duration_s\":" + fixed(secs, 2);

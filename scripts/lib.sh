@@ -26,11 +26,25 @@ wait_for_url() {
   return 1
 }
 
-# build [dir] [extra cmake args...]: configures once, then builds everything.
-build() {
-  local dir=${1:-$REPO/build}; shift || true
+# configure dir [extra cmake args...]: configures the build tree once.
+configure() {
+  local dir=$1; shift
   if [ ! -f "$dir/build.ninja" ]; then
     cmake -S "$REPO" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE="${BUILD_TYPE:-RelWithDebInfo}" "$@" >&2
   fi
+}
+
+# build [dir] [extra cmake args...]: configures once, then builds everything (tests included).
+build() {
+  local dir=${1:-$REPO/build}; shift || true
+  configure "$dir" "$@"
   cmake --build "$dir" -j"$(nproc)" >&2
+}
+
+# build_service [dir]: configures once, then builds only the service binary (what ./scripts/run
+# starts), not the tests or the bench tools.
+build_service() {
+  local dir=${1:-$REPO/build}
+  configure "$dir"
+  cmake --build "$dir" -j"$(nproc)" --target settlement-coordinator >&2
 }

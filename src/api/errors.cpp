@@ -1,34 +1,39 @@
 #include "api/errors.h"
 
 #include <array>
-
 #include <nlohmann/json.hpp>
 
 #include "domain/trade.h"
 #include "ledger/ledger.h"
+#include "store/errors.h"
+#include "workflow/errors.h"
 
 namespace sc::api {
 namespace {
 
 // Every client-input rejection: the domain's reason codes and the API's own.
-constexpr std::array<std::string_view, 24> kBadRequestCodes = {
-    reason::kInvalidJson,         reason::kMissingField,
-    reason::kInvalidFieldType,    reason::kInvalidEventType,
-    reason::kInvalidId,           reason::kInvalidDecimal,
-    reason::kDecimalTooPrecise,   reason::kDecimalOutOfRange,
-    reason::kNonPositiveQuantity, reason::kNonPositiveAmount,
-    reason::kNonPositivePrice,    reason::kAmountMismatch,
-    reason::kSelfTrade,           reason::kInvalidSymbol,
-    reason::kUnknownSymbol,       reason::kInvalidDate,
-    reason::kInvalidTimestamp,    reason::kSettlementDateBeforeTradeDate,
-    reason::kUnknownAccount,      reason::kInactiveAccount,
-    kInvalidParameter,            kMalformedRequest,
-    "invalid_command",  // ledger::kInvalidCommand: e.g. an unknown synchronizer in a credit
-    "invalid_request",
+constexpr std::array<std::string_view, 23> kBadRequestCodes = {
+    reason::kInvalidJson,       reason::kMissingField,      reason::kInvalidFieldType,
+    reason::kInvalidEventType,  reason::kInvalidId,         reason::kInvalidDecimal,
+    reason::kDecimalTooPrecise, reason::kDecimalOutOfRange, reason::kNonPositiveQuantity,
+    reason::kNonPositiveAmount, reason::kNonPositivePrice,  reason::kAmountMismatch,
+    reason::kSelfTrade,         reason::kInvalidSymbol,     reason::kUnknownSymbol,
+    reason::kInvalidDate,       reason::kInvalidTimestamp,  reason::kSettlementDateBeforeTradeDate,
+    reason::kUnknownAccount,    reason::kInactiveAccount,   kInvalidParameter,
+    kMalformedRequest,
+    ledger::kInvalidCommand,  // e.g. an unknown synchronizer in a credit
 };
 
+// The request is valid but the resource's state forbids it.
+constexpr std::array<std::string_view, 3> kConflictCodes = {
+    reason::kTradeConflict, workflow::kInvalidState, store::kAccountExists};
+
+constexpr std::array<std::string_view, 3> kNotFoundCodes = {workflow::kSettlementNotFound,
+                                                            workflow::kAccountNotFound, kNotFound};
+
+// Unavailable dependencies: 503 with Retry-After even when the error is not marked retryable.
 constexpr std::array<std::string_view, 4> kUnavailableCodes = {
-    "database_unavailable", "ledger_unavailable", "ledger_timeout", "contract_in_flight"};
+    store::kDatabaseUnavailable, ledger::kUnavailable, ledger::kTimeout, ledger::kContractInFlight};
 
 bool in(std::string_view code, auto const& list) {
   for (auto c : list)
@@ -40,9 +45,9 @@ bool in(std::string_view code, auto const& list) {
 
 unsigned httpStatusFor(const Error& e) {
   const std::string_view c = e.code;
-  if (c == reason::kTradeConflict || c == kInvalidState || c == kAccountExists) return 409;
+  if (in(c, kConflictCodes)) return 409;
   if (in(c, kBadRequestCodes)) return 400;
-  if (c == kSettlementNotFound || c == kAccountNotFound || c == kNotFound) return 404;
+  if (in(c, kNotFoundCodes)) return 404;
   if (c == kUnauthorized) return 401;
   if (c == kMethodNotAllowed) return 405;
   if (c == kPayloadTooLarge) return 413;

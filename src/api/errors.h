@@ -8,7 +8,9 @@
 
 namespace sc::api {
 
-// Error codes the API itself produces (domain reason codes are in domain/trade.h).
+// Error codes the API itself produces. The other modules' codes are in their own lists:
+// domain/trade.h (reason::), store/errors.h, ledger/ledger.h, workflow/errors.h,
+// messaging/errors.h; errors.cpp maps them all by those names.
 inline constexpr std::string_view kInvalidParameter = "invalid_parameter";  // query/body value
 inline constexpr std::string_view kMalformedRequest = "malformed_request";  // bad HTTP
 inline constexpr std::string_view kPayloadTooLarge = "payload_too_large";
@@ -16,10 +18,6 @@ inline constexpr std::string_view kHeaderTooLarge = "header_too_large";
 inline constexpr std::string_view kUnauthorized = "unauthorized";
 inline constexpr std::string_view kNotFound = "not_found";
 inline constexpr std::string_view kMethodNotAllowed = "method_not_allowed";
-inline constexpr std::string_view kSettlementNotFound = "settlement_not_found";
-inline constexpr std::string_view kAccountNotFound = "account_not_found";
-inline constexpr std::string_view kInvalidState = "invalid_state";
-inline constexpr std::string_view kAccountExists = "account_exists";
 inline constexpr std::string_view kNotReady = "not_ready";
 inline constexpr std::string_view kInternalError = "internal_error";
 

@@ -1,11 +1,6 @@
 #include "api/http_server.h"
 
 #include <array>
-#include <future>
-#include <map>
-#include <optional>
-#include <stdexcept>
-
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/executor_work_guard.hpp>
@@ -16,10 +11,12 @@
 #include <boost/asio/thread_pool.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <future>
+#include <map>
+#include <optional>
+#include <stdexcept>
 
 #include "api/errors.h"
-#include "app/config.h"
-#include "common/log.h"
 
 namespace sc::api {
 
@@ -34,25 +31,18 @@ constexpr size_t kHeaderLimit = 16 * 1024;
 constexpr auto kDrainTimeout = std::chrono::seconds(2);
 constexpr size_t kDrainLimit = 4 << 20;
 
-std::shared_ptr<spdlog::logger> logger() {
-  static auto l = log::get("api");
-  return l;
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 }  // namespace
 
 void ApiMetrics::countStatus(unsigned status) {
   requests.inc();
-  if (status < 300) responses_2xx.inc();
-  else if (status < 400) responses_3xx.inc();
-  else if (status < 500) responses_4xx.inc();
-  else responses_5xx.inc();
+  if (status < 300)
+    responses_2xx.inc();
+  else if (status < 400)
+    responses_3xx.inc();
+  else if (status < 500)
+    responses_4xx.inc();
+  else
+    responses_5xx.inc();
   if (status >= 400) errors.inc();
 }
 
@@ -64,27 +54,20 @@ ApiMetrics& apiMetrics() {
     metrics::registerCounter("sc_api_responses_3xx_total", "HTTP 3xx responses", &p->responses_3xx);
     metrics::registerCounter("sc_api_responses_4xx_total", "HTTP 4xx responses", &p->responses_4xx);
     metrics::registerCounter("sc_api_responses_5xx_total", "HTTP 5xx responses", &p->responses_5xx);
-    metrics::registerCounter("sc_api_errors_total", "HTTP responses with status >= 400", &p->errors);
+    metrics::registerCounter("sc_api_errors_total", "HTTP responses with status >= 400",
+                             &p->errors);
     metrics::registerCounter("sc_api_protocol_errors_total",
-                             "Malformed HTTP requests, oversized bodies or headers", &p->protocol_errors);
+                             "Malformed HTTP requests, oversized bodies or headers",
+                             &p->protocol_errors);
     metrics::registerCounter("sc_api_read_timeouts_total", "Connections closed by the read timeout",
                              &p->timeouts);
-    metrics::registerGauge("sc_api_open_connections", "Open HTTP connections", &p->open_connections);
-    metrics::registerGauge("sc_api_requests_in_flight", "HTTP requests being handled", &p->in_flight);
+    metrics::registerGauge("sc_api_open_connections", "Open HTTP connections",
+                           &p->open_connections);
+    metrics::registerGauge("sc_api_requests_in_flight", "HTTP requests being handled",
+                           &p->in_flight);
     return p;
   }();
   return *m;
-}
-
-HttpServerOptions HttpServerOptions::fromConfig(const Config& config, int handler_threads) {
-  HttpServerOptions o;
-  o.bind_address = config.http_bind;
-  o.port = static_cast<uint16_t>(config.port);
-  o.io_threads = config.http_threads;
-  o.handler_threads = handler_threads;
-  o.max_body_bytes = config.http_max_body_bytes;
-  o.read_timeout = std::chrono::seconds(config.http_read_timeout_seconds);
-  return o;
 }
 
 class Session;
@@ -164,29 +147,31 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_->body_limit(server_.options.max_body_bytes);
     parser_->header_limit(kHeaderLimit);
     stream_.expires_after(server_.options.read_timeout);  // one deadline for the whole request
-    http::async_read_header(stream_, buffer_, *parser_,
-                            [self = shared_from_this()](beast::error_code ec, size_t) {
-                              self->onHeader(ec);
-                            });
+    http::async_read_header(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, size_t) { self->onHeader(ec); });
   }
 
   void onHeader(beast::error_code ec) {
     if (ec) return onReadError(ec);
     auto& req = parser_->get();
     if (beast::iequals(req[http::field::expect], "100-continue")) {
-      auto cont = std::make_shared<http::response<http::empty_body>>(http::status::continue_, req.version());
-      http::async_write(stream_, *cont, [self = shared_from_this(), cont](beast::error_code ec, size_t) {
-        if (ec) return self->close();
-        self->readBody();
-      });
+      auto cont = std::make_shared<http::response<http::empty_body>>(http::status::continue_,
+                                                                     req.version());
+      http::async_write(stream_, *cont,
+                        [self = shared_from_this(), cont](beast::error_code ec, size_t) {
+                          if (ec) return self->close();
+                          self->readBody();
+                        });
       return;
     }
     readBody();
   }
 
   void readBody() {
-    http::async_read(stream_, buffer_, *parser_,
-                     [self = shared_from_this()](beast::error_code ec, size_t) { self->onRead(ec); });
+    http::async_read(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, size_t) { self->onRead(ec); });
   }
 
   void onReadError(beast::error_code ec) {
@@ -207,9 +192,11 @@ class Session : public std::enable_shared_from_this<Session> {
           "request body exceeds " + std::to_string(server_.options.max_body_bytes) + " bytes"));
     }
     if (ec == http::error::header_limit) {
-      return writeErrorAndClose(Error::permanent(std::string(kHeaderTooLarge), "request headers too large"));
+      return writeErrorAndClose(
+          Error::permanent(std::string(kHeaderTooLarge), "request headers too large"));
     }
-    writeErrorAndClose(Error::permanent(std::string(kMalformedRequest), "malformed HTTP request: " + ec.message()));
+    writeErrorAndClose(Error::permanent(std::string(kMalformedRequest),
+                                        "malformed HTTP request: " + ec.message()));
   }
 
   void onRead(beast::error_code ec) {
@@ -224,7 +211,7 @@ class Session : public std::enable_shared_from_this<Session> {
     req->method = std::string(beast_req.method_string());
     req->target = std::string(beast_req.target());
     for (const auto& f : beast_req) {
-      auto name = lower(f.name_string());
+      auto name = lowerCase(f.name_string());
       auto [it, inserted] = req->headers.emplace(name, std::string(f.value()));
       if (!inserted) it->second += ", " + std::string(f.value());
     }
@@ -235,14 +222,16 @@ class Session : public std::enable_shared_from_this<Session> {
     // Handlers may block (database, ledger): never on the io threads.
     net::post(server_.pool, [self = shared_from_this(), req] {
       auto res = std::make_shared<HttpResponse>(self->server_.router.dispatch(*req));
-      net::post(self->stream_.get_executor(), [self, req, res] { self->onHandled(*req, std::move(*res)); });
+      net::post(self->stream_.get_executor(),
+                [self, req, res] { self->onHandled(*req, std::move(*res)); });
     });
   }
 
   void onHandled(const HttpRequest& req, HttpResponse res) {
     server_.metrics.in_flight.add(-1);
     auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
-                      std::chrono::steady_clock::now() - started_).count();
+                      std::chrono::steady_clock::now() - started_)
+                      .count();
     logger()->debug("{} {} -> {} ({} us)", req.method, req.path.empty() ? req.target : req.path,
                     res.status, micros);
     write(std::move(res), keep_alive_ && !server_.stopping);
@@ -262,10 +251,11 @@ class Session : public std::enable_shared_from_this<Session> {
     msg->keep_alive(keep_alive);
     msg->prepare_payload();
     stream_.expires_after(server_.options.read_timeout);  // a peer that never reads
-    http::async_write(stream_, *msg,
-                      [self = shared_from_this(), msg, keep_alive, drain_after](beast::error_code ec, size_t) {
-                        self->onWrite(ec, keep_alive, drain_after);
-                      });
+    http::async_write(
+        stream_, *msg,
+        [self = shared_from_this(), msg, keep_alive, drain_after](beast::error_code ec, size_t) {
+          self->onWrite(ec, keep_alive, drain_after);
+        });
   }
 
   void onWrite(beast::error_code ec, bool keep_alive, bool drain_after) {
@@ -291,11 +281,12 @@ class Session : public std::enable_shared_from_this<Session> {
   }
   void drainMore() {
     if (!drain_buf_) drain_buf_ = std::make_unique<std::array<char, 8192>>();
-    stream_.async_read_some(net::buffer(*drain_buf_), [self = shared_from_this()](beast::error_code ec, size_t n) {
-      self->drained_ += n;
-      if (ec || self->drained_ > kDrainLimit) return self->close();
-      self->drainMore();
-    });
+    stream_.async_read_some(net::buffer(*drain_buf_),
+                            [self = shared_from_this()](beast::error_code ec, size_t n) {
+                              self->drained_ += n;
+                              if (ec || self->drained_ > kDrainLimit) return self->close();
+                              self->drainMore();
+                            });
   }
 
   void shutdownAndClose() {
@@ -339,9 +330,6 @@ void HttpServer::Impl::accept() {
 HttpServer::HttpServer(HttpServerOptions options, const Router& router)
     : impl_(std::make_shared<Impl>(std::move(options), router)) {}
 
-HttpServer::HttpServer(const Config& config, const Router& router, int handler_threads)
-    : HttpServer(HttpServerOptions::fromConfig(config, handler_threads), router) {}
-
 HttpServer::~HttpServer() { stop(); }
 
 void HttpServer::start() {
@@ -350,7 +338,9 @@ void HttpServer::start() {
   auto& o = impl_->options;
   beast::error_code ec;
   auto address = net::ip::make_address(o.bind_address, ec);
-  if (ec) throw std::runtime_error("HTTP_BIND: invalid address '" + o.bind_address + "': " + ec.message());
+  if (ec)
+    throw std::runtime_error("HTTP_BIND: invalid address '" + o.bind_address +
+                             "': " + ec.message());
   tcp::endpoint endpoint(address, o.port);
   auto& acc = impl_->acceptor;
   const std::string where = o.bind_address + ":" + std::to_string(o.port);
@@ -368,8 +358,8 @@ void HttpServer::start() {
   impl_->accept();
   for (int i = 0; i < std::max(1, o.io_threads); ++i)
     impl_->threads.emplace_back([impl = impl_.get()] { impl->ioc.run(); });
-  logger()->info("HTTP server listening on {}:{} ({} io threads, {} handler threads)", o.bind_address,
-                 port_.load(), o.io_threads, o.handler_threads);
+  logger()->info("HTTP server listening on {}:{} ({} io threads, {} handler threads)",
+                 o.bind_address, port_.load(), o.io_threads, o.handler_threads);
 }
 
 void HttpServer::stop() {
@@ -416,8 +406,8 @@ void HttpServer::stop() {
   {
     std::unique_lock g(s.mu);
     if (!s.cv.wait_for(g, s.options.drain_timeout, [&] { return s.sessions.empty(); })) {
-      logger()->warn("HTTP stop: {} connections still busy after {} ms; closing them", s.sessions.size(),
-                     s.options.drain_timeout.count());
+      logger()->warn("HTTP stop: {} connections still busy after {} ms; closing them",
+                     s.sessions.size(), s.options.drain_timeout.count());
       g.unlock();
       each_session([](Session& x) { x.forceClose(); });
     }

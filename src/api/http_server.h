@@ -25,10 +25,6 @@
 #include "api/router.h"
 #include "common/metrics.h"
 
-namespace sc {
-struct Config;
-}
-
 namespace sc::api {
 
 struct HttpServerOptions {
@@ -40,20 +36,17 @@ struct HttpServerOptions {
   std::chrono::milliseconds read_timeout{30'000};
   std::chrono::milliseconds drain_timeout{10'000};  // stop(): wait at most this for in-flight
   std::string server_name = "settlement-coordinator";
-
-  // HTTP_BIND, PORT, HTTP_THREADS, HTTP_MAX_BODY_BYTES, HTTP_READ_TIMEOUT_SECONDS.
-  static HttpServerOptions fromConfig(const Config& config, int handler_threads);
 };
 
 // One per process (metrics are registered once and live for the process).
 struct ApiMetrics {
   metrics::Counter requests;  // every response written
   metrics::Counter responses_2xx, responses_3xx, responses_4xx, responses_5xx;
-  metrics::Counter errors;              // 4xx + 5xx
-  metrics::Counter protocol_errors;     // malformed HTTP, oversized body/header
-  metrics::Counter timeouts;            // connections closed by the read timeout
+  metrics::Counter errors;           // 4xx + 5xx
+  metrics::Counter protocol_errors;  // malformed HTTP, oversized body/header
+  metrics::Counter timeouts;         // connections closed by the read timeout
   metrics::Gauge open_connections;
-  metrics::Gauge in_flight;             // requests being handled
+  metrics::Gauge in_flight;  // requests being handled
   void countStatus(unsigned status);
 };
 ApiMetrics& apiMetrics();
@@ -62,7 +55,6 @@ class HttpServer {
  public:
   // The router must outlive the server. Nothing runs before start().
   HttpServer(HttpServerOptions options, const Router& router);
-  HttpServer(const Config& config, const Router& router, int handler_threads);
   ~HttpServer();  // calls stop()
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;

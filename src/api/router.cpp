@@ -37,16 +37,21 @@ int hexValue(char c) {
   return -1;
 }
 
-std::string lower(std::string_view s) {
+}  // namespace
+
+std::shared_ptr<spdlog::logger> logger() {
+  static auto l = log::get("api");
+  return l;
+}
+
+std::string lowerCase(std::string_view s) {
   std::string out(s);
   for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return out;
 }
 
-}  // namespace
-
 std::string HttpRequest::header(std::string_view name) const {
-  auto it = headers.find(lower(name));
+  auto it = headers.find(lowerCase(name));
   return it == headers.end() ? std::string() : it->second;
 }
 
@@ -80,7 +85,8 @@ std::optional<std::map<std::string, std::string>> parseQuery(std::string_view qu
     if (!pair.empty()) {
       size_t eq = pair.find('=');
       auto key = percentDecode(pair.substr(0, eq), true);
-      auto value = percentDecode(eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1), true);
+      auto value = percentDecode(
+          eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1), true);
       if (!key || !value) return std::nullopt;
       out[*key] = std::move(*value);
     }
@@ -124,8 +130,10 @@ HttpResponse Router::dispatch(HttpRequest& request) const {
     bool match = true;
     for (size_t i = 0; i < segments.size() && match; ++i) {
       if (isParam(r.segments[i])) continue;
-      if (r.segments[i] != segments[i]) match = false;
-      else ++literals;
+      if (r.segments[i] != segments[i])
+        match = false;
+      else
+        ++literals;
     }
     if (match && literals > best_literals) {
       best = &r;
@@ -138,8 +146,8 @@ HttpResponse Router::dispatch(HttpRequest& request) const {
   if (h == best->by_method.end()) {
     std::string allow;
     for (const auto& [m, _] : best->by_method) allow += (allow.empty() ? "" : ", ") + m;
-    auto r = errorResponse(kMethodNotAllowed,
-                           request.method + " is not allowed on " + request.path + " (allowed: " + allow + ")");
+    auto r = errorResponse(kMethodNotAllowed, request.method + " is not allowed on " +
+                                                  request.path + " (allowed: " + allow + ")");
     r.headers.emplace_back("Allow", allow);
     return r;
   }
@@ -154,10 +162,10 @@ HttpResponse Router::dispatch(HttpRequest& request) const {
   try {
     return h->second(request);
   } catch (const std::exception& e) {
-    log::get("api")->error("handler for {} {} threw: {}", request.method, request.path, e.what());
+    logger()->error("handler for {} {} threw: {}", request.method, request.path, e.what());
   } catch (...) {
-    log::get("api")->error("handler for {} {} threw a non-standard exception", request.method,
-                           request.path);
+    logger()->error("handler for {} {} threw a non-standard exception", request.method,
+                    request.path);
   }
   return errorResponse(kInternalError, "internal error");
 }

@@ -2,8 +2,11 @@
 // HTTP-agnostic request/response values and the router that maps method + path pattern to a
 // handler. Patterns are literal segments and "{name}" parameters: "/settlements/{id}/events".
 // The server (http_server.h) translates Beast messages to and from these; handlers never see Beast.
+#include <spdlog/logger.h>
+
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -12,12 +15,18 @@
 
 namespace sc::api {
 
+// The API's logger ("api").
+std::shared_ptr<spdlog::logger> logger();
+
+// ASCII lower case (HTTP header names are case-insensitive; HttpRequest keeps them lower case).
+std::string lowerCase(std::string_view s);
+
 struct HttpRequest {
-  std::string method;  // upper case: "GET", "POST", ...
-  std::string target;  // as received: "/settlements?limit=5"
-  std::string path;    // target without the query string (not decoded)
-  std::map<std::string, std::string> query;   // percent-decoded; the last value wins
-  std::map<std::string, std::string> params;  // path parameters, percent-decoded
+  std::string method;                          // upper case: "GET", "POST", ...
+  std::string target;                          // as received: "/settlements?limit=5"
+  std::string path;                            // target without the query string (not decoded)
+  std::map<std::string, std::string> query;    // percent-decoded; the last value wins
+  std::map<std::string, std::string> params;   // path parameters, percent-decoded
   std::map<std::string, std::string> headers;  // names lower case
   std::string body;
 

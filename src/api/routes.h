@@ -1,6 +1,8 @@
 #pragma once
 // The REST API's routes (spec "REST API Endpoints" + operator endpoints). Handlers parse,
-// validate, call an interface, map the result (STYLE 2): no SQL, no ledger internals.
+// validate, call an interface, map the result (STYLE 2): no SQL, no ledger internals. One file
+// per resource: settlement_routes.cpp, account_routes.cpp, ledger_routes.cpp,
+// operations_routes.cpp; routes.cpp registers them and checks the bearer token.
 //
 //   POST  /trades                      GET  /settlements            GET /health
 //   POST  /accounts                    GET  /settlements/{id}       GET /ready
@@ -17,6 +19,7 @@
 #include "domain/result.h"
 #include "ledger/ledger.h"
 #include "store/repository.h"
+#include "workflow/account_service.h"
 #include "workflow/commands.h"
 #include "workflow/intake.h"
 
@@ -75,6 +78,7 @@ class Api {
 
   ApiDeps deps_;
   SystemClock system_clock_;
+  AccountService account_service_;  // over deps_.accounts and deps_.ledger
   Router router_;
 };
 

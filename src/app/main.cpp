@@ -1,5 +1,8 @@
 // settlement-coordinator: wiring, start-up and graceful shutdown (DESIGN §2 "app").
+#include <algorithm>
+#include <chrono>
 #include <csignal>
+#include <cstdint>
 #include <cstdio>
 #include <iostream>
 #include <memory>
@@ -16,6 +19,19 @@
 #include "workflow/workflow.h"
 
 namespace {
+
+// HTTP_BIND, PORT, HTTP_THREADS, HTTP_MAX_BODY_BYTES, HTTP_READ_TIMEOUT_SECONDS; handlers may block
+// on the database, so their pool follows the connection pool.
+sc::api::HttpServerOptions httpServerOptions(const sc::Config& cfg) {
+  sc::api::HttpServerOptions o;
+  o.bind_address = cfg.http_bind;
+  o.port = static_cast<uint16_t>(cfg.port);
+  o.io_threads = cfg.http_threads;
+  o.handler_threads = std::max(4, cfg.db_pool_size / 2);
+  o.max_body_bytes = cfg.http_max_body_bytes;
+  o.read_timeout = std::chrono::seconds(cfg.http_read_timeout_seconds);
+  return o;
+}
 
 int run(const sc::Config& cfg) {
   using namespace std::chrono;
@@ -58,7 +74,8 @@ int run(const sc::Config& cfg) {
   wopt.timeout = seconds(cfg.settlement_timeout_seconds);
   wopt.lease = seconds(cfg.settlement_lease_seconds);
   sc::Workflow workflow((*db)->settlements(), (*db)->accounts(), **ledger, clock, wopt);
-  sc::WorkerPool workers(workflow, cfg.settlement_workers, milliseconds(cfg.settlement_poll_millis));
+  sc::WorkerPool workers(workflow, cfg.settlement_workers,
+                         milliseconds(cfg.settlement_poll_millis));
 
   std::unique_ptr<sc::OutboxRelay> relay;
   std::unique_ptr<sc::TradeConsumer> consumer;
@@ -91,8 +108,8 @@ int run(const sc::Config& cfg) {
     }
     return {};
   };
-  sc::api::ApiDeps deps{intake, (*db)->settlements(), (*db)->accounts(), workflow, **ledger,
-                        readiness, cfg.api_token, nullptr, nullptr};
+  sc::api::ApiDeps deps{intake,    (*db)->settlements(), (*db)->accounts(), workflow, **ledger,
+                        readiness, cfg.api_token,        nullptr,           nullptr};
   if (cfg.environment != "production") {
     // Outage drills on the embedded ledger (POST /ledger/faults); never in production.
     sc::ledger::EmbeddedLedger* embedded = ledger->get();
@@ -102,7 +119,7 @@ int run(const sc::Config& cfg) {
     };
   }
   sc::api::Api api(std::move(deps));
-  sc::api::HttpServer server(cfg, api.router(), std::max(4, cfg.db_pool_size / 2));
+  sc::api::HttpServer server(httpServerOptions(cfg), api.router());
   try {
     server.start();
   } catch (const std::exception& e) {
@@ -121,12 +138,13 @@ int run(const sc::Config& cfg) {
       return 1;
     }
   }
-  std::printf("settlement-coordinator listening on http://%s:%u (ledger: embedded at %s, kafka: %s)\n",
-              cfg.http_bind.c_str(), server.port(), cfg.ledger_data_dir.c_str(),
-              cfg.kafka_bootstrap_servers.empty() ? "off" : cfg.kafka_bootstrap_servers.c_str());
+  std::printf(
+      "settlement-coordinator listening on http://%s:%u (ledger: embedded at %s, kafka: %s)\n",
+      cfg.http_bind.c_str(), server.port(), cfg.ledger_data_dir.c_str(),
+      cfg.kafka_bootstrap_servers.empty() ? "off" : cfg.kafka_bootstrap_servers.c_str());
   std::fflush(stdout);
-  log->info("ready: port {}, {} workers, batch {}, kafka {}", server.port(),
-            cfg.settlement_workers, cfg.settlement_batch_size,
+  log->info("ready: port {}, {} workers, batch {}, kafka {}", server.port(), cfg.settlement_workers,
+            cfg.settlement_batch_size,
             cfg.kafka_bootstrap_servers.empty() ? "off" : cfg.kafka_bootstrap_servers);
 
   int sig = 0;

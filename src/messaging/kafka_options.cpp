@@ -14,4 +14,16 @@ std::unique_ptr<RdKafka::Conf> makeKafkaConf(const std::map<std::string, std::st
   return conf;
 }
 
+std::unique_ptr<RdKafka::Producer> makeKafkaProducer(
+    const std::map<std::string, std::string>& props, RdKafka::DeliveryReportCb* reports,
+    const std::string& what) {
+  auto conf = makeKafkaConf(props);
+  std::string err;
+  if (conf->set("dr_cb", reports, err) != RdKafka::Conf::CONF_OK)
+    throw std::runtime_error(what + " dr_cb: " + err);
+  std::unique_ptr<RdKafka::Producer> p(RdKafka::Producer::create(conf.get(), err));
+  if (!p) throw std::runtime_error(what + " producer: " + err);
+  return p;
+}
+
 }  // namespace sc

@@ -1,10 +1,10 @@
 #pragma once
 // Settings of the Kafka side of the service (from Config), and librdkafka property helpers.
+#include <librdkafka/rdkafkacpp.h>
+
 #include <map>
 #include <memory>
 #include <string>
-
-#include <librdkafka/rdkafkacpp.h>
 
 namespace sc {
 
@@ -14,15 +14,22 @@ struct KafkaOptions {
   std::string dlq_topic = "trade.events.dlq";
   std::string settlement_topic = "settlement.events";
   std::string consumer_group = "settlement-coordinator";
-  int consume_batch = 500;            // trades per intake transaction at most
-  int consume_batch_wait_ms = 20;     // how long a batch may wait to fill
+  int consume_batch = 500;              // trades per intake transaction at most
+  int consume_batch_wait_ms = 20;       // how long a batch may wait to fill
   int64_t max_pending_backlog = 50000;  // pause consumption above this many PENDING settlements
-  int relay_batch = 1000;             // events per outbox read
+  int relay_batch = 1000;               // events per outbox read
   int relay_idle_poll_ms = 50;
   std::map<std::string, std::string> extra;  // extra librdkafka properties
 };
 
 // Builds a librdkafka Conf from key/values; throws std::runtime_error naming the bad property.
 std::unique_ptr<RdKafka::Conf> makeKafkaConf(const std::map<std::string, std::string>& props);
+
+// A producer configured with `props` that reports every delivery to `reports` (which must outlive
+// it). Throws std::runtime_error starting with `what` (e.g. "Kafka DLQ") when librdkafka refuses
+// the configuration or the producer (start-up errors; a replacement's caller logs and retries).
+std::unique_ptr<RdKafka::Producer> makeKafkaProducer(
+    const std::map<std::string, std::string>& props, RdKafka::DeliveryReportCb* reports,
+    const std::string& what);
 
 }  // namespace sc

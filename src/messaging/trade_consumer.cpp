@@ -76,16 +76,26 @@ class TradeConsumer::Rebalance : public RdKafka::RebalanceCb {
 TradeConsumer::TradeConsumer(KafkaOptions options, Intake& intake,
                              std::function<Result<int64_t>()> pending_backlog)
     : opt_(std::move(options)), intake_(intake), backlog_(std::move(pending_backlog)) {
-  metrics::registerCounter("sc_consumer_messages_total", "Trade messages consumed", &metrics_.messages);
-  metrics::registerCounter("sc_consumer_batches_total", "Trade batches processed", &metrics_.batches);
-  metrics::registerCounter("sc_consumer_dead_lettered_total", "Messages sent to the dead-letter topic", &metrics_.dead_lettered);
-  metrics::registerCounter("sc_consumer_intake_failures_total", "Batches the store failed (re-consumed)", &metrics_.intake_failures);
-  metrics::registerCounter("sc_consumer_dlq_failures_total", "Batches whose dead-lettering failed (re-consumed)", &metrics_.dlq_failures);
+  metrics::registerCounter("sc_consumer_messages_total", "Trade messages consumed",
+                           &metrics_.messages);
+  metrics::registerCounter("sc_consumer_batches_total", "Trade batches processed",
+                           &metrics_.batches);
+  metrics::registerCounter("sc_consumer_dead_lettered_total",
+                           "Messages sent to the dead-letter topic", &metrics_.dead_lettered);
+  metrics::registerCounter("sc_consumer_intake_failures_total",
+                           "Batches the store failed (re-consumed)", &metrics_.intake_failures);
+  metrics::registerCounter("sc_consumer_dlq_failures_total",
+                           "Batches whose dead-lettering failed (re-consumed)",
+                           &metrics_.dlq_failures);
   metrics::registerCounter("sc_consumer_commits_total", "Offset commits", &metrics_.commits);
-  metrics::registerCounter("sc_consumer_commit_failures_total", "Failed offset commits", &metrics_.commit_failures);
+  metrics::registerCounter("sc_consumer_commit_failures_total", "Failed offset commits",
+                           &metrics_.commit_failures);
   metrics::registerCounter("sc_consumer_pauses_total", "Back-pressure pauses", &metrics_.pauses);
-  metrics::registerCounter("sc_consumer_dlq_producer_restarts_total", "DLQ producers replaced after a fatal error", &metrics_.dlq_producer_restarts);
-  metrics::registerGauge("sc_consumer_paused", "1 while consumption is paused for back-pressure", &metrics_.paused);
+  metrics::registerCounter("sc_consumer_dlq_producer_restarts_total",
+                           "DLQ producers replaced after a fatal error",
+                           &metrics_.dlq_producer_restarts);
+  metrics::registerGauge("sc_consumer_paused", "1 while consumption is paused for back-pressure",
+                         &metrics_.paused);
 }
 
 TradeConsumer::~TradeConsumer() { stop(); }
@@ -124,24 +134,20 @@ void TradeConsumer::start() {
 }
 
 std::unique_ptr<RdKafka::Producer> TradeConsumer::createDlqProducer() {
-  auto pconf = makeKafkaConf({{"bootstrap.servers", opt_.bootstrap_servers},
-                              {"enable.idempotence", "true"},
-                              {"acks", "all"},
-                              {"linger.ms", "1"},
-                              {"message.timeout.ms", "30000"},
-                              {"client.id", "settlement-coordinator-dlq"}});
-  std::string err;
-  if (pconf->set("dr_cb", static_cast<RdKafka::DeliveryReportCb*>(dlq_reports_.get()), err) !=
-      RdKafka::Conf::CONF_OK)
-    throw std::runtime_error("Kafka DLQ dr_cb: " + err);
-  std::unique_ptr<RdKafka::Producer> p(RdKafka::Producer::create(pconf.get(), err));
-  if (!p) throw std::runtime_error("Kafka DLQ producer: " + err);
-  return p;
+  return makeKafkaProducer({{"bootstrap.servers", opt_.bootstrap_servers},
+                            {"enable.idempotence", "true"},
+                            {"acks", "all"},
+                            {"linger.ms", "1"},
+                            {"message.timeout.ms", "30000"},
+                            {"client.id", "settlement-coordinator-dlq"}},
+                           dlq_reports_.get(), "Kafka DLQ");
 }
 
 void TradeConsumer::replaceDlqProducer(const std::string& why) {
-  logger()->error("dead-letter producer fatal error: {}; replacing the producer and re-consuming "
-                  "the batch", why);
+  logger()->error(
+      "dead-letter producer fatal error: {}; replacing the producer and re-consuming "
+      "the batch",
+      why);
   metrics_.dlq_producer_restarts.inc();
   dlq_->purge(RdKafka::Producer::PURGE_QUEUE | RdKafka::Producer::PURGE_INFLIGHT);
   dlq_->poll(0);
@@ -251,10 +257,10 @@ bool TradeConsumer::deadLetter(const std::vector<RdKafka::Message*>& msgs,
     headers->add("dlq.source_offset", std::to_string(m->offset()));
     headers->add("dlq.trade_id", decisions[i].trade_id);
     for (;;) {
-      auto rc = dlq_->produce(opt_.dlq_topic, RdKafka::Topic::PARTITION_UA,
-                              RdKafka::Producer::RK_MSG_COPY, m->payload(), m->len(),
-                              m->key_pointer(), m->key_len(), m->timestamp().timestamp, headers,
-                              reports.tag());
+      auto rc =
+          dlq_->produce(opt_.dlq_topic, RdKafka::Topic::PARTITION_UA,
+                        RdKafka::Producer::RK_MSG_COPY, m->payload(), m->len(), m->key_pointer(),
+                        m->key_len(), m->timestamp().timestamp, headers, reports.tag());
       if (rc == RdKafka::ERR_NO_ERROR) break;  // headers now owned by librdkafka
       if (rc == RdKafka::ERR__QUEUE_FULL && !stopping_ && !isFatal()) {
         dlq_->poll(50);
@@ -296,7 +302,8 @@ void TradeConsumer::run() {
   while (!stopping_) {
     checkBackPressure();
     std::vector<RdKafka::Message*> msgs;
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(opt_.consume_batch_wait_ms);
+    auto deadline =
+        std::chrono::steady_clock::now() + std::chrono::milliseconds(opt_.consume_batch_wait_ms);
     int wait_ms = 100;
     while (static_cast<int>(msgs.size()) < opt_.consume_batch && !stopping_) {
       RdKafka::Message* m = consumer_->consume(wait_ms);
@@ -311,7 +318,8 @@ void TradeConsumer::run() {
         break;
       }
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-          deadline - std::chrono::steady_clock::now()).count();
+                      deadline - std::chrono::steady_clock::now())
+                      .count();
       if (!msgs.empty()) wait_ms = static_cast<int>(std::max<int64_t>(0, left));
       if (!msgs.empty() && left <= 0) {
         // batch window over: take only what is already buffered

@@ -1,4 +1,5 @@
 #include "store/codec.h"
+#include "store/errors.h"
 #include "store/pg_repositories.h"
 #include "store/store_metrics.h"
 
@@ -12,7 +13,8 @@ Result<Account> decodeAccount(const pg::Rows& r, int i) {
   a.status = r.text(i, 2) == "active" ? AccountStatus::kActive : AccountStatus::kInactive;
   auto t = codec::parseTimestamp(r.text(i, 3));
   if (!t)
-    return Error::permanent("corrupt_row", "cannot read accounts.created_at of " + a.account_id);
+    return Error::permanent(std::string(store::kCorruptRow),
+                            "cannot read accounts.created_at of " + a.account_id);
   a.created_at = *t;
   return a;
 }
@@ -30,7 +32,8 @@ Result<Account> PgAccountRepository::create(const Account& a) {
     auto lease = pool_.lease();
     if (!lease.ok()) return lease.error();
     // created_at: the given one, or the database's clock when the caller left it at the epoch.
-    pg::Param created = a.created_at == Timestamp{} ? pg::Param{} : pg::Param{codec::timestamp(a.created_at)};
+    pg::Param created =
+        a.created_at == Timestamp{} ? pg::Param{} : pg::Param{codec::timestamp(a.created_at)};
     auto rows = (*lease)->exec(
         "INSERT INTO accounts (account_id, canton_party, status, created_at)"
         " VALUES ($1, $2, $3::account_status, COALESCE($4::timestamptz, now()))"
@@ -39,8 +42,8 @@ Result<Account> PgAccountRepository::create(const Account& a) {
         {a.account_id, a.canton_party, std::string(toString(a.status)), created});
     if (!rows.ok()) return rows.error();
     if (rows->size() == 0)
-      return Error::permanent("account_exists", "account " + a.account_id + " already exists",
-                              "account_id");
+      return Error::permanent(std::string(store::kAccountExists),
+                              "account " + a.account_id + " already exists", "account_id");
     return decodeAccount(*rows, 0);
   }());
 }
@@ -83,17 +86,17 @@ Result<std::vector<Account>> PgAccountRepository::findMany(std::span<const std::
 Result<void> PgAccountRepository::setStatus(const std::string& account_id, AccountStatus s) {
   auto lease = pool_.lease();
   if (!lease.ok()) return counted<int>(lease.error()).error();
-  auto rows = (*lease)->exec(
-      "UPDATE accounts SET status = $2::account_status WHERE account_id = $1",
-      {account_id, std::string(toString(s))});
+  auto rows =
+      (*lease)->exec("UPDATE accounts SET status = $2::account_status WHERE account_id = $1",
+                     {account_id, std::string(toString(s))});
   if (!rows.ok()) {
     metrics().errors.inc();
     return rows.error();
   }
   if (rows->affected() == 0) {
     metrics().errors.inc();
-    return Error::permanent("unknown_account", "account " + account_id + " does not exist",
-                            "account_id");
+    return Error::permanent(std::string(store::kUnknownAccount),
+                            "account " + account_id + " does not exist", "account_id");
   }
   return {};
 }

@@ -4,6 +4,8 @@
 #include <chrono>
 #include <cstdio>
 
+#include "store/errors.h"
+
 namespace sc::store::codec {
 namespace {
 
@@ -14,8 +16,9 @@ bool num(std::string_view s, size_t pos, size_t len, int& out) {
 }
 
 Error corrupt(std::string_view column, std::string_view value) {
-  return Error::permanent("corrupt_row", "cannot read settlements." + std::string(column) +
-                                             " value '" + std::string(value) + "'");
+  return Error::permanent(
+      std::string(store::kCorruptRow),
+      "cannot read settlements." + std::string(column) + " value '" + std::string(value) + "'");
 }
 
 }  // namespace
@@ -41,8 +44,8 @@ std::optional<Timestamp> parseTimestamp(std::string_view s) {
   // "2024-11-17 16:30:00[.ffffff]+00" (TimeZone=UTC; the offset may carry ":MM").
   int y, mo, d, h, mi, sec;
   if (s.size() < 19 || !num(s, 0, 4, y) || s[4] != '-' || !num(s, 5, 2, mo) || s[7] != '-' ||
-      !num(s, 8, 2, d) || s[10] != ' ' || !num(s, 11, 2, h) || s[13] != ':' ||
-      !num(s, 14, 2, mi) || s[16] != ':' || !num(s, 17, 2, sec))
+      !num(s, 8, 2, d) || s[10] != ' ' || !num(s, 11, 2, h) || s[13] != ':' || !num(s, 14, 2, mi) ||
+      s[16] != ':' || !num(s, 17, 2, sec))
     return std::nullopt;
   size_t pos = 19;
   int64_t micros = 0;
@@ -75,12 +78,12 @@ std::string date(Date d) { return formatDate(d); }
 
 // One list for both (string literals, so constant-initialised: other translation units build
 // their SQL from these during static initialisation).
-#define SC_SETTLEMENT_COLUMNS                                                                     \
-  "id, trade_id, event_id, buyer_account_id, seller_account_id, symbol, quantity, price, "        \
-  "amount, allow_partial, executed_at, settlement_date, status, dvp_contract_id, "                \
-  "dvp_contract_template_id, seller_securities_ledger_ref, buyer_cash_ledger_ref, "               \
-  "buyer_securities_ledger_ref, seller_cash_ledger_ref, dvp_atomic_transaction_id, "              \
-  "locked_quantity, locked_amount, settled_quantity, settled_amount, initiated_at, "              \
+#define SC_SETTLEMENT_COLUMNS                                                                    \
+  "id, trade_id, event_id, buyer_account_id, seller_account_id, symbol, quantity, price, "       \
+  "amount, allow_partial, executed_at, settlement_date, status, dvp_contract_id, "               \
+  "dvp_contract_template_id, seller_securities_ledger_ref, buyer_cash_ledger_ref, "              \
+  "buyer_securities_ledger_ref, seller_cash_ledger_ref, dvp_atomic_transaction_id, "             \
+  "locked_quantity, locked_amount, settled_quantity, settled_amount, initiated_at, "             \
   "confirmed_at, settled_at, failed_at, failure_reason, failure_code, failed_step, last_error, " \
   "retry_count, step_attempt, round, created_at, updated_at, next_attempt_at, deadline_at"
 
@@ -127,8 +130,10 @@ Result<Settlement> decodeSettlement(const pg::Rows& r, int i) {
   };
 
   std::string_view id = r.text(i, col++);
-  if (auto u = Uuid::parseCanonical(id)) s.id = *u;
-  else return corrupt("id", id);
+  if (auto u = Uuid::parseCanonical(id))
+    s.id = *u;
+  else
+    return corrupt("id", id);
   Trade& t = s.trade;
   str(t.trade_id);
   str(t.event_id);
@@ -148,13 +153,17 @@ Result<Settlement> decodeSettlement(const pg::Rows& r, int i) {
   ts(t.executed_at, "executed_at");
   {
     std::string_view v = r.text(i, col++);
-    if (auto d = parseDate(v)) t.settlement_date = *d;
-    else if (!err) err = corrupt("settlement_date", v);
+    if (auto d = parseDate(v))
+      t.settlement_date = *d;
+    else if (!err)
+      err = corrupt("settlement_date", v);
   }
   {
     std::string_view v = r.text(i, col++);
-    if (auto st = parseStatus(v)) s.status = *st;
-    else if (!err) err = corrupt("status", v);
+    if (auto st = parseStatus(v))
+      s.status = *st;
+    else if (!err)
+      err = corrupt("status", v);
   }
   str(s.dvp_contract_id);
   str(s.dvp_contract_template_id);
@@ -185,8 +194,10 @@ Result<Settlement> decodeSettlement(const pg::Rows& r, int i) {
   // lease_token only when selected (kLeasedSettlementColumns): plain reads leave it nil.
   if (col < r.columns() && !r.isNull(i, col)) {
     std::string_view v = r.text(i, col);
-    if (auto u = Uuid::parseCanonical(v)) s.lease_token = *u;
-    else if (!err) err = corrupt("lease_token", v);
+    if (auto u = Uuid::parseCanonical(v))
+      s.lease_token = *u;
+    else if (!err)
+      err = corrupt("lease_token", v);
   }
   if (err) return *err;
   return s;
@@ -205,8 +216,8 @@ Result<SettlementEvent> decodeEvent(const pg::Rows& r, int i) {
   std::string_view p = r.text(i, 5);
   bool pos_ok = std::from_chars(p.data(), p.data() + p.size(), pos).ec == std::errc();
   if (!id || !sid || !st || !at || !pos_ok)
-    return Error::permanent("corrupt_row", "cannot read settlement_events row at position " +
-                                               std::string(p));
+    return Error::permanent(std::string(store::kCorruptRow),
+                            "cannot read settlement_events row at position " + std::string(p));
   e.id = *id;
   e.settlement_id = *sid;
   e.status = *st;

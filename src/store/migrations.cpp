@@ -4,6 +4,7 @@
 #include <map>
 
 #include "common/log.h"
+#include "store/errors.h"
 #include "store/pool.h"
 
 namespace sc::store {
@@ -20,7 +21,7 @@ Result<int> versionOf(const EmbeddedMigration& m) {
   size_t n = 0;
   while (n < m.name.size() && m.name[n] >= '0' && m.name[n] <= '9') ++n;
   if (n == 0)
-    return Error::permanent("invalid_migration",
+    return Error::permanent(std::string(store::kInvalidMigration),
                             "migration " + m.name + " does not start with a version number");
   return std::stoi(m.name.substr(0, n));
 }
@@ -80,7 +81,7 @@ Result<int> migrate(pg::ConnectionPool& pool, std::span<const EmbeddedMigration>
     if (it != applied->end()) {
       if (it->second.checksum != m->checksum)
         return Error::permanent(
-            "migration_checksum_mismatch",
+            std::string(store::kMigrationChecksumMismatch),
             "migration " + m->name + " (version " + std::to_string(version) +
                 ") was applied with checksum " + it->second.checksum +
                 " but the embedded file has " + m->checksum +
@@ -110,7 +111,8 @@ Result<void> migrationsApplied(pg::ConnectionPool& pool) {
   auto exists = (*lease)->exec("SELECT to_regclass('schema_migrations') IS NOT NULL");
   if (!exists.ok()) return exists.error();
   if (exists->text(0, 0) != "t")
-    return Error::transient("migrations_pending", "schema_migrations does not exist yet");
+    return Error::transient(std::string(store::kMigrationsPending),
+                            "schema_migrations does not exist yet");
   auto applied = appliedMigrations(**lease);
   if (!applied.ok()) return applied.error();
   for (const auto& m : embeddedMigrations()) {
@@ -118,9 +120,10 @@ Result<void> migrationsApplied(pg::ConnectionPool& pool) {
     if (!v.ok()) return v.error();
     auto it = applied->find(*v);
     if (it == applied->end())
-      return Error::transient("migrations_pending", "migration " + m.name + " is not applied");
+      return Error::transient(std::string(store::kMigrationsPending),
+                              "migration " + m.name + " is not applied");
     if (it->second.checksum != m.checksum)
-      return Error::permanent("migration_checksum_mismatch",
+      return Error::permanent(std::string(store::kMigrationChecksumMismatch),
                               "migration " + m.name + " was applied with a different checksum");
   }
   return {};

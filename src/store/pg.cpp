@@ -1,12 +1,13 @@
 #include "store/pg.h"
 
-#include <poll.h>
-
 #include <libpq-fe.h>
+#include <poll.h>
 
 #include <cerrno>
 #include <charconv>
 #include <cstdlib>
+
+#include "store/errors.h"
 
 namespace sc::pg {
 
@@ -49,12 +50,12 @@ Error errorFromState(std::string_view state, std::string_view message, std::stri
   if (!state.empty()) msg += " (SQLSTATE " + std::string(state) + ")";
   if (state.empty() || state.starts_with("08") || state.starts_with("53") || state == "57P01" ||
       state == "57P02" || state == "57P03")
-    return Error::transient("database_unavailable", msg);
+    return Error::transient(std::string(store::kDatabaseUnavailable), msg);
   if (state == kSerializationFailure || state == kDeadlockDetected)
-    return Error::transient("database_conflict", msg);
+    return Error::transient(std::string(store::kDatabaseConflict), msg);
   // statement_timeout (or a cancel): the statement was rolled back; worth trying again later.
-  if (state == kQueryCanceled) return Error::transient("database_timeout", msg);
-  return Error::permanent("database_error", msg);
+  if (state == kQueryCanceled) return Error::transient(std::string(store::kDatabaseTimeout), msg);
+  return Error::permanent(std::string(store::kDatabaseError), msg);
 }
 
 Error Connection::lastError(std::string_view what, pg_result* r) const {
@@ -62,7 +63,7 @@ Error Connection::lastError(std::string_view what, pg_result* r) const {
   const char* msg = r ? PQresultErrorMessage(r) : nullptr;
   if (!msg || !*msg) msg = PQerrorMessage(c_);
   if (PQstatus(c_) != CONNECTION_OK)
-    return Error::transient("database_unavailable",
+    return Error::transient(std::string(store::kDatabaseUnavailable),
                             std::string(what) + ": connection to PostgreSQL at " + endpoint_ +
                                 " lost: " + (msg ? msg : ""));
   return errorFromState(state ? state : "", msg ? msg : "", what);
@@ -86,7 +87,7 @@ Result<std::unique_ptr<Connection>> Connection::connect(const std::string& conni
     std::string why = c ? PQerrorMessage(c) : "out of memory";
     while (!why.empty() && why.back() == '\n') why.pop_back();
     if (c) PQfinish(c);
-    return Error::transient("database_unavailable",
+    return Error::transient(std::string(store::kDatabaseUnavailable),
                             "cannot connect to PostgreSQL at " + endpoint + ": " + why);
   }
   PQsetNoticeProcessor(c, ignoreNotice, nullptr);
@@ -118,7 +119,7 @@ bool Connection::broken() const { return broken_ || PQstatus(c_) != CONNECTION_O
 Error Connection::timedOut(std::string_view what) {
   broken_ = true;
   PQsetnonblocking(c_, 1);
-  return Error::transient("database_unavailable",
+  return Error::transient(std::string(store::kDatabaseUnavailable),
                           std::string(what) + ": no reply from PostgreSQL at " + endpoint_ +
                               " within " + std::to_string(io_timeout_.count()) +
                               " ms; connection dropped");
@@ -252,9 +253,10 @@ Result<std::vector<Rows>> Connection::pipeline(std::span<const Statement> statem
     }
     auto st = PQresultStatus(r);
     bool ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_EMPTY_QUERY;
-    if (!ok && st != PGRES_PIPELINE_ABORTED && !first_error) first_error = lastError("query failed", r);
+    if (!ok && st != PGRES_PIPELINE_ABORTED && !first_error)
+      first_error = lastError("query failed", r);
     if (!ok && st == PGRES_PIPELINE_ABORTED && !first_error)
-      first_error = Error::permanent("database_error", "pipeline aborted");
+      first_error = Error::permanent(std::string(store::kDatabaseError), "pipeline aborted");
     if (s.prepare) {
       if (!ok) prepared_.erase(s.sql);
       PQclear(r);
@@ -309,8 +311,10 @@ std::string arrayLiteral(std::span<const Param> items) {
   std::string out = "{";
   for (size_t i = 0; i < items.size(); ++i) {
     if (i) out.push_back(',');
-    if (items[i]) appendQuoted(out, *items[i]);
-    else out += "NULL";
+    if (items[i])
+      appendQuoted(out, *items[i]);
+    else
+      out += "NULL";
   }
   out.push_back('}');
   return out;

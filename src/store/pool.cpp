@@ -1,6 +1,7 @@
 #include "store/pool.h"
 
 #include "common/log.h"
+#include "store/errors.h"
 #include "store/store_metrics.h"
 
 namespace sc::pg {
@@ -24,11 +25,10 @@ Result<Lease> ConnectionPool::lease() {
     std::unique_lock lock(mu_);
     if (!cv_.wait_for(lock, wait_, [&] { return !idle_.empty() || open_ < size_; })) {
       store::metrics().errors.inc();
-      return Error::transient("database_pool_exhausted",
-                              "no database connection free within " +
-                                  std::to_string(wait_.count()) +
-                                  " ms (all DB_POOL_SIZE=" + std::to_string(size_) +
-                                  " connections busy)");
+      return Error::transient(
+          std::string(store::kDatabasePoolExhausted),
+          "no database connection free within " + std::to_string(wait_.count()) +
+              " ms (all DB_POOL_SIZE=" + std::to_string(size_) + " connections busy)");
     }
     if (!idle_.empty()) {
       auto c = std::move(idle_.back());
@@ -63,8 +63,10 @@ void ConnectionPool::giveBack(std::unique_ptr<Connection> c) {
   }
   {
     std::lock_guard lock(mu_);
-    if (c) idle_.push_back(std::move(c));
-    else --open_;
+    if (c)
+      idle_.push_back(std::move(c));
+    else
+      --open_;
   }
   cv_.notify_one();
 }

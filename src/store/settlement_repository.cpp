@@ -5,6 +5,7 @@
 
 #include "common/log.h"
 #include "store/codec.h"
+#include "store/errors.h"
 #include "store/pg_repositories.h"
 #include "store/store_metrics.h"
 
@@ -15,6 +16,14 @@ using pg::Param;
 using pg::Params;
 using pg::Statement;
 
+// trade_conflict: `t`'s trade id was already received, with other content, as `existing`.
+Error tradeConflict(const Trade& t, const Settlement& existing) {
+  return Error::permanent(std::string(reason::kTradeConflict),
+                          "trade " + t.trade_id + " was already received with different content (" +
+                              existing.settlementId() + ")",
+                          "trade_id");
+}
+
 // Deadlocks and serialization failures roll the whole transaction back, so running it again is
 // safe; every other error is returned as is.
 template <class F>
@@ -22,7 +31,7 @@ auto withRetry(F&& f) -> decltype(f()) {
   for (int attempt = 1;; ++attempt) {
     auto r = f();
     if (r.ok()) return r;
-    if (attempt >= 3 || r.error().code != "database_conflict") {
+    if (attempt >= 3 || r.error().code != kDatabaseConflict) {
       metrics().errors.inc();
       return r;
     }
@@ -85,8 +94,8 @@ SELECT position, id, settlement_id, event_type, details, created_at FROM ev
 RETURNING settlement_id::text
 )sql";
 
-const std::string kSelectExisting = selectSettlements(
-    "WHERE trade_id = ANY($1::text[]) AND NOT (id = ANY($2::uuid[]))");
+const std::string kSelectExisting =
+    selectSettlements("WHERE trade_id = ANY($1::text[]) AND NOT (id = ANY($2::uuid[]))");
 
 }  // namespace
 
@@ -97,8 +106,9 @@ Result<std::vector<IntakeOutcome>> PgSettlementRepository::intake(std::span<cons
   return withRetry([&] { return intakeOnce(trades, now, deadline); });
 }
 
-Result<std::vector<IntakeOutcome>> PgSettlementRepository::intakeOnce(
-    std::span<const Trade> trades, Timestamp now, Duration deadline) {
+Result<std::vector<IntakeOutcome>> PgSettlementRepository::intakeOnce(std::span<const Trade> trades,
+                                                                      Timestamp now,
+                                                                      Duration deadline) {
   auto lease = pool_.lease();
   if (!lease.ok()) return lease.error();
   pg::Connection& c = **lease;
@@ -234,18 +244,14 @@ Result<std::vector<IntakeOutcome>> PgSettlementRepository::intakeOnce(
     }
     auto it = existing.find(trades[i].trade_id);
     if (it == existing.end())  // inserted by a transaction that has since rolled back
-      return Error::transient("database_conflict",
+      return Error::transient(std::string(store::kDatabaseConflict),
                               "trade " + trades[i].trade_id + " changed while it was inserted");
     out[i].settlement = it->second;
     if (it->second.trade.sameContent(trades[i])) {
       out[i].kind = IntakeKind::kDuplicate;
     } else {
       out[i].kind = IntakeKind::kRejected;
-      out[i].rejection = Error::permanent(
-          std::string(reason::kTradeConflict),
-          "trade " + trades[i].trade_id + " was already received with different content (" +
-              it->second.settlementId() + ")",
-          "trade_id");
+      out[i].rejection = tradeConflict(trades[i], it->second);
     }
   }
   for (size_t i : account_rejected) {
@@ -256,11 +262,7 @@ Result<std::vector<IntakeOutcome>> PgSettlementRepository::intakeOnce(
       out[i].kind = IntakeKind::kDuplicate;
       out[i].rejection.reset();
     } else {
-      out[i].rejection = Error::permanent(
-          std::string(reason::kTradeConflict),
-          "trade " + trades[i].trade_id + " was already received with different content (" +
-              it->second.settlementId() + ")",
-          "trade_id");
+      out[i].rejection = tradeConflict(trades[i], it->second);
     }
   }
   for (size_t i = 0; i < trades.size(); ++i) {
@@ -271,11 +273,7 @@ Result<std::vector<IntakeOutcome>> PgSettlementRepository::intakeOnce(
       out[i].kind = IntakeKind::kDuplicate;
     } else {
       out[i].kind = IntakeKind::kRejected;
-      out[i].rejection = Error::permanent(
-          std::string(reason::kTradeConflict),
-          "trade " + trades[i].trade_id + " was already received with different content (" +
-              first_outcome.settlement.settlementId() + ")",
-          "trade_id");
+      out[i].rejection = tradeConflict(trades[i], first_outcome.settlement);
     }
   }
   for (const auto& o : out) {
@@ -325,7 +323,10 @@ Result<SettlementPage> PgSettlementRepository::list(const ListQuery& q) {
   // The WHERE clause names only the filters given, so the planner can use their indexes.
   std::string where;
   Params params;
-  auto add = [&](const std::string& cond) { where += where.empty() ? "WHERE " : " AND "; where += cond; };
+  auto add = [&](const std::string& cond) {
+    where += where.empty() ? "WHERE " : " AND ";
+    where += cond;
+  };
   if (q.account_id) {
     params.emplace_back(*q.account_id);
     std::string n = "$" + std::to_string(params.size());
@@ -349,9 +350,9 @@ Result<SettlementPage> PgSettlementRepository::list(const ListQuery& q) {
   Params page_params = params;
   page_params.emplace_back(std::to_string(std::max(0, q.limit)));
   page_params.emplace_back(std::to_string(std::max(0, q.offset)));
-  std::string page_sql = selectSettlements(
-      where + " ORDER BY created_at DESC, id DESC LIMIT $" + std::to_string(params.size() + 1) +
-      "::bigint OFFSET $" + std::to_string(params.size() + 2) + "::bigint");
+  std::string page_sql = selectSettlements(where + " ORDER BY created_at DESC, id DESC LIMIT $" +
+                                           std::to_string(params.size() + 1) + "::bigint OFFSET $" +
+                                           std::to_string(params.size() + 2) + "::bigint");
 
   return withRetry([&]() -> Result<SettlementPage> {
     auto lease = pool_.lease();
@@ -412,8 +413,9 @@ Result<int64_t> PgSettlementRepository::countPending() {
 // ---- leases ------------------------------------------------------------------------------------
 
 namespace {
-// Each lease gets a fresh token (gen_random_uuid: built in since PostgreSQL 13) that the leaseholder
-// must present to write the row: a worker whose lease expired and was taken over is fenced.
+// Each lease gets a fresh token (gen_random_uuid: built in since PostgreSQL 13) that the
+// leaseholder must present to write the row: a worker whose lease expired and was taken over is
+// fenced.
 const std::string kLeaseDue =
     "UPDATE settlements SET lease_until = $2::timestamptz, lease_token = gen_random_uuid()"
     " WHERE id IN ("
@@ -421,7 +423,8 @@ const std::string kLeaseDue =
     " WHERE status NOT IN ('settled', 'failed') AND next_attempt_at <= $1::timestamptz"
     "   AND (lease_until IS NULL OR lease_until < $1::timestamptz)"
     " ORDER BY next_attempt_at LIMIT $3::int FOR UPDATE SKIP LOCKED)"
-    " RETURNING " + std::string(codec::kLeasedSettlementColumns);
+    " RETURNING " +
+    std::string(codec::kLeasedSettlementColumns);
 }  // namespace
 
 Result<std::vector<Settlement>> PgSettlementRepository::leaseDue(Timestamp now, int limit,
@@ -491,13 +494,13 @@ Params writeParams(const StateWrite& w) {
   p.emplace_back(s.id.canonical());
   p.emplace_back(std::string(toString(w.expected)));
   p.emplace_back(std::string(toString(s.status)));
-  for (const std::string* v : {&s.dvp_contract_id, &s.dvp_contract_template_id,
-                               &s.seller_securities_ledger_ref, &s.buyer_cash_ledger_ref,
-                               &s.buyer_securities_ledger_ref, &s.seller_cash_ledger_ref,
-                               &s.dvp_atomic_transaction_id})
+  for (const std::string* v :
+       {&s.dvp_contract_id, &s.dvp_contract_template_id, &s.seller_securities_ledger_ref,
+        &s.buyer_cash_ledger_ref, &s.buyer_securities_ledger_ref, &s.seller_cash_ledger_ref,
+        &s.dvp_atomic_transaction_id})
     p.push_back(codec::text(*v));
-  for (const Decimal* d : {&s.locked_quantity, &s.locked_amount, &s.settled_quantity,
-                           &s.settled_amount})
+  for (const Decimal* d :
+       {&s.locked_quantity, &s.locked_amount, &s.settled_quantity, &s.settled_amount})
     p.emplace_back(d->toString());
   for (const auto* t : {&s.initiated_at, &s.confirmed_at, &s.settled_at, &s.failed_at})
     p.push_back(codec::timestamp(*t));
@@ -602,11 +605,10 @@ Result<std::vector<bool>> PgSettlementRepository::write(std::span<const StateWri
       sc::log::get("store")->error("illegal transition {} -> {} for settlement {}",
                                    toString(w.expected), toString(w.next.status),
                                    w.next.settlementId());
-      return Error::permanent("illegal_transition",
-                              "settlement " + w.next.settlementId() + ": " +
-                                  std::string(toString(w.expected)) + " -> " +
-                                  std::string(toString(w.next.status)) +
-                                  " is not an allowed transition");
+      return Error::permanent(
+          std::string(store::kIllegalTransition),
+          "settlement " + w.next.settlementId() + ": " + std::string(toString(w.expected)) +
+              " -> " + std::string(toString(w.next.status)) + " is not an allowed transition");
     }
   }
   if (writes.empty()) return std::vector<bool>{};
@@ -647,8 +649,10 @@ Result<std::vector<bool>> PgSettlementRepository::writeOnce(std::span<const Stat
     for (const StateWrite& w : writes) {
       bool ok = applied.contains(w.next.id.canonical());
       held.push_back(ok);
-      if (!ok) m.guard_misses.inc();
-      else if (w.next.status != w.expected) m.transitions.inc();
+      if (!ok)
+        m.guard_misses.inc();
+      else if (w.next.status != w.expected)
+        m.transitions.inc();
     }
     return held;
   }
@@ -658,8 +662,7 @@ Result<std::vector<bool>> PgSettlementRepository::writeOnce(std::span<const Stat
   std::vector<bool> followed(writes.size(), false);
   {
     std::unordered_set<Uuid, UuidHash> later;
-    for (size_t i = writes.size(); i-- > 0;)
-      followed[i] = !later.insert(writes[i].next.id).second;
+    for (size_t i = writes.size(); i-- > 0;) followed[i] = !later.insert(writes[i].next.id).second;
   }
   std::vector<Statement> st;
   st.reserve(writes.size());
@@ -678,8 +681,10 @@ Result<std::vector<bool>> PgSettlementRepository::writeOnce(std::span<const Stat
   for (size_t i = 0; i < writes.size(); ++i) {
     bool ok = (*r)[i].affected() == 1;
     held.push_back(ok);
-    if (!ok) m.guard_misses.inc();
-    else if (writes[i].next.status != writes[i].expected) m.transitions.inc();
+    if (!ok)
+      m.guard_misses.inc();
+    else if (writes[i].next.status != writes[i].expected)
+      m.transitions.inc();
   }
   return held;
 }

@@ -1,11 +1,18 @@
 // Router matching and the one error-to-status mapping, without a server.
+#include "api/router.h"
+
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 #include "api/errors.h"
-#include "api/router.h"
 #include "domain/trade.h"
+#include "ledger/ledger.h"
+#include "store/errors.h"
+#include "workflow/errors.h"
 
 namespace sc::api {
 namespace {
@@ -45,14 +52,16 @@ TEST(Router, UnknownPathIs404AndWrongMethodIs405WithAllow) {
 TEST(Router, LiteralSegmentsWinOverParameters) {
   Router router;
   router.add("GET", "/x/{id}", [](const HttpRequest&) { return HttpResponse{.body = "param"}; });
-  router.add("GET", "/x/special", [](const HttpRequest&) { return HttpResponse{.body = "literal"}; });
+  router.add("GET", "/x/special",
+             [](const HttpRequest&) { return HttpResponse{.body = "literal"}; });
   HttpRequest req{.method = "GET", .target = "/x/special"};
   EXPECT_EQ(router.dispatch(req).body, "literal");
 }
 
 TEST(Router, HandlerExceptionBecomes500) {
   Router router;
-  router.add("GET", "/boom", [](const HttpRequest&) -> HttpResponse { throw std::runtime_error("boom"); });
+  router.add("GET", "/boom",
+             [](const HttpRequest&) -> HttpResponse { throw std::runtime_error("boom"); });
   HttpRequest req{.method = "GET", .target = "/boom"};
   auto res = router.dispatch(req);
   EXPECT_EQ(res.status, 500u);
@@ -71,12 +80,16 @@ TEST(Router, QueryDecodingHandlesPlusPercentAndBadEscapes) {
 }
 
 TEST(ErrorMapping, EveryDomainReasonCodeIs400ExceptTradeConflict) {
-  for (auto code : {reason::kInvalidJson, reason::kMissingField, reason::kInvalidFieldType, reason::kInvalidEventType,
-                    reason::kInvalidId, reason::kInvalidDecimal, reason::kDecimalTooPrecise,
-                    reason::kDecimalOutOfRange, reason::kNonPositiveQuantity, reason::kNonPositiveAmount,
-                    reason::kNonPositivePrice, reason::kAmountMismatch, reason::kSelfTrade, reason::kInvalidSymbol,
-                    reason::kUnknownSymbol, reason::kInvalidDate, reason::kInvalidTimestamp,
-                    reason::kSettlementDateBeforeTradeDate, reason::kUnknownAccount, reason::kInactiveAccount})
+  for (auto code : {reason::kInvalidJson,         reason::kMissingField,
+                    reason::kInvalidFieldType,    reason::kInvalidEventType,
+                    reason::kInvalidId,           reason::kInvalidDecimal,
+                    reason::kDecimalTooPrecise,   reason::kDecimalOutOfRange,
+                    reason::kNonPositiveQuantity, reason::kNonPositiveAmount,
+                    reason::kNonPositivePrice,    reason::kAmountMismatch,
+                    reason::kSelfTrade,           reason::kInvalidSymbol,
+                    reason::kUnknownSymbol,       reason::kInvalidDate,
+                    reason::kInvalidTimestamp,    reason::kSettlementDateBeforeTradeDate,
+                    reason::kUnknownAccount,      reason::kInactiveAccount})
     EXPECT_EQ(httpStatusFor(Error::permanent(std::string(code), "m")), 400u) << code;
   EXPECT_EQ(httpStatusFor(Error::permanent(std::string(reason::kTradeConflict), "m")), 409u);
 }
@@ -99,9 +112,36 @@ TEST(ErrorMapping, OperationalCodesMapToTheirStatus) {
   EXPECT_EQ(status(""), 500u);
 }
 
+// By the names in each module's list: a renamed or moved code keeps its status or fails here.
+TEST(ErrorMapping, EachModulesListedCodesMapToTheirStatus) {
+  const std::vector<std::pair<std::string_view, unsigned>> expected = {
+      {ledger::kInvalidCommand, 400},
+      {store::kUnknownAccount, 400},
+      {workflow::kUnknownAccount, 400},
+      {workflow::kInactiveAccount, 400},
+      {store::kAccountExists, 409},
+      {workflow::kInvalidState, 409},
+      {workflow::kSettlementNotFound, 404},
+      {workflow::kAccountNotFound, 404},
+      {store::kDatabaseUnavailable, 503},
+      {ledger::kUnavailable, 503},
+      {ledger::kTimeout, 503},
+      {ledger::kContractInFlight, 503},
+      {kNotReady, 503},
+      {kMethodNotAllowed, 405},
+      {kHeaderTooLarge, 431},
+      {store::kIllegalTransition, 500},
+      // Nothing produces "invalid_request" any more: it is not a client-input code.
+      {"invalid_request", 500},
+  };
+  for (const auto& [code, status] : expected)
+    EXPECT_EQ(httpStatusFor(Error::permanent(std::string(code), "m")), status) << code;
+}
+
 TEST(ErrorMapping, BodyHasCodeMessageAndFieldOnlyWhenKnown) {
   auto with = nlohmann::json::parse(errorBody(Error::permanent("invalid_id", "bad", "trade_id")));
-  EXPECT_EQ(with, nlohmann::json::parse(R"({"error":{"code":"invalid_id","message":"bad","field":"trade_id"}})"));
+  EXPECT_EQ(with, nlohmann::json::parse(
+                      R"({"error":{"code":"invalid_id","message":"bad","field":"trade_id"}})"));
   auto without = nlohmann::json::parse(errorBody(Error::permanent("x", "y")));
   EXPECT_FALSE(without["error"].contains("field"));
   // Invalid UTF-8 in a message never throws.

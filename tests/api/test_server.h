@@ -5,21 +5,28 @@
 #include <memory>
 #include <string>
 
+#include "api/fakes.h"
 #include "api/http_server.h"
 #include "api/routes.h"
-#include "api/fakes.h"
 #include "support/http_client.h"
+#include "support/trade_json.h"
 #include "workflow/intake.h"
 
 namespace sc::test {
 
-inline std::string tradeJson(const std::string& trade_id = "trd_1", const std::string& quantity = "50",
-                             const std::string& buyer = "acc_buyer", const std::string& seller = "acc_seller") {
-  return R"({"event_id":"evt_1","event_type":"trade_executed","trade_id":")" + trade_id +
-         R"(","buyer_account_id":")" + buyer + R"(","seller_account_id":")" + seller +
-         R"(","symbol":"AAPL/USDC","quantity":")" + quantity +
-         R"(","price":"150.48","amount":")" + (quantity == "50" ? std::string("7524.00") : std::string("0")) +
-         R"(","settlement_date":"2024-11-19","executed_at":"2024-11-17T16:30:00Z","allow_partial":false})";
+// A valid trade event; amount is 7524.00 for the default quantity and 0 otherwise.
+inline std::string tradeJson(const std::string& trade_id = "trd_1",
+                             const std::string& quantity = "50",
+                             const std::string& buyer = "acc_buyer",
+                             const std::string& seller = "acc_seller") {
+  TradeEvent t;
+  t.trade_id = trade_id;
+  t.event_id = "evt_1";
+  t.quantity = quantity;
+  t.amount = quantity == "50" ? "7524.00" : "0";
+  t.buyer = buyer;
+  t.seller = seller;
+  return t.text();
 }
 
 class ApiServerTest : public ::testing::Test {
@@ -35,8 +42,11 @@ class ApiServerTest : public ::testing::Test {
   // Starts the server; tests may adjust `options`, `token` and `readiness` first.
   void start() {
     if (!api) {
-      api::ApiDeps deps{intake, repo, accounts, commands, ledger,
-                   [this]() -> Result<void> { return readiness ? readiness() : Result<void>(); }, token, &clock};
+      api::ApiDeps deps{
+          intake,   repo,
+          accounts, commands,
+          ledger,   [this]() -> Result<void> { return readiness ? readiness() : Result<void>(); },
+          token,    &clock};
       api = std::make_unique<api::Api>(std::move(deps));
     }
     options.bind_address = "127.0.0.1";

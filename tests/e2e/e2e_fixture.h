@@ -24,14 +24,14 @@
 #include <cstdlib>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
-
-#include <nlohmann/json.hpp>
 
 #include "support/http_client.h"
 #include "support/pg_test_db.h"
 #include "support/service_process.h"
+#include "support/trade_json.h"
 
 namespace sc::test {
 
@@ -57,21 +57,15 @@ class E2eTest : public ::testing::Test {
     client_.reset();
     if (service_ && service_->running()) {
       int status = service_->terminate();
-      EXPECT_EQ(status, 0) << "the service did not stop cleanly; log tail:\n" << service_->logTail();
+      EXPECT_EQ(status, 0) << "the service did not stop cleanly; log tail:\n"
+                           << service_->logTail();
     }
     if (HasFailure() && service_) std::cerr << "service log tail:\n" << service_->logTail() << "\n";
   }
 
   // The service's environment: this test's database and ledger folder, quick idle polling.
   std::map<std::string, std::string> defaultEnv() const {
-    std::map<std::string, std::string> env;
-    for (const char* name : {"DB_HOST", "DB_PORT", "DB_USER", "DB_PASSWORD"})
-      if (const char* v = std::getenv(name); v && *v) env[name] = v;
-    env["DB_NAME"] = db_.name();
-    env["LEDGER_DATA_DIR"] = ledger_dir_;
-    env["SETTLEMENT_POLL_MILLIS"] = "20";
-    env["KAFKA_BOOTSTRAP_SERVERS"] = "";  // never reach a broker from the caller's environment
-    return env;
+    return testServiceEnv(db_.name(), ledger_dir_);
   }
 
   // Starts the (stopped) service again with the same database and ledger folder.
@@ -88,8 +82,12 @@ class E2eTest : public ::testing::Test {
   uint16_t port() const { return service_->port(); }
 
   HttpResult get(const std::string& target) { return client_->get(target); }
-  HttpResult post(const std::string& target, const std::string& body) { return client_->post(target, body); }
-  HttpResult post(const std::string& target, const Json& body) { return client_->post(target, body.dump()); }
+  HttpResult post(const std::string& target, const std::string& body) {
+    return client_->post(target, body);
+  }
+  HttpResult post(const std::string& target, const Json& body) {
+    return client_->post(target, body.dump());
+  }
 
   // POST /accounts; expects 201.
   HttpResult createAccount(const std::string& id, const std::string& status = "active") {
@@ -99,30 +97,26 @@ class E2eTest : public ::testing::Test {
   }
 
   // POST /ledger/holdings (embedded ledger): gives `account` `amount` of `asset`; expects 201.
-  HttpResult credit(const std::string& account, const std::string& asset, const std::string& amount) {
-    auto r = post("/ledger/holdings", Json{{"account_id", account}, {"asset", asset}, {"amount", amount}});
-    EXPECT_EQ(r.status, 201u) << "crediting " << amount << " " << asset << " to " << account << ": " << r.body;
+  HttpResult credit(const std::string& account, const std::string& asset,
+                    const std::string& amount) {
+    auto r = post("/ledger/holdings",
+                  Json{{"account_id", account}, {"asset", asset}, {"amount", amount}});
+    EXPECT_EQ(r.status, 201u) << "crediting " << amount << " " << asset << " to " << account << ": "
+                              << r.body;
     return r;
   }
-
 
  public:
   // A valid trade event (DESIGN §3): 50 AAPL at 150.48 = 7524.00 USDC, executed 2024-11-17,
   // settling 2024-11-19 (in the past, so it can reach SETTLED at once).
   static Json validTrade(const std::string& trade_id, const std::string& buyer = "acc_buyer",
                          const std::string& seller = "acc_seller") {
-    return Json{{"event_id", "evt_" + trade_id},
-                {"event_type", "trade_executed"},
-                {"trade_id", trade_id},
-                {"buyer_account_id", buyer},
-                {"seller_account_id", seller},
-                {"symbol", "AAPL/USDC"},
-                {"quantity", "50.00000000"},
-                {"price", "150.48"},
-                {"amount", "7524.00"},
-                {"settlement_date", "2024-11-19"},
-                {"executed_at", "2024-11-17T16:30:00Z"},
-                {"allow_partial", false}};
+    TradeEvent t;
+    t.trade_id = trade_id;
+    t.buyer = buyer;
+    t.seller = seller;
+    t.quantity = "50.00000000";
+    return Json::parse(t.text());
   }
 
  protected:

@@ -13,12 +13,11 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "domain/decimal.h"
 #include "domain/status.h"
@@ -26,6 +25,7 @@
 #include "support/http_client.h"
 #include "support/pg_test_db.h"
 #include "support/service_process.h"
+#include "support/trade_json.h"
 
 namespace sc::test {
 namespace {
@@ -54,17 +54,17 @@ struct TradeSpec {
   std::string settlement_id;  // once accepted
 
   Json json(Timestamp executed_at) const {
-    return Json{{"event_id", "evt_" + trade_id},
-                {"event_type", "trade_executed"},
-                {"trade_id", trade_id},
-                {"buyer_account_id", buyer},
-                {"seller_account_id", seller},
-                {"symbol", "AAPL/USDC"},
-                {"quantity", quantity.toString()},
-                {"amount", amount.toString()},
-                {"settlement_date", formatDate(settlement_date)},
-                {"executed_at", formatTimestamp(executed_at)},
-                {"allow_partial", allow_partial}};
+    TradeEvent t;
+    t.trade_id = trade_id;
+    t.buyer = buyer;
+    t.seller = seller;
+    t.quantity = quantity.toString();
+    t.price.clear();
+    t.amount = amount.toString();
+    t.settlement_date = formatDate(settlement_date);
+    t.executed_at = formatTimestamp(executed_at);
+    t.allow_partial = allow_partial;
+    return Json::parse(t.text());
   }
 };
 
@@ -84,16 +84,10 @@ class LedgerE2e : public ::testing::Test {
   }
 
   std::map<std::string, std::string> env(std::map<std::string, std::string> extra) const {
-    std::map<std::string, std::string> e;
-    for (const char* name : {"DB_HOST", "DB_PORT", "DB_USER", "DB_PASSWORD"})
-      if (const char* v = std::getenv(name); v && *v) e[name] = v;
-    e["DB_NAME"] = db_.name();
-    e["LEDGER_DATA_DIR"] = ledger_dir_;
+    std::map<std::string, std::string> e = testServiceEnv(db_.name(), ledger_dir_);
     // The last one is the settlement synchronizer (where DvPs live); "cash2" holds only the cash
     // of the outage trades' buyers.
     e["LEDGER_SYNCHRONIZERS"] = "securities,cash,cash2,settlement";
-    e["KAFKA_BOOTSTRAP_SERVERS"] = "";  // never reach a broker from the caller's environment
-    e["SETTLEMENT_POLL_MILLIS"] = "20";
     e["SETTLEMENT_RETRY_DELAY_SECONDS"] = "1";
     e["SETTLEMENT_LEASE_SECONDS"] = "1";
     e["DB_POOL_SIZE"] = "8";
@@ -131,8 +125,7 @@ class LedgerE2e : public ::testing::Test {
     EXPECT_EQ(r.status, 200u) << r.body;
     std::map<std::string, std::pair<Decimal, Decimal>> out;
     const Json body = r.json();  // (a temporary's member would dangle in the loop)
-    for (const auto& t : body["totals"])
-      out[t["asset"]] = {D(t["total"]), D(t["locked"])};
+    for (const auto& t : body["totals"]) out[t["asset"]] = {D(t["total"]), D(t["locked"])};
     return out;
   }
 
@@ -145,8 +138,7 @@ class LedgerE2e : public ::testing::Test {
     EXPECT_EQ(r.status, 200u) << r.body;
     std::map<std::string, Balance> out;
     const Json body = r.json();
-    for (const auto& b : body["balances"])
-      out[b["asset"]] = {D(b["free"]), D(b["locked"])};
+    for (const auto& b : body["balances"]) out[b["asset"]] = {D(b["free"]), D(b["locked"])};
     return out;
   }
 
@@ -194,8 +186,9 @@ class LedgerE2e : public ::testing::Test {
 };
 
 const std::vector<Status> kHappyPath = {
-    Status::kPending,   Status::kInitiated, Status::kSellerSecuritiesLocked,
-    Status::kBuyerCashLocked, Status::kExecuting, Status::kConfirmed, Status::kSettled};
+    Status::kPending,         Status::kInitiated, Status::kSellerSecuritiesLocked,
+    Status::kBuyerCashLocked, Status::kExecuting, Status::kConfirmed,
+    Status::kSettled};
 
 // --- a thousand trades of every kind ------------------------------------------------------------
 
@@ -229,15 +222,24 @@ TEST_F(LedgerE2e, ThousandTradesOfEveryKindEachReachTheirExpectedState) {
       c.seller_securities = c.t.quantity;
       c.buyer_cash = c.t.amount.add(D("1")).value();
       switch (kind) {
-        case Kind::kEnough: break;
-        case Kind::kNoSecurities: c.seller_securities = c.t.quantity.sub(D("1")).value(); break;
-        case Kind::kNoCash: c.buyer_cash = c.t.amount.sub(D("1")).value(); break;
+        case Kind::kEnough:
+          break;
+        case Kind::kNoSecurities:
+          c.seller_securities = c.t.quantity.sub(D("1")).value();
+          break;
+        case Kind::kNoCash:
+          c.buyer_cash = c.t.amount.sub(D("1")).value();
+          break;
         case Kind::kPartial:
           c.t.allow_partial = true;
           c.seller_securities = c.t.quantity.sub(D("4")).value();
           break;
-        case Kind::kFuture: c.t.settlement_date = today_ + std::chrono::days(2); break;
-        case Kind::kOutage: c.cash_sync = "cash2"; break;
+        case Kind::kFuture:
+          c.t.settlement_date = today_ + std::chrono::days(2);
+          break;
+        case Kind::kOutage:
+          c.cash_sync = "cash2";
+          break;
       }
       cases.push_back(c);
     }
@@ -283,7 +285,8 @@ TEST_F(LedgerE2e, ThousandTradesOfEveryKindEachReachTheirExpectedState) {
     for (const auto& c : cases) {
       if (c.kind != Kind::kOutage) continue;
       auto s = client_->get("/settlements/" + c.t.settlement_id).json();
-      if (s["status"] != "seller_securities_locked" || s["retry_count"].get<int>() < 1) return false;
+      if (s["status"] != "seller_securities_locked" || s["retry_count"].get<int>() < 1)
+        return false;
     }
     return true;
   });
@@ -372,7 +375,8 @@ TEST_F(LedgerE2e, ThousandTradesOfEveryKindEachReachTheirExpectedState) {
             << " ms, verify " << ms(SteadyClock::now() - t_done) << " ms\n";
 }
 
-// --- kill -9 while settling ------------------------------------------------------------------------
+// --- kill -9 while settling
+// ------------------------------------------------------------------------
 
 TEST_F(LedgerE2e, KilledRepeatedlyWhileSettlingEveryTradeSettlesExactlyOnce) {
   start({});
@@ -438,7 +442,8 @@ TEST_F(LedgerE2e, KilledRepeatedlyWhileSettlingEveryTradeSettlesExactlyOnce) {
             break;
           }
           if (r.status < 500) {
-            submit_error = "trade " + trades[i].trade_id + ": " + std::to_string(r.status) + " " + r.body;
+            submit_error =
+                "trade " + trades[i].trade_id + ": " + std::to_string(r.status) + " " + r.body;
             submit_failed = true;
             return;
           }

@@ -15,16 +15,6 @@ class LeaseFencing : public StoreTest {
  protected:
   static constexpr Duration kLease = std::chrono::seconds(30);
 
-  std::vector<Settlement> seed(int n) {
-    std::vector<Trade> trades;
-    for (int i = 0; i < n; ++i) trades.push_back(trade("trd_" + std::to_string(i)));
-    std::vector<Settlement> out;
-    auto created = repo().intake(trades, kT0, kDeadline);
-    EXPECT_TRUE(created.ok());
-    if (!created.ok()) return out;
-    for (auto& o : *created) out.push_back(o.settlement);
-    return out;
-  }
   static StateWrite move(Settlement s, Status to, Timestamp now) {
     Status from = s.status;
     s.status = to;
@@ -137,8 +127,7 @@ TEST_F(LeaseFencing, TheLeaseholdersWriteHoldsExactlyOnce) {
   EXPECT_EQ(write(w), std::vector<bool>{true});
   EXPECT_EQ(leaseColumns(s[0].id), (std::pair<std::string, std::string>{"", ""}));
   // The same token again: the status guard alone would hold, the token does not.
-  EXPECT_EQ(write(move(w.next, Status::kSellerSecuritiesLocked, at(3))),
-            std::vector<bool>{false});
+  EXPECT_EQ(write(move(w.next, Status::kSellerSecuritiesLocked, at(3))), std::vector<bool>{false});
   Settlement resched = w.next;
   resched.next_attempt_at = at(9);
   EXPECT_EQ(write(StateWrite{resched, Status::kInitiated, "{}"}), std::vector<bool>{false});

@@ -11,16 +11,6 @@ namespace {
 
 class Leases : public StoreTest {
  protected:
-  std::vector<Settlement> seed(int n) {
-    std::vector<Trade> trades;
-    for (int i = 0; i < n; ++i) trades.push_back(trade("trd_" + std::to_string(i)));
-    std::vector<Settlement> out;
-    auto created = repo().intake(trades, kT0, kDeadline);
-    EXPECT_TRUE(created.ok());
-    if (!created.ok()) return out;
-    for (auto& o : *created) out.push_back(o.settlement);
-    return out;
-  }
   static constexpr Duration kLease = std::chrono::seconds(30);
 };
 
@@ -44,8 +34,8 @@ TEST_F(Leases, RowsLockedByAnotherTransactionAreSkippedNotWaitedFor) {
   pg::ConnectionPool other(db_.conninfo(), 1);
   auto c = other.lease();
   ASSERT_TRUE((*c)->script("BEGIN").ok());
-  auto locked = (*c)->exec(
-      "SELECT id FROM settlements ORDER BY next_attempt_at, id LIMIT 5 FOR UPDATE");
+  auto locked =
+      (*c)->exec("SELECT id FROM settlements ORDER BY next_attempt_at, id LIMIT 5 FOR UPDATE");
   ASSERT_TRUE(locked.ok());
   auto got = repo().leaseDue(at(1), 100, kLease);
   ASSERT_TRUE(got.ok()) << got.error().message;
@@ -69,9 +59,9 @@ TEST_F(Leases, OnlyDueActiveSettlementsAreLeasedOldestDueFirst) {
     StateWrite w{n, from, "{}"};
     ASSERT_EQ(*repo().write(std::span<const StateWrite>(&w, 1)), std::vector<bool>{true});
   };
-  set(s[0], Status::kPending, Status::kFailed, at(0));           // finished: never leased
-  set(s[1], Status::kPending, Status::kPending, at(100));        // not due yet
-  set(s[2], Status::kPending, Status::kPending, at(-5));         // due first
+  set(s[0], Status::kPending, Status::kFailed, at(0));     // finished: never leased
+  set(s[1], Status::kPending, Status::kPending, at(100));  // not due yet
+  set(s[2], Status::kPending, Status::kPending, at(-5));   // due first
   Settlement p = s[3];
   for (auto [from, to] : {std::pair{Status::kPending, Status::kInitiated},
                           {Status::kInitiated, Status::kSellerSecuritiesLocked},
@@ -155,8 +145,7 @@ TEST(Accounts, CreateFindSetStatusAndDuplicates) {
   auto many = accounts.findMany(ids);
   ASSERT_TRUE(many.ok()) << many.error().message;
   EXPECT_EQ(many->size(), 2u);
-  EXPECT_EQ(accounts.setStatus("acc_none", AccountStatus::kActive).error().code,
-            "unknown_account");
+  EXPECT_EQ(accounts.setStatus("acc_none", AccountStatus::kActive).error().code, "unknown_account");
 }
 
 }  // namespace

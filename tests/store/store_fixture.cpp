@@ -44,4 +44,15 @@ Settlement StoreTest::create(const Trade& t, Timestamp now) {
   return r->at(0).settlement;
 }
 
+std::vector<Settlement> StoreTest::seed(int n) {
+  std::vector<Trade> trades;
+  for (int i = 0; i < n; ++i) trades.push_back(trade("trd_" + std::to_string(i)));
+  std::vector<Settlement> out;
+  auto created = repo().intake(trades, kT0, kDeadline);
+  EXPECT_TRUE(created.ok());
+  if (!created.ok()) return out;
+  for (auto& o : *created) out.push_back(o.settlement);
+  return out;
+}
+
 }  // namespace sc::store::test

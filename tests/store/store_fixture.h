@@ -5,6 +5,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "store/database.h"
 #include "tests/support/pg_test_db.h"
@@ -31,13 +32,14 @@ class StoreTest : public PgDbTest {
                      const std::string& seller = "acc_seller", int n = 1);
   // Intakes and expects creation; returns the settlement.
   Settlement create(const Trade& t, Timestamp now);
+  // Intakes trd_0 … trd_<n-1> at kT0 (expecting success); returns the settlements in that order.
+  std::vector<Settlement> seed(int n);
 
   static Timestamp at(int seconds, int micros = 0) {
     return kT0 + std::chrono::seconds(seconds) + std::chrono::microseconds(micros);
   }
-  static inline const Timestamp kT0 =
-      startOf(Date{std::chrono::year{2024} / 11 / 17}) + std::chrono::hours(16) +
-      std::chrono::microseconds(123456);
+  static inline const Timestamp kT0 = startOf(Date{std::chrono::year{2024} / 11 / 17}) +
+                                      std::chrono::hours(16) + std::chrono::microseconds(123456);
   static constexpr Duration kDeadline = std::chrono::minutes(5);
 
   std::unique_ptr<Database> database_;

@@ -32,6 +32,45 @@ std::string makeTempDir(const std::string& prefix) {
   return dir.string();
 }
 
+std::map<std::string, std::string> testServiceEnv(const std::string& db_name,
+                                                  const std::string& ledger_dir) {
+  std::map<std::string, std::string> env;
+  for (const char* name : {"DB_HOST", "DB_PORT", "DB_USER", "DB_PASSWORD"})
+    if (const char* v = std::getenv(name); v && *v) env[name] = v;
+  env["DB_NAME"] = db_name;
+  env["LEDGER_DATA_DIR"] = ledger_dir;
+  env["SETTLEMENT_POLL_MILLIS"] = "20";
+  env["KAFKA_BOOTSTRAP_SERVERS"] = "";
+  return env;
+}
+
+ChildEnvironment::ChildEnvironment(const std::map<std::string, std::string>& overrides) {
+  std::map<std::string, std::string> merged;
+  for (char** e = environ; e && *e; ++e) {
+    std::string kv(*e);
+    auto eq = kv.find('=');
+    if (eq != std::string::npos) merged[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  for (auto& [k, v] : overrides) merged[k] = v;
+  for (auto& [k, v] : merged) entries_.push_back(k + "=" + v);
+  for (auto& s : entries_) envp_.push_back(s.data());
+  envp_.push_back(nullptr);
+}
+
+pid_t spawnServiceBinary(ChildEnvironment& env, int out_fd, int err_fd,
+                         std::initializer_list<int> close_in_child) {
+  std::string bin = serviceBinaryPath();
+  std::vector<int> to_close(close_in_child);
+  pid_t pid = fork();
+  if (pid != 0) return pid;
+  if (out_fd >= 0) dup2(out_fd, STDOUT_FILENO);
+  if (err_fd >= 0) dup2(err_fd, STDERR_FILENO);
+  for (int fd : to_close) close(fd);
+  char* argv[] = {bin.data(), nullptr};
+  execve(bin.c_str(), argv, env.envp());
+  _exit(127);
+}
+
 ServiceProcess::ServiceProcess(std::map<std::string, std::string> env) : env_(std::move(env)) {
   if (!env_.count("PORT")) env_["PORT"] = "0";
   if (!env_.count("LOG_LEVEL")) env_["LOG_LEVEL"] = "WARN";
@@ -53,35 +92,13 @@ bool ServiceProcess::start(std::chrono::milliseconds timeout) {
     error_ = std::string("pipe: ") + std::strerror(errno);
     return false;
   }
-  // Build the environment: parent's, then overrides.
-  std::map<std::string, std::string> merged;
-  for (char** e = environ; e && *e; ++e) {
-    std::string kv(*e);
-    auto eq = kv.find('=');
-    if (eq != std::string::npos) merged[kv.substr(0, eq)] = kv.substr(eq + 1);
-  }
-  for (auto& [k, v] : env_) merged[k] = v;
-  std::vector<std::string> kvs;
-  for (auto& [k, v] : merged) kvs.push_back(k + "=" + v);
-  std::vector<char*> envp;
-  for (auto& s : kvs) envp.push_back(s.data());
-  envp.push_back(nullptr);
-  std::string bin = serviceBinaryPath();
-
-  pid_t pid = fork();
+  ChildEnvironment child_env(env_);
+  int log = open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  pid_t pid = spawnServiceBinary(child_env, out[1], log, {out[0], out[1]});
+  if (log >= 0) close(log);
   if (pid < 0) {
     error_ = std::string("fork: ") + std::strerror(errno);
     return false;
-  }
-  if (pid == 0) {
-    dup2(out[1], STDOUT_FILENO);
-    int log = open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    if (log >= 0) dup2(log, STDERR_FILENO);
-    close(out[0]);
-    close(out[1]);
-    char* argv[] = {bin.data(), nullptr};
-    execve(bin.c_str(), argv, envp.data());
-    _exit(127);
   }
   close(out[1]);
   pid_ = pid;

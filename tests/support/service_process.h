@@ -6,8 +6,10 @@
 
 #include <chrono>
 #include <cstdint>
+#include <initializer_list>
 #include <map>
 #include <string>
+#include <vector>
 
 namespace sc::test {
 
@@ -15,6 +17,31 @@ namespace sc::test {
 std::string serviceBinaryPath();
 // A fresh empty folder under the build tree's temp area.
 std::string makeTempDir(const std::string& prefix);
+
+// The service's environment for a test: the caller's PostgreSQL server (DB_HOST, DB_PORT, DB_USER,
+// DB_PASSWORD when set), database `db_name`, ledger folder `ledger_dir`, quick idle polling
+// (SETTLEMENT_POLL_MILLIS=20), and no Kafka (never a broker from the caller's environment).
+std::map<std::string, std::string> testServiceEnv(const std::string& db_name,
+                                                  const std::string& ledger_dir);
+
+// The parent's environment with `overrides` added (or replacing), for execve.
+class ChildEnvironment {
+ public:
+  explicit ChildEnvironment(const std::map<std::string, std::string>& overrides);
+  ChildEnvironment(const ChildEnvironment&) = delete;
+  ChildEnvironment& operator=(const ChildEnvironment&) = delete;
+  char** envp() { return envp_.data(); }
+
+ private:
+  std::vector<std::string> entries_;
+  std::vector<char*> envp_;  // into entries_, null-terminated
+};
+
+// Forks and runs the built service binary with `env`. In the child, stdout is `out_fd` and stderr
+// `err_fd` (each left inherited when -1) and the fds in `close_in_child` are closed. Returns the
+// child's pid, or -1 when fork fails (errno set).
+pid_t spawnServiceBinary(ChildEnvironment& env, int out_fd, int err_fd,
+                         std::initializer_list<int> close_in_child);
 
 class ServiceProcess {
  public:

@@ -1,0 +1,32 @@
+// Operations routes: GET /health, GET /ready, GET /metrics.
+#include "api/errors.h"
+#include "api/request_parsing.h"
+#include "api/routes.h"
+#include "common/metrics.h"
+
+namespace sc::api {
+
+HttpResponse Api::health(const HttpRequest&) { return jsonResponse(200, Json{{"status", "ok"}}); }
+
+HttpResponse Api::ready(const HttpRequest&) {
+  Result<void> r = deps_.readiness ? deps_.readiness() : Result<void>();
+  if (r) return jsonResponse(200, Json{{"status", "ready"}});
+  Json out;
+  out["status"] = "not_ready";
+  Json err;
+  err["code"] = r.error().code.empty() ? std::string(kNotReady) : r.error().code;
+  err["message"] = r.error().message;
+  out["error"] = std::move(err);
+  auto res = jsonResponse(503, out);
+  res.headers.emplace_back("Retry-After", "1");
+  return res;
+}
+
+HttpResponse Api::metricsText(const HttpRequest&) {
+  HttpResponse r;
+  r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+  r.body = metrics::renderPrometheus();
+  return r;
+}
+
+}  // namespace sc::api

@@ -1,0 +1,32 @@
+#pragma once
+// What every route handler needs to parse a request and answer it: the JSON body, typed fields
+// with errors naming the field, and the JSON response.
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "api/json_mapping.h"
+#include "api/router.h"
+#include "domain/result.h"
+#include "domain/trade.h"
+
+namespace sc::api {
+
+HttpResponse jsonResponse(unsigned status, const Json& body);
+
+// A permanent error with `code` (a client-input rejection).
+Error bad(std::string_view code, std::string message, std::string field = {});
+
+// The body as a JSON object (invalid_json otherwise).
+Result<Json> parseObject(const std::string& body);
+
+// A string member: nullopt when absent (or null), invalid_field_type when not a string.
+Result<std::optional<std::string>> optionalString(const Json& obj, const char* name);
+// A string member that must be present (missing_field).
+Result<std::string> requiredString(const Json& obj, const char* name);
+// A required string field that must be an external id (1-64 of [A-Za-z0-9_.:-]); `code` is the
+// reason reported when it is not.
+Result<std::string> requiredExternalId(const Json& obj, const char* name,
+                                       std::string_view code = reason::kInvalidId);
+
+}  // namespace sc::api

@@ -1,0 +1,26 @@
+#pragma once
+// The error codes the store produces (as domain/trade.h's reason:: and ledger/ledger.h do).
+// api/errors.cpp maps them to HTTP statuses by these names; the retryable ones are transient.
+#include <string_view>
+
+#include "domain/trade.h"
+
+namespace sc::store {
+
+// PostgreSQL (pg.cpp, pool.cpp).
+inline constexpr std::string_view kDatabaseUnavailable = "database_unavailable";       // transient
+inline constexpr std::string_view kDatabaseConflict = "database_conflict";             // transient
+inline constexpr std::string_view kDatabaseTimeout = "database_timeout";               // transient
+inline constexpr std::string_view kDatabasePoolExhausted = "database_pool_exhausted";  // transient
+inline constexpr std::string_view kDatabaseError = "database_error";
+// Schema migrations (migrations.cpp).
+inline constexpr std::string_view kInvalidMigration = "invalid_migration";
+inline constexpr std::string_view kMigrationsPending = "migrations_pending";  // transient
+inline constexpr std::string_view kMigrationChecksumMismatch = "migration_checksum_mismatch";
+// Rows and guarded writes (codec.cpp, *_repository.cpp).
+inline constexpr std::string_view kCorruptRow = "corrupt_row";
+inline constexpr std::string_view kIllegalTransition = "illegal_transition";
+inline constexpr std::string_view kAccountExists = "account_exists";  // AccountRepository::create
+inline constexpr std::string_view kUnknownAccount = reason::kUnknownAccount;  // setStatus of none
+
+}  // namespace sc::store
