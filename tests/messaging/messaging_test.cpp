@@ -270,7 +270,7 @@ TEST(OutboxRelayMock, ABatchTheBrokerRejectsDeliversNothingOfItsSettlementAheadO
   ASSERT_TRUE(waitFor([&] { return outbox.unpublished() == 0; }, 30s)) << outbox.unpublished();
   relay.stop();
   auto tags =
-      tagsByKey(o.bootstrap_servers, o.settlement_topic, 6, 10s)[k.prefixed(kSettlementPrefix)];
+      tagsByKey(o.bootstrap_servers, o.settlement_topic, 1000, 3s)[k.prefixed(kSettlementPrefix)];
   ASSERT_FALSE(tags.empty());
   // In Kafka's order, each event's first copy comes after the first copy of every earlier one
   // (re-sent duplicates of an event are allowed; a later event overtaking an earlier one is not).
