@@ -6,6 +6,7 @@
 #include <unordered_set>
 
 #include "common/log.h"
+#include "messaging/errors.h"
 #include "messaging/event_payload.h"
 
 namespace sc {
@@ -121,14 +122,7 @@ OutboxRelay::OutboxRelay(KafkaOptions options, OutboxRepository& outbox, const C
 OutboxRelay::~OutboxRelay() { stop(); }
 
 std::shared_ptr<RdKafka::Producer> OutboxRelay::createProducer() {
-  auto conf = makeKafkaConf(relayProducerProps(opt_));
-  std::string err;
-  if (conf->set("dr_cb", static_cast<RdKafka::DeliveryReportCb*>(deliveries_.get()), err) !=
-      RdKafka::Conf::CONF_OK)
-    throw std::runtime_error("Kafka relay dr_cb: " + err);
-  std::shared_ptr<RdKafka::Producer> p(RdKafka::Producer::create(conf.get(), err));
-  if (!p) throw std::runtime_error("Kafka relay producer: " + err);
-  return p;
+  return makeKafkaProducer(relayProducerProps(opt_), deliveries_.get(), "Kafka relay");
 }
 
 std::shared_ptr<RdKafka::Producer> OutboxRelay::producer() {
@@ -200,12 +194,14 @@ void OutboxRelay::injectFatalErrorForTest() {
 
 Result<void> OutboxRelay::ping() {
   auto p = producer();
-  if (!p) return Error::transient("kafka_unavailable", "Kafka producer not started");
+  if (!p)
+    return Error::transient(std::string(messaging::kKafkaUnavailable),
+                            "Kafka producer not started");
   RdKafka::Metadata* md = nullptr;
   auto rc = p->metadata(false, nullptr, &md, 2000);
   std::unique_ptr<RdKafka::Metadata> guard(md);
   if (rc != RdKafka::ERR_NO_ERROR)
-    return Error::transient("kafka_unavailable",
+    return Error::transient(std::string(messaging::kKafkaUnavailable),
                             "Kafka at " + opt_.bootstrap_servers + ": " + RdKafka::err2str(rc));
   return {};
 }

@@ -2,7 +2,7 @@
 // The error codes the workflow produces (as domain/trade.h's reason:: and ledger/ledger.h do).
 // api/errors.cpp maps them to HTTP statuses by these names. The failure codes are also what a
 // FAILED settlement's failure_code and the settlement.events "failed" details carry (a public
-// contract: do not rename). workflow.cpp still spells them as literals; switch it to these.
+// contract: do not rename).
 #include <string_view>
 
 #include "domain/trade.h"

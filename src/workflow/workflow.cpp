@@ -5,6 +5,7 @@
 #include <unordered_map>
 
 #include "common/log.h"
+#include "workflow/errors.h"
 
 namespace sc {
 namespace {
@@ -157,7 +158,7 @@ void Workflow::onRetryable(Work& w, const Error& e) {
     return;
   }
   if (now >= s.deadline_at) {
-    beginFailure(w, "settlement_timeout",
+    beginFailure(w, std::string(workflow::kSettlementTimeout),
                  "deadline passed while retrying " + std::string(toString(s.status)) +
                      " step; last error: " + e.message);
     return;
@@ -300,11 +301,12 @@ void Workflow::planStep(Work& w, std::vector<L::Submission>& out, std::vector<Wo
   switch (s.status) {
     case Status::kPending: {
       if (!w.accounts_known) {
-        beginFailure(w, "unknown_account", "buyer or seller account no longer exists");
+        beginFailure(w, std::string(workflow::kUnknownAccount),
+                     "buyer or seller account no longer exists");
         return replan();
       }
       if (!w.buyer_active || !w.seller_active) {
-        beginFailure(w, "inactive_account",
+        beginFailure(w, std::string(workflow::kInactiveAccount),
                      std::string(!w.buyer_active ? "buyer account " + s.trade.buyer_account_id
                                                  : "seller account " + s.trade.seller_account_id) +
                          " is inactive");
@@ -363,9 +365,9 @@ void Workflow::planStep(Work& w, std::vector<L::Submission>& out, std::vector<Wo
         metrics_.ledger_errors.inc();
         logger()->error("settlement {}: settle update {} not found on the ledger; will re-verify",
                         s.settlementId(), s.dvp_atomic_transaction_id);
-        onRetryable(
-            w, Error::transient("update_not_found", "settle update " + s.dvp_atomic_transaction_id +
-                                                        " not found on the ledger"));
+        onRetryable(w, Error::transient(std::string(workflow::kUpdateNotFound),
+                                        "settle update " + s.dvp_atomic_transaction_id +
+                                            " not found on the ledger"));
         return;
       }
       s.step_attempt = 0;
@@ -380,7 +382,7 @@ void Workflow::planStep(Work& w, std::vector<L::Submission>& out, std::vector<Wo
     }
     case Status::kPartiallySettled: {
       if (s.retry_count >= opt_.retry_attempts) {
-        beginFailure(w, "partial_settlement_incomplete",
+        beginFailure(w, std::string(workflow::kPartialSettlementIncomplete),
                      "only " + s.settled_quantity.toString() + " of " +
                          s.trade.quantity.toString() + " settled after " +
                          std::to_string(s.retry_count) + " retries");
@@ -544,7 +546,7 @@ void Workflow::advance(std::vector<Work>& batch, MonotonicClock::TimePoint lease
     if (s.failure_code.empty() && now >= s.deadline_at && s.status != Status::kConfirmed &&
         s.status != Status::kPartiallySettled) {
       beginFailure(
-          w, "settlement_timeout",
+          w, std::string(workflow::kSettlementTimeout),
           "SETTLEMENT_TIMEOUT_SECONDS deadline passed at step " + std::string(toString(s.status)));
     }
   }
@@ -660,11 +662,11 @@ Result<Settlement> Workflow::retry(const Uuid& id, const std::string& reason) {
   auto found = settlements_.find(id);
   if (!found) return found.error();
   if (!*found)
-    return Error::permanent("settlement_not_found",
+    return Error::permanent(std::string(workflow::kSettlementNotFound),
                             "no settlement " + id.prefixed(kSettlementPrefix));
   Settlement s = std::move(**found);
   if (s.status != Status::kFailed && s.status != Status::kPartiallySettled) {
-    return Error::permanent("invalid_state",
+    return Error::permanent(std::string(workflow::kInvalidState),
                             "settlement is " + std::string(toString(s.status)) +
                                 "; only failed or partially_settled settlements can be retried");
   }
@@ -677,7 +679,7 @@ Result<Settlement> Workflow::retry(const Uuid& id, const std::string& reason) {
     if (*dvp && (*dvp)->active) to = Status::kInitiated;
   }
   if (s.status == Status::kPartiallySettled && to != Status::kInitiated) {
-    return Error::transient("ledger_inconsistent",
+    return Error::transient(std::string(workflow::kLedgerInconsistent),
                             "the remainder DvP contract " + s.dvp_contract_id + " is not active");
   }
   Timestamp now = clock_.now();
@@ -708,7 +710,8 @@ Result<Settlement> Workflow::retry(const Uuid& id, const std::string& reason) {
   auto applied = settlements_.write(std::span<const StateWrite>(&w, 1));
   if (!applied) return applied.error();
   if (!(*applied)[0]) {
-    return Error::permanent("invalid_state", "settlement changed concurrently; try again");
+    return Error::permanent(std::string(workflow::kInvalidState),
+                            "settlement changed concurrently; try again");
   }
   logger()->info("settlement {} trade {} retried ({}): resumes at {}", next.settlementId(),
                  next.trade.trade_id, reason, toString(to));
