@@ -54,11 +54,16 @@ int main(int argc, char** argv) {
   std::string results_path, facts_path, doc_path, plot;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
-    if (a == "--results") results_path = argv[i + 1];
-    else if (a == "--facts") facts_path = argv[i + 1];
-    else if (a == "--doc") doc_path = argv[i + 1];
-    else if (a == "--plot") plot = argv[i + 1];
-    else return usage();
+    if (a == "--results")
+      results_path = argv[i + 1];
+    else if (a == "--facts")
+      facts_path = argv[i + 1];
+    else if (a == "--doc")
+      doc_path = argv[i + 1];
+    else if (a == "--plot")
+      plot = argv[i + 1];
+    else
+      return usage();
   }
   if (results_path.empty() || facts_path.empty() || doc_path.empty()) return usage();
 
@@ -72,11 +77,16 @@ int main(int argc, char** argv) {
       json j = json::parse(line, nullptr, false);
       if (j.is_discarded()) continue;
       std::string type = j.value("type", "");
-      if (type == "phase" && j.value("kind", "") == "fixed") fixed.push_back(j);
-      else if (type == "phase") search.push_back(j);
-      else if (type == "search") search_result = j;
-      else if (type == "pg_limit") pg_limit = j;
-      else if (type == "http_intake") http = j;
+      if (type == "phase" && j.value("kind", "") == "fixed")
+        fixed.push_back(j);
+      else if (type == "phase")
+        search.push_back(j);
+      else if (type == "search")
+        search_result = j;
+      else if (type == "pg_limit")
+        pg_limit = j;
+      else if (type == "http_intake")
+        http = j;
     }
   }
   std::map<std::string, std::string> facts;
@@ -103,10 +113,16 @@ int main(int argc, char** argv) {
   for (const char* k : {"cpu_model", "nproc", "memory", "kernel", "fsync_8k_ms", "postgresql",
                         "kafka", "librdkafka", "load_before", "load_after", "service_config"}) {
     static const std::map<std::string, std::string> label = {
-        {"cpu_model", "CPU"}, {"nproc", "cores (nproc)"}, {"memory", "memory"},
-        {"kernel", "kernel"}, {"fsync_8k_ms", "one synchronous 8 KiB write (dd oflag=dsync)"},
-        {"postgresql", "PostgreSQL"}, {"kafka", "Kafka"}, {"librdkafka", "librdkafka"},
-        {"load_before", "load average before the run"}, {"load_after", "load average after the run"},
+        {"cpu_model", "CPU"},
+        {"nproc", "cores (nproc)"},
+        {"memory", "memory"},
+        {"kernel", "kernel"},
+        {"fsync_8k_ms", "one synchronous 8 KiB write (dd oflag=dsync)"},
+        {"postgresql", "PostgreSQL"},
+        {"kafka", "Kafka"},
+        {"librdkafka", "librdkafka"},
+        {"load_before", "load average before the run"},
+        {"load_after", "load average after the run"},
         {"service_config", "service settings"}};
     md << "| " << label.at(k) << " | " << fact(k) << " |\n";
   }
@@ -123,12 +139,11 @@ int main(int argc, char** argv) {
          << num(p["confirmed_per_s"]) << " | " << ms(c["p50_ms"]) << " | " << ms(c["p90_ms"])
          << " | " << ms(c["p99_ms"]) << " | " << ms(c["p999_ms"]) << " | " << ms(c["max_ms"])
          << " | " << ms(s["p50_ms"]) << " / " << ms(s["p99_ms"]) << " | "
-         << num(p.value("backlog_at_start", json())) << " | " << num(p["lag_end"])
-         << " | " << num(p["lag_slope_per_s"]) << " | " << num(p["unconfirmed_after_drain"])
-         << " | "
-         << (p.value("sustainable", false)
-                 ? "yes"
-                 : p.value("aborted_overload", false) ? "**no** (overloaded: stopped early)" : "**no**")
+         << num(p.value("backlog_at_start", json())) << " | " << num(p["lag_end"]) << " | "
+         << num(p["lag_slope_per_s"]) << " | " << num(p["unconfirmed_after_drain"]) << " | "
+         << (p.value("sustainable", false)        ? "yes"
+             : p.value("aborted_overload", false) ? "**no** (overloaded: stopped early)"
+                                                  : "**no**")
          << " |\n";
     }
   };
@@ -148,7 +163,8 @@ int main(int argc, char** argv) {
   md << "\n### Kafka end to end at fixed offered rates\n\n";
   md << "Latency = a trade's scheduled produce time → `settlement_confirmed` (and "
         "`settlement_settled`) consumed from settlement.events, over the measured window after "
-        "a warm-up of " << (fixed.empty() ? std::string("?") : num(fixed[0]["warmup_s"], 0))
+        "a warm-up of "
+     << (fixed.empty() ? std::string("?") : num(fixed[0]["warmup_s"], 0))
      << " s. CPU % is of one core (200 % = both).\n\n";
   latencyRows(fixed);
   md << "\n";
@@ -163,10 +179,12 @@ int main(int argc, char** argv) {
     md << "\n";
     resourceRows(search);
   }
-  md << "\n**Highest sustainable rate: " << num(search_result.value("highest_sustainable_per_s", json()))
-     << " trades/s**";
-  if (search_result.contains("first_unsustainable_per_s") && !search_result["first_unsustainable_per_s"].is_null())
-    md << " (first unsustainable step: " << num(search_result["first_unsustainable_per_s"]) << "/s)";
+  md << "\n**Highest sustainable rate: "
+     << num(search_result.value("highest_sustainable_per_s", json())) << " trades/s**";
+  if (search_result.contains("first_unsustainable_per_s") &&
+      !search_result["first_unsustainable_per_s"].is_null())
+    md << " (first unsustainable step: " << num(search_result["first_unsustainable_per_s"])
+       << "/s)";
   md << ".\n";
 
   md << "\n### PostgreSQL alone (the limit)\n\n";
@@ -177,7 +195,8 @@ int main(int argc, char** argv) {
           "transactions, batch sizes and threads (intake batch "
        << num(pg_limit["intake_batch"]) << ", " << num(pg_limit["workers"]) << " workers × lease "
        << num(pg_limit["worker_batch"]) << " + one write() of the six transitions, relay batch "
-       << num(pg_limit["relay_batch"]) << "), without ledger, Kafka or workflow logic, on a fresh "
+       << num(pg_limit["relay_batch"])
+       << "), without ledger, Kafka or workflow logic, on a fresh "
           "database of the same cluster while the service is stopped.\n\n";
     md << "| settled/s | intake/s | outbox events published/s | client CPU % | machine busy % |\n";
     md << "|---:|---:|---:|---:|---:|\n";
@@ -217,14 +236,16 @@ int main(int argc, char** argv) {
        << " ms | " << (p99 < 100 ? "met" : "missed (×" + num(json(p99 / 100.0), 1) + ")") << " |\n";
   }
   md << "| ≥ 10,000 settlements/s sustained | " << num(json(service_rate)) << "/s | "
-     << (service_rate >= 10000 ? "met"
-                               : "missed (×" + num(json(service_rate > 0 ? 10000 / service_rate : 0.0), 1) +
-                                     " short)")
+     << (service_rate >= 10000
+             ? "met"
+             : "missed (×" + num(json(service_rate > 0 ? 10000 / service_rate : 0.0), 1) +
+                   " short)")
      << " |\n";
   for (const json& p : fixed) {
-    md << "| spec: P99 < 2 s at " << num(p["offered_per_s"]) << "/s | " << ms(p["confirm"]["p99_ms"])
-       << " ms | " << (p["confirm"].value("p99_ms", 1e9) < 2000 && p.value("sustainable", false)
-                           ? "met" : "missed")
+    md << "| spec: P99 < 2 s at " << num(p["offered_per_s"]) << "/s | "
+       << ms(p["confirm"]["p99_ms"]) << " ms | "
+       << (p["confirm"].value("p99_ms", 1e9) < 2000 && p.value("sustainable", false) ? "met"
+                                                                                     : "missed")
        << " |\n";
   }
   md << "\n" << kEnd << "\n";

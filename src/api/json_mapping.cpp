@@ -3,7 +3,9 @@
 namespace sc::api {
 namespace {
 
-Json timeOrNull(const std::optional<Timestamp>& t) { return t ? Json(formatTimestamp(*t)) : Json(nullptr); }
+Json timeOrNull(const std::optional<Timestamp>& t) {
+  return t ? Json(formatTimestamp(*t)) : Json(nullptr);
+}
 Json textOrNull(const std::string& s) { return s.empty() ? Json(nullptr) : Json(s); }
 
 }  // namespace
@@ -96,6 +98,8 @@ Json holdingJson(const ledger::HoldingView& h) {
   return j;
 }
 
-std::string dump(const Json& j) { return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace); }
+std::string dump(const Json& j) {
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
 
 }  // namespace sc::api

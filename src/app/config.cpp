@@ -135,7 +135,8 @@ std::string Config::postgresConnInfo() const {
                   " keepalives=1 keepalives_idle=10 keepalives_interval=5 keepalives_count=3"
                   " tcp_user_timeout=30000"
                   // A slow statement: the server cancels it (SQLSTATE 57014, retryable).
-                  " options=" + quote("-c statement_timeout=" + std::to_string(db_statement_timeout_ms));
+                  " options=" +
+                  quote("-c statement_timeout=" + std::to_string(db_statement_timeout_ms));
   if (!db_password.empty()) s += " password=" + quote(db_password);
   return s;
 }

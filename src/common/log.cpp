@@ -1,8 +1,8 @@
 #include "common/log.h"
 
-#include <mutex>
-
 #include <spdlog/sinks/stdout_sinks.h>
+
+#include <mutex>
 
 namespace sc::log {
 namespace {
@@ -23,11 +23,16 @@ std::shared_ptr<spdlog::logger> get(const std::string& component) {
 
 void setLevel(const std::string& level) {
   std::lock_guard lock(mu);
-  if (level == "TRACE") current = spdlog::level::trace;
-  else if (level == "DEBUG") current = spdlog::level::debug;
-  else if (level == "WARN" || level == "WARNING") current = spdlog::level::warn;
-  else if (level == "ERROR") current = spdlog::level::err;
-  else current = spdlog::level::info;
+  if (level == "TRACE")
+    current = spdlog::level::trace;
+  else if (level == "DEBUG")
+    current = spdlog::level::debug;
+  else if (level == "WARN" || level == "WARNING")
+    current = spdlog::level::warn;
+  else if (level == "ERROR")
+    current = spdlog::level::err;
+  else
+    current = spdlog::level::info;
   spdlog::apply_all([](std::shared_ptr<spdlog::logger> l) { l->set_level(current); });
 }
 

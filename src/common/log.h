@@ -1,10 +1,10 @@
 #pragma once
 // One named logger per component (STYLE 7): sc::log::get("store")->info(...). Loggers share one
 // stderr sink; the level comes from LOG_LEVEL via setLevel at start-up.
+#include <spdlog/spdlog.h>
+
 #include <memory>
 #include <string>
-
-#include <spdlog/spdlog.h>
 
 namespace sc::log {
 

@@ -1,7 +1,7 @@
 #pragma once
 // Exact fixed-point decimal matching SQL DECIMAL(18,8): at most 10 integer and 8 fractional digits.
-// Stored as a signed count of 1e-8 units in 64 bits; products and quotients are computed in 128 bits
-// and rounded half-even to 8 places. Never floating point.
+// Stored as a signed count of 1e-8 units in 64 bits; products and quotients are computed in 128
+// bits and rounded half-even to 8 places. Never floating point.
 #include <compare>
 #include <cstdint>
 #include <string>
@@ -15,8 +15,8 @@ class Decimal {
  public:
   static constexpr int kScale = 8;
   static constexpr int kMaxIntegerDigits = 10;
-  static constexpr int64_t kUnit = 100'000'000;                     // 10^8
-  static constexpr int64_t kMaxUnits = 999'999'999'999'999'999LL;   // 10^18 - 1 units
+  static constexpr int64_t kUnit = 100'000'000;                    // 10^8
+  static constexpr int64_t kMaxUnits = 999'999'999'999'999'999LL;  // 10^18 - 1 units
 
   constexpr Decimal() = default;
 
@@ -40,7 +40,8 @@ class Decimal {
   Result<Decimal> sub(Decimal other) const;
   Result<Decimal> mul(Decimal other) const;  // rounded half-even to 8 dp
   Result<Decimal> div(Decimal other) const;  // rounded half-even to 8 dp; division_by_zero
-  // this * num / den computed exactly then rounded half-even once (pro-rata without double rounding).
+  // this * num / den computed exactly then rounded half-even once (pro-rata without double
+  // rounding).
   Result<Decimal> mulDiv(Decimal num, Decimal den) const;
 
   constexpr auto operator<=>(const Decimal&) const = default;

@@ -14,7 +14,7 @@ namespace sc {
 class Uuid {
  public:
   Uuid() = default;
-  static Uuid generateV7();  // thread-safe
+  static Uuid generateV7();                                       // thread-safe
   static std::optional<Uuid> parseCanonical(std::string_view s);  // 8-4-4-4-12
   static std::optional<Uuid> parseHex32(std::string_view s);
   // "set_<hex>", "evt_<hex>" (any prefix given) or canonical form.

@@ -1,6 +1,6 @@
 #pragma once
-// Expected failures as values (STYLE 4): every Error carries a stable machine code, a human message,
-// optionally the offending field, and whether retrying the same operation can succeed.
+// Expected failures as values (STYLE 4): every Error carries a stable machine code, a human
+// message, optionally the offending field, and whether retrying the same operation can succeed.
 #include <optional>
 #include <string>
 #include <utility>
@@ -25,8 +25,8 @@ struct Error {
 template <class T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}             // NOLINT(implicit)
-  Result(Error error) : v_(std::move(error)) {}         // NOLINT(implicit)
+  Result(T value) : v_(std::move(value)) {}      // NOLINT(implicit)
+  Result(Error error) : v_(std::move(error)) {}  // NOLINT(implicit)
   bool ok() const { return v_.index() == 0; }
   explicit operator bool() const { return ok(); }
   T& value() & { return std::get<0>(v_); }
@@ -54,6 +54,5 @@ class [[nodiscard]] Result<void> {
  private:
   std::optional<Error> e_;
 };
-
 
 }  // namespace sc

@@ -17,7 +17,7 @@ struct Settlement {
   Status status = Status::kPending;
 
   // Ledger references (DESIGN §4): the DvP contract, the locks it consumes and what it creates.
-  std::string dvp_contract_id;           // active DvP (after a partial fill: the remainder's)
+  std::string dvp_contract_id;  // active DvP (after a partial fill: the remainder's)
   std::string dvp_contract_template_id;
   std::string seller_securities_ledger_ref;  // the seller's securities lock contract
   std::string buyer_cash_ledger_ref;         // the buyer's cash lock contract
@@ -53,10 +53,10 @@ struct Settlement {
 struct SettlementEvent {
   Uuid id;
   Uuid settlement_id;
-  Status status;            // the state entered; event_type on the wire is eventTypeFor(status)
-  std::string details;      // JSON object text
+  Status status;        // the state entered; event_type on the wire is eventTypeFor(status)
+  std::string details;  // JSON object text
   Timestamp created_at{};
-  int64_t position = 0;     // outbox position, increasing
+  int64_t position = 0;  // outbox position, increasing
 };
 
 enum class AccountStatus { kActive, kInactive };

@@ -20,9 +20,9 @@ enum class Status : uint8_t {
 };
 inline constexpr int kStatusCount = 9;
 inline constexpr std::array<Status, kStatusCount> kAllStatuses = {
-    Status::kPending,   Status::kInitiated, Status::kSellerSecuritiesLocked,
+    Status::kPending,         Status::kInitiated, Status::kSellerSecuritiesLocked,
     Status::kBuyerCashLocked, Status::kExecuting, Status::kConfirmed,
-    Status::kSettled,   Status::kFailed,    Status::kPartiallySettled};
+    Status::kSettled,         Status::kFailed,    Status::kPartiallySettled};
 
 // "pending", "initiated", "seller_securities_locked", ... (the spec's lower-case names)
 std::string_view toString(Status s);

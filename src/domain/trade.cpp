@@ -39,8 +39,10 @@ class FlatObjectSax {
   bool string(json::string_t& s) { return put(Value{Value::kString, s, false}); }
   bool binary(json::binary_t&) { return put(Value{Value::kComposite, {}, false}); }
   bool start_object(std::size_t) {
-    if (depth_ == 0) top_is_object = true;
-    else if (depth_ == 1) put(Value{Value::kComposite, {}, false});
+    if (depth_ == 0)
+      top_is_object = true;
+    else if (depth_ == 1)
+      put(Value{Value::kComposite, {}, false});
     ++depth_;
     return true;
   }
@@ -104,8 +106,10 @@ class Reader {
 
   Result<std::string> requiredString(const char* name) const {
     const Value* v = find(name);
-    if (!v || v->kind == Value::kNull) return reject(reason::kMissingField, std::string(name) + " is required", name);
-    if (v->kind != Value::kString) return reject(reason::kInvalidFieldType, std::string(name) + " must be a string", name);
+    if (!v || v->kind == Value::kNull)
+      return reject(reason::kMissingField, std::string(name) + " is required", name);
+    if (v->kind != Value::kString)
+      return reject(reason::kInvalidFieldType, std::string(name) + " must be a string", name);
     return v->text;
   }
 
@@ -121,9 +125,11 @@ class Reader {
   // Decimal from a string, or a JSON number whose literal is exact.
   Result<Decimal> decimal(const char* name) const {
     const Value* v = find(name);
-    if (!v || v->kind == Value::kNull) return reject(reason::kMissingField, std::string(name) + " is required", name);
+    if (!v || v->kind == Value::kNull)
+      return reject(reason::kMissingField, std::string(name) + " is required", name);
     if (v->kind != Value::kString && v->kind != Value::kNumber)
-      return reject(reason::kInvalidFieldType, std::string(name) + " must be a decimal string", name);
+      return reject(reason::kInvalidFieldType, std::string(name) + " must be a decimal string",
+                    name);
     auto d = Decimal::parse(v->text, v->kind == Value::kNumber);
     if (!d) {
       Error e = d.error();
@@ -142,31 +148,36 @@ class Reader {
 
 bool Trade::sameContent(const Trade& o) const {
   return trade_id == o.trade_id && buyer_account_id == o.buyer_account_id &&
-         seller_account_id == o.seller_account_id && symbol == o.symbol &&
-         quantity == o.quantity && price == o.price && amount == o.amount &&
-         settlement_date == o.settlement_date && executed_at == o.executed_at &&
-         allow_partial == o.allow_partial;
+         seller_account_id == o.seller_account_id && symbol == o.symbol && quantity == o.quantity &&
+         price == o.price && amount == o.amount && settlement_date == o.settlement_date &&
+         executed_at == o.executed_at && allow_partial == o.allow_partial;
 }
 
 Result<Trade> decodeTrade(std::string_view json, const TradeRules& rules) {
   FlatObjectSax sax;
   bool parsed = nlohmann::json::sax_parse(json.begin(), json.end(), &sax,
                                           nlohmann::json::input_format_t::json, true);
-  if (!parsed) return reject(reason::kInvalidJson, sax.error.empty() ? "malformed JSON" : sax.error);
-  if (!sax.top_is_object) return reject(reason::kInvalidJson, "a trade event must be a JSON object");
+  if (!parsed)
+    return reject(reason::kInvalidJson, sax.error.empty() ? "malformed JSON" : sax.error);
+  if (!sax.top_is_object)
+    return reject(reason::kInvalidJson, "a trade event must be a JSON object");
   Reader r(sax);
   Trade t;
 
   if (const Value* v = r.find("event_id"); v && v->kind != Value::kNull) {
-    if (v->kind != Value::kString) return reject(reason::kInvalidFieldType, "event_id must be a string", "event_id");
+    if (v->kind != Value::kString)
+      return reject(reason::kInvalidFieldType, "event_id must be a string", "event_id");
     if (!isValidExternalId(v->text))
-      return reject(reason::kInvalidId, "event_id must be 1-64 characters of [A-Za-z0-9_.:-]", "event_id");
+      return reject(reason::kInvalidId, "event_id must be 1-64 characters of [A-Za-z0-9_.:-]",
+                    "event_id");
     t.event_id = v->text;
   }
   if (const Value* v = r.find("event_type"); v && v->kind != Value::kNull) {
-    if (v->kind != Value::kString) return reject(reason::kInvalidFieldType, "event_type must be a string", "event_type");
+    if (v->kind != Value::kString)
+      return reject(reason::kInvalidFieldType, "event_type must be a string", "event_type");
     if (v->text != "trade_executed")
-      return reject(reason::kInvalidEventType, "event_type must be \"trade_executed\"", "event_type");
+      return reject(reason::kInvalidEventType, "event_type must be \"trade_executed\"",
+                    "event_type");
   }
   auto trade_id = r.requiredId("trade_id");
   if (!trade_id) return trade_id.error();
@@ -193,24 +204,28 @@ Result<Trade> decodeTrade(std::string_view json, const TradeRules& rules) {
   if (!rules.allowed_symbols.empty()) {
     bool known = false;
     for (const auto& s : rules.allowed_symbols) known = known || s == *symbol;
-    if (!known) return reject(reason::kUnknownSymbol, "symbol " + *symbol + " is not traded here", "symbol");
+    if (!known)
+      return reject(reason::kUnknownSymbol, "symbol " + *symbol + " is not traded here", "symbol");
   }
   t.symbol = std::move(*symbol);
 
   auto quantity = r.decimal("quantity");
   if (!quantity) return quantity.error();
-  if (!quantity->isPositive()) return reject(reason::kNonPositiveQuantity, "quantity must be > 0", "quantity");
+  if (!quantity->isPositive())
+    return reject(reason::kNonPositiveQuantity, "quantity must be > 0", "quantity");
   t.quantity = *quantity;
 
   auto amount = r.decimal("amount");
   if (!amount) return amount.error();
-  if (!amount->isPositive()) return reject(reason::kNonPositiveAmount, "amount must be > 0", "amount");
+  if (!amount->isPositive())
+    return reject(reason::kNonPositiveAmount, "amount must be > 0", "amount");
   t.amount = *amount;
 
   if (const Value* v = r.find("price"); v && v->kind != Value::kNull) {
     auto price = r.decimal("price");
     if (!price) return price.error();
-    if (!price->isPositive()) return reject(reason::kNonPositivePrice, "price must be > 0", "price");
+    if (!price->isPositive())
+      return reject(reason::kNonPositivePrice, "price must be > 0", "price");
     t.price = *price;
     auto expected = t.quantity.mul(*price);
     if (!expected) {
@@ -228,18 +243,23 @@ Result<Trade> decodeTrade(std::string_view json, const TradeRules& rules) {
   auto date_text = r.requiredString("settlement_date");
   if (!date_text) return date_text.error();
   auto date = parseDate(*date_text);
-  if (!date) return reject(reason::kInvalidDate, "settlement_date must be a calendar date YYYY-MM-DD", "settlement_date");
+  if (!date)
+    return reject(reason::kInvalidDate, "settlement_date must be a calendar date YYYY-MM-DD",
+                  "settlement_date");
   t.settlement_date = *date;
 
   auto exec_text = r.requiredString("executed_at");
   if (!exec_text) return exec_text.error();
   auto exec = parseTimestamp(*exec_text);
   if (!exec)
-    return reject(reason::kInvalidTimestamp, "executed_at must be an RFC 3339 timestamp", "executed_at");
+    return reject(reason::kInvalidTimestamp, "executed_at must be an RFC 3339 timestamp",
+                  "executed_at");
   t.executed_at = *exec;
 
   if (const Value* v = r.find("allow_partial"); v && v->kind != Value::kNull) {
-    if (v->kind != Value::kBool) return reject(reason::kInvalidFieldType, "allow_partial must be true or false", "allow_partial");
+    if (v->kind != Value::kBool)
+      return reject(reason::kInvalidFieldType, "allow_partial must be true or false",
+                    "allow_partial");
     t.allow_partial = v->boolean;
   }
 
@@ -247,8 +267,8 @@ Result<Trade> decodeTrade(std::string_view json, const TradeRules& rules) {
     return reject(reason::kSelfTrade, "buyer and seller are the same account", "seller_account_id");
   if (t.settlement_date < dateOf(t.executed_at)) {
     return reject(reason::kSettlementDateBeforeTradeDate,
-                  "settlement_date " + formatDate(t.settlement_date) + " is before the trade date " +
-                      formatDate(dateOf(t.executed_at)),
+                  "settlement_date " + formatDate(t.settlement_date) +
+                      " is before the trade date " + formatDate(dateOf(t.executed_at)),
                   "settlement_date");
   }
   return t;

@@ -50,7 +50,8 @@ inline constexpr std::string_view kInvalidSymbol = "invalid_symbol";
 inline constexpr std::string_view kUnknownSymbol = "unknown_symbol";
 inline constexpr std::string_view kInvalidDate = "invalid_date";
 inline constexpr std::string_view kInvalidTimestamp = "invalid_timestamp";
-inline constexpr std::string_view kSettlementDateBeforeTradeDate = "settlement_date_before_trade_date";
+inline constexpr std::string_view kSettlementDateBeforeTradeDate =
+    "settlement_date_before_trade_date";
 inline constexpr std::string_view kUnknownAccount = "unknown_account";
 inline constexpr std::string_view kInactiveAccount = "inactive_account";
 inline constexpr std::string_view kTradeConflict = "trade_conflict";

@@ -16,9 +16,10 @@
 namespace sc::ledger {
 
 // Error codes (Error::code). Retryable: kUnavailable, kTimeout, kContractInFlight.
-inline constexpr const char* kUnavailable = "ledger_unavailable";         // synchronizer down, I/O
+inline constexpr const char* kUnavailable = "ledger_unavailable";  // synchronizer down, I/O
 inline constexpr const char* kTimeout = "ledger_timeout";
-inline constexpr const char* kContractInFlight = "contract_in_flight";    // unassigned, not assigned yet
+inline constexpr const char* kContractInFlight =
+    "contract_in_flight";  // unassigned, not assigned yet
 inline constexpr const char* kUnknownParty = "unknown_party";
 inline constexpr const char* kContractNotActive = "contract_not_active";
 inline constexpr const char* kInsufficientSecurities = "insufficient_securities";
@@ -87,12 +88,12 @@ struct Submission {
 };
 
 struct Outcome {
-  std::string update_id;      // of the transaction that applied it
+  std::string update_id;  // of the transaction that applied it
   int64_t offset = 0;
-  std::string contract_id;    // CreateDvp: the DvP; Lock*: the lock contract
-  std::string synchronizer;   // where the created/affected contract sits
-  Decimal quantity;           // LockSecurities: locked quantity; Settle: settled quantity
-  Decimal amount;             // LockCash: locked amount; Settle: settled amount
+  std::string contract_id;   // CreateDvp: the DvP; Lock*: the lock contract
+  std::string synchronizer;  // where the created/affected contract sits
+  Decimal quantity;          // LockSecurities: locked quantity; Settle: settled quantity
+  Decimal amount;            // LockCash: locked amount; Settle: settled amount
   // Settle only:
   std::string buyer_securities_contract_id;
   std::string seller_cash_contract_id;

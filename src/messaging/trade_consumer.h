@@ -6,12 +6,12 @@
 // intake is idempotent per trade_id). A bad message never blocks its partition. A batch whose dead
 // letters are not all acknowledged (delivery report) is rewound and consumed again; a DLQ producer
 // that hit a fatal error is replaced first.
+#include <librdkafka/rdkafkacpp.h>
+
 #include <atomic>
 #include <functional>
 #include <memory>
 #include <thread>
-
-#include <librdkafka/rdkafkacpp.h>
 
 #include "common/metrics.h"
 #include "domain/result.h"

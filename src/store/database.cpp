@@ -9,8 +9,8 @@ Result<std::unique_ptr<Database>> Database::open(const std::string& conninfo, in
   std::unique_ptr<Database> db(new Database(conninfo, pool_size));
   auto applied = migrate(db->pool_);
   if (!applied.ok()) return applied.error();
-  sc::log::get("store")->info("database ready: {} migration(s) applied now, pool size {}",
-                              *applied, db->pool_.size());
+  sc::log::get("store")->info("database ready: {} migration(s) applied now, pool size {}", *applied,
+                              db->pool_.size());
   return db;
 }
 

@@ -50,8 +50,8 @@ Result<void> PgOutboxRepository::markPublished(std::span<const int64_t> position
     metrics().errors.inc();
     return lease.error();
   }
-  auto rows = (*lease)->exec("DELETE FROM settlement_outbox WHERE position = ANY($1::bigint[])",
-                             {array});
+  auto rows =
+      (*lease)->exec("DELETE FROM settlement_outbox WHERE position = ANY($1::bigint[])", {array});
   if (!rows.ok()) {
     metrics().errors.inc();
     return rows.error();

@@ -52,7 +52,7 @@ class Rows {
   Rows& operator=(const Rows&) = delete;
   ~Rows();
 
-  int size() const;     // rows returned
+  int size() const;  // rows returned
   int columns() const;
   int64_t affected() const;  // rows affected by INSERT/UPDATE/DELETE (PQcmdTuples)
   bool isNull(int row, int col) const;

@@ -39,8 +39,8 @@ struct StateWrite {
 };
 
 struct ListQuery {
-  std::optional<std::string> account_id;  // buyer or seller
-  std::vector<Status> statuses;           // empty: any
+  std::optional<std::string> account_id;     // buyer or seller
+  std::vector<Status> statuses;              // empty: any
   std::optional<Date> start_date, end_date;  // inclusive, on settlement_date
   int limit = 50;
   int offset = 0;

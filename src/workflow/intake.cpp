@@ -4,10 +4,14 @@ namespace sc {
 
 Intake::Intake(SettlementRepository& repo, const Clock& clock, TradeRules rules, Duration deadline)
     : repo_(repo), clock_(clock), rules_(std::move(rules)), deadline_(deadline) {
-  metrics::registerCounter("sc_intake_accepted_total", "Trades accepted (new settlements)", &metrics_.accepted);
-  metrics::registerCounter("sc_intake_duplicates_total", "Idempotent resubmissions", &metrics_.duplicates);
-  metrics::registerCounter("sc_intake_rejected_total", "Trades rejected with a reason", &metrics_.rejected);
-  metrics::registerCounter("sc_intake_store_errors_total", "Intake batches the store failed", &metrics_.store_errors);
+  metrics::registerCounter("sc_intake_accepted_total", "Trades accepted (new settlements)",
+                           &metrics_.accepted);
+  metrics::registerCounter("sc_intake_duplicates_total", "Idempotent resubmissions",
+                           &metrics_.duplicates);
+  metrics::registerCounter("sc_intake_rejected_total", "Trades rejected with a reason",
+                           &metrics_.rejected);
+  metrics::registerCounter("sc_intake_store_errors_total", "Intake batches the store failed",
+                           &metrics_.store_errors);
 }
 
 Result<std::vector<IntakeDecision>> Intake::submit(std::span<const std::string_view> raw_events) {

@@ -27,7 +27,7 @@ namespace sc {
 
 struct WorkflowOptions {
   int batch_size = 100;
-  int retry_attempts = 3;                      // per step, retryable errors only
+  int retry_attempts = 3;                           // per step, retryable errors only
   Duration retry_delay = std::chrono::seconds(30);  // backoff base
   Duration timeout = std::chrono::seconds(300);     // deadline per settlement
   Duration lease = std::chrono::seconds(15);

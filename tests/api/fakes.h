@@ -28,7 +28,8 @@ class FakeAccountRepository final : public AccountRepository {
     std::lock_guard l(mu_);
     if (fail_with) return *fail_with;
     if (accounts_.count(a.account_id))
-      return Error::permanent("account_exists", "account " + a.account_id + " exists", "account_id");
+      return Error::permanent("account_exists", "account " + a.account_id + " exists",
+                              "account_id");
     accounts_[a.account_id] = a;
     return a;
   }
@@ -84,15 +85,17 @@ class FakeSettlementRepository final : public SettlementRepository {
         out.push_back(std::move(o));
         continue;
       }
-      auto existing = std::find_if(rows_.begin(), rows_.end(),
-                                   [&](const auto& kv) { return kv.second.trade.trade_id == t.trade_id; });
+      auto existing = std::find_if(rows_.begin(), rows_.end(), [&](const auto& kv) {
+        return kv.second.trade.trade_id == t.trade_id;
+      });
       if (existing != rows_.end()) {
         o.settlement = existing->second;
         if (existing->second.trade.sameContent(t)) {
           o.kind = IntakeKind::kDuplicate;
         } else {
           o.kind = IntakeKind::kRejected;
-          o.rejection = Error::permanent("trade_conflict", "trade " + t.trade_id + " differs", "trade_id");
+          o.rejection =
+              Error::permanent("trade_conflict", "trade " + t.trade_id + " differs", "trade_id");
         }
         out.push_back(std::move(o));
         continue;
@@ -131,9 +134,11 @@ class FakeSettlementRepository final : public SettlementRepository {
     if (fail_with) return *fail_with;
     std::vector<Settlement> all;
     for (auto& [_, s] : rows_) {
-      if (q.account_id && s.trade.buyer_account_id != *q.account_id && s.trade.seller_account_id != *q.account_id)
+      if (q.account_id && s.trade.buyer_account_id != *q.account_id &&
+          s.trade.seller_account_id != *q.account_id)
         continue;
-      if (!q.statuses.empty() && std::find(q.statuses.begin(), q.statuses.end(), s.status) == q.statuses.end())
+      if (!q.statuses.empty() &&
+          std::find(q.statuses.begin(), q.statuses.end(), s.status) == q.statuses.end())
         continue;
       if (q.start_date && s.trade.settlement_date < *q.start_date) continue;
       if (q.end_date && s.trade.settlement_date > *q.end_date) continue;
@@ -144,7 +149,8 @@ class FakeSettlementRepository final : public SettlementRepository {
     });
     SettlementPage page;
     page.total = static_cast<int64_t>(all.size());
-    for (size_t i = static_cast<size_t>(q.offset); i < all.size() && page.settlements.size() < static_cast<size_t>(q.limit); ++i)
+    for (size_t i = static_cast<size_t>(q.offset);
+         i < all.size() && page.settlements.size() < static_cast<size_t>(q.limit); ++i)
       page.settlements.push_back(all[i]);
     return page;
   }
@@ -156,7 +162,9 @@ class FakeSettlementRepository final : public SettlementRepository {
       if (e.settlement_id == id) out.push_back(e);
     return out;
   }
-  Result<std::vector<Settlement>> leaseDue(Timestamp, int, Duration) override { return std::vector<Settlement>(); }
+  Result<std::vector<Settlement>> leaseDue(Timestamp, int, Duration) override {
+    return std::vector<Settlement>();
+  }
   Result<std::vector<bool>> write(std::span<const StateWrite> writes) override {
     std::lock_guard l(mu_);
     if (fail_with) return *fail_with;
@@ -223,7 +231,8 @@ class FakeCommands final : public SettlementCommands {
     if (!*s) return Error::permanent("settlement_not_found", "settlement not found");
     Settlement next = **s;
     if (next.status != Status::kFailed && next.status != Status::kPartiallySettled)
-      return Error::permanent("invalid_state", "only failed or partially settled settlements can be retried");
+      return Error::permanent("invalid_state",
+                              "only failed or partially settled settlements can be retried");
     Status from = next.status;
     next.status = next.dvp_contract_id.empty() ? Status::kPending : Status::kInitiated;
     next.retry_count += 1;
@@ -241,7 +250,8 @@ class FakeCommands final : public SettlementCommands {
 class FakeLedger final : public ledger::Ledger {
  public:
   std::vector<Result<ledger::Outcome>> submit(std::span<const ledger::Submission> batch) override {
-    return std::vector<Result<ledger::Outcome>>(batch.size(), Error::permanent("invalid_command", "fake"));
+    return std::vector<Result<ledger::Outcome>>(batch.size(),
+                                                Error::permanent("invalid_command", "fake"));
   }
   Result<std::string> allocateParty(const std::string& hint) override {
     std::lock_guard l(mu_);
@@ -254,8 +264,8 @@ class FakeLedger final : public ledger::Ledger {
     std::lock_guard l(mu_);
     return std::find(parties_.begin(), parties_.end(), party) != parties_.end();
   }
-  Result<ledger::HoldingView> credit(const std::string& party, const std::string& asset, Decimal amount,
-                                     const std::string& synchronizer) override {
+  Result<ledger::HoldingView> credit(const std::string& party, const std::string& asset,
+                                     Decimal amount, const std::string& synchronizer) override {
     std::lock_guard l(mu_);
     if (fail_with) return *fail_with;
     ledger::HoldingView h;
@@ -275,7 +285,9 @@ class FakeLedger final : public ledger::Ledger {
       if (h.owner == party) out.push_back(h);
     return out;
   }
-  Result<std::optional<ledger::DvpView>> dvp(const std::string&) override { return std::optional<ledger::DvpView>(); }
+  Result<std::optional<ledger::DvpView>> dvp(const std::string&) override {
+    return std::optional<ledger::DvpView>();
+  }
   Result<std::optional<ledger::UpdateView>> updateById(const std::string&) override {
     return std::optional<ledger::UpdateView>();
   }
@@ -296,7 +308,9 @@ class FakeLedger final : public ledger::Ledger {
     for (auto& [_, t] : by) out.push_back(t);
     return out;
   }
-  std::vector<std::string> synchronizers() const override { return {"securities", "cash", "settlement"}; }
+  std::vector<std::string> synchronizers() const override {
+    return {"securities", "cash", "settlement"};
+  }
   Result<void> ping() override { return {}; }
 
   // Test helper: a locked holding.

@@ -51,7 +51,8 @@ TEST_F(HttpServerTest, UnknownRouteIs404AndWrongMethodIs405WithAllow) {
   EXPECT_EQ(wrong.status, 405u);
   EXPECT_EQ(wrong.header("allow"), "GET");
   EXPECT_EQ(wrong.json()["error"]["code"], "method_not_allowed");
-  auto retry_get = http().get("/settlements/" + Uuid::generateV7().prefixed(kSettlementPrefix) + "/retry");
+  auto retry_get =
+      http().get("/settlements/" + Uuid::generateV7().prefixed(kSettlementPrefix) + "/retry");
   EXPECT_EQ(retry_get.status, 405u);
   EXPECT_EQ(retry_get.header("allow"), "POST");
 }
@@ -72,7 +73,8 @@ TEST_F(HttpServerTest, OversizedChunkedBodyIs413) {
   options.max_body_bytes = 100;
   start();
   std::string chunk(200, 'y');
-  http().sendRaw("POST /trades HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nc8\r\n" + chunk + "\r\n0\r\n\r\n");
+  http().sendRaw("POST /trades HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nc8\r\n" +
+                 chunk + "\r\n0\r\n\r\n");
   auto r = http().readResponse();
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 413u);
@@ -112,8 +114,11 @@ TEST_F(HttpServerTest, MalformedJsonBodyIs400AndKeepsTheConnection) {
 TEST_F(HttpServerTest, ExpectContinueIsAnswered) {
   start();
   std::string body = R"({"account_id":"acc_c"})";
-  http().sendRaw("POST /accounts HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Type: application/json\r\n"
-                 "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n");
+  http().sendRaw(
+      "POST /accounts HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Type: "
+      "application/json\r\n"
+      "Content-Length: " +
+      std::to_string(body.size()) + "\r\n\r\n");
   auto cont = http().readResponse();
   ASSERT_TRUE(cont);
   EXPECT_EQ(cont->status, 100u);
@@ -140,7 +145,8 @@ TEST_F(HttpServerTest, BlockingHandlersDoNotBlockTheIoThreads) {
   options.handler_threads = 2;
   blockReady();
   start();
-  auto blocked = std::async(std::launch::async, [port = server->port()] { return HttpClient(port).get("/ready"); });
+  auto blocked = std::async(std::launch::async,
+                            [port = server->port()] { return HttpClient(port).get("/ready"); });
   waitEntered();
   HttpClient other(server->port());
   EXPECT_EQ(other.get("/health").status, 200u);  // answered while /ready is still blocked
@@ -154,7 +160,8 @@ TEST_F(HttpServerTest, StopLetsAnInFlightRequestFinishAndClosesIdleConnections) 
   HttpClient idle(server->port());
   EXPECT_EQ(idle.get("/health").status, 200u);  // now an idle keep-alive connection
 
-  auto in_flight = std::async(std::launch::async, [port = server->port()] { return HttpClient(port).get("/ready"); });
+  auto in_flight = std::async(std::launch::async,
+                              [port = server->port()] { return HttpClient(port).get("/ready"); });
   waitEntered();
   auto stopping = std::async(std::launch::async, [this] { server->stop(); });
   EXPECT_TRUE(idle.waitForServerClose(5s));  // idle connection closed promptly

@@ -32,11 +32,30 @@ TEST_F(Routes, PostTradeCreatesPendingSettlementWithSpecShape) {
   EXPECT_EQ(r.header("content-type"), "application/json");
   EXPECT_FALSE(r.header("server").empty());
   Json j = r.json();
-  for (const char* f : {"settlement_id", "trade_id", "buyer_account_id", "seller_account_id", "symbol", "quantity",
-                        "amount", "status", "settlement_date", "initiated_at", "confirmed_at", "settled_at",
-                        "dvp_atomic_transaction_id", "buyer_securities_ledger_ref", "seller_cash_ledger_ref",
-                        "price", "allow_partial", "executed_at", "failed_at", "failure_reason", "retry_count",
-                        "settled_quantity", "created_at", "updated_at"})
+  for (const char* f : {"settlement_id",
+                        "trade_id",
+                        "buyer_account_id",
+                        "seller_account_id",
+                        "symbol",
+                        "quantity",
+                        "amount",
+                        "status",
+                        "settlement_date",
+                        "initiated_at",
+                        "confirmed_at",
+                        "settled_at",
+                        "dvp_atomic_transaction_id",
+                        "buyer_securities_ledger_ref",
+                        "seller_cash_ledger_ref",
+                        "price",
+                        "allow_partial",
+                        "executed_at",
+                        "failed_at",
+                        "failure_reason",
+                        "retry_count",
+                        "settled_quantity",
+                        "created_at",
+                        "updated_at"})
     EXPECT_TRUE(j.contains(f)) << f;
   EXPECT_EQ(j["status"], "pending");
   EXPECT_EQ(j["trade_id"], "trd_1");
@@ -150,7 +169,8 @@ TEST_F(Routes, GetUnknownSettlementIs404AndMalformedIdIs400) {
 }
 
 TEST_F(Routes, ListSettlementsReturnsPageWithTotalLimitOffset) {
-  for (int i = 0; i < 3; ++i) repo.put(settlementIn(Status::kSettled, "trd_" + std::to_string(i), nov(19)));
+  for (int i = 0; i < 3; ++i)
+    repo.put(settlementIn(Status::kSettled, "trd_" + std::to_string(i), nov(19)));
   repo.put(settlementIn(Status::kFailed, "trd_f", nov(20), "acc_other"));
   auto r = http().get("/settlements?status=settled&limit=2");
   ASSERT_EQ(r.status, 200u) << r.body;
@@ -160,15 +180,16 @@ TEST_F(Routes, ListSettlementsReturnsPageWithTotalLimitOffset) {
   EXPECT_EQ(j["offset"], 0);
   ASSERT_EQ(j["settlements"].size(), 2u);
   Json row = j["settlements"][0];
-  for (const char* f : {"settlement_id", "trade_id", "symbol", "quantity", "amount", "status", "settlement_date",
-                        "settled_at", "buyer_account_id", "seller_account_id"})
+  for (const char* f : {"settlement_id", "trade_id", "symbol", "quantity", "amount", "status",
+                        "settlement_date", "settled_at", "buyer_account_id", "seller_account_id"})
     EXPECT_TRUE(row.contains(f)) << f;
   EXPECT_EQ(row["settlement_date"], "2024-11-19T00:00:00Z");
 }
 
 TEST_F(Routes, ListSettlementsPassesDecodedFiltersToTheRepository) {
-  auto r = http().get("/settlements?account_id=acc%5Fbuyer&status=failed%2Csettled&start_date=2024-11-01"
-                      "&end_date=2024-11-30&limit=10&offset=5");
+  auto r = http().get(
+      "/settlements?account_id=acc%5Fbuyer&status=failed%2Csettled&start_date=2024-11-01"
+      "&end_date=2024-11-30&limit=10&offset=5");
   ASSERT_EQ(r.status, 200u) << r.body;
   auto q = repo.lastQuery();
   ASSERT_TRUE(q);
@@ -185,10 +206,17 @@ TEST_F(Routes, ListSettlementsRejectsBadParametersNamingThem) {
   struct Case {
     std::string query, field;
   } cases[] = {
-      {"limit=1001", "limit"},     {"limit=0", "limit"},          {"limit=ten", "limit"},
-      {"limit=-1", "limit"},       {"offset=-3", "offset"},       {"offset=x", "offset"},
-      {"status=done", "status"},   {"status=settled,", "status"}, {"start_date=2024-13-01", "start_date"},
-      {"end_date=yesterday", "end_date"}, {"start_date=2024-11-20&end_date=2024-11-19", "end_date"},
+      {"limit=1001", "limit"},
+      {"limit=0", "limit"},
+      {"limit=ten", "limit"},
+      {"limit=-1", "limit"},
+      {"offset=-3", "offset"},
+      {"offset=x", "offset"},
+      {"status=done", "status"},
+      {"status=settled,", "status"},
+      {"start_date=2024-13-01", "start_date"},
+      {"end_date=yesterday", "end_date"},
+      {"start_date=2024-11-20&end_date=2024-11-19", "end_date"},
       {"account_id=a%20b", "account_id"},
   };
   for (const auto& c : cases) {
@@ -204,7 +232,8 @@ TEST_F(Routes, RetryFailedSettlementReturnsNewStatusAndCount) {
   Settlement s = settlementIn(Status::kFailed, "trd_r", nov(19));
   s.retry_count = 1;
   repo.put(s);
-  auto r = http().post("/settlements/" + s.settlementId() + "/retry", R"({"reason":"Domain connectivity restored"})");
+  auto r = http().post("/settlements/" + s.settlementId() + "/retry",
+                       R"({"reason":"Domain connectivity restored"})");
   ASSERT_EQ(r.status, 200u) << r.body;
   Json j = r.json();
   EXPECT_EQ(j["settlement_id"], s.settlementId());
@@ -226,20 +255,24 @@ TEST_F(Routes, RetryInWrongStateIs409NamingTheCurrentStatus) {
 TEST_F(Routes, RetryValidatesReasonAndUnknownIdIs404) {
   auto id = Uuid::generateV7().prefixed(kSettlementPrefix);
   EXPECT_EQ(http().post("/settlements/" + id + "/retry", R"({"reason":"x"})").status, 404u);
-  EXPECT_EQ(http().post("/settlements/" + id + "/retry", R"({})").json()["error"]["code"], "missing_field");
+  EXPECT_EQ(http().post("/settlements/" + id + "/retry", R"({})").json()["error"]["code"],
+            "missing_field");
   EXPECT_EQ(http().post("/settlements/" + id + "/retry", R"({"reason":""})").status, 400u);
   EXPECT_EQ(http().post("/settlements/" + id + "/retry", R"({"reason":5})").json()["error"]["code"],
             "invalid_field_type");
-  auto long_reason = http().post("/settlements/" + id + "/retry", R"({"reason":")" + std::string(501, 'a') + "\"}");
+  auto long_reason = http().post("/settlements/" + id + "/retry",
+                                 R"({"reason":")" + std::string(501, 'a') + "\"}");
   EXPECT_EQ(long_reason.status, 400u);
   EXPECT_EQ(long_reason.json()["error"]["field"], "reason");
-  EXPECT_EQ(http().post("/settlements/" + id + "/retry", "[1]").json()["error"]["code"], "invalid_json");
+  EXPECT_EQ(http().post("/settlements/" + id + "/retry", "[1]").json()["error"]["code"],
+            "invalid_json");
 }
 
 TEST_F(Routes, EventsAreListedOldestFirstWithKafkaEventTypes) {
   auto id = createSettlement();
   auto uuid = *Uuid::parsePrefixed(id, kSettlementPrefix);
-  repo.addEvent(uuid, Status::kInitiated, R"({"dvp_contract_id":"c1"})", clock.now_ + std::chrono::seconds(1));
+  repo.addEvent(uuid, Status::kInitiated, R"({"dvp_contract_id":"c1"})",
+                clock.now_ + std::chrono::seconds(1));
   auto r = http().get("/settlements/" + id + "/events");
   ASSERT_EQ(r.status, 200u) << r.body;
   Json j = r.json();
@@ -268,7 +301,8 @@ TEST_F(Routes, CreateAccountAllocatesPartyAndRejectsDuplicates) {
   EXPECT_EQ(dup.status, 409u);
   EXPECT_EQ(dup.json()["error"]["code"], "account_exists");
 
-  auto p = http().post("/accounts", R"({"account_id":"acc_p","canton_party":"alice","status":"inactive"})");
+  auto p = http().post("/accounts",
+                       R"({"account_id":"acc_p","canton_party":"alice","status":"inactive"})");
   ASSERT_EQ(p.status, 201u) << p.body;
   EXPECT_EQ(p.json()["canton_party"], "alice::fake");
   EXPECT_EQ(p.json()["status"], "inactive");
@@ -280,8 +314,11 @@ TEST_F(Routes, CreateAccountValidatesFields) {
   EXPECT_EQ(bad_id.json()["error"]["code"], "invalid_id");
   EXPECT_EQ(bad_id.json()["error"]["field"], "account_id");
   EXPECT_EQ(http().post("/accounts", R"({})").json()["error"]["code"], "missing_field");
-  EXPECT_EQ(http().post("/accounts", R"({"account_id":"a","status":"zombie"})").json()["error"]["field"], "status");
-  EXPECT_EQ(http().post("/accounts", R"({"account_id":7})").json()["error"]["code"], "invalid_field_type");
+  EXPECT_EQ(
+      http().post("/accounts", R"({"account_id":"a","status":"zombie"})").json()["error"]["field"],
+      "status");
+  EXPECT_EQ(http().post("/accounts", R"({"account_id":7})").json()["error"]["code"],
+            "invalid_field_type");
 }
 
 TEST_F(Routes, GetAndPatchAccount) {
@@ -299,15 +336,19 @@ TEST_F(Routes, GetAndPatchAccount) {
 }
 
 TEST_F(Routes, CreditHoldingThenListHoldingsWithExactBalances) {
-  auto c = http().post("/ledger/holdings", R"({"account_id":"acc_seller","asset":"AAPL","amount":"100.5"})");
+  auto c = http().post("/ledger/holdings",
+                       R"({"account_id":"acc_seller","asset":"AAPL","amount":"100.5"})");
   ASSERT_EQ(c.status, 201u) << c.body;
   EXPECT_EQ(c.json()["amount"], "100.50000000");
   EXPECT_EQ(c.json()["synchronizer"], "securities");
   EXPECT_EQ(c.json()["locked"], false);
-  ASSERT_EQ(http().post("/ledger/holdings",
-                        R"({"account_id":"acc_seller","asset":"AAPL","amount":"0.1","synchronizer":"cash"})")
-                .status,
-            201u);
+  ASSERT_EQ(
+      http()
+          .post(
+              "/ledger/holdings",
+              R"({"account_id":"acc_seller","asset":"AAPL","amount":"0.1","synchronizer":"cash"})")
+          .status,
+      201u);
   ledger.putLocked("acc_seller::party", "AAPL", *Decimal::parse("0.2"));
 
   auto h = http().get("/accounts/acc_seller/holdings");
@@ -332,12 +373,15 @@ TEST_F(Routes, CreditHoldingThenListHoldingsWithExactBalances) {
 TEST_F(Routes, CreditHoldingValidatesInput) {
   auto post = [&](const std::string& b) { return http().post("/ledger/holdings", b); };
   EXPECT_EQ(post(R"({"account_id":"acc_none","asset":"AAPL","amount":"1"})").status, 404u);
-  EXPECT_EQ(post(R"({"account_id":"acc_seller","asset":"AAPL","amount":"0"})").json()["error"]["code"],
-            "non_positive_amount");
-  EXPECT_EQ(post(R"({"account_id":"acc_seller","asset":"AAPL","amount":"1.123456789"})").json()["error"]["field"],
+  EXPECT_EQ(
+      post(R"({"account_id":"acc_seller","asset":"AAPL","amount":"0"})").json()["error"]["code"],
+      "non_positive_amount");
+  EXPECT_EQ(post(R"({"account_id":"acc_seller","asset":"AAPL","amount":"1.123456789"})")
+                .json()["error"]["field"],
             "amount");
-  EXPECT_EQ(post(R"({"account_id":"acc_seller","asset":"AAPL","amount":1.5})").json()["error"]["code"],
-            "invalid_field_type");
+  EXPECT_EQ(
+      post(R"({"account_id":"acc_seller","asset":"AAPL","amount":1.5})").json()["error"]["code"],
+      "invalid_field_type");
   EXPECT_EQ(post(R"({"account_id":"acc_seller","asset":"AAPL","amount":"1","synchronizer":"moon"})")
                 .json()["error"]["field"],
             "synchronizer");
@@ -351,7 +395,9 @@ TEST_F(Routes, HealthReadyAndMetrics) {
   EXPECT_EQ(h.status, 200u);
   EXPECT_EQ(h.json()["status"], "ok");
   EXPECT_EQ(http().get("/ready").json()["status"], "ready");
-  readiness = [] { return Result<void>(Error::transient("database_unavailable", "PostgreSQL is down")); };
+  readiness = [] {
+    return Result<void>(Error::transient("database_unavailable", "PostgreSQL is down"));
+  };
   auto nr = http().get("/ready");
   EXPECT_EQ(nr.status, 503u);
   EXPECT_EQ(nr.json()["error"]["message"], "PostgreSQL is down");
@@ -377,7 +423,8 @@ TEST_F(AuthRoutes, WritesNeedTheBearerTokenReadsDoNot) {
   EXPECT_EQ(http().post("/trades", tradeJson(), {{"Authorization", "Bearer wrong"}}).status, 401u);
   EXPECT_EQ(http().post("/trades", tradeJson(), {{"Authorization", "Basic s3cret"}}).status, 401u);
   EXPECT_EQ(http().post("/accounts", R"({"account_id":"a1"})").status, 401u);
-  EXPECT_EQ(http().request("PATCH", "/accounts/acc_buyer", R"({"status":"inactive"})").status, 401u);
+  EXPECT_EQ(http().request("PATCH", "/accounts/acc_buyer", R"({"status":"inactive"})").status,
+            401u);
   EXPECT_EQ(http().post("/trades", tradeJson(), {{"Authorization", "Bearer s3cret"}}).status, 201u);
   EXPECT_EQ(http().get("/settlements").status, 200u);
   EXPECT_EQ(http().get("/health").status, 200u);

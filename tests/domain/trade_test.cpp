@@ -198,8 +198,8 @@ TEST(TradeDecode, RejectsSelfTrade) {
 }
 
 TEST(TradeDecode, RejectsMalformedSymbols) {
-  for (const char* s : {"AAPL", "AAPL/", "/USDC", "AAPL/USDC/X", "aapl/usdc", "AAPL/AAPL",
-                        "TOOLONGSYMBOL1/USDC"}) {
+  for (const char* s :
+       {"AAPL", "AAPL/", "/USDC", "AAPL/USDC/X", "aapl/usdc", "AAPL/AAPL", "TOOLONGSYMBOL1/USDC"}) {
     json j = validTrade();
     j["symbol"] = s;
     EXPECT_EQ(rejectCode(j), "invalid_symbol") << s;

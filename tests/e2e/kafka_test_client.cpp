@@ -15,7 +15,8 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 int msLeft(Clock::time_point deadline) {
-  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+  auto left =
+      std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
   return left < 0 ? 0 : static_cast<int>(left);
 }
 
@@ -226,7 +227,8 @@ bool TopicReader::ensureAssigned(Clock::time_point deadline) {
   if (assigned_) return true;
   if (!consumer_) return false;
   int n = -1;
-  while ((n = partitionCount(*consumer_, topic_, std::max(1, std::min(2000, msLeft(deadline))))) <= 0) {
+  while ((n = partitionCount(*consumer_, topic_, std::max(1, std::min(2000, msLeft(deadline))))) <=
+         0) {
     if (msLeft(deadline) == 0) {
       error_ = "no metadata for topic " + topic_;
       return false;
@@ -260,8 +262,8 @@ void TopicReader::pollOnce(int timeout_ms) {
     r.value.assign(static_cast<const char*>(m->payload()), m->len());
     if (const RdKafka::Headers* h = m->headers()) {
       for (const auto& hd : h->get_all())
-        r.headers.emplace_back(hd.key(), std::string(static_cast<const char*>(hd.value()),
-                                                     hd.value_size()));
+        r.headers.emplace_back(hd.key(),
+                               std::string(static_cast<const char*>(hd.value()), hd.value_size()));
     }
     r.partition = m->partition();
     r.offset = m->offset();

@@ -81,8 +81,10 @@ TEST(LedgerConcurrency, ContendedLocksOnOneHoldingNeverOverlap) {
     threads.emplace_back([&, t] {
       for (int i = t; i < 40; i += 4) {
         auto r = ledger->submitOne("l" + std::to_string(i), LockSecurities{dvps[i], D("5"), false});
-        if (r) ++locked_ok;
-        else if (r.error().code == kInsufficientSecurities) ++insufficient;
+        if (r)
+          ++locked_ok;
+        else if (r.error().code == kInsufficientSecurities)
+          ++insufficient;
       }
     });
   }

@@ -1,11 +1,10 @@
 // Durability: state survives close/reopen, a torn tail is truncated, and every submit reported
 // committed before a kill -9 is there after restart.
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <cstdio>
 #include <fstream>
@@ -95,7 +94,8 @@ TEST(LedgerDurability, ReopenRestoresHoldingsTotalsCompletionsAndParties) {
   ASSERT_TRUE(dup);
   EXPECT_TRUE(dup->deduplicated);
   // New ids after reopen do not collide with old ones.
-  auto fresh = reopened->submitOne("s4:create", dvpCommand(buyer, reopened->allocateParty("seller").value(), "1", "1"));
+  auto fresh = reopened->submitOne(
+      "s4:create", dvpCommand(buyer, reopened->allocateParty("seller").value(), "1", "1"));
   ASSERT_TRUE(fresh);
   EXPECT_GT(fresh->offset, before.ledger_end);
   EXPECT_FALSE(reopened->dvp(fresh->contract_id).value()->contract_id.empty());
@@ -109,8 +109,9 @@ TEST(LedgerDurability, ReopenTwiceGivesTheSameState) {
     ids = populate(*l);
   }
   TempDir copy;
-  std::filesystem::copy(dir.path(), copy.path(), std::filesystem::copy_options::recursive |
-                                                     std::filesystem::copy_options::overwrite_existing);
+  std::filesystem::copy(
+      dir.path(), copy.path(),
+      std::filesystem::copy_options::recursive | std::filesystem::copy_options::overwrite_existing);
   auto a = openLedger(dir.path());
   auto b = openLedger(copy.path());
   expectSameState(*a, *b, ids);

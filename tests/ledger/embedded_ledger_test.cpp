@@ -1,7 +1,8 @@
 // Command-by-command behaviour of the embedded ledger: happy paths and every error.
+#include "ledger/embedded_ledger.h"
+
 #include <gtest/gtest.h>
 
-#include "ledger/embedded_ledger.h"
 #include "ledger_test_util.h"
 
 namespace sc::ledger {
@@ -18,7 +19,8 @@ class EmbeddedLedgerTest : public ::testing::Test {
   }
 
   std::string createDvp(const char* qty = "50", const char* amount = "7524") {
-    auto r = ledger->submitOne("dvp:" + std::to_string(++n), dvpCommand(buyer, seller, qty, amount));
+    auto r =
+        ledger->submitOne("dvp:" + std::to_string(++n), dvpCommand(buyer, seller, qty, amount));
     EXPECT_TRUE(r) << r.error().message;
     return r->contract_id;
   }
@@ -28,7 +30,9 @@ class EmbeddedLedgerTest : public ::testing::Test {
   Result<Outcome> lockCash(const std::string& dvp, const char* amount) {
     return ledger->submitOne("lc:" + std::to_string(++n), LockCash{dvp, D(amount)});
   }
-  Result<Outcome> cmd(Command c) { return ledger->submitOne("c:" + std::to_string(++n), std::move(c)); }
+  Result<Outcome> cmd(Command c) {
+    return ledger->submitOne("c:" + std::to_string(++n), std::move(c));
+  }
 
   TempDir dir;
   std::unique_ptr<EmbeddedLedger> ledger;
@@ -77,7 +81,8 @@ TEST_F(EmbeddedLedgerTest, CreditCreatesAFreeHoldingAndCountsTheTotal) {
 }
 
 TEST_F(EmbeddedLedgerTest, CreditRejectsUnknownPartyUnknownSynchronizerAndNonPositiveAmount) {
-  EXPECT_EQ(ledger->credit("ghost::1220", "AAPL", D("1"), "securities").error().code, kUnknownParty);
+  EXPECT_EQ(ledger->credit("ghost::1220", "AAPL", D("1"), "securities").error().code,
+            kUnknownParty);
   EXPECT_EQ(ledger->credit(seller, "AAPL", D("1"), "mars").error().code, kInvalidCommand);
   EXPECT_EQ(ledger->credit(seller, "AAPL", D("0"), "securities").error().code, kInvalidCommand);
   EXPECT_EQ(ledger->credit(seller, "AAPL", D("-1"), "securities").error().code, kInvalidCommand);
@@ -617,7 +622,8 @@ TEST_F(EmbeddedLedgerTest, ErrorRateIsReproducibleForASeed) {
 }
 
 TEST_F(EmbeddedLedgerTest, SynchronizersAndPingReportTheConfiguration) {
-  EXPECT_EQ(ledger->synchronizers(), (std::vector<std::string>{"securities", "cash", "settlement"}));
+  EXPECT_EQ(ledger->synchronizers(),
+            (std::vector<std::string>{"securities", "cash", "settlement"}));
   EXPECT_EQ(ledger->settlementSynchronizer(), "settlement");
   EXPECT_TRUE(ledger->ping());
   EXPECT_TRUE(ledger->partyExists(ledger->securitiesIssuer()).value());
@@ -659,8 +665,9 @@ TEST(SettleAtomicity, InjectedFailureAtEveryStepLeavesStateUnchanged) {
     int steps = 0;
     {
       TempDir copy;
-      std::filesystem::copy(dir.path(), copy.path(), std::filesystem::copy_options::recursive |
-                                                         std::filesystem::copy_options::overwrite_existing);
+      std::filesystem::copy(dir.path(), copy.path(),
+                            std::filesystem::copy_options::recursive |
+                                std::filesystem::copy_options::overwrite_existing);
       auto probe = openLedger(copy.path());
       ASSERT_TRUE(probe->submitOne("settle", Settle{dvp}));
       steps = probe->lastSettleSteps();

@@ -39,9 +39,7 @@ Record sampleRecord() {
   return r;
 }
 
-TEST(JournalCrc32, MatchesTheStandardCheckValue) {
-  EXPECT_EQ(crc32("123456789", 9), 0xCBF43926u);
-}
+TEST(JournalCrc32, MatchesTheStandardCheckValue) { EXPECT_EQ(crc32("123456789", 9), 0xCBF43926u); }
 
 TEST(JournalEncoding, RoundTripsEveryOpAndTheCompletion) {
   std::string buf;

@@ -33,9 +33,13 @@ class RandomWalk {
     for (const char* p : {"p0", "p1", "p2", "p3"}) parties_.push_back(l.allocateParty(p).value());
   }
 
-  int64_t pick(int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng_); }
+  int64_t pick(int64_t lo, int64_t hi) {
+    return std::uniform_int_distribution<int64_t>(lo, hi)(rng_);
+  }
   template <class V>
-  const auto& any(const V& v) { return v[static_cast<size_t>(pick(0, static_cast<int64_t>(v.size()) - 1))]; }
+  const auto& any(const V& v) {
+    return v[static_cast<size_t>(pick(0, static_cast<int64_t>(v.size()) - 1))];
+  }
 
   // Amounts in whole units or with a few decimals, so splits and pro-rata rounding happen.
   Decimal amount(int64_t max_whole) {
@@ -59,8 +63,10 @@ class RandomWalk {
       const auto& asset = any(assets_);
       auto a = amount(1000);
       auto r = l_.credit(any(parties_), asset, a, any(syncs_));
-      if (r) credited_[asset] += a.units();
-      else ASSERT_EQ(snapshot(l_), before);
+      if (r)
+        credited_[asset] += a.units();
+      else
+        ASSERT_EQ(snapshot(l_), before);
     } else if (op < 14) {  // outage toggle
       const auto& s = any(syncs_);
       down_[s] = !down_[s];
@@ -106,7 +112,8 @@ class RandomWalk {
       // A release may complete an in-flight assignment first; a settle never uses one.
       const bool is_settle = std::holds_alternative<Settle>(c);
       // Retry a failed id sometimes: failed ids are not deduplicated.
-      std::string id = !failed_.empty() && pick(0, 4) == 0 ? any(failed_) : "cmd" + std::to_string(next_++);
+      std::string id =
+          !failed_.empty() && pick(0, 4) == 0 ? any(failed_) : "cmd" + std::to_string(next_++);
       auto r = l_.submitOne(id, c);
       if (r) {
         if (r->deduplicated) {

@@ -2,7 +2,6 @@
 // tcp_user_timeout and statement_timeout (DB_STATEMENT_TIMEOUT_MS), and the libpq layer gives up
 // on a server that stops answering with a retryable error, dropping the connection.
 #include <gtest/gtest.h>
-
 #include <signal.h>
 #include <sys/types.h>
 
@@ -111,7 +110,7 @@ TEST_F(DbTimeouts, AServerThatStopsAnsweringIsARetryableErrorAndTheConnectionIsD
       GTEST_SKIP() << "cannot stop the server process " << pid_b;
     }
     auto start = steady_clock::now();
-    auto r = (*a)->exec("SELECT 1");                  // extended protocol, pipelined
+    auto r = (*a)->exec("SELECT 1");                   // extended protocol, pipelined
     auto s = (*b)->script("BEGIN; SELECT 1; COMMIT");  // simple protocol
     auto took = steady_clock::now() - start;
     thaw(pid_a);

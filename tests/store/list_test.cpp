@@ -16,8 +16,8 @@ class List : public StoreTest {
     for (auto id : {"acc_a", "acc_b", "acc_c"}) addAccount(id);
     const char* accounts[] = {"acc_a", "acc_b", "acc_c"};
     for (int i = 0; i < 12; ++i) {
-      Trade t = trade("trd_" + std::string(i < 10 ? "0" : "") + std::to_string(i),
-                      accounts[i % 3], accounts[(i + 1) % 3], i);
+      Trade t = trade("trd_" + std::string(i < 10 ? "0" : "") + std::to_string(i), accounts[i % 3],
+                      accounts[(i + 1) % 3], i);
       t.settlement_date = Date{std::chrono::year{2024} / 11 / 19} + std::chrono::days(i % 4);
       Settlement s = create(t, at(i));
       if (i % 3 == 0) {
@@ -56,8 +56,8 @@ TEST_F(List, AccountMatchesBuyerOrSeller) {
   q.account_id = "acc_a";  // buyer at i%3==0, seller at i%3==2
   auto p = list(q);
   EXPECT_EQ(p.total, 8);
-  EXPECT_EQ(tradeIds(p), (std::vector<std::string>{"trd_11", "trd_09", "trd_08", "trd_06",
-                                                   "trd_05", "trd_03", "trd_02", "trd_00"}));
+  EXPECT_EQ(tradeIds(p), (std::vector<std::string>{"trd_11", "trd_09", "trd_08", "trd_06", "trd_05",
+                                                   "trd_03", "trd_02", "trd_00"}));
 }
 
 TEST_F(List, StatusesAreAnyOf) {
@@ -76,8 +76,8 @@ TEST_F(List, DateRangeIsInclusive) {
   q.start_date = Date{std::chrono::year{2024} / 11 / 20};
   q.end_date = Date{std::chrono::year{2024} / 11 / 21};  // i % 4 in {1, 2}
   auto p = list(q);
-  EXPECT_EQ(tradeIds(p), (std::vector<std::string>{"trd_10", "trd_09", "trd_06", "trd_05",
-                                                   "trd_02", "trd_01"}));
+  EXPECT_EQ(tradeIds(p),
+            (std::vector<std::string>{"trd_10", "trd_09", "trd_06", "trd_05", "trd_02", "trd_01"}));
   ListQuery only_start;
   only_start.start_date = Date{std::chrono::year{2024} / 11 / 22};
   EXPECT_EQ(list(only_start).total, 3);
@@ -85,7 +85,7 @@ TEST_F(List, DateRangeIsInclusive) {
 
 TEST_F(List, FiltersCombineAndPagesKeepTheTotal) {
   ListQuery q;
-  q.account_id = "acc_b";  // buyer at i%3==1, seller at i%3==0
+  q.account_id = "acc_b";           // buyer at i%3==1, seller at i%3==0
   q.statuses = {Status::kPending};  // drops i%3==0
   q.limit = 2;
   auto p1 = list(q);

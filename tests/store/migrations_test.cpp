@@ -1,10 +1,11 @@
 // Versioned migrations: idempotent, safe from concurrent processes, checksummed.
+#include "store/migrations.h"
+
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <thread>
 
-#include "store/migrations.h"
 #include "store_fixture.h"
 
 namespace sc::store::test {
@@ -38,8 +39,10 @@ TEST_F(Migrations, FourConcurrentStartupsApplyEachMigrationOnce) {
     threads.emplace_back([&] {
       pg::ConnectionPool pool(db_.conninfo(), 1);  // its own connection, like its own process
       auto r = migrate(pool);
-      if (r.ok()) applied += *r;
-      else failed++;
+      if (r.ok())
+        applied += *r;
+      else
+        failed++;
     });
   for (auto& t : threads) t.join();
   EXPECT_EQ(failed, 0);

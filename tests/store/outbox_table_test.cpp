@@ -150,16 +150,16 @@ TEST_F(OutboxMigration, BackfillsTheUnpublishedEventsInPositionOrder) {
     ASSERT_TRUE(migrate(pool, before).ok());
     auto l = pool.lease();
     ASSERT_TRUE(l.ok());
-    for (const char* sql : {
-             "INSERT INTO accounts (account_id, canton_party) VALUES ('b', 'p::b'), ('s', 'p::s')",
-             R"sql(
+    for (const char* sql :
+         {"INSERT INTO accounts (account_id, canton_party) VALUES ('b', 'p::b'), ('s', 'p::s')",
+          R"sql(
 INSERT INTO settlements (id, trade_id, buyer_account_id, seller_account_id, symbol, quantity,
                          amount, executed_at, settlement_date, deadline_at)
 SELECT ('00000000-0000-7000-8000-00000000000' || i)::uuid, 'trd_' || i, 'b', 's', 'X', 1, 1,
        now(), current_date, now()
 FROM generate_series(1, 3) i)sql",
-             // 9 events of 3 settlements; n = 0, 1, 4, 7 were already published.
-             R"sql(
+          // 9 events of 3 settlements; n = 0, 1, 4, 7 were already published.
+          R"sql(
 INSERT INTO settlement_events (id, settlement_id, event_type, details, created_at, published_at)
 SELECT ('00000000-0000-7000-9000-0000000000' || lpad(n::text, 2, '0'))::uuid,
        ('00000000-0000-7000-8000-00000000000' || (1 + n % 3))::uuid,
@@ -176,13 +176,15 @@ FROM generate_series(0, 8) n ORDER BY n)sql"}) {
   auto& pool = (*d)->pool();
   // The 5 unpublished events (n = 2, 3, 5, 6, 8), identical to their audit rows.
   EXPECT_EQ(count(pool, "SELECT count(*) FROM settlement_outbox"), 5);
-  EXPECT_EQ(count(pool, "SELECT count(*) FROM settlement_outbox o JOIN settlement_events e"
-                        " USING (position) WHERE e.published_at IS NULL AND e.id = o.id"
-                        " AND e.settlement_id = o.settlement_id AND e.event_type = o.event_type"
-                        " AND e.details = o.details AND e.created_at = o.created_at"),
+  EXPECT_EQ(count(pool,
+                  "SELECT count(*) FROM settlement_outbox o JOIN settlement_events e"
+                  " USING (position) WHERE e.published_at IS NULL AND e.id = o.id"
+                  " AND e.settlement_id = o.settlement_id AND e.event_type = o.event_type"
+                  " AND e.details = o.details AND e.created_at = o.created_at"),
             5);
-  EXPECT_EQ(count(pool, "SELECT count(*) FROM pg_indexes"
-                        " WHERE indexname = 'settlement_events_unpublished_idx'"),
+  EXPECT_EQ(count(pool,
+                  "SELECT count(*) FROM pg_indexes"
+                  " WHERE indexname = 'settlement_events_unpublished_idx'"),
             0);
   auto pending = (*d)->outbox().pending(10);
   ASSERT_TRUE(pending.ok()) << pending.error().message;

@@ -1,4 +1,5 @@
-// write(): guarded transitions, audit rows, illegal moves, racing workers, and the field round trip.
+// write(): guarded transitions, audit rows, illegal moves, racing workers, and the field round
+// trip.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -128,10 +129,14 @@ TEST_F(Transitions, BatchOfDistinctSettlementsReportsEachGuardAndAuditsOnlyChang
 // once (a barrier between steps). Exactly one wins each (settlement, step).
 TEST_F(Transitions, EightRacingWorkersWinEachOfThousandTransitionsExactlyOnce) {
   constexpr int kSettlements = 125, kThreads = 8;
-  const std::vector<Status> path = {Status::kPending,  Status::kInitiated,
-                                    Status::kSellerSecuritiesLocked, Status::kBuyerCashLocked,
-                                    Status::kExecuting, Status::kPartiallySettled,
-                                    Status::kInitiated, Status::kSellerSecuritiesLocked,
+  const std::vector<Status> path = {Status::kPending,
+                                    Status::kInitiated,
+                                    Status::kSellerSecuritiesLocked,
+                                    Status::kBuyerCashLocked,
+                                    Status::kExecuting,
+                                    Status::kPartiallySettled,
+                                    Status::kInitiated,
+                                    Status::kSellerSecuritiesLocked,
                                     Status::kBuyerCashLocked};
   const int steps = static_cast<int>(path.size()) - 1;
   std::vector<Trade> trades;
@@ -161,14 +166,18 @@ TEST_F(Transitions, EightRacingWorkersWinEachOfThousandTransitionsExactlyOnce) {
           w.next.updated_at = at(k + 1);
           w.event_details = "{\"step\":" + std::to_string(k + 1) + "}";
           auto r = repo().write(std::span<const StateWrite>(&w, 1));
-          if (!r.ok()) errors++;
-          else if ((*r)[0]) wins[i * steps + k]++;
+          if (!r.ok())
+            errors++;
+          else if ((*r)[0])
+            wins[i * steps + k]++;
           if (i % 25 == 0) {  // now and then a worker bug: skipping straight to SETTLED
             StateWrite bad = w;
             bad.next.status = Status::kSettled;
             auto b = repo().write(std::span<const StateWrite>(&bad, 1));
-            if (!b.ok() && b.error().code == "illegal_transition") illegal_rejected++;
-            else illegal_through++;
+            if (!b.ok() && b.error().code == "illegal_transition")
+              illegal_rejected++;
+            else
+              illegal_through++;
           }
         }
         sync.arrive_and_wait();

@@ -3,15 +3,14 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 
-#include <cctype>
-#include <stdexcept>
-
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <cctype>
+#include <stdexcept>
 
 namespace sc::test {
 
@@ -77,7 +76,8 @@ static HttpResult toResult(http::response<http::string_body>& res) {
   return out;
 }
 
-HttpResult HttpClient::request(const std::string& method, const std::string& target, const std::string& body,
+HttpResult HttpClient::request(const std::string& method, const std::string& target,
+                               const std::string& body,
                                const std::map<std::string, std::string>& headers) {
   if (!connected()) connect();
   http::request<http::string_body> req;
@@ -88,7 +88,8 @@ HttpResult HttpClient::request(const std::string& method, const std::string& tar
   for (const auto& [k, v] : headers) req.set(k, v);
   if (!body.empty() || method == "POST" || method == "PATCH" || method == "PUT") {
     req.body() = body;
-    if (req[http::field::content_type].empty()) req.set(http::field::content_type, "application/json");
+    if (req[http::field::content_type].empty())
+      req.set(http::field::content_type, "application/json");
   }
   req.prepare_payload();
   beast::error_code ec;
@@ -113,7 +114,8 @@ std::optional<HttpResult> HttpClient::readResponse() {
   parser.body_limit(64 << 20);
   beast::error_code ec;
   http::read(impl_->socket, impl_->buffer, parser, ec);
-  if (ec == http::error::end_of_stream || ec == net::error::connection_reset || ec == net::error::eof) {
+  if (ec == http::error::end_of_stream || ec == net::error::connection_reset ||
+      ec == net::error::eof) {
     close();
     return std::nullopt;
   }
@@ -131,7 +133,8 @@ bool HttpClient::waitForServerClose(std::chrono::milliseconds timeout) {
   beast::error_code ec;
   for (;;) {
     size_t n = impl_->socket.read_some(net::buffer(&byte, 1), ec);
-    if (ec == net::error::would_block || ec == net::error::try_again || ec == net::error::timed_out) {
+    if (ec == net::error::would_block || ec == net::error::try_again ||
+        ec == net::error::timed_out) {
       impl_->setReceiveTimeout(impl_->timeout);
       return false;
     }

@@ -6,11 +6,10 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
-
-#include <nlohmann/json.hpp>
 
 namespace sc::test {
 
@@ -37,7 +36,8 @@ class HttpClient {
   HttpClient& operator=(const HttpClient&) = delete;
 
   // Sends one request and reads its response. Throws std::runtime_error on I/O failure.
-  HttpResult request(const std::string& method, const std::string& target, const std::string& body = {},
+  HttpResult request(const std::string& method, const std::string& target,
+                     const std::string& body = {},
                      const std::map<std::string, std::string>& headers = {});
   HttpResult get(const std::string& target) { return request("GET", target); }
   HttpResult post(const std::string& target, const std::string& body,

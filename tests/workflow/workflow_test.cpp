@@ -13,10 +13,9 @@ namespace {
 using namespace std::chrono_literals;
 using S = Status;
 
-const std::vector<Status> kHappyPath = {S::kPending,         S::kInitiated,
-                                        S::kSellerSecuritiesLocked, S::kBuyerCashLocked,
-                                        S::kExecuting,       S::kConfirmed,
-                                        S::kSettled};
+const std::vector<Status> kHappyPath = {
+    S::kPending,   S::kInitiated, S::kSellerSecuritiesLocked, S::kBuyerCashLocked, S::kExecuting,
+    S::kConfirmed, S::kSettled};
 
 class WorkflowLifecycle : public WorkflowTest {};
 
@@ -455,10 +454,10 @@ TEST_F(WorkflowRetry, RetryOfAFailedSettlementResumesAtPendingWithAFreshDvpAndSe
   EXPECT_EQ(now.status, S::kSettled) << now.failure_code << ": " << now.failure_reason;
   auto path = eventStatuses(s);
   expectLegalPath(path);
-  EXPECT_EQ(path, (std::vector<Status>{S::kPending, S::kInitiated, S::kFailed, S::kPending,
-                                       S::kInitiated, S::kSellerSecuritiesLocked,
-                                       S::kBuyerCashLocked, S::kExecuting, S::kConfirmed,
-                                       S::kSettled}));
+  EXPECT_EQ(path,
+            (std::vector<Status>{S::kPending, S::kInitiated, S::kFailed, S::kPending, S::kInitiated,
+                                 S::kSellerSecuritiesLocked, S::kBuyerCashLocked, S::kExecuting,
+                                 S::kConfirmed, S::kSettled}));
   EXPECT_NE(load(s).dvp_contract_id, failed.dvp_contract_id);
   auto retried = nlohmann::json::parse(events(s)[3].details);
   EXPECT_EQ(retried["retry"], true);
