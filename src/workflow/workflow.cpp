@@ -157,7 +157,9 @@ void Workflow::onRetryable(Work& w, const Error& e) {
     metrics_.retries_scheduled.inc();
     return;
   }
-  if (now >= s.deadline_at) {
+  if (now >= s.deadline_at && s.status != Status::kPartiallySettled) {
+    // (What settled of a PARTIALLY_SETTLED trade is final; its remainder has the deadline of the
+    // round that recycles it.)
     beginFailure(w, std::string(workflow::kSettlementTimeout),
                  "deadline passed while retrying " + std::string(toString(s.status)) +
                      " step; last error: " + e.message);
@@ -294,7 +296,12 @@ void Workflow::planStep(Work& w, std::vector<L::Submission>& out, std::vector<Wo
       w.step = kStepFence;
       return;
     }
-    submit(kStepRelease, L::ReleaseLocks{s.dvp_contract_id, /*archive_dvp=*/true});
+    // The release's id names the DvP: a partial settle replaces the DvP within one round, and a
+    // release of the settled DvP must not answer for the remainder's.
+    out.push_back(L::Submission{commandId(s, kStepRelease) + ":" + s.dvp_contract_id,
+                                L::ReleaseLocks{s.dvp_contract_id, /*archive_dvp=*/true}});
+    owners.push_back(&w);
+    w.step = kStepRelease;
     return;
   }
 
@@ -406,7 +413,10 @@ void Workflow::applyOutcome(Work& w, const Result<L::Outcome>& r) {
     // waited for (DESIGN §4: insufficient holdings are permanent only when partial is not allowed).
     bool wait_for_seller = s.trade.allow_partial && w.step == kStepLockSecurities &&
                            r.error().code == L::kInsufficientSecurities;
-    if (r.error().retryable || wait_for_seller)
+    // A fence or release is never given up: a permanent answer to one is retried like an outage
+    // rather than turned into a failure of what is already failing.
+    bool fencing = w.step == kStepRelease || w.step == kStepFence;
+    if (r.error().retryable || wait_for_seller || fencing)
       onRetryable(w, r.error());
     else
       beginFailure(w, r.error().code, r.error().message);
@@ -511,10 +521,12 @@ void Workflow::applyOutcome(Work& w, const Result<L::Outcome>& r) {
         details["remaining_quantity"] = s.trade.quantity.sub(s.settled_quantity)->toString();
         details["remaining_amount"] = s.trade.amount.sub(s.settled_amount)->toString();
         details["remainder_dvp_contract_id"] = o.remainder_dvp_contract_id;
-        // Clear the failure intent, if any: the part that settled is final.
+        // Clear the failure intent, if any: the part that settled is final. A later failure in
+        // this batch must be committed anew before it fences anything.
         s.failure_code.clear();
         s.failure_reason.clear();
         s.failed_step.clear();
+        w.failure_durable = false;
         moveTo(w, Status::kPartiallySettled, details.dump());
         s.next_attempt_at = clock_.now() + backoff(1);
         w.dirty = true;
@@ -525,6 +537,7 @@ void Workflow::applyOutcome(Work& w, const Result<L::Outcome>& r) {
       s.failure_code.clear();
       s.failure_reason.clear();
       s.failed_step.clear();
+      w.failure_durable = false;
       moveTo(w, Status::kConfirmed, details.dump());
       metrics_.confirmed.inc();
       return;

@@ -227,5 +227,103 @@ TEST_F(MoneyPath, PartTooSmallToPayAnyCashWaitsForTheSellerThenSettles) {
   expectLedgerConserved();
 }
 
+// --- found by review: a release id reused for the remainder's DvP -------------------------------
+
+// Forwards to the engine; can lose the answer of the next Settle (it commits, the caller gets a
+// timeout) and fail the next completion queries.
+class LossyLedger final : public ledger::Ledger {
+ public:
+  explicit LossyLedger(ledger::Ledger& real) : real_(real) {}
+  bool lose_next_settle_answer = false;
+  int fail_completions = 0;
+
+  std::vector<Result<ledger::Outcome>> submit(std::span<const ledger::Submission> b) override {
+    auto r = real_.submit(b);
+    for (size_t i = 0; i < b.size(); ++i) {
+      if (lose_next_settle_answer && std::holds_alternative<ledger::Settle>(b[i].command)) {
+        lose_next_settle_answer = false;
+        fail_completions = 1;  // and the catch-up right after cannot ask either
+        r[i] = Error::transient(ledger::kTimeout, "test: the settle's answer was lost");
+      }
+    }
+    return r;
+  }
+  Result<std::optional<ledger::Outcome>> completion(const std::string& c) override {
+    if (fail_completions > 0) {
+      --fail_completions;
+      return Error::transient(ledger::kUnavailable, "test: completion query failed");
+    }
+    return real_.completion(c);
+  }
+  Result<std::string> allocateParty(const std::string& h) override {
+    return real_.allocateParty(h);
+  }
+  Result<bool> partyExists(const std::string& p) override { return real_.partyExists(p); }
+  Result<ledger::HoldingView> credit(const std::string& p, const std::string& a, Decimal d,
+                                     const std::string& s) override {
+    return real_.credit(p, a, d, s);
+  }
+  Result<std::vector<ledger::HoldingView>> holdings(const std::string& p) override {
+    return real_.holdings(p);
+  }
+  Result<std::optional<ledger::DvpView>> dvp(const std::string& c) override { return real_.dvp(c); }
+  Result<std::optional<ledger::UpdateView>> updateById(const std::string& u) override {
+    return real_.updateById(u);
+  }
+  Result<std::vector<ledger::AssetTotal>> totals() override { return real_.totals(); }
+  std::vector<std::string> synchronizers() const override { return real_.synchronizers(); }
+  Result<void> ping() override { return real_.ping(); }
+
+ private:
+  ledger::Ledger& real_;
+};
+
+// A partial settle commits but its answer is lost and the catch-up cannot ask: the settlement
+// fails at EXECUTING, releases the (already settled) DvP, learns of the part, rests at
+// PARTIALLY_SETTLED with no attempts left, and fails again. That second release must release and
+// archive the remainder's DvP, not be answered by the first release's completion.
+TEST_F(MoneyPath, FailingTheRemainderAfterALostPartialSettleArchivesTheRemaindersDvp) {
+  options_.retry_attempts = 0;
+  credit("acc_seller", "AAPL", "30", "securities");
+  credit("acc_buyer", "USDC", "10000", "cash");
+  LossyLedger lossy(*ledger_);
+  auto flow = makeWorkflow(nullptr, &lossy);
+  lossy.lose_next_settle_answer = true;
+  Settlement s = submit("trd_lost_part", "50", "7500", true);
+  Settlement now = driveToRest(s, flow.get());
+  ASSERT_EQ(now.status, S::kFailed) << now.failure_code << ": " << now.failure_reason;
+  EXPECT_EQ(now.settled_quantity, D("30"));
+  EXPECT_EQ(now.settled_amount, D("4500"));
+  auto path = eventStatuses(s);
+  expectLegalPath(path);
+  EXPECT_NE(std::find(path.begin(), path.end(), S::kPartiallySettled), path.end());
+  auto dvp = ledger_->dvp(now.dvp_contract_id);
+  ASSERT_TRUE(dvp.ok() && dvp->has_value());
+  EXPECT_FALSE((*dvp)->active) << "the remainder's DvP of a FAILED settlement is still active";
+  expectMoved("30", "4500", "30", "10000");
+  expectLedgerConserved();
+}
+
+// A part whose cash rounds up to the whole amount would leave a remainder owing nothing, which
+// can never settle: the ledger refuses to lock it, as it refuses a part that would pay nothing.
+TEST_F(MoneyPath, PartThatWouldPayTheWholeAmountIsNotLocked) {
+  options_.retry_attempts = 5;
+  workflow_ = makeWorkflow();
+  credit("acc_seller", "AAPL", "999.9", "securities");
+  credit("acc_buyer", "USDC", "1", "cash");
+  // 0.00001 (1000 units) for 1000: 999.9 of it pays 999.9 units, which rounds to all 1000.
+  Settlement s = submit("trd_round_up", "1000", "0.00001", true);
+  drain();
+  Settlement now = load(s);
+  EXPECT_EQ(now.status, S::kInitiated) << now.failure_code << ": " << now.failure_reason;
+  EXPECT_EQ(now.settled_quantity, Decimal());
+  EXPECT_EQ(lockedOf("acc_seller", "AAPL"), Decimal());
+  credit("acc_seller", "AAPL", "0.1", "securities");
+  now = driveToRest(s);
+  EXPECT_EQ(now.status, S::kSettled);
+  expectMoved("1000", "0.00001", "1000", "1");
+  expectLedgerConserved();
+}
+
 }  // namespace
 }  // namespace sc::workflow_test

@@ -122,14 +122,17 @@ Result<Outcome> EmbeddedLedger::Impl::lockAssets(const std::string& cmd, const D
     need = available;
     // A part pays its pro-rata cash (half-even to the trade's scale, as Settle computes it). A
     // part so small that its cash rounds to zero cannot settle: it is not deliverable yet, the
-    // same answer as when nothing is available, so the trade waits for the seller.
+    // same answer as when nothing is available, so the trade waits for the seller. So is a part
+    // whose cash rounds up to the whole amount: its remainder would owe nothing and never settle.
     auto pay = Decimal::fromUnits(d.amount).mulDiv(Decimal::fromUnits(need),
                                                    Decimal::fromUnits(d.quantity));
-    if (!pay || pay->units() <= 0) {
+    if (!pay || pay->units() <= 0 || pay->units() >= d.amount) {
       return Error::permanent(kInsufficientSecurities,
                               "party " + owner + " has " + dec(available) + " " + asset +
-                                  " available, too little to pay any of the DvP's " +
-                                  dec(d.amount) + " pro rata; needs " + dec(units));
+                                  " available, whose pro-rata " + "share of the DvP's " +
+                                  dec(d.amount) + " rounds to " +
+                                  (pay ? dec(pay->units()) : std::string("nothing")) +
+                                  ": not a part that can settle; needs " + dec(units));
     }
   }
   // Choose holdings: the DvP's synchronizer first (no reassignment needed), then the others.
