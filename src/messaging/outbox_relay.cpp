@@ -72,16 +72,6 @@ std::map<std::string, std::string> relayProducerProps(const KafkaOptions& o) {
   props["enable.idempotence"] = "true";
   props["acks"] = "all";
   props["message.timeout.ms"] = "0";  // never give up on an event: the outbox keeps order
-  // A batch that fails for good (a permanent broker error) would otherwise let later batches of
-  // its partition through, delivering a settlement's later events before the failed one; with the
-  // gapless guarantee such a failure is fatal instead: the producer stops, nothing after the
-  // failed event is delivered, and the relay re-sends from the outbox with a new producer.
-  props["enable.gapless.guarantee"] = "true";
-  // One produce request in flight per broker: a request sent behind one that then fails could be
-  // accepted by a broker that does not check the idempotent sequence (as librdkafka's mock cluster
-  // does not), which would put a later event ahead of the failed one. Requests still carry up to
-  // batch.num.messages events, so this costs latency of a few ms, not throughput per request.
-  props["max.in.flight.requests.per.connection"] = "1";
   return props;
 }
 
@@ -247,22 +237,16 @@ void OutboxRelay::run() {
     d.reset(events.size());
     std::vector<std::string> keys;
     keys.reserve(events.size());
+    for (const auto& e : events) keys.push_back(eventKey(e));
     std::string fatal;
-    // Settlements one of whose events produce() refused: none of their later events is produced
-    // in this batch (a refusal is final for the batch; the event is re-read first next time).
-    std::unordered_set<std::string> refused_keys;
     auto isFatal = [&] {
       if (fatal.empty() && producer->fatal_error(fatal) == RdKafka::ERR_NO_ERROR) fatal.clear();
       return !fatal.empty();
     };
-    for (size_t i = 0; i < events.size() && !stopping_ && fatal.empty(); ++i) {
+    // Produces event i; false when produce() refused it (no report will come).
+    auto produceOne = [&](size_t i) {
       std::string payload = buildEventPayload(events[i]);
-      keys.push_back(eventKey(events[i]));
-      const std::string& key = keys.back();
-      if (refused_keys.contains(key)) {
-        d.skipped(i);
-        continue;
-      }
+      const std::string& key = keys[i];
       RdKafka::Headers* headers = RdKafka::Headers::create();
       headers->add("event_type", std::string(eventTypeFor(events[i].status)));
       for (;;) {
@@ -272,7 +256,7 @@ void OutboxRelay::run() {
                                     reinterpret_cast<void*>(static_cast<uintptr_t>(i)));
         if (rc == RdKafka::ERR_NO_ERROR) {  // headers now owned by librdkafka
           d.produced();
-          break;
+          return true;
         }
         if (rc == RdKafka::ERR__QUEUE_FULL && !stopping_ && !isFatal()) {
           producer->poll(20);
@@ -286,15 +270,41 @@ void OutboxRelay::run() {
           logger()->error("produce to {} failed: {}", opt_.settlement_topic, RdKafka::err2str(rc));
         }
         d.refused(i, RdKafka::err2str(rc));
-        refused_keys.insert(key);
-        break;
+        return false;
       }
+    };
+    // In waves: each wave produces, per settlement, only its next event, and waits until the
+    // broker has answered for all of them. A settlement therefore never has two events in flight,
+    // so no broker or client behaviour can put a later event ahead of an earlier one; an event
+    // that fails holds back its settlement's later events (re-read first next time), and other
+    // settlements go on. A batch has as many waves as the most events one settlement has in it.
+    std::vector<bool> produced(events.size(), false);
+    std::unordered_set<std::string> held_back;  // settlements whose event of this batch failed
+    for (bool any = true; any && !stopping_ && !isFatal();) {
+      any = false;
+      std::vector<size_t> wave;
+      std::unordered_set<std::string_view> in_wave;
+      for (size_t i = 0; i < events.size(); ++i) {
+        if (produced[i] || held_back.contains(keys[i]) || in_wave.contains(keys[i])) continue;
+        in_wave.insert(keys[i]);
+        wave.push_back(i);
+      }
+      for (size_t i : wave) {
+        if (stopping_ || isFatal()) break;
+        produced[i] = true;
+        any = true;
+        if (!produceOne(i)) held_back.insert(keys[i]);
+      }
+      // Wait for the broker (indefinitely while it is down, unless we are stopping or the
+      // producer has failed for good: then what is still pending will never be reported).
+      while (d.pending > 0 && !stopping_ && !isFatal()) producer->poll(20);
+      for (size_t i : wave)
+        if (produced[i] && d.state[i] != Delivery::kDelivered) held_back.insert(keys[i]);
     }
-    // Wait for the broker (indefinitely while it is down, unless we are stopping or the producer
-    // has failed for good: then what is still pending will never be reported).
-    while (d.pending > 0 && !stopping_ && !isFatal()) producer->poll(20);
     if (stopping_ && !isFatal()) producer->flush(2000);
     producer->poll(0);
+    for (size_t i = 0; i < events.size(); ++i)
+      if (!produced[i]) d.skipped(i);
 
     auto markable = markableEvents(d.state, keys);
     std::vector<int64_t> delivered;

@@ -4,12 +4,11 @@
 // relay, never drops an event), key = settlement id. A batch is read by outbox position, produced
 // in that order, and marked published once delivered — except, per settlement, every event after
 // one that was not delivered: that one is re-sent first next time, so each settlement's events stay
-// in order. Kafka never receives a later event of a settlement before an earlier one: after a
-// refused produce() the settlement's later events of the batch are not produced, and a batch that
-// fails at the broker is a fatal error (enable.gapless.guarantee), so nothing after it is
-// delivered. A crash re-sends only events whose delivery was not yet recorded, with the same
-// event_id. A fatal producer error (idempotence state lost) replaces the producer; undelivered
-// events are re-read.
+// in order. Kafka never receives a later event of a settlement before an earlier one: a batch is
+// produced in waves that hold at most one event of each settlement in flight, and an event that
+// fails (refused by produce() or by the broker) holds back its settlement's later events. A crash
+// re-sends only events whose delivery was not yet recorded, with the same event_id. A fatal
+// producer error (idempotence state lost) replaces the producer; undelivered events are re-read.
 #include <librdkafka/rdkafkacpp.h>
 
 #include <atomic>

@@ -48,8 +48,6 @@ TEST(RelayProducerProps, ExtrasCannotWeakenTheRelayGuarantees) {
   KafkaOptions o;
   o.bootstrap_servers = "broker:9092";
   o.extra = {{"message.timeout.ms", "5000"},
-             {"enable.gapless.guarantee", "false"},
-             {"max.in.flight.requests.per.connection", "5"},
              {"enable.idempotence", "false"},
              {"acks", "1"},
              {"linger.ms", "20"},
@@ -58,8 +56,6 @@ TEST(RelayProducerProps, ExtrasCannotWeakenTheRelayGuarantees) {
   EXPECT_EQ(p["message.timeout.ms"], "0");
   EXPECT_EQ(p["enable.idempotence"], "true");
   EXPECT_EQ(p["acks"], "all");
-  EXPECT_EQ(p["enable.gapless.guarantee"], "true");
-  EXPECT_EQ(p["max.in.flight.requests.per.connection"], "1");
   EXPECT_EQ(p["linger.ms"], "20");  // other settings can be tuned
   EXPECT_EQ(p["security.protocol"], "ssl");
   EXPECT_EQ(p["bootstrap.servers"], "broker:9092");
