@@ -16,6 +16,7 @@
 #include "messaging/trade_consumer.h"
 #include "store/database.h"
 #include "workflow/intake.h"
+#include "workflow/worker_pool.h"
 #include "workflow/workflow.h"
 
 namespace {
