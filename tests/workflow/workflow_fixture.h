@@ -38,6 +38,12 @@ inline void expectLegalPath(const std::vector<Status>& path) {
         << toString(path[i - 1]) << " -> " << toString(path[i]) << " at " << i;
 }
 
+// The audit trail of a settlement that goes all the way.
+inline const std::vector<Status> kHappyPath = {
+    Status::kPending,         Status::kInitiated, Status::kSellerSecuritiesLocked,
+    Status::kBuyerCashLocked, Status::kExecuting, Status::kConfirmed,
+    Status::kSettled};
+
 using sc::testing::FakeClock;
 using sc::testing::FakeElapsed;
 
