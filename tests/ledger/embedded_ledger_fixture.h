@@ -31,6 +31,16 @@ class EmbeddedLedgerTest : public ::testing::Test {
   Result<Outcome> lockCash(const std::string& dvp, const char* amount) {
     return ledger->submitOne("lc:" + std::to_string(++n), LockCash{dvp, D(amount)});
   }
+  // The seller holds 50 AAPL (securities) and the buyer 7524 USDC on `cash_synchronizer`; a DvP of
+  // 50 for 7524 between them with both locks taken, not yet reassigned. Returns the DvP.
+  std::string lockedDvp(const char* cash_synchronizer) {
+    EXPECT_TRUE(ledger->credit(seller, "AAPL", D("50"), "securities"));
+    EXPECT_TRUE(ledger->credit(buyer, "USDC", D("7524"), cash_synchronizer));
+    std::string dvp = createDvp();
+    EXPECT_TRUE(lockSec(dvp, "50"));
+    EXPECT_TRUE(lockCash(dvp, "7524"));
+    return dvp;
+  }
   Result<Outcome> cmd(Command c) {
     return ledger->submitOne("c:" + std::to_string(++n), std::move(c));
   }

@@ -209,11 +209,7 @@ TEST_F(EmbeddedLedgerTest, LockedAssetsCannotBeLockedByAnotherDvp) {
 }
 
 TEST_F(EmbeddedLedgerTest, ReassignMovesLocksToTheSettlementSynchronizer) {
-  ASSERT_TRUE(ledger->credit(seller, "AAPL", D("50"), "securities"));
-  ASSERT_TRUE(ledger->credit(buyer, "USDC", D("7524"), "cash"));
-  auto dvp = createDvp();
-  ASSERT_TRUE(lockSec(dvp, "50"));
-  ASSERT_TRUE(lockCash(dvp, "7524"));
+  auto dvp = lockedDvp("cash");
   int64_t end = ledger->ledgerEnd();
   auto r = cmd(ReassignLocks{dvp});
   ASSERT_TRUE(r) << r.error().message;

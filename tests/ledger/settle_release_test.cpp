@@ -114,22 +114,14 @@ TEST_F(EmbeddedLedgerTest, SettleWithoutBothLocksIsInvalid) {
 }
 
 TEST_F(EmbeddedLedgerTest, SettleWithLocksOnAnotherSynchronizerIsInvalid) {
-  ASSERT_TRUE(ledger->credit(seller, "AAPL", D("50"), "securities"));
-  ASSERT_TRUE(ledger->credit(buyer, "USDC", D("7524"), "cash"));
-  auto dvp = createDvp();
-  ASSERT_TRUE(lockSec(dvp, "50"));
-  ASSERT_TRUE(lockCash(dvp, "7524"));
+  auto dvp = lockedDvp("cash");
   auto r = cmd(Settle{dvp});
   EXPECT_EQ(r.error().code, kInvalidCommand);
   EXPECT_NE(r.error().message.find("reassign"), std::string::npos);
 }
 
 TEST_F(EmbeddedLedgerTest, SettleWithALockInFlightFailsRetryable) {
-  ASSERT_TRUE(ledger->credit(seller, "AAPL", D("50"), "securities"));
-  ASSERT_TRUE(ledger->credit(buyer, "USDC", D("7524"), "settlement"));
-  auto dvp = createDvp();
-  ASSERT_TRUE(lockSec(dvp, "50"));
-  ASSERT_TRUE(lockCash(dvp, "7524"));
+  auto dvp = lockedDvp("settlement");
   ledger->setErrorRate("settlement", 1.0, 7);  // the assign step fails, the unassign succeeded
   ASSERT_EQ(cmd(ReassignLocks{dvp}).error().code, kUnavailable);
   ledger->setErrorRate("settlement", 0.0, 7);
@@ -144,11 +136,7 @@ TEST_F(EmbeddedLedgerTest, SettleWithALockInFlightFailsRetryable) {
 }
 
 TEST_F(EmbeddedLedgerTest, ReleaseOfALockInFlightWaitsForItsTargetThenAssignsAndReleases) {
-  ASSERT_TRUE(ledger->credit(seller, "AAPL", D("50"), "securities"));
-  ASSERT_TRUE(ledger->credit(buyer, "USDC", D("7524"), "settlement"));
-  auto dvp = createDvp();
-  ASSERT_TRUE(lockSec(dvp, "50"));
-  ASSERT_TRUE(lockCash(dvp, "7524"));
+  auto dvp = lockedDvp("settlement");
   ledger->setErrorRate("settlement", 1.0, 7);  // the assign step fails, the unassign succeeded
   ASSERT_EQ(cmd(ReassignLocks{dvp}).error().code, kUnavailable);
   ledger->setErrorRate("settlement", 0.0, 7);

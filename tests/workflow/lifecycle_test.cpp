@@ -63,8 +63,7 @@ TEST_F(WorkflowLifecycle, HappyPathSettlesWithEveryAuditEventInOrder) {
 }
 
 TEST_F(WorkflowLifecycle, FutureSettlementDateStaysConfirmedUntilThatDate) {
-  credit("acc_seller", "AAPL", "50", "securities");
-  credit("acc_buyer", "USDC", "7524", "cash");
+  creditTheStandardTrade();
   const Date t_plus_2 = kTradeDate + std::chrono::days(2);
   Settlement s = submit("trd_t2", "50", "7524.00", false, t_plus_2);
 
@@ -138,8 +137,7 @@ TEST_F(WorkflowLifecycle, InsufficientCashFailsAndReleasesTheSecuritiesLock) {
 // The buyer's cash sits on the "cash" synchronizer, which is down: the lock_cash step fails
 // with a retryable error and is retried with exponential backoff until the attempts run out.
 TEST_F(WorkflowLifecycle, OutageRetriesWithBackoffThenFailsWithLocksReleased) {
-  credit("acc_seller", "AAPL", "50", "securities");
-  credit("acc_buyer", "USDC", "7524", "cash");
+  creditTheStandardTrade();
   ledger_->setOutage("cash", true);
   Settlement s = submit("trd_outage", "50", "7524.00");
 
@@ -179,8 +177,7 @@ TEST_F(WorkflowLifecycle, OutageRetriesWithBackoffThenFailsWithLocksReleased) {
 }
 
 TEST_F(WorkflowLifecycle, OutageThatRecoversBeforeAttemptsRunOutSettles) {
-  credit("acc_seller", "AAPL", "50", "securities");
-  credit("acc_buyer", "USDC", "7524", "cash");
+  creditTheStandardTrade();
   ledger_->setOutage("cash", true);
   Settlement s = submit("trd_blip", "50", "7524.00");
 
@@ -211,8 +208,7 @@ TEST_F(WorkflowLifecycle, OutageThatRecoversBeforeAttemptsRunOutSettles) {
 // once it is back. Until then the settlement must stay non-terminal; afterwards it is FAILED
 // and nothing moved.
 TEST_F(WorkflowLifecycle, SettleStepOutageExhaustingRetriesFailsAndMovesNothing) {
-  credit("acc_seller", "AAPL", "50", "securities");
-  credit("acc_buyer", "USDC", "7524", "cash");
+  creditTheStandardTrade();
   ScriptedLedger scripted(*ledger_);
   scripted.downOnSettle("settlement");
   auto flow = makeWorkflow(nullptr, &scripted);
@@ -248,8 +244,7 @@ TEST_F(WorkflowLifecycle, SettleStepOutageExhaustingRetriesFailsAndMovesNothing)
 }
 
 TEST_F(WorkflowLifecycle, DeadlineFailsAndReleasesLocks) {
-  credit("acc_seller", "AAPL", "50", "securities");
-  credit("acc_buyer", "USDC", "7524", "cash");
+  creditTheStandardTrade();
   ledger_->setOutage("cash", true);
   options_.retry_attempts = 100;  // only the deadline can stop it
   workflow_ = makeWorkflow();
@@ -277,8 +272,7 @@ TEST_F(WorkflowLifecycle, DeadlineFailsAndReleasesLocks) {
 }
 
 TEST_F(WorkflowLifecycle, DeadlinePassedWhileNobodyWorkedFailsWithoutTouchingTheLedger) {
-  credit("acc_seller", "AAPL", "50", "securities");
-  credit("acc_buyer", "USDC", "7524", "cash");
+  creditTheStandardTrade();
   Settlement s = submit("trd_late", "50", "7524.00");
   clock_.advance(options_.timeout + 1s);  // e.g. every worker was down
   drain();

@@ -18,8 +18,7 @@ using S = Status;
 class WorkflowCrash : public WorkflowTest {};
 
 TEST_F(WorkflowCrash, LostDatabaseCommitIsRedoneAndTheLedgerDeduplicates) {
-  credit("acc_seller", "AAPL", "50", "securities");
-  credit("acc_buyer", "USDC", "7524", "cash");
+  creditTheStandardTrade();
   FlakySettlementRepository flaky(repo());
   auto flow = makeWorkflow(&flaky);
   Settlement s = submit("trd_crash", "50", "7524.00");
@@ -87,8 +86,7 @@ TEST_F(WorkflowCrash, LostFailedCommitAfterReleaseNeverResumesTheReleasedRound) 
 // Crash while failing at PENDING after the DvP (and locks) were created in a lost batch: the
 // failure must still release whatever the lost batch locked.
 TEST_F(WorkflowCrash, DeadlineAfterALostBatchReleasesTheLocksItTook) {
-  credit("acc_seller", "AAPL", "50", "securities");
-  credit("acc_buyer", "USDC", "7524", "cash");
+  creditTheStandardTrade();
   ScriptedLedger scripted(*ledger_);
   scripted.downOnSettle("settlement");
   FlakySettlementRepository flaky(repo());

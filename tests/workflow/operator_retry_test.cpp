@@ -81,8 +81,7 @@ TEST_F(WorkflowRetry, RetryAfterCashFailureLocksAfreshAndSettles) {
 }
 
 TEST_F(WorkflowRetry, RetryOfAFailedSettlementWithoutDvpResumesAtPending) {
-  credit("acc_seller", "AAPL", "50", "securities");
-  credit("acc_buyer", "USDC", "7524", "cash");
+  creditTheStandardTrade();
   ledger_->setOutage("settlement", true);  // the DvP cannot even be created
   Settlement s = submit("trd_retry_pending", "50", "7524.00");
   Settlement now = load(s);
@@ -105,8 +104,7 @@ TEST_F(WorkflowRetry, RetryOfAFailedSettlementWithoutDvpResumesAtPending) {
 }
 
 TEST_F(WorkflowRetry, RetryOfASettlementThatIsNotFailedIsInvalidState) {
-  credit("acc_seller", "AAPL", "50", "securities");
-  credit("acc_buyer", "USDC", "7524", "cash");
+  creditTheStandardTrade();
   Settlement pending = submit("trd_not_failed_1", "10", "1000");
   auto r = wf().retry(pending.id, "why not");
   ASSERT_FALSE(r.ok());

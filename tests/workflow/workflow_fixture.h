@@ -17,6 +17,7 @@
 #include "ledger/embedded_ledger.h"
 #include "store/database.h"
 #include "support/fake_clock.h"
+#include "support/forwarding_ledger.h"
 #include "support/memory_store.h"
 #include "tests/support/pg_test_db.h"
 #include "workflow/workflow.h"
@@ -95,9 +96,9 @@ class FlakySettlementRepository final : public SettlementRepository {
 
 // Forwards to the EmbeddedLedger, optionally running a hook just before the first batch that
 // holds a given command type (e.g. taking a synchronizer down at the EXECUTING step).
-class ScriptedLedger final : public ledger::Ledger {
+class ScriptedLedger final : public sc::testing::ForwardingLedger {
  public:
-  explicit ScriptedLedger(ledger::EmbeddedLedger& real) : real_(real) {}
+  explicit ScriptedLedger(ledger::EmbeddedLedger& real) : ForwardingLedger(real), real_(real) {}
   // Runs `hook` once, just before the first batch that holds a command of type Cmd: the moment
   // a test wants to interleave something (an outage, another worker, the clock jumping).
   template <class Cmd>
@@ -122,27 +123,6 @@ class ScriptedLedger final : public ledger::Ledger {
     }
     return real_.submit(batch);
   }
-  Result<std::string> allocateParty(const std::string& h) override {
-    return real_.allocateParty(h);
-  }
-  Result<bool> partyExists(const std::string& p) override { return real_.partyExists(p); }
-  Result<ledger::HoldingView> credit(const std::string& p, const std::string& a, Decimal amount,
-                                     const std::string& s) override {
-    return real_.credit(p, a, amount, s);
-  }
-  Result<std::vector<ledger::HoldingView>> holdings(const std::string& p) override {
-    return real_.holdings(p);
-  }
-  Result<std::optional<ledger::DvpView>> dvp(const std::string& c) override { return real_.dvp(c); }
-  Result<std::optional<ledger::UpdateView>> updateById(const std::string& u) override {
-    return real_.updateById(u);
-  }
-  Result<std::optional<ledger::Outcome>> completion(const std::string& c) override {
-    return real_.completion(c);
-  }
-  Result<std::vector<ledger::AssetTotal>> totals() override { return real_.totals(); }
-  std::vector<std::string> synchronizers() const override { return real_.synchronizers(); }
-  Result<void> ping() override { return real_.ping(); }
 
  private:
   ledger::EmbeddedLedger& real_;
@@ -173,6 +153,12 @@ class WorkflowTest : public ::testing::Test {
   std::string addAccount(const std::string& account_id);
   void credit(const std::string& account_id, const std::string& asset, const char* amount,
               const std::string& synchronizer);
+  // The seller holds exactly the 50 AAPL and the buyer exactly the 7524 USDC of the standard
+  // trade (submit(id, "50", "7524.00")), each on its home synchronizer.
+  void creditTheStandardTrade() {
+    credit("acc_seller", "AAPL", "50", "securities");
+    credit("acc_buyer", "USDC", "7524", "cash");
+  }
   // Accepts a trade through the store's intake at the clock's now; returns the settlement.
   Settlement submit(const std::string& trade_id, const char* quantity, const char* amount,
                     bool allow_partial = false, Date settlement_date = kTradeDate);
