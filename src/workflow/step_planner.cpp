@@ -72,7 +72,7 @@ void Workflow::planStep(Work& w, std::vector<L::Submission>& out, std::vector<Wo
     if (s.dvp_contract_id.empty()) {
       // No DvP is known (PENDING): take the round's create command id, so that no worker can
       // start the round any more; if the create already ran, the fence returns its DvP.
-      submit(kStepInitiate, L::FenceCommand{});
+      submit(kStepInitiate, L::FenceCommand{w.buyer_party, w.seller_party});
       w.step = kStepFence;
       return;
     }

@@ -14,7 +14,10 @@
 #include <string>
 #include <vector>
 
+#include "ledger/canton/canton_json_ledger.h"
 #include "ledger/embedded_ledger.h"
+#include "ledger/sandbox/sandbox.h"
+#include "ledger/sandbox/server.h"
 #include "store/database.h"
 #include "support/fake_clock.h"
 #include "support/forwarding_ledger.h"
@@ -193,7 +196,18 @@ class WorkflowTest : public ::testing::Test {
   SettlementRepository* repo_ = nullptr;
   AccountRepository* accounts_ = nullptr;
   std::string ledger_dir_;
-  std::unique_ptr<ledger::EmbeddedLedger> ledger_;
+  // The engine: the fixture's own (embedded mode) or the sandbox's (canton mode, with
+  // SC_WORKFLOW_LEDGER=sandbox: the workflow then talks to it through the Canton adapter over
+  // HTTP, while the tests inspect and fault-inject the engine directly).
+  ledger::EmbeddedLedger* ledger_ = nullptr;
+  std::unique_ptr<ledger::EmbeddedLedger> embedded_;
+  std::unique_ptr<ledger::sandbox::Sandbox> sandbox_;
+  std::unique_ptr<ledger::sandbox::SandboxServer> sandbox_server_;
+  std::unique_ptr<ledger::canton::CantonJsonLedger> canton_;
+  // What the workflow uses by default: the adapter in canton mode, else the engine.
+  ledger::Ledger& workflowLedger() {
+    return canton_ ? static_cast<ledger::Ledger&>(*canton_) : *ledger_;
+  }
   WorkflowOptions options_;
   std::unique_ptr<Workflow> workflow_;
   std::map<std::string, std::string> party_;                            // account id → party
