@@ -1,6 +1,7 @@
 // CantonJsonLedger against the sandbox over HTTP, in process: the sandbox's server listens on a
 // free port, the adapter talks JSON Ledger API v2 to it. Set SC_CONTRACT_TRAFFIC=<file> to record
 // every request and response (scripts/validate-openapi checks them against the reference).
+// Over 500 lines: one fixture, and the contract tests need the traffic of every case in one run.
 #include <gtest/gtest.h>
 
 #include <fstream>

@@ -1,3 +1,6 @@
+// CantonJsonLedger (see the header). Over 500 lines because every Ledger step is one Daml
+// submission plus its recovery (DUPLICATE_COMMAND, unknown outcome, contention) and reads the
+// same few API calls; split candidates when it grows: auth/token handling, reads, submission.
 #include "ledger/canton/canton_json_ledger.h"
 
 #include <sys/stat.h>
