@@ -1,6 +1,7 @@
 // CantonJsonLedger against the sandbox over HTTP, in process: the sandbox's server listens on a
 // free port, the adapter talks JSON Ledger API v2 to it. Set SC_CONTRACT_TRAFFIC=<file> to record
 // every request and response (scripts/validate-openapi checks them against the reference).
+// Over 500 lines: one fixture, and the contract tests need the traffic of every case in one run.
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -641,6 +642,34 @@ TEST_F(CantonLedger, UsersAndRightsAreManagedThroughTheApi) {
   EXPECT_EQ(raw("GET", "/v2/users", nullptr).status, 200);
   EXPECT_EQ(raw("GET", "/v2/parties", nullptr).status, 200);
   EXPECT_EQ(raw("GET", "/v2/state/connected-synchronizers", nullptr).status, 200);
+}
+
+// The sandbox's tokens are checked by the verifier it is given (the swap point for RS256/ES256/
+// JWKS): a token signed with the signing secret but not accepted by the verifier is refused.
+TEST(SandboxTokens, TheConfiguredVerifierDecides) {
+  TempDir dir;
+  Sandbox::Options so;
+  so.data_dir = dir.path();
+  so.durable = false;
+  so.hs256_secret = kSecret;
+  const std::string other = "another-secret-0123456789";
+  so.verifier = std::make_shared<sandbox::Hs256Verifier>(other);
+  auto opened = Sandbox::open(so);
+  ASSERT_TRUE(opened) << opened.error().message;
+  std::unique_ptr<Sandbox> s = std::move(*opened);
+  auto call = [&](const std::string& token) {
+    return s->handle(HttpRequest{"GET", "/v2/authenticated-user", "Bearer " + token, ""});
+  };
+  EXPECT_EQ(call(s->makeToken("settlement-coordinator", 60)).status, 401);
+  sandbox::TokenClaims c;
+  c.user_id = "settlement-coordinator";
+  c.audience = s->audience();
+  c.expires_at = std::chrono::duration_cast<std::chrono::seconds>(
+                     std::chrono::system_clock::now().time_since_epoch())
+                     .count() +
+                 60;
+  auto ok = call(sandbox::signHs256(other, c));
+  EXPECT_EQ(ok.status, 200) << ok.body;
 }
 
 }  // namespace

@@ -1,3 +1,6 @@
+// CantonJsonLedger (see the header). Over 500 lines because every Ledger step is one Daml
+// submission plus its recovery (DUPLICATE_COMMAND, unknown outcome, contention) and reads the
+// same few API calls; split candidates when it grows: auth/token handling, reads, submission.
 #include "ledger/canton/canton_json_ledger.h"
 
 #include <sys/stat.h>
@@ -565,63 +568,76 @@ Result<Outcome> CantonJsonLedger::run(const std::string& cmd, const FenceCommand
 
 Result<Outcome> CantonJsonLedger::lock(const std::string& cmd, const std::string& dvp_id,
                                        Decimal quantity, bool allow_partial, bool cash) {
-  auto d = dvpContract(dvp_id);
-  if (!d) return d.error();
-  if (!*d || !(*d)->active) {
-    // Done before (and the DvP settled or was archived since)? Its first outcome stands.
-    if (auto done = completion(cmd); done && *done) return **done;
-    return Error::permanent(kContractNotActive, "contract " + dvp_id + " is not active",
-                            "dvp_contract_id");
-  }
-  const daml::DvpArgs& dv = (*d)->args;
-  const std::string owner = cash ? dv.buyer : dv.seller;
-  const std::string asset = cash ? dv.currency : dv.symbol;
-  const Template free_t = cash ? Template::kCashHolding : Template::kSecuritiesHolding;
-  auto acs = activeContracts({owner}, {free_t});
-  if (!acs) return acs.error();
-  // The DvP's synchronizer first (no reassignment needed), then the others, oldest first.
-  std::vector<std::pair<Active, daml::HoldingArgs>> free;
-  for (auto& k : *acs) {
-    if (k.in_flight || k.tmpl != free_t) continue;
-    auto h = daml::decodeHolding(k.tmpl, k.argument);
-    if (!h || h->owner != owner || h->asset != asset) continue;
-    free.emplace_back(k, *h);
-  }
-  std::stable_sort(free.begin(), free.end(), [&](const auto& x, const auto& y) {
-    return (x.first.synchronizer == (*d)->synchronizer) >
-           (y.first.synchronizer == (*d)->synchronizer);
-  });
-  Decimal available;
-  for (const auto& [k, h] : free) {
-    auto s = available.add(h.amount);
-    if (!s) return s.error();
-    available = *s;
-  }
-  Decimal need = quantity;
-  if (available < quantity) {
-    if (!(allow_partial && !cash && available.isPositive())) {
+  // The holdings are chosen from the active contracts, then exercised: a concurrent lock of the
+  // same owner may consume one in between (CONTRACT_NOT_FOUND for a holding, not the DvP). That is
+  // contention, not a failure of the command: choose again.
+  auto once = [&]() -> Result<Outcome> {
+    auto d = dvpContract(dvp_id);
+    if (!d) return d.error();
+    if (!*d || !(*d)->active) {
+      // Done before (and the DvP settled or was archived since)? Its first outcome stands.
       if (auto done = completion(cmd); done && *done) return **done;
-      return Error::permanent(cash ? kInsufficientCash : kInsufficientSecurities,
-                              "party " + owner + " has " + available.toString() + " " + asset +
-                                  " available, needs " + quantity.toString());
+      return Error::permanent(kContractNotActive, "contract " + dvp_id + " is not active",
+                              "dvp_contract_id");
     }
-    need = available;
+    const daml::DvpArgs& dv = (*d)->args;
+    const std::string owner = cash ? dv.buyer : dv.seller;
+    const std::string asset = cash ? dv.currency : dv.symbol;
+    const Template free_t = cash ? Template::kCashHolding : Template::kSecuritiesHolding;
+    auto acs = activeContracts({owner}, {free_t});
+    if (!acs) return acs.error();
+    // The DvP's synchronizer first (no reassignment needed), then the others, oldest first.
+    std::vector<std::pair<Active, daml::HoldingArgs>> free;
+    for (auto& k : *acs) {
+      if (k.in_flight || k.tmpl != free_t) continue;
+      auto h = daml::decodeHolding(k.tmpl, k.argument);
+      if (!h || h->owner != owner || h->asset != asset) continue;
+      free.emplace_back(k, *h);
+    }
+    std::stable_sort(free.begin(), free.end(), [&](const auto& x, const auto& y) {
+      return (x.first.synchronizer == (*d)->synchronizer) >
+             (y.first.synchronizer == (*d)->synchronizer);
+    });
+    Decimal available;
+    for (const auto& [k, h] : free) {
+      auto s = available.add(h.amount);
+      if (!s) return s.error();
+      available = *s;
+    }
+    Decimal need = quantity;
+    if (available < quantity) {
+      if (!(allow_partial && !cash && available.isPositive())) {
+        if (auto done = completion(cmd); done && *done) return **done;
+        return Error::permanent(cash ? kInsufficientCash : kInsufficientSecurities,
+                                "party " + owner + " has " + available.toString() + " " + asset +
+                                    " available, needs " + quantity.toString());
+      }
+      need = available;
+    }
+    Json commands = Json::array();
+    Decimal remaining = need;
+    for (const auto& [k, h] : free) {
+      if (!remaining.isPositive()) break;
+      Decimal take = std::min(remaining, h.amount);
+      Json arg{{"take", daml::numeric(take)}, {"dvp_ref", dvp_id}};
+      arg[cash ? "seller" : "buyer"] = cash ? dv.seller : dv.buyer;
+      commands.push_back(exercise(free_t, k.contract_id,
+                                  cash ? daml::kChoiceLockCash : daml::kChoiceLockSecurities, arg));
+      remaining = remaining.sub(take).value();
+    }
+    bool dedup = false;
+    auto tx = submitTransaction(cmd, kKindLock, {owner}, commands, "", dedup);
+    if (!tx) return tx.error();
+    return outcomeOf(*tx, dedup);
+  };
+  for (int attempt = 1;; ++attempt) {
+    auto r = once();
+    if (r || r.error().code != kContractNotActive || r.error().field == "dvp_contract_id") return r;
+    if (attempt >= 5) {
+      return Error::transient(
+          kUnavailable, "the owner's holdings kept changing under the lock: " + r.error().message);
+    }
   }
-  Json commands = Json::array();
-  Decimal remaining = need;
-  for (const auto& [k, h] : free) {
-    if (!remaining.isPositive()) break;
-    Decimal take = std::min(remaining, h.amount);
-    Json arg{{"take", daml::numeric(take)}, {"dvp_ref", dvp_id}};
-    arg[cash ? "seller" : "buyer"] = cash ? dv.seller : dv.buyer;
-    commands.push_back(exercise(free_t, k.contract_id,
-                                cash ? daml::kChoiceLockCash : daml::kChoiceLockSecurities, arg));
-    remaining = remaining.sub(take).value();
-  }
-  bool dedup = false;
-  auto tx = submitTransaction(cmd, kKindLock, {owner}, commands, "", dedup);
-  if (!tx) return tx.error();
-  return outcomeOf(*tx, dedup);
 }
 
 Result<Outcome> CantonJsonLedger::run(const std::string& cmd, const LockSecurities& c) {

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <utility>
 
 #include "domain/result.h"
 
@@ -24,6 +25,28 @@ std::string signHs256(const std::string& secret, const TokenClaims& claims);
 // against `now` (seconds since the epoch). The error names what is wrong.
 Result<TokenClaims> verifyHs256(const std::string& token, const std::string& secret,
                                 const std::string& audience, int64_t now);
+
+// The sandbox's one point of token verification (Sandbox::Options::verifier): a participant
+// checks signature, algorithm, scope, audience and expiry. Hs256Verifier is the development one;
+// an RS256/ES256/JWKS verifier drops in behind the same call.
+class TokenVerifier {
+ public:
+  virtual ~TokenVerifier() = default;
+  virtual Result<TokenClaims> verify(const std::string& token, const std::string& audience,
+                                     int64_t now) const = 0;
+};
+
+class Hs256Verifier final : public TokenVerifier {
+ public:
+  explicit Hs256Verifier(std::string secret) : secret_(std::move(secret)) {}
+  Result<TokenClaims> verify(const std::string& token, const std::string& audience,
+                             int64_t now) const override {
+    return verifyHs256(token, secret_, audience, now);
+  }
+
+ private:
+  std::string secret_;
+};
 
 std::string base64UrlEncode(const std::string& bytes);
 Result<std::string> base64UrlDecode(const std::string& text);

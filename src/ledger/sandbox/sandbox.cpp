@@ -243,6 +243,8 @@ daml::CantonError cantonErrorOf(const Error& e) {
 Result<std::unique_ptr<Sandbox>> Sandbox::open(Options options) {
   std::unique_ptr<Sandbox> s(new Sandbox());
   s->opts_ = options;
+  if (!s->opts_.verifier && !s->opts_.hs256_secret.empty())
+    s->opts_.verifier = std::make_shared<Hs256Verifier>(s->opts_.hs256_secret);
   EmbeddedLedger::Options eo;
   if (!options.data_dir.empty())
     eo.data_dir = (std::filesystem::path(options.data_dir) / "engine").string();
@@ -305,14 +307,13 @@ Result<Sandbox::Caller> Sandbox::authenticate(const HttpRequest& r) {
   if (r.authorization.compare(0, prefix.size(), prefix) != 0) {
     return Error::permanent("unauthenticated", "missing 'Authorization: Bearer <token>'");
   }
-  if (opts_.hs256_secret.empty()) {
+  if (!opts_.verifier) {
     return Error::permanent("unauthenticated", "the sandbox was started without a token secret");
   }
   const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
                           std::chrono::system_clock::now().time_since_epoch())
                           .count();
-  auto claims =
-      verifyHs256(r.authorization.substr(prefix.size()), opts_.hs256_secret, audience(), now);
+  auto claims = opts_.verifier->verify(r.authorization.substr(prefix.size()), audience(), now);
   if (!claims) return claims.error();
   auto it = store_.users().find(claims->user_id);
   if (it == store_.users().end() || it->second.deactivated) {

@@ -13,6 +13,7 @@
 
 #include "ledger/daml_json.h"
 #include "ledger/embedded_ledger.h"
+#include "ledger/sandbox/jwt.h"
 #include "ledger/sandbox/sandbox_store.h"
 
 namespace sc::ledger::sandbox {
@@ -35,6 +36,8 @@ class Sandbox {
   struct Options {
     std::string data_dir;      // engine journal in <data_dir>/engine, users/updates beside it
     std::string hs256_secret;  // token secret; empty = reject every authenticated call
+    // Verifies Bearer tokens; null = HS256 with hs256_secret (which also signs makeToken's).
+    std::shared_ptr<const TokenVerifier> verifier;
     std::string participant_id = "sandbox-participant";
     std::string app_user = "settlement-coordinator";  // created with admin and act-as rights
     std::vector<std::string> synchronizers{"securities", "cash", "settlement"};

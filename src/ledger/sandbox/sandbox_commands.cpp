@@ -1,5 +1,7 @@
 // Sandbox: commands (Daml's CreateCommand/ExerciseCommand translated to the engine's commands),
-// reassignments, completions, active contracts, updates and events.
+// reassignments, completions, active contracts, updates and events. Over 500 lines: submit() is
+// the one translation of Daml's vocabulary to the engine and is kept whole on purpose; the reads
+// beside it share its rendering of contracts.
 #include <algorithm>
 #include <set>
 #include <variant>
