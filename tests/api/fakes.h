@@ -265,7 +265,8 @@ class FakeLedger final : public ledger::Ledger {
     return std::find(parties_.begin(), parties_.end(), party) != parties_.end();
   }
   Result<ledger::HoldingView> credit(const std::string& party, const std::string& asset,
-                                     Decimal amount, const std::string& synchronizer) override {
+                                     LedgerAmount amount,
+                                     const std::string& synchronizer) override {
     std::lock_guard l(mu_);
     if (fail_with) return *fail_with;
     ledger::HoldingView h;

@@ -114,7 +114,7 @@ class WorkerLedger final : public L::Ledger {
     return c_.real->allocateParty(h);
   }
   Result<bool> partyExists(const std::string& p) override { return c_.real->partyExists(p); }
-  Result<L::HoldingView> credit(const std::string& p, const std::string& a, Decimal d,
+  Result<L::HoldingView> credit(const std::string& p, const std::string& a, LedgerAmount d,
                                 const std::string& s) override {
     return c_.real->credit(p, a, d, s);
   }
