@@ -259,7 +259,7 @@ class LossyLedger final : public ledger::Ledger {
     return real_.allocateParty(h);
   }
   Result<bool> partyExists(const std::string& p) override { return real_.partyExists(p); }
-  Result<ledger::HoldingView> credit(const std::string& p, const std::string& a, Decimal d,
+  Result<ledger::HoldingView> credit(const std::string& p, const std::string& a, LedgerAmount d,
                                      const std::string& s) override {
     return real_.credit(p, a, d, s);
   }

@@ -120,8 +120,8 @@ class ScriptedLedger final : public ledger::Ledger {
     return real_.allocateParty(h);
   }
   Result<bool> partyExists(const std::string& p) override { return real_.partyExists(p); }
-  Result<ledger::HoldingView> credit(const std::string& p, const std::string& a, Decimal amount,
-                                     const std::string& s) override {
+  Result<ledger::HoldingView> credit(const std::string& p, const std::string& a,
+                                     LedgerAmount amount, const std::string& s) override {
     return real_.credit(p, a, amount, s);
   }
   Result<std::vector<ledger::HoldingView>> holdings(const std::string& p) override {
@@ -181,10 +181,10 @@ class WorkflowTest : public ::testing::Test {
   std::vector<SettlementEvent> events(const Settlement& s);
 
   // Ledger views per account: free and locked amount of an asset.
-  Decimal free(const std::string& account_id, const std::string& asset);
-  Decimal lockedOf(const std::string& account_id, const std::string& asset);
+  LedgerAmount free(const std::string& account_id, const std::string& asset);
+  LedgerAmount lockedOf(const std::string& account_id, const std::string& asset);
   // Totals per asset (total, locked).
-  std::map<std::string, std::pair<Decimal, Decimal>> totals();
+  std::map<std::string, std::pair<LedgerAmount, LedgerAmount>> totals();
   // Every asset's total equals what the test credited (nothing created or destroyed), nothing is
   // locked (unless allowed), and the ledger's incremental state matches a recomputation.
   void expectLedgerConserved(bool expect_no_locks = true);
