@@ -7,7 +7,6 @@ namespace sc::sim {
 namespace {
 
 Decimal add(Decimal a, Decimal b) { return a.add(b).value(); }
-Decimal sub(Decimal a, Decimal b) { return a.sub(b).value(); }
 // Ledger figures (credits, holdings, totals) are Numeric 10: their sums too.
 LedgerAmount add(LedgerAmount a, LedgerAmount b) { return a.add(b).value(); }
 LedgerAmount sub(LedgerAmount a, LedgerAmount b) { return a.sub(b).value(); }
