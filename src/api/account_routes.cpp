@@ -82,8 +82,9 @@ HttpResponse Api::getHoldings(const HttpRequest& r) {
   for (const auto& h : view->holdings) list.push_back(holdingJson(h));
   Json bal = Json::array();
   for (const auto& b : view->balances)
-    bal.push_back(
-        Json{{"asset", b.asset}, {"free", b.free.toString()}, {"locked", b.locked.toString()}});
+    bal.push_back(Json{{"asset", b.asset},
+                       {"free", b.free.toString(Decimal::kScale)},
+                       {"locked", b.locked.toString(Decimal::kScale)}});
   Json out;
   out["account_id"] = *id;
   out["canton_party"] = view->account.canton_party;

@@ -3,6 +3,7 @@
 #include <array>
 #include <nlohmann/json.hpp>
 
+#include "domain/ledger_amount.h"
 #include "domain/trade.h"
 #include "ledger/ledger.h"
 #include "store/errors.h"
@@ -12,16 +13,35 @@ namespace sc::api {
 namespace {
 
 // Every client-input rejection: the domain's reason codes and the API's own.
-constexpr std::array<std::string_view, 23> kBadRequestCodes = {
-    reason::kInvalidJson,       reason::kMissingField,      reason::kInvalidFieldType,
-    reason::kInvalidEventType,  reason::kInvalidId,         reason::kInvalidDecimal,
-    reason::kDecimalTooPrecise, reason::kDecimalOutOfRange, reason::kNonPositiveQuantity,
-    reason::kNonPositiveAmount, reason::kNonPositivePrice,  reason::kAmountMismatch,
-    reason::kSelfTrade,         reason::kInvalidSymbol,     reason::kUnknownSymbol,
-    reason::kInvalidDate,       reason::kInvalidTimestamp,  reason::kSettlementDateBeforeTradeDate,
-    reason::kUnknownAccount,    reason::kInactiveAccount,   kInvalidParameter,
+constexpr std::array<std::string_view, 27> kBadRequestCodes = {
+    reason::kInvalidJson,
+    reason::kMissingField,
+    reason::kInvalidFieldType,
+    reason::kInvalidEventType,
+    reason::kInvalidId,
+    reason::kInvalidDecimal,
+    reason::kDecimalTooPrecise,
+    reason::kDecimalOutOfRange,
+    reason::kNonPositiveQuantity,
+    reason::kNonPositiveAmount,
+    reason::kNonPositivePrice,
+    reason::kAmountMismatch,
+    reason::kSelfTrade,
+    reason::kInvalidSymbol,
+    reason::kUnknownSymbol,
+    reason::kInvalidDate,
+    reason::kInvalidTimestamp,
+    reason::kSettlementDateBeforeTradeDate,
+    reason::kUnknownAccount,
+    reason::kInactiveAccount,
+    kInvalidParameter,
     kMalformedRequest,
     ledger::kInvalidCommand,  // e.g. an unknown synchronizer in a credit
+    // A credit's amount (Numeric 10) and a credit past an asset's Numeric 10 ledger total.
+    amount_reason::kInvalidAmount,
+    amount_reason::kAmountTooPrecise,
+    amount_reason::kAmountOutOfRange,
+    ledger::kAmountOutOfRange,
 };
 
 // The request is valid but the resource's state forbids it.

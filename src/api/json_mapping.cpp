@@ -90,7 +90,7 @@ Json holdingJson(const ledger::HoldingView& h) {
   j["contract_id"] = h.contract_id;
   j["owner"] = h.owner;
   j["asset"] = h.asset;
-  j["amount"] = h.amount.toString();
+  j["amount"] = h.amount.toString(Decimal::kScale);  // 8 dp, more where the ledger holds them
   j["locked"] = h.locked;
   j["synchronizer"] = h.synchronizer;
   if (h.locked) j["lock_dvp_contract_id"] = h.lock_dvp_contract_id;

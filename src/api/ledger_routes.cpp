@@ -15,7 +15,8 @@ HttpResponse Api::postHolding(const HttpRequest& r) {
   if (!id) return errorResponse(id.error());
   auto asset = requiredExternalId(*body, "asset", kInvalidParameter);
   if (!asset) return errorResponse(asset.error());
-  // amount: a decimal string, or a JSON integer (never a binary floating-point value).
+  // amount: a decimal string, or a JSON integer (never a binary floating-point value). A credit
+  // is a ledger operation, so its range is the ledger's, Numeric 10, not a trade's DECIMAL(18,8).
   auto it = body->find("amount");
   if (it == body->end() || it->is_null())
     return errorResponse(reason::kMissingField, "amount is required", "amount");
@@ -26,9 +27,12 @@ HttpResponse Api::postHolding(const HttpRequest& r) {
     amount_text = it->dump();
   else
     return errorResponse(reason::kInvalidFieldType, "amount must be a decimal string", "amount");
-  auto amount = Decimal::parse(amount_text);
+  auto amount = LedgerAmount::parse(amount_text);
   if (!amount) {
     Error e = amount.error();
+    e.message = "credit of " + *asset + ": " + e.message;
+    if (e.code == amount_reason::kAmountOutOfRange)
+      e.message += " (the ledger's limit is " + LedgerAmount::max().toString() + ")";
     e.field = "amount";
     return errorResponse(e);
   }
@@ -60,8 +64,9 @@ HttpResponse Api::getTotals(const HttpRequest&) {
   if (!totals) return errorResponse(totals.error());
   Json list = Json::array();
   for (const auto& t : *totals)
-    list.push_back(
-        Json{{"asset", t.asset}, {"total", t.total.toString()}, {"locked", t.locked.toString()}});
+    list.push_back(Json{{"asset", t.asset},
+                        {"total", t.total.toString(Decimal::kScale)},
+                        {"locked", t.locked.toString(Decimal::kScale)}});
   return jsonResponse(200, Json{{"totals", std::move(list)}});
 }
 

@@ -32,6 +32,10 @@ class LedgerAmount {
       static_cast<__int128>(10'000'000'000'000'000'000ULL) * 10'000'000'000'000'000'000ULL - 1;
 
   constexpr LedgerAmount() = default;
+  // Implicit on purpose: every DECIMAL(18,8) value is a Numeric 10 value (the widening is exact),
+  // so a trade figure can be passed wherever a ledger amount is expected.
+  constexpr LedgerAmount(Decimal d)  // NOLINT(google-explicit-constructor)
+      : units_(static_cast<__int128>(d.units()) * 100) {}
 
   // Parses a Daml-LF Numeric string: [+-]<digits>[.<digits>], e.g. "123.4500000000", "-5", "0.5".
   // No exponent. Decided on the value: trailing fractional zeros and leading zeros do not count.
@@ -41,9 +45,9 @@ class LedgerAmount {
   // units = value × 10^10; amount_out_of_range when |units| > kMaxUnits.
   static Result<LedgerAmount> fromUnits(__int128 units);
   // Always exact: DECIMAL(18,8) is inside Numeric 10.
-  static constexpr LedgerAmount fromDecimal(Decimal d) {
-    return LedgerAmount(static_cast<__int128>(d.units()) * 100);
-  }
+  static constexpr LedgerAmount fromDecimal(Decimal d) { return LedgerAmount(d); }
+  // The largest value, 9999999999999999999999999999.9999999999 (10^28 - 10^-10).
+  static constexpr LedgerAmount max() { return LedgerAmount(kMaxUnits); }
   // Exact, or decimal_too_precise (a non-zero 9th or 10th decimal), or decimal_out_of_range
   // (|value| >= 10^10: more than 10 integer digits); precision is checked first.
   Result<Decimal> toDecimal() const;

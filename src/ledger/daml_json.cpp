@@ -120,9 +120,8 @@ Result<Template> parseTemplateId(std::string_view id) {
 // ---- values ---------------------------------------------------------------------------------
 
 Json numeric(const Numeric& value) {
-  std::string s = value.toString();  // kScale fractional digits
-  s.append(kNumericScale - Numeric::kScale, '0');
-  return s;
+  static_assert(Numeric::kScale == kNumericScale);
+  return value.toDamlString();  // exactly kNumericScale fractional digits
 }
 
 Result<Numeric> parseNumeric(const Json& value, std::string_view field) {
@@ -175,6 +174,18 @@ Result<Numeric> numericField(const Json& record, std::string_view field) {
   return parseNumeric(*it, field);
 }
 
+Result<Decimal> tradeFigureField(const Json& record, std::string_view field) {
+  auto n = numericField(record, field);
+  if (!n) return n.error();
+  auto d = n->toDecimal();
+  if (!d) {
+    return badValue("Numeric '" + std::string(field) + "' = " + n->toString() +
+                        " is not a trade figure (DECIMAL(18,8)): " + d.error().message,
+                    field);
+  }
+  return *d;
+}
+
 Json encode(const DvpArgs& a) {
   return Json{{"buyer", a.buyer},
               {"seller", a.seller},
@@ -197,10 +208,10 @@ Result<DvpArgs> decodeDvp(const Json& record) {
     if (!v) return v.error();
     *out = *v;
   }
-  auto q = numericField(record, "quantity");
+  auto q = tradeFigureField(record, "quantity");
   if (!q) return q.error();
   a.quantity = *q;
-  auto c = numericField(record, "cash_amount");
+  auto c = tradeFigureField(record, "cash_amount");
   if (!c) return c.error();
   a.cash_amount = *c;
   auto it = record.find("settlement_date");

@@ -15,14 +15,16 @@
 #include <vector>
 
 #include "domain/decimal.h"
+#include "domain/ledger_amount.h"
 #include "domain/result.h"
 #include "domain/time.h"
 
 namespace sc::ledger::daml {
 
 using Json = nlohmann::json;
-// The ledger-side amount type (Daml Numeric 10 on the wire).
-using Numeric = sc::Decimal;
+// The ledger-side amount type (Daml Numeric 10 on the wire). A trade figure (a DvP's quantity and
+// cash amount, DECIMAL(18,8)) converts into it exactly and is read back with tradeFigureField.
+using Numeric = sc::LedgerAmount;
 inline constexpr int kNumericScale = 10;  // Daml's Decimal = Numeric 10
 
 // ---- package and template ids ---------------------------------------------------------------
@@ -77,11 +79,14 @@ Result<Date> parseDateValue(const Json& value, std::string_view field);
 // A record field holding Text, Party or ContractId.
 Result<std::string> textField(const Json& record, std::string_view field);
 Result<Numeric> numericField(const Json& record, std::string_view field);
+// A Numeric field that holds a trade figure: refused (naming the field) unless it fits
+// DECIMAL(18,8) exactly.
+Result<Decimal> tradeFigureField(const Json& record, std::string_view field);
 
 // Create arguments of the DvP templates (the record fields of daml/Settlement/DvP.daml).
 struct DvpArgs {
   std::string buyer, seller, securities_issuer, cash_provider, symbol, currency;
-  Numeric quantity, cash_amount;
+  Decimal quantity, cash_amount;  // trade figures, Numeric 10 on the wire
   Date settlement_date{};
 };
 Json encode(const DvpArgs& a);

@@ -136,7 +136,7 @@ Result<bool> EmbeddedLedger::partyExists(const std::string& party) {
 }
 
 Result<HoldingView> EmbeddedLedger::credit(const std::string& party, const std::string& asset,
-                                           Decimal amount, const std::string& synchronizer) {
+                                           LedgerAmount amount, const std::string& synchronizer) {
   Impl& L = *impl_;
   uint64_t end = 0;
   HoldingView v;
@@ -154,9 +154,14 @@ Result<HoldingView> EmbeddedLedger::credit(const std::string& party, const std::
       return invalid("unknown synchronizer '" + synchronizer + "'", "synchronizer");
     }
     auto tit = L.totals.find(asset);
-    int64_t total = tit == L.totals.end() ? 0 : tit->second.total;
-    if (total > Decimal::kMaxUnits - amount.units()) {
-      return invalid("the total of " + asset + " would exceed DECIMAL(18,8)", "amount");
+    const engine::Units total = tit == L.totals.end() ? 0 : tit->second.total;
+    if (total > LedgerAmount::kMaxUnits - amount.units()) {
+      return Error::permanent(kAmountOutOfRange,
+                              "crediting " + amount.toString(Decimal::kScale) + " " + asset +
+                                  " would take the ledger's total of " + asset + " from " +
+                                  engine::dec(total) + " past the Numeric 10 limit of " +
+                                  LedgerAmount::max().toString(),
+                              "amount");
     }
     L.pending_latency = std::chrono::microseconds{0};
     if (auto t = L.touch(sit->second); !t) return t.error();
@@ -258,7 +263,7 @@ Result<std::vector<AssetTotal>> EmbeddedLedger::totals() {
     end = L.written.load(std::memory_order_relaxed);
     out.reserve(L.totals.size());
     for (const auto& [asset, t] : L.totals) {
-      out.push_back({asset, Decimal::fromUnits(t.total), Decimal::fromUnits(t.locked)});
+      out.push_back({asset, engine::amountOf(t.total), engine::amountOf(t.locked)});
     }
   }
   return L.afterDurable(end, std::move(out));

@@ -33,6 +33,14 @@ namespace sc::ledger::journal {
 
 uint32_t crc32(const void* data, size_t size);
 
+// Format versions (the first byte of every payload). Written: kFormatVersion = 2, ledger amounts
+// as 16-byte counts of 10^-10 units (Numeric 10). Read: 2, and 1 (DECIMAL(18,8) amounts as 8-byte
+// counts of 10^-8 units), which decode() converts exactly, so a journal of the previous version
+// replays and records of both versions may follow each other. Any other version is corruption
+// whose message names it (decodeProblem): never misread.
+inline constexpr uint8_t kFormatV1 = 1;
+inline constexpr uint8_t kFormatVersion = 2;
+
 // Largest payload the format accepts (replay rejects longer length fields as corruption).
 inline constexpr uint32_t kMaxRecordBytes = 64u << 20;
 inline constexpr const char* kJournalFile = "journal.log";
@@ -53,15 +61,15 @@ struct PartyOp {
 };
 struct CreateHoldingOp {
   std::string contract_id, owner, asset;
-  int64_t units = 0;
+  __int128 units = 0;  // ledger units: 10^-10 (LedgerAmount::units)
   std::string synchronizer;
   std::string lock_dvp;  // empty: a free holding
   LockKind lock_kind = LockKind::kNone;
 };
 struct CreateDvpOp {
   std::string contract_id, buyer, seller, issuer, provider, security, cash_asset;
-  int64_t quantity_units = 0, amount_units = 0;
-  int32_t settlement_date_days = 0;  // days since 1970-01-01
+  int64_t quantity_units = 0, amount_units = 0;  // trade figures: DECIMAL(18,8) units (10^-8)
+  int32_t settlement_date_days = 0;              // days since 1970-01-01
   std::string synchronizer;
 };
 struct ArchiveOp {
@@ -90,8 +98,10 @@ struct Record {
 
 // Appends the framed record to `out`.
 void encode(const Record& record, std::string& out);
-// Decodes one payload; nullopt when malformed.
+// Decodes one payload of version 1 or 2 (always in version 2 terms); nullopt when malformed.
 std::optional<Record> decode(std::string_view payload);
+// Why decode(payload) failed, for messages: names an unsupported version.
+std::string decodeProblem(std::string_view payload);
 
 // What a read-only pass over a journal file found.
 struct ScanReport {

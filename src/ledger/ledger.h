@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "domain/decimal.h"
+#include "domain/ledger_amount.h"
 #include "domain/result.h"
 #include "domain/time.h"
 
@@ -26,6 +27,8 @@ inline constexpr const char* kInsufficientSecurities = "insufficient_securities"
 inline constexpr const char* kInsufficientCash = "insufficient_cash";
 inline constexpr const char* kInvalidCommand = "invalid_command";
 inline constexpr const char* kCommandFenced = "command_fenced";  // the id was taken by a fence
+// A credit that would take an asset's ledger total past Numeric 10 (LedgerAmount::max()).
+inline constexpr const char* kAmountOutOfRange = "ledger_amount_out_of_range";
 
 // Creates a DeliveryVsPayment contract (signatories buyer, seller, issuer, cash provider) on the
 // settlement synchronizer.
@@ -106,11 +109,13 @@ struct Outcome {
   bool fenced = false;                    // FenceCommand: the id is fenced (nothing ran under it)
 };
 
+// Ledger-side figures (holdings, totals) are LedgerAmount, Numeric 10 (DESIGN §5); the figures of
+// a DvP and of an Outcome are trade figures and stay DECIMAL(18,8).
 struct HoldingView {
   std::string contract_id;
   std::string owner;
   std::string asset;
-  Decimal amount;
+  LedgerAmount amount;
   bool locked = false;
   std::string lock_dvp_contract_id;
   std::string synchronizer;
@@ -134,8 +139,8 @@ struct UpdateView {
 
 struct AssetTotal {
   std::string asset;
-  Decimal total;
-  Decimal locked;
+  LedgerAmount total;
+  LedgerAmount locked;
 };
 
 class Ledger {
@@ -150,9 +155,11 @@ class Ledger {
   virtual Result<std::string> allocateParty(const std::string& hint) = 0;
   virtual Result<bool> partyExists(const std::string& party) = 0;
 
-  // Credits a new holding (operators and tests; on Canton this is the issuer's job).
+  // Credits a new holding (operators and tests; on Canton this is the issuer's job): a ledger
+  // operation, so any positive Numeric 10 amount; kAmountOutOfRange (naming the asset and the
+  // limit) when the asset's total on the ledger would exceed LedgerAmount::max().
   virtual Result<HoldingView> credit(const std::string& party, const std::string& asset,
-                                     Decimal amount, const std::string& synchronizer) = 0;
+                                     LedgerAmount amount, const std::string& synchronizer) = 0;
 
   virtual Result<std::vector<HoldingView>> holdings(const std::string& party) = 0;
   virtual Result<std::optional<DvpView>> dvp(const std::string& contract_id) = 0;

@@ -56,7 +56,7 @@ Result<AccountHoldings> AccountService::holdings(const std::string& account_id) 
 }
 
 Result<ledger::HoldingView> AccountService::credit(const std::string& account_id,
-                                                   const std::string& asset, Decimal amount,
+                                                   const std::string& asset, LedgerAmount amount,
                                                    const std::string& synchronizer) {
   auto a = find(account_id);
   if (!a) return a.error();
@@ -68,7 +68,7 @@ Result<std::vector<AssetBalance>> AccountService::balances(
   std::map<std::string, AssetBalance> by_asset;
   for (const auto& h : holdings) {
     AssetBalance& b = by_asset[h.asset];
-    Decimal& slot = h.locked ? b.locked : b.free;
+    LedgerAmount& slot = h.locked ? b.locked : b.free;
     auto sum = slot.add(h.amount);
     if (!sum) return sum.error();
     slot = *sum;

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "domain/decimal.h"
+#include "domain/ledger_amount.h"
 #include "domain/result.h"
 #include "domain/settlement.h"
 #include "domain/time.h"
@@ -24,10 +25,10 @@ struct NewAccount {
   AccountStatus status = AccountStatus::kActive;
 };
 
-// One asset's holdings of an account: free (unlocked) and locked amounts.
+// One asset's holdings of an account: free (unlocked) and locked amounts (ledger figures).
 struct AssetBalance {
   std::string asset;
-  Decimal free, locked;
+  LedgerAmount free, locked;
 };
 
 struct AccountHoldings {
@@ -49,9 +50,9 @@ class AccountService {
   Result<AccountHoldings> holdings(const std::string& account_id);
   // Credits `amount` of `asset` to the account's party on `synchronizer` (operator funding).
   Result<ledger::HoldingView> credit(const std::string& account_id, const std::string& asset,
-                                     Decimal amount, const std::string& synchronizer);
+                                     LedgerAmount amount, const std::string& synchronizer);
 
-  // The sums per asset of `holdings`, by asset name (decimal_out_of_range when a sum overflows).
+  // The sums per asset of `holdings`, by asset name (amount_out_of_range when a sum overflows).
   static Result<std::vector<AssetBalance>> balances(
       const std::vector<ledger::HoldingView>& holdings);
 

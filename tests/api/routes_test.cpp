@@ -376,9 +376,17 @@ TEST_F(Routes, CreditHoldingValidatesInput) {
   EXPECT_EQ(
       post(R"({"account_id":"acc_seller","asset":"AAPL","amount":"0"})").json()["error"]["code"],
       "non_positive_amount");
-  EXPECT_EQ(post(R"({"account_id":"acc_seller","asset":"AAPL","amount":"1.123456789"})")
-                .json()["error"]["field"],
-            "amount");
+  auto precise = post(R"({"account_id":"acc_seller","asset":"AAPL","amount":"1.12345678901"})");
+  EXPECT_EQ(precise.json()["error"]["field"], "amount");
+  EXPECT_EQ(precise.json()["error"]["code"], "amount_too_precise");
+  EXPECT_EQ(precise.status, 400u);
+  // A credit is a ledger operation: Numeric 10, past DECIMAL(18,8), rendered without loss.
+  auto wide =
+      post(R"({"account_id":"acc_seller","asset":"AAPL","amount":"12345678901.123456789"})");
+  EXPECT_EQ(wide.status, 201u) << wide.body;
+  EXPECT_EQ(wide.json()["amount"], "12345678901.123456789");
+  auto huge = post(R"({"account_id":"acc_seller","asset":"AAPL","amount":"1e30"})");
+  EXPECT_EQ(huge.status, 400u) << huge.body;
   EXPECT_EQ(
       post(R"({"account_id":"acc_seller","asset":"AAPL","amount":1.5})").json()["error"]["code"],
       "invalid_field_type");

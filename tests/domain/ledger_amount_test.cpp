@@ -245,5 +245,39 @@ TEST(LedgerAmount, RandomOperationsAgreeWithUnboundedIntegers) {
   }
 }
 
+TEST(LedgerAmount, WidensADecimalImplicitlyAndNamesItsMaximum) {
+  const LedgerAmount widened = *Decimal::parse("-9999999999.99999999");  // implicit: exact
+  EXPECT_EQ(widened.units(), static_cast<__int128>(-999'999'999'999'999'999LL) * 100);
+  EXPECT_EQ(widened, LedgerAmount::fromDecimal(*Decimal::parse("-9999999999.99999999")));
+  EXPECT_EQ(LedgerAmount::max().toString(), kMax);
+  EXPECT_EQ(LedgerAmount::max().units(), LedgerAmount::kMaxUnits);
+}
+
+// The engine's pro-rata rule (DESIGN §4) moved from Decimal::mulDiv to LedgerAmount::mulDiv at
+// the trade's scale: on DECIMAL(18,8) operands both give the same 8-decimal half-even result,
+// and both agree with unbounded integers.
+TEST(LedgerAmount, ProRataAtTheTradeScaleAgreesWithDecimalOnTradeFigures) {
+  std::mt19937_64 rng(4);
+  auto tradeFigure = [&] {
+    int64_t limit = 1;
+    for (int digits = 1 + static_cast<int>(rng() % 18), k = 0; k < digits; ++k) limit *= 10;
+    return Decimal::fromUnits(1 + static_cast<int64_t>(rng() % static_cast<uint64_t>(limit)));
+  };
+  for (int i = 0; i < 20000; ++i) {
+    const Decimal amount = tradeFigure(), whole = tradeFigure();
+    const Decimal part = Decimal::fromUnits(
+        1 + static_cast<int64_t>(rng() % static_cast<uint64_t>(whole.units())));  // <= whole
+    auto wide = LedgerAmount(amount).mulDiv(part, whole, Decimal::kScale);
+    auto narrow = amount.mulDiv(part, whole);
+    ASSERT_TRUE(wide.ok() && narrow.ok());
+    EXPECT_EQ(*wide, LedgerAmount(*narrow))
+        << amount.toString() << " x " << part.toString() << " / " << whole.toString();
+    const cpp_int want =
+        roundHalfEven(big(amount.units()) * big(part.units()), big(whole.units())) * 100;
+    EXPECT_EQ(big(wide->units()), want);
+    if (::testing::Test::HasFailure()) break;
+  }
+}
+
 }  // namespace
 }  // namespace sc

@@ -127,13 +127,14 @@ TEST_F(EmbeddedLedgerTest, LockSecuritiesCombinesHoldingsAndPrefersTheSettlement
   auto r = lockSec(dvp, "50");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->synchronizer, "settlement");  // first lock on the DvP's synchronizer
-  int64_t on_settlement = 0, elsewhere = 0;
+  LedgerAmount on_settlement, elsewhere;
   for (const auto& h : holdingsOf(*ledger, seller)) {
     if (!h.locked) continue;
-    (h.synchronizer == "settlement" ? on_settlement : elsewhere) += h.amount.units();
+    auto& sum = h.synchronizer == "settlement" ? on_settlement : elsewhere;
+    sum = sum.add(h.amount).value();
   }
-  EXPECT_EQ(Decimal::fromUnits(on_settlement), D("20"));
-  EXPECT_EQ(Decimal::fromUnits(elsewhere), D("30"));
+  EXPECT_EQ(on_settlement, D("20"));
+  EXPECT_EQ(elsewhere, D("30"));
   EXPECT_EQ(freeOf(*ledger, seller, "AAPL"), D("10"));
 }
 

@@ -55,7 +55,7 @@ inline std::vector<HoldingView> holdingsOf(Ledger& l, const std::string& party) 
 // Everything a test can observe, to compare before/after.
 struct Snapshot {
   std::vector<HoldingView> holdings;
-  std::map<std::string, std::pair<int64_t, int64_t>> totals;
+  std::map<std::string, std::pair<LedgerAmount, LedgerAmount>> totals;
   int64_t ledger_end = 0;
 
   bool operator==(const Snapshot& o) const {
@@ -80,41 +80,42 @@ inline Snapshot snapshot(EmbeddedLedger& l) {
   Snapshot s;
   s.holdings = l.allHoldings();
   for (const auto& t : totalsOf(l)) {
-    s.totals[t.asset] = {t.total.units(), t.locked.units()};
+    s.totals[t.asset] = {t.total, t.locked};
   }
   s.ledger_end = l.ledgerEnd();
   return s;
 }
 
-inline Decimal total(EmbeddedLedger& l, const std::string& asset) {
+inline LedgerAmount total(EmbeddedLedger& l, const std::string& asset) {
   for (const auto& t : totalsOf(l)) {
     if (t.asset == asset) return t.total;
   }
-  return Decimal{};
+  return LedgerAmount{};
 }
-inline Decimal locked(EmbeddedLedger& l, const std::string& asset) {
+inline LedgerAmount locked(EmbeddedLedger& l, const std::string& asset) {
   for (const auto& t : totalsOf(l)) {
     if (t.asset == asset) return t.locked;
   }
-  return Decimal{};
+  return LedgerAmount{};
 }
 
 // Free (unlocked, not in flight) amount of an asset a party holds.
-inline Decimal freeOf(EmbeddedLedger& l, const std::string& party, const std::string& asset) {
-  int64_t units = 0;
+inline LedgerAmount freeOf(EmbeddedLedger& l, const std::string& party, const std::string& asset) {
+  LedgerAmount sum;
   for (const auto& h : holdingsOf(l, party)) {
-    if (h.asset == asset && !h.locked && !h.in_flight) units += h.amount.units();
+    if (h.asset == asset && !h.locked && !h.in_flight) sum = sum.add(h.amount).value();
   }
-  return Decimal::fromUnits(units);
+  return sum;
 }
 
-inline Decimal lockedTo(EmbeddedLedger& l, const std::string& party, const std::string& asset,
-                        const std::string& dvp) {
-  int64_t units = 0;
+inline LedgerAmount lockedTo(EmbeddedLedger& l, const std::string& party, const std::string& asset,
+                             const std::string& dvp) {
+  LedgerAmount sum;
   for (const auto& h : holdingsOf(l, party)) {
-    if (h.asset == asset && h.locked && h.lock_dvp_contract_id == dvp) units += h.amount.units();
+    if (h.asset == asset && h.locked && h.lock_dvp_contract_id == dvp)
+      sum = sum.add(h.amount).value();
   }
-  return Decimal::fromUnits(units);
+  return sum;
 }
 
 inline CreateDvp dvpCommand(const std::string& buyer, const std::string& seller,

@@ -7,7 +7,9 @@ namespace sc::sim {
 namespace {
 
 Decimal add(Decimal a, Decimal b) { return a.add(b).value(); }
-Decimal sub(Decimal a, Decimal b) { return a.sub(b).value(); }
+// Ledger figures (credits, holdings, totals) are Numeric 10: their sums too.
+LedgerAmount add(LedgerAmount a, LedgerAmount b) { return a.add(b).value(); }
+LedgerAmount sub(LedgerAmount a, LedgerAmount b) { return a.sub(b).value(); }
 
 std::string describe(const Settlement& s) {
   return s.settlementId() + " (trade " + s.trade.trade_id + ", " + std::string(toString(s.status)) +
@@ -32,7 +34,7 @@ std::map<Uuid, Totals> ledgerSettled(const std::map<Uuid, std::vector<ledger::Ou
 
 }  // namespace
 
-void Checker::credited(const std::string& account, const std::string& asset, Decimal amount) {
+void Checker::credited(const std::string& account, const std::string& asset, LedgerAmount amount) {
   auto& c = credits_[{account, asset}];
   c = add(c, amount);
   auto& t = asset_credits_[asset];
@@ -61,7 +63,7 @@ std::string Checker::checkStep(const std::vector<Settlement>& rows,
   // §7.2: per asset, the ledger total never changes (only credits add to it).
   for (const auto& t : totals) {
     auto it = asset_credits_.find(t.asset);
-    Decimal credited = it == asset_credits_.end() ? Decimal() : it->second;
+    LedgerAmount credited = it == asset_credits_.end() ? LedgerAmount() : it->second;
     if (t.total != credited) {
       err << "ledger total of " << t.asset << " is " << t.total.toString() << ", credits sum to "
           << credited.toString();
@@ -132,7 +134,7 @@ std::string Checker::checkEnd(const std::vector<Settlement>& rows,
   if (auto e = checkStep(rows, events, holdings, totals, settles); !e.empty()) return e;
   auto settled = ledgerSettled(settles);
   // Every trade terminal once faults stop; what it settled agrees in both stores.
-  std::map<std::pair<std::string, std::string>, Decimal> expected = credits_;
+  std::map<std::pair<std::string, std::string>, LedgerAmount> expected = credits_;
   for (const auto& s : rows) {
     if (s.status != Status::kSettled && s.status != Status::kFailed)
       return describe(s) + ": not terminal after the faults stopped (" + s.failure_code + " " +
@@ -149,19 +151,19 @@ std::string Checker::checkEnd(const std::vector<Settlement>& rows,
              " for " + s.trade.amount.toString();
     const Trade& t = s.trade;
     auto& bs = expected[{t.buyer_account_id, t.securityAsset()}];
-    bs = add(bs, l.quantity);
+    bs = add(bs, LedgerAmount(l.quantity));
     auto& ss = expected[{t.seller_account_id, t.securityAsset()}];
-    ss = sub(ss, l.quantity);
+    ss = sub(ss, LedgerAmount(l.quantity));
     auto& bc = expected[{t.buyer_account_id, t.cashAsset()}];
-    bc = sub(bc, l.amount);
+    bc = sub(bc, LedgerAmount(l.amount));
     auto& sc = expected[{t.seller_account_id, t.cashAsset()}];
-    sc = add(sc, l.amount);
+    sc = add(sc, LedgerAmount(l.amount));
   }
   // §7.4: nothing stays locked.
   for (const auto& t : totals)
     if (!t.locked.isZero()) return t.asset + " still has " + t.locked.toString() + " locked";
   // §7.2: per party, exactly what its credits and settled trades say.
-  std::map<std::pair<std::string, std::string>, Decimal> held;
+  std::map<std::pair<std::string, std::string>, LedgerAmount> held;
   for (const auto& h : holdings) {
     auto a = account_of_.find(h.owner);
     if (a == account_of_.end()) {

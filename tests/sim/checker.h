@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "domain/decimal.h"
+#include "domain/ledger_amount.h"
 #include "domain/settlement.h"
 #include "ledger/ledger.h"
 
@@ -22,7 +23,7 @@ struct PublishedEvent {
 class Checker {
  public:
   // What the simulation did, as it happened.
-  void credited(const std::string& account, const std::string& asset, Decimal amount);
+  void credited(const std::string& account, const std::string& asset, LedgerAmount amount);
   void accepted(const std::string& trade_id, const Uuid& settlement_id);
   void rejected(const std::string& trade_id, const std::string& reason_code);
   void account(const std::string& account_id, const std::string& party);
@@ -43,8 +44,8 @@ class Checker {
                        const std::vector<PublishedEvent>& published) const;
 
  private:
-  std::map<std::pair<std::string, std::string>, Decimal> credits_;  // (account, asset)
-  std::map<std::string, Decimal> asset_credits_;
+  std::map<std::pair<std::string, std::string>, LedgerAmount> credits_;  // (account, asset)
+  std::map<std::string, LedgerAmount> asset_credits_;
   std::map<std::string, Uuid> accepted_;         // trade id → settlement
   std::vector<std::string> rejections_;          // reason codes
   std::map<std::string, std::string> party_of_;  // account → party

@@ -22,7 +22,7 @@ class ForwardingLedger : public ledger::Ledger {
     return target().allocateParty(h);
   }
   Result<bool> partyExists(const std::string& p) override { return target().partyExists(p); }
-  Result<ledger::HoldingView> credit(const std::string& p, const std::string& a, Decimal amount,
+  Result<ledger::HoldingView> credit(const std::string& p, const std::string& a, LedgerAmount amount,
                                      const std::string& s) override {
     return target().credit(p, a, amount, s);
   }

@@ -92,20 +92,31 @@ TEST_F(AccountServiceTest, HoldingsSumFreeAndLockedAmountsPerAssetExactly) {
   EXPECT_EQ(view->holdings.size(), 4u);
   ASSERT_EQ(view->balances.size(), 2u);
   EXPECT_EQ(view->balances[0].asset, "AAPL");
-  EXPECT_EQ(view->balances[0].free.toString(), "50.00000000");
-  EXPECT_EQ(view->balances[0].locked.toString(), "7.50000000");
+  EXPECT_EQ(view->balances[0].free.toString(8), "50.00000000");
+  EXPECT_EQ(view->balances[0].locked.toString(8), "7.50000000");
   EXPECT_EQ(view->balances[1].asset, "USDC");
-  EXPECT_EQ(view->balances[1].free.toString(), "0.30000001");
-  EXPECT_EQ(view->balances[1].locked.toString(), "0.00000000");
+  EXPECT_EQ(view->balances[1].free.toString(8), "0.30000001");
+  EXPECT_EQ(view->balances[1].locked.toString(8), "0.00000000");
 }
 
 TEST_F(AccountServiceTest, BalancesReportAnOverflowingSumInsteadOfWrapping) {
   ledger::HoldingView h;
   h.asset = "USDC";
-  h.amount = dec("9999999999");
+  h.amount = LedgerAmount::max();
   auto sums = AccountService::balances({h, h});
   ASSERT_FALSE(sums);
-  EXPECT_EQ(sums.error().code, "decimal_out_of_range");
+  EXPECT_EQ(sums.error().code, "amount_out_of_range");
+}
+
+TEST_F(AccountServiceTest, BalancesSumLedgerFiguresPastDecimal18_8Exactly) {
+  ledger::HoldingView h;
+  h.asset = "USDC";
+  h.amount = dec("9999999999");  // twice is past DECIMAL(18,8), well inside Numeric 10
+  ledger::HoldingView tiny = h;
+  tiny.amount = LedgerAmount::parse("0.0000000001").value();
+  auto sums = AccountService::balances({h, h, tiny});
+  ASSERT_TRUE(sums) << sums.error().message;
+  EXPECT_EQ(sums->at(0).free.toString(8), "19999999998.0000000001");
 }
 
 TEST_F(AccountServiceTest, CreditGoesToTheAccountsParty) {

@@ -182,8 +182,8 @@ std::vector<Status> WorkflowTest::eventStatuses(const Settlement& s) {
   return out;
 }
 
-Decimal WorkflowTest::free(const std::string& account_id, const std::string& asset) {
-  Decimal sum;
+LedgerAmount WorkflowTest::free(const std::string& account_id, const std::string& asset) {
+  LedgerAmount sum;
   auto hs = ledger_->holdings(party_.at(account_id));
   EXPECT_TRUE(hs.ok());
   for (const auto& h : *hs)
@@ -191,8 +191,8 @@ Decimal WorkflowTest::free(const std::string& account_id, const std::string& ass
   return sum;
 }
 
-Decimal WorkflowTest::lockedOf(const std::string& account_id, const std::string& asset) {
-  Decimal sum;
+LedgerAmount WorkflowTest::lockedOf(const std::string& account_id, const std::string& asset) {
+  LedgerAmount sum;
   auto hs = ledger_->holdings(party_.at(account_id));
   EXPECT_TRUE(hs.ok());
   for (const auto& h : *hs)
@@ -200,8 +200,8 @@ Decimal WorkflowTest::lockedOf(const std::string& account_id, const std::string&
   return sum;
 }
 
-std::map<std::string, std::pair<Decimal, Decimal>> WorkflowTest::totals() {
-  std::map<std::string, std::pair<Decimal, Decimal>> out;
+std::map<std::string, std::pair<LedgerAmount, LedgerAmount>> WorkflowTest::totals() {
+  std::map<std::string, std::pair<LedgerAmount, LedgerAmount>> out;
   auto t = ledger_->totals();
   EXPECT_TRUE(t.ok());
   for (const auto& a : *t) out[a.asset] = {a.total, a.locked};
@@ -238,7 +238,7 @@ void WorkflowTest::expectLedgerConserved(bool expect_no_locks) {
     move(t.seller_account_id, t.cashAsset(), st.settled_amount, true);
   }
   for (const auto& [who, amount] : expected) {
-    Decimal held = free(who.first, who.second).add(lockedOf(who.first, who.second)).value();
+    LedgerAmount held = free(who.first, who.second).add(lockedOf(who.first, who.second)).value();
     EXPECT_EQ(held, amount) << who.first << " holds " << held.toString() << " " << who.second
                             << ", its credits and settled trades say " << amount.toString();
   }

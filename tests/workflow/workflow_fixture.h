@@ -176,10 +176,10 @@ class WorkflowTest : public ::testing::Test {
   std::vector<SettlementEvent> events(const Settlement& s);
 
   // Ledger views per account: free and locked amount of an asset.
-  Decimal free(const std::string& account_id, const std::string& asset);
-  Decimal lockedOf(const std::string& account_id, const std::string& asset);
+  LedgerAmount free(const std::string& account_id, const std::string& asset);
+  LedgerAmount lockedOf(const std::string& account_id, const std::string& asset);
   // Totals per asset (total, locked).
-  std::map<std::string, std::pair<Decimal, Decimal>> totals();
+  std::map<std::string, std::pair<LedgerAmount, LedgerAmount>> totals();
   // Every asset's total equals what the test credited (nothing created or destroyed), nothing is
   // locked (unless allowed), and the ledger's incremental state matches a recomputation.
   void expectLedgerConserved(bool expect_no_locks = true);

@@ -420,6 +420,16 @@ Result<Json> CantonJsonLedger::submitTransaction(
   return update_json["Transaction"]["value"];
 }
 
+namespace {
+// A ledger figure that the engine's rules keep a trade figure (a lock, a release, a settle
+// result), added into the Outcome's DECIMAL(18,8): refused, not rounded, if it does not fit.
+Result<Decimal> addTradeFigure(Decimal sum, LedgerAmount figure) {
+  auto d = figure.toDecimal();
+  if (!d) return d.error();
+  return sum.add(*d);
+}
+}  // namespace
+
 Result<Outcome> CantonJsonLedger::outcomeOf(const Json& tx, bool deduplicated) {
   Outcome out;
   out.update_id = tx.value("updateId", "");
@@ -467,7 +477,7 @@ Result<Outcome> CantonJsonLedger::outcomeOf(const Json& tx, bool deduplicated) {
       if (!a) return a.error();
       if (out.contract_id.empty()) out.contract_id = cid;
       Decimal& sum = t == Template::kLockedSecurities ? out.quantity : out.amount;
-      auto s = sum.add(a->amount);
+      auto s = addTradeFigure(sum, a->amount);
       if (!s) return s.error();
       sum = *s;
     } else if ((kind == kKindSettle || kind == kKindRelease) &&
@@ -476,7 +486,7 @@ Result<Outcome> CantonJsonLedger::outcomeOf(const Json& tx, bool deduplicated) {
       if (!a) return a.error();
       if (kind == kKindRelease) {
         Decimal& sum = t == Template::kSecuritiesHolding ? out.quantity : out.amount;
-        auto s = sum.add(a->amount);
+        auto s = addTradeFigure(sum, a->amount);
         if (!s) return s.error();
         sum = *s;
         continue;
@@ -488,10 +498,14 @@ Result<Outcome> CantonJsonLedger::outcomeOf(const Json& tx, bool deduplicated) {
       if (!*d) continue;
       if (t == Template::kSecuritiesHolding && a->owner == (*d)->args.buyer) {
         out.buyer_securities_contract_id = cid;
-        out.quantity = a->amount;
+        auto q = addTradeFigure(Decimal{}, a->amount);
+        if (!q) return q.error();
+        out.quantity = *q;
       } else if (t == Template::kCashHolding && a->owner == (*d)->args.seller) {
         out.seller_cash_contract_id = cid;
-        out.amount = a->amount;
+        auto m = addTradeFigure(Decimal{}, a->amount);
+        if (!m) return m.error();
+        out.amount = *m;
       }
     } else if (kind == kKindCredit) {
       out.contract_id = cid;
@@ -598,27 +612,31 @@ Result<Outcome> CantonJsonLedger::lock(const std::string& cmd, const std::string
       return (x.first.synchronizer == (*d)->synchronizer) >
              (y.first.synchronizer == (*d)->synchronizer);
     });
-    Decimal available;
+    LedgerAmount available;
     for (const auto& [k, h] : free) {
       auto s = available.add(h.amount);
       if (!s) return s.error();
       available = *s;
     }
-    Decimal need = quantity;
-    if (available < quantity) {
-      if (!(allow_partial && !cash && available.isPositive())) {
+    // A partial lock takes what is available cut down to the trade's 8 decimals, as the engine
+    // does: what is locked is a trade figure.
+    const LedgerAmount at_trade_scale =
+        LedgerAmount::fromUnits(available.units() - available.units() % 100).value();
+    LedgerAmount need = quantity;
+    if (available < LedgerAmount(quantity)) {
+      if (!(allow_partial && !cash && at_trade_scale.isPositive())) {
         if (auto done = completion(cmd); done && *done) return **done;
         return Error::permanent(cash ? kInsufficientCash : kInsufficientSecurities,
-                                "party " + owner + " has " + available.toString() + " " + asset +
+                                "party " + owner + " has " + available.toString(8) + " " + asset +
                                     " available, needs " + quantity.toString());
       }
-      need = available;
+      need = at_trade_scale;
     }
     Json commands = Json::array();
-    Decimal remaining = need;
+    LedgerAmount remaining = need;
     for (const auto& [k, h] : free) {
       if (!remaining.isPositive()) break;
-      Decimal take = std::min(remaining, h.amount);
+      LedgerAmount take = std::min(remaining, h.amount);
       Json arg{{"take", daml::numeric(take)}, {"dvp_ref", dvp_id}};
       arg[cash ? "seller" : "buyer"] = cash ? dv.seller : dv.buyer;
       commands.push_back(exercise(free_t, k.contract_id,
@@ -892,7 +910,7 @@ Result<bool> CantonJsonLedger::partyExists(const std::string& party) {
 }
 
 Result<HoldingView> CantonJsonLedger::credit(const std::string& party, const std::string& asset,
-                                             Decimal amount, const std::string& synchronizer) {
+                                             LedgerAmount amount, const std::string& synchronizer) {
   const bool cash = opts_.cash_assets.count(asset) > 0;
   daml::HoldingArgs a;
   a.kind = cash ? Template::kCashHolding : Template::kSecuritiesHolding;

@@ -93,7 +93,7 @@ Result<Outcome> EmbeddedLedger::Impl::run(const std::string& cmd, const CreateDv
 
 Result<Outcome> EmbeddedLedger::Impl::lockAssets(const std::string& cmd, const Dvp& d,
                                                  const std::string& owner, const std::string& asset,
-                                                 int64_t units, bool allow_partial, LockKind kind) {
+                                                 Units units, bool allow_partial, LockKind kind) {
   const bool sec = kind == LockKind::kSecurities;
   const char* what = sec ? "securities" : "cash";
   if (units <= 0)
@@ -111,21 +111,24 @@ Result<Outcome> EmbeddedLedger::Impl::lockAssets(const std::string& cmd, const D
     }
   }
   auto fit = free_index.find(key(owner, asset));
-  int64_t available = fit == free_index.end() ? 0 : fit->second.free;
-  int64_t need = units;
+  const Units available = fit == free_index.end() ? 0 : fit->second.free;
+  // A partial lock takes what is available cut down to the trade's 8 decimals: what settles is a
+  // trade figure (settled_quantity is DECIMAL(18,8)) although a holding may carry 10 decimals.
+  constexpr Units kTradeStep = LedgerAmount::kUnit / Decimal::kUnit;  // 100
+  const Units lockable = available - available % kTradeStep;
+  Units need = units;
   if (available < units) {
-    if (!(sec && allow_partial && available > 0)) {
+    if (!(sec && allow_partial && lockable > 0)) {
       return Error::permanent(sec ? kInsufficientSecurities : kInsufficientCash,
                               "party " + owner + " has " + dec(available) + " " + asset +
                                   " available, needs " + dec(units));
     }
-    need = available;
+    need = lockable;
     // A part pays its pro-rata cash (half-even to the trade's scale, as Settle computes it). A
     // part so small that its cash rounds to zero cannot settle: it is not deliverable yet, the
     // same answer as when nothing is available, so the trade waits for the seller. So is a part
     // whose cash rounds up to the whole amount: its remainder would owe nothing and never settle.
-    auto pay = Decimal::fromUnits(d.amount).mulDiv(Decimal::fromUnits(need),
-                                                   Decimal::fromUnits(d.quantity));
+    auto pay = amountOf(d.amount).mulDiv(amountOf(need), amountOf(d.quantity), Decimal::kScale);
     if (!pay || pay->units() <= 0 || pay->units() >= d.amount) {
       return Error::permanent(kInsufficientSecurities,
                               "party " + owner + " has " + dec(available) + " " + asset +
@@ -142,16 +145,16 @@ Result<Outcome> EmbeddedLedger::Impl::lockAssets(const std::string& cmd, const D
   }
   struct Take {
     const Holding* h;
-    int64_t units;
+    Units units;
   };
   std::vector<std::vector<Take>> takes(sync_names.size());
   std::vector<int> touched;
-  int64_t remaining = need;
+  Units remaining = need;
   for (int s : order) {
     if (remaining == 0) break;
     for (const auto& [seq_no, cid] : fit->second.by_sync[s]) {
       const Holding& h = holdings.at(cid);
-      int64_t take = std::min(remaining, h.units);
+      Units take = std::min(remaining, h.units);
       takes[s].push_back({&h, take});
       touched.push_back(s);
       remaining -= take;
@@ -171,7 +174,7 @@ Result<Outcome> EmbeddedLedger::Impl::lockAssets(const std::string& cmd, const D
   out.offset = rec.offset;
   for (int s : order) {
     if (takes[s].empty()) continue;
-    int64_t sum = 0;
+    Units sum = 0;
     for (const auto& t : takes[s]) {
       rec.ops.push_back(journal::ArchiveOp{t.h->cid, false});
       if (t.units < t.h->units) {
@@ -189,7 +192,9 @@ Result<Outcome> EmbeddedLedger::Impl::lockAssets(const std::string& cmd, const D
       out.synchronizer = sync_names[s];
     }
   }
-  (sec ? out.quantity : out.amount) = Decimal::fromUnits(need);
+  auto locked = tradeOf(need);  // 8 decimals and at most the DvP's figure: exact
+  if (!locked) return locked.error();
+  (sec ? out.quantity : out.amount) = *locked;
   rec.completion = out;
   if (auto cr = commit(std::move(rec)); !cr) return cr.error();
   return out;
@@ -198,14 +203,14 @@ Result<Outcome> EmbeddedLedger::Impl::lockAssets(const std::string& cmd, const D
 Result<Outcome> EmbeddedLedger::Impl::run(const std::string& cmd, const LockSecurities& c) {
   auto d = activeDvp(c.dvp_contract_id);
   if (!d) return d.error();
-  return lockAssets(cmd, **d, (*d)->seller, (*d)->security, c.quantity.units(), c.allow_partial,
+  return lockAssets(cmd, **d, (*d)->seller, (*d)->security, unitsOf(c.quantity), c.allow_partial,
                     LockKind::kSecurities);
 }
 
 Result<Outcome> EmbeddedLedger::Impl::run(const std::string& cmd, const LockCash& c) {
   auto d = activeDvp(c.dvp_contract_id);
   if (!d) return d.error();
-  return lockAssets(cmd, **d, (*d)->buyer, (*d)->cash_asset, c.amount.units(), false,
+  return lockAssets(cmd, **d, (*d)->buyer, (*d)->cash_asset, unitsOf(c.amount), false,
                     LockKind::kCash);
 }
 
@@ -281,7 +286,7 @@ Result<Outcome> EmbeddedLedger::Impl::run(const std::string& cmd, const Settle& 
       return invalid("DvP " + d.cid + " has no cash locked", "dvp_contract_id");
     }
     const DvpLocks& l = lit->second;
-    int64_t sec_units = 0, cash_units = 0;
+    Units sec_units = 0, cash_units = 0;
     for (const auto* group : {&l.securities, &l.cash}) {
       for (const auto& cid : *group) {
         const Holding& h = holdings.at(cid);
@@ -297,13 +302,22 @@ Result<Outcome> EmbeddedLedger::Impl::run(const std::string& cmd, const Settle& 
       }
     }
     if (sec_units > d.quantity) return invalid("securities lock exceeds the DvP quantity");
-    int64_t pay = d.amount;
-    if (sec_units < d.quantity) {
-      auto p = Decimal::fromUnits(d.amount).mulDiv(Decimal::fromUnits(sec_units),
-                                                   Decimal::fromUnits(d.quantity));
+    Units pay = d.amount;
+    if (sec_units < d.quantity) {  // DESIGN §4: pro rata, half-even to the trade's 8 decimals
+      auto p =
+          amountOf(d.amount).mulDiv(amountOf(sec_units), amountOf(d.quantity), Decimal::kScale);
       if (!p) return p.error();
       pay = p->units();
     }
+    // Trade figures (at most the DvP's, 8 decimals), so the conversions are exact.
+    auto settled_quantity = tradeOf(sec_units);
+    if (!settled_quantity) return settled_quantity.error();
+    auto settled_amount = tradeOf(pay);
+    if (!settled_amount) return settled_amount.error();
+    auto rest_quantity = tradeOf(d.quantity - sec_units);
+    if (!rest_quantity) return rest_quantity.error();
+    auto rest_amount = tradeOf(d.amount - pay);
+    if (!rest_amount) return rest_amount.error();
     if (cash_units < pay) {
       return invalid("cash lock " + dec(cash_units) + " is less than the " + dec(pay) +
                      " due for " + dec(sec_units) + " " + d.security);
@@ -326,8 +340,8 @@ Result<Outcome> EmbeddedLedger::Impl::run(const std::string& cmd, const Settle& 
     out.offset = rec.offset;
     out.contract_id = d.cid;
     out.synchronizer = sync;
-    out.quantity = Decimal::fromUnits(sec_units);
-    out.amount = Decimal::fromUnits(pay);
+    out.quantity = *settled_quantity;
+    out.amount = *settled_amount;
     checkpoint();
     out.buyer_securities_contract_id = contractId(rec.offset, idx++);
     rec.ops.push_back(journal::CreateHoldingOp{out.buyer_securities_contract_id, d.buyer,
@@ -356,8 +370,8 @@ Result<Outcome> EmbeddedLedger::Impl::run(const std::string& cmd, const Settle& 
       r.provider = d.provider;
       r.security = d.security;
       r.cash_asset = d.cash_asset;
-      r.quantity_units = d.quantity - sec_units;
-      r.amount_units = d.amount - pay;
+      r.quantity_units = rest_quantity->units();
+      r.amount_units = rest_amount->units();
       r.settlement_date_days = d.date_days;
       r.synchronizer = sync;
       out.remainder_dvp_contract_id = r.contract_id;
@@ -408,7 +422,7 @@ Result<Outcome> EmbeddedLedger::Impl::run(const std::string& cmd, const ReleaseL
   out.update_id = rec.update_id;
   out.offset = rec.offset;
   int idx = 0;
-  int64_t sec = 0, cash = 0;
+  Units sec = 0, cash = 0;
   for (const auto& cid : ids) {
     const Holding& h = holdings.at(cid);
     rec.ops.push_back(journal::ArchiveOp{cid, false});
@@ -417,8 +431,12 @@ Result<Outcome> EmbeddedLedger::Impl::run(const std::string& cmd, const ReleaseL
     (h.kind == LockKind::kSecurities ? sec : cash) += h.units;
   }
   if (archive) rec.ops.push_back(journal::ArchiveOp{dit->second.cid, true});
-  out.quantity = Decimal::fromUnits(sec);
-  out.amount = Decimal::fromUnits(cash);
+  auto released_quantity = tradeOf(sec);  // locks hold trade figures: exact
+  if (!released_quantity) return released_quantity.error();
+  auto released_amount = tradeOf(cash);
+  if (!released_amount) return released_amount.error();
+  out.quantity = *released_quantity;
+  out.amount = *released_amount;
   rec.completion = out;
   if (auto cr = commit(std::move(rec)); !cr) return cr.error();
   return out;

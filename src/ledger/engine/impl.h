@@ -20,6 +20,7 @@
 
 #include "common/log.h"
 #include "common/metrics.h"
+#include "domain/ledger_amount.h"
 #include "ledger/embedded_ledger.h"
 #include "ledger/journal.h"
 
@@ -91,11 +92,22 @@ inline Error notActive(const std::string& cid) {
   return Error::permanent(kContractNotActive, "contract " + cid + " is not active",
                           "dvp_contract_id");
 }
-inline std::string dec(int64_t units) { return Decimal::fromUnits(units).toString(); }
+// Ledger amounts inside the engine are raw counts of 10^-10 units (LedgerAmount's), bounded by
+// the per-asset totals, which credit keeps inside Numeric 10: no sum of holdings can overflow.
+using Units = __int128;
+// A trade figure (DECIMAL(18,8)) in ledger units: exact.
+inline Units unitsOf(Decimal d) { return LedgerAmount(d).units(); }
+// Ledger units as a LedgerAmount; `u` is inside the range by the invariant above.
+inline LedgerAmount amountOf(Units u) { return LedgerAmount::fromUnits(u).value(); }
+// Ledger units as a trade figure: exact for the quantities and amounts of a DvP and its locks,
+// which are DECIMAL(18,8) by construction (a partial lock is cut to the trade's 8 decimals).
+inline Result<Decimal> tradeOf(Units u) { return amountOf(u).toDecimal(); }
+// For messages: at least 8 decimals, like the trade figures, more where the ledger holds them.
+inline std::string dec(Units units) { return amountOf(units).toString(Decimal::kScale); }
 
 struct Holding {
   std::string cid, owner, asset;
-  int64_t units = 0;
+  Units units = 0;
   int sync = 0;
   std::string lock_dvp;
   LockKind kind = LockKind::kNone;
@@ -107,7 +119,7 @@ struct Holding {
 
 struct Dvp {
   std::string cid, buyer, seller, issuer, provider, security, cash_asset;
-  int64_t quantity = 0, amount = 0;
+  Units quantity = 0, amount = 0;  // trade figures, in ledger units
   int32_t date_days = 0;
   int sync = 0;
   bool active = true;
@@ -119,12 +131,12 @@ struct DvpLocks {
 };
 
 struct FreeIndex {
-  int64_t free = 0;
+  Units free = 0;
   std::vector<std::map<uint64_t, std::string>> by_sync;  // creation order per synchronizer
 };
 
 struct AssetTotals {
-  int64_t total = 0, locked = 0;
+  Units total = 0, locked = 0;
 };
 
 struct FaultState {
@@ -146,6 +158,7 @@ struct EmbeddedLedger::Impl {
   using LedgerMetrics = engine::LedgerMetrics;
   using Record = engine::Record;
   using LockKind = engine::LockKind;
+  using Units = engine::Units;
 
   Options opts;
   SystemClock system_clock;
@@ -265,7 +278,7 @@ struct EmbeddedLedger::Impl {
 
   // Locks `units` (or, with allow_partial, what is available if less) of owner's asset to the DvP.
   Result<Outcome> lockAssets(const std::string& cmd, const Dvp& d, const std::string& owner,
-                             const std::string& asset, int64_t units, bool allow_partial,
+                             const std::string& asset, Units units, bool allow_partial,
                              LockKind kind);
 
   Result<Outcome> run(const std::string& cmd, const LockSecurities& c);

@@ -55,6 +55,15 @@ Result<void> EmbeddedLedger::Impl::applyOp(const journal::Op& op, const std::str
   } else if (auto* o = std::get_if<journal::CreateHoldingOp>(&op)) {
     auto s = syncOf(o->synchronizer);
     if (!s) return s.error();
+    // The engine sums raw units without overflow checks (engine::Units): a journal that breaks
+    // the Numeric 10 bound of a holding or of its asset's total is refused, not applied.
+    const Units before = totals.count(o->asset) ? totals.at(o->asset).total : 0;
+    if (o->units <= 0 || o->units > LedgerAmount::kMaxUnits ||
+        before > LedgerAmount::kMaxUnits - o->units) {
+      return invalid("journal creates holding " + o->contract_id + " of " + o->asset +
+                     " outside the ledger's Numeric 10 range (its total would exceed " +
+                     LedgerAmount::max().toString() + ")");
+    }
     Holding h;
     h.cid = o->contract_id;
     h.owner = o->owner;
@@ -86,8 +95,8 @@ Result<void> EmbeddedLedger::Impl::applyOp(const journal::Op& op, const std::str
     d.provider = o->provider;
     d.security = o->security;
     d.cash_asset = o->cash_asset;
-    d.quantity = o->quantity_units;
-    d.amount = o->amount_units;
+    d.quantity = unitsOf(Decimal::fromUnits(o->quantity_units));
+    d.amount = unitsOf(Decimal::fromUnits(o->amount_units));
     d.date_days = o->settlement_date_days;
     d.sync = *s;
     dvps.emplace(d.cid, std::move(d));
@@ -166,7 +175,7 @@ HoldingView EmbeddedLedger::Impl::view(const Holding& h) const {
   v.contract_id = h.cid;
   v.owner = h.owner;
   v.asset = h.asset;
-  v.amount = Decimal::fromUnits(h.units);
+  v.amount = amountOf(h.units);
   v.locked = h.locked();
   v.lock_dvp_contract_id = h.lock_dvp;
   v.synchronizer = sync_names[h.sync];
@@ -182,8 +191,9 @@ DvpView EmbeddedLedger::Impl::dvpView(const Dvp& d) const {
   v.seller = d.seller;
   v.security = d.security;
   v.cash_asset = d.cash_asset;
-  v.quantity = Decimal::fromUnits(d.quantity);
-  v.amount = Decimal::fromUnits(d.amount);
+  // A DvP's figures come from DECIMAL(18,8) (CreateDvpOp): the way back is exact.
+  v.quantity = tradeOf(d.quantity).value();
+  v.amount = tradeOf(d.amount).value();
   v.synchronizer = sync_names[d.sync];
   return v;
 }
@@ -192,7 +202,7 @@ Result<void> EmbeddedLedger::verifyIntegrity() const {
   Impl& L = *impl_;
   std::lock_guard l(L.mu);
   std::map<std::string, AssetTotals> totals;
-  std::unordered_map<std::string, int64_t> free;
+  std::unordered_map<std::string, Units> free;
   std::unordered_map<std::string, std::pair<size_t, size_t>> lock_counts;
   for (const auto& [cid, h] : L.holdings) {
     if (h.units <= 0) return invalid("holding " + cid + " has non-positive amount");
@@ -219,7 +229,7 @@ Result<void> EmbeddedLedger::verifyIntegrity() const {
     }
   }
   for (const auto& [k, fi] : L.free_index) {
-    int64_t sum = 0;
+    Units sum = 0;
     for (const auto& m : fi.by_sync) {
       for (const auto& [seq_no, cid] : m) {
         auto it = L.holdings.find(cid);
@@ -230,7 +240,7 @@ Result<void> EmbeddedLedger::verifyIntegrity() const {
       }
     }
     auto f = free.find(k);
-    int64_t expect = f == free.end() ? 0 : f->second;
+    Units expect = f == free.end() ? 0 : f->second;
     if (sum != fi.free || sum != expect) return invalid("free total mismatch for " + k);
   }
   for (const auto& [dvp_cid, dl] : L.locks) {
