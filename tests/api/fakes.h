@@ -10,6 +10,7 @@
 
 #include "domain/settlement.h"
 #include "ledger/ledger.h"
+#include "store/audit.h"
 #include "store/repository.h"
 #include "workflow/commands.h"
 
@@ -30,6 +31,10 @@ class FakeAccountRepository final : public AccountRepository {
     if (accounts_.count(a.account_id))
       return Error::permanent("account_exists", "account " + a.account_id + " exists",
                               "account_id");
+    for (const auto& [_, other] : accounts_)
+      if (other.canton_party == a.canton_party)
+        return Error::permanent("canton_party_taken", "canton_party " + a.canton_party + " taken",
+                                "canton_party");
     accounts_[a.account_id] = a;
     return a;
   }
@@ -137,6 +142,7 @@ class FakeSettlementRepository final : public SettlementRepository {
       if (q.account_id && s.trade.buyer_account_id != *q.account_id &&
           s.trade.seller_account_id != *q.account_id)
         continue;
+      if (!q.visible(s.trade.buyer_account_id, s.trade.seller_account_id)) continue;
       if (!q.statuses.empty() &&
           std::find(q.statuses.begin(), q.statuses.end(), s.status) == q.statuses.end())
         continue;
@@ -334,6 +340,74 @@ class FakeLedger final : public ledger::Ledger {
   std::vector<std::string> parties_;
   std::vector<ledger::HoldingView> holdings_;
   int next_id_ = 0;
+};
+
+class FakeAuditRepository final : public AuditRepository {
+ public:
+  Result<void> record(const AuditEntry& e) override {
+    std::lock_guard l(mu_);
+    entries_.push_back(e);
+    entries_.back().id = static_cast<int64_t>(entries_.size());
+    return {};
+  }
+  Result<std::vector<AuditEntry>> list(const AuditQuery& q) override {
+    std::lock_guard l(mu_);
+    std::vector<AuditEntry> out;
+    for (auto it = entries_.rbegin(); it != entries_.rend(); ++it) {
+      if (q.actor && it->actor != *q.actor) continue;
+      if (q.action && it->action != *q.action) continue;
+      if (q.target && it->target != *q.target) continue;
+      if (q.before_id && it->id >= *q.before_id) continue;
+      if (static_cast<int>(out.size()) == q.limit) break;
+      out.push_back(*it);
+    }
+    return out;
+  }
+  std::vector<AuditEntry> entries() {
+    std::lock_guard l(mu_);
+    return entries_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<AuditEntry> entries_;
+};
+
+class FakeCreditRequests final : public CreditRequestRepository {
+ public:
+  Result<CreditClaim> claim(const std::string& key, const std::string& sha) override {
+    std::lock_guard l(mu_);
+    auto [it, inserted] = rows_.try_emplace(key, Row{sha, false, 0, {}});
+    if (inserted) return CreditClaim{};
+    CreditClaim c;
+    if (it->second.sha != sha)
+      c.kind = CreditClaim::Kind::kOtherBody;
+    else if (it->second.done)
+      c = CreditClaim{CreditClaim::Kind::kDone, it->second.status, it->second.response};
+    else
+      c.kind = CreditClaim::Kind::kPending;
+    return c;
+  }
+  Result<void> complete(const std::string& key, int status, const std::string& body) override {
+    std::lock_guard l(mu_);
+    rows_[key] = Row{rows_[key].sha, true, status, body};
+    return {};
+  }
+  Result<void> release(const std::string& key) override {
+    std::lock_guard l(mu_);
+    rows_.erase(key);
+    return {};
+  }
+
+ private:
+  struct Row {
+    std::string sha;
+    bool done;
+    int status;
+    std::string response;
+  };
+  std::mutex mu_;
+  std::map<std::string, Row> rows_;
 };
 
 }  // namespace sc::test

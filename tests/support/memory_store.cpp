@@ -138,6 +138,7 @@ Result<SettlementPage> MemoryStore::list(const ListQuery& q) {
     if (q.account_id && s.trade.buyer_account_id != *q.account_id &&
         s.trade.seller_account_id != *q.account_id)
       continue;
+    if (!q.visible(s.trade.buyer_account_id, s.trade.seller_account_id)) continue;
     if (!q.statuses.empty() &&
         std::find(q.statuses.begin(), q.statuses.end(), s.status) == q.statuses.end())
       continue;
