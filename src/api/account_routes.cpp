@@ -1,9 +1,12 @@
 // Account routes: POST /accounts, GET and PATCH /accounts/{id}, GET /accounts/{id}/holdings.
 // The handlers parse and map; AccountService (workflow) creates accounts and sums balances.
+#include <algorithm>
+
 #include "api/errors.h"
 #include "api/request_parsing.h"
 #include "api/routes.h"
 #include "domain/ids.h"
+#include "workflow/errors.h"
 
 namespace sc::api {
 namespace {
@@ -23,16 +26,25 @@ Result<std::string> accountIdParam(const HttpRequest& r) {
 
 }  // namespace
 
-HttpResponse Api::postAccount(const HttpRequest& r) {
+HttpResponse Api::postAccount(const HttpRequest& r, Caller& c) {
   auto body = parseObject(r.body);
   if (!body) return errorResponse(body.error());
   auto id = requiredExternalId(*body, "account_id");
   if (!id) return errorResponse(id.error());
+  c.audit_target = *id;
   auto party = optionalString(*body, "canton_party");
   if (!party) return errorResponse(party.error());
   if (*party && ((*party)->empty() || (*party)->size() > 255))
     return errorResponse(kInvalidParameter, "canton_party must be 1-255 characters",
                          "canton_party");
+  if (*party) {
+    const auto& reserved = deps_.reserved_parties;
+    if (std::find(reserved.begin(), reserved.end(), **party) != reserved.end())
+      return errorResponse(
+          kReservedParty,
+          "canton_party " + **party + " is the securities issuer's or the cash provider's party",
+          "canton_party");
+  }
   auto status_text = optionalString(*body, "status");
   if (!status_text) return errorResponse(status_text.error());
   NewAccount request{*id, *party, AccountStatus::kActive};
@@ -46,7 +58,7 @@ HttpResponse Api::postAccount(const HttpRequest& r) {
   return jsonResponse(201, accountJson(*created));
 }
 
-HttpResponse Api::getAccount(const HttpRequest& r) {
+HttpResponse Api::getAccount(const HttpRequest& r, Caller& c) {
   auto id = accountIdParam(r);
   if (!id) return errorResponse(id.error());
   auto a = account_service_.find(*id);
@@ -54,9 +66,10 @@ HttpResponse Api::getAccount(const HttpRequest& r) {
   return jsonResponse(200, accountJson(*a));
 }
 
-HttpResponse Api::patchAccount(const HttpRequest& r) {
+HttpResponse Api::patchAccount(const HttpRequest& r, Caller& c) {
   auto id = accountIdParam(r);
   if (!id) return errorResponse(id.error());
+  c.audit_target = *id;
   auto body = parseObject(r.body);
   if (!body) return errorResponse(body.error());
   auto status_text = optionalString(*body, "status");
@@ -73,9 +86,11 @@ HttpResponse Api::patchAccount(const HttpRequest& r) {
   return jsonResponse(200, accountJson(*updated));
 }
 
-HttpResponse Api::getHoldings(const HttpRequest& r) {
+HttpResponse Api::getHoldings(const HttpRequest& r, Caller& c) {
   auto id = accountIdParam(r);
   if (!id) return errorResponse(id.error());
+  if (!c.maySeeAccount(*id))  // another holder's account: as if it did not exist
+    return errorResponse(workflow::kAccountNotFound, "account " + *id + " not found", "account_id");
   auto view = account_service_.holdings(*id);
   if (!view) return errorResponse(view.error());
   Json list = Json::array();

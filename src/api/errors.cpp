@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "domain/ledger_amount.h"
+#include "auth/errors.h"
 #include "domain/trade.h"
 #include "ledger/ledger.h"
 #include "store/errors.h"
@@ -45,15 +46,28 @@ constexpr std::array<std::string_view, 27> kBadRequestCodes = {
 };
 
 // The request is valid but the resource's state forbids it.
-constexpr std::array<std::string_view, 3> kConflictCodes = {
-    reason::kTradeConflict, workflow::kInvalidState, store::kAccountExists};
+constexpr std::array<std::string_view, 5> kConflictCodes = {
+    reason::kTradeConflict, workflow::kInvalidState, store::kAccountExists, store::kPartyTaken,
+    kIdempotencyInProgress};
+
+// Every refusal of a bearer token (auth/errors.h), each its own reason code.
+constexpr std::array<std::string_view, 15> kUnauthorizedCodes = {
+    kUnauthorized,         auth::kMissingToken,   auth::kMalformedToken,   auth::kAlgNone,
+    auth::kUnsupportedAlg, auth::kAlgKeyMismatch, auth::kMissingKid,       auth::kUnknownKid,
+    auth::kBadSignature,   auth::kTokenExpired,   auth::kTokenNotYetValid, auth::kWrongIssuer,
+    auth::kWrongAudience,  auth::kMissingClaim,   auth::kInvalidClaim};
+
+// Well-formed, but refused for what it says.
+constexpr std::array<std::string_view, 2> kUnprocessableCodes = {kIdempotencyKeyReused,
+                                                                 kReservedParty};
 
 constexpr std::array<std::string_view, 3> kNotFoundCodes = {workflow::kSettlementNotFound,
                                                             workflow::kAccountNotFound, kNotFound};
 
 // Unavailable dependencies: 503 with Retry-After even when the error is not marked retryable.
-constexpr std::array<std::string_view, 4> kUnavailableCodes = {
-    store::kDatabaseUnavailable, ledger::kUnavailable, ledger::kTimeout, ledger::kContractInFlight};
+constexpr std::array<std::string_view, 5> kUnavailableCodes = {
+    auth::kKeysUnavailable, store::kDatabaseUnavailable, ledger::kUnavailable, ledger::kTimeout,
+    ledger::kContractInFlight};
 
 bool in(std::string_view code, auto const& list) {
   for (auto c : list)
@@ -68,7 +82,9 @@ unsigned httpStatusFor(const Error& e) {
   if (in(c, kConflictCodes)) return 409;
   if (in(c, kBadRequestCodes)) return 400;
   if (in(c, kNotFoundCodes)) return 404;
-  if (c == kUnauthorized) return 401;
+  if (in(c, kUnauthorizedCodes)) return 401;
+  if (c == auth::kForbidden) return 403;
+  if (in(c, kUnprocessableCodes)) return 422;
   if (c == kMethodNotAllowed) return 405;
   if (c == kPayloadTooLarge) return 413;
   if (c == kHeaderTooLarge) return 431;

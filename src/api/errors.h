@@ -16,13 +16,19 @@ inline constexpr std::string_view kMalformedRequest = "malformed_request";  // b
 inline constexpr std::string_view kPayloadTooLarge = "payload_too_large";
 inline constexpr std::string_view kHeaderTooLarge = "header_too_large";
 inline constexpr std::string_view kUnauthorized = "unauthorized";
+// POST /ledger/holdings: the Idempotency-Key was used with another body (422), or its first
+// request is still crediting (409).
+inline constexpr std::string_view kIdempotencyKeyReused = "idempotency_key_reused";
+inline constexpr std::string_view kIdempotencyInProgress = "idempotency_key_in_progress";
+// POST /accounts: the issuer's and the cash provider's parties are never account parties (422).
+inline constexpr std::string_view kReservedParty = "reserved_party";
 inline constexpr std::string_view kNotFound = "not_found";
 inline constexpr std::string_view kMethodNotAllowed = "method_not_allowed";
 inline constexpr std::string_view kNotReady = "not_ready";
 inline constexpr std::string_view kInternalError = "internal_error";
 
-// 400 for every validation/reason code, 401, 404, 405, 409, 413, 431, 503 for retryable errors,
-// 500 for anything unexpected.
+// 400 for every validation/reason code, 401 (auth/errors.h token codes), 403, 404, 405, 409, 413,
+// 431, 503 for retryable errors, 500 for anything unexpected.
 unsigned httpStatusFor(const Error& e);
 
 // The JSON error body for `e`.

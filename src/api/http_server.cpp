@@ -216,6 +216,9 @@ class Session : public std::enable_shared_from_this<Session> {
       if (!inserted) it->second += ", " + std::string(f.value());
     }
     req->body = std::move(beast_req.body());
+    beast::error_code peer_ec;
+    auto peer = stream_.socket().remote_endpoint(peer_ec);
+    if (!peer_ec) req->remote_address = peer.address().to_string();
     server_.metrics.in_flight.add(1);
     started_ = std::chrono::steady_clock::now();
 

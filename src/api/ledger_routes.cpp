@@ -1,18 +1,91 @@
-// Embedded-ledger operator routes: POST /ledger/holdings (funding), GET /ledger/totals,
-// POST /ledger/faults (outage drills; routed only when ApiDeps::set_outage is given).
+// Embedded-ledger operator routes: POST /ledger/holdings (funding, with an optional
+// Idempotency-Key; not served in production), GET /ledger/totals, POST /ledger/faults (outage
+// drills; routed only when ApiDeps::set_outage is given).
+#include <openssl/evp.h>
+
 #include <algorithm>
 
 #include "api/errors.h"
 #include "api/request_parsing.h"
 #include "api/routes.h"
+#include "common/log.h"
 
 namespace sc::api {
+namespace {
 
-HttpResponse Api::postHolding(const HttpRequest& r) {
+std::string sha256Hex(std::string_view data) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned int i = 0; i < len; ++i) {
+    out.push_back(kHex[md[i] >> 4]);
+    out.push_back(kHex[md[i] & 0xF]);
+  }
+  return out;
+}
+
+bool validIdempotencyKey(const std::string& key) {
+  if (key.empty() || key.size() > 255) return false;
+  return std::all_of(key.begin(), key.end(),
+                     [](unsigned char ch) { return ch > 0x20 && ch < 0x7f; });
+}
+
+}  // namespace
+
+// With an Idempotency-Key: the key is claimed in the store before the ledger is asked; the same
+// key and body credit once and get the first answer again; another body is 422; a second request
+// while the first is still crediting is 409. A failed credit releases the key.
+HttpResponse Api::postHolding(const HttpRequest& r, Caller& c) {
+  if (r.headers.find("idempotency-key") == r.headers.end()) return credit(r, c);
+  std::string key = r.header("idempotency-key");
+  if (!validIdempotencyKey(key))
+    return errorResponse(kInvalidParameter,
+                         "Idempotency-Key must be 1-255 visible ASCII characters",
+                         "Idempotency-Key");
+  if (!deps_.credit_requests)
+    return errorResponse(kInvalidParameter, "Idempotency-Key is not supported here",
+                         "Idempotency-Key");
+  // "The same body" is the same JSON value: spacing and key order do not matter.
+  auto parsed = nlohmann::json::parse(r.body, nullptr, false);  // keys sorted
+  std::string canonical = parsed.is_discarded() ? r.body : parsed.dump();
+  auto claim = deps_.credit_requests->claim(key, sha256Hex(canonical));
+  if (!claim) return errorResponse(claim.error());
+  switch (claim->kind) {
+    case CreditClaim::Kind::kOtherBody:
+      return errorResponse(kIdempotencyKeyReused,
+                           "Idempotency-Key " + key + " was used for another request body",
+                           "Idempotency-Key");
+    case CreditClaim::Kind::kPending:
+      return errorResponse(kIdempotencyInProgress,
+                           "a request with Idempotency-Key " + key + " is still being processed",
+                           "Idempotency-Key");
+    case CreditClaim::Kind::kDone: {
+      HttpResponse replay;
+      replay.status = static_cast<unsigned>(claim->status);
+      replay.body = claim->response;
+      replay.headers.emplace_back("Idempotent-Replayed", "true");
+      return replay;
+    }
+    case CreditClaim::Kind::kClaimed:
+      break;
+  }
+  HttpResponse res = credit(r, c);
+  Result<void> kept = res.status < 300 ? deps_.credit_requests->complete(key, res.status, res.body)
+                                       : deps_.credit_requests->release(key);
+  if (!kept)
+    logger()->error("Idempotency-Key {}: cannot record the outcome: {}", log::escape(key),
+                    kept.error().message);
+  return res;
+}
+
+HttpResponse Api::credit(const HttpRequest& r, Caller& c) {
   auto body = parseObject(r.body);
   if (!body) return errorResponse(body.error());
   auto id = requiredExternalId(*body, "account_id");
   if (!id) return errorResponse(id.error());
+  c.audit_target = *id;
   auto asset = requiredExternalId(*body, "asset", kInvalidParameter);
   if (!asset) return errorResponse(asset.error());
   // amount: a decimal string, or a JSON integer (never a binary floating-point value). A credit
@@ -59,7 +132,7 @@ HttpResponse Api::postHolding(const HttpRequest& r) {
   return jsonResponse(201, out);
 }
 
-HttpResponse Api::getTotals(const HttpRequest&) {
+HttpResponse Api::getTotals(const HttpRequest&, Caller& c) {
   auto totals = deps_.ledger.totals();
   if (!totals) return errorResponse(totals.error());
   Json list = Json::array();
@@ -72,7 +145,7 @@ HttpResponse Api::getTotals(const HttpRequest&) {
 
 // Operator drill: {"synchronizer": "cash", "down": true} takes a synchronizer of the embedded
 // ledger down (its commands fail as unavailable, retryably) until {"down": false}.
-HttpResponse Api::postFaults(const HttpRequest& r) {
+HttpResponse Api::postFaults(const HttpRequest& r, Caller& c) {
   auto body = parseObject(r.body);
   if (!body) return errorResponse(body.error());
   auto sync = requiredString(*body, "synchronizer");
@@ -86,8 +159,10 @@ HttpResponse Api::postFaults(const HttpRequest& r) {
   if (!it->is_boolean())
     return errorResponse(reason::kInvalidFieldType, "down must be true or false", "down");
   bool down = it->get<bool>();
+  c.audit_target = *sync;
   if (auto set = deps_.set_outage(*sync, down); !set) return errorResponse(set.error());
-  logger()->warn("synchronizer {} set {} by an operator", *sync, down ? "down" : "up");
+  logger()->warn("synchronizer {} set {} by {}", *sync, down ? "down" : "up",
+                 log::escape(c.actor()));
   return jsonResponse(200, Json{{"synchronizer", *sync}, {"down", down}});
 }
 

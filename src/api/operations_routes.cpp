@@ -6,13 +6,20 @@
 
 namespace sc::api {
 
-HttpResponse Api::health(const HttpRequest&) { return jsonResponse(200, Json{{"status", "ok"}}); }
+HttpResponse Api::health(const HttpRequest&, Caller& c) {
+  return jsonResponse(200, Json{{"status", "ok"}});
+}
 
-HttpResponse Api::ready(const HttpRequest&) {
+HttpResponse Api::ready(const HttpRequest&, Caller& c) {
   Result<void> r = deps_.readiness ? deps_.readiness() : Result<void>();
   if (r) return jsonResponse(200, Json{{"status", "ready"}});
   Json out;
   out["status"] = "not_ready";
+  if (deps_.verifier && !c.principal) {  // the reason is for a token holder only
+    auto res = jsonResponse(503, out);
+    res.headers.emplace_back("Retry-After", "1");
+    return res;
+  }
   Json err;
   err["code"] = r.error().code.empty() ? std::string(kNotReady) : r.error().code;
   err["message"] = r.error().message;
@@ -22,7 +29,7 @@ HttpResponse Api::ready(const HttpRequest&) {
   return res;
 }
 
-HttpResponse Api::metricsText(const HttpRequest&) {
+HttpResponse Api::metricsText(const HttpRequest&, Caller& c) {
   HttpResponse r;
   r.content_type = "text/plain; version=0.0.4; charset=utf-8";
   r.body = metrics::renderPrometheus();

@@ -29,6 +29,7 @@ struct HttpRequest {
   std::map<std::string, std::string> params;   // path parameters, percent-decoded
   std::map<std::string, std::string> headers;  // names lower case
   std::string body;
+  std::string remote_address;  // the peer's IP address (audit, logs)
 
   // Header value by (case-insensitive) name, empty when absent.
   std::string header(std::string_view name) const;

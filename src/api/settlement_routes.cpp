@@ -21,13 +21,15 @@ Result<Uuid> settlementIdParam(const HttpRequest& r) {
   return *id;
 }
 
-// The settlement the {id} of the path names: invalid_id, or settlement_not_found (404).
-Result<Settlement> findSettlement(SettlementRepository& settlements, const HttpRequest& r) {
+// The settlement the {id} of the path names: invalid_id, or settlement_not_found (404) — also
+// when the caller's account scope does not include it (its existence is not revealed).
+Result<Settlement> findSettlement(SettlementRepository& settlements, const HttpRequest& r,
+                                  const Caller& c) {
   auto id = settlementIdParam(r);
   if (!id) return id.error();
   auto s = settlements.find(*id);
   if (!s) return s.error();
-  if (!*s)
+  if (!*s || !c.maySee(**s))
     return bad(workflow::kSettlementNotFound, "settlement " + r.params.at("id") + " not found",
                "settlement_id");
   return std::move(**s);
@@ -51,7 +53,7 @@ size_t utf8Length(std::string_view s) {
 
 }  // namespace
 
-HttpResponse Api::postTrade(const HttpRequest& r) {
+HttpResponse Api::postTrade(const HttpRequest& r, Caller& c) {
   auto decision = deps_.intake.submitOne(r.body);
   if (!decision) return errorResponse(decision.error());
   const IntakeDecision& d = *decision;
@@ -77,13 +79,13 @@ HttpResponse Api::postTrade(const HttpRequest& r) {
   return errorResponse(kInternalError, "intake returned no settlement");
 }
 
-HttpResponse Api::getSettlement(const HttpRequest& r) {
-  auto s = findSettlement(deps_.settlements, r);
+HttpResponse Api::getSettlement(const HttpRequest& r, Caller& c) {
+  auto s = findSettlement(deps_.settlements, r, c);
   if (!s) return errorResponse(s.error());
   return jsonResponse(200, settlementJson(*s));
 }
 
-HttpResponse Api::listSettlements(const HttpRequest& r) {
+HttpResponse Api::listSettlements(const HttpRequest& r, Caller& c) {
   ListQuery q;
   if (auto* v = r.queryParam("account_id")) {
     if (!isValidExternalId(*v))
@@ -116,6 +118,7 @@ HttpResponse Api::listSettlements(const HttpRequest& r) {
   }
   if (q.start_date && q.end_date && *q.start_date > *q.end_date)
     return errorResponse(kInvalidParameter, "end_date is before start_date", "end_date");
+  q.visible_accounts = c.accounts;  // filtered in the query: total counts only these
   q.limit = kDefaultLimit;
   if (auto* v = r.queryParam("limit")) {
     auto n = parseCount(*v);
@@ -144,9 +147,10 @@ HttpResponse Api::listSettlements(const HttpRequest& r) {
   return jsonResponse(200, out);
 }
 
-HttpResponse Api::retrySettlement(const HttpRequest& r) {
+HttpResponse Api::retrySettlement(const HttpRequest& r, Caller& c) {
   auto id = settlementIdParam(r);
   if (!id) return errorResponse(id.error());
+  c.audit_target = id->prefixed(kSettlementPrefix);
   auto body = parseObject(r.body);
   if (!body) return errorResponse(body.error());
   auto why = requiredString(*body, "reason");
@@ -179,8 +183,8 @@ HttpResponse Api::retrySettlement(const HttpRequest& r) {
   return jsonResponse(200, out);
 }
 
-HttpResponse Api::settlementEvents(const HttpRequest& r) {
-  auto s = findSettlement(deps_.settlements, r);
+HttpResponse Api::settlementEvents(const HttpRequest& r, Caller& c) {
+  auto s = findSettlement(deps_.settlements, r, c);
   if (!s) return errorResponse(s.error());
   auto events = deps_.settlements.events(s->id);
   if (!events) return errorResponse(events.error());

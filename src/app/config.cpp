@@ -68,6 +68,53 @@ bool fileReadable(const std::string& path) {
   return in.good();
 }
 
+bool isLoopback(const std::string& bind) {
+  return bind == "localhost" || bind == "::1" || bind.rfind("127.", 0) == 0;
+}
+
+// DESIGN §10: production never runs without authentication, minting or fault injection; outside
+// production no authentication means a loopback bind unless AUTH_DISABLED=true says otherwise.
+void validateAuth(Config& c, const std::map<std::string, std::string>& env) {
+  bool any_auth_setting = false;
+  for (const auto& [name, value] : env)
+    if (name.rfind("AUTH_", 0) == 0 && name != "AUTH_DISABLED" && !value.empty())
+      any_auth_setting = true;
+  if (c.auth_disabled && any_auth_setting)
+    throw ConfigError("AUTH_DISABLED=true contradicts the AUTH_* settings given; drop one");
+  if (!c.auth_jwks_file.empty() && !c.auth_jwks_url.empty())
+    throw ConfigError("set AUTH_JWKS_FILE or AUTH_JWKS_URL, not both");
+  if (c.production()) {
+    if (c.auth_disabled)
+      throw ConfigError("AUTH_DISABLED=true is refused with ENVIRONMENT=production");
+    if (!c.auth_hs256_secret_file.empty())
+      throw ConfigError(
+          "AUTH_HS256_SECRET_FILE is for development only, refused with ENVIRONMENT=production");
+    std::string missing;
+    auto need = [&](bool ok, const char* what) {
+      if (!ok) missing += (missing.empty() ? "" : ", ") + std::string(what);
+    };
+    need(!c.auth_jwks_file.empty() || !c.auth_jwks_url.empty(), "AUTH_JWKS_FILE or AUTH_JWKS_URL");
+    need(!c.auth_issuer.empty(), "AUTH_ISSUER");
+    need(!c.auth_audience.empty(), "AUTH_AUDIENCE");
+    if (!missing.empty())
+      throw ConfigError("ENVIRONMENT=production requires authentication; missing: " + missing);
+  }
+  if (any_auth_setting) {
+    if (!c.authEnabled())
+      throw ConfigError(
+          "authentication needs keys: set AUTH_JWKS_FILE or AUTH_JWKS_URL "
+          "(or AUTH_HS256_SECRET_FILE in development)");
+    if (c.auth_issuer.empty()) throw ConfigError("AUTH_ISSUER must be set with authentication");
+    if (c.auth_audience.empty()) throw ConfigError("AUTH_AUDIENCE must be set with authentication");
+  }
+  if (c.http_bind.empty()) c.http_bind = c.authEnabled() ? "0.0.0.0" : "127.0.0.1";
+  if (!c.authEnabled() && !c.auth_disabled && !isLoopback(c.http_bind))
+    throw ConfigError("HTTP_BIND=" + c.http_bind +
+                      " without authentication: configure AUTH_JWKS_FILE or AUTH_JWKS_URL with "
+                      "AUTH_ISSUER and AUTH_AUDIENCE, or set AUTH_DISABLED=true to serve an open "
+                      "API on that address");
+}
+
 }  // namespace
 
 Config Config::fromEnvironment(const std::map<std::string, std::string>& env) {
@@ -75,12 +122,23 @@ Config Config::fromEnvironment(const std::map<std::string, std::string>& env) {
   Reader r(env);
   r.str("ENVIRONMENT", c.environment);
   r.oneOf("LOG_LEVEL", c.log_level, {"TRACE", "DEBUG", "INFO", "WARN", "WARNING", "ERROR"});
-  r.nonEmpty("HTTP_BIND", c.http_bind);
+  r.str("HTTP_BIND", c.http_bind);
   r.integer("PORT", c.port, 0, 65535);
   r.integer("HTTP_THREADS", c.http_threads, 1, 64);
   r.integer("HTTP_MAX_BODY_BYTES", c.http_max_body_bytes, 1024, 64LL << 20);
   r.integer("HTTP_READ_TIMEOUT_SECONDS", c.http_read_timeout_seconds, 1, 3600);
-  r.str("API_TOKEN", c.api_token);
+  r.str("AUTH_JWKS_FILE", c.auth_jwks_file);
+  r.str("AUTH_JWKS_URL", c.auth_jwks_url);
+  r.str("AUTH_ISSUER", c.auth_issuer);
+  r.str("AUTH_AUDIENCE", c.auth_audience);
+  r.integer("AUTH_LEEWAY_SECONDS", c.auth_leeway_seconds, 0, 300);
+  r.nonEmpty("AUTH_ROLES_CLAIM", c.auth_roles_claim);
+  r.nonEmpty("AUTH_ACCOUNTS_CLAIM", c.auth_accounts_claim);
+  r.str("AUTH_HS256_SECRET_FILE", c.auth_hs256_secret_file);
+  std::string disabled = "false";
+  r.oneOf("AUTH_DISABLED", disabled, {"true", "false"});
+  c.auth_disabled = disabled == "true";
+  validateAuth(c, env);
   r.nonEmpty("DB_HOST", c.db_host);
   r.integer("DB_PORT", c.db_port, 1, 65535);
   r.nonEmpty("DB_NAME", c.db_name);

@@ -17,12 +17,25 @@ struct Config {
   std::string environment = "development";  // ENVIRONMENT
   std::string log_level = "INFO";           // LOG_LEVEL: TRACE DEBUG INFO WARN ERROR
   // HTTP
-  std::string http_bind = "0.0.0.0";     // HTTP_BIND
-  int port = 8003;                       // PORT (0 = any free port; the chosen one is logged)
-  int http_threads = 2;                  // HTTP_THREADS
+  std::string http_bind;  // HTTP_BIND (default 0.0.0.0 with authentication, else 127.0.0.1)
+  int port = 8003;        // PORT (0 = any free port; the chosen one is logged)
+  int http_threads = 2;   // HTTP_THREADS
   size_t http_max_body_bytes = 1 << 20;  // HTTP_MAX_BODY_BYTES
   int http_read_timeout_seconds = 30;    // HTTP_READ_TIMEOUT_SECONDS
-  std::string api_token;                 // API_TOKEN: when set, writes need "Authorization: Bearer"
+  // Authentication (DESIGN §10, README "Security"). Any AUTH_* but AUTH_DISABLED turns it on.
+  std::string auth_jwks_file;                    // AUTH_JWKS_FILE
+  std::string auth_jwks_url;                     // AUTH_JWKS_URL (http:// or https://)
+  std::string auth_issuer;                       // AUTH_ISSUER (required with auth)
+  std::string auth_audience;                     // AUTH_AUDIENCE (required with auth)
+  int auth_leeway_seconds = 30;                  // AUTH_LEEWAY_SECONDS
+  std::string auth_roles_claim = "roles";        // AUTH_ROLES_CLAIM
+  std::string auth_accounts_claim = "accounts";  // AUTH_ACCOUNTS_CLAIM
+  std::string auth_hs256_secret_file;            // AUTH_HS256_SECRET_FILE (development only)
+  bool auth_disabled = false;  // AUTH_DISABLED=true: no auth on a non-loopback bind
+  bool authEnabled() const {
+    return !auth_jwks_file.empty() || !auth_jwks_url.empty() || !auth_hs256_secret_file.empty();
+  }
+  bool production() const { return environment == "production"; }
   // Database
   std::string db_host = "localhost";       // DB_HOST (a path = Unix socket directory)
   int db_port = 5432;                      // DB_PORT

@@ -4,12 +4,14 @@
 #include <csignal>
 #include <cstdint>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
 #include <memory>
 
 #include "api/http_server.h"
 #include "api/routes.h"
 #include "app/config.h"
+#include "auth/verifier.h"
 #include "common/log.h"
 #include "ledger/canton/canton_json_ledger.h"
 #include "ledger/embedded_ledger.h"
@@ -35,6 +37,39 @@ sc::api::HttpServerOptions httpServerOptions(const sc::Config& cfg) {
   return o;
 }
 
+// The JWT verifier of AUTH_* (null when authentication is off). Throws ConfigError when the
+// development secret file cannot be read.
+std::unique_ptr<sc::auth::Verifier> makeVerifier(const sc::Config& cfg, const sc::Clock& clock) {
+  if (!cfg.authEnabled()) return nullptr;
+  sc::auth::VerifierOptions o;
+  o.issuer = cfg.auth_issuer;
+  o.audience = cfg.auth_audience;
+  o.leeway = std::chrono::seconds(cfg.auth_leeway_seconds);
+  o.roles_claim = cfg.auth_roles_claim;
+  o.accounts_claim = cfg.auth_accounts_claim;
+  if (!cfg.auth_hs256_secret_file.empty()) {
+    std::ifstream in(cfg.auth_hs256_secret_file, std::ios::binary);
+    std::string secret((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) secret.pop_back();
+    if (!in.good() && !in.eof())
+      throw sc::ConfigError("cannot read AUTH_HS256_SECRET_FILE " + cfg.auth_hs256_secret_file);
+    if (secret.size() < 32)
+      throw sc::ConfigError("AUTH_HS256_SECRET_FILE must hold at least 32 bytes");
+    o.hs256_secret = std::move(secret);
+  }
+  std::shared_ptr<sc::auth::KeyProvider> keys;
+  if (!cfg.auth_jwks_file.empty())
+    keys = std::make_shared<sc::auth::KeyProvider>(sc::auth::jwksFileLoader(cfg.auth_jwks_file),
+                                                   cfg.auth_jwks_file, clock);
+  else if (!cfg.auth_jwks_url.empty())
+    keys = std::make_shared<sc::auth::KeyProvider>(sc::auth::jwksUrlLoader(cfg.auth_jwks_url),
+                                                   cfg.auth_jwks_url, clock);
+  if (keys) {
+    if (auto k = keys->keys(); !k) sc::log::get("app")->warn("auth keys: {}", k.error().message);
+  }
+  return std::make_unique<sc::auth::Verifier>(std::move(o), std::move(keys), clock);
+}
+
 int run(const sc::Config& cfg) {
   using namespace std::chrono;
   auto log = sc::log::get("app");
@@ -55,6 +90,18 @@ int run(const sc::Config& cfg) {
   }
 
   sc::SystemClock clock;
+  std::unique_ptr<sc::auth::Verifier> verifier;
+  try {
+    verifier = makeVerifier(cfg, clock);
+  } catch (const sc::ConfigError& e) {
+    log->critical("configuration error: {}", e.what());
+    return 2;
+  }
+  if (!verifier)
+    log->warn(
+        "authentication is OFF: anyone who reaches {}:{} may call every endpoint "
+        "(development only; see README \"Security\")",
+        cfg.http_bind, cfg.port);
   std::unique_ptr<sc::ledger::Ledger> ledger;
   sc::ledger::EmbeddedLedger* embedded = nullptr;
   std::string ledger_desc;
@@ -150,8 +197,13 @@ int run(const sc::Config& cfg) {
     return {};
   };
   sc::api::ApiDeps deps{intake,    (*db)->settlements(), (*db)->accounts(), workflow, *ledger,
-                        readiness, cfg.api_token,        nullptr,           nullptr};
-  if (cfg.environment != "production" && embedded) {
+                        readiness, verifier.get(),       nullptr,           nullptr};
+  deps.audit = &(*db)->audit();
+  deps.credit_requests = &(*db)->creditRequests();
+  deps.reserved_parties = {cfg.securities_issuer_party, cfg.cash_provider_party};
+  // Production: the issuer credits holdings on Canton; no minting, no fault injection.
+  deps.minting = !cfg.production();
+  if (!cfg.production() && embedded) {
     // Outage drills on the embedded ledger (POST /ledger/faults); never in production.
     deps.set_outage = [embedded](const std::string& sync, bool down) -> sc::Result<void> {
       embedded->setOutage(sync, down);

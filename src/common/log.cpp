@@ -36,4 +36,24 @@ void setLevel(const std::string& level) {
   spdlog::apply_all([](std::shared_ptr<spdlog::logger> l) { l->set_level(current); });
 }
 
+std::string escape(std::string_view text, size_t max) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out = "\"";
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (i == max) {
+      out += "...";
+      break;
+    }
+    auto c = static_cast<unsigned char>(text[i]);
+    if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\') {
+      out += "\\x";
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 0xF]);
+    } else {
+      out.push_back(static_cast<char>(c));
+    }
+  }
+  return out + "\"";
+}
+
 }  // namespace sc::log

@@ -37,13 +37,21 @@ Result<Account> PgAccountRepository::create(const Account& a) {
     auto rows = (*lease)->exec(
         "INSERT INTO accounts (account_id, canton_party, status, created_at)"
         " VALUES ($1, $2, $3::account_status, COALESCE($4::timestamptz, now()))"
-        " ON CONFLICT (account_id) DO NOTHING"
+        " ON CONFLICT DO NOTHING"
         " RETURNING account_id, canton_party, status, created_at",
         {a.account_id, a.canton_party, std::string(toString(a.status)), created});
     if (!rows.ok()) return rows.error();
-    if (rows->size() == 0)
+    if (rows->size() == 0) {
+      // Either key: the account id, or the canton_party another account holds (0005).
+      auto same_id = (*lease)->exec("SELECT 1 FROM accounts WHERE account_id = $1", {a.account_id});
+      if (!same_id.ok()) return same_id.error();
+      if (same_id->size() == 0)
+        return Error::permanent(std::string(store::kPartyTaken),
+                                "canton_party " + a.canton_party + " belongs to another account",
+                                "canton_party");
       return Error::permanent(std::string(store::kAccountExists),
                               "account " + a.account_id + " already exists", "account_id");
+    }
     return decodeAccount(*rows, 0);
   }());
 }

@@ -1,10 +1,11 @@
 #pragma once
 // The store as the application sees it: a connection pool, the schema migrated at open, and the
-// three repositories. ready() answers /ready (database reachable and every migration applied).
+// repositories. ready() answers /ready (database reachable and every migration applied).
 #include <memory>
 #include <string>
 
 #include "domain/result.h"
+#include "store/audit_repository.h"
 #include "store/pg_repositories.h"
 #include "store/pool.h"
 
@@ -22,15 +23,24 @@ class Database {
   SettlementRepository& settlements() { return settlements_; }
   AccountRepository& accounts() { return accounts_; }
   OutboxRepository& outbox() { return outbox_; }
+  AuditRepository& audit() { return audit_; }
+  CreditRequestRepository& creditRequests() { return credit_requests_; }
 
  private:
   Database(const std::string& conninfo, int pool_size)
-      : pool_(conninfo, pool_size), settlements_(pool_), accounts_(pool_), outbox_(pool_) {}
+      : pool_(conninfo, pool_size),
+        settlements_(pool_),
+        accounts_(pool_),
+        outbox_(pool_),
+        audit_(pool_),
+        credit_requests_(pool_) {}
 
   pg::ConnectionPool pool_;
   PgSettlementRepository settlements_;
   PgAccountRepository accounts_;
   PgOutboxRepository outbox_;
+  PgAuditRepository audit_;
+  PgCreditRequestRepository credit_requests_;
 };
 
 }  // namespace sc::store

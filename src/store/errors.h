@@ -21,6 +21,8 @@ inline constexpr std::string_view kMigrationChecksumMismatch = "migration_checks
 inline constexpr std::string_view kCorruptRow = "corrupt_row";
 inline constexpr std::string_view kIllegalTransition = "illegal_transition";
 inline constexpr std::string_view kAccountExists = "account_exists";  // AccountRepository::create
+// Another account already uses this canton_party (AccountRepository::create).
+inline constexpr std::string_view kPartyTaken = "canton_party_taken";
 inline constexpr std::string_view kUnknownAccount = reason::kUnknownAccount;  // setStatus of none
 
 }  // namespace sc::store

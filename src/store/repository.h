@@ -39,7 +39,17 @@ struct StateWrite {
 };
 
 struct ListQuery {
-  std::optional<std::string> account_id;     // buyer or seller
+  std::optional<std::string> account_id;  // buyer or seller
+  // The caller's scope (an account holder's token): only settlements with a buyer or seller in
+  // this list, counted in `total` likewise. nullopt: no scope; an empty list sees nothing.
+  std::optional<std::vector<std::string>> visible_accounts;
+  // Whether visible_accounts admits a settlement between these accounts (in-memory stores).
+  bool visible(const std::string& buyer, const std::string& seller) const {
+    if (!visible_accounts) return true;
+    for (const auto& a : *visible_accounts)
+      if (a == buyer || a == seller) return true;
+    return false;
+  }
   std::vector<Status> statuses;              // empty: any
   std::optional<Date> start_date, end_date;  // inclusive, on settlement_date
   int limit = 50;

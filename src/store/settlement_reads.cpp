@@ -64,6 +64,11 @@ Result<SettlementPage> PgSettlementRepository::list(const ListQuery& q) {
     std::string n = "$" + std::to_string(params.size());
     add("(buyer_account_id = " + n + " OR seller_account_id = " + n + ")");
   }
+  if (q.visible_accounts) {
+    params.emplace_back(pg::arrayLiteral(*q.visible_accounts));
+    std::string n = "$" + std::to_string(params.size()) + "::text[]";
+    add("(buyer_account_id = ANY(" + n + ") OR seller_account_id = ANY(" + n + "))");
+  }
   if (!q.statuses.empty()) {
     std::vector<std::string> names;
     for (Status s : q.statuses) names.emplace_back(toString(s));

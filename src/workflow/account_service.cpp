@@ -17,6 +17,16 @@ Result<Account> AccountService::create(const NewAccount& request) {
   if (*existing)
     return Error::permanent(std::string(store::kAccountExists),
                             "account " + request.account_id + " already exists", "account_id");
+  // A party that exists already belongs to another account (or to the issuer or cash provider):
+  // an alias would spend its holdings (issue 11). The store's unique index backs this up.
+  if (request.canton_party && request.canton_party->find("::") != std::string::npos) {
+    auto exists = ledger_.partyExists(*request.canton_party);
+    if (!exists) return exists.error();
+    if (*exists)
+      return Error::permanent(std::string(store::kPartyTaken),
+                              "canton_party " + *request.canton_party + " is already in use",
+                              "canton_party");
+  }
   auto party = ledger_.allocateParty(request.canton_party.value_or(request.account_id));
   if (!party) return party.error();
   Account a;

@@ -416,27 +416,5 @@ TEST_F(Routes, HealthReadyAndMetrics) {
   EXPECT_NE(m.body.find("sc_api_responses_5xx_total"), std::string::npos);
 }
 
-class AuthRoutes : public ApiServerTest {
- protected:
-  void SetUp() override {
-    ApiServerTest::SetUp();
-    token = "s3cret";
-  }
-};
-
-TEST_F(AuthRoutes, WritesNeedTheBearerTokenReadsDoNot) {
-  auto none = http().post("/trades", tradeJson());
-  EXPECT_EQ(none.status, 401u);
-  EXPECT_EQ(none.json()["error"]["code"], "unauthorized");
-  EXPECT_EQ(http().post("/trades", tradeJson(), {{"Authorization", "Bearer wrong"}}).status, 401u);
-  EXPECT_EQ(http().post("/trades", tradeJson(), {{"Authorization", "Basic s3cret"}}).status, 401u);
-  EXPECT_EQ(http().post("/accounts", R"({"account_id":"a1"})").status, 401u);
-  EXPECT_EQ(http().request("PATCH", "/accounts/acc_buyer", R"({"status":"inactive"})").status,
-            401u);
-  EXPECT_EQ(http().post("/trades", tradeJson(), {{"Authorization", "Bearer s3cret"}}).status, 201u);
-  EXPECT_EQ(http().get("/settlements").status, 200u);
-  EXPECT_EQ(http().get("/health").status, 200u);
-}
-
 }  // namespace
 }  // namespace sc::test

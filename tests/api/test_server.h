@@ -11,6 +11,7 @@
 #include "support/fake_clock.h"
 #include "support/fake_ledger.h"
 #include "support/http_client.h"
+#include "support/memory_audit.h"
 #include "support/memory_store.h"
 #include "support/trade_json.h"
 #include "workflow/commands.h"
@@ -77,14 +78,18 @@ class ApiServerTest : public ::testing::Test {
     if (server) server->stop();
   }
 
-  // Starts the server; tests may adjust `options`, `token` and `readiness` first.
+  // Starts the server; tests may adjust `options`, `verifier`, `minting` and `readiness` first.
   void start() {
     if (!api) {
       api::ApiDeps deps{
           intake,   repo,
           accounts, commands,
           ledger,   [this]() -> Result<void> { return readiness ? readiness() : Result<void>(); },
-          token,    &clock};
+          verifier, &clock};
+      deps.audit = &audit;
+      deps.credit_requests = &credit_requests;
+      deps.reserved_parties = reserved_parties;
+      deps.minting = minting;
       api = std::make_unique<api::Api>(std::move(deps));
     }
     options.bind_address = "127.0.0.1";
@@ -111,7 +116,11 @@ class ApiServerTest : public ::testing::Test {
   testing::FakeLedger ledger;
   Intake intake{repo, clock, TradeRules{}, std::chrono::seconds(300)};
   std::function<Result<void>()> readiness;
-  std::string token;
+  const auth::Verifier* verifier = nullptr;  // null: authentication off
+  MemoryAudit audit;
+  MemoryCreditRequests credit_requests;
+  std::vector<std::string> reserved_parties = {"securities-issuer::1", "cash-provider::2"};
+  bool minting = true;
   api::HttpServerOptions options{.handler_threads = 2};
   std::unique_ptr<api::Api> api;
   std::unique_ptr<api::HttpServer> server;

@@ -1,5 +1,5 @@
 // End-to-end over HTTP (see http_api_e2e_test.cpp): HTTP protocol errors (404, 405, 413, 400,
-// 431), the operator endpoints (health, ready, metrics) and bearer-token authentication.
+// 431), the operator endpoints (health, ready, metrics). Authentication: security_e2e_test.cpp.
 #include <string>
 
 #include "e2e/http_api_e2e.h"
@@ -107,28 +107,6 @@ TEST_F(HttpApiE2e, HealthReadyAndMetricsAnswer) {
   // The requests before this one were counted: 3 responses, one of them 4xx.
   EXPECT_NE(m.body.find("sc_api_requests_total 3\n"), std::string::npos) << m.body;
   EXPECT_NE(m.body.find("sc_api_responses_4xx_total 1\n"), std::string::npos) << m.body;
-}
-
-// With API_TOKEN set, every write needs the bearer token; reads do not.
-class AuthenticatedApiE2e : public E2eTest {
- protected:
-  std::map<std::string, std::string> serviceEnv() const override {
-    return {{"API_TOKEN", "s3cret-token"}};
-  }
-};
-
-TEST_F(AuthenticatedApiE2e, WritesWithoutTheBearerTokenAre401AndWithItSucceed) {
-  auto body = Json{{"account_id", "acc_1"}}.dump();
-  auto none = http().post("/accounts", body);
-  expectError(none, 401, "unauthorized");
-  EXPECT_EQ(none.header("www-authenticate"), "Bearer");
-  expectError(http().post("/accounts", body, {{"Authorization", "Bearer wrong-token"}}), 401,
-              "unauthorized");
-  expectError(http().post("/trades", validTrade("trd_1").dump()), 401, "unauthorized");
-  EXPECT_EQ(http().post("/accounts", body, {{"Authorization", "Bearer s3cret-token"}}).status,
-            201u);
-  EXPECT_EQ(get("/accounts/acc_1").status, 200u);
-  EXPECT_EQ(get("/settlements").status, 200u);
 }
 
 }  // namespace

@@ -174,6 +174,31 @@ TEST(ServiceStartupE2e, UnreachableDatabaseExitsWithStatus1NamingTheSettings) {
   EXPECT_NE(e.err.find("DB_HOST"), std::string::npos) << e.err;
 }
 
+// DESIGN §10: production never starts without authentication, and without it outside
+// production the API stays on loopback unless AUTH_DISABLED=true says otherwise.
+TEST(ServiceStartupE2e, ProductionWithoutAuthExitsNonZeroNamingTheMissingVariables) {
+  auto ledger = makeTempDir("e2e-config-ledger");
+  Exit e = runBinary({{"ENVIRONMENT", "production"}, {"LEDGER_DATA_DIR", ledger}, {"PORT", "0"}});
+  EXPECT_NE(e.status, 0) << e.err;
+  for (const char* name : {"AUTH_JWKS_FILE", "AUTH_JWKS_URL", "AUTH_ISSUER", "AUTH_AUDIENCE"})
+    EXPECT_NE(e.err.find(name), std::string::npos) << name << " not named in: " << e.err;
+  Exit hs = runBinary({{"ENVIRONMENT", "production"},
+                       {"AUTH_HS256_SECRET_FILE", "/dev/null"},
+                       {"AUTH_ISSUER", "i"},
+                       {"AUTH_AUDIENCE", "a"},
+                       {"LEDGER_DATA_DIR", ledger},
+                       {"PORT", "0"}});
+  EXPECT_NE(hs.status, 0) << hs.err;
+  EXPECT_NE(hs.err.find("AUTH_HS256_SECRET_FILE"), std::string::npos) << hs.err;
+}
+
+TEST(ServiceStartupE2e, AnOpenApiOnANonLoopbackAddressNeedsAuthDisabled) {
+  auto ledger = makeTempDir("e2e-config-ledger");
+  Exit e = runBinary({{"HTTP_BIND", "0.0.0.0"}, {"LEDGER_DATA_DIR", ledger}, {"PORT", "0"}});
+  EXPECT_EQ(e.status, 2) << e.err;
+  EXPECT_NE(e.err.find("AUTH_DISABLED"), std::string::npos) << e.err;
+}
+
 // --- graceful shutdown ---------------------------------------------------------------------------
 
 TEST_F(HttpApiE2e, SigtermAnswersTheRequestInFlightThenExitsZero) {

@@ -181,7 +181,7 @@ TEST_F(CantonLedger, AFullTradeSettlesThroughTheJsonApi) {
   ASSERT_TRUE(update);
   EXPECT_EQ(update->command_id, "t1:settle:0");
   EXPECT_EQ(update->offset, settled.offset);
-  std::map<std::string, std::pair<Decimal, Decimal>> totals;
+  std::map<std::string, std::pair<LedgerAmount, LedgerAmount>> totals;
   const auto all = ledger_->totals().value();
   for (const auto& t : all) totals[t.asset] = {t.total, t.locked};
   EXPECT_EQ(totals["AAPL"].first, D("100"));

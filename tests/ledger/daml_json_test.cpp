@@ -7,6 +7,7 @@ namespace sc::ledger::daml {
 namespace {
 
 Numeric N(const char* s) { return Numeric::parse(s).value(); }
+Decimal D(const char* s) { return Decimal::parse(s).value(); }
 
 TEST(DamlJson, TemplateIdsUseThePackageNameFromDamlYaml) {
   EXPECT_EQ(packageName(), "settlement-coordinator");
@@ -36,6 +37,18 @@ TEST(DamlJson, NumericIsAStringWithScaleTenAndRoundTripsExactly) {
   EXPECT_EQ(parseNumeric(Json("9999999999.99999999"), "q").value(), N("9999999999.99999999"));
   EXPECT_EQ(parseNumeric(Json("1.0000000000"), "q").value(), N("1"));
   EXPECT_EQ(parseNumeric(Json(42), "q").value(), N("42"));
+  // The ledger's own scale: 10 decimals, beyond a trade's 8.
+  EXPECT_EQ(parseNumeric(Json("1.0000000010"), "q").value(), N("1.000000001"));
+  EXPECT_EQ(numeric(N("0.0000000001")), Json("0.0000000001"));
+}
+
+TEST(DamlJson, ATradeFigureFieldMustFitDecimal18x8) {
+  EXPECT_EQ(tradeFigureField(Json{{"q", "15000.2500000000"}}, "q").value(),
+            Decimal::parse("15000.25").value());
+  auto precise = tradeFigureField(Json{{"q", "1.0000000010"}}, "q");
+  ASSERT_FALSE(precise);
+  EXPECT_EQ(precise.error().field, "q");
+  EXPECT_FALSE(tradeFigureField(Json{{"q", "10000000000"}}, "q"));  // past DECIMAL(18,8)
 }
 
 TEST(DamlJson, NumericRejectsDoublesExcessDigitsAndGarbage) {
@@ -43,14 +56,13 @@ TEST(DamlJson, NumericRejectsDoublesExcessDigitsAndGarbage) {
   ASSERT_FALSE(d);
   EXPECT_EQ(d.error().field, "quantity");
   EXPECT_FALSE(parseNumeric(Json("1.00000000001"), "q"));  // 11 decimals
-  EXPECT_FALSE(parseNumeric(Json("1.0000000010"), "q"));   // digits past the ledger's scale
   EXPECT_FALSE(parseNumeric(Json("abc"), "q"));
 }
 
 TEST(DamlJson, DvpArgumentsRoundTrip) {
   DvpArgs a{"buyer::1", "seller::2",   "iss::3",
             "cash::4",  "AAPL",        "USDC",
-            N("100"),   N("15000.25"), std::chrono::sys_days{std::chrono::year{2024} / 11 / 19}};
+            D("100"),   D("15000.25"), std::chrono::sys_days{std::chrono::year{2024} / 11 / 19}};
   Json j = encode(a);
   EXPECT_EQ(j["settlement_date"], "2024-11-19");
   EXPECT_EQ(j["cash_amount"], "15000.2500000000");

@@ -32,7 +32,8 @@ class FakeLedger final : public ledger::Ledger {
     return std::find(parties_.begin(), parties_.end(), party) != parties_.end();
   }
   Result<ledger::HoldingView> credit(const std::string& party, const std::string& asset,
-                                     Decimal amount, const std::string& synchronizer) override {
+                                     LedgerAmount amount,
+                                     const std::string& synchronizer) override {
     std::lock_guard l(mu_);
     if (fail_with) return *fail_with;
     return addHolding(party, asset, amount, synchronizer);
@@ -86,7 +87,7 @@ class FakeLedger final : public ledger::Ledger {
  private:
   // Adds a free holding; the caller holds mu_.
   ledger::HoldingView& addHolding(const std::string& party, const std::string& asset,
-                                  Decimal amount, const std::string& synchronizer) {
+                                  LedgerAmount amount, const std::string& synchronizer) {
     ledger::HoldingView h;
     h.contract_id = "h" + std::to_string(++next_id_);
     h.owner = party;

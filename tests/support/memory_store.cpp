@@ -13,6 +13,10 @@ Result<Account> MemoryAccounts::create(const Account& a) {
   if (fail_with) return *fail_with;
   if (accounts_.count(a.account_id))
     return Error::permanent("account_exists", "account " + a.account_id + " exists", "account_id");
+  for (const auto& [id, other] : accounts_)  // accounts.canton_party is UNIQUE
+    if (other.canton_party == a.canton_party)
+      return Error::permanent("canton_party_taken", "canton_party " + a.canton_party + " taken",
+                              "canton_party");
   accounts_[a.account_id] = a;
   return a;
 }
@@ -144,6 +148,7 @@ Result<SettlementPage> MemoryStore::list(const ListQuery& q) {
     if (q.account_id && s.trade.buyer_account_id != *q.account_id &&
         s.trade.seller_account_id != *q.account_id)
       continue;
+    if (!q.visible(s.trade.buyer_account_id, s.trade.seller_account_id)) continue;
     if (!q.statuses.empty() &&
         std::find(q.statuses.begin(), q.statuses.end(), s.status) == q.statuses.end())
       continue;

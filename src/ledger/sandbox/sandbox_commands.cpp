@@ -389,10 +389,13 @@ HttpReply Sandbox::submit(const Caller& c, const Json& cmds, int shape) {
       auto d = engine_->dvp(dvp_ref);
       if (d && *d) owners.insert(owners.end(), {(*d)->buyer, (*d)->seller});
       dvps = {dvp_ref};
+      auto figure = total.toDecimal();  // what a lock takes is a trade figure (DECIMAL(18,8))
+      if (!figure)
+        return interpretationError("lock of " + total.toString() + ": " + figure.error().message);
       if (sec)
-        command = LockSecurities{dvp_ref, total, false};
+        command = LockSecurities{dvp_ref, *figure, false};
       else
-        command = LockCash{dvp_ref, total};
+        command = LockCash{dvp_ref, *figure};
     } else if (choice == daml::kChoiceSettle || choice == daml::kChoiceCancel ||
                choice == daml::kChoiceReleaseSecurities || choice == daml::kChoiceReleaseCash) {
       std::string dvp_id;

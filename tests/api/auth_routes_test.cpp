@@ -1,0 +1,270 @@
+// The role table (README "Security") as a test table: every route × every role, with a real
+// verifier over an RSA key made here. Then the account_holder's scope (404 for others' settlements,
+// filtered lists whose total counts only what it may see), /ready details, the audit of operator
+// actions (refused attempts included), GET /audit, Idempotency-Key credits, reserved parties and
+// production's missing routes.
+#include <gtest/gtest.h>
+
+#include "api/test_server.h"
+#include "auth/verifier.h"
+#include "support/test_tokens.h"
+
+namespace sc::test {
+namespace {
+
+using nlohmann::json;
+
+constexpr const char* kIss = "https://issuer.test";
+constexpr const char* kAud = "settlement-coordinator";
+
+class AuthApiTest : public ApiServerTest {
+ protected:
+  static const TestKey& key() {
+    static TestKey k = TestKey::rsa("k1");
+    return k;
+  }
+  void SetUp() override {
+    ApiServerTest::SetUp();
+    accounts.put("acc_other");
+    auto keys = std::make_shared<auth::KeyProvider>(
+        []() -> Result<std::string> { return jwks({&key()}); }, "test", system_clock_);
+    auth::VerifierOptions o;
+    o.issuer = kIss;
+    o.audience = kAud;
+    verifier_ = std::make_unique<auth::Verifier>(o, keys, system_clock_);
+    verifier = verifier_.get();
+  }
+  std::string bearer(const std::vector<std::string>& roles,
+                     const std::vector<std::string>& accts = {}, const std::string& sub = "alice") {
+    return "Bearer " + key().token(claims(kIss, kAud, sub, roles, accts));
+  }
+  HttpResult call(const std::string& method, const std::string& path, const std::string& body,
+                  const std::string& auth) {
+    std::map<std::string, std::string> h;
+    if (!auth.empty()) h["Authorization"] = auth;
+    return http().request(method, path, body, h);
+  }
+
+  std::string createSettlementAs(const std::string& trade_id) {
+    auto r = call("POST", "/trades", tradeJson(trade_id), bearer({"submitter"}));
+    EXPECT_EQ(r.status, 201u) << r.body;
+    return r.json().value("settlement_id", "");
+  }
+
+  SystemClock system_clock_;
+  std::unique_ptr<auth::Verifier> verifier_;
+};
+
+struct RouteCase {
+  const char* method;
+  const char* path;  // {set} is replaced by a settlement of acc_buyer
+  const char* body;
+  std::vector<std::string> allowed;  // roles with access; "account_holder" = scoped access
+};
+
+TEST_F(AuthApiTest, EveryRouteAdmitsExactlyTheRolesOfTheTable) {
+  std::string set = createSettlementAs("trd_table");
+  const std::vector<RouteCase> table = {
+      {"POST", "/trades", nullptr, {"submitter"}},
+      {"POST", "/accounts", R"({"account_id":"new_{n}"})", {"operator"}},
+      {"GET", "/accounts/acc_buyer", "", {"operator", "auditor"}},
+      {"PATCH", "/accounts/acc_other", R"({"status":"active"})", {"operator"}},
+      {"GET", "/accounts/acc_buyer/holdings", "", {"operator", "auditor", "account_holder"}},
+      {"POST",
+       "/ledger/holdings",
+       R"({"account_id":"acc_buyer","asset":"USD","amount":"1"})",
+       {"operator"}},
+      {"GET", "/ledger/totals", "", {"operator", "auditor"}},
+      {"GET", "/settlements", "", {"auditor", "account_holder"}},
+      {"GET", "/settlements/{set}", "", {"auditor", "account_holder"}},
+      {"GET", "/settlements/{set}/events", "", {"auditor", "account_holder"}},
+      {"POST", "/settlements/{set}/retry", R"({"reason":"x"})", {"operator"}},
+      {"GET", "/audit", "", {"operator", "auditor"}},
+      {"GET", "/metrics", "", {"auditor"}},
+      {"GET", "/health", "", {"submitter", "operator", "auditor", "account_holder", "none"}},
+      {"GET", "/ready", "", {"submitter", "operator", "auditor", "account_holder", "none"}},
+  };
+  const std::vector<std::string> roles = {"submitter", "operator", "auditor", "account_holder"};
+  int n = 0;
+  for (const auto& rc : table) {
+    std::string path = rc.path;
+    if (auto p = path.find("{set}"); p != std::string::npos) path.replace(p, 5, set);
+    auto bodyFor = [&]() {
+      if (!rc.body) return tradeJson("trd_t" + std::to_string(++n));
+      std::string b = rc.body;
+      if (auto p = b.find("{n}"); p != std::string::npos) b.replace(p, 3, std::to_string(++n));
+      return b;
+    };
+    bool is_public = std::find(rc.allowed.begin(), rc.allowed.end(), "none") != rc.allowed.end();
+    auto anonymous = call(rc.method, path, bodyFor(), "");
+    EXPECT_EQ(anonymous.status, is_public ? 200u : 401u) << rc.method << " " << path;
+    if (!is_public) {
+      EXPECT_EQ(anonymous.json()["error"]["code"], "missing_token");
+      EXPECT_EQ(call(rc.method, path, bodyFor(), "Bearer x.y.z").status, 401u);
+    }
+    for (const auto& role : roles) {
+      bool allowed = std::find(rc.allowed.begin(), rc.allowed.end(), role) != rc.allowed.end();
+      auto res = call(rc.method, path, bodyFor(), bearer({role}, {"acc_buyer"}));
+      if (allowed) {  // admitted: whatever the handler answers, not 401/403
+        EXPECT_TRUE(res.status != 401u && res.status != 403u)
+            << role << " " << rc.method << " " << path << ": " << res.body;
+      } else {
+        EXPECT_EQ(res.status, 403u) << role << " " << rc.method << " " << path << ": " << res.body;
+        EXPECT_EQ(res.json()["error"]["code"], "forbidden");
+      }
+    }
+    if (!is_public)
+      EXPECT_EQ(call(rc.method, path, bodyFor(), bearer({})).status, 403u)
+          << "no roles: " << rc.method << " " << path;
+  }
+}
+
+TEST_F(AuthApiTest, AnAccountHolderSeesOnlyItsAccountsAndTotalCountsOnlyThose) {
+  std::string mine = createSettlementAs("trd_mine");
+  std::string theirs;
+  {
+    auto r = call("POST", "/trades", tradeJson("trd_theirs", "50", "acc_other", "acc_seller"),
+                  bearer({"submitter"}));
+    ASSERT_EQ(r.status, 201u) << r.body;
+    theirs = r.json()["settlement_id"];
+  }
+  std::string holder = bearer({"account_holder"}, {"acc_other"});
+  EXPECT_EQ(call("GET", "/settlements/" + theirs, "", holder).status, 200u);
+  auto hidden = call("GET", "/settlements/" + mine, "", holder);
+  EXPECT_EQ(hidden.status, 404u);
+  EXPECT_EQ(hidden.json()["error"]["code"], "settlement_not_found");
+  EXPECT_EQ(call("GET", "/settlements/" + mine + "/events", "", holder).status, 404u);
+  auto list = call("GET", "/settlements", "", holder);
+  ASSERT_EQ(list.status, 200u);
+  EXPECT_EQ(list.json()["total"], 1);
+  ASSERT_EQ(list.json()["settlements"].size(), 1u);
+  EXPECT_EQ(list.json()["settlements"][0]["settlement_id"], theirs);
+  // Asking for another account's settlements yields nothing, not an error that reveals them.
+  auto other = call("GET", "/settlements?account_id=acc_buyer", "", holder);
+  EXPECT_EQ(other.json()["total"], 0);
+  EXPECT_EQ(call("GET", "/accounts/acc_buyer/holdings", "", holder).status, 404u);
+  EXPECT_EQ(call("GET", "/accounts/acc_other/holdings", "", holder).status, 200u);
+  // No accounts listed: nothing visible.
+  EXPECT_EQ(call("GET", "/settlements", "", bearer({"account_holder"})).json()["total"], 0);
+  // The auditor sees both.
+  EXPECT_EQ(call("GET", "/settlements", "", bearer({"auditor"})).json()["total"], 2);
+}
+
+TEST_F(AuthApiTest, EveryHostileTokenIsRefusedWith401AndItsReason) {
+  json c = claims(kIss, kAud, "mallory", {"operator"});
+  std::string payload = auth::base64UrlEncode(c.dump());
+  TestKey stranger = TestKey::rsa("k1");
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {assembleToken(json{{"alg", "none"}}, c, ""), "alg_none_refused"},
+      {hs256Token(key().jwk().dump(), json{{"alg", "HS256"}, {"kid", "k1"}}, c),
+       "alg_key_mismatch"},
+      {stranger.token(c), "bad_signature"},
+      {"not-a-token", "malformed_token"},
+      {key().token(claims("https://evil", kAud, "m", {"operator"})), "wrong_issuer"},
+      {key().token(claims(kIss, "other", "m", {"operator"})), "wrong_audience"},
+  };
+  for (const auto& [token, reason] : cases) {
+    auto r = call("POST", "/accounts", R"({"account_id":"evil"})", "Bearer " + token);
+    EXPECT_EQ(r.status, 401u) << reason;
+    EXPECT_EQ(r.json()["error"]["code"], reason);
+    EXPECT_NE(r.header("www-authenticate").find(reason), std::string::npos);
+  }
+  EXPECT_FALSE(accounts.find("evil")->has_value());
+}
+
+TEST_F(AuthApiTest, ReadyShowsItsReasonOnlyToAToken) {
+  readiness = []() -> Result<void> { return Error::transient("database_unavailable", "db down"); };
+  auto open = call("GET", "/ready", "", "");
+  EXPECT_EQ(open.status, 503u);
+  EXPECT_FALSE(open.json().contains("error"));
+  auto detailed = call("GET", "/ready", "", bearer({"auditor"}));
+  EXPECT_EQ(detailed.status, 503u);
+  EXPECT_EQ(detailed.json()["error"]["code"], "database_unavailable");
+}
+
+TEST_F(AuthApiTest, OperatorActionsAndRefusedAttemptsAreAudited) {
+  auto ok =
+      call("POST", "/accounts", R"({"account_id":"acc_new"})", bearer({"operator"}, {}, "op1"));
+  ASSERT_EQ(ok.status, 201u) << ok.body;
+  auto refused = call("POST", "/ledger/holdings",
+                      R"({"account_id":"acc_buyer","asset":"USD","amount":"1000000"})",
+                      bearer({"submitter"}, {}, "sub\n1"));
+  EXPECT_EQ(refused.status, 403u);
+  auto entries = audit.entries();
+  ASSERT_EQ(entries.size(), 2u);
+  EXPECT_EQ(entries[0].actor, "op1");
+  EXPECT_EQ(entries[0].role, "operator");
+  EXPECT_EQ(entries[0].action, "account.create");
+  EXPECT_EQ(entries[0].target, "acc_new");
+  EXPECT_EQ(entries[0].outcome, "succeeded");
+  EXPECT_EQ(entries[0].remote_address, "127.0.0.1");
+  EXPECT_EQ(entries[0].request_id, ok.header("x-request-id"));
+  EXPECT_EQ(entries[1].actor, "sub\n1");
+  EXPECT_EQ(entries[1].action, "ledger.credit");
+  EXPECT_EQ(entries[1].outcome, "refused");
+  EXPECT_EQ(entries[1].status, 403);
+  EXPECT_EQ(entries[1].error_code, "forbidden");
+
+  auto list = call("GET", "/audit?action=account.create", "", bearer({"auditor"}));
+  ASSERT_EQ(list.status, 200u) << list.body;
+  ASSERT_EQ(list.json()["entries"].size(), 1u);
+  EXPECT_EQ(list.json()["entries"][0]["actor"], "op1");
+  auto page = call("GET", "/audit?limit=1", "", bearer({"operator"}));
+  ASSERT_EQ(page.json()["entries"].size(), 1u);
+  std::string cursor = page.json()["next_cursor"];
+  auto next = call("GET", "/audit?limit=1&cursor=" + cursor, "", bearer({"operator"}));
+  ASSERT_EQ(next.json()["entries"].size(), 1u);
+  EXPECT_EQ(next.json()["entries"][0]["action"], "account.create");
+  EXPECT_EQ(call("GET", "/audit?since=yesterday", "", bearer({"operator"})).status, 400u);
+}
+
+TEST_F(AuthApiTest, TheSameIdempotencyKeyAndBodyCreditsOnce) {
+  std::string op = bearer({"operator"});
+  std::string body = R"({"account_id":"acc_buyer","asset":"USD","amount":"100"})";
+  auto send = [&](const std::string& b, const std::string& k) {
+    return http().request("POST", "/ledger/holdings", b,
+                          {{"Authorization", op}, {"Idempotency-Key", k}});
+  };
+  auto first = send(body, "key-1");
+  ASSERT_EQ(first.status, 201u) << first.body;
+  auto again = send(R"({ "amount":"100", "asset":"USD", "account_id":"acc_buyer" })", "key-1");
+  EXPECT_EQ(again.status, 201u);
+  EXPECT_EQ(again.body, first.body);
+  EXPECT_EQ(again.header("idempotent-replayed"), "true");
+  EXPECT_EQ(ledger.holdings("acc_buyer::party")->size(), 1u);
+  auto other = send(R"({"account_id":"acc_buyer","asset":"USD","amount":"999"})", "key-1");
+  EXPECT_EQ(other.status, 422u);
+  EXPECT_EQ(other.json()["error"]["code"], "idempotency_key_reused");
+  EXPECT_EQ(send(body, "key-2").status, 201u);
+  EXPECT_EQ(ledger.holdings("acc_buyer::party")->size(), 2u);
+  EXPECT_EQ(send(body, std::string(300, 'k')).status, 400u);
+}
+
+TEST_F(AuthApiTest, IssuerAndCashProviderPartiesAndTakenPartiesAreRefused) {
+  std::string op = bearer({"operator"});
+  auto issuer =
+      call("POST", "/accounts", R"({"account_id":"x1","canton_party":"securities-issuer::1"})", op);
+  EXPECT_EQ(issuer.status, 422u);
+  EXPECT_EQ(issuer.json()["error"]["code"], "reserved_party");
+  EXPECT_NE(issuer.json()["error"]["message"].get<std::string>().find("securities-issuer::1"),
+            std::string::npos);
+  EXPECT_EQ(
+      call("POST", "/accounts", R"({"account_id":"x2","canton_party":"cash-provider::2"})", op)
+          .status,
+      422u);
+  ASSERT_EQ(call("POST", "/accounts", R"({"account_id":"x3","canton_party":"shared"})", op).status,
+            201u);
+  auto taken = call("POST", "/accounts", R"({"account_id":"x4","canton_party":"shared"})", op);
+  EXPECT_EQ(taken.status, 409u);
+  EXPECT_EQ(taken.json()["error"]["code"], "canton_party_taken");
+}
+
+TEST_F(AuthApiTest, WithoutMintingThereIsNoCreditRoute) {
+  minting = false;
+  auto r = call("POST", "/ledger/holdings",
+                R"({"account_id":"acc_buyer","asset":"USD","amount":"1"})", bearer({"operator"}));
+  EXPECT_EQ(r.status, 404u);
+}
+
+}  // namespace
+}  // namespace sc::test
