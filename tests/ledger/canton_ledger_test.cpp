@@ -98,13 +98,13 @@ class CantonLedger : public ::testing::Test {
     Submission s{id, std::move(c)};
     return std::move(ledger_->submit(std::span<const Submission>(&s, 1)).front());
   }
-  Decimal holds(const std::string& party, const std::string& asset, bool locked = false) {
-    int64_t units = 0;
+  LedgerAmount holds(const std::string& party, const std::string& asset, bool locked = false) {
+    LedgerAmount sum;
     const auto hs = ledger_->holdings(party).value();  // a copy: the Result would dangle
     for (const auto& h : hs) {
-      if (h.asset == asset && h.locked == locked) units += h.amount.units();
+      if (h.asset == asset && h.locked == locked) sum = sum.add(h.amount).value();
     }
-    return Decimal::fromUnits(units);
+    return sum;
   }
   // A DvP with both legs locked and on the settlement synchronizer.
   std::string readyDvp(const char* qty = "100", const char* amount = "15000") {
