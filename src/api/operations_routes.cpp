@@ -10,9 +10,14 @@ HttpResponse Api::health(const HttpRequest&) { return jsonResponse(200, Json{{"s
 
 HttpResponse Api::ready(const HttpRequest&) {
   Result<void> r = deps_.readiness ? deps_.readiness() : Result<void>();
-  if (r) return jsonResponse(200, Json{{"status", "ready"}});
   Json out;
-  out["status"] = "not_ready";
+  out["status"] = r ? "ready" : "not_ready";
+  if (deps_.ready_details) {
+    Json details = Json::object();
+    for (const auto& [k, v] : deps_.ready_details()) details[k] = v;
+    out["details"] = std::move(details);
+  }
+  if (r) return jsonResponse(200, out);
   Json err;
   err["code"] = r.error().code.empty() ? std::string(kNotReady) : r.error().code;
   err["message"] = r.error().message;

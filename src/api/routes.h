@@ -13,6 +13,7 @@
 //
 // When api_token is non-empty, every POST/PATCH needs "Authorization: Bearer <token>" (401).
 #include <functional>
+#include <map>
 #include <string>
 
 #include "api/router.h"
@@ -37,6 +38,8 @@ struct ApiDeps {
   // Fault injection of the embedded ledger (synchronizer, down). Empty: POST /ledger/faults is
   // not routed (a Canton ledger's outages are not ours to make).
   std::function<Result<void>(const std::string&, bool)> set_outage;
+  // /ready's "details" (e.g. relay: leader | standby | off), ready or not. Empty: none.
+  std::function<std::map<std::string, std::string>()> ready_details;
 };
 
 class Api {

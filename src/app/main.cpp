@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <iostream>
+#include <map>
 #include <memory>
 
 #include "api/http_server.h"
@@ -14,6 +15,7 @@
 #include "ledger/embedded_ledger.h"
 #include "messaging/outbox_relay.h"
 #include "messaging/trade_consumer.h"
+#include "store/advisory_lock.h"
 #include "store/database.h"
 #include "workflow/intake.h"
 #include "workflow/workflow.h"
@@ -87,6 +89,9 @@ int run(const sc::Config& cfg) {
   kopt.consumer_group = cfg.kafka_consumer_group;
   if (!cfg.kafka_bootstrap_servers.empty()) {
     relay = std::make_unique<sc::OutboxRelay>(kopt, (*db)->outbox(), clock);
+    // One active relay per database (DESIGN §8): the others stand by for the advisory lock.
+    relay->electWith(std::make_unique<sc::store::SessionAdvisoryLock>(
+        cfg.postgresConnInfo(), sc::store::kOutboxRelayLockKey));
     sc::SettlementRepository& repo = (*db)->settlements();
     consumer = std::make_unique<sc::TradeConsumer>(kopt, intake, [&repo]() -> sc::Result<int64_t> {
       return repo.countPending();  // PENDING rows only, via settlements_status_idx
@@ -110,6 +115,9 @@ int run(const sc::Config& cfg) {
   };
   sc::api::ApiDeps deps{intake,    (*db)->settlements(), (*db)->accounts(), workflow, **ledger,
                         readiness, cfg.api_token,        nullptr,           nullptr};
+  deps.ready_details = [&] {
+    return std::map<std::string, std::string>{{"relay", relay ? relay->role() : "off"}};
+  };
   if (cfg.environment != "production") {
     // Outage drills on the embedded ledger (POST /ledger/faults); never in production.
     sc::ledger::EmbeddedLedger* embedded = ledger->get();
