@@ -14,8 +14,8 @@
 
 #include "e2e/kafka_test_client.h"
 #include "messaging/outbox_relay.h"
+#include "pg_kafka_test.h"
 #include "store/advisory_lock.h"
-#include "store_fixture.h"
 
 namespace sc::store::test {
 namespace {
@@ -23,29 +23,15 @@ namespace {
 using namespace std::chrono_literals;
 using Steady = std::chrono::steady_clock;
 
-template <class Pred>
-bool waitFor(Pred pred, std::chrono::milliseconds timeout) {
-  auto deadline = Steady::now() + timeout;
-  while (!pred()) {
-    if (Steady::now() >= deadline) return false;
-    std::this_thread::sleep_for(20ms);  // polling an observable condition
-  }
-  return true;
-}
-
 const std::vector<Status> kPath = {
     Status::kPending,         Status::kInitiated, Status::kSellerSecuritiesLocked,
     Status::kBuyerCashLocked, Status::kExecuting, Status::kConfirmed,
     Status::kSettled};
 
-class RelayLeadership : public StoreTest {
+class RelayLeadership : public PgKafkaTest {
  protected:
   void SetUp() override {
-    bootstrap_ = sc::test::kafkaBootstrapFromEnv();
-    ASSERT_FALSE(bootstrap_.empty())
-        << "KAFKA_BOOTSTRAP_SERVERS is not set: this test needs a Kafka broker (./scripts/test, "
-           "or export the output of `./scripts/kafka start`).";
-    StoreTest::SetUp();
+    PgKafkaTest::SetUp();
     if (HasFatalFailure()) return;
     topic_ = "settlement.events.lead." + db_.name();
     std::string err;
@@ -167,7 +153,7 @@ class RelayLeadership : public StoreTest {
     return dups;
   }
 
-  std::string bootstrap_, topic_;
+  std::string topic_;
   SystemClock clock_;
   std::vector<std::unique_ptr<Database>> others_;
   std::vector<std::unique_ptr<OutboxRelay>> relays_;
