@@ -56,6 +56,12 @@ Result<bool> SessionAdvisoryLock::confirm() {
   return true;
 }
 
-void SessionAdvisoryLock::release() { drop(); }
+// Unlocks explicitly before closing: the server ends a closed session asynchronously, so without
+// it a standby trying right after this returns could still find the lock taken.
+void SessionAdvisoryLock::release() {
+  if (held_ && conn_ && !conn_->broken())
+    (void)conn_->exec("SELECT pg_advisory_unlock($1::bigint)", {std::to_string(key_)});
+  drop();
+}
 
 }  // namespace sc::store

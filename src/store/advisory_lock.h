@@ -36,7 +36,7 @@ class SessionAdvisoryLock {
   // error (connection lost or silent past io_timeout), means leadership is over; the connection
   // is then closed, so the lock cannot linger in a session we no longer watch.
   Result<bool> confirm();
-  // Releases the lock (closes the session). Safe when not held.
+  // Releases the lock (pg_advisory_unlock, then closes the session). Safe when not held.
   void release();
 
   bool held() const { return held_.load(std::memory_order_relaxed); }
