@@ -8,6 +8,10 @@
 //
 // Output: one JSON object per line and phase on --out (and a short summary on stderr); with
 // --plot-dir, a percentile curve per phase (<dir>/<phase>.dat) for gnuplot.
+//
+// Why one file of ~650 lines: it is one self-contained tool (options, per-trade slots, the
+// settlement.events consumer, the producer and phases), its parts used by nothing else; what the
+// bench tools share (latency histogram, CPU readings, option parsing) is in bench_support.h.
 #include <librdkafka/rdkafkacpp.h>
 
 #include <array>

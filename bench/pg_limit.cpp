@@ -13,18 +13,17 @@
 #include <csignal>
 #include <iostream>
 #include <mutex>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "bench_support.h"
 #include "store/database.h"
+#include "workflow/event_details.h"
 
 namespace {
 
 using namespace std::chrono;
-using nlohmann::json;
 using sc::bench::fixed;
 using sc::bench::Histogram;
 
@@ -100,9 +99,11 @@ std::string ledgerRef(const char* kind, uint64_t n) {
 }
 
 // The six writes Workflow::runOnce commits for a settlement that goes all the way in one batch,
-// with details of the same shape as the workflow's.
+// with the workflow's own event details (workflow/event_details.h) for the outcomes the ledger
+// would have returned.
 void addLifecycle(const sc::Settlement& leased, uint64_t n, std::vector<sc::StateWrite>& out) {
   using sc::Status;
+  namespace W = sc::workflow;
   sc::Settlement s = leased;
   auto now = std::chrono::time_point_cast<sc::Duration>(system_clock::now());
   auto move = [&](Status to, std::string details) {
@@ -111,41 +112,29 @@ void addLifecycle(const sc::Settlement& leased, uint64_t n, std::vector<sc::Stat
     s.updated_at = now;
     out.push_back(sc::StateWrite{s, from, std::move(details)});
   };
+  auto outcome = [&](const char* synchronizer, uint64_t update, std::string contract) {
+    sc::ledger::Outcome o;
+    o.update_id = ledgerRef("upd", update);
+    o.synchronizer = synchronizer;
+    o.contract_id = std::move(contract);
+    return o;
+  };
   s.dvp_contract_id = ledgerRef("dvp", n);
   s.dvp_contract_template_id = "Settlement.DeliveryVsPayment:DeliveryVsPayment";
   s.initiated_at = now;
   move(Status::kInitiated,
-       json{{"trade_id", s.trade.trade_id},
-            {"buyer_account_id", s.trade.buyer_account_id},
-            {"seller_account_id", s.trade.seller_account_id},
-            {"symbol", s.trade.symbol},
-            {"quantity", s.trade.quantity.toString()},
-            {"amount", s.trade.amount.toString()},
-            {"settlement_date", sc::formatDateAsTimestamp(s.trade.settlement_date)},
-            {"dvp_contract_id", s.dvp_contract_id},
-            {"synchronizer", "settlement"},
-            {"update_id", ledgerRef("upd", n * 8 + 1)}}
-           .dump());
+       W::initiatedDetails(s, outcome("settlement", n * 8 + 1, s.dvp_contract_id)));
   s.locked_quantity = s.trade.quantity;
   s.seller_securities_ledger_ref = ledgerRef("lock", n * 8 + 2);
-  move(Status::kSellerSecuritiesLocked,
-       json{{"seller_securities_ledger_ref", s.seller_securities_ledger_ref},
-            {"locked_quantity", s.locked_quantity.toString()},
-            {"synchronizer", "securities"},
-            {"update_id", ledgerRef("upd", n * 8 + 2)}}
-           .dump());
+  auto locked_securities = outcome("securities", n * 8 + 2, s.seller_securities_ledger_ref);
+  locked_securities.quantity = s.locked_quantity;
+  move(Status::kSellerSecuritiesLocked, W::securitiesLockedDetails(locked_securities));
   s.locked_amount = s.trade.amount;
   s.buyer_cash_ledger_ref = ledgerRef("lock", n * 8 + 3);
-  move(Status::kBuyerCashLocked, json{{"buyer_cash_ledger_ref", s.buyer_cash_ledger_ref},
-                                      {"locked_amount", s.locked_amount.toString()},
-                                      {"synchronizer", "cash"},
-                                      {"update_id", ledgerRef("upd", n * 8 + 3)}}
-                                     .dump());
-  move(Status::kExecuting, json{{"synchronizer", "settlement"},
-                                {"dvp_contract_id", s.dvp_contract_id},
-                                {"quantity", s.locked_quantity.toString()},
-                                {"amount", s.locked_amount.toString()}}
-                               .dump());
+  auto locked_cash = outcome("cash", n * 8 + 3, s.buyer_cash_ledger_ref);
+  locked_cash.amount = s.locked_amount;
+  move(Status::kBuyerCashLocked, W::cashLockedDetails(locked_cash));
+  move(Status::kExecuting, W::executingDetails(s, outcome("settlement", n * 8 + 4, "")));
   s.dvp_atomic_transaction_id = ledgerRef("upd", n * 8 + 5);
   s.buyer_securities_ledger_ref = ledgerRef("hold", n * 8 + 5);
   s.seller_cash_ledger_ref = ledgerRef("hold", n * 8 + 6);
@@ -154,20 +143,15 @@ void addLifecycle(const sc::Settlement& leased, uint64_t n, std::vector<sc::Stat
   s.locked_quantity = sc::Decimal();
   s.locked_amount = sc::Decimal();
   s.confirmed_at = now;
-  move(Status::kConfirmed, json{{"dvp_atomic_transaction_id", s.dvp_atomic_transaction_id},
-                                {"buyer_securities_ledger_ref", s.buyer_securities_ledger_ref},
-                                {"seller_cash_ledger_ref", s.seller_cash_ledger_ref},
-                                {"ledger_offset", static_cast<int64_t>(n * 8 + 5)},
-                                {"quantity", s.settled_quantity.toString()},
-                                {"amount", s.settled_amount.toString()},
-                                {"settled_quantity", s.settled_quantity.toString()},
-                                {"settled_amount", s.settled_amount.toString()}}
-                               .dump());
+  auto settle = outcome("settlement", n * 8 + 5, "");
+  settle.offset = static_cast<int64_t>(n * 8 + 5);
+  settle.buyer_securities_contract_id = s.buyer_securities_ledger_ref;
+  settle.seller_cash_contract_id = s.seller_cash_ledger_ref;
+  settle.quantity = s.settled_quantity;
+  settle.amount = s.settled_amount;
+  move(Status::kConfirmed, W::settleDetails(s, settle));
   s.settled_at = now;
-  move(Status::kSettled, json{{"dvp_atomic_transaction_id", s.dvp_atomic_transaction_id},
-                              {"ledger_offset", static_cast<int64_t>(n * 8 + 5)},
-                              {"settlement_date", sc::formatDate(s.trade.settlement_date)}}
-                             .dump());
+  move(Status::kSettled, W::settledDetails(s, settle.offset));
 }
 
 }  // namespace

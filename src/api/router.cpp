@@ -6,6 +6,7 @@
 
 #include "api/errors.h"
 #include "common/log.h"
+#include "domain/hex.h"
 
 namespace sc::api {
 namespace {
@@ -28,13 +29,6 @@ std::vector<std::string> splitPath(std::string_view path) {
 
 bool isParam(const std::string& segment) {
   return segment.size() >= 2 && segment.front() == '{' && segment.back() == '}';
-}
-
-int hexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
 }
 
 }  // namespace

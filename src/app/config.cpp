@@ -1,7 +1,9 @@
 #include "app/config.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cstdlib>
+#include <fstream>
 #include <set>
 
 extern char** environ;
@@ -61,6 +63,11 @@ class Reader {
   const std::map<std::string, std::string>& env_;
 };
 
+bool fileReadable(const std::string& path) {
+  std::ifstream in(path);
+  return in.good();
+}
+
 }  // namespace
 
 Config Config::fromEnvironment(const std::map<std::string, std::string>& env) {
@@ -86,7 +93,7 @@ Config Config::fromEnvironment(const std::map<std::string, std::string>& env) {
   r.nonEmpty("TRADE_EVENTS_TOPIC", c.trade_events_topic);
   r.nonEmpty("TRADE_EVENTS_DLQ_TOPIC", c.trade_events_dlq_topic);
   r.nonEmpty("KAFKA_CONSUMER_GROUP", c.kafka_consumer_group);
-  r.oneOf("LEDGER_MODE", c.ledger_mode, {"embedded"});
+  r.oneOf("LEDGER_MODE", c.ledger_mode, {"embedded", "canton"});
   r.nonEmpty("LEDGER_DATA_DIR", c.ledger_data_dir);
   r.list("LEDGER_SYNCHRONIZERS", c.ledger_synchronizers);
   if (c.ledger_synchronizers.empty())
@@ -95,6 +102,52 @@ Config Config::fromEnvironment(const std::map<std::string, std::string>& env) {
   r.integer("CANTON_DOMAIN_PORT", c.canton_domain_port, 1, 65535);
   r.str("CANTON_LEDGER_API_HOST", c.canton_ledger_api_host);
   r.integer("CANTON_LEDGER_API_PORT", c.canton_ledger_api_port, 1, 65535);
+  std::string tls = c.canton_ledger_api_tls ? "true" : "false";
+  r.oneOf("CANTON_LEDGER_API_TLS", tls, {"true", "false"});
+  c.canton_ledger_api_tls = tls == "true";
+  r.str("CANTON_LEDGER_API_CA_FILE", c.canton_ledger_api_ca_file);
+  r.nonEmpty("CANTON_USER_ID", c.canton_user_id);
+  r.str("CANTON_AUTH_TOKEN_FILE", c.canton_auth_token_file);
+  r.str("CANTON_OAUTH_TOKEN_URL", c.canton_oauth_token_url);
+  r.str("CANTON_OAUTH_CLIENT_ID", c.canton_oauth_client_id);
+  r.str("CANTON_OAUTH_CLIENT_SECRET_FILE", c.canton_oauth_client_secret_file);
+  r.str("CANTON_OAUTH_AUDIENCE", c.canton_oauth_audience);
+  r.integer("CANTON_REQUEST_TIMEOUT_MS", c.canton_request_timeout_ms, 100, 600000);
+  r.integer("CANTON_POOL_SIZE", c.canton_pool_size, 1, 256);
+  r.integer("CANTON_SUBMIT_ATTEMPTS", c.canton_submit_attempts, 1, 100);
+  r.str("CANTON_SETTLEMENT_SYNCHRONIZER", c.canton_settlement_synchronizer);
+  r.list("CANTON_CASH_ASSETS", c.canton_cash_assets);
+  if (c.ledger_mode == "canton") {
+    if (c.canton_ledger_api_host.empty())
+      throw ConfigError("CANTON_LEDGER_API_HOST must not be empty in canton mode");
+    if (c.canton_ledger_api_tls && !c.canton_ledger_api_ca_file.empty() &&
+        !fileReadable(c.canton_ledger_api_ca_file))
+      throw ConfigError("CANTON_LEDGER_API_CA_FILE=" + c.canton_ledger_api_ca_file +
+                        " is not a readable file");
+    if (!c.canton_ledger_api_tls && !c.canton_ledger_api_ca_file.empty())
+      throw ConfigError("CANTON_LEDGER_API_CA_FILE is set but CANTON_LEDGER_API_TLS is not true");
+    if (!c.canton_oauth_token_url.empty()) {
+      if (c.canton_oauth_token_url.rfind("http://", 0) != 0 &&
+          c.canton_oauth_token_url.rfind("https://", 0) != 0)
+        throw ConfigError("CANTON_OAUTH_TOKEN_URL=" + c.canton_oauth_token_url +
+                          " must start with http:// or https://");
+      if (c.canton_oauth_client_id.empty())
+        throw ConfigError("CANTON_OAUTH_CLIENT_ID must be set with CANTON_OAUTH_TOKEN_URL");
+      if (!fileReadable(c.canton_oauth_client_secret_file))
+        throw ConfigError("CANTON_OAUTH_CLIENT_SECRET_FILE=" + c.canton_oauth_client_secret_file +
+                          " is not a readable file (needed with CANTON_OAUTH_TOKEN_URL)");
+      if (!c.canton_auth_token_file.empty())
+        throw ConfigError("CANTON_AUTH_TOKEN_FILE and CANTON_OAUTH_TOKEN_URL exclude each other");
+    }
+    if (!c.canton_auth_token_file.empty() && !fileReadable(c.canton_auth_token_file))
+      throw ConfigError("CANTON_AUTH_TOKEN_FILE=" + c.canton_auth_token_file +
+                        " is not a readable file");
+    if (!c.canton_settlement_synchronizer.empty() &&
+        std::find(c.ledger_synchronizers.begin(), c.ledger_synchronizers.end(),
+                  c.canton_settlement_synchronizer) == c.ledger_synchronizers.end())
+      throw ConfigError("CANTON_SETTLEMENT_SYNCHRONIZER=" + c.canton_settlement_synchronizer +
+                        " is not one of LEDGER_SYNCHRONIZERS");
+  }
   r.nonEmpty("SECURITIES_ISSUER_PARTY", c.securities_issuer_party);
   r.nonEmpty("CASH_PROVIDER_PARTY", c.cash_provider_party);
   r.integer("SETTLEMENT_TIMEOUT_SECONDS", c.settlement_timeout_seconds, 1, 30 * 86400);

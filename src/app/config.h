@@ -39,14 +39,33 @@ struct Config {
   std::string trade_events_dlq_topic = "trade.events.dlq";      // TRADE_EVENTS_DLQ_TOPIC
   std::string kafka_consumer_group = "settlement-coordinator";  // KAFKA_CONSUMER_GROUP
   // Canton / ledger
-  std::string ledger_mode = "embedded";        // LEDGER_MODE: embedded
+  std::string ledger_mode = "embedded";        // LEDGER_MODE: embedded | canton
   std::string ledger_data_dir = "var/ledger";  // LEDGER_DATA_DIR (embedded ledger journal)
   std::vector<std::string> ledger_synchronizers = {"securities", "cash",
-                                                   "settlement"};    // LEDGER_SYNCHRONIZERS
-  std::string canton_domain_host = "localhost";                      // CANTON_DOMAIN_HOST
-  int canton_domain_port = 5008;                                     // CANTON_DOMAIN_PORT
-  std::string canton_ledger_api_host = "localhost";                  // CANTON_LEDGER_API_HOST
-  int canton_ledger_api_port = 4751;                                 // CANTON_LEDGER_API_PORT
+                                                   "settlement"};  // LEDGER_SYNCHRONIZERS
+  // CANTON_DOMAIN_HOST/PORT: read and validated as the spec names them, but not used: a Canton
+  // 3.x participant connects to its synchronizers itself, a Ledger API client only names one by
+  // id (CANTON_SETTLEMENT_SYNCHRONIZER). See src/ledger/canton/README.md.
+  std::string canton_domain_host = "localhost";      // CANTON_DOMAIN_HOST
+  int canton_domain_port = 5008;                     // CANTON_DOMAIN_PORT
+  std::string canton_ledger_api_host = "localhost";  // CANTON_LEDGER_API_HOST
+  int canton_ledger_api_port = 4751;                 // CANTON_LEDGER_API_PORT
+  bool canton_ledger_api_tls = false;                // CANTON_LEDGER_API_TLS: true | false
+  std::string canton_ledger_api_ca_file;  // CANTON_LEDGER_API_CA_FILE (empty: system CAs)
+  std::string canton_user_id = "settlement-coordinator";  // CANTON_USER_ID (acts as the parties)
+  std::string canton_auth_token_file;  // CANTON_AUTH_TOKEN_FILE (Bearer JWT, re-read on change)
+  // OAuth2 client credentials instead of a token file (refreshed before expiry):
+  std::string canton_oauth_token_url;           // CANTON_OAUTH_TOKEN_URL (http(s)://…)
+  std::string canton_oauth_client_id;           // CANTON_OAUTH_CLIENT_ID
+  std::string canton_oauth_client_secret_file;  // CANTON_OAUTH_CLIENT_SECRET_FILE
+  std::string canton_oauth_audience;            // CANTON_OAUTH_AUDIENCE (optional)
+  int canton_request_timeout_ms = 30000;        // CANTON_REQUEST_TIMEOUT_MS
+  int canton_pool_size = 8;                     // CANTON_POOL_SIZE (keep-alive connections)
+  int canton_submit_attempts = 3;              // CANTON_SUBMIT_ATTEMPTS (resends of one command id)
+  std::string canton_settlement_synchronizer;  // CANTON_SETTLEMENT_SYNCHRONIZER (empty: last of
+                                               // LEDGER_SYNCHRONIZERS)
+  // CANTON_CASH_ASSETS: assets funded as CashHolding (others as SecuritiesHolding)
+  std::vector<std::string> canton_cash_assets = {"USD", "USDC", "USDT", "EUR", "GBP", "CHF", "JPY"};
   std::string securities_issuer_party = "securities-issuer::12345";  // SECURITIES_ISSUER_PARTY
   std::string cash_provider_party = "cash-provider::67890";          // CASH_PROVIDER_PARTY
   // Settlement

@@ -12,12 +12,14 @@
 #include "api/routes.h"
 #include "app/config.h"
 #include "common/log.h"
+#include "ledger/canton/canton_json_ledger.h"
 #include "ledger/embedded_ledger.h"
 #include "messaging/outbox_relay.h"
 #include "messaging/trade_consumer.h"
 #include "store/advisory_lock.h"
 #include "store/database.h"
 #include "workflow/intake.h"
+#include "workflow/worker_pool.h"
 #include "workflow/workflow.h"
 
 namespace {
@@ -55,16 +57,55 @@ int run(const sc::Config& cfg) {
   }
 
   sc::SystemClock clock;
-  sc::ledger::EmbeddedLedger::Options lopt;
-  lopt.data_dir = cfg.ledger_data_dir;
-  lopt.synchronizers = cfg.ledger_synchronizers;
-  lopt.securities_issuer_party = cfg.securities_issuer_party;
-  lopt.cash_provider_party = cfg.cash_provider_party;
-  auto ledger = sc::ledger::EmbeddedLedger::open(lopt);
-  if (!ledger) {
-    log->critical("embedded ledger at {}: {} (check LEDGER_DATA_DIR, LEDGER_SYNCHRONIZERS)",
-                  cfg.ledger_data_dir, ledger.error().message);
-    return 1;
+  std::unique_ptr<sc::ledger::Ledger> ledger;
+  sc::ledger::EmbeddedLedger* embedded = nullptr;
+  std::string ledger_desc;
+  if (cfg.ledger_mode == "canton") {
+    sc::ledger::canton::CantonOptions co;
+    co.http.host = cfg.canton_ledger_api_host;
+    co.http.port = static_cast<uint16_t>(cfg.canton_ledger_api_port);
+    co.http.tls = cfg.canton_ledger_api_tls;
+    co.http.ca_file = cfg.canton_ledger_api_ca_file;
+    co.http.timeout = milliseconds(cfg.canton_request_timeout_ms);
+    co.http.pool_size = cfg.canton_pool_size;
+    co.user_id = cfg.canton_user_id;
+    co.token_file = cfg.canton_auth_token_file;
+    co.oauth.token_url = cfg.canton_oauth_token_url;
+    co.oauth.client_id = cfg.canton_oauth_client_id;
+    co.oauth.client_secret_file = cfg.canton_oauth_client_secret_file;
+    co.oauth.audience = cfg.canton_oauth_audience;
+    co.oauth.ca_file = cfg.canton_ledger_api_ca_file;
+    co.securities_issuer_party = cfg.securities_issuer_party;
+    co.cash_provider_party = cfg.cash_provider_party;
+    co.synchronizers = cfg.ledger_synchronizers;
+    co.settlement_synchronizer = cfg.canton_settlement_synchronizer;
+    co.cash_assets = {cfg.canton_cash_assets.begin(), cfg.canton_cash_assets.end()};
+    co.submit_attempts = cfg.canton_submit_attempts;
+    ledger = std::make_unique<sc::ledger::canton::CantonJsonLedger>(co);
+    ledger_desc = std::string("canton at ") + (cfg.canton_ledger_api_tls ? "https://" : "http://") +
+                  cfg.canton_ledger_api_host + ":" + std::to_string(cfg.canton_ledger_api_port);
+    if (auto p = ledger->ping(); !p) {
+      log->warn(
+          "canton ledger API not ready yet: {} (check CANTON_LEDGER_API_HOST, "
+          "CANTON_LEDGER_API_PORT, "
+          "CANTON_AUTH_TOKEN_FILE); /ready reports it until it is",
+          p.error().message);
+    }
+  } else {
+    sc::ledger::EmbeddedLedger::Options lopt;
+    lopt.data_dir = cfg.ledger_data_dir;
+    lopt.synchronizers = cfg.ledger_synchronizers;
+    lopt.securities_issuer_party = cfg.securities_issuer_party;
+    lopt.cash_provider_party = cfg.cash_provider_party;
+    auto opened = sc::ledger::EmbeddedLedger::open(lopt);
+    if (!opened) {
+      log->critical("embedded ledger at {}: {} (check LEDGER_DATA_DIR, LEDGER_SYNCHRONIZERS)",
+                    cfg.ledger_data_dir, opened.error().message);
+      return 1;
+    }
+    embedded = opened->get();
+    ledger = std::move(*opened);
+    ledger_desc = "embedded at " + cfg.ledger_data_dir;
   }
 
   sc::Intake intake((*db)->settlements(), clock, sc::TradeRules{cfg.allowed_symbols},
@@ -75,7 +116,7 @@ int run(const sc::Config& cfg) {
   wopt.retry_delay = seconds(cfg.settlement_retry_delay_seconds);
   wopt.timeout = seconds(cfg.settlement_timeout_seconds);
   wopt.lease = seconds(cfg.settlement_lease_seconds);
-  sc::Workflow workflow((*db)->settlements(), (*db)->accounts(), **ledger, clock, wopt);
+  sc::Workflow workflow((*db)->settlements(), (*db)->accounts(), *ledger, clock, wopt);
   sc::WorkerPool workers(workflow, cfg.settlement_workers,
                          milliseconds(cfg.settlement_poll_millis));
 
@@ -107,20 +148,19 @@ int run(const sc::Config& cfg) {
 
   auto readiness = [&]() -> sc::Result<void> {
     if (auto r = (*db)->ready(); !r) return r;
-    if (auto r = (*ledger)->ping(); !r) return r;
+    if (auto r = ledger->ping(); !r) return r;
     if (relay) {
       if (auto r = relay->ping(); !r) return r;
     }
     return {};
   };
-  sc::api::ApiDeps deps{intake,    (*db)->settlements(), (*db)->accounts(), workflow, **ledger,
+  sc::api::ApiDeps deps{intake,    (*db)->settlements(), (*db)->accounts(), workflow, *ledger,
                         readiness, cfg.api_token,        nullptr,           nullptr};
   deps.ready_details = [&] {
     return std::map<std::string, std::string>{{"relay", relay ? relay->role() : "off"}};
   };
-  if (cfg.environment != "production") {
+  if (cfg.environment != "production" && embedded) {
     // Outage drills on the embedded ledger (POST /ledger/faults); never in production.
-    sc::ledger::EmbeddedLedger* embedded = ledger->get();
     deps.set_outage = [embedded](const std::string& sync, bool down) -> sc::Result<void> {
       embedded->setOutage(sync, down);
       return {};
@@ -146,10 +186,9 @@ int run(const sc::Config& cfg) {
       return 1;
     }
   }
-  std::printf(
-      "settlement-coordinator listening on http://%s:%u (ledger: embedded at %s, kafka: %s)\n",
-      cfg.http_bind.c_str(), server.port(), cfg.ledger_data_dir.c_str(),
-      cfg.kafka_bootstrap_servers.empty() ? "off" : cfg.kafka_bootstrap_servers.c_str());
+  std::printf("settlement-coordinator listening on http://%s:%u (ledger: %s, kafka: %s)\n",
+              cfg.http_bind.c_str(), server.port(), ledger_desc.c_str(),
+              cfg.kafka_bootstrap_servers.empty() ? "off" : cfg.kafka_bootstrap_servers.c_str());
   std::fflush(stdout);
   log->info("ready: port {}, {} workers, batch {}, kafka {}", server.port(), cfg.settlement_workers,
             cfg.settlement_batch_size,

@@ -5,17 +5,9 @@
 #include <mutex>
 #include <random>
 
+#include "domain/hex.h"
+
 namespace sc {
-namespace {
-
-int hexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-}  // namespace
 
 Uuid Uuid::generateV7() {
   thread_local std::mt19937_64 rng{std::random_device{}()};

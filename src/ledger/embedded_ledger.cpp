@@ -293,4 +293,48 @@ EmbeddedLedger::Stats EmbeddedLedger::stats() const {
   return s;
 }
 
+// ---- Read methods for the JSON Ledger API sandbox (src/ledger/sandbox) ----
+
+std::vector<std::string> EmbeddedLedger::allParties() const {
+  std::lock_guard l(impl_->mu);
+  std::vector<std::string> out(impl_->parties.begin(), impl_->parties.end());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::vector<DvpView> EmbeddedLedger::activeDvps() const {
+  std::vector<std::string> ids;
+  {
+    std::lock_guard l(impl_->mu);
+    for (const auto& [cid, d] : impl_->dvps) {
+      if (d.active) ids.push_back(cid);
+    }
+  }
+  std::sort(ids.begin(), ids.end());
+  std::vector<DvpView> out;
+  out.reserve(ids.size());
+  auto* self = const_cast<EmbeddedLedger*>(this);
+  for (const auto& id : ids) {
+    auto v = self->dvp(id);
+    if (v && *v && (*v)->active) out.push_back(**v);
+  }
+  return out;
+}
+
+std::optional<HoldingView> EmbeddedLedger::holdingById(const std::string& contract_id) const {
+  std::lock_guard l(impl_->mu);
+  auto it = impl_->holdings.find(contract_id);
+  if (it == impl_->holdings.end()) return std::nullopt;
+  return impl_->view(it->second);
+}
+
+std::optional<Date> EmbeddedLedger::dvpSettlementDate(const std::string& contract_id) const {
+  std::lock_guard l(impl_->mu);
+  auto it = impl_->dvps.find(contract_id);
+  if (it == impl_->dvps.end()) return std::nullopt;
+  return Date{std::chrono::days{it->second.date_days}};
+}
+
+// ---- end of sandbox read methods ----
+
 }  // namespace sc::ledger

@@ -114,6 +114,17 @@ class EmbeddedLedger final : public Ledger {
   };
   Stats stats() const;
 
+  // ---- Read methods for the JSON Ledger API sandbox (src/ledger/sandbox) ----
+  // Every allocated party id, sorted.
+  std::vector<std::string> allParties() const;
+  // Every active DvP contract, sorted by contract id.
+  std::vector<DvpView> activeDvps() const;
+  // The holding or lock contract with this id, if active.
+  std::optional<HoldingView> holdingById(const std::string& contract_id) const;
+  // Settlement date of a DvP contract (active or archived).
+  std::optional<Date> dvpSettlementDate(const std::string& contract_id) const;
+  // ---- end of sandbox read methods ----
+
  private:
   struct Impl;
   explicit EmbeddedLedger(std::unique_ptr<Impl> impl);

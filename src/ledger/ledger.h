@@ -77,7 +77,11 @@ struct ArchiveDvp {
 // Otherwise the fence takes the command id for good: any later submission under it fails with
 // kCommandFenced (permanent), so a worker whose lease expired can never start the round. (Canton
 // deduplicates by command id, not content, so a fence transaction under the id does the same.)
-struct FenceCommand {};
+// Canton's deduplication key also holds the acting parties, so the fence names the round's buyer
+// and seller: it acts as the create did (the embedded engine keys on the command id alone).
+struct FenceCommand {
+  std::string buyer, seller;  // parties of the round's CreateDvp
+};
 
 using Command = std::variant<CreateDvp, LockSecurities, LockCash, ReassignLocks, Settle,
                              ReleaseLocks, ArchiveDvp, FenceCommand>;

@@ -7,12 +7,9 @@
 // Crash safety: every ledger command carries the id "<settlement>:<step>:<round>", so re-running a
 // step after a crash between the ledger commit and the database commit is deduplicated by the
 // ledger and yields the same outcome: nothing settles twice, nothing is lost.
-#include <atomic>
-#include <condition_variable>
 #include <functional>
 #include <mutex>
 #include <random>
-#include <thread>
 #include <vector>
 
 #include "common/metrics.h"
@@ -93,28 +90,6 @@ class Workflow final : public SettlementCommands {
   std::mt19937_64 rng_;
   WorkflowMetrics metrics_;
   std::function<void()> on_committed_;
-};
-
-// Runs Workflow::runOnce on N threads until stopped; wake() cuts the idle wait short (called by
-// the intake when new trades arrive).
-class WorkerPool {
- public:
-  WorkerPool(Workflow& workflow, int threads, Duration idle_poll);
-  ~WorkerPool();
-  void start();
-  void wake();
-  void stop();  // finishes the batches in progress, then joins
-
- private:
-  void loop(int index);
-  Workflow& workflow_;
-  int threads_;
-  Duration idle_poll_;
-  std::vector<std::thread> workers_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  uint64_t wakeups_ = 0;
-  std::atomic<bool> stopping_{false};
 };
 
 }  // namespace sc

@@ -142,8 +142,8 @@ TEST_F(Routes, GetSettlementAcceptsPrefixedAndCanonicalIds) {
 
 TEST_F(Routes, GetSettlementRendersLedgerRefsAndTimestamps) {
   Settlement s = settlementIn(Status::kConfirmed, "trd_x", nov(19));
-  s.initiated_at = clock.now_;
-  s.confirmed_at = clock.now_ + std::chrono::seconds(45);
+  s.initiated_at = clock.now();
+  s.confirmed_at = clock.now() + std::chrono::seconds(45);
   s.dvp_atomic_transaction_id = "upd_1";
   s.buyer_securities_ledger_ref = "sec_buyer_ref_123";
   s.seller_cash_ledger_ref = "cash_seller_ref_123";
@@ -272,7 +272,7 @@ TEST_F(Routes, EventsAreListedOldestFirstWithKafkaEventTypes) {
   auto id = createSettlement();
   auto uuid = *Uuid::parsePrefixed(id, kSettlementPrefix);
   repo.addEvent(uuid, Status::kInitiated, R"({"dvp_contract_id":"c1"})",
-                clock.now_ + std::chrono::seconds(1));
+                clock.now() + std::chrono::seconds(1));
   auto r = http().get("/settlements/" + id + "/events");
   ASSERT_EQ(r.status, 200u) << r.body;
   Json j = r.json();

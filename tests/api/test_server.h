@@ -1,15 +1,19 @@
 #pragma once
-// A real HttpServer on an ephemeral port serving the Api over in-memory fakes.
+// A real HttpServer on an ephemeral port serving the Api over the in-memory store, a ledger with
+// no engine and a fake clock (tests/support).
 #include <gtest/gtest.h>
 
 #include <memory>
 #include <string>
 
-#include "api/fakes.h"
 #include "api/http_server.h"
 #include "api/routes.h"
+#include "support/fake_clock.h"
+#include "support/fake_ledger.h"
 #include "support/http_client.h"
+#include "support/memory_store.h"
 #include "support/trade_json.h"
+#include "workflow/commands.h"
 #include "workflow/intake.h"
 
 namespace sc::test {
@@ -27,6 +31,40 @@ inline std::string tradeJson(const std::string& trade_id = "trd_1",
   t.buyer = buyer;
   t.seller = seller;
   return t.text();
+}
+
+// Retries as the workflow does, without a ledger: FAILED or PARTIALLY_SETTLED resume at PENDING
+// (no DvP) or INITIATED; records the reason it was given.
+class FakeCommands final : public SettlementCommands {
+ public:
+  explicit FakeCommands(SettlementRepository& repo) : repo_(repo) {}
+  Result<Settlement> retry(const Uuid& id, const std::string& reason) override {
+    last_reason = reason;
+    auto s = repo_.find(id);
+    if (!s) return s.error();
+    if (!*s) return Error::permanent("settlement_not_found", "settlement not found");
+    Settlement next = **s;
+    if (next.status != Status::kFailed && next.status != Status::kPartiallySettled)
+      return Error::permanent("invalid_state",
+                              "only failed or partially settled settlements can be retried");
+    Status from = next.status;
+    next.status = next.dvp_contract_id.empty() ? Status::kPending : Status::kInitiated;
+    next.retry_count += 1;
+    StateWrite w{next, from, R"({"reason":"manual retry"})"};
+    auto r = repo_.write(std::span<const StateWrite>(&w, 1));
+    if (!r) return r.error();
+    return next;
+  }
+  std::string last_reason;
+
+ private:
+  SettlementRepository& repo_;
+};
+
+// The API tests' "now": 2024-11-17T16:30:00Z.
+inline Timestamp apiTestNow() {
+  return startOf(Date(std::chrono::year(2024) / 11 / 17)) + std::chrono::hours(16) +
+         std::chrono::minutes(30);
 }
 
 class ApiServerTest : public ::testing::Test {
@@ -66,11 +104,11 @@ class ApiServerTest : public ::testing::Test {
     return r.json().value("settlement_id", "");
   }
 
-  FakeClock clock;
-  FakeAccountRepository accounts;
-  FakeSettlementRepository repo{accounts};
+  testing::FakeClock clock{apiTestNow()};
+  testing::MemoryAccounts accounts;
+  testing::MemoryStore repo{accounts};
   FakeCommands commands{repo};
-  FakeLedger ledger;
+  testing::FakeLedger ledger;
   Intake intake{repo, clock, TradeRules{}, std::chrono::seconds(300)};
   std::function<Result<void>()> readiness;
   std::string token;

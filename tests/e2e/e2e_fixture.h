@@ -18,6 +18,10 @@
 //
 // Needs DB_HOST, DB_PORT, DB_USER (and DB_PASSWORD if set) in the environment: without them
 // SetUp FAILS with a message saying how to start PostgreSQL; it never skips.
+//
+// With SC_E2E_LEDGER=sandbox (CMake registers the suites a second time, prefixed "canton.") the
+// same tests run in canton mode: SetUp starts the built sc-ledger-sandbox on a free port and the
+// service with LEDGER_MODE=canton against it, over HTTP.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -46,6 +50,15 @@ class E2eTest : public ::testing::Test {
   void SetUp() override {
     ASSERT_TRUE(db_.create()) << db_.error();
     ledger_dir_ = makeTempDir("e2e-ledger");
+    if (useSandbox()) {
+      sandbox_ = std::make_unique<ServiceProcess>(
+          std::map<std::string, std::string>{{"SANDBOX_PORT", "0"},
+                                             {"SANDBOX_DATA_DIR", ledger_dir_ + "/sandbox"},
+                                             {"SANDBOX_SECRET_FILE", ledger_dir_ + "/secret"},
+                                             {"SANDBOX_TOKEN_FILE", ledger_dir_ + "/token"}},
+          sandboxBinaryPath());
+      ASSERT_TRUE(sandbox_->start()) << sandbox_->error();
+    }
     auto env = defaultEnv();
     for (auto& [k, v] : serviceEnv()) env[k] = v;
     service_ = std::make_unique<ServiceProcess>(env);
@@ -61,11 +74,29 @@ class E2eTest : public ::testing::Test {
                            << service_->logTail();
     }
     if (HasFailure() && service_) std::cerr << "service log tail:\n" << service_->logTail() << "\n";
+    if (sandbox_ && sandbox_->running()) {
+      EXPECT_EQ(sandbox_->terminate(), 0) << "the sandbox did not stop cleanly:\n"
+                                          << sandbox_->logTail();
+    }
   }
+
+  static bool cantonMode() {
+    const char* m = std::getenv("SC_E2E_LEDGER");
+    return m && std::string(m) == "sandbox";
+  }
+  // Canton mode over a sandbox: per SC_E2E_LEDGER, or always for a suite that overrides this.
+  virtual bool useSandbox() const { return cantonMode(); }
 
   // The service's environment: this test's database and ledger folder, quick idle polling.
   std::map<std::string, std::string> defaultEnv() const {
-    return testServiceEnv(db_.name(), ledger_dir_);
+    auto env = testServiceEnv(db_.name(), ledger_dir_);
+    if (sandbox_) {
+      env["LEDGER_MODE"] = "canton";
+      env["CANTON_LEDGER_API_HOST"] = "127.0.0.1";
+      env["CANTON_LEDGER_API_PORT"] = std::to_string(sandbox_->port());
+      env["CANTON_AUTH_TOKEN_FILE"] = ledger_dir_ + "/token";
+    }
+    return env;
   }
 
   // Starts the (stopped) service again with the same database and ledger folder.
@@ -144,6 +175,7 @@ class E2eTest : public ::testing::Test {
 
   sc::testing::PgTestDb db_;  // declared first: dropped after the service has stopped
   std::string ledger_dir_;
+  std::unique_ptr<ServiceProcess> sandbox_;  // canton mode only; stopped after the service
   std::unique_ptr<ServiceProcess> service_;
   std::unique_ptr<HttpClient> client_;
 };

@@ -156,7 +156,8 @@ INSTANTIATE_TEST_SUITE_P(OneBadValue, BadConfigurationE2e,
                                            BadConfig{"HTTP_MAX_BODY_BYTES", "12kb"},
                                            BadConfig{"LOG_LEVEL", "CHATTY"},
                                            BadConfig{"DB_NAME", ""},
-                                           BadConfig{"LEDGER_MODE", "canton"}),
+                                           BadConfig{"LEDGER_MODE", "daml"},
+                                           BadConfig{"CANTON_LEDGER_API_TLS", "yes"}),
                          [](const ::testing::TestParamInfo<BadConfig>& info) {
                            return info.param.name + "_" + std::to_string(info.index);
                          });

@@ -13,6 +13,7 @@
 #include "messaging/outbox_relay.h"
 #include "sim/checker.h"
 #include "support/fake_clock.h"
+#include "support/forwarding_ledger.h"
 #include "support/memory_store.h"
 #include "workflow/intake.h"
 #include "workflow/workflow.h"
@@ -82,7 +83,7 @@ struct LedgerCore {
 // One worker's view of the ledger: requests that fail before reaching it, answers lost after it
 // committed (the outcome is unknown to the caller), and a stall hook that runs once just before
 // the worker's next submission.
-class WorkerLedger final : public L::Ledger {
+class WorkerLedger final : public sc::testing::ForwardingLedger {
  public:
   explicit WorkerLedger(LedgerCore& core) : c_(core) {}
   std::function<void()> stall;
@@ -110,26 +111,10 @@ class WorkerLedger final : public L::Ledger {
       return Error::transient(L::kUnavailable, "sim: completion query failed");
     return c_.real->completion(id);
   }
-  Result<std::string> allocateParty(const std::string& h) override {
-    return c_.real->allocateParty(h);
-  }
-  Result<bool> partyExists(const std::string& p) override { return c_.real->partyExists(p); }
-  Result<L::HoldingView> credit(const std::string& p, const std::string& a, Decimal d,
-                                const std::string& s) override {
-    return c_.real->credit(p, a, d, s);
-  }
-  Result<std::vector<L::HoldingView>> holdings(const std::string& p) override {
-    return c_.real->holdings(p);
-  }
-  Result<std::optional<L::DvpView>> dvp(const std::string& c) override { return c_.real->dvp(c); }
-  Result<std::optional<L::UpdateView>> updateById(const std::string& u) override {
-    return c_.real->updateById(u);
-  }
-  Result<std::vector<L::AssetTotal>> totals() override { return c_.real->totals(); }
-  std::vector<std::string> synchronizers() const override { return c_.real->synchronizers(); }
-  Result<void> ping() override { return c_.real->ping(); }
 
  private:
+  // The ledger of the moment (reopened after each simulated crash).
+  L::Ledger& target() const override { return *c_.real; }
   LedgerCore& c_;
 };
 

@@ -34,6 +34,11 @@ Result<void> MemoryAccounts::setStatus(const std::string& id, AccountStatus s) {
   return {};
 }
 
+void MemoryAccounts::put(const std::string& id, AccountStatus s) {
+  std::lock_guard l(mu_);
+  accounts_[id] = Account{id, id + "::party", s, {}};
+}
+
 // ---- settlements
 // ---------------------------------------------------------------------------------
 
@@ -131,6 +136,7 @@ Result<std::optional<Settlement>> MemoryStore::findByTradeId(const std::string& 
 
 Result<SettlementPage> MemoryStore::list(const ListQuery& q) {
   std::lock_guard l(mu_);
+  last_query_ = q;
   if (fail_with) return *fail_with;
   std::vector<Settlement> all;
   for (const auto& [_, r] : rows_) {
@@ -300,6 +306,16 @@ void MemoryStore::put(const Settlement& s) {
   auto& r = rows_[s.id];
   r.s = s;
   by_trade_[s.trade.trade_id] = s.id;
+}
+
+void MemoryStore::addEvent(const Uuid& id, Status st, const std::string& details, Timestamp at) {
+  std::lock_guard l(mu_);
+  addEventLocked(id, st, details, at);
+}
+
+std::optional<ListQuery> MemoryStore::lastQuery() const {
+  std::lock_guard l(mu_);
+  return last_query_;
 }
 
 }  // namespace sc::testing

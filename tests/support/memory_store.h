@@ -31,6 +31,9 @@ class MemoryAccounts final : public AccountRepository {
   Result<std::optional<Account>> find(const std::string& account_id) override;
   Result<void> setStatus(const std::string& account_id, AccountStatus s) override;
 
+  // Test helper: an account `id` whose party is "<id>::party".
+  void put(const std::string& id, AccountStatus s = AccountStatus::kActive);
+
   std::optional<Error> fail_with;  // every call fails with it while set
 
  private:
@@ -71,6 +74,10 @@ class MemoryStore final : public SettlementRepository, public OutboxRepository {
   std::vector<SettlementEvent> allEvents() const;
   // Replaces a row as is (tests that tamper with the store behind the workflow's back).
   void put(const Settlement& s);
+  // Appends an event (and its outbox entry) as a status change would.
+  void addEvent(const Uuid& id, Status st, const std::string& details, Timestamp at);
+  // The query of the last list() call, failed ones included.
+  std::optional<ListQuery> lastQuery() const;
 
  private:
   struct Row {
@@ -86,6 +93,7 @@ class MemoryStore final : public SettlementRepository, public OutboxRepository {
   std::vector<SettlementEvent> events_;  // position order
   std::map<int64_t, size_t> outbox_;     // undelivered: position → index in events_
   int64_t position_ = 0;
+  std::optional<ListQuery> last_query_;
   int fail_writes_ = 0;
   bool fail_after_commit_ = false;
 };

@@ -20,6 +20,7 @@ extern char** environ;
 namespace sc::test {
 
 std::string serviceBinaryPath() { return SC_SERVICE_BINARY; }
+std::string sandboxBinaryPath() { return SC_SANDBOX_BINARY; }
 
 std::string makeTempDir(const std::string& prefix) {
   static std::atomic<int> counter{0};
@@ -58,8 +59,7 @@ ChildEnvironment::ChildEnvironment(const std::map<std::string, std::string>& ove
 }
 
 pid_t spawnServiceBinary(ChildEnvironment& env, int out_fd, int err_fd,
-                         std::initializer_list<int> close_in_child) {
-  std::string bin = serviceBinaryPath();
+                         std::initializer_list<int> close_in_child, std::string bin) {
   std::vector<int> to_close(close_in_child);
   pid_t pid = fork();
   if (pid != 0) return pid;
@@ -71,7 +71,8 @@ pid_t spawnServiceBinary(ChildEnvironment& env, int out_fd, int err_fd,
   _exit(127);
 }
 
-ServiceProcess::ServiceProcess(std::map<std::string, std::string> env) : env_(std::move(env)) {
+ServiceProcess::ServiceProcess(std::map<std::string, std::string> env, std::string binary)
+    : env_(std::move(env)), binary_(std::move(binary)) {
   if (!env_.count("PORT")) env_["PORT"] = "0";
   if (!env_.count("LOG_LEVEL")) env_["LOG_LEVEL"] = "WARN";
   if (!env_.count("HTTP_BIND")) env_["HTTP_BIND"] = "127.0.0.1";
@@ -94,7 +95,7 @@ bool ServiceProcess::start(std::chrono::milliseconds timeout) {
   }
   ChildEnvironment child_env(env_);
   int log = open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  pid_t pid = spawnServiceBinary(child_env, out[1], log, {out[0], out[1]});
+  pid_t pid = spawnServiceBinary(child_env, out[1], log, {out[0], out[1]}, binary_);
   if (log >= 0) close(log);
   if (pid < 0) {
     error_ = std::string("fork: ") + std::strerror(errno);

@@ -15,6 +15,8 @@ namespace sc::test {
 
 // Path of the built service binary (compiled in by CMake).
 std::string serviceBinaryPath();
+// Path of the built ledger sandbox binary (sc-ledger-sandbox), which ServiceProcess also runs.
+std::string sandboxBinaryPath();
 // A fresh empty folder under the build tree's temp area.
 std::string makeTempDir(const std::string& prefix);
 
@@ -37,17 +39,20 @@ class ChildEnvironment {
   std::vector<char*> envp_;  // into entries_, null-terminated
 };
 
-// Forks and runs the built service binary with `env`. In the child, stdout is `out_fd` and stderr
-// `err_fd` (each left inherited when -1) and the fds in `close_in_child` are closed. Returns the
-// child's pid, or -1 when fork fails (errno set).
+// Forks and runs the built service binary (or `binary`) with `env`. In the child, stdout is
+// `out_fd` and stderr `err_fd` (each left inherited when -1) and the fds in `close_in_child` are
+// closed. Returns the child's pid, or -1 when fork fails (errno set).
 pid_t spawnServiceBinary(ChildEnvironment& env, int out_fd, int err_fd,
-                         std::initializer_list<int> close_in_child);
+                         std::initializer_list<int> close_in_child,
+                         std::string binary = serviceBinaryPath());
 
 class ServiceProcess {
  public:
   // env: variables added to (or replacing) the parent's environment. PORT defaults to 0 and
   // LOG_LEVEL to WARN unless given.
-  explicit ServiceProcess(std::map<std::string, std::string> env);
+  // binary: the executable (default: the service); it must print "listening on http://host:port".
+  explicit ServiceProcess(std::map<std::string, std::string> env,
+                          std::string binary = serviceBinaryPath());
   ~ServiceProcess();  // kills the child if still running
   ServiceProcess(const ServiceProcess&) = delete;
   ServiceProcess& operator=(const ServiceProcess&) = delete;
@@ -70,6 +75,7 @@ class ServiceProcess {
 
  private:
   std::map<std::string, std::string> env_;
+  std::string binary_;
   pid_t pid_ = -1;
   uint16_t port_ = 0;
   std::string error_;

@@ -14,8 +14,7 @@ using S = Status;
 class CrashWindow : public WorkflowTest {};
 
 TEST_F(CrashWindow, LostCommitAfterTheSettleThenThePassedDeadlineStillConfirms) {
-  credit("acc_seller", "AAPL", "50", "securities");
-  credit("acc_buyer", "USDC", "7524", "cash");
+  creditTheStandardTrade();
   FlakySettlementRepository flaky(repo());
   auto flow = makeWorkflow(&flaky);
   Settlement s = submit("trd_lost_settle", "50", "7524.00");
@@ -35,8 +34,7 @@ TEST_F(CrashWindow, LostCommitAfterTheSettleThenThePassedDeadlineStillConfirms) 
 }
 
 TEST_F(CrashWindow, LockCaughtInFlightIsAssignedAndReleasedWhenTheSettlementFails) {
-  credit("acc_seller", "AAPL", "50", "securities");
-  credit("acc_buyer", "USDC", "7524", "cash");
+  creditTheStandardTrade();
   ScriptedLedger ledger(*ledger_);
   ledger.beforeFirst<ledger::ReassignLocks>([&] { ledger_->setErrorRate("settlement", 1.0, 3); });
   auto flow = makeWorkflow(nullptr, &ledger);
@@ -59,8 +57,7 @@ TEST_F(CrashWindow, LockCaughtInFlightIsAssignedAndReleasedWhenTheSettlementFail
 }
 
 TEST_F(CrashWindow, WorkerWhoseLeaseExpiredCannotLockAfterAnotherFailedTheSettlement) {
-  credit("acc_seller", "AAPL", "50", "securities");
-  credit("acc_buyer", "USDC", "7524", "cash");
+  creditTheStandardTrade();
   ledger_->setOutage("cash", true);
   Settlement s = submit("trd_zombie", "50", "7524.00");
   drain();

@@ -141,8 +141,7 @@ TEST_F(MoneyPath, WorkerStalledBeforeCreateCannotSettleAfterFailureAndRetry) {
 // A PENDING settlement failed for good (its buyer was deactivated) fences its round on the ledger:
 // the round's create command id can never be used afterwards.
 TEST_F(MoneyPath, FailureAtPendingFencesTheRoundsCreateCommand) {
-  credit("acc_seller", "AAPL", "50", "securities");
-  credit("acc_buyer", "USDC", "7524", "cash");
+  creditTheStandardTrade();
   Settlement s = submit("trd_fenced", "50", "7524");
   ASSERT_TRUE(accounts().setStatus("acc_buyer", AccountStatus::kInactive).ok());
   Settlement now = driveToRest(s);
@@ -185,8 +184,7 @@ class SlowAccounts final : public AccountRepository {
 };
 
 TEST_F(MoneyPath, BatchWhoseSetUpUsedHalfTheLeaseStartsNoLedgerRound) {
-  credit("acc_seller", "AAPL", "50", "securities");
-  credit("acc_buyer", "USDC", "7524", "cash");
+  creditTheStandardTrade();
   Settlement s = submit("trd_slow", "50", "7524");
   SlowAccounts slow(accounts(), elapsed_, options_.lease / 2 + 1ms);
   Workflow w(repo(), slow, *ledger_, clock_, options_, elapsed_);
@@ -231,9 +229,9 @@ TEST_F(MoneyPath, PartTooSmallToPayAnyCashWaitsForTheSellerThenSettles) {
 
 // Forwards to the engine; can lose the answer of the next Settle (it commits, the caller gets a
 // timeout) and fail the next completion queries.
-class LossyLedger final : public ledger::Ledger {
+class LossyLedger final : public sc::testing::ForwardingLedger {
  public:
-  explicit LossyLedger(ledger::Ledger& real) : real_(real) {}
+  explicit LossyLedger(ledger::Ledger& real) : ForwardingLedger(real), real_(real) {}
   bool lose_next_settle_answer = false;
   int fail_completions = 0;
 
@@ -255,24 +253,6 @@ class LossyLedger final : public ledger::Ledger {
     }
     return real_.completion(c);
   }
-  Result<std::string> allocateParty(const std::string& h) override {
-    return real_.allocateParty(h);
-  }
-  Result<bool> partyExists(const std::string& p) override { return real_.partyExists(p); }
-  Result<ledger::HoldingView> credit(const std::string& p, const std::string& a, Decimal d,
-                                     const std::string& s) override {
-    return real_.credit(p, a, d, s);
-  }
-  Result<std::vector<ledger::HoldingView>> holdings(const std::string& p) override {
-    return real_.holdings(p);
-  }
-  Result<std::optional<ledger::DvpView>> dvp(const std::string& c) override { return real_.dvp(c); }
-  Result<std::optional<ledger::UpdateView>> updateById(const std::string& u) override {
-    return real_.updateById(u);
-  }
-  Result<std::vector<ledger::AssetTotal>> totals() override { return real_.totals(); }
-  std::vector<std::string> synchronizers() const override { return real_.synchronizers(); }
-  Result<void> ping() override { return real_.ping(); }
 
  private:
   ledger::Ledger& real_;

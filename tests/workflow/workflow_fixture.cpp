@@ -1,6 +1,8 @@
 #include "workflow_fixture.h"
 
+#include <cstdlib>
 #include <filesystem>
+#include <fstream>
 
 #include "tests/support/service_process.h"
 
@@ -27,14 +29,39 @@ void WorkflowTest::SetUp() {
   }
 
   ledger_dir_ = sc::test::makeTempDir("workflow-ledger");
-  ledger::EmbeddedLedger::Options lo;
-  lo.data_dir = ledger_dir_;
-  lo.clock = &clock_;
-  lo.securities_issuer_party = "securities-issuer::12345";  // the spec's default, a full id
-  lo.cash_provider_party = "cash-provider::67890";
-  auto l = ledger::EmbeddedLedger::open(lo);
-  ASSERT_TRUE(l.ok()) << l.error().message;
-  ledger_ = std::move(l).value();
+  const char* mode = std::getenv("SC_WORKFLOW_LEDGER");
+  if (mode && std::string(mode) == "sandbox") {
+    ledger::sandbox::Sandbox::Options so;
+    so.data_dir = ledger_dir_;
+    so.clock = &clock_;
+    so.hs256_secret = "workflow-test-secret";
+    auto sb = ledger::sandbox::Sandbox::open(so);
+    ASSERT_TRUE(sb.ok()) << sb.error().message;
+    sandbox_ = std::move(sb).value();
+    sandbox_server_ = std::make_unique<ledger::sandbox::SandboxServer>(*sandbox_, "127.0.0.1", 0);
+    sandbox_server_->start();
+    const std::string token = ledger_dir_ + "/token";
+    std::ofstream(token) << sandbox_->makeToken("settlement-coordinator", 3600) << "\n";
+    ledger::canton::CantonOptions co;
+    co.http.host = "127.0.0.1";
+    co.http.port = sandbox_server_->port();
+    co.token_file = token;
+    co.securities_issuer_party = "securities-issuer::12345";
+    co.cash_provider_party = "cash-provider::67890";
+    co.retry_backoff = std::chrono::milliseconds(1);
+    canton_ = std::make_unique<ledger::canton::CantonJsonLedger>(co);
+    ledger_ = &sandbox_->engine();
+  } else {
+    ledger::EmbeddedLedger::Options lo;
+    lo.data_dir = ledger_dir_;
+    lo.clock = &clock_;
+    lo.securities_issuer_party = "securities-issuer::12345";  // the spec's default, a full id
+    lo.cash_provider_party = "cash-provider::67890";
+    auto l = ledger::EmbeddedLedger::open(lo);
+    ASSERT_TRUE(l.ok()) << l.error().message;
+    embedded_ = std::move(l).value();
+    ledger_ = embedded_.get();
+  }
 
   options_.batch_size = 100;
   options_.retry_attempts = 3;
@@ -50,7 +77,11 @@ void WorkflowTest::SetUp() {
 
 void WorkflowTest::TearDown() {
   workflow_.reset();
-  ledger_.reset();
+  canton_.reset();
+  sandbox_server_.reset();
+  sandbox_.reset();
+  embedded_.reset();
+  ledger_ = nullptr;
   database_.reset();
   memory_.reset();
   memory_accounts_.reset();
@@ -60,12 +91,13 @@ void WorkflowTest::TearDown() {
 std::unique_ptr<Workflow> WorkflowTest::makeWorkflow(SettlementRepository* repo,
                                                      ledger::Ledger* ledger,
                                                      const MonotonicClock* elapsed) {
-  return std::make_unique<Workflow>(repo ? *repo : *repo_, *accounts_, ledger ? *ledger : *ledger_,
-                                    clock_, options_, elapsed ? *elapsed : elapsed_);
+  return std::make_unique<Workflow>(repo ? *repo : *repo_, *accounts_,
+                                    ledger ? *ledger : workflowLedger(), clock_, options_,
+                                    elapsed ? *elapsed : elapsed_);
 }
 
 std::string WorkflowTest::addAccount(const std::string& account_id) {
-  auto party = ledger_->allocateParty(account_id);
+  auto party = workflowLedger().allocateParty(account_id);
   EXPECT_TRUE(party.ok()) << party.error().message;
   if (!party.ok()) return {};
   Account a{account_id, *party, AccountStatus::kActive, clock_.now()};
@@ -77,7 +109,7 @@ std::string WorkflowTest::addAccount(const std::string& account_id) {
 
 void WorkflowTest::credit(const std::string& account_id, const std::string& asset,
                           const char* amount, const std::string& synchronizer) {
-  auto h = ledger_->credit(party_.at(account_id), asset, D(amount), synchronizer);
+  auto h = workflowLedger().credit(party_.at(account_id), asset, D(amount), synchronizer);
   ASSERT_TRUE(h.ok()) << h.error().message;
   credited_[asset] = credited_[asset].add(D(amount)).value();
   auto& mine = credited_to_[{account_id, asset}];

@@ -15,9 +15,13 @@
 #include <string>
 #include <vector>
 
+#include "ledger/canton/canton_json_ledger.h"
 #include "ledger/embedded_ledger.h"
+#include "ledger/sandbox/sandbox.h"
+#include "ledger/sandbox/server.h"
 #include "store/database.h"
 #include "support/fake_clock.h"
+#include "support/forwarding_ledger.h"
 #include "support/memory_store.h"
 #include "tests/support/pg_test_db.h"
 #include "workflow/workflow.h"
@@ -38,6 +42,12 @@ inline void expectLegalPath(const std::vector<Status>& path) {
     EXPECT_TRUE(isAllowedTransition(path[i - 1], path[i]))
         << toString(path[i - 1]) << " -> " << toString(path[i]) << " at " << i;
 }
+
+// The audit trail of a settlement that goes all the way.
+inline const std::vector<Status> kHappyPath = {
+    Status::kPending,         Status::kInitiated, Status::kSellerSecuritiesLocked,
+    Status::kBuyerCashLocked, Status::kExecuting, Status::kConfirmed,
+    Status::kSettled};
 
 using sc::testing::FakeClock;
 using sc::testing::FakeElapsed;
@@ -147,9 +157,9 @@ class FlakySettlementRepository final : public ForwardingSettlementRepository {
 
 // Forwards to the EmbeddedLedger, optionally running a hook just before the first batch that
 // holds a given command type (e.g. taking a synchronizer down at the EXECUTING step).
-class ScriptedLedger final : public ledger::Ledger {
+class ScriptedLedger final : public sc::testing::ForwardingLedger {
  public:
-  explicit ScriptedLedger(ledger::EmbeddedLedger& real) : real_(real) {}
+  explicit ScriptedLedger(ledger::EmbeddedLedger& real) : ForwardingLedger(real), real_(real) {}
   // Runs `hook` once, just before the first batch that holds a command of type Cmd: the moment
   // a test wants to interleave something (an outage, another worker, the clock jumping).
   template <class Cmd>
@@ -174,27 +184,6 @@ class ScriptedLedger final : public ledger::Ledger {
     }
     return real_.submit(batch);
   }
-  Result<std::string> allocateParty(const std::string& h) override {
-    return real_.allocateParty(h);
-  }
-  Result<bool> partyExists(const std::string& p) override { return real_.partyExists(p); }
-  Result<ledger::HoldingView> credit(const std::string& p, const std::string& a, Decimal amount,
-                                     const std::string& s) override {
-    return real_.credit(p, a, amount, s);
-  }
-  Result<std::vector<ledger::HoldingView>> holdings(const std::string& p) override {
-    return real_.holdings(p);
-  }
-  Result<std::optional<ledger::DvpView>> dvp(const std::string& c) override { return real_.dvp(c); }
-  Result<std::optional<ledger::UpdateView>> updateById(const std::string& u) override {
-    return real_.updateById(u);
-  }
-  Result<std::optional<ledger::Outcome>> completion(const std::string& c) override {
-    return real_.completion(c);
-  }
-  Result<std::vector<ledger::AssetTotal>> totals() override { return real_.totals(); }
-  std::vector<std::string> synchronizers() const override { return real_.synchronizers(); }
-  Result<void> ping() override { return real_.ping(); }
 
  private:
   ledger::EmbeddedLedger& real_;
@@ -225,6 +214,12 @@ class WorkflowTest : public ::testing::Test {
   std::string addAccount(const std::string& account_id);
   void credit(const std::string& account_id, const std::string& asset, const char* amount,
               const std::string& synchronizer);
+  // The seller holds exactly the 50 AAPL and the buyer exactly the 7524 USDC of the standard
+  // trade (submit(id, "50", "7524.00")), each on its home synchronizer.
+  void creditTheStandardTrade() {
+    credit("acc_seller", "AAPL", "50", "securities");
+    credit("acc_buyer", "USDC", "7524", "cash");
+  }
   // Accepts a trade through the store's intake at the clock's now; returns the settlement.
   Settlement submit(const std::string& trade_id, const char* quantity, const char* amount,
                     bool allow_partial = false, Date settlement_date = kTradeDate);
@@ -260,7 +255,18 @@ class WorkflowTest : public ::testing::Test {
   SettlementRepository* repo_ = nullptr;
   AccountRepository* accounts_ = nullptr;
   std::string ledger_dir_;
-  std::unique_ptr<ledger::EmbeddedLedger> ledger_;
+  // The engine: the fixture's own (embedded mode) or the sandbox's (canton mode, with
+  // SC_WORKFLOW_LEDGER=sandbox: the workflow then talks to it through the Canton adapter over
+  // HTTP, while the tests inspect and fault-inject the engine directly).
+  ledger::EmbeddedLedger* ledger_ = nullptr;
+  std::unique_ptr<ledger::EmbeddedLedger> embedded_;
+  std::unique_ptr<ledger::sandbox::Sandbox> sandbox_;
+  std::unique_ptr<ledger::sandbox::SandboxServer> sandbox_server_;
+  std::unique_ptr<ledger::canton::CantonJsonLedger> canton_;
+  // What the workflow uses by default: the adapter in canton mode, else the engine.
+  ledger::Ledger& workflowLedger() {
+    return canton_ ? static_cast<ledger::Ledger&>(*canton_) : *ledger_;
+  }
   WorkflowOptions options_;
   std::unique_ptr<Workflow> workflow_;
   std::map<std::string, std::string> party_;                            // account id → party

@@ -1,10 +1,12 @@
-// AccountService (src/workflow/account_service.h) over the in-memory fakes the API tests use.
-// It lives beside them until those fakes move to tests/support.
+// AccountService (src/workflow/account_service.h) over the in-memory accounts, a ledger with no
+// engine and a fake clock (tests/support).
 #include "workflow/account_service.h"
 
 #include <gtest/gtest.h>
 
-#include "api/fakes.h"
+#include "support/fake_clock.h"
+#include "support/fake_ledger.h"
+#include "support/memory_store.h"
 
 namespace sc::test {
 namespace {
@@ -13,9 +15,9 @@ Decimal dec(const char* s) { return *Decimal::parse(s); }
 
 class AccountServiceTest : public ::testing::Test {
  protected:
-  FakeClock clock;
-  FakeAccountRepository accounts;
-  FakeLedger ledger;
+  testing::FakeClock clock{startOf(Date(std::chrono::year(2024) / 11 / 17))};
+  testing::MemoryAccounts accounts;
+  testing::FakeLedger ledger;
   AccountService service{accounts, ledger, clock};
 };
 

@@ -1,0 +1,1143 @@
+#include "ledger/canton/canton_json_ledger.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <atomic>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <thread>
+
+#include "common/log.h"
+
+namespace sc::ledger::canton {
+namespace {
+
+using daml::Json;
+using daml::Template;
+
+// workflowId of each command kind: a transaction found again by command id (completions) is
+// interpreted with it.
+constexpr const char* kKindCreateDvp = "sc.CreateDvp";
+constexpr const char* kKindLock = "sc.Lock";
+constexpr const char* kKindSettle = "sc.Settle";
+constexpr const char* kKindRelease = "sc.Release";
+constexpr const char* kKindArchive = "sc.ArchiveDvp";
+constexpr const char* kKindReassign = "sc.Reassign";
+constexpr const char* kKindCredit = "sc.Credit";
+constexpr const char* kKindFence = "sc.Fence";
+
+// A reply of the JSON API: a body, or a JsCantonError.
+struct Reply {
+  int status = 0;
+  Json body;
+  std::optional<daml::CantonError> error;
+};
+
+Error ledgerError(const std::string& code, const std::string& message, bool retry) {
+  return retry ? Error::transient(code, message) : Error::permanent(code, message);
+}
+
+std::string urlEncode(const std::string& s) {
+  static const char* kHex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out.push_back('%');
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 0xf]);
+    }
+  }
+  return out;
+}
+
+Json exercise(Template t, const std::string& cid, const char* choice, Json argument) {
+  return Json{{"ExerciseCommand",
+               {{"templateId", daml::templateRef(t)},
+                {"contractId", cid},
+                {"choice", choice},
+                {"choiceArgument", std::move(argument)}}}};
+}
+
+Json templateFilters(const std::vector<Template>& templates) {
+  Json cumulative = Json::array();
+  for (Template t : templates) {
+    cumulative.push_back(
+        {{"identifierFilter",
+          {{"TemplateFilter",
+            {{"value",
+              {{"templateId", daml::templateRef(t)}, {"includeCreatedEventBlob", false}}}}}}}});
+  }
+  return Json{{"cumulative", cumulative}};
+}
+
+std::string newCommandId(const char* prefix) {
+  static std::atomic<uint64_t> counter{0};
+  static const uint64_t salt = std::random_device{}() ^ (uint64_t(std::random_device{}()) << 32);
+  std::ostringstream s;
+  s << prefix << ":" << std::hex << salt << ":" << ++counter;
+  return s.str();
+}
+
+}  // namespace
+
+struct CantonJsonLedger::Active {
+  std::string contract_id;
+  Template tmpl{};
+  Json argument;
+  std::string synchronizer;  // alias
+  bool in_flight = false;
+  std::string reassignment_id, target;  // in flight: the pending assignment
+};
+
+struct CantonJsonLedger::Dvp {
+  daml::DvpArgs args;
+  bool active = false;
+  std::string synchronizer;
+};
+
+CantonJsonLedger::CantonJsonLedger(CantonOptions options)
+    : opts_(std::move(options)), http_(opts_.http) {
+  if (opts_.settlement_synchronizer.empty() && !opts_.synchronizers.empty()) {
+    opts_.settlement_synchronizer = opts_.synchronizers.back();
+  }
+}
+CantonJsonLedger::~CantonJsonLedger() = default;
+
+// ---- transport ------------------------------------------------------------------------------
+
+Result<std::string> CantonJsonLedger::oauthToken() {
+  const auto now = std::chrono::steady_clock::now();
+  if (!token_.empty() && now < token_refresh_at_) return "Bearer " + token_;
+  const std::string& url = opts_.oauth.token_url;
+  if (!oauth_http_) {
+    const bool tls = url.rfind("https://", 0) == 0;
+    if (!tls && url.rfind("http://", 0) != 0) {
+      return Error::permanent(kUnavailable,
+                              "CANTON_OAUTH_TOKEN_URL must start with http:// or https://");
+    }
+    std::string rest = url.substr(tls ? 8 : 7);
+    const size_t slash = rest.find('/');
+    oauth_path_ = slash == std::string::npos ? "/" : rest.substr(slash);
+    std::string hostport = rest.substr(0, slash);
+    HttpClientOptions ho;
+    ho.tls = tls;
+    ho.ca_file = opts_.oauth.ca_file;
+    ho.timeout = opts_.http.timeout;
+    ho.pool_size = 1;
+    const size_t colon = hostport.rfind(':');
+    ho.host = hostport.substr(0, colon);
+    ho.port = static_cast<uint16_t>(tls ? 443 : 80);
+    if (colon != std::string::npos)
+      ho.port = static_cast<uint16_t>(std::stoi(hostport.substr(colon + 1)));
+    oauth_http_ = std::make_unique<HttpClient>(ho);
+  }
+  std::ifstream in(opts_.oauth.client_secret_file);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string secret = ss.str();
+  while (!secret.empty() && std::isspace(static_cast<unsigned char>(secret.back())))
+    secret.pop_back();
+  if (secret.empty()) {
+    return Error::transient(kUnavailable, "CANTON_OAUTH_CLIENT_SECRET_FILE " +
+                                              opts_.oauth.client_secret_file +
+                                              " is missing or empty");
+  }
+  std::string form = "grant_type=client_credentials&client_id=" + urlEncode(opts_.oauth.client_id) +
+                     "&client_secret=" + urlEncode(secret);
+  if (!opts_.oauth.audience.empty()) form += "&audience=" + urlEncode(opts_.oauth.audience);
+  auto r = oauth_http_->request("POST", oauth_path_, form, "", true,
+                                "application/x-www-form-urlencoded");
+  if (!r)
+    return Error::transient(kUnavailable,
+                            "OAuth2 token endpoint " + url + ": " + r.error().message);
+  Json j = Json::parse(r->body, nullptr, false);
+  if (r->status != 200 || !j.is_object() || !j.contains("access_token") ||
+      !j["access_token"].is_string()) {
+    return Error::transient(kUnavailable, "OAuth2 token endpoint " + url + " answered " +
+                                              std::to_string(r->status) + ": " +
+                                              r->body.substr(0, 200) +
+                                              " (check CANTON_OAUTH_CLIENT_ID and the secret)");
+  }
+  token_ = j["access_token"].get<std::string>();
+  const int64_t ttl = j.value("expires_in", int64_t{300});
+  token_refresh_at_ = now + std::chrono::milliseconds(std::max<int64_t>(0, ttl * 800));
+  return "Bearer " + token_;
+}
+
+Result<std::string> CantonJsonLedger::authorization() {
+  if (!opts_.oauth.token_url.empty()) {
+    std::lock_guard l(mu_);
+    return oauthToken();
+  }
+  if (opts_.token_file.empty()) return std::string();
+  struct stat st {};
+  if (::stat(opts_.token_file.c_str(), &st) != 0) {
+    return Error::transient(kUnavailable, "cannot read CANTON_AUTH_TOKEN_FILE " + opts_.token_file);
+  }
+  const int64_t mtime = int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+  std::lock_guard l(mu_);
+  if (mtime != token_mtime_ns_) {
+    std::ifstream in(opts_.token_file);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    std::string t = ss.str();
+    while (!t.empty() && std::isspace(static_cast<unsigned char>(t.back()))) t.pop_back();
+    if (t.empty())
+      return Error::transient(kUnavailable,
+                              "CANTON_AUTH_TOKEN_FILE " + opts_.token_file + " is empty");
+    token_ = t;
+    token_mtime_ns_ = mtime;
+  }
+  return "Bearer " + token_;
+}
+
+Result<Json> CantonJsonLedger::call(const std::string& method, const std::string& target,
+                                    const Json* body, bool idempotent) {
+  auto auth = authorization();
+  if (!auth) return auth.error();
+  auto r = http_.request(method, target, body ? body->dump() : std::string(), *auth, idempotent);
+  if (!r) return r.error();
+  Json parsed = r->body.empty() ? Json::object() : Json::parse(r->body, nullptr, false);
+  if (r->status >= 200 && r->status < 300) {
+    if (parsed.is_discarded()) {
+      return Error::transient(kUnavailable, method + " " + target + ": the ledger answered " +
+                                                std::to_string(r->status) +
+                                                " with a body that is not JSON");
+    }
+    return parsed;
+  }
+  if (!parsed.is_discarded()) {
+    if (auto e = daml::parseCantonError(parsed)) {
+      Error err = errorOf(*e);
+      err.message = method + " " + target + ": " + err.message;
+      // The JsCantonError travels in the field, for callers that act on its code.
+      err.field = parsed.dump();
+      return err;
+    }
+  }
+  const bool server = r->status >= 500 || r->status == 429;
+  return ledgerError(
+      kUnavailable,
+      method + " " + target + ": HTTP " + std::to_string(r->status) + " " + r->body.substr(0, 200),
+      server);
+}
+
+namespace {
+// The JsCantonError carried by an Error from call(), if any.
+std::optional<daml::CantonError> cantonErrorIn(const Error& e) {
+  if (e.field.empty() || e.field.front() != '{') return std::nullopt;
+  Json j = Json::parse(e.field, nullptr, false);
+  if (j.is_discarded()) return std::nullopt;
+  auto c = daml::parseCantonError(j);
+  if (!c) return std::nullopt;
+  return *c;
+}
+Error withoutPayload(Error e) {
+  if (!e.field.empty() && e.field.front() == '{') e.field.clear();
+  return e;
+}
+}  // namespace
+
+Error CantonJsonLedger::errorOf(const daml::CantonError& e) {
+  const std::string text = "ledger " + e.code + ": " + e.cause;
+  using daml::Category;
+  const Category cat = e.category();
+  if (e.code == daml::kContractNotFound) return Error::permanent(kContractNotActive, text);
+  if (e.code == daml::kPartyNotKnownOnLedger) return Error::permanent(kUnknownParty, text);
+  if (cat == Category::kAuthInterceptorInvalidAuthenticationCredentials ||
+      cat == Category::kInsufficientPermission) {
+    // The token or the user's rights are wrong: an operator must act; retried once fixed.
+    return Error::transient(
+        kUnavailable, text + " (check CANTON_AUTH_TOKEN_FILE and the rights of CANTON_USER_ID)");
+  }
+  if (cat == Category::kDeadlineExceededRequestStateUnknown)
+    return Error::transient(kTimeout, text);
+  if (e.code == daml::kLockedContracts) return Error::transient(kContractInFlight, text);
+  if (daml::retryable(cat)) return Error::transient(kUnavailable, text);
+  if (e.code == daml::kDamlInterpretationError) {
+    auto reason = e.context.find("reason");
+    if (reason != e.context.end() &&
+        (reason->second == kInsufficientSecurities || reason->second == kInsufficientCash)) {
+      return Error::permanent(reason->second, text);
+    }
+    if (e.cause.find("insufficient securities") != std::string::npos)
+      return Error::permanent(kInsufficientSecurities, text);
+    if (e.cause.find("insufficient cash") != std::string::npos)
+      return Error::permanent(kInsufficientCash, text);
+  }
+  return Error::permanent(kInvalidCommand, text);
+}
+
+Result<void> CantonJsonLedger::loadSynchronizers() {
+  {
+    std::lock_guard l(mu_);
+    if (!id_by_alias_.empty()) return {};
+  }
+  auto r = call("GET", "/v2/state/connected-synchronizers", nullptr, true);
+  if (!r) return withoutPayload(r.error());
+  std::lock_guard l(mu_);
+  for (const auto& s : r->value("connectedSynchronizers", Json::array())) {
+    const std::string alias = s.value("synchronizerAlias", ""), id = s.value("synchronizerId", "");
+    id_by_alias_[alias] = id;
+    alias_by_id_[id] = alias;
+  }
+  if (id_by_alias_.empty())
+    return Error::transient(kUnavailable, "the participant is connected to no synchronizer");
+  return {};
+}
+
+std::string CantonJsonLedger::syncId(const std::string& alias) {
+  (void)loadSynchronizers();
+  std::lock_guard l(mu_);
+  auto it = id_by_alias_.find(alias);
+  return it == id_by_alias_.end() ? alias : it->second;
+}
+std::string CantonJsonLedger::syncAlias(const std::string& id) {
+  (void)loadSynchronizers();
+  std::lock_guard l(mu_);
+  auto it = alias_by_id_.find(id);
+  return it == alias_by_id_.end() ? id : it->second;
+}
+
+std::vector<std::string> CantonJsonLedger::coSigners() const {
+  return {opts_.securities_issuer_party, opts_.cash_provider_party};
+}
+
+// ---- submission -----------------------------------------------------------------------------
+
+Result<std::optional<std::string>> CantonJsonLedger::completedUpdateId(
+    const std::string& command_id) {
+  {
+    std::lock_guard l(mu_);
+    if (auto it = update_by_command_.find(command_id); it != update_by_command_.end())
+      return {it->second};
+  }
+  int64_t begin;
+  {
+    std::lock_guard l(mu_);
+    begin = std::max<int64_t>(0, completions_seen_ - 1);
+  }
+  for (;;) {
+    Json req{{"userId", opts_.user_id}, {"parties", coSigners()}, {"beginExclusive", begin}};
+    constexpr int kPage = 1000;
+    auto r = call(
+        "POST",
+        "/v2/commands/completions?limit=" + std::to_string(kPage) + "&stream_idle_timeout_ms=100",
+        &req, true);
+    if (!r) return withoutPayload(r.error());
+    if (!r->is_array())
+      return Error::transient(kUnavailable, "completions: the ledger did not answer an array");
+    std::lock_guard l(mu_);
+    for (const auto& item : *r) {
+      const Json& cr = item.value("completionResponse", Json::object());
+      if (!cr.contains("Completion")) continue;
+      const Json& c = cr["Completion"]["value"];
+      const int64_t off = c.value("offset", int64_t{0});
+      begin = std::max(begin, off);
+      completions_seen_ = std::max(completions_seen_, off);
+      const bool ok = !c.contains("status") || c["status"].value("code", 0) == 0;
+      if (ok && c.contains("updateId"))
+        update_by_command_[c.value("commandId", "")] = c.value("updateId", "");
+    }
+    if (static_cast<int>(r->size()) < kPage) break;
+  }
+  std::lock_guard l(mu_);
+  if (auto it = update_by_command_.find(command_id); it != update_by_command_.end())
+    return {it->second};
+  return std::optional<std::string>{};
+}
+
+Result<Json> CantonJsonLedger::submitTransaction(
+    const std::string& command_id, const std::string& kind, std::vector<std::string> act_as,
+    const Json& commands, const std::string& synchronizer_alias, bool& deduplicated) {
+  // The co-signers are in every actAs: each completion is then visible to them (completion()).
+  for (const auto& p : coSigners()) {
+    if (std::find(act_as.begin(), act_as.end(), p) == act_as.end()) act_as.push_back(p);
+  }
+  std::sort(act_as.begin(), act_as.end());
+  Json jc{{"commands", commands},    {"commandId", command_id}, {"actAs", act_as},
+          {"userId", opts_.user_id}, {"readAs", Json::array()}, {"workflowId", kind}};
+  if (!synchronizer_alias.empty()) jc["synchronizerId"] = syncId(synchronizer_alias);
+  Json filters = Json::object();
+  for (const auto& p : act_as) filters[p] = Json::object();
+  Json req{{"commands", jc},
+           {"transactionFormat",
+            {{"eventFormat", {{"filtersByParty", filters}, {"verbose", true}}},
+             {"transactionShape", "TRANSACTION_SHAPE_ACS_DELTA"}}}};
+  Error last = Error::transient(kTimeout, "not submitted");
+  for (int attempt = 0; attempt < std::max(1, opts_.submit_attempts); ++attempt) {
+    if (attempt > 0) std::this_thread::sleep_for(opts_.retry_backoff * attempt);
+    auto r = call("POST", "/v2/commands/submit-and-wait-for-transaction", &req, false);
+    if (r) {
+      std::lock_guard l(mu_);
+      const Json& tx = (*r)["transaction"];
+      update_by_command_[command_id] = tx.value("updateId", "");
+      deduplicated = false;
+      return tx;
+    }
+    last = r.error();
+    auto ce = cantonErrorIn(last);
+    if (ce && ce->code == daml::kDuplicateCommand) break;  // done before: recover below
+    const bool unknown = !ce && last.code == kTimeout;     // sent, no answer
+    const bool in_flight =
+        ce && (ce->code == daml::kSubmissionAlreadyInFlight ||
+               ce->category() == daml::Category::kContentionOnSharedResources ||
+               ce->category() == daml::Category::kDeadlineExceededRequestStateUnknown);
+    if (!unknown && !in_flight) return withoutPayload(last);
+  }
+  // Already done, or the outcome is unknown: the completion stream knows.
+  auto update = completedUpdateId(command_id);
+  if (!update) return update.error();
+  if (!*update) {
+    auto ce = cantonErrorIn(last);
+    if (ce && ce->code == daml::kDuplicateCommand) {
+      return Error::transient(
+          kUnavailable,
+          "command " + command_id + " was deduplicated but its completion is not visible yet");
+    }
+    return withoutPayload(last);
+  }
+  Json ureq{{"updateId", **update},
+            {"updateFormat",
+             {{"includeTransactions",
+               {{"eventFormat", {{"filtersByParty", filters}, {"verbose", true}}},
+                {"transactionShape", "TRANSACTION_SHAPE_ACS_DELTA"}}}}}};
+  auto u = call("POST", "/v2/updates/update-by-id", &ureq, true);
+  if (!u) return withoutPayload(u.error());
+  const Json& update_json = (*u)["update"];
+  if (!update_json.contains("Transaction")) {
+    return Error::permanent(kInvalidCommand, "command " + command_id + " completed with update " +
+                                                 **update + ", which is not a transaction");
+  }
+  deduplicated = true;
+  return update_json["Transaction"]["value"];
+}
+
+Result<Outcome> CantonJsonLedger::outcomeOf(const Json& tx, bool deduplicated) {
+  Outcome out;
+  out.update_id = tx.value("updateId", "");
+  out.offset = tx.value("offset", int64_t{0});
+  out.synchronizer = syncAlias(tx.value("synchronizerId", ""));
+  out.deduplicated = deduplicated;
+  const std::string kind = tx.value("workflowId", "");
+  std::string archived_dvp;
+  std::vector<std::pair<Template, Json>> created;
+  std::vector<std::string> created_ids;
+  for (const auto& ev : tx.value("events", Json::array())) {
+    if (ev.contains("ArchivedEvent")) {
+      auto t = daml::parseTemplateId(ev["ArchivedEvent"].value("templateId", ""));
+      if (t && *t == Template::kDeliveryVsPayment)
+        archived_dvp = ev["ArchivedEvent"].value("contractId", "");
+    } else if (ev.contains("CreatedEvent")) {
+      const Json& c = ev["CreatedEvent"];
+      auto t = daml::parseTemplateId(c.value("templateId", ""));
+      if (!t) return t.error();
+      if (*t == Template::kRoundFence) {
+        out.fenced = true;  // the command id was taken by a fence (FenceCommand)
+        continue;
+      }
+      created.emplace_back(*t, c.value("createArgument", Json::object()));
+      created_ids.push_back(c.value("contractId", ""));
+    }
+  }
+  if (!archived_dvp.empty()) out.contract_id = archived_dvp;
+  for (size_t i = 0; i < created.size(); ++i) {
+    const auto& [t, arg] = created[i];
+    const std::string& cid = created_ids[i];
+    if (t == Template::kDeliveryVsPayment) {
+      if (kind == kKindSettle) {
+        out.remainder_dvp_contract_id = cid;
+      } else {
+        out.contract_id = cid;
+        auto a = daml::decodeDvp(arg);
+        if (!a) return a.error();
+        out.quantity = a->quantity;
+        out.amount = a->cash_amount;
+      }
+    } else if (kind == kKindLock &&
+               (t == Template::kLockedSecurities || t == Template::kLockedCash)) {
+      auto a = daml::decodeHolding(t, arg);
+      if (!a) return a.error();
+      if (out.contract_id.empty()) out.contract_id = cid;
+      Decimal& sum = t == Template::kLockedSecurities ? out.quantity : out.amount;
+      auto s = sum.add(a->amount);
+      if (!s) return s.error();
+      sum = *s;
+    } else if ((kind == kKindSettle || kind == kKindRelease) &&
+               (t == Template::kSecuritiesHolding || t == Template::kCashHolding)) {
+      auto a = daml::decodeHolding(t, arg);
+      if (!a) return a.error();
+      if (kind == kKindRelease) {
+        Decimal& sum = t == Template::kSecuritiesHolding ? out.quantity : out.amount;
+        auto s = sum.add(a->amount);
+        if (!s) return s.error();
+        sum = *s;
+        continue;
+      }
+      // Settle: the buyer's new securities and the seller's cash (a refund of over-locked
+      // cash also goes to the buyer, as a CashHolding: not the seller's).
+      auto d = dvpContract(out.contract_id);
+      if (!d) return d.error();
+      if (!*d) continue;
+      if (t == Template::kSecuritiesHolding && a->owner == (*d)->args.buyer) {
+        out.buyer_securities_contract_id = cid;
+        out.quantity = a->amount;
+      } else if (t == Template::kCashHolding && a->owner == (*d)->args.seller) {
+        out.seller_cash_contract_id = cid;
+        out.amount = a->amount;
+      }
+    } else if (kind == kKindCredit) {
+      out.contract_id = cid;
+    }
+  }
+  return out;
+}
+
+std::vector<Result<Outcome>> CantonJsonLedger::submit(std::span<const Submission> batch) {
+  std::vector<Result<Outcome>> out;
+  out.reserve(batch.size());
+  for (const auto& s : batch) out.push_back(submitOne(s));
+  return out;
+}
+
+Result<Outcome> CantonJsonLedger::submitOne(const Submission& s) {
+  if (s.command_id.empty())
+    return Error::permanent(kInvalidCommand, "command id must not be empty", "command_id");
+  auto r = std::visit([&](const auto& c) { return run(s.command_id, c); }, s.command);
+  if (!r) {
+    log::get("ledger")->debug("canton: command {} failed: {} {}", s.command_id, r.error().code,
+                              r.error().message);
+  }
+  return r;
+}
+
+Result<Outcome> CantonJsonLedger::run(const std::string& cmd, const CreateDvp& c) {
+  daml::DvpArgs a{c.buyer,
+                  c.seller,
+                  opts_.securities_issuer_party,
+                  opts_.cash_provider_party,
+                  c.security,
+                  c.cash_asset,
+                  c.quantity,
+                  c.amount,
+                  c.settlement_date};
+  Json commands = Json::array({{{"CreateCommand",
+                                 {{"templateId", daml::templateRef(Template::kDeliveryVsPayment)},
+                                  {"createArguments", daml::encode(a)}}}}});
+  bool dedup = false;
+  auto tx = submitTransaction(cmd, kKindCreateDvp, daml::signatories(a), commands,
+                              opts_.settlement_synchronizer, dedup);
+  if (!tx) return tx.error();
+  auto out = outcomeOf(*tx, dedup);
+  if (out && out->fenced) {
+    // DUPLICATE_COMMAND, and the first transaction under the id is a RoundFence: the round was
+    // abandoned before its DvP existed, and this create can never run.
+    return Error::permanent(kCommandFenced, "command id " + cmd +
+                                                " was fenced (RoundFence in update " +
+                                                out->update_id + "): its round was abandoned");
+  }
+  return out;
+}
+
+// A RoundFence created under the round's create command id, acting as the create does (Canton's
+// deduplication key is user, actAs and command id). DUPLICATE_COMMAND recovers the first
+// transaction: the round's DvP (returned deduplicated, as the engine does) or an earlier fence.
+Result<Outcome> CantonJsonLedger::run(const std::string& cmd, const FenceCommand& c) {
+  daml::FenceArgs a{opts_.cash_provider_party, cmd};
+  Json commands = Json::array({{{"CreateCommand",
+                                 {{"templateId", daml::templateRef(Template::kRoundFence)},
+                                  {"createArguments", daml::encode(a)}}}}});
+  std::vector<std::string> act_as{opts_.cash_provider_party};
+  for (const std::string& p : {c.buyer, c.seller}) {
+    if (!p.empty() && std::find(act_as.begin(), act_as.end(), p) == act_as.end())
+      act_as.push_back(p);
+  }
+  bool dedup = false;
+  auto tx = submitTransaction(cmd, kKindFence, std::move(act_as), commands,
+                              opts_.settlement_synchronizer, dedup);
+  if (!tx) return tx.error();
+  return outcomeOf(*tx, dedup);
+}
+
+Result<Outcome> CantonJsonLedger::lock(const std::string& cmd, const std::string& dvp_id,
+                                       Decimal quantity, bool allow_partial, bool cash) {
+  auto d = dvpContract(dvp_id);
+  if (!d) return d.error();
+  if (!*d || !(*d)->active) {
+    // Done before (and the DvP settled or was archived since)? Its first outcome stands.
+    if (auto done = completion(cmd); done && *done) return **done;
+    return Error::permanent(kContractNotActive, "contract " + dvp_id + " is not active",
+                            "dvp_contract_id");
+  }
+  const daml::DvpArgs& dv = (*d)->args;
+  const std::string owner = cash ? dv.buyer : dv.seller;
+  const std::string asset = cash ? dv.currency : dv.symbol;
+  const Template free_t = cash ? Template::kCashHolding : Template::kSecuritiesHolding;
+  auto acs = activeContracts({owner}, {free_t});
+  if (!acs) return acs.error();
+  // The DvP's synchronizer first (no reassignment needed), then the others, oldest first.
+  std::vector<std::pair<Active, daml::HoldingArgs>> free;
+  for (auto& k : *acs) {
+    if (k.in_flight || k.tmpl != free_t) continue;
+    auto h = daml::decodeHolding(k.tmpl, k.argument);
+    if (!h || h->owner != owner || h->asset != asset) continue;
+    free.emplace_back(k, *h);
+  }
+  std::stable_sort(free.begin(), free.end(), [&](const auto& x, const auto& y) {
+    return (x.first.synchronizer == (*d)->synchronizer) >
+           (y.first.synchronizer == (*d)->synchronizer);
+  });
+  Decimal available;
+  for (const auto& [k, h] : free) {
+    auto s = available.add(h.amount);
+    if (!s) return s.error();
+    available = *s;
+  }
+  Decimal need = quantity;
+  if (available < quantity) {
+    if (!(allow_partial && !cash && available.isPositive())) {
+      if (auto done = completion(cmd); done && *done) return **done;
+      return Error::permanent(cash ? kInsufficientCash : kInsufficientSecurities,
+                              "party " + owner + " has " + available.toString() + " " + asset +
+                                  " available, needs " + quantity.toString());
+    }
+    need = available;
+  }
+  Json commands = Json::array();
+  Decimal remaining = need;
+  for (const auto& [k, h] : free) {
+    if (!remaining.isPositive()) break;
+    Decimal take = std::min(remaining, h.amount);
+    Json arg{{"take", daml::numeric(take)}, {"dvp_ref", dvp_id}};
+    arg[cash ? "seller" : "buyer"] = cash ? dv.seller : dv.buyer;
+    commands.push_back(exercise(free_t, k.contract_id,
+                                cash ? daml::kChoiceLockCash : daml::kChoiceLockSecurities, arg));
+    remaining = remaining.sub(take).value();
+  }
+  bool dedup = false;
+  auto tx = submitTransaction(cmd, kKindLock, {owner}, commands, "", dedup);
+  if (!tx) return tx.error();
+  return outcomeOf(*tx, dedup);
+}
+
+Result<Outcome> CantonJsonLedger::run(const std::string& cmd, const LockSecurities& c) {
+  return lock(cmd, c.dvp_contract_id, c.quantity, c.allow_partial, false);
+}
+Result<Outcome> CantonJsonLedger::run(const std::string& cmd, const LockCash& c) {
+  return lock(cmd, c.dvp_contract_id, c.amount, false, true);
+}
+
+Result<std::vector<CantonJsonLedger::Active>> CantonJsonLedger::locksOf(const std::string& dvp_id,
+                                                                        const Dvp& d) {
+  auto acs = activeContracts({d.args.seller, d.args.buyer},
+                             {Template::kLockedSecurities, Template::kLockedCash});
+  if (!acs) return acs.error();
+  std::vector<Active> out;
+  for (auto& k : *acs) {
+    auto h = daml::decodeHolding(k.tmpl, k.argument);
+    if (h && h->dvp_ref == dvp_id) out.push_back(k);
+  }
+  return out;
+}
+
+Result<Json> CantonJsonLedger::reassign(const std::string& command_id, const std::string& submitter,
+                                        const Json& command) {
+  Json req{{"reassignmentCommands",
+            {{"workflowId", kKindReassign},
+             {"userId", opts_.user_id},
+             {"commandId", command_id},
+             {"submitter", submitter},
+             {"commands", Json::array({{{"command", command}}})}}},
+           {"eventFormat", {{"filtersByParty", {{submitter, Json::object()}}}, {"verbose", true}}}};
+  auto r = call("POST", "/v2/commands/submit-and-wait-for-reassignment", &req, false);
+  if (!r) return withoutPayload(r.error());
+  return (*r)["reassignment"];
+}
+
+Result<Outcome> CantonJsonLedger::run(const std::string& cmd, const ReassignLocks& c) {
+  auto d = dvpContract(c.dvp_contract_id);
+  if (!d) return d.error();
+  if (!*d)
+    return Error::permanent(kContractNotActive, "contract " + c.dvp_contract_id + " is not active",
+                            "dvp_contract_id");
+  const std::string target = (*d)->synchronizer;
+  Outcome out;
+  out.synchronizer = target;
+  // Reassignments are not deduplicated: look where each lock sits before every step. The
+  // submitter is the lock's issuer or provider (a stakeholder), so the completion is visible to
+  // the co-signers, where completion() looks.
+  for (int guard = 0; guard < 64; ++guard) {
+    auto locks = locksOf(c.dvp_contract_id, **d);
+    if (!locks) return locks.error();
+    const Active* move = nullptr;
+    for (const auto& k : *locks) {
+      if (k.in_flight || k.synchronizer != target) {
+        move = &k;
+        break;
+      }
+    }
+    if (!move) break;
+    auto h = daml::decodeHolding(move->tmpl, move->argument);
+    if (!h) return h.error();
+    std::string reassignment_id = move->reassignment_id;
+    std::string source = move->synchronizer;
+    if (!move->in_flight) {
+      Json un{{"UnassignCommand",
+               {{"value",
+                 {{"contractId", move->contract_id},
+                  {"source", syncId(source)},
+                  {"target", syncId(target)}}}}}};
+      auto r = reassign(cmd, h->issuer, un);
+      if (!r) return r.error();
+      for (const auto& ev : r->value("events", Json::array())) {
+        if (ev.contains("JsUnassignedEvent"))
+          reassignment_id = ev["JsUnassignedEvent"]["value"].value("reassignmentId", "");
+      }
+    }
+    Json as{{"AssignCommand",
+             {{"value",
+               {{"reassignmentId", reassignment_id},
+                {"source", syncId(source)},
+                {"target", syncId(target)}}}}}};
+    auto r = reassign(cmd, h->issuer, as);
+    if (!r) return r.error();
+    out.update_id = r->value("updateId", "");
+    out.offset = r->value("offset", int64_t{0});
+    out.contract_id = move->contract_id;
+  }
+  if (out.update_id.empty()) {
+    auto end = call("GET", "/v2/state/ledger-end", nullptr, true);
+    if (!end) return withoutPayload(end.error());
+    out.offset = end->value("offset", int64_t{0});
+  }
+  return out;
+}
+
+Result<Outcome> CantonJsonLedger::run(const std::string& cmd, const Settle& c) {
+  auto d = dvpContract(c.dvp_contract_id);
+  if (!d) return d.error();
+  if (!*d || !(*d)->active) {
+    if (auto done = completion(cmd); done && *done) return **done;
+    return Error::permanent(kContractNotActive, "contract " + c.dvp_contract_id + " is not active",
+                            "dvp_contract_id");
+  }
+  auto locks = locksOf(c.dvp_contract_id, **d);
+  if (!locks) return locks.error();
+  Json sec = Json::array(), cash = Json::array();
+  for (const auto& k : *locks) {
+    if (k.in_flight)
+      return Error::transient(kContractInFlight,
+                              "lock " + k.contract_id + " is in flight; reassign to complete");
+    if (k.synchronizer != (*d)->synchronizer) {
+      return Error::permanent(
+          kInvalidCommand, "lock " + k.contract_id + " sits on '" + k.synchronizer + "', not on '" +
+                               (*d)->synchronizer + "'; reassign the locks first");
+    }
+    (k.tmpl == Template::kLockedSecurities ? sec : cash).push_back(k.contract_id);
+  }
+  if (sec.empty())
+    return Error::permanent(kInvalidCommand,
+                            "DvP " + c.dvp_contract_id + " has no securities locked",
+                            "dvp_contract_id");
+  if (cash.empty())
+    return Error::permanent(kInvalidCommand, "DvP " + c.dvp_contract_id + " has no cash locked",
+                            "dvp_contract_id");
+  Json arg{{"buyer_securities_ref", c.dvp_contract_id + ":securities"},
+           {"seller_cash_ref", c.dvp_contract_id + ":cash"},
+           {"securities_locks", sec},
+           {"cash_locks", cash}};
+  Json commands = Json::array(
+      {exercise(Template::kDeliveryVsPayment, c.dvp_contract_id, daml::kChoiceSettle, arg)});
+  bool dedup = false;
+  auto tx = submitTransaction(cmd, kKindSettle, {(*d)->args.buyer, (*d)->args.seller}, commands, "",
+                              dedup);
+  if (!tx) return tx.error();
+  return outcomeOf(*tx, dedup);
+}
+
+Result<Outcome> CantonJsonLedger::run(const std::string& cmd, const ReleaseLocks& c) {
+  auto d = dvpContract(c.dvp_contract_id);
+  if (!d) return d.error();
+  // Nothing (left) to release: the first outcome of this command id if it ran, else a no-op.
+  auto nothing = [&](std::string synchronizer) -> Result<Outcome> {
+    if (auto done = completion(cmd); !done) {
+      return done.error();
+    } else if (*done) {
+      return **done;
+    }
+    Outcome none;
+    none.contract_id = c.dvp_contract_id;
+    none.synchronizer = std::move(synchronizer);
+    return none;
+  };
+  if (!*d) return nothing("");
+  auto locks = locksOf(c.dvp_contract_id, **d);
+  if (!locks) return locks.error();
+  // A lock in flight is assigned to the DvP's synchronizer first (it cannot be used elsewhere).
+  if (std::any_of(locks->begin(), locks->end(), [](const Active& k) { return k.in_flight; })) {
+    auto moved = run(cmd, ReassignLocks{c.dvp_contract_id});
+    if (!moved) return moved.error();
+    locks = locksOf(c.dvp_contract_id, **d);
+    if (!locks) return locks.error();
+  }
+  Json commands = Json::array();
+  std::vector<std::string> act_as;
+  for (const auto& k : *locks) {
+    auto h = daml::decodeHolding(k.tmpl, k.argument);
+    if (!h) return h.error();
+    const bool sec = k.tmpl == Template::kLockedSecurities;
+    commands.push_back(exercise(k.tmpl, k.contract_id,
+                                sec ? daml::kChoiceReleaseSecurities : daml::kChoiceReleaseCash,
+                                Json::object()));
+    act_as.push_back(h->owner);
+  }
+  const bool archive = c.archive_dvp && (*d)->active;
+  if (archive) {
+    commands.push_back(exercise(Template::kDeliveryVsPayment, c.dvp_contract_id,
+                                daml::kChoiceCancel, Json::object()));
+    act_as.push_back((*d)->args.buyer);
+    act_as.push_back((*d)->args.seller);
+  }
+  if (commands.empty()) return nothing((*d)->synchronizer);
+  std::sort(act_as.begin(), act_as.end());
+  act_as.erase(std::unique(act_as.begin(), act_as.end()), act_as.end());
+  bool dedup = false;
+  auto tx = submitTransaction(cmd, kKindRelease, act_as, commands, "", dedup);
+  if (!tx) return tx.error();
+  auto out = outcomeOf(*tx, dedup);
+  if (out && out->contract_id.empty()) out->contract_id = c.dvp_contract_id;
+  return out;
+}
+
+Result<Outcome> CantonJsonLedger::run(const std::string& cmd, const ArchiveDvp& c) {
+  auto d = dvpContract(c.dvp_contract_id);
+  if (!d) return d.error();
+  if (!*d)
+    return Error::permanent(kContractNotActive, "contract " + c.dvp_contract_id + " is not active",
+                            "dvp_contract_id");
+  Outcome none;
+  none.contract_id = c.dvp_contract_id;
+  none.synchronizer = (*d)->synchronizer;
+  if (!(*d)->active) return none;
+  auto locks = locksOf(c.dvp_contract_id, **d);
+  if (!locks) return locks.error();
+  if (!locks->empty())
+    return Error::permanent(kInvalidCommand,
+                            "DvP " + c.dvp_contract_id + " still has locks; release them first");
+  Json commands = Json::array({exercise(Template::kDeliveryVsPayment, c.dvp_contract_id,
+                                        daml::kChoiceCancel, Json::object())});
+  bool dedup = false;
+  auto tx = submitTransaction(cmd, kKindArchive, {(*d)->args.buyer, (*d)->args.seller}, commands,
+                              "", dedup);
+  if (!tx) return tx.error();
+  auto out = outcomeOf(*tx, dedup);
+  if (out && out->contract_id.empty()) out->contract_id = c.dvp_contract_id;
+  return out;
+}
+
+// ---- parties and funding --------------------------------------------------------------------
+
+Result<std::string> CantonJsonLedger::allocateParty(const std::string& hint) {
+  if (hint.find("::") != std::string::npos) {
+    auto e = partyExists(hint);
+    if (!e) return e.error();
+    if (!*e)
+      return Error::permanent(kUnknownParty, "party '" + hint + "' is not known to the participant",
+                              "hint");
+    return hint;
+  }
+  Json req{{"partyIdHint", hint}, {"userId", opts_.user_id}, {"identityProviderId", ""}};
+  auto r = call("POST", "/v2/parties", &req, false);
+  if (r) return (*r)["partyDetails"].value("party", "");
+  // Allocated before (a participant rejects a second allocation of a hint): find it.
+  auto ce = cantonErrorIn(r.error());
+  if (!ce || ce->category() == daml::Category::kTransientServerFailure)
+    return withoutPayload(r.error());
+  auto list = call("GET", "/v2/parties?filter-party=" + urlEncode(hint), nullptr, true);
+  if (!list) return withoutPayload(list.error());
+  for (const auto& p : list->value("partyDetails", Json::array())) {
+    const std::string id = p.value("party", "");
+    if (id.rfind(hint + "::", 0) == 0) return id;
+  }
+  return withoutPayload(r.error());
+}
+
+Result<bool> CantonJsonLedger::partyExists(const std::string& party) {
+  auto r = call("GET", "/v2/parties/" + urlEncode(party), nullptr, true);
+  if (!r) return withoutPayload(r.error());
+  for (const auto& p : r->value("partyDetails", Json::array())) {
+    if (p.value("party", "") == party) return true;
+  }
+  return false;
+}
+
+Result<HoldingView> CantonJsonLedger::credit(const std::string& party, const std::string& asset,
+                                             Decimal amount, const std::string& synchronizer) {
+  const bool cash = opts_.cash_assets.count(asset) > 0;
+  daml::HoldingArgs a;
+  a.kind = cash ? Template::kCashHolding : Template::kSecuritiesHolding;
+  a.issuer = cash ? opts_.cash_provider_party : opts_.securities_issuer_party;
+  a.owner = party;
+  a.asset = asset;
+  a.amount = amount;
+  Json commands = Json::array(
+      {{{"CreateCommand",
+         {{"templateId", daml::templateRef(a.kind)}, {"createArguments", daml::encode(a)}}}}});
+  bool dedup = false;
+  auto tx = submitTransaction(newCommandId("credit"), kKindCredit, daml::signatories(a), commands,
+                              synchronizer, dedup);
+  if (!tx) return tx.error();
+  for (const auto& ev : tx->value("events", Json::array())) {
+    if (!ev.contains("CreatedEvent")) continue;
+    HoldingView v;
+    v.contract_id = ev["CreatedEvent"].value("contractId", "");
+    v.owner = party;
+    v.asset = asset;
+    v.amount = amount;
+    v.synchronizer = syncAlias(tx->value("synchronizerId", ""));
+    return v;
+  }
+  return Error::permanent(kInvalidCommand, "the ledger created no holding for " + party);
+}
+
+// ---- reads ----------------------------------------------------------------------------------
+
+Result<std::vector<CantonJsonLedger::Active>> CantonJsonLedger::activeContracts(
+    const std::vector<std::string>& parties, const std::vector<Template>& templates) {
+  auto end = call("GET", "/v2/state/ledger-end", nullptr, true);
+  if (!end) return withoutPayload(end.error());
+  Json filters = Json::object();
+  for (const auto& p : parties) filters[p] = templateFilters(templates);
+  Json req{{"activeAtOffset", end->value("offset", int64_t{0})},
+           {"eventFormat", {{"filtersByParty", filters}, {"verbose", true}}}};
+  auto r = call("POST", "/v2/state/active-contracts", &req, true);
+  if (!r) return withoutPayload(r.error());
+  if (!r->is_array())
+    return Error::transient(kUnavailable, "active-contracts: the ledger did not answer an array");
+  std::vector<Active> out;
+  std::set<std::string> seen;
+  for (const auto& item : *r) {
+    const Json& entry = item.value("contractEntry", Json::object());
+    Active k;
+    const Json* created = nullptr;
+    if (entry.contains("JsActiveContract")) {
+      created = &entry["JsActiveContract"]["createdEvent"];
+      k.synchronizer = syncAlias(entry["JsActiveContract"].value("synchronizerId", ""));
+    } else if (entry.contains("JsIncompleteUnassigned")) {
+      const Json& u = entry["JsIncompleteUnassigned"];
+      created = &u["createdEvent"];
+      k.in_flight = true;
+      k.synchronizer = syncAlias(u["unassignedEvent"].value("source", ""));
+      k.target = syncAlias(u["unassignedEvent"].value("target", ""));
+      k.reassignment_id = u["unassignedEvent"].value("reassignmentId", "");
+    } else {
+      continue;
+    }
+    auto t = daml::parseTemplateId(created->value("templateId", ""));
+    if (!t) continue;  // another package's contract
+    k.tmpl = *t;
+    k.contract_id = created->value("contractId", "");
+    k.argument = created->value("createArgument", Json::object());
+    if (seen.insert(k.contract_id).second) out.push_back(std::move(k));
+  }
+  return out;
+}
+
+Result<std::vector<HoldingView>> CantonJsonLedger::holdings(const std::string& party) {
+  auto acs = activeContracts({party}, {Template::kSecuritiesHolding, Template::kLockedSecurities,
+                                       Template::kCashHolding, Template::kLockedCash});
+  if (!acs) return acs.error();
+  std::vector<HoldingView> out;
+  for (const auto& k : *acs) {
+    auto h = daml::decodeHolding(k.tmpl, k.argument);
+    if (!h) return h.error();
+    if (h->owner != party) continue;
+    HoldingView v;
+    v.contract_id = k.contract_id;
+    v.owner = h->owner;
+    v.asset = h->asset;
+    v.amount = h->amount;
+    v.locked = h->isLock();
+    v.lock_dvp_contract_id = h->dvp_ref;
+    v.synchronizer = k.synchronizer;
+    v.in_flight = k.in_flight;
+    out.push_back(std::move(v));
+  }
+  std::sort(out.begin(), out.end(),
+            [](const auto& a, const auto& b) { return a.contract_id < b.contract_id; });
+  return out;
+}
+
+Result<std::optional<CantonJsonLedger::Dvp>> CantonJsonLedger::dvpContract(
+    const std::string& contract_id) {
+  Json filters = Json::object();
+  for (const auto& p : coSigners()) filters[p] = Json::object();
+  Json req{{"contractId", contract_id},
+           {"eventFormat", {{"filtersByParty", filters}, {"verbose", true}}}};
+  auto r = call("POST", "/v2/events/events-by-contract-id", &req, true);
+  if (!r) {
+    auto ce = cantonErrorIn(r.error());
+    if (ce && ce->category() == daml::Category::kInvalidGivenCurrentSystemStateResourceMissing) {
+      return std::optional<Dvp>{};
+    }
+    return withoutPayload(r.error());
+  }
+  if (!r->contains("created")) return std::optional<Dvp>{};
+  const Json& created = (*r)["created"];
+  auto t = daml::parseTemplateId(created["createdEvent"].value("templateId", ""));
+  if (!t || *t != Template::kDeliveryVsPayment) return std::optional<Dvp>{};
+  auto a = daml::decodeDvp(created["createdEvent"].value("createArgument", Json::object()));
+  if (!a) return a.error();
+  Dvp d;
+  d.args = *a;
+  d.active = !r->contains("archived") || (*r)["archived"].is_null();
+  d.synchronizer = syncAlias(created.value("synchronizerId", ""));
+  return std::optional<Dvp>{d};
+}
+
+Result<std::optional<DvpView>> CantonJsonLedger::dvp(const std::string& contract_id) {
+  auto d = dvpContract(contract_id);
+  if (!d) return d.error();
+  if (!*d) return std::optional<DvpView>{};
+  DvpView v;
+  v.contract_id = contract_id;
+  v.active = (*d)->active;
+  v.buyer = (*d)->args.buyer;
+  v.seller = (*d)->args.seller;
+  v.security = (*d)->args.symbol;
+  v.cash_asset = (*d)->args.currency;
+  v.quantity = (*d)->args.quantity;
+  v.amount = (*d)->args.cash_amount;
+  v.synchronizer = (*d)->synchronizer;
+  return std::optional<DvpView>{v};
+}
+
+Result<std::optional<UpdateView>> CantonJsonLedger::updateById(const std::string& update_id) {
+  Json filters = Json::object();
+  for (const auto& p : coSigners()) filters[p] = Json::object();
+  Json fmt{{"filtersByParty", filters}, {"verbose", false}};
+  Json req{{"updateId", update_id},
+           {"updateFormat",
+            {{"includeTransactions",
+              {{"eventFormat", fmt}, {"transactionShape", "TRANSACTION_SHAPE_ACS_DELTA"}}},
+             {"includeReassignments", fmt}}}};
+  auto r = call("POST", "/v2/updates/update-by-id", &req, true);
+  if (!r) {
+    auto ce = cantonErrorIn(r.error());
+    if (ce && ce->category() == daml::Category::kInvalidGivenCurrentSystemStateResourceMissing) {
+      return std::optional<UpdateView>{};
+    }
+    return withoutPayload(r.error());
+  }
+  const Json& u = (*r)["update"];
+  const Json* v = u.contains("Transaction")    ? &u["Transaction"]["value"]
+                  : u.contains("Reassignment") ? &u["Reassignment"]["value"]
+                                               : nullptr;
+  if (!v) return std::optional<UpdateView>{};
+  UpdateView out;
+  out.update_id = v->value("updateId", "");
+  out.offset = v->value("offset", int64_t{0});
+  out.command_id = v->value("commandId", "");
+  if (auto t = parseTimestamp(v->value("recordTime", ""))) out.recorded_at = *t;
+  return std::optional<UpdateView>{out};
+}
+
+Result<std::optional<Outcome>> CantonJsonLedger::completion(const std::string& command_id) {
+  auto update = completedUpdateId(command_id);
+  if (!update) return update.error();
+  if (!*update) return std::optional<Outcome>{};
+  Json filters = Json::object();
+  for (const auto& p : coSigners()) filters[p] = Json::object();
+  Json fmt{{"filtersByParty", filters}, {"verbose", true}};
+  Json req{{"updateId", **update},
+           {"updateFormat",
+            {{"includeTransactions",
+              {{"eventFormat", fmt}, {"transactionShape", "TRANSACTION_SHAPE_ACS_DELTA"}}},
+             {"includeReassignments", fmt}}}};
+  auto r = call("POST", "/v2/updates/update-by-id", &req, true);
+  if (!r) return withoutPayload(r.error());
+  const Json& u = (*r)["update"];
+  if (u.contains("Transaction")) {
+    auto o = outcomeOf(u["Transaction"]["value"], true);
+    if (!o) return o.error();
+    if (o->fenced) return std::optional<Outcome>{};  // a fence: nothing succeeded under the id
+    return std::optional<Outcome>{*o};
+  }
+  if (u.contains("Reassignment")) {
+    const Json& v = u["Reassignment"]["value"];
+    Outcome o;
+    o.update_id = v.value("updateId", "");
+    o.offset = v.value("offset", int64_t{0});
+    o.synchronizer = syncAlias(v.value("synchronizerId", ""));
+    o.deduplicated = true;
+    for (const auto& ev : v.value("events", Json::array())) {
+      if (ev.contains("JsAssignmentEvent"))
+        o.contract_id = ev["JsAssignmentEvent"]["createdEvent"].value("contractId", "");
+      if (ev.contains("JsUnassignedEvent")) return std::optional<Outcome>{};  // only half done
+    }
+    return std::optional<Outcome>{o};
+  }
+  return std::optional<Outcome>{};
+}
+
+Result<std::vector<AssetTotal>> CantonJsonLedger::totals() {
+  auto acs =
+      activeContracts(coSigners(), {Template::kSecuritiesHolding, Template::kLockedSecurities,
+                                    Template::kCashHolding, Template::kLockedCash});
+  if (!acs) return acs.error();
+  std::map<std::string, AssetTotal> by_asset;
+  for (const auto& k : *acs) {
+    auto h = daml::decodeHolding(k.tmpl, k.argument);
+    if (!h) return h.error();
+    AssetTotal& t = by_asset[h->asset];
+    t.asset = h->asset;
+    auto s = t.total.add(h->amount);
+    if (!s) return s.error();
+    t.total = *s;
+    if (h->isLock()) {
+      auto l = t.locked.add(h->amount);
+      if (!l) return l.error();
+      t.locked = *l;
+    }
+  }
+  std::vector<AssetTotal> out;
+  for (auto& [a, t] : by_asset) out.push_back(t);
+  return out;
+}
+
+std::vector<std::string> CantonJsonLedger::synchronizers() const {
+  auto* self = const_cast<CantonJsonLedger*>(this);
+  if (self->loadSynchronizers()) {
+    std::lock_guard l(mu_);
+    std::vector<std::string> out;
+    // In the configured order first (the default synchronizer is the first), then the others.
+    for (const auto& a : opts_.synchronizers) {
+      if (id_by_alias_.count(a)) out.push_back(a);
+    }
+    for (const auto& [a, id] : id_by_alias_) {
+      if (std::find(out.begin(), out.end(), a) == out.end()) out.push_back(a);
+    }
+    return out;
+  }
+  return opts_.synchronizers;
+}
+
+Result<void> CantonJsonLedger::ping() {
+  auto ready = call("GET", "/readyz", nullptr, true);
+  if (!ready) return withoutPayload(ready.error());
+  // The token is checked too: a wrong or expired one must show in /ready, not at the first trade.
+  auto user = call("GET", "/v2/authenticated-user", nullptr, true);
+  if (!user) return withoutPayload(user.error());
+  const std::string id = (*user)["user"].value("id", "");
+  if (id != opts_.user_id) {
+    return Error::transient(kUnavailable, "the token authenticates user '" + id +
+                                              "', not CANTON_USER_ID '" + opts_.user_id + "'");
+  }
+  return {};
+}
+
+}  // namespace sc::ledger::canton

@@ -1,0 +1,119 @@
+#pragma once
+// CantonJsonLedger: the Ledger interface over a Canton participant's JSON Ledger API v2
+// (DESIGN §5, README.md). Every command is a CreateCommand/ExerciseCommand on the daml/
+// templates, submitted with submit-and-wait-for-transaction under the workflow's command id
+// (Canton deduplicates on user, actAs and command id); reassignments go through
+// submit-and-wait-for-reassignment after checking where each contract sits; reads come from
+// /v2/state/active-contracts, /v2/events/events-by-contract-id, /v2/updates/update-by-id and
+// /v2/commands/completions. Thread-safe.
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "ledger/canton/http_client.h"
+#include "ledger/daml_json.h"
+#include "ledger/ledger.h"
+
+namespace sc::ledger::canton {
+
+struct CantonOptions {
+  HttpClientOptions http;
+  std::string user_id = "settlement-coordinator";  // CANTON_USER_ID: acts as every party
+  std::string token_file;  // CANTON_AUTH_TOKEN_FILE: Bearer JWT, re-read when it changes
+  // OAuth2 client credentials (instead of token_file): the token is fetched from token_url and
+  // refreshed before it expires (at 80 % of its lifetime).
+  struct OAuth {
+    std::string token_url;  // http(s)://host[:port]/path
+    std::string client_id, client_secret_file, audience;
+    std::string ca_file;  // https token endpoint: CAs (empty: the system's)
+  } oauth;
+  std::string securities_issuer_party, cash_provider_party;
+  // Aliases of the synchronizers (as the participant names them); DvPs are created on
+  // settlement_synchronizer (empty: the last).
+  std::vector<std::string> synchronizers{"securities", "cash", "settlement"};
+  std::string settlement_synchronizer;
+  std::set<std::string> cash_assets{"USD", "USDC", "USDT", "EUR", "GBP", "CHF", "JPY"};
+  // Submissions whose outcome is unknown (timeout, connection lost) are resent with the same
+  // command id this many times before the caller gets a retryable ledger_timeout.
+  int submit_attempts = 3;
+  std::chrono::milliseconds retry_backoff{50};
+};
+
+class CantonJsonLedger final : public Ledger {
+ public:
+  explicit CantonJsonLedger(CantonOptions options);
+  ~CantonJsonLedger() override;
+
+  std::vector<Result<Outcome>> submit(std::span<const Submission> batch) override;
+  Result<std::string> allocateParty(const std::string& hint) override;
+  Result<bool> partyExists(const std::string& party) override;
+  Result<HoldingView> credit(const std::string& party, const std::string& asset, Decimal amount,
+                             const std::string& synchronizer) override;
+  Result<std::vector<HoldingView>> holdings(const std::string& party) override;
+  Result<std::optional<DvpView>> dvp(const std::string& contract_id) override;
+  Result<std::optional<UpdateView>> updateById(const std::string& update_id) override;
+  Result<std::optional<Outcome>> completion(const std::string& command_id) override;
+  Result<std::vector<AssetTotal>> totals() override;
+  std::vector<std::string> synchronizers() const override;
+  Result<void> ping() override;
+
+  // Maps a JsCantonError to the Ledger's error codes (public for tests).
+  static Error errorOf(const daml::CantonError& e);
+
+ private:
+  struct Active;  // an active contract from /v2/state/active-contracts
+  struct Dvp;
+  using Json = daml::Json;
+
+  Result<Outcome> submitOne(const Submission& s);
+  Result<Outcome> run(const std::string& cmd, const CreateDvp& c);
+  Result<Outcome> run(const std::string& cmd, const LockSecurities& c);
+  Result<Outcome> run(const std::string& cmd, const LockCash& c);
+  Result<Outcome> run(const std::string& cmd, const ReassignLocks& c);
+  Result<Outcome> run(const std::string& cmd, const Settle& c);
+  Result<Outcome> run(const std::string& cmd, const ReleaseLocks& c);
+  Result<Outcome> run(const std::string& cmd, const ArchiveDvp& c);
+  Result<Outcome> run(const std::string& cmd, const FenceCommand& c);
+  Result<Outcome> lock(const std::string& cmd, const std::string& dvp_id, Decimal quantity,
+                       bool allow_partial, bool cash);
+
+  // Submits and returns the transaction (the first one's when the command id was already done).
+  Result<Json> submitTransaction(const std::string& command_id, const std::string& kind,
+                                 std::vector<std::string> act_as, const Json& commands,
+                                 const std::string& synchronizer_alias, bool& deduplicated);
+  Result<Json> reassign(const std::string& command_id, const std::string& submitter,
+                        const Json& command);
+  Result<Outcome> outcomeOf(const Json& tx, bool deduplicated);
+  Result<std::optional<std::string>> completedUpdateId(const std::string& command_id);
+
+  Result<Json> call(const std::string& method, const std::string& target, const Json* body,
+                    bool idempotent);
+  Result<std::string> authorization();
+  Result<std::vector<Active>> activeContracts(const std::vector<std::string>& parties,
+                                              const std::vector<daml::Template>& templates);
+  Result<std::vector<Active>> locksOf(const std::string& dvp_id, const Dvp& d);
+  Result<std::optional<Dvp>> dvpContract(const std::string& contract_id);
+  Result<void> loadSynchronizers();
+  std::string syncId(const std::string& alias);
+  std::string syncAlias(const std::string& id);
+  std::vector<std::string> coSigners() const;
+
+  CantonOptions opts_;
+  HttpClient http_;
+  mutable std::mutex mu_;  // guards the caches below
+  std::map<std::string, std::string> alias_by_id_, id_by_alias_;
+  std::map<std::string, std::string> update_by_command_;  // completions seen
+  int64_t completions_seen_ = 0;
+  std::string token_;
+  int64_t token_mtime_ns_ = -1;
+  Result<std::string> oauthToken();  // with mu_ held
+  std::unique_ptr<HttpClient> oauth_http_;
+  std::string oauth_path_;
+  std::chrono::steady_clock::time_point token_refresh_at_{};
+};
+
+}  // namespace sc::ledger::canton

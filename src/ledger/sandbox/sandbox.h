@@ -1,0 +1,119 @@
+#pragma once
+// Sandbox: the embedded ledger engine served through Canton's JSON Ledger API v2 (the subset in
+// README.md). Transport-independent: handle() maps one HTTP request to one reply; server.h puts
+// it on a socket. Commands arrive in Daml's vocabulary (CreateCommand/ExerciseCommand on the
+// daml/ templates) and are translated to the engine's commands; responses render the engine's
+// effects as a participant does (CreatedEvent/ArchivedEvent, offsets, update ids).
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "ledger/daml_json.h"
+#include "ledger/embedded_ledger.h"
+#include "ledger/sandbox/sandbox_store.h"
+
+namespace sc::ledger::sandbox {
+
+struct HttpRequest {
+  std::string method;  // "GET", "POST", …
+  std::string target;  // path and query
+  std::string authorization;
+  std::string body;
+};
+struct HttpReply {
+  int status = 200;
+  std::string body;
+  // Fault injection: the request took effect but the connection is closed without an answer.
+  bool drop_connection = false;
+};
+
+class Sandbox {
+ public:
+  struct Options {
+    std::string data_dir;      // engine journal in <data_dir>/engine, users/updates beside it
+    std::string hs256_secret;  // token secret; empty = reject every authenticated call
+    std::string participant_id = "sandbox-participant";
+    std::string app_user = "settlement-coordinator";  // created with admin and act-as rights
+    std::vector<std::string> synchronizers{"securities", "cash", "settlement"};
+    std::string securities_issuer_party = "securities-issuer::12345";
+    std::string cash_provider_party = "cash-provider::67890";
+    bool durable = true;
+    const Clock* clock = nullptr;
+    // A development OAuth2 client-credentials endpoint (POST /sandbox/oauth/token) issuing
+    // tokens for app_user to this client; empty id = no such endpoint.
+    std::string oauth_client_id, oauth_client_secret;
+    int64_t oauth_token_ttl_seconds = 3600;
+  };
+
+  static Result<std::unique_ptr<Sandbox>> open(Options options);
+  HttpReply handle(const HttpRequest& request);
+
+  // "https://daml.com/jwt/aud/participant/<participant-id>"
+  std::string audience() const;
+  std::string participantId() const;
+  // An HS256 token for `user` (development and tests), valid for `ttl_seconds`.
+  std::string makeToken(const std::string& user, int64_t ttl_seconds) const;
+  EmbeddedLedger& engine() { return *engine_; }
+  // Synchronizer id ("<alias>::<fingerprint>") of an engine synchronizer name, and back.
+  std::string synchronizerId(const std::string& alias) const;
+  std::string synchronizerAlias(const std::string& id) const;
+
+  // Fault injection (also reachable through POST /sandbox/faults, ParticipantAdmin only).
+  void dropNextCommittedResponses(int n) { drop_committed_.store(n); }
+  int oauthTokensIssued() const { return oauth_issued_.load(); }
+  void failNextRequests(int n, int status) {
+    fail_next_.store(n);
+    fail_status_.store(status);
+  }
+
+ private:
+  struct Caller;
+  Sandbox() = default;
+  Result<Caller> authenticate(const HttpRequest& r);
+  HttpReply route(const HttpRequest& r, const std::string& path,
+                  const std::map<std::string, std::string>& query);
+  // Endpoints (sandbox_routes.cpp / sandbox_commands.cpp).
+  HttpReply version();
+  HttpReply ledgerEnd();
+  HttpReply connectedSynchronizers();
+  HttpReply listParties(const Caller& c);
+  HttpReply allocateParty(const Caller& c, const daml::Json& body);
+  HttpReply getParty(const Caller& c, const std::string& party);
+  HttpReply listUsers(const Caller& c);
+  HttpReply createUser(const Caller& c, const daml::Json& body);
+  HttpReply getUser(const Caller& c, const std::string& id);
+  HttpReply listRights(const Caller& c, const std::string& id);
+  HttpReply grantRights(const Caller& c, const std::string& id, const daml::Json& body);
+  HttpReply submit(const Caller& c, const daml::Json& commands, int shape);
+  HttpReply submitReassignment(const Caller& c, const daml::Json& body);
+  HttpReply completions(const Caller& c, const daml::Json& body,
+                        const std::map<std::string, std::string>& query);
+  HttpReply activeContracts(const Caller& c, const daml::Json& body);
+  HttpReply updateById(const Caller& c, const daml::Json& body);
+  HttpReply eventsByContractId(const Caller& c, const daml::Json& body);
+  HttpReply faults(const Caller& c, const daml::Json& body);
+  HttpReply oauthToken(const std::string& form);
+
+  struct Contract;
+  std::vector<Contract> contractsOf(const std::vector<std::string>& owners,
+                                    const std::vector<std::string>& dvp_ids);
+  std::vector<Contract> allContracts();
+  Result<Contract> contract(const std::string& cid);
+  daml::Json createdEvent(const Contract& k, int64_t offset, int node_id,
+                          const std::string& created_at) const;
+
+  Options opts_;
+  std::unique_ptr<EmbeddedLedger> engine_;
+  SandboxStore store_;
+  std::mutex mu_;  // serializes every request that reads or changes state
+  std::atomic<int> drop_committed_{0};
+  std::atomic<int> fail_next_{0};
+  std::atomic<int> fail_status_{503};
+  std::atomic<uint64_t> correlation_{0};
+  std::atomic<int> oauth_issued_{0};
+};
+
+}  // namespace sc::ledger::sandbox

@@ -1,0 +1,59 @@
+#pragma once
+// Private to the sandbox's .cpp files: the caller of a request, a contract as the API renders it,
+// and reply helpers.
+#include <string>
+#include <vector>
+
+#include "ledger/sandbox/sandbox.h"
+
+namespace sc::ledger::sandbox {
+
+using daml::Json;
+
+struct Sandbox::Caller {
+  User user;
+  bool canActAs(const std::string& party) const { return user.act_as.count(party) > 0; }
+  bool canRead(const std::string& party) const {
+    return user.read_as_any_party || canActAs(party) || user.read_as.count(party) > 0;
+  }
+};
+
+struct Sandbox::Contract {
+  std::string contract_id;
+  daml::Template tmpl{};
+  Json argument;
+  std::vector<std::string> signatories, observers;
+  std::string synchronizer;  // engine alias
+  bool in_flight = false;
+  std::string lock_dvp;  // locks: their DvP
+  std::string owner;     // holdings and locks
+
+  std::vector<std::string> stakeholders() const {
+    std::vector<std::string> s = signatories;
+    s.insert(s.end(), observers.begin(), observers.end());
+    return s;
+  }
+};
+
+inline HttpReply jsonReply(int status, const Json& body) {
+  return HttpReply{status, body.dump(), false};
+}
+inline HttpReply errorReply(const daml::CantonError& e) {
+  return HttpReply{e.httpStatus(), daml::render(e).dump(), false};
+}
+inline HttpReply errorReply(const char* code, daml::Category category, std::string cause) {
+  return errorReply(daml::makeError(code, category, std::move(cause)));
+}
+inline HttpReply invalidArgument(std::string cause) {
+  return errorReply(daml::kInvalidArgument, daml::Category::kInvalidIndependentOfSystemState,
+                    std::move(cause));
+}
+inline HttpReply permissionDenied(std::string cause) {
+  return errorReply(daml::kPermissionDenied, daml::Category::kInsufficientPermission,
+                    std::move(cause));
+}
+
+// The CantonError a participant reports for an engine error.
+daml::CantonError cantonErrorOf(const Error& e);
+
+}  // namespace sc::ledger::sandbox

@@ -1,0 +1,82 @@
+#pragma once
+// The sandbox's own durable state beside the engine's journal: ledger users and their rights,
+// the kind (security or cash) of each asset, and every update it rendered with its completion
+// (what /v2/updates/update-by-id, /v2/events/events-by-contract-id and /v2/commands/completions
+// serve). An append-only JSON-lines file "<data_dir>/sandbox.jsonl", fsynced per record and
+// replayed on open; a torn final line is dropped. Not thread-safe: the Sandbox serializes.
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "domain/result.h"
+
+namespace sc::ledger::sandbox {
+
+using Json = nlohmann::json;
+
+struct User {
+  std::string id;
+  std::string primary_party;
+  bool deactivated = false;
+  std::set<std::string> act_as, read_as;
+  bool participant_admin = false;
+  bool read_as_any_party = false;
+};
+
+struct CompletionRecord {
+  int64_t offset = 0;
+  std::string command_id, user_id, submission_id, update_id;
+  std::vector<std::string> act_as;
+  std::string synchronizer_id;
+  std::string record_time;
+};
+
+class SandboxStore {
+ public:
+  // Empty dir: in memory only.
+  Result<void> open(const std::string& dir);
+
+  const std::map<std::string, User>& users() const { return users_; }
+  Result<void> putUser(const User& u);
+  Result<void> removeUser(const std::string& id);
+
+  std::optional<bool> assetIsCash(const std::string& asset) const;
+  Result<void> putAssetKind(const std::string& asset, bool cash);
+
+  // An update as the API renders it ({"Transaction": …} or {"Reassignment": …}) and its
+  // completion (null for reassignments' events of the same command).
+  Result<void> putUpdate(const std::string& update_id, const Json& update,
+                         const std::optional<CompletionRecord>& completion);
+  const Json* update(const std::string& update_id) const;
+  const std::vector<CompletionRecord>& completions() const { return completions_; }
+  // Events per contract id: its CreatedEvent (and synchronizer), its ArchivedEvent if any.
+  struct ContractEvents {
+    Json created, archived;
+    std::string synchronizer_id;
+  };
+  const ContractEvents* contractEvents(const std::string& contract_id) const;
+  // Contracts only the sandbox keeps (SettledDeliveryVsPayment and RoundFence: the engine has no
+  // such contracts), in creation order.
+  const std::vector<std::string>& sandboxContracts() const { return sandbox_contracts_; }
+
+ private:
+  Result<void> append(const Json& record);
+  void apply(const Json& record);
+
+  int fd_ = -1;
+  std::string path_;
+  std::map<std::string, User> users_;
+  std::map<std::string, bool> asset_cash_;
+  std::map<std::string, Json> updates_;
+  std::vector<CompletionRecord> completions_;
+  std::map<std::string, ContractEvents> contracts_;
+  std::vector<std::string> sandbox_contracts_;
+};
+
+Json toJson(const User& u);
+User userFromJson(const Json& j);
+
+}  // namespace sc::ledger::sandbox

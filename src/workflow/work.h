@@ -1,0 +1,46 @@
+#pragma once
+// Private to the workflow's own sources (workflow.cpp, step_planner.cpp, batch_runner.cpp): the
+// state of one settlement within a batch, the step names of ledger command ids, the logger.
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/log.h"
+#include "workflow/workflow.h"
+
+namespace sc {
+namespace {
+
+// Step names, as they appear in command ids.
+constexpr std::string_view kStepInitiate = "initiate";
+constexpr std::string_view kStepLockSecurities = "lock_securities";
+constexpr std::string_view kStepLockCash = "lock_cash";
+constexpr std::string_view kStepReassign = "reassign";
+constexpr std::string_view kStepSettle = "settle";
+constexpr std::string_view kStepRelease = "release";
+// Not a command-id step: a FenceCommand is submitted under the round's kStepInitiate id.
+constexpr std::string_view kStepFence = "fence";
+
+std::shared_ptr<spdlog::logger> logger() {
+  static auto l = log::get("workflow");
+  return l;
+}
+
+}  // namespace
+
+struct Workflow::Work {
+  Settlement cur;
+  std::vector<StateWrite> writes;
+  bool done = false;   // nothing more to do in this batch
+  bool dirty = false;  // cur changed since the last write snapshot
+  bool buyer_active = false, seller_active = false;
+  std::string buyer_party, seller_party;
+  bool accounts_known = false;
+  // The failure intent (failure_code) was already committed when this batch leased it.
+  bool failure_durable = false;
+  // The step of the command last submitted for it (tells a release outcome from a settle one).
+  std::string_view step;
+};
+
+}  // namespace sc

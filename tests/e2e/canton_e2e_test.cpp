@@ -1,0 +1,59 @@
+// The service in canton mode against the built sc-ledger-sandbox, over HTTP, for what only that
+// mode has: the ledger's token and the participant going away (the shared suites run in both
+// modes; see e2e_fixture.h).
+#include <fstream>
+
+#include "e2e/e2e_fixture.h"
+
+namespace sc::test {
+namespace {
+
+class CantonE2e : public E2eTest {
+ protected:
+  bool useSandbox() const override { return true; }
+  std::map<std::string, std::string> serviceEnv() const override {
+    return {{"SETTLEMENT_RETRY_DELAY_SECONDS", "1"}, {"SETTLEMENT_RETRY_ATTEMPTS", "100"}};
+  }
+
+  HttpResult ready() { return get("/ready"); }
+  std::string tokenFile() const { return ledger_dir_ + "/token"; }
+};
+
+TEST_F(CantonE2e, AWrongTokenShowsInReadyUntilTheFileIsFixed) {
+  ASSERT_EQ(ready().status, 200u) << ready().body;
+  std::string good;
+  {
+    std::ifstream in(tokenFile());
+    std::getline(in, good);
+  }
+  std::ofstream(tokenFile(), std::ios::trunc) << "eyJhbGciOiJIUzI1NiJ9.e30.c2lnbmF0dXJl\n";
+  auto r = ready();
+  EXPECT_EQ(r.status, 503u) << r.body;
+  EXPECT_NE(r.body.find("UNAUTHENTICATED"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find("CANTON_AUTH_TOKEN_FILE"), std::string::npos) << r.body;
+  std::ofstream(tokenFile(), std::ios::trunc) << good << "\n";  // re-read on change
+  EXPECT_EQ(ready().status, 200u) << ready().body;
+}
+
+TEST_F(CantonE2e, ATradeWaitsWhileTheParticipantIsDownAndSettlesWhenItIsBack) {
+  createAccount("acc_buyer");
+  createAccount("acc_seller");
+  credit("acc_seller", "AAPL", "50");
+  credit("acc_buyer", "USDC", "7524");
+  const uint16_t port = sandbox_->port();
+  ASSERT_EQ(sandbox_->terminate(), 0) << sandbox_->logTail();
+  auto down = ready();
+  EXPECT_EQ(down.status, 503u) << down.body;
+  auto r = postTrade(validTrade("trd_canton_down"));
+  ASSERT_EQ(r.status, 201u) << r.body;
+  const std::string id = r.json()["settlement_id"];
+  // Back on the same port (the service was configured with it), with the same data.
+  sandbox_->env()["SANDBOX_PORT"] = std::to_string(port);
+  ASSERT_TRUE(sandbox_->start()) << sandbox_->error();
+  auto settled = waitForStatus(id, "settled", std::chrono::seconds(60));
+  EXPECT_EQ(settled.value("settled_quantity", ""), "50.00000000") << settled.dump();
+  EXPECT_EQ(ready().status, 200u);
+}
+
+}  // namespace
+}  // namespace sc::test

@@ -1,0 +1,647 @@
+// CantonJsonLedger against the sandbox over HTTP, in process: the sandbox's server listens on a
+// free port, the adapter talks JSON Ledger API v2 to it. Set SC_CONTRACT_TRAFFIC=<file> to record
+// every request and response (scripts/validate-openapi checks them against the reference).
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <mutex>
+#include <thread>
+
+#include "ledger/canton/canton_json_ledger.h"
+#include "ledger/sandbox/jwt.h"
+#include "ledger/sandbox/sandbox.h"
+#include "ledger/sandbox/server.h"
+#include "ledger_test_util.h"
+
+namespace sc::ledger::testing {
+namespace {
+
+using canton::CantonJsonLedger;
+using canton::CantonOptions;
+using sandbox::HttpReply;
+using sandbox::HttpRequest;
+using sandbox::Sandbox;
+using sandbox::SandboxServer;
+
+constexpr const char* kSecret = "test-secret-0123456789";
+
+// Records traffic for the contract tests (one JSON object per line).
+void record(const HttpRequest& req, const HttpReply& rep) {
+  static std::mutex mu;
+  const char* path = std::getenv("SC_CONTRACT_TRAFFIC");
+  if (!path || !*path) return;
+  std::lock_guard l(mu);
+  std::ofstream out(path, std::ios::app);
+  daml::Json j{{"method", req.method},
+               {"target", req.target},
+               {"request", req.body},
+               {"status", rep.status},
+               {"response", rep.body}};
+  out << j.dump() << "\n";
+}
+
+class CantonLedger : public ::testing::Test {
+ protected:
+  void SetUp() override { start(); }
+
+  void start() {
+    Sandbox::Options so;
+    so.data_dir = dir_.path();
+    so.hs256_secret = kSecret;
+    so.durable = false;
+    auto s = Sandbox::open(so);
+    ASSERT_TRUE(s) << s.error().message;
+    sandbox_ = std::move(*s);
+    server_ = std::make_unique<SandboxServer>(*sandbox_, "127.0.0.1", 0);
+    server_->setObserver(record);
+    server_->start();
+    token_file_ = dir_.path() + "/token";
+    writeToken(sandbox_->makeToken("settlement-coordinator", 3600));
+    ledger_ = std::make_unique<CantonJsonLedger>(options());
+  }
+  void stop() {
+    ledger_.reset();
+    server_.reset();
+    sandbox_.reset();
+  }
+
+  CantonOptions options() {
+    CantonOptions o;
+    o.http.host = "127.0.0.1";
+    o.http.port = server_->port();
+    o.http.timeout = std::chrono::milliseconds(5000);
+    o.token_file = token_file_;
+    o.securities_issuer_party = "securities-issuer::12345";
+    o.cash_provider_party = "cash-provider::67890";
+    o.retry_backoff = std::chrono::milliseconds(1);
+    return o;
+  }
+  void writeToken(const std::string& t) {
+    std::ofstream(token_file_, std::ios::trunc) << t << "\n";
+  }
+
+  void fund() {
+    buyer_ = ledger_->allocateParty("buyer").value();
+    seller_ = ledger_->allocateParty("seller").value();
+    ASSERT_TRUE(ledger_->credit(seller_, "AAPL", D("100"), "securities"));
+    ASSERT_TRUE(ledger_->credit(buyer_, "USDC", D("20000"), "cash"));
+  }
+  Outcome must(const std::string& id, Command c) {
+    Submission s{id, std::move(c)};
+    auto r = ledger_->submit(std::span<const Submission>(&s, 1));
+    EXPECT_TRUE(r.front()) << id << ": " << r.front().error().code << " "
+                           << r.front().error().message;
+    return r.front() ? *r.front() : Outcome{};
+  }
+  Result<Outcome> submit(const std::string& id, Command c) {
+    Submission s{id, std::move(c)};
+    return std::move(ledger_->submit(std::span<const Submission>(&s, 1)).front());
+  }
+  Decimal holds(const std::string& party, const std::string& asset, bool locked = false) {
+    int64_t units = 0;
+    const auto hs = ledger_->holdings(party).value();  // a copy: the Result would dangle
+    for (const auto& h : hs) {
+      if (h.asset == asset && h.locked == locked) units += h.amount.units();
+    }
+    return Decimal::fromUnits(units);
+  }
+  // A DvP with both legs locked and on the settlement synchronizer.
+  std::string readyDvp(const char* qty = "100", const char* amount = "15000") {
+    auto dvp = must("t1:initiate:0", dvpCommand(buyer_, seller_, qty, amount));
+    must("t1:lock_securities:0", LockSecurities{dvp.contract_id, D(qty)});
+    must("t1:lock_cash:0", LockCash{dvp.contract_id, D(amount)});
+    must("t1:reassign:0", ReassignLocks{dvp.contract_id});
+    return dvp.contract_id;
+  }
+  HttpReply raw(const std::string& method, const std::string& target, const daml::Json& body,
+                const std::string& user = "settlement-coordinator") {
+    HttpRequest req{method, target, "Bearer " + sandbox_->makeToken(user, 60),
+                    body.is_null() ? "" : body.dump()};
+    HttpReply rep = sandbox_->handle(req);
+    record(req, rep);
+    return rep;
+  }
+
+  HttpReply anonymousCall(const std::string& method, const std::string& target) {
+    HttpRequest req{method, target, "", ""};
+    HttpReply rep = sandbox_->handle(req);
+    record(req, rep);
+    return rep;
+  }
+
+  TempDir dir_;
+  std::unique_ptr<Sandbox> sandbox_;
+  std::unique_ptr<SandboxServer> server_;
+  std::unique_ptr<CantonJsonLedger> ledger_;
+  std::string token_file_;
+  std::string buyer_, seller_;
+};
+
+TEST_F(CantonLedger, AFullTradeSettlesThroughTheJsonApi) {
+  fund();
+  auto dvp = must("t1:initiate:0", dvpCommand(buyer_, seller_, "100", "15000"));
+  EXPECT_FALSE(dvp.contract_id.empty());
+  EXPECT_EQ(dvp.synchronizer, "settlement");
+  auto view = ledger_->dvp(dvp.contract_id).value();
+  ASSERT_TRUE(view);
+  EXPECT_TRUE(view->active);
+  EXPECT_EQ(view->buyer, buyer_);
+  EXPECT_EQ(view->cash_asset, "USDC");
+  EXPECT_EQ(view->quantity, D("100"));
+
+  auto sec = must("t1:lock_securities:0", LockSecurities{dvp.contract_id, D("100")});
+  EXPECT_EQ(sec.quantity, D("100"));
+  EXPECT_EQ(sec.synchronizer, "securities");
+  auto cash = must("t1:lock_cash:0", LockCash{dvp.contract_id, D("15000")});
+  EXPECT_EQ(cash.amount, D("15000"));
+  EXPECT_EQ(holds(buyer_, "USDC"), D("5000"));
+  EXPECT_EQ(holds(buyer_, "USDC", true), D("15000"));
+
+  auto moved = must("t1:reassign:0", ReassignLocks{dvp.contract_id});
+  EXPECT_EQ(moved.synchronizer, "settlement");
+  const auto seller_holdings = ledger_->holdings(seller_).value();
+  for (const auto& h : seller_holdings) {
+    if (h.locked) {
+      EXPECT_EQ(h.synchronizer, "settlement");
+    }
+  }
+  auto settled = must("t1:settle:0", Settle{dvp.contract_id});
+  EXPECT_EQ(settled.quantity, D("100"));
+  EXPECT_EQ(settled.amount, D("15000"));
+  EXPECT_FALSE(settled.buyer_securities_contract_id.empty());
+  EXPECT_FALSE(settled.seller_cash_contract_id.empty());
+  EXPECT_TRUE(settled.remainder_dvp_contract_id.empty());
+  EXPECT_EQ(holds(buyer_, "AAPL"), D("100"));
+  EXPECT_EQ(holds(seller_, "USDC"), D("15000"));
+  EXPECT_EQ(holds(seller_, "AAPL"), D("0"));
+  EXPECT_FALSE(ledger_->dvp(dvp.contract_id).value()->active);
+
+  auto update = ledger_->updateById(settled.update_id).value();
+  ASSERT_TRUE(update);
+  EXPECT_EQ(update->command_id, "t1:settle:0");
+  EXPECT_EQ(update->offset, settled.offset);
+  std::map<std::string, std::pair<Decimal, Decimal>> totals;
+  const auto all = ledger_->totals().value();
+  for (const auto& t : all) totals[t.asset] = {t.total, t.locked};
+  EXPECT_EQ(totals["AAPL"].first, D("100"));
+  EXPECT_EQ(totals["USDC"].first, D("20000"));
+  EXPECT_EQ(totals["USDC"].second, D("0"));
+  EXPECT_TRUE(sandbox_->engine().verifyIntegrity());
+
+  // The settled record (SettledDeliveryVsPayment) is an active contract, as on a participant.
+  daml::Json filter{
+      {"cumulative",
+       {{{"identifierFilter",
+          {{"TemplateFilter",
+            {{"value",
+              {{"templateId",
+                daml::templateRef(daml::Template::kSettledDeliveryVsPayment)}}}}}}}}}}};
+  auto acs = raw("POST", "/v2/state/active-contracts",
+                 daml::Json{{"activeAtOffset", settled.offset},
+                            {"eventFormat", {{"filtersByParty", {{buyer_, filter}}}}}});
+  ASSERT_EQ(acs.status, 200) << acs.body;
+  auto entries = daml::Json::parse(acs.body);
+  ASSERT_EQ(entries.size(), 1u) << acs.body;
+  const auto& arg =
+      entries[0]["contractEntry"]["JsActiveContract"]["createdEvent"]["createArgument"];
+  EXPECT_EQ(arg["quantity"], "100.0000000000");
+  EXPECT_EQ(arg["cash_amount"], "15000.0000000000");
+  EXPECT_EQ(arg["currency"], "USDC");
+  EXPECT_EQ(arg["securities_transfer_id"], settled.buyer_securities_contract_id);
+}
+
+TEST_F(CantonLedger, ResubmittingACommandIdReturnsTheFirstOutcome) {
+  fund();
+  auto first = must("t1:initiate:0", dvpCommand(buyer_, seller_, "100", "15000"));
+  auto again = must("t1:initiate:0", dvpCommand(buyer_, seller_, "100", "15000"));
+  EXPECT_TRUE(again.deduplicated);
+  EXPECT_EQ(again.contract_id, first.contract_id);
+  EXPECT_EQ(again.update_id, first.update_id);
+  EXPECT_EQ(sandbox_->engine().activeDvps().size(), 1u);
+  auto lock = must("t1:lock_securities:0", LockSecurities{first.contract_id, D("40")});
+  auto lock2 = must("t1:lock_securities:0", LockSecurities{first.contract_id, D("40")});
+  EXPECT_TRUE(lock2.deduplicated);
+  EXPECT_EQ(lock2.contract_id, lock.contract_id);
+  EXPECT_EQ(lock2.quantity, D("40"));
+  EXPECT_EQ(holds(seller_, "AAPL", true), D("40"));
+}
+
+TEST_F(CantonLedger, AConnectionDroppedAfterTheCommitRecoversTheFirstOutcomeAndSettlesOnce) {
+  fund();
+  std::string dvp = readyDvp();
+  sandbox_->dropNextCommittedResponses(1);
+  auto settled = must("t1:settle:0", Settle{dvp});
+  EXPECT_TRUE(settled.deduplicated);  // the answer was lost; the retry found the first outcome
+  auto engine = sandbox_->engine().completion("t1:settle:0").value();
+  ASSERT_TRUE(engine);
+  EXPECT_EQ(settled.update_id, engine->update_id);
+  EXPECT_EQ(settled.buyer_securities_contract_id, engine->buyer_securities_contract_id);
+  EXPECT_EQ(settled.quantity, D("100"));
+  EXPECT_EQ(holds(buyer_, "AAPL"), D("100"));  // never a second settlement
+  EXPECT_EQ(holds(seller_, "USDC"), D("15000"));
+}
+
+TEST_F(CantonLedger, ASlowLedgerTimesOutAndTheSameCommandIdRecoversTheOutcome) {
+  fund();
+  std::string dvp = readyDvp();
+  // The ledger answers after 600 ms, the adapter waits 150 ms: outcome unknown, resent with the
+  // same command id (which waits for the first), DUPLICATE_COMMAND, the first outcome.
+  auto o = options();
+  o.http.timeout = std::chrono::milliseconds(150);
+  o.submit_attempts = 20;
+  o.retry_backoff = std::chrono::milliseconds(20);
+  CantonJsonLedger impatient(o);
+  sandbox_->engine().setLatency("settlement", std::chrono::milliseconds(600));
+  Submission s{"t1:settle:0", Settle{dvp}};
+  auto r = impatient.submit(std::span<const Submission>(&s, 1));
+  sandbox_->engine().setLatency("settlement", std::chrono::milliseconds(0));
+  ASSERT_TRUE(r.front()) << r.front().error().message;
+  EXPECT_TRUE(r.front()->deduplicated);
+  EXPECT_EQ(r.front()->update_id, sandbox_->engine().completion("t1:settle:0").value()->update_id);
+  EXPECT_EQ(holds(buyer_, "AAPL"), D("100"));
+}
+
+TEST_F(CantonLedger, CompletionFindsAnEarlierCommandAndNothingForAnUnknownOne) {
+  fund();
+  auto dvp = must("t1:initiate:0", dvpCommand(buyer_, seller_, "100", "15000"));
+  // A fresh adapter (another instance, or after a restart) knows nothing in memory.
+  CantonJsonLedger other(options());
+  auto done = other.completion("t1:initiate:0").value();
+  ASSERT_TRUE(done);
+  EXPECT_EQ(done->contract_id, dvp.contract_id);
+  EXPECT_EQ(done->update_id, dvp.update_id);
+  EXPECT_FALSE(other.completion("t1:settle:0").value());
+  // Every step of a trade, the reassignment included, is found again by its command id.
+  must("t1:lock_securities:0", LockSecurities{dvp.contract_id, D("100")});
+  must("t1:lock_cash:0", LockCash{dvp.contract_id, D("15000")});
+  auto moved = must("t1:reassign:0", ReassignLocks{dvp.contract_id});
+  auto settled = must("t1:settle:0", Settle{dvp.contract_id});
+  CantonJsonLedger third(options());
+  for (const char* id : {"t1:initiate:0", "t1:lock_securities:0", "t1:lock_cash:0", "t1:reassign:0",
+                         "t1:settle:0"}) {
+    auto c = third.completion(id);
+    ASSERT_TRUE(c) << id << ": " << c.error().message;
+    ASSERT_TRUE(*c) << id;
+  }
+  EXPECT_EQ(third.completion("t1:reassign:0").value()->update_id, moved.update_id);
+  EXPECT_EQ(third.completion("t1:reassign:0").value()->synchronizer, "settlement");
+  EXPECT_EQ(third.completion("t1:settle:0").value()->buyer_securities_contract_id,
+            settled.buyer_securities_contract_id);
+}
+
+TEST_F(CantonLedger, PartialLockTakesWhatThereIsAndSettlesTheRemainderAsANewDvp) {
+  fund();
+  auto dvp = must("t1:initiate:0", dvpCommand(buyer_, seller_, "200", "30000"));
+  auto r = submit("t1:lock_securities:0", LockSecurities{dvp.contract_id, D("200")});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, kInsufficientSecurities);
+  auto part = must("t1:lock_securities:1", LockSecurities{dvp.contract_id, D("200"), true});
+  EXPECT_EQ(part.quantity, D("100"));
+  must("t1:lock_cash:0", LockCash{dvp.contract_id, D("15000")});
+  must("t1:reassign:0", ReassignLocks{dvp.contract_id});
+  auto s = must("t1:settle:0", Settle{dvp.contract_id});
+  EXPECT_EQ(s.quantity, D("100"));
+  EXPECT_EQ(s.amount, D("15000"));
+  ASSERT_FALSE(s.remainder_dvp_contract_id.empty());
+  auto rest = ledger_->dvp(s.remainder_dvp_contract_id).value();
+  ASSERT_TRUE(rest);
+  EXPECT_EQ(rest->quantity, D("100"));
+  EXPECT_EQ(rest->amount, D("15000"));
+}
+
+TEST_F(CantonLedger, InsufficientCashIsPermanentAndChangesNothing) {
+  fund();
+  auto dvp = must("t1:initiate:0", dvpCommand(buyer_, seller_, "100", "25000"));
+  auto r = submit("t1:lock_cash:0", LockCash{dvp.contract_id, D("25000")});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, kInsufficientCash);
+  EXPECT_FALSE(r.error().retryable);
+  EXPECT_EQ(holds(buyer_, "USDC"), D("20000"));
+}
+
+TEST_F(CantonLedger, ReleaseGivesTheLocksBackAndFencesTheDvp) {
+  fund();
+  auto dvp = must("t1:initiate:0", dvpCommand(buyer_, seller_, "100", "15000"));
+  must("t1:lock_securities:0", LockSecurities{dvp.contract_id, D("60")});
+  must("t1:lock_cash:0", LockCash{dvp.contract_id, D("15000")});
+  auto rel = must("t1:release:0", ReleaseLocks{dvp.contract_id, true});
+  EXPECT_EQ(rel.quantity, D("60"));
+  EXPECT_EQ(rel.amount, D("15000"));
+  EXPECT_EQ(holds(seller_, "AAPL"), D("100"));
+  EXPECT_EQ(holds(buyer_, "USDC"), D("20000"));
+  EXPECT_FALSE(ledger_->dvp(dvp.contract_id).value()->active);
+  auto late = submit("t1:lock_cash:1", LockCash{dvp.contract_id, D("1")});
+  ASSERT_FALSE(late);
+  EXPECT_EQ(late.error().code, kContractNotActive);
+  // Releasing again is a no-op; archiving the archived DvP too.
+  must("t1:release:1", ReleaseLocks{dvp.contract_id, true});
+  must("t1:archive:0", ArchiveDvp{dvp.contract_id});
+}
+
+// The release's command id names its DvP (workflow: "<sid>:release:<round>:<dvp>"): accepted as
+// is, deduplicated as any other.
+TEST_F(CantonLedger, AReleaseUnderACommandIdNamingItsDvpIsDeduplicated) {
+  fund();
+  auto dvp = must("t1:initiate:0", dvpCommand(buyer_, seller_, "100", "15000"));
+  must("t1:lock_cash:0", LockCash{dvp.contract_id, D("15000")});
+  const std::string id = "t1:release:0:" + dvp.contract_id;
+  auto rel = must(id, ReleaseLocks{dvp.contract_id, true});
+  EXPECT_FALSE(rel.deduplicated);
+  EXPECT_EQ(rel.amount, D("15000"));
+  auto again = must(id, ReleaseLocks{dvp.contract_id, true});
+  EXPECT_TRUE(again.deduplicated);
+  EXPECT_EQ(again.update_id, rel.update_id);
+  EXPECT_EQ(holds(buyer_, "USDC"), D("20000"));
+}
+
+// A fence takes the round's create command id: the create can never run afterwards (permanent
+// command_fenced), and fencing again answers fenced. The fence is a RoundFence contract of the
+// cash provider, as a participant would show it.
+TEST_F(CantonLedger, AFenceTakesTheCreateCommandIdForGood) {
+  fund();
+  auto f = must("t1:initiate:0", FenceCommand{buyer_, seller_});
+  EXPECT_TRUE(f.fenced);
+  EXPECT_FALSE(f.deduplicated);
+  EXPECT_TRUE(f.contract_id.empty());
+  auto late = submit("t1:initiate:0", dvpCommand(buyer_, seller_, "100", "15000"));
+  ASSERT_FALSE(late);
+  EXPECT_EQ(late.error().code, kCommandFenced);
+  EXPECT_FALSE(late.error().retryable);
+  EXPECT_TRUE(sandbox_->engine().activeDvps().empty());
+  auto again = must("t1:initiate:0", FenceCommand{buyer_, seller_});
+  EXPECT_TRUE(again.fenced);
+  EXPECT_TRUE(again.deduplicated);
+  // Nothing succeeded under the id.
+  EXPECT_FALSE(ledger_->completion("t1:initiate:0").value().has_value());
+  auto acs = raw("POST", "/v2/state/active-contracts",
+                 {{"activeAtOffset", sandbox_->engine().ledgerEnd()},
+                  {"eventFormat",
+                   {{"filtersByParty", {{"cash-provider::67890", daml::Json::object()}}},
+                    {"verbose", true}}}});
+  ASSERT_EQ(acs.status, 200) << acs.body;
+  int fences = 0;
+  for (const auto& item : daml::Json::parse(acs.body)) {
+    const auto& entry = item["contractEntry"];
+    if (!entry.contains("JsActiveContract")) continue;
+    const auto& ev = entry["JsActiveContract"]["createdEvent"];
+    if (daml::parseTemplateId(ev.value("templateId", "")).value() != daml::Template::kRoundFence)
+      continue;
+    ++fences;
+    EXPECT_EQ(ev["createArgument"]["round_command_id"], "t1:initiate:0");
+    EXPECT_EQ(ev["signatories"], daml::Json::array({"cash-provider::67890"}));
+  }
+  EXPECT_EQ(fences, 1);
+}
+
+// A fence under the id of a create that already ran answers the create's outcome, deduplicated:
+// the DvP exists, and the workflow releases and archives it.
+TEST_F(CantonLedger, AFenceAfterTheCreateReturnsTheDvpDeduplicated) {
+  fund();
+  auto dvp = must("t1:initiate:0", dvpCommand(buyer_, seller_, "100", "15000"));
+  auto f = must("t1:initiate:0", FenceCommand{buyer_, seller_});
+  EXPECT_FALSE(f.fenced);
+  EXPECT_TRUE(f.deduplicated);
+  EXPECT_EQ(f.contract_id, dvp.contract_id);
+  EXPECT_EQ(f.update_id, dvp.update_id);
+  EXPECT_EQ(f.quantity, D("100"));
+  EXPECT_EQ(f.amount, D("15000"));
+  auto same = must("t1:initiate:0", dvpCommand(buyer_, seller_, "100", "15000"));
+  EXPECT_EQ(same.contract_id, dvp.contract_id);
+}
+
+// The fence needs the cash provider's authority, as RoundFence's signatory.
+TEST_F(CantonLedger, TheSandboxRefusesAFenceWithoutTheCashProvider) {
+  fund();
+  daml::Json body{
+      {"commands",
+       {{"commands",
+         daml::Json::array({{{"CreateCommand",
+                              {{"templateId", daml::templateRef(daml::Template::kRoundFence)},
+                               {"createArguments",
+                                daml::encode(daml::FenceArgs{"cash-provider::67890", "x:1"})}}}}})},
+        {"commandId", "x:1"},
+        {"actAs", daml::Json::array({buyer_})},
+        {"userId", "settlement-coordinator"}}}};
+  auto rep = raw("POST", "/v2/commands/submit-and-wait-for-transaction", body);
+  EXPECT_EQ(rep.status, 400) << rep.body;
+  EXPECT_EQ(daml::Json::parse(rep.body)["code"], daml::kDamlAuthorizationError);
+  auto f = must("x:1", FenceCommand{buyer_, seller_});  // the id is still free
+  EXPECT_FALSE(f.deduplicated);
+}
+
+// The engine's command_fenced is Canton's DUPLICATE_COMMAND (the id is taken), never a failure
+// of the command itself.
+TEST_F(CantonLedger, TheSandboxRendersAFencedCommandIdAsADuplicate) {
+  fund();
+  ASSERT_TRUE(sandbox_->engine().submitOne("y:1", FenceCommand{}));
+  daml::DvpArgs a{
+      buyer_,   seller_, "securities-issuer::12345", "cash-provider::67890", "AAPL", "USDC", D("1"),
+      D("150"), Date{}};
+  auto signatories = daml::signatories(a);
+  daml::Json body{
+      {"commands",
+       {{"commands", daml::Json::array(
+                         {{{"CreateCommand",
+                            {{"templateId", daml::templateRef(daml::Template::kDeliveryVsPayment)},
+                             {"createArguments", daml::encode(a)}}}}})},
+        {"commandId", "y:1"},
+        {"actAs", signatories},
+        {"userId", "settlement-coordinator"}}}};
+  auto rep = raw("POST", "/v2/commands/submit-and-wait-for-transaction", body);
+  EXPECT_EQ(rep.status, 409) << rep.body;
+  EXPECT_EQ(daml::Json::parse(rep.body)["code"], daml::kDuplicateCommand);
+  EXPECT_TRUE(sandbox_->engine().activeDvps().empty());
+}
+
+TEST_F(CantonLedger, ArchiveDvpArchivesAnUnlockedDvp) {
+  fund();
+  auto dvp = must("t1:initiate:0", dvpCommand(buyer_, seller_, "100", "15000"));
+  must("t1:archive:0", ArchiveDvp{dvp.contract_id});
+  EXPECT_FALSE(ledger_->dvp(dvp.contract_id).value()->active);
+  EXPECT_FALSE(ledger_->dvp("00unknown").value());
+}
+
+TEST_F(CantonLedger, PartiesAreAllocatedOnceAndCheckedByTheParticipant) {
+  auto a = ledger_->allocateParty("alice").value();
+  EXPECT_EQ(a.rfind("alice::", 0), 0u);
+  EXPECT_EQ(ledger_->allocateParty("alice").value(), a);
+  EXPECT_TRUE(ledger_->partyExists(a).value());
+  EXPECT_FALSE(ledger_->partyExists("nobody::1220ab").value());
+  EXPECT_TRUE(ledger_->partyExists("securities-issuer::12345").value());
+  auto syncs = ledger_->synchronizers();
+  EXPECT_EQ(syncs, (std::vector<std::string>{"securities", "cash", "settlement"}));
+}
+
+TEST_F(CantonLedger, AWrongTokenFailsPingWithAClearErrorAndARefreshedOneWorks) {
+  EXPECT_TRUE(ledger_->ping());
+  sandbox::TokenClaims c{"settlement-coordinator", sandbox_->audience(), 0};
+  writeToken(sandbox::signHs256("another-secret", c));
+  auto p = ledger_->ping();
+  ASSERT_FALSE(p);
+  EXPECT_TRUE(p.error().retryable);
+  EXPECT_NE(p.error().message.find("UNAUTHENTICATED"), std::string::npos) << p.error().message;
+  EXPECT_NE(p.error().message.find("signature"), std::string::npos) << p.error().message;
+  // An expired token, then a good one: the file is re-read when it changes.
+  c.expires_at = 1000;
+  writeToken(sandbox::signHs256(kSecret, c));
+  auto expired = ledger_->ping();
+  ASSERT_FALSE(expired);
+  EXPECT_NE(expired.error().message.find("expired"), std::string::npos) << expired.error().message;
+  writeToken(sandbox_->makeToken("settlement-coordinator", 3600) + " ");
+  EXPECT_TRUE(ledger_->ping());
+}
+
+TEST_F(CantonLedger, AnOAuth2ClientGetsItsTokenAndRefreshesItBeforeItExpires) {
+  stop();
+  Sandbox::Options so;
+  so.data_dir = dir_.path();
+  so.hs256_secret = kSecret;
+  so.durable = false;
+  so.oauth_client_id = "coordinator";
+  so.oauth_client_secret = "s3cret";
+  so.oauth_token_ttl_seconds = 1;  // refreshed at 80 %: every call after 0.8 s
+  sandbox_ = std::move(Sandbox::open(so)).value();
+  server_ = std::make_unique<SandboxServer>(*sandbox_, "127.0.0.1", 0);
+  server_->setObserver(record);
+  server_->start();
+  std::ofstream(dir_.path() + "/client-secret") << "s3cret\n";
+  auto o = options();
+  o.token_file.clear();
+  o.oauth.token_url =
+      "http://127.0.0.1:" + std::to_string(server_->port()) + "/sandbox/oauth/token";
+  o.oauth.client_id = "coordinator";
+  o.oauth.client_secret_file = dir_.path() + "/client-secret";
+  CantonJsonLedger oauth(o);
+  ASSERT_TRUE(oauth.ping());
+  ASSERT_TRUE(oauth.ping());
+  EXPECT_EQ(sandbox_->oauthTokensIssued(), 1);                  // cached while valid
+  std::this_thread::sleep_for(std::chrono::milliseconds(900));  // past 80 % of its lifetime
+  ASSERT_TRUE(oauth.ping());
+  EXPECT_EQ(sandbox_->oauthTokensIssued(), 2);
+  std::ofstream(dir_.path() + "/client-secret", std::ios::trunc) << "wrong\n";
+  std::this_thread::sleep_for(std::chrono::milliseconds(900));
+  auto bad = oauth.ping();
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find("invalid_client"), std::string::npos) << bad.error().message;
+}
+
+TEST_F(CantonLedger, ServerErrorsAndASandboxThatIsDownAreRetryable) {
+  fund();
+  sandbox_->failNextRequests(100, 503);
+  auto r = submit("t1:initiate:0", dvpCommand(buyer_, seller_, "100", "15000"));
+  ASSERT_FALSE(r);
+  EXPECT_TRUE(r.error().retryable);
+  sandbox_->failNextRequests(0, 503);
+  must("t1:initiate:0", dvpCommand(buyer_, seller_, "100", "15000"));
+  const uint16_t port = server_->port();
+  server_->stop();
+  auto down = ledger_->ping();
+  ASSERT_FALSE(down);
+  EXPECT_TRUE(down.error().retryable);
+  EXPECT_EQ(down.error().code, kUnavailable) << port;
+}
+
+TEST_F(CantonLedger, TheSandboxIsDurableAcrossARestart) {
+  fund();
+  auto dvp = must("t1:initiate:0", dvpCommand(buyer_, seller_, "100", "15000"));
+  stop();
+  start();
+  EXPECT_EQ(holds(seller_, "AAPL"), D("100"));
+  auto again = must("t1:initiate:0", dvpCommand(buyer_, seller_, "100", "15000"));
+  EXPECT_TRUE(again.deduplicated);
+  EXPECT_EQ(again.contract_id, dvp.contract_id);
+  EXPECT_TRUE(ledger_->dvp(dvp.contract_id).value()->active);
+}
+
+TEST_F(CantonLedger, TheSandboxChecksRightsAuthorizationAndContracts) {
+  fund();
+  daml::DvpArgs a{buyer_,
+                  seller_,
+                  "securities-issuer::12345",
+                  "cash-provider::67890",
+                  "AAPL",
+                  "USDC",
+                  D("1"),
+                  D("1"),
+                  std::chrono::sys_days{std::chrono::year{2024} / 11 / 19}};
+  auto create = [&](std::vector<std::string> act_as) {
+    return daml::Json{
+        {"commands",
+         {{"commandId", "x:" + std::to_string(act_as.size())},
+          {"actAs", act_as},
+          {"commands",
+           daml::Json::array(
+               {{{"CreateCommand",
+                  {{"templateId", daml::templateRef(daml::Template::kDeliveryVsPayment)},
+                   {"createArguments", daml::encode(a)}}}}})}}}};
+  };
+  auto r = raw("POST", "/v2/commands/submit-and-wait-for-transaction", create({buyer_, seller_}));
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_NE(r.body.find("DAML_AUTHORIZATION_ERROR"), std::string::npos) << r.body;
+  auto nf = raw(
+      "POST", "/v2/commands/submit-and-wait-for-transaction",
+      daml::Json{{"commands",
+                  {{"commandId", "y"},
+                   {"actAs", {seller_}},
+                   {"commands",
+                    daml::Json::array(
+                        {{{"ExerciseCommand",
+                           {{"templateId", daml::templateRef(daml::Template::kSecuritiesHolding)},
+                            {"contractId", "00deadbeef"},
+                            {"choice", "LockSecurities"},
+                            {"choiceArgument",
+                             {{"take", "1"}, {"dvp_ref", "x"}, {"buyer", buyer_}}}}}}})}}}});
+  EXPECT_EQ(nf.status, 404) << nf.body;
+  EXPECT_NE(nf.body.find("CONTRACT_NOT_FOUND"), std::string::npos) << nf.body;
+  auto denied = raw("POST", "/v2/commands/submit-and-wait-for-transaction", create({buyer_}),
+                    "participant_admin");
+  EXPECT_EQ(denied.status, 403) << denied.body;
+  auto unknown = raw("GET", "/v2/nothing-here", nullptr);
+  EXPECT_EQ(unknown.status, 404);
+  EXPECT_NE(unknown.body.find("errorCategory"), std::string::npos);
+  auto unsupported = raw("GET", "/v2/packages", nullptr);
+  EXPECT_EQ(unsupported.status, 501) << unsupported.body;
+  auto anonymous = anonymousCall("GET", "/v2/state/ledger-end");
+  EXPECT_EQ(anonymous.status, 401);
+  auto version = anonymousCall("GET", "/v2/version");
+  EXPECT_EQ(version.status, 200);
+  auto ok = raw("POST", "/v2/commands/submit-and-wait",
+                daml::Json::parse(create({buyer_, seller_, "securities-issuer::12345",
+                                          "cash-provider::67890"})["commands"]
+                                      .dump()));
+  EXPECT_EQ(ok.status, 200) << ok.body;
+  EXPECT_NE(ok.body.find("completionOffset"), std::string::npos);
+  auto dup = raw("POST", "/v2/commands/submit-and-wait",
+                 daml::Json::parse(create({buyer_, seller_, "securities-issuer::12345",
+                                           "cash-provider::67890"})["commands"]
+                                       .dump()));
+  EXPECT_EQ(dup.status, 409) << dup.body;
+  EXPECT_NE(dup.body.find("DUPLICATE_COMMAND"), std::string::npos);
+}
+
+TEST_F(CantonLedger, UsersAndRightsAreManagedThroughTheApi) {
+  auto created =
+      raw("POST", "/v2/users",
+          daml::Json{
+              {"user", {{"id", "reader"}}},
+              {"rights",
+               {{{"kind", {{"CanReadAs", {{"value", {{"party", "cash-provider::67890"}}}}}}}}}}});
+  EXPECT_EQ(created.status, 200) << created.body;
+  auto rights = raw("GET", "/v2/users/reader/rights", nullptr);
+  EXPECT_NE(rights.body.find("CanReadAs"), std::string::npos) << rights.body;
+  auto me = raw("GET", "/v2/authenticated-user", nullptr, "reader");
+  EXPECT_NE(me.body.find("\"reader\""), std::string::npos) << me.body;
+  auto grant =
+      raw("POST", "/v2/users/reader/rights",
+          daml::Json{
+              {"userId", "reader"},
+              {"rights", {{{"kind", {{"ParticipantAdmin", {{"value", daml::Json::object()}}}}}}}}});
+  EXPECT_NE(grant.body.find("ParticipantAdmin"), std::string::npos) << grant.body;
+  EXPECT_EQ(raw("POST", "/v2/users", daml::Json{{"user", {{"id", "reader"}}}}).status, 409);
+  EXPECT_EQ(raw("GET", "/v2/users", nullptr).status, 200);
+  EXPECT_EQ(raw("GET", "/v2/parties", nullptr).status, 200);
+  EXPECT_EQ(raw("GET", "/v2/state/connected-synchronizers", nullptr).status, 200);
+}
+
+}  // namespace
+}  // namespace sc::ledger::testing
