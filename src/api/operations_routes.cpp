@@ -12,18 +12,22 @@ HttpResponse Api::health(const HttpRequest&, Caller& c) {
 
 HttpResponse Api::ready(const HttpRequest&, Caller& c) {
   Result<void> r = deps_.readiness ? deps_.readiness() : Result<void>();
-  if (r) return jsonResponse(200, Json{{"status", "ready"}});
   Json out;
-  out["status"] = "not_ready";
-  if (deps_.verifier && !c.principal) {  // the reason is for a token holder only
-    auto res = jsonResponse(503, out);
-    res.headers.emplace_back("Retry-After", "1");
-    return res;
+  out["status"] = r ? "ready" : "not_ready";
+  // With authentication on, the details and the reason are for a token holder only.
+  const bool show_details = !deps_.verifier || c.principal;
+  if (show_details && deps_.ready_details) {
+    Json details = Json::object();
+    for (const auto& [k, v] : deps_.ready_details()) details[k] = v;
+    out["details"] = std::move(details);
   }
-  Json err;
-  err["code"] = r.error().code.empty() ? std::string(kNotReady) : r.error().code;
-  err["message"] = r.error().message;
-  out["error"] = std::move(err);
+  if (r) return jsonResponse(200, out);
+  if (show_details) {
+    Json err;
+    err["code"] = r.error().code.empty() ? std::string(kNotReady) : r.error().code;
+    err["message"] = r.error().message;
+    out["error"] = std::move(err);
+  }
   auto res = jsonResponse(503, out);
   res.headers.emplace_back("Retry-After", "1");
   return res;

@@ -17,6 +17,7 @@
 // carrying a role that the route allows (403); an account_holder sees only its accounts'
 // settlements and holdings (others are 404). Operator actions are recorded in ApiDeps::audit.
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -50,6 +51,8 @@ struct ApiDeps {
   CreditRequestRepository* credit_requests = nullptr;
   bool minting = true;  // false (production): POST /ledger/holdings is not served at all
   std::vector<std::string> reserved_parties;  // issuer and cash provider: never account parties
+  // /ready's "details" (e.g. relay: leader | standby | off), ready or not. Empty: none.
+  std::function<std::map<std::string, std::string>()> ready_details;
 };
 
 // Who is calling, as the route's guard established it (routes.cpp).

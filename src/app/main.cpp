@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <memory>
 
 #include "api/http_server.h"
@@ -17,6 +18,7 @@
 #include "ledger/embedded_ledger.h"
 #include "messaging/outbox_relay.h"
 #include "messaging/trade_consumer.h"
+#include "store/advisory_lock.h"
 #include "store/database.h"
 #include "workflow/intake.h"
 #include "workflow/worker_pool.h"
@@ -175,6 +177,9 @@ int run(const sc::Config& cfg) {
   kopt.consumer_group = cfg.kafka_consumer_group;
   if (!cfg.kafka_bootstrap_servers.empty()) {
     relay = std::make_unique<sc::OutboxRelay>(kopt, (*db)->outbox(), clock);
+    // One active relay per database (DESIGN §8): the others stand by for the advisory lock.
+    relay->electWith(std::make_unique<sc::store::SessionAdvisoryLock>(
+        cfg.postgresConnInfo(), sc::store::kOutboxRelayLockKey));
     sc::SettlementRepository& repo = (*db)->settlements();
     consumer = std::make_unique<sc::TradeConsumer>(kopt, intake, [&repo]() -> sc::Result<int64_t> {
       return repo.countPending();  // PENDING rows only, via settlements_status_idx
@@ -203,6 +208,9 @@ int run(const sc::Config& cfg) {
   deps.reserved_parties = {cfg.securities_issuer_party, cfg.cash_provider_party};
   // Production: the issuer credits holdings on Canton; no minting, no fault injection.
   deps.minting = !cfg.production();
+  deps.ready_details = [&] {
+    return std::map<std::string, std::string>{{"relay", relay ? relay->role() : "off"}};
+  };
   if (!cfg.production() && embedded) {
     // Outage drills on the embedded ledger (POST /ledger/faults); never in production.
     deps.set_outage = [embedded](const std::string& sync, bool down) -> sc::Result<void> {

@@ -107,6 +107,93 @@ OutboxRelay::OutboxRelay(KafkaOptions options, OutboxRepository& outbox, const C
                            "Producers replaced after a fatal error", &metrics_.producer_restarts);
   metrics::registerGauge("sc_relay_last_batch_size", "Events in the last relayed batch",
                          &metrics_.backlog);
+  metrics::registerGauge("sc_relay_leader",
+                         "1 while this instance is the active outbox relay, 0 while standby",
+                         &metrics_.leader);
+  metrics::registerCounter("sc_relay_leadership_changes_total",
+                           "Outbox relay leadership taken or lost by this instance",
+                           &metrics_.leadership_changes);
+  metrics_.leader.set(1);  // until electWith(): the only relay
+}
+
+// ---- Leadership ---------------------------------------------------------------------------------
+//
+// One relay per database is active: the one whose dedicated connection holds the session-level
+// advisory lock store::kOutboxRelayLockKey. PostgreSQL releases the lock the moment that session
+// ends: the holder killed (-9: the kernel closes its socket), its backend terminated, the server
+// restarted. A standby tries pg_try_advisory_lock every kStandbyRetry, so it takes over within
+// about a second of that. The leader confirms the lock (pg_locks, on the same connection, bounded
+// by its 2 s I/O timeout) before each batch and, while producing or waiting for acknowledgements,
+// at least every kConfirmEvery; once it cannot, it stops: it purges what its producer still holds
+// and produces nothing more until it holds the lock again.
+//
+// Can two relays produce at once? Briefly, yes, and nothing can rule that out without fencing at
+// the broker: the server may end the leader's session (pg_terminate_backend, restart) up to
+// kConfirmEvery before the leader notices, or a leader on the far side of a partition may keep
+// producing until its confirmation times out while the server already freed the lock. Usually the
+// old leader stops first (the standby's next try is up to kStandbyRetry away), but the window
+// exists. What holds anyway, because order comes from the outbox and not from who produces:
+//   - an outbox row is deleted only after Kafka acknowledged it, and every relay reads the outbox
+//     in position order and, per settlement, produces the next event only after the previous one
+//     was acknowledged (waves) or is gone from the outbox (acknowledged before);
+//   - so whoever produces event n of a settlement does so after event n-1 is in the partition's
+//     log (same key, same partition, later offset). The first copy of every event therefore
+//     follows the first copy of its predecessor: per-settlement order holds across a takeover.
+// Two relays in the window can only duplicate: both send an event neither has deleted yet (same
+// event_id, so a consumer drops the copy), and a copy of an earlier event may land after a later
+// event's first copy — a duplicate of an already-seen event_id, never a first sighting out of
+// order. Nothing is lost: rows stay in the outbox until someone's delivery is recorded, and the
+// new leader starts from the outbox. (Kafka transactions with one transactional.id would fence the
+// old producer at the broker; the outbox already gives the order, at no extra round trips.)
+
+void OutboxRelay::electWith(std::unique_ptr<store::SessionAdvisoryLock> lock) {
+  lock_ = std::move(lock);
+  metrics_.leader.set(0);
+}
+
+bool OutboxRelay::stillLeader(bool now) {
+  if (!lock_) return true;
+  const auto t = std::chrono::steady_clock::now();
+  if (lock_->held()) {
+    if (!now && t - confirmed_at_ < kConfirmEvery) return true;
+    auto r = lock_->confirm();
+    if (r.ok() && *r) {
+      confirmed_at_ = t;
+      return true;
+    }
+    metrics_.leader.set(0);
+    metrics_.leadership_changes.inc();
+    lost_at_ = t;
+    logger()->warn("outbox relay leadership lost ({}); standing by",
+                   r.ok() ? "the lock is no longer held" : r.error().message);
+    return false;
+  }
+  // Having just lost it, leave the lock to a standby for one retry period (less flapping; if no
+  // standby is alive, this relay takes it back then).
+  if (lost_at_ && t - *lost_at_ < kStandbyRetry) return false;
+  auto r = lock_->tryAcquire();
+  if (!r.ok() || !*r) return false;  // another instance relays (or the database is away)
+  confirmed_at_ = t;
+  metrics_.leader.set(1);
+  metrics_.leadership_changes.inc();
+  logger()->info("outbox relay leadership taken: this instance relays the outbox");
+  return true;
+}
+
+void OutboxRelay::abandonProducer() {
+  std::shared_ptr<RdKafka::Producer> old;
+  {
+    std::lock_guard l(producer_mu_);
+    old = std::move(producer_);
+  }
+  retire(old);  // purges queued and in-flight messages: none of ours is sent after this
+  try {
+    auto fresh = createProducer();
+    std::lock_guard l(producer_mu_);
+    producer_ = std::move(fresh);
+  } catch (const std::exception& e) {
+    logger()->error("recreating the relay producer: {}", e.what());  // retried by run()
+  }
 }
 
 OutboxRelay::~OutboxRelay() { stop(); }
@@ -168,6 +255,10 @@ void OutboxRelay::stop() {
   }
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
+  if (lock_) {
+    lock_->release();  // a standby takes over now, not when this process exits
+    metrics_.leader.set(0);
+  }
   std::shared_ptr<RdKafka::Producer> p;
   {
     std::lock_guard l(producer_mu_);
@@ -213,6 +304,10 @@ void OutboxRelay::run() {
   auto backoff = std::chrono::milliseconds(100);
   Deliveries& d = *deliveries_;
   while (!stopping_) {
+    if (!stillLeader(true)) {
+      sleepUnlessStopping(kStandbyRetry);
+      continue;
+    }
     auto producer = this->producer();
     if (!producer) {
       replaceProducer("no producer");  // a recreation failed earlier
@@ -280,7 +375,12 @@ void OutboxRelay::run() {
     // settlements go on. A batch has as many waves as the most events one settlement has in it.
     std::vector<bool> produced(events.size(), false);
     std::unordered_set<std::string> held_back;  // settlements whose event of this batch failed
-    for (bool any = true; any && !stopping_ && !isFatal();) {
+    bool lost = false;
+    auto leading = [&] {  // re-confirmed at most every kConfirmEvery
+      if (!lost) lost = !stillLeader();
+      return !lost;
+    };
+    for (bool any = true; any && !stopping_ && !isFatal() && leading();) {
       any = false;
       std::vector<size_t> wave;
       std::unordered_set<std::string_view> in_wave;
@@ -290,19 +390,24 @@ void OutboxRelay::run() {
         wave.push_back(i);
       }
       for (size_t i : wave) {
-        if (stopping_ || isFatal()) break;
+        if (stopping_ || isFatal() || !leading()) break;
         produced[i] = true;
         any = true;
         if (!produceOne(i)) held_back.insert(keys[i]);
       }
       // Wait for the broker (indefinitely while it is down, unless we are stopping or the
       // producer has failed for good: then what is still pending will never be reported).
-      while (d.pending > 0 && !stopping_ && !isFatal()) producer->poll(20);
+      while (d.pending > 0 && !stopping_ && !isFatal() && leading()) producer->poll(20);
       for (size_t i : wave)
         if (produced[i] && d.state[i] != Delivery::kDelivered) held_back.insert(keys[i]);
     }
-    if (stopping_ && !isFatal()) producer->flush(2000);
-    producer->poll(0);
+    if (lost) {
+      producer.reset();
+      abandonProducer();  // what was not acknowledged stays in the outbox for the new leader
+    } else if (stopping_ && !isFatal()) {
+      producer->flush(2000);
+    }
+    if (producer) producer->poll(0);
     for (size_t i = 0; i < events.size(); ++i)
       if (!produced[i]) d.skipped(i);
 
@@ -327,6 +432,7 @@ void OutboxRelay::run() {
       }
     }
     metrics_.batches.inc();
+    if (lost) continue;  // standing by from the next turn on
     if (isFatal()) replaceProducer(fatal);
     if (delivered.size() < events.size() && !stopping_) {
       logger()->warn(

@@ -9,6 +9,11 @@
 // fails (refused by produce() or by the broker) holds back its settlement's later events. A crash
 // re-sends only events whose delivery was not yet recorded, with the same event_id. A fatal
 // producer error (idempotence state lost) replaces the producer; undelivered events are re-read.
+//
+// Several instances (DESIGN §8): with electWith(), only the holder of a PostgreSQL session-level
+// advisory lock relays; the others are standbys that try the lock every kStandbyRetry. Why two
+// relays never reorder a settlement's events, even in the moment both may be producing: see
+// outbox_relay.cpp, "Leadership".
 #include <librdkafka/rdkafkacpp.h>
 
 #include <atomic>
@@ -16,6 +21,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string>
 #include <thread>
@@ -25,6 +31,7 @@
 #include "domain/result.h"
 #include "domain/time.h"
 #include "messaging/kafka_options.h"
+#include "store/advisory_lock.h"
 #include "store/repository.h"
 
 namespace sc {
@@ -32,6 +39,8 @@ namespace sc {
 struct RelayMetrics {
   metrics::Counter published, delivery_failures, store_errors, batches, producer_restarts;
   metrics::Gauge backlog;
+  metrics::Gauge leader;                // 1 while this relay is the active one
+  metrics::Counter leadership_changes;  // leadership taken or lost
 };
 
 // The relay producer's librdkafka properties: defaults, then options.extra, then the settings the
@@ -53,6 +62,9 @@ class OutboxRelay {
  public:
   OutboxRelay(KafkaOptions options, OutboxRepository& outbox, const Clock& clock);
   ~OutboxRelay();
+  // Before start(): relay only while holding `lock` (one active relay per database). Without it
+  // the relay is always active (a single instance, tests).
+  void electWith(std::unique_ptr<store::SessionAdvisoryLock> lock);
   void start();  // throws std::runtime_error on bad Kafka configuration
   void wake();   // new events are in the outbox: look now instead of after relay_idle_poll_ms
   void stop();   // stops after the batch in progress (undelivered events stay in the outbox)
@@ -60,6 +72,13 @@ class OutboxRelay {
   Result<void> ping();
 
   const RelayMetrics& metrics() const { return metrics_; }
+  bool leader() const { return metrics_.leader.value() == 1; }
+  std::string role() const { return leader() ? "leader" : "standby"; }  // for /ready
+
+  // A standby tries the lock this often; a leader re-confirms it at least every kConfirmEvery
+  // while it produces (and before each batch).
+  static constexpr std::chrono::milliseconds kStandbyRetry{1000};
+  static constexpr std::chrono::milliseconds kConfirmEvery{250};
 
   // Tests only: raises a fabricated librdkafka fatal error on the current producer
   // (rd_kafka_test_fatal_error; real ones cannot be provoked on purpose).
@@ -73,6 +92,12 @@ class OutboxRelay {
   std::shared_ptr<RdKafka::Producer> createProducer();
   std::shared_ptr<RdKafka::Producer> producer();
   void replaceProducer(const std::string& why);
+  // Whether this relay may produce now: acquires or re-confirms the lock (re-confirmation at most
+  // every kConfirmEvery unless `now`). Logs and counts every change.
+  bool stillLeader(bool now = false);
+  // Leadership lost mid-batch: drop whatever the producer still holds, so nothing more of ours
+  // reaches Kafka, and start a fresh producer.
+  void abandonProducer();
 
   KafkaOptions opt_;
   OutboxRepository& outbox_;
@@ -80,6 +105,9 @@ class OutboxRelay {
   std::unique_ptr<Deliveries> deliveries_;  // outlives every producer (their dr_cb)
   std::mutex producer_mu_;                  // guards producer_ (swapped by the relay thread)
   std::shared_ptr<RdKafka::Producer> producer_;
+  std::unique_ptr<store::SessionAdvisoryLock> lock_;  // null: always active
+  std::chrono::steady_clock::time_point confirmed_at_{};
+  std::optional<std::chrono::steady_clock::time_point> lost_at_;
   std::thread thread_;
   std::atomic<bool> stopping_{false};
   std::mutex mu_;

@@ -1,6 +1,7 @@
 #include "messaging/trade_consumer.h"
 
 #include <map>
+#include <set>
 
 #include "common/log.h"
 #include "domain/time.h"
@@ -91,6 +92,10 @@ TradeConsumer::TradeConsumer(KafkaOptions options, Intake& intake,
   metrics::registerCounter("sc_consumer_commit_failures_total", "Failed offset commits",
                            &metrics_.commit_failures);
   metrics::registerCounter("sc_consumer_pauses_total", "Back-pressure pauses", &metrics_.pauses);
+  metrics::registerCounter(
+      "sc_consumer_revoked_uncommitted_total",
+      "Batch partitions revoked mid-batch: stored, offset left to the new owner",
+      &metrics_.revoked_uncommitted);
   metrics::registerCounter("sc_consumer_dlq_producer_restarts_total",
                            "DLQ producers replaced after a fatal error",
                            &metrics_.dlq_producer_restarts);
@@ -352,11 +357,34 @@ void TradeConsumer::run() {
       continue;
     }
     backoff_ms = 100;
+    // Rebalances (cooperative-sticky: only the partitions that move are revoked) run inside
+    // consume(), so a batch may hold messages of a partition revoked while it was collected. Its
+    // trades are stored now (storing is idempotent), but its offset is not committed: the new
+    // owner consumes from the last committed offset, and a late commit of ours could move that
+    // owner's committed offset back or past what it has stored. Only offsets of partitions still
+    // assigned are committed, and only after the batch's trades are stored (above): an offset is
+    // never committed before its trades are in PostgreSQL, whoever owns the partition.
+    std::vector<RdKafka::TopicPartition*> owned;
+    consumer_->assignment(owned);
+    std::set<int32_t> assigned;
+    for (auto* tp : owned)
+      if (tp->topic() == opt_.trade_topic) assigned.insert(tp->partition());
+    RdKafka::TopicPartition::destroy(owned);
     std::map<int32_t, int64_t> next;
     for (auto* m : msgs) next[m->partition()] = std::max(next[m->partition()], m->offset() + 1);
     std::vector<RdKafka::TopicPartition*> offsets;
-    for (auto& [p, off] : next)
-      offsets.push_back(RdKafka::TopicPartition::create(opt_.trade_topic, p, off));
+    for (auto& [p, off] : next) {
+      if (assigned.contains(p)) {
+        offsets.push_back(RdKafka::TopicPartition::create(opt_.trade_topic, p, off));
+      } else {
+        metrics_.revoked_uncommitted.inc();
+        logger()->info("partition {} was revoked during the batch: stored, not committed", p);
+      }
+    }
+    if (offsets.empty()) {
+      for (auto* m : msgs) delete m;
+      continue;
+    }
     auto rc = consumer_->commitSync(offsets);
     if (rc != RdKafka::ERR_NO_ERROR) {
       // Not fatal: the trades are recorded; a re-delivery is an idempotent duplicate.

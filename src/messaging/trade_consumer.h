@@ -22,7 +22,7 @@ namespace sc {
 
 struct ConsumerMetrics {
   metrics::Counter messages, batches, dead_lettered, intake_failures, dlq_failures, commits,
-      commit_failures, pauses, dlq_producer_restarts;
+      commit_failures, pauses, dlq_producer_restarts, revoked_uncommitted;
   metrics::Gauge paused;
 };
 

@@ -78,7 +78,9 @@ class SettlementRepository {
 
   // Leases up to `limit` active settlements whose next_attempt_at <= now and that no live lease
   // holds (FOR UPDATE SKIP LOCKED), oldest due first, for `lease` long. Each returned settlement
-  // carries a fresh lease_token that its writes must present.
+  // carries a fresh lease_token that its writes must present. PostgreSQL times the lease by its
+  // own clock (clock skew between instances cannot shorten or stretch it); `now` only decides
+  // what is due. (The in-memory test store times it by `now`.)
   virtual Result<std::vector<Settlement>> leaseDue(Timestamp now, int limit, Duration lease) = 0;
 
   // Applies the writes in order in one transaction. Returns, per write, whether its guard held;

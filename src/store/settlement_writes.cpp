@@ -23,12 +23,20 @@ namespace {
 // Each lease gets a fresh token (gen_random_uuid: built in since PostgreSQL 13) that the
 // leaseholder must present to write the row: a worker whose lease expired and was taken over is
 // fenced.
+// A lease's end is set and judged by the database's clock (clock_timestamp(), the lease passed as
+// microseconds), never by the caller's: with several instances (DESIGN §8), one whose clock runs
+// ahead would otherwise take leases that have not ended, and one whose clock runs behind would hand
+// out leases that have already ended for the others. Whether a row is due still compares
+// next_attempt_at (written by the workflow from its clock) with the caller's `now`: skew can move
+// a retry, not break a lease.
 const std::string kLeaseDue =
-    "UPDATE settlements SET lease_until = $2::timestamptz, lease_token = gen_random_uuid()"
+    "UPDATE settlements SET lease_until = clock_timestamp() + $2::bigint * interval '1 "
+    "microsecond',"
+    " lease_token = gen_random_uuid()"
     " WHERE id IN ("
     " SELECT id FROM settlements"
     " WHERE status NOT IN ('settled', 'failed') AND next_attempt_at <= $1::timestamptz"
-    "   AND (lease_until IS NULL OR lease_until < $1::timestamptz)"
+    "   AND (lease_until IS NULL OR lease_until < clock_timestamp())"
     " ORDER BY next_attempt_at LIMIT $3::int FOR UPDATE SKIP LOCKED)"
     " RETURNING " +
     std::string(codec::kLeasedSettlementColumns);
@@ -40,7 +48,7 @@ Result<std::vector<Settlement>> PgSettlementRepository::leaseDue(Timestamp now, 
   return withRetry([&]() -> Result<std::vector<Settlement>> {
     auto lease = pool_.lease();
     if (!lease.ok()) return lease.error();
-    auto rows = (*lease)->exec(kLeaseDue, {codec::timestamp(now), codec::timestamp(now + lease_for),
+    auto rows = (*lease)->exec(kLeaseDue, {codec::timestamp(now), std::to_string(lease_for.count()),
                                            std::to_string(limit)});
     if (!rows.ok()) return rows.error();
     auto out = decodeAll(*rows);

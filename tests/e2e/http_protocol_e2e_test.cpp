@@ -94,7 +94,8 @@ TEST_F(HttpApiE2e, HealthReadyAndMetricsAnswer) {
   auto r = get("/ready");
   EXPECT_EQ(r.status, 200u) << r.body;
   EXPECT_EQ(r.json().value("status", ""), "ready");
-  get("/nowhere");  // one 4xx
+  EXPECT_EQ(r.json()["details"].value("relay", ""), "off") << r.body;  // no Kafka configured
+  get("/nowhere");                                                     // one 4xx
   auto m = get("/metrics");
   ASSERT_EQ(m.status, 200u);
   EXPECT_NE(m.header("content-type").find("text/plain"), std::string::npos);

@@ -29,6 +29,15 @@ TEST_F(KafkaE2E, FiveThousandTradesSettleOnceAndOnlyBadOnesAreDeadLettered) {
   auto all = buildTrades(f, "trd-a-", 4830, 10, 50, 100, 20, 0, 42);
   ASSERT_EQ(all.size(), 5000u);
   ASSERT_EQ(countRejected(all), 120u);
+  // The only instance on its database leads the outbox relay, and says so.
+  EXPECT_TRUE(waitFor(
+      [&] {
+        auto r = http_->get("/ready");
+        return r.status == 200u && r.json()["details"].value("relay", "") == "leader";
+      },
+      10s))
+      << http_->get("/ready").body;
+  EXPECT_NE(http_->get("/metrics").body.find("\nsc_relay_leader 1\n"), std::string::npos);
 
   auto t0 = SteadyClock::now();
   ASSERT_NO_FATAL_FAILURE(produce(all));

@@ -47,6 +47,7 @@ TEST_F(LeaseFencing, EachLeaseCarriesAFreshTokenThatOnlyLeaseDueReturns) {
   ASSERT_EQ(a.size(), 1u);
   EXPECT_FALSE(a[0].lease_token.isNil());
   EXPECT_EQ(leaseColumns(s[0].id).first, a[0].lease_token.canonical());
+  expireLeases();                                 // the lease ends by the database's clock
   auto b = *repo().leaseDue(at(32), 10, kLease);  // after the first lease expired
   ASSERT_EQ(b.size(), 1u);
   EXPECT_FALSE(b[0].lease_token.isNil());
@@ -62,6 +63,7 @@ TEST_F(LeaseFencing, SecondWorkerLeasingAfterExpiryWinsAndFencesTheFirst) {
   auto first = *repo().leaseDue(at(1), 10, kLease);
   ASSERT_EQ(first.size(), 1u);
   // The first worker stalls past its lease; a second one takes the settlement over.
+  expireLeases();  // the lease ends by the database's clock
   auto second = *repo().leaseDue(at(32), 10, kLease);
   ASSERT_EQ(second.size(), 1u);
 
@@ -90,6 +92,7 @@ TEST_F(LeaseFencing, StaleWritesAreFencedInTheSetBasedPathToo) {
   auto s = seed(10);  // >= 8 distinct rows: one UPDATE … FROM unnest
   auto first = *repo().leaseDue(at(1), 10, kLease);
   ASSERT_EQ(first.size(), 10u);
+  expireLeases();                                     // the lease ends by the database's clock
   auto second = *repo().leaseDue(at(32), 5, kLease);  // takes over the five oldest due
   ASSERT_EQ(second.size(), 5u);
   std::set<Uuid> taken;
@@ -157,6 +160,7 @@ TEST_F(LeaseFencing, ChainedWritesOfOneRowInOneCallHoldThenReleaseTheLease) {
   EXPECT_EQ(repo().leaseDue(at(6), 10, kLease)->size(), 2u);  // both free again
 
   // A chain from a fenced worker misses every link.
+  expireLeases();  // the lease ends by the database's clock
   auto fresh = *repo().leaseDue(at(40), 10, kLease);
   ASSERT_EQ(fresh.size(), 2u);
   std::vector<StateWrite> stale;

@@ -48,7 +48,36 @@ TEST_F(Leases, ExpiredLeaseIsTakenAgain) {
   seed(3);
   EXPECT_EQ(repo().leaseDue(at(1), 10, kLease)->size(), 3u);
   EXPECT_EQ(repo().leaseDue(at(20), 10, kLease)->size(), 0u);
+  expireLeases();  // the lease ends by the database's clock
   EXPECT_EQ(repo().leaseDue(at(32), 10, kLease)->size(), 3u);
+}
+
+// Leases are timed by the database's clock (DESIGN §8): two instances whose clocks disagree by
+// minutes still never hold one settlement at once.
+TEST_F(Leases, AnInstanceWhoseClockRunsAheadCannotTakeALiveLease) {
+  seed(5);
+  auto a = *repo().leaseDue(at(1), 10, kLease);  // instance A
+  ASSERT_EQ(a.size(), 5u);
+  // Instance B's clock is 10 minutes ahead of A's: by B's clock every lease of A ended long ago.
+  auto b = *repo().leaseDue(at(1) + std::chrono::minutes(10), 10, kLease);
+  EXPECT_TRUE(b.empty()) << b.size() << " settlements leased by both instances";
+}
+
+TEST_F(Leases, ALeaseLastsItsDurationOfDatabaseTimeWhateverTheCallersClock) {
+  seed(2);
+  // The callers' clocks are two years behind the database's (kT0 is in 2024) and 10 minutes apart.
+  ASSERT_EQ(repo().leaseDue(at(1), 1, kLease)->size(), 1u);
+  ASSERT_EQ(repo().leaseDue(at(1) + std::chrono::minutes(10), 1, kLease)->size(), 1u);
+  pg::ConnectionPool other(db_.conninfo(), 1);
+  auto c = other.lease();
+  auto r = (*c)->exec(
+      "SELECT min(extract(epoch FROM lease_until - clock_timestamp())),"
+      " max(extract(epoch FROM lease_until - clock_timestamp())) FROM settlements");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  const double lo = std::stod(std::string(r->text(0, 0))),
+               hi = std::stod(std::string(r->text(0, 1)));
+  EXPECT_GT(lo, 25.0) << "a lease shortened by the caller's clock";
+  EXPECT_LE(hi, 30.0) << "a lease stretched by the caller's clock";
 }
 
 TEST_F(Leases, OnlyDueActiveSettlementsAreLeasedOldestDueFirst) {

@@ -55,4 +55,16 @@ std::vector<Settlement> StoreTest::seed(int n) {
   return out;
 }
 
+void StoreTest::expireLeases(const std::vector<Uuid>& tokens) {
+  auto c = pg::Connection::connect(db_.conninfo());
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  std::vector<std::string> t;
+  for (const auto& u : tokens) t.push_back(u.canonical());
+  auto r = (*c)->exec(
+      "UPDATE settlements SET lease_until = clock_timestamp() - interval '1 microsecond'"
+      " WHERE lease_until IS NOT NULL AND ($1::uuid[] = '{}' OR lease_token = ANY($1::uuid[]))",
+      {pg::arrayLiteral(t)});
+  ASSERT_TRUE(r.ok()) << r.error().message;
+}
+
 }  // namespace sc::store::test

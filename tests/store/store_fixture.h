@@ -34,6 +34,9 @@ class StoreTest : public PgDbTest {
   Settlement create(const Trade& t, Timestamp now);
   // Intakes trd_0 … trd_<n-1> at kT0 (expecting success); returns the settlements in that order.
   std::vector<Settlement> seed(int n);
+  // Ends every live lease now, as the database's clock passing lease_until would (leases are
+  // timed by PostgreSQL's clock, which a test cannot move). `tokens` empty: all leases.
+  void expireLeases(const std::vector<Uuid>& tokens = {});
 
   static Timestamp at(int seconds, int micros = 0) {
     return kT0 + std::chrono::seconds(seconds) + std::chrono::microseconds(micros);

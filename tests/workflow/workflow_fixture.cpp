@@ -22,7 +22,9 @@ void WorkflowTest::SetUp() {
     auto d = store::Database::open(db_.conninfo(), 4);
     ASSERT_TRUE(d.ok()) << d.error().message;
     database_ = std::move(d).value();
-    repo_ = &database_->settlements();
+    fake_clock_leases_ =
+        std::make_unique<FakeClockLeases>(database_->settlements(), database_->pool());
+    repo_ = fake_clock_leases_.get();
     accounts_ = &database_->accounts();
   }
 

@@ -10,6 +10,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -53,15 +54,10 @@ using sc::testing::FakeElapsed;
 
 inline Decimal D(const char* s) { return Decimal::parse(s).value(); }
 
-// Forwards to a real repository; write() can be made to fail (a crash between the ledger commit
-// and the database commit, as the workflow sees it: nothing of the batch is written).
-class FlakySettlementRepository final : public SettlementRepository {
+// Forwards every call to a real repository; the wrappers below change one or two of them.
+class ForwardingSettlementRepository : public SettlementRepository {
  public:
-  explicit FlakySettlementRepository(SettlementRepository& real) : real_(real) {}
-  // The next write whose batch would record `status` fails (kFailed... any status).
-  void failNextWriteRecording(Status status) { fail_on_ = status; }
-  int failedWrites() const { return failed_; }
-
+  explicit ForwardingSettlementRepository(SettlementRepository& real) : real_(real) {}
   Result<std::vector<IntakeOutcome>> intake(std::span<const Trade> t, Timestamp now,
                                             Duration d) override {
     return real_.intake(t, now, d);
@@ -76,6 +72,72 @@ class FlakySettlementRepository final : public SettlementRepository {
     return real_.leaseDue(now, limit, lease);
   }
   Result<std::vector<bool>> write(std::span<const StateWrite> writes) override {
+    return real_.write(writes);
+  }
+  Result<std::vector<std::pair<Status, int64_t>>> countByStatus() override {
+    return real_.countByStatus();
+  }
+
+ protected:
+  SettlementRepository& real_;
+};
+
+// PostgreSQL times leases by its own clock, which a test cannot move; these tests move time with
+// a FakeClock. This wrapper lets the fake clock stand for the database's too: it remembers when
+// (fake time) each lease it handed out ends, and before each leaseDue ends in the database
+// (lease_until in the past) the leases whose fake end has passed — exactly what PostgreSQL's clock
+// reaching lease_until does. Used on the PostgreSQL store only (the memory store times leases by
+// the caller's clock already).
+class FakeClockLeases final : public ForwardingSettlementRepository {
+ public:
+  FakeClockLeases(SettlementRepository& real, pg::ConnectionPool& pool)
+      : ForwardingSettlementRepository(real), pool_(pool) {}
+  Result<std::vector<Settlement>> leaseDue(Timestamp now, int limit, Duration lease) override {
+    std::vector<std::string> ended;
+    {
+      std::lock_guard l(mu_);
+      for (auto it = ends_.begin(); it != ends_.end();) {
+        if (it->second < now) {
+          ended.push_back(it->first);
+          it = ends_.erase(it);
+        } else {
+          ++it;
+        }
+      }
+    }
+    if (!ended.empty()) {
+      auto c = pool_.lease();
+      if (!c) return c.error();
+      auto r = (*c)->exec(
+          "UPDATE settlements SET lease_until = clock_timestamp() - interval '1 microsecond'"
+          " WHERE lease_token = ANY($1::uuid[])",
+          {pg::arrayLiteral(ended)});
+      if (!r) return r.error();
+    }
+    auto got = real_.leaseDue(now, limit, lease);
+    if (got) {
+      std::lock_guard l(mu_);
+      for (const auto& s : *got) ends_[s.lease_token.canonical()] = now + lease;
+    }
+    return got;
+  }
+
+ private:
+  pg::ConnectionPool& pool_;
+  std::mutex mu_;
+  std::map<std::string, Timestamp> ends_;  // lease token → its end in fake time
+};
+
+// Forwards to a real repository; write() can be made to fail (a crash between the ledger commit
+// and the database commit, as the workflow sees it: nothing of the batch is written).
+class FlakySettlementRepository final : public ForwardingSettlementRepository {
+ public:
+  using ForwardingSettlementRepository::ForwardingSettlementRepository;
+  // The next write whose batch would record `status` fails (kFailed... any status).
+  void failNextWriteRecording(Status status) { fail_on_ = status; }
+  int failedWrites() const { return failed_; }
+
+  Result<std::vector<bool>> write(std::span<const StateWrite> writes) override {
     if (fail_on_) {
       for (const auto& w : writes) {
         if (w.next.status == *fail_on_) {
@@ -87,12 +149,8 @@ class FlakySettlementRepository final : public SettlementRepository {
     }
     return real_.write(writes);
   }
-  Result<std::vector<std::pair<Status, int64_t>>> countByStatus() override {
-    return real_.countByStatus();
-  }
 
  private:
-  SettlementRepository& real_;
   std::optional<Status> fail_on_;
   int failed_ = 0;
 };
@@ -190,7 +248,8 @@ class WorkflowTest : public ::testing::Test {
   FakeClock clock_{kT0};
   FakeElapsed elapsed_;
   sc::testing::PgTestDb db_;
-  std::unique_ptr<store::Database> database_;  // null on the memory store
+  std::unique_ptr<store::Database> database_;           // null on the memory store
+  std::unique_ptr<FakeClockLeases> fake_clock_leases_;  // on PostgreSQL: wraps its settlements
   std::unique_ptr<sc::testing::MemoryAccounts> memory_accounts_;
   std::unique_ptr<sc::testing::MemoryStore> memory_;
   SettlementRepository* repo_ = nullptr;
