@@ -24,9 +24,9 @@ Api::Api(ApiDeps deps)
   registerRoutes();
 }
 
-Api::Api(Intake& intake, SettlementRepository& settlements, AccountRepository& accounts,
-         SettlementCommands& commands, ledger::Ledger& ledger,
-         std::function<Result<void>()> readiness, std::string api_token)
+Api::Api(workflow::Intake& intake, store::SettlementRepository& settlements,
+         store::AccountRepository& accounts, workflow::SettlementCommands& commands,
+         ledger::Ledger& ledger, std::function<Result<void>()> readiness, std::string api_token)
     : Api(ApiDeps{intake, settlements, accounts, commands, ledger, std::move(readiness),
                   std::move(api_token), nullptr, nullptr}) {}
 

@@ -26,10 +26,10 @@
 namespace sc::api {
 
 struct ApiDeps {
-  Intake& intake;
-  SettlementRepository& settlements;
-  AccountRepository& accounts;
-  SettlementCommands& commands;
+  workflow::Intake& intake;
+  store::SettlementRepository& settlements;
+  store::AccountRepository& accounts;
+  workflow::SettlementCommands& commands;
   ledger::Ledger& ledger;
   std::function<Result<void>()> readiness;  // /ready: ok, or the reason it is not
   std::string api_token;                    // empty: no authentication
@@ -42,9 +42,9 @@ struct ApiDeps {
 class Api {
  public:
   explicit Api(ApiDeps deps);
-  Api(Intake& intake, SettlementRepository& settlements, AccountRepository& accounts,
-      SettlementCommands& commands, ledger::Ledger& ledger, std::function<Result<void>()> readiness,
-      std::string api_token);
+  Api(workflow::Intake& intake, store::SettlementRepository& settlements,
+      store::AccountRepository& accounts, workflow::SettlementCommands& commands,
+      ledger::Ledger& ledger, std::function<Result<void>()> readiness, std::string api_token);
   Api(const Api&) = delete;
   Api& operator=(const Api&) = delete;
 
@@ -78,7 +78,7 @@ class Api {
 
   ApiDeps deps_;
   SystemClock system_clock_;
-  AccountService account_service_;  // over deps_.accounts and deps_.ledger
+  workflow::AccountService account_service_;  // over deps_.accounts and deps_.ledger
   Router router_;
 };
 

@@ -6,7 +6,7 @@
 
 extern char** environ;
 
-namespace sc {
+namespace sc::app {
 namespace {
 
 class Reader {
@@ -141,4 +141,4 @@ std::string Config::postgresConnInfo() const {
   return s;
 }
 
-}  // namespace sc
+}  // namespace sc::app

@@ -23,7 +23,7 @@ namespace {
 
 // HTTP_BIND, PORT, HTTP_THREADS, HTTP_MAX_BODY_BYTES, HTTP_READ_TIMEOUT_SECONDS; handlers may block
 // on the database, so their pool follows the connection pool.
-sc::api::HttpServerOptions httpServerOptions(const sc::Config& cfg) {
+sc::api::HttpServerOptions httpServerOptions(const sc::app::Config& cfg) {
   sc::api::HttpServerOptions o;
   o.bind_address = cfg.http_bind;
   o.port = static_cast<uint16_t>(cfg.port);
@@ -34,7 +34,7 @@ sc::api::HttpServerOptions httpServerOptions(const sc::Config& cfg) {
   return o;
 }
 
-int run(const sc::Config& cfg) {
+int run(const sc::app::Config& cfg) {
   using namespace std::chrono;
   auto log = sc::log::get("app");
 
@@ -66,32 +66,33 @@ int run(const sc::Config& cfg) {
     return 1;
   }
 
-  sc::Intake intake((*db)->settlements(), clock, sc::TradeRules{cfg.allowed_symbols},
-                    seconds(cfg.settlement_timeout_seconds));
-  sc::WorkflowOptions wopt;
+  sc::workflow::Intake intake((*db)->settlements(), clock, sc::TradeRules{cfg.allowed_symbols},
+                              seconds(cfg.settlement_timeout_seconds));
+  sc::workflow::WorkflowOptions wopt;
   wopt.batch_size = cfg.settlement_batch_size;
   wopt.retry_attempts = cfg.settlement_retry_attempts;
   wopt.retry_delay = seconds(cfg.settlement_retry_delay_seconds);
   wopt.timeout = seconds(cfg.settlement_timeout_seconds);
   wopt.lease = seconds(cfg.settlement_lease_seconds);
-  sc::Workflow workflow((*db)->settlements(), (*db)->accounts(), **ledger, clock, wopt);
-  sc::WorkerPool workers(workflow, cfg.settlement_workers,
-                         milliseconds(cfg.settlement_poll_millis));
+  sc::workflow::Workflow workflow((*db)->settlements(), (*db)->accounts(), **ledger, clock, wopt);
+  sc::workflow::WorkerPool workers(workflow, cfg.settlement_workers,
+                                   milliseconds(cfg.settlement_poll_millis));
 
-  std::unique_ptr<sc::OutboxRelay> relay;
-  std::unique_ptr<sc::TradeConsumer> consumer;
-  sc::KafkaOptions kopt;
+  std::unique_ptr<sc::messaging::OutboxRelay> relay;
+  std::unique_ptr<sc::messaging::TradeConsumer> consumer;
+  sc::messaging::KafkaOptions kopt;
   kopt.bootstrap_servers = cfg.kafka_bootstrap_servers;
   kopt.trade_topic = cfg.trade_events_topic;
   kopt.dlq_topic = cfg.trade_events_dlq_topic;
   kopt.settlement_topic = cfg.settlement_events_topic;
   kopt.consumer_group = cfg.kafka_consumer_group;
   if (!cfg.kafka_bootstrap_servers.empty()) {
-    relay = std::make_unique<sc::OutboxRelay>(kopt, (*db)->outbox(), clock);
-    sc::SettlementRepository& repo = (*db)->settlements();
-    consumer = std::make_unique<sc::TradeConsumer>(kopt, intake, [&repo]() -> sc::Result<int64_t> {
-      return repo.countPending();  // PENDING rows only, via settlements_status_idx
-    });
+    relay = std::make_unique<sc::messaging::OutboxRelay>(kopt, (*db)->outbox(), clock);
+    sc::store::SettlementRepository& repo = (*db)->settlements();
+    consumer = std::make_unique<sc::messaging::TradeConsumer>(
+        kopt, intake, [&repo]() -> sc::Result<int64_t> {
+          return repo.countPending();  // PENDING rows only, via settlements_status_idx
+        });
   }
   // New outbox events (a trade taken in, a transition committed): relay them now, not after the
   // relay's idle poll.
@@ -163,10 +164,10 @@ int run(const sc::Config& cfg) {
 }  // namespace
 
 int main() {
-  sc::Config cfg;
+  sc::app::Config cfg;
   try {
-    cfg = sc::Config::fromProcessEnvironment();
-  } catch (const sc::ConfigError& e) {
+    cfg = sc::app::Config::fromProcessEnvironment();
+  } catch (const sc::app::ConfigError& e) {
     std::cerr << "settlement-coordinator: configuration error: " << e.what() << "\n";
     return 2;
   }

@@ -27,7 +27,7 @@
 #include "messaging/kafka_options.h"
 #include "store/repository.h"
 
-namespace sc {
+namespace sc::messaging {
 
 struct RelayMetrics {
   metrics::Counter published, delivery_failures, store_errors, batches, producer_restarts;
@@ -51,7 +51,7 @@ std::vector<size_t> markableEvents(std::span<const Delivery> state,
 
 class OutboxRelay {
  public:
-  OutboxRelay(KafkaOptions options, OutboxRepository& outbox, const Clock& clock);
+  OutboxRelay(KafkaOptions options, store::OutboxRepository& outbox, const Clock& clock);
   ~OutboxRelay();
   void start();  // throws std::runtime_error on bad Kafka configuration
   void wake();   // new events are in the outbox: look now instead of after relay_idle_poll_ms
@@ -75,7 +75,7 @@ class OutboxRelay {
   void replaceProducer(const std::string& why);
 
   KafkaOptions opt_;
-  OutboxRepository& outbox_;
+  store::OutboxRepository& outbox_;
   const Clock& clock_;
   std::unique_ptr<Deliveries> deliveries_;  // outlives every producer (their dr_cb)
   std::mutex producer_mu_;                  // guards producer_ (swapped by the relay thread)
@@ -88,4 +88,4 @@ class OutboxRelay {
   RelayMetrics metrics_;
 };
 
-}  // namespace sc
+}  // namespace sc::messaging

@@ -142,7 +142,7 @@ class E2eTest : public ::testing::Test {
     return last;
   }
 
-  sc::testing::PgTestDb db_;  // declared first: dropped after the service has stopped
+  sc::test::PgTestDb db_;  // declared first: dropped after the service has stopped
   std::string ledger_dir_;
   std::unique_ptr<ServiceProcess> service_;
   std::unique_ptr<HttpClient> client_;

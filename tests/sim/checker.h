@@ -12,7 +12,7 @@
 #include "domain/settlement.h"
 #include "ledger/ledger.h"
 
-namespace sc::sim {
+namespace sc::test::sim {
 
 struct PublishedEvent {
   Uuid event_id;
@@ -51,4 +51,4 @@ class Checker {
   std::map<std::string, std::string> account_of_;
 };
 
-}  // namespace sc::sim
+}  // namespace sc::test::sim

@@ -9,7 +9,7 @@
 
 #include "ledger/ledger.h"
 
-namespace sc::testing {
+namespace sc::test {
 
 class ForwardingLedger : public ledger::Ledger {
  public:
@@ -52,4 +52,4 @@ class ForwardingLedger : public ledger::Ledger {
   ledger::Ledger* target_ = nullptr;
 };
 
-}  // namespace sc::testing
+}  // namespace sc::test
