@@ -33,10 +33,10 @@ struct Options {
   std::string conninfo;
   int pairs = 200;
   std::string account_prefix = "acc_limit";
-  int intake_batch = 500;  // KafkaOptions::consume_batch
+  int intake_batch = 500;  // messaging::KafkaOptions::consume_batch
   int worker_batch = 100;  // SETTLEMENT_BATCH_SIZE
   int workers = 2;         // SETTLEMENT_WORKERS
-  int relay_batch = 1000;  // KafkaOptions::relay_batch
+  int relay_batch = 1000;  // messaging::KafkaOptions::relay_batch
   int pool = 8;            // DB_POOL_SIZE
   int backlog = 5000;
   double warmup_s = 5, duration_s = 30;
@@ -101,7 +101,8 @@ std::string ledgerRef(const char* kind, uint64_t n) {
 // The six writes Workflow::runOnce commits for a settlement that goes all the way in one batch,
 // with the workflow's own event details (workflow/event_details.h) for the outcomes the ledger
 // would have returned.
-void addLifecycle(const sc::Settlement& leased, uint64_t n, std::vector<sc::StateWrite>& out) {
+void addLifecycle(const sc::Settlement& leased, uint64_t n,
+                  std::vector<sc::store::StateWrite>& out) {
   using sc::Status;
   namespace W = sc::workflow;
   sc::Settlement s = leased;
@@ -110,7 +111,7 @@ void addLifecycle(const sc::Settlement& leased, uint64_t n, std::vector<sc::Stat
     Status from = s.status;
     s.status = to;
     s.updated_at = now;
-    out.push_back(sc::StateWrite{s, from, std::move(details)});
+    out.push_back(sc::store::StateWrite{s, from, std::move(details)});
   };
   auto outcome = [&](const char* synchronizer, uint64_t update, std::string contract) {
     sc::ledger::Outcome o;
@@ -166,9 +167,9 @@ int main(int argc, char** argv) {
     std::cerr << "sc-pg-limit: " << db.error().message << "\n";
     return 1;
   }
-  sc::SettlementRepository& repo = (*db)->settlements();
-  sc::AccountRepository& accounts = (*db)->accounts();
-  sc::OutboxRepository& outbox = (*db)->outbox();
+  sc::store::SettlementRepository& repo = (*db)->settlements();
+  sc::store::AccountRepository& accounts = (*db)->accounts();
+  sc::store::OutboxRepository& outbox = (*db)->outbox();
 
   for (int p = 0; p < o.pairs; ++p) {
     for (const char* side : {"_b", "_s"}) {
@@ -251,7 +252,7 @@ int main(int argc, char** argv) {
         ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
         auto found = timed(op_accounts, [&] { return accounts.findMany(ids); });
         if (!found) continue;
-        std::vector<sc::StateWrite> writes;
+        std::vector<sc::store::StateWrite> writes;
         writes.reserve(leased->size() * 6);
         for (const auto& s : *leased) addLifecycle(s, lifecycle_seq++, writes);
         auto applied = timed(op_write, [&] { return repo.write(writes); });

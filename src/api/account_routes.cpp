@@ -47,7 +47,7 @@ HttpResponse Api::postAccount(const HttpRequest& r, Caller& c) {
   }
   auto status_text = optionalString(*body, "status");
   if (!status_text) return errorResponse(status_text.error());
-  NewAccount request{*id, *party, AccountStatus::kActive};
+  workflow::NewAccount request{*id, *party, AccountStatus::kActive};
   if (*status_text) {
     auto s = parseAccountStatus(**status_text);
     if (!s) return errorResponse(s.error());

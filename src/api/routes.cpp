@@ -52,9 +52,9 @@ Api::Api(ApiDeps deps)
   registerRoutes();
 }
 
-Api::Api(Intake& intake, SettlementRepository& settlements, AccountRepository& accounts,
-         SettlementCommands& commands, ledger::Ledger& ledger,
-         std::function<Result<void>()> readiness)
+Api::Api(workflow::Intake& intake, store::SettlementRepository& settlements,
+         store::AccountRepository& accounts, workflow::SettlementCommands& commands,
+         ledger::Ledger& ledger, std::function<Result<void>()> readiness)
     : Api(ApiDeps{intake, settlements, accounts, commands, ledger, std::move(readiness)}) {}
 
 // The role table (README "Security"); tests/api/auth_routes_test.cpp holds the same table.

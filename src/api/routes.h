@@ -35,10 +35,10 @@
 namespace sc::api {
 
 struct ApiDeps {
-  Intake& intake;
-  SettlementRepository& settlements;
-  AccountRepository& accounts;
-  SettlementCommands& commands;
+  workflow::Intake& intake;
+  store::SettlementRepository& settlements;
+  store::AccountRepository& accounts;
+  workflow::SettlementCommands& commands;
   ledger::Ledger& ledger;
   std::function<Result<void>()> readiness;   // /ready: ok, or the reason it is not
   const auth::Verifier* verifier = nullptr;  // null: authentication off (development only)
@@ -72,9 +72,9 @@ struct Caller {
 class Api {
  public:
   explicit Api(ApiDeps deps);
-  Api(Intake& intake, SettlementRepository& settlements, AccountRepository& accounts,
-      SettlementCommands& commands, ledger::Ledger& ledger,
-      std::function<Result<void>()> readiness);
+  Api(workflow::Intake& intake, store::SettlementRepository& settlements,
+      store::AccountRepository& accounts, workflow::SettlementCommands& commands,
+      ledger::Ledger& ledger, std::function<Result<void>()> readiness);
   Api(const Api&) = delete;
   Api& operator=(const Api&) = delete;
 
@@ -116,7 +116,7 @@ class Api {
 
   ApiDeps deps_;
   SystemClock system_clock_;
-  AccountService account_service_;  // over deps_.accounts and deps_.ledger
+  workflow::AccountService account_service_;  // over deps_.accounts and deps_.ledger
   Router router_;
 };
 

@@ -23,7 +23,7 @@ Result<Uuid> settlementIdParam(const HttpRequest& r) {
 
 // The settlement the {id} of the path names: invalid_id, or settlement_not_found (404) — also
 // when the caller's account scope does not include it (its existence is not revealed).
-Result<Settlement> findSettlement(SettlementRepository& settlements, const HttpRequest& r,
+Result<Settlement> findSettlement(store::SettlementRepository& settlements, const HttpRequest& r,
                                   const Caller& c) {
   auto id = settlementIdParam(r);
   if (!id) return id.error();
@@ -56,19 +56,19 @@ size_t utf8Length(std::string_view s) {
 HttpResponse Api::postTrade(const HttpRequest& r, Caller& c) {
   auto decision = deps_.intake.submitOne(r.body);
   if (!decision) return errorResponse(decision.error());
-  const IntakeDecision& d = *decision;
+  const workflow::IntakeDecision& d = *decision;
   switch (d.kind) {
-    case IntakeKind::kCreated:
+    case store::IntakeKind::kCreated:
       if (d.settlement) {
         logger()->debug("trade {} accepted as settlement {}", d.trade_id,
                         d.settlement->settlementId());
         return jsonResponse(201, settlementJson(*d.settlement));
       }
       break;
-    case IntakeKind::kDuplicate:
+    case store::IntakeKind::kDuplicate:
       if (d.settlement) return jsonResponse(200, settlementJson(*d.settlement));
       break;
-    case IntakeKind::kRejected: {
+    case store::IntakeKind::kRejected: {
       Error e =
           d.rejection.value_or(bad(kInternalError, "intake rejected the trade without a reason"));
       if (e.code == reason::kTradeConflict && d.settlement)
@@ -86,7 +86,7 @@ HttpResponse Api::getSettlement(const HttpRequest& r, Caller& c) {
 }
 
 HttpResponse Api::listSettlements(const HttpRequest& r, Caller& c) {
-  ListQuery q;
+  store::ListQuery q;
   if (auto* v = r.queryParam("account_id")) {
     if (!isValidExternalId(*v))
       return errorResponse(kInvalidParameter, "account_id must be 1-64 of [A-Za-z0-9_.:-]",

@@ -8,7 +8,7 @@
 
 extern char** environ;
 
-namespace sc {
+namespace sc::app {
 namespace {
 
 class Reader {
@@ -252,4 +252,4 @@ std::string Config::postgresConnInfo() const {
   return s;
 }
 
-}  // namespace sc
+}  // namespace sc::app

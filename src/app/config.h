@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-namespace sc {
+namespace sc::app {
 
 struct ConfigError : std::runtime_error {
   using std::runtime_error::runtime_error;
@@ -100,4 +100,4 @@ struct Config {
   std::string postgresConnInfo() const;
 };
 
-}  // namespace sc
+}  // namespace sc::app

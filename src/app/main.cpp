@@ -28,7 +28,7 @@ namespace {
 
 // HTTP_BIND, PORT, HTTP_THREADS, HTTP_MAX_BODY_BYTES, HTTP_READ_TIMEOUT_SECONDS; handlers may block
 // on the database, so their pool follows the connection pool.
-sc::api::HttpServerOptions httpServerOptions(const sc::Config& cfg) {
+sc::api::HttpServerOptions httpServerOptions(const sc::app::Config& cfg) {
   sc::api::HttpServerOptions o;
   o.bind_address = cfg.http_bind;
   o.port = static_cast<uint16_t>(cfg.port);
@@ -41,7 +41,8 @@ sc::api::HttpServerOptions httpServerOptions(const sc::Config& cfg) {
 
 // The JWT verifier of AUTH_* (null when authentication is off). Throws ConfigError when the
 // development secret file cannot be read.
-std::unique_ptr<sc::auth::Verifier> makeVerifier(const sc::Config& cfg, const sc::Clock& clock) {
+std::unique_ptr<sc::auth::Verifier> makeVerifier(const sc::app::Config& cfg,
+                                                 const sc::Clock& clock) {
   if (!cfg.authEnabled()) return nullptr;
   sc::auth::VerifierOptions o;
   o.issuer = cfg.auth_issuer;
@@ -54,9 +55,10 @@ std::unique_ptr<sc::auth::Verifier> makeVerifier(const sc::Config& cfg, const sc
     std::string secret((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) secret.pop_back();
     if (!in.good() && !in.eof())
-      throw sc::ConfigError("cannot read AUTH_HS256_SECRET_FILE " + cfg.auth_hs256_secret_file);
+      throw sc::app::ConfigError("cannot read AUTH_HS256_SECRET_FILE " +
+                                 cfg.auth_hs256_secret_file);
     if (secret.size() < 32)
-      throw sc::ConfigError("AUTH_HS256_SECRET_FILE must hold at least 32 bytes");
+      throw sc::app::ConfigError("AUTH_HS256_SECRET_FILE must hold at least 32 bytes");
     o.hs256_secret = std::move(secret);
   }
   std::shared_ptr<sc::auth::KeyProvider> keys;
@@ -72,7 +74,7 @@ std::unique_ptr<sc::auth::Verifier> makeVerifier(const sc::Config& cfg, const sc
   return std::make_unique<sc::auth::Verifier>(std::move(o), std::move(keys), clock);
 }
 
-int run(const sc::Config& cfg) {
+int run(const sc::app::Config& cfg) {
   using namespace std::chrono;
   auto log = sc::log::get("app");
 
@@ -95,7 +97,7 @@ int run(const sc::Config& cfg) {
   std::unique_ptr<sc::auth::Verifier> verifier;
   try {
     verifier = makeVerifier(cfg, clock);
-  } catch (const sc::ConfigError& e) {
+  } catch (const sc::app::ConfigError& e) {
     log->critical("configuration error: {}", e.what());
     return 2;
   }
@@ -155,35 +157,36 @@ int run(const sc::Config& cfg) {
     ledger_desc = "embedded at " + cfg.ledger_data_dir;
   }
 
-  sc::Intake intake((*db)->settlements(), clock, sc::TradeRules{cfg.allowed_symbols},
-                    seconds(cfg.settlement_timeout_seconds));
-  sc::WorkflowOptions wopt;
+  sc::workflow::Intake intake((*db)->settlements(), clock, sc::TradeRules{cfg.allowed_symbols},
+                              seconds(cfg.settlement_timeout_seconds));
+  sc::workflow::WorkflowOptions wopt;
   wopt.batch_size = cfg.settlement_batch_size;
   wopt.retry_attempts = cfg.settlement_retry_attempts;
   wopt.retry_delay = seconds(cfg.settlement_retry_delay_seconds);
   wopt.timeout = seconds(cfg.settlement_timeout_seconds);
   wopt.lease = seconds(cfg.settlement_lease_seconds);
-  sc::Workflow workflow((*db)->settlements(), (*db)->accounts(), *ledger, clock, wopt);
-  sc::WorkerPool workers(workflow, cfg.settlement_workers,
-                         milliseconds(cfg.settlement_poll_millis));
+  sc::workflow::Workflow workflow((*db)->settlements(), (*db)->accounts(), *ledger, clock, wopt);
+  sc::workflow::WorkerPool workers(workflow, cfg.settlement_workers,
+                                   milliseconds(cfg.settlement_poll_millis));
 
-  std::unique_ptr<sc::OutboxRelay> relay;
-  std::unique_ptr<sc::TradeConsumer> consumer;
-  sc::KafkaOptions kopt;
+  std::unique_ptr<sc::messaging::OutboxRelay> relay;
+  std::unique_ptr<sc::messaging::TradeConsumer> consumer;
+  sc::messaging::KafkaOptions kopt;
   kopt.bootstrap_servers = cfg.kafka_bootstrap_servers;
   kopt.trade_topic = cfg.trade_events_topic;
   kopt.dlq_topic = cfg.trade_events_dlq_topic;
   kopt.settlement_topic = cfg.settlement_events_topic;
   kopt.consumer_group = cfg.kafka_consumer_group;
   if (!cfg.kafka_bootstrap_servers.empty()) {
-    relay = std::make_unique<sc::OutboxRelay>(kopt, (*db)->outbox(), clock);
+    relay = std::make_unique<sc::messaging::OutboxRelay>(kopt, (*db)->outbox(), clock);
     // One active relay per database (DESIGN §8): the others stand by for the advisory lock.
     relay->electWith(std::make_unique<sc::store::SessionAdvisoryLock>(
         cfg.postgresConnInfo(), sc::store::kOutboxRelayLockKey));
-    sc::SettlementRepository& repo = (*db)->settlements();
-    consumer = std::make_unique<sc::TradeConsumer>(kopt, intake, [&repo]() -> sc::Result<int64_t> {
-      return repo.countPending();  // PENDING rows only, via settlements_status_idx
-    });
+    sc::store::SettlementRepository& repo = (*db)->settlements();
+    consumer = std::make_unique<sc::messaging::TradeConsumer>(
+        kopt, intake, [&repo]() -> sc::Result<int64_t> {
+          return repo.countPending();  // PENDING rows only, via settlements_status_idx
+        });
   }
   // New outbox events (a trade taken in, a transition committed): relay them now, not after the
   // relay's idle poll.
@@ -261,10 +264,10 @@ int run(const sc::Config& cfg) {
 }  // namespace
 
 int main() {
-  sc::Config cfg;
+  sc::app::Config cfg;
   try {
-    cfg = sc::Config::fromProcessEnvironment();
-  } catch (const sc::ConfigError& e) {
+    cfg = sc::app::Config::fromProcessEnvironment();
+  } catch (const sc::app::ConfigError& e) {
     std::cerr << "settlement-coordinator: configuration error: " << e.what() << "\n";
     return 2;
   }

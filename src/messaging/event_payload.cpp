@@ -2,7 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
-namespace sc {
+namespace sc::messaging {
 
 std::string buildEventPayload(const SettlementEvent& e) {
   nlohmann::json out = nlohmann::json::object();
@@ -19,4 +19,4 @@ std::string buildEventPayload(const SettlementEvent& e) {
   return out.dump();
 }
 
-}  // namespace sc
+}  // namespace sc::messaging

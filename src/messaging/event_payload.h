@@ -8,7 +8,7 @@
 
 #include "domain/settlement.h"
 
-namespace sc {
+namespace sc::messaging {
 
 std::string buildEventPayload(const SettlementEvent& event);
 // Kafka key: the settlement id, so every event of one settlement lands on one partition in order.
@@ -16,4 +16,4 @@ inline std::string eventKey(const SettlementEvent& event) {
   return event.settlement_id.prefixed(kSettlementPrefix);
 }
 
-}  // namespace sc
+}  // namespace sc::messaging

@@ -2,7 +2,7 @@
 
 #include <stdexcept>
 
-namespace sc {
+namespace sc::messaging {
 
 std::unique_ptr<RdKafka::Conf> makeKafkaConf(const std::map<std::string, std::string>& props) {
   std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
@@ -26,4 +26,4 @@ std::unique_ptr<RdKafka::Producer> makeKafkaProducer(
   return p;
 }
 
-}  // namespace sc
+}  // namespace sc::messaging

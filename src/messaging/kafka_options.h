@@ -6,7 +6,7 @@
 #include <memory>
 #include <string>
 
-namespace sc {
+namespace sc::messaging {
 
 struct KafkaOptions {
   std::string bootstrap_servers;
@@ -32,4 +32,4 @@ std::unique_ptr<RdKafka::Producer> makeKafkaProducer(
     const std::map<std::string, std::string>& props, RdKafka::DeliveryReportCb* reports,
     const std::string& what);
 
-}  // namespace sc
+}  // namespace sc::messaging

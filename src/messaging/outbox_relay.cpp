@@ -9,7 +9,7 @@
 #include "messaging/errors.h"
 #include "messaging/event_payload.h"
 
-namespace sc {
+namespace sc::messaging {
 namespace {
 
 std::shared_ptr<spdlog::logger> logger() {
@@ -91,7 +91,7 @@ std::vector<size_t> markableEvents(std::span<const Delivery> state,
   return out;
 }
 
-OutboxRelay::OutboxRelay(KafkaOptions options, OutboxRepository& outbox, const Clock& clock)
+OutboxRelay::OutboxRelay(KafkaOptions options, store::OutboxRepository& outbox, const Clock& clock)
     : opt_(std::move(options)),
       outbox_(outbox),
       clock_(clock),
@@ -449,4 +449,4 @@ void OutboxRelay::run() {
   }
 }
 
-}  // namespace sc
+}  // namespace sc::messaging

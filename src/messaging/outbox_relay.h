@@ -34,7 +34,7 @@
 #include "store/advisory_lock.h"
 #include "store/repository.h"
 
-namespace sc {
+namespace sc::messaging {
 
 struct RelayMetrics {
   metrics::Counter published, delivery_failures, store_errors, batches, producer_restarts;
@@ -60,7 +60,7 @@ std::vector<size_t> markableEvents(std::span<const Delivery> state,
 
 class OutboxRelay {
  public:
-  OutboxRelay(KafkaOptions options, OutboxRepository& outbox, const Clock& clock);
+  OutboxRelay(KafkaOptions options, store::OutboxRepository& outbox, const Clock& clock);
   ~OutboxRelay();
   // Before start(): relay only while holding `lock` (one active relay per database). Without it
   // the relay is always active (a single instance, tests).
@@ -100,7 +100,7 @@ class OutboxRelay {
   void abandonProducer();
 
   KafkaOptions opt_;
-  OutboxRepository& outbox_;
+  store::OutboxRepository& outbox_;
   const Clock& clock_;
   std::unique_ptr<Deliveries> deliveries_;  // outlives every producer (their dr_cb)
   std::mutex producer_mu_;                  // guards producer_ (swapped by the relay thread)
@@ -116,4 +116,4 @@ class OutboxRelay {
   RelayMetrics metrics_;
 };
 
-}  // namespace sc
+}  // namespace sc::messaging

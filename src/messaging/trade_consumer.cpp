@@ -6,7 +6,7 @@
 #include "common/log.h"
 #include "domain/time.h"
 
-namespace sc {
+namespace sc::messaging {
 namespace {
 
 std::shared_ptr<spdlog::logger> logger() {
@@ -74,7 +74,7 @@ class TradeConsumer::Rebalance : public RdKafka::RebalanceCb {
   const bool& paused_;
 };
 
-TradeConsumer::TradeConsumer(KafkaOptions options, Intake& intake,
+TradeConsumer::TradeConsumer(KafkaOptions options, workflow::Intake& intake,
                              std::function<Result<int64_t>()> pending_backlog)
     : opt_(std::move(options)), intake_(intake), backlog_(std::move(pending_backlog)) {
   metrics::registerCounter("sc_consumer_messages_total", "Trade messages consumed",
@@ -214,9 +214,10 @@ void TradeConsumer::rewind(const std::vector<RdKafka::Message*>& msgs) {
 }
 
 bool TradeConsumer::deadLetter(const std::vector<RdKafka::Message*>& msgs,
-                               const std::vector<IntakeDecision>& decisions) {
+                               const std::vector<workflow::IntakeDecision>& decisions) {
   bool any = false;
-  for (size_t i = 0; i < msgs.size() && !any; ++i) any = decisions[i].kind == IntakeKind::kRejected;
+  for (size_t i = 0; i < msgs.size() && !any; ++i)
+    any = decisions[i].kind == store::IntakeKind::kRejected;
   if (!any) return true;
   if (!dlq_) {
     try {
@@ -246,7 +247,7 @@ bool TradeConsumer::deadLetter(const std::vector<RdKafka::Message*>& msgs,
   };
   int sent = 0;
   for (size_t i = 0; i < msgs.size(); ++i) {
-    if (decisions[i].kind != IntakeKind::kRejected) continue;
+    if (decisions[i].kind != store::IntakeKind::kRejected) continue;
     RdKafka::Message* m = msgs[i];
     const Error& why = *decisions[i].rejection;
     RdKafka::Headers* headers = RdKafka::Headers::create();
@@ -398,4 +399,4 @@ void TradeConsumer::run() {
   }
 }
 
-}  // namespace sc
+}  // namespace sc::messaging

@@ -18,7 +18,7 @@
 #include "messaging/kafka_options.h"
 #include "workflow/intake.h"
 
-namespace sc {
+namespace sc::messaging {
 
 struct ConsumerMetrics {
   metrics::Counter messages, batches, dead_lettered, intake_failures, dlq_failures, commits,
@@ -30,7 +30,7 @@ class TradeConsumer {
  public:
   // pending_backlog: how many settlements wait for the workflow; above
   // options.max_pending_backlog consumption pauses (back-pressure) until it halves.
-  TradeConsumer(KafkaOptions options, Intake& intake,
+  TradeConsumer(KafkaOptions options, workflow::Intake& intake,
                 std::function<Result<int64_t>()> pending_backlog);
   ~TradeConsumer();
   void start();  // throws std::runtime_error on bad Kafka configuration
@@ -44,12 +44,13 @@ class TradeConsumer {
   void run();
   std::unique_ptr<RdKafka::Producer> createDlqProducer();
   void replaceDlqProducer(const std::string& why);
-  bool deadLetter(const std::vector<RdKafka::Message*>& msgs, const std::vector<IntakeDecision>& d);
+  bool deadLetter(const std::vector<RdKafka::Message*>& msgs,
+                  const std::vector<workflow::IntakeDecision>& d);
   void rewind(const std::vector<RdKafka::Message*>& msgs);
   void checkBackPressure();
 
   KafkaOptions opt_;
-  Intake& intake_;
+  workflow::Intake& intake_;
   std::function<Result<int64_t>()> backlog_;
   // Callbacks first: they must outlive the clients that call them.
   std::unique_ptr<DlqDeliveries> dlq_reports_;
@@ -63,4 +64,4 @@ class TradeConsumer {
   ConsumerMetrics metrics_;
 };
 
-}  // namespace sc
+}  // namespace sc::messaging

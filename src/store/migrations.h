@@ -11,7 +11,7 @@
 
 #include "domain/result.h"
 
-namespace sc::pg {
+namespace sc::store::pg {
 class ConnectionPool;
 }
 

@@ -9,7 +9,7 @@
 
 #include "store/errors.h"
 
-namespace sc::pg {
+namespace sc::store::pg {
 
 // ---- Rows ------------------------------------------------------------------------------------
 
@@ -330,4 +330,4 @@ std::string arrayLiteral(std::span<const std::string> items) {
   return out;
 }
 
-}  // namespace sc::pg
+}  // namespace sc::store::pg

@@ -23,7 +23,7 @@
 struct pg_conn;
 struct pg_result;
 
-namespace sc::pg {
+namespace sc::store::pg {
 
 // Wait for a reply this much longer than the session's statement_timeout, so the server's own
 // timeout (a clean, per-statement error) normally fires first; without one, kDefaultIoTimeout.
@@ -125,4 +125,4 @@ class Connection {
 std::string arrayLiteral(std::span<const Param> items);
 std::string arrayLiteral(std::span<const std::string> items);
 
-}  // namespace sc::pg
+}  // namespace sc::store::pg

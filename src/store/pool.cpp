@@ -4,7 +4,7 @@
 #include "store/errors.h"
 #include "store/store_metrics.h"
 
-namespace sc::pg {
+namespace sc::store::pg {
 
 Lease::~Lease() {
   if (c_ && pool_) pool_->giveBack(std::move(c_));
@@ -71,4 +71,4 @@ void ConnectionPool::giveBack(std::unique_ptr<Connection> c) {
   cv_.notify_one();
 }
 
-}  // namespace sc::pg
+}  // namespace sc::store::pg

@@ -12,7 +12,7 @@
 #include "domain/result.h"
 #include "store/pg.h"
 
-namespace sc::pg {
+namespace sc::store::pg {
 
 class ConnectionPool;
 
@@ -60,4 +60,4 @@ class ConnectionPool {
   int open_ = 0;
 };
 
-}  // namespace sc::pg
+}  // namespace sc::store::pg

@@ -9,7 +9,7 @@
 #include "domain/result.h"
 #include "domain/settlement.h"
 
-namespace sc {
+namespace sc::store {
 
 enum class IntakeKind {
   kCreated,    // new settlement in PENDING (with its "pending" audit event)
@@ -138,4 +138,4 @@ class OutboxRepository {
   virtual Result<int64_t> backlog() = 0;
 };
 
-}  // namespace sc
+}  // namespace sc::store

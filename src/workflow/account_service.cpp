@@ -5,9 +5,9 @@
 #include "store/errors.h"
 #include "workflow/errors.h"
 
-namespace sc {
+namespace sc::workflow {
 
-AccountService::AccountService(AccountRepository& accounts, ledger::Ledger& ledger,
+AccountService::AccountService(store::AccountRepository& accounts, ledger::Ledger& ledger,
                                const Clock& clock)
     : accounts_(accounts), ledger_(ledger), clock_(clock) {}
 
@@ -92,4 +92,4 @@ Result<std::vector<AssetBalance>> AccountService::balances(
   return out;
 }
 
-}  // namespace sc
+}  // namespace sc::workflow

@@ -17,7 +17,7 @@
 #include "ledger/ledger.h"
 #include "store/repository.h"
 
-namespace sc {
+namespace sc::workflow {
 
 struct NewAccount {
   std::string account_id;
@@ -40,7 +40,7 @@ struct AccountHoldings {
 class AccountService {
  public:
   // All three must outlive the service.
-  AccountService(AccountRepository& accounts, ledger::Ledger& ledger, const Clock& clock);
+  AccountService(store::AccountRepository& accounts, ledger::Ledger& ledger, const Clock& clock);
 
   // Allocates the ledger party, then stores the account (created_at = now).
   Result<Account> create(const NewAccount& request);
@@ -57,9 +57,9 @@ class AccountService {
       const std::vector<ledger::HoldingView>& holdings);
 
  private:
-  AccountRepository& accounts_;
+  store::AccountRepository& accounts_;
   ledger::Ledger& ledger_;
   const Clock& clock_;
 };
 
-}  // namespace sc
+}  // namespace sc::workflow

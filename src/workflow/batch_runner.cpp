@@ -9,7 +9,7 @@
 #include "workflow/work.h"
 #include "workflow/workflow.h"
 
-namespace sc {
+namespace sc::workflow {
 namespace {
 
 namespace L = sc::ledger;
@@ -39,7 +39,7 @@ void Workflow::moveTo(Work& w, Status to, std::string details) {
     default:
       break;
   }
-  w.writes.push_back(StateWrite{w.cur, from, std::move(details)});
+  w.writes.push_back(store::StateWrite{w.cur, from, std::move(details)});
   w.dirty = false;
 }
 
@@ -334,7 +334,7 @@ Result<int> Workflow::runOnce() {
 
   advance(batch, leased_at);
 
-  std::vector<StateWrite> writes;
+  std::vector<store::StateWrite> writes;
   writes.reserve(batch.size() * 3);
   for (Work& w : batch) {
     if (!w.done && w.writes.empty()) {
@@ -345,7 +345,7 @@ Result<int> Workflow::runOnce() {
       if (!w.writes.empty() && w.writes.back().next.status == w.cur.status) {
         w.writes.back().next = w.cur;  // fold a reschedule into the last transition
       } else {
-        w.writes.push_back(StateWrite{w.cur, w.cur.status, "{}"});
+        w.writes.push_back(store::StateWrite{w.cur, w.cur.status, "{}"});
       }
     }
     for (auto& sw : w.writes) writes.push_back(std::move(sw));
@@ -372,4 +372,4 @@ Result<int> Workflow::runOnce() {
   return static_cast<int>(batch.size());
 }
 
-}  // namespace sc
+}  // namespace sc::workflow

@@ -5,7 +5,7 @@
 #include "domain/result.h"
 #include "domain/settlement.h"
 
-namespace sc {
+namespace sc::workflow {
 
 class SettlementCommands {
  public:
@@ -16,4 +16,4 @@ class SettlementCommands {
   virtual Result<Settlement> retry(const Uuid& id, const std::string& reason) = 0;
 };
 
-}  // namespace sc
+}  // namespace sc::workflow

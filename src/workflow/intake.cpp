@@ -1,8 +1,9 @@
 #include "workflow/intake.h"
 
-namespace sc {
+namespace sc::workflow {
 
-Intake::Intake(SettlementRepository& repo, const Clock& clock, TradeRules rules, Duration deadline)
+Intake::Intake(store::SettlementRepository& repo, const Clock& clock, TradeRules rules,
+               Duration deadline)
     : repo_(repo), clock_(clock), rules_(std::move(rules)), deadline_(deadline) {
   metrics::registerCounter("sc_intake_accepted_total", "Trades accepted (new settlements)",
                            &metrics_.accepted);
@@ -22,7 +23,7 @@ Result<std::vector<IntakeDecision>> Intake::submit(std::span<const std::string_v
   for (size_t i = 0; i < raw_events.size(); ++i) {
     auto trade = decodeTrade(raw_events[i], rules_);
     if (!trade) {
-      decisions[i].kind = IntakeKind::kRejected;
+      decisions[i].kind = store::IntakeKind::kRejected;
       decisions[i].rejection = trade.error();
       continue;
     }
@@ -37,20 +38,20 @@ Result<std::vector<IntakeDecision>> Intake::submit(std::span<const std::string_v
       return outcomes.error();
     }
     for (size_t k = 0; k < outcomes->size(); ++k) {
-      IntakeOutcome& o = (*outcomes)[k];
+      store::IntakeOutcome& o = (*outcomes)[k];
       IntakeDecision& d = decisions[valid_index[k]];
       d.kind = o.kind;
       d.rejection = std::move(o.rejection);
-      if (o.kind != IntakeKind::kRejected || !o.settlement.id.isNil())
+      if (o.kind != store::IntakeKind::kRejected || !o.settlement.id.isNil())
         d.settlement = std::move(o.settlement);
     }
   }
   bool created = false;
   for (const auto& d : decisions) {
-    if (d.kind == IntakeKind::kCreated) {
+    if (d.kind == store::IntakeKind::kCreated) {
       metrics_.accepted.inc();
       created = true;
-    } else if (d.kind == IntakeKind::kDuplicate) {
+    } else if (d.kind == store::IntakeKind::kDuplicate) {
       metrics_.duplicates.inc();
     } else {
       metrics_.rejected.inc();
@@ -66,4 +67,4 @@ Result<IntakeDecision> Intake::submitOne(std::string_view raw_event) {
   return std::move((*r)[0]);
 }
 
-}  // namespace sc
+}  // namespace sc::workflow

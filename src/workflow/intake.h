@@ -14,10 +14,10 @@
 #include "domain/time.h"
 #include "store/repository.h"
 
-namespace sc {
+namespace sc::workflow {
 
 struct IntakeDecision {
-  IntakeKind kind = IntakeKind::kRejected;
+  store::IntakeKind kind = store::IntakeKind::kRejected;
   std::optional<Settlement> settlement;  // created, duplicate, or the existing one on conflict
   std::optional<Error> rejection;        // code is a reason::k* code
   std::string trade_id;                  // when it could be read
@@ -29,7 +29,8 @@ struct IntakeMetrics {
 
 class Intake {
  public:
-  Intake(SettlementRepository& repo, const Clock& clock, TradeRules rules, Duration deadline);
+  Intake(store::SettlementRepository& repo, const Clock& clock, TradeRules rules,
+         Duration deadline);
 
   // One decision per input, in order. A store failure fails the whole batch (nothing recorded,
   // Error retryable when the database is unreachable) so the caller can retry it as a unit.
@@ -41,7 +42,7 @@ class Intake {
   void setOnAccepted(std::function<void()> fn) { on_accepted_ = std::move(fn); }
 
  private:
-  SettlementRepository& repo_;
+  store::SettlementRepository& repo_;
   const Clock& clock_;
   TradeRules rules_;
   Duration deadline_;
@@ -49,4 +50,4 @@ class Intake {
   std::function<void()> on_accepted_;
 };
 
-}  // namespace sc
+}  // namespace sc::workflow

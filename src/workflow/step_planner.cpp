@@ -6,7 +6,7 @@
 #include "workflow/work.h"
 #include "workflow/workflow.h"
 
-namespace sc {
+namespace sc::workflow {
 namespace {
 
 namespace L = sc::ledger;
@@ -181,4 +181,4 @@ void Workflow::planStep(Work& w, std::vector<L::Submission>& out, std::vector<Wo
   }
 }
 
-}  // namespace sc
+}  // namespace sc::workflow

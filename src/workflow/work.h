@@ -9,7 +9,7 @@
 #include "common/log.h"
 #include "workflow/workflow.h"
 
-namespace sc {
+namespace sc::workflow {
 namespace {
 
 // Step names, as they appear in command ids.
@@ -31,7 +31,7 @@ std::shared_ptr<spdlog::logger> logger() {
 
 struct Workflow::Work {
   Settlement cur;
-  std::vector<StateWrite> writes;
+  std::vector<store::StateWrite> writes;
   bool done = false;   // nothing more to do in this batch
   bool dirty = false;  // cur changed since the last write snapshot
   bool buyer_active = false, seller_active = false;
@@ -43,4 +43,4 @@ struct Workflow::Work {
   std::string_view step;
 };
 
-}  // namespace sc
+}  // namespace sc::workflow

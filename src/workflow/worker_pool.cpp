@@ -2,7 +2,7 @@
 
 #include "common/log.h"
 
-namespace sc {
+namespace sc::workflow {
 
 WorkerPool::WorkerPool(Workflow& workflow, int threads, Duration idle_poll)
     : workflow_(workflow), threads_(threads), idle_poll_(idle_poll) {}
@@ -51,4 +51,4 @@ void WorkerPool::loop(int index) {
   }
 }
 
-}  // namespace sc
+}  // namespace sc::workflow

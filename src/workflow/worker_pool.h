@@ -8,7 +8,7 @@
 #include "domain/time.h"
 #include "workflow/workflow.h"
 
-namespace sc {
+namespace sc::workflow {
 
 // Runs Workflow::runOnce on N threads until stopped; wake() cuts the idle wait short (called by
 // the intake when new trades arrive).
@@ -32,4 +32,4 @@ class WorkerPool {
   std::atomic<bool> stopping_{false};
 };
 
-}  // namespace sc
+}  // namespace sc::workflow

@@ -6,11 +6,11 @@
 #include "workflow/event_details.h"
 #include "workflow/work.h"
 
-namespace sc {
+namespace sc::workflow {
 
 namespace L = sc::ledger;
 
-Workflow::Workflow(SettlementRepository& settlements, AccountRepository& accounts,
+Workflow::Workflow(store::SettlementRepository& settlements, store::AccountRepository& accounts,
                    L::Ledger& ledger, const Clock& clock, WorkflowOptions options,
                    const MonotonicClock& elapsed)
     : settlements_(settlements),
@@ -105,8 +105,8 @@ Result<Settlement> Workflow::retry(const Uuid& id, const std::string& reason) {
   if (to == Status::kPending) {
     next.dvp_contract_id.clear();
   }
-  StateWrite w{next, from, workflow::retriedDetails(next, reason, to)};
-  auto applied = settlements_.write(std::span<const StateWrite>(&w, 1));
+  store::StateWrite w{next, from, workflow::retriedDetails(next, reason, to)};
+  auto applied = settlements_.write(std::span<const store::StateWrite>(&w, 1));
   if (!applied) return applied.error();
   if (!(*applied)[0]) {
     return Error::permanent(std::string(workflow::kInvalidState),
@@ -117,4 +117,4 @@ Result<Settlement> Workflow::retry(const Uuid& id, const std::string& reason) {
   return next;
 }
 
-}  // namespace sc
+}  // namespace sc::workflow

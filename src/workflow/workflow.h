@@ -20,7 +20,7 @@
 #include "store/repository.h"
 #include "workflow/commands.h"
 
-namespace sc {
+namespace sc::workflow {
 
 struct WorkflowOptions {
   int batch_size = 100;
@@ -41,8 +41,8 @@ class Workflow final : public SettlementCommands {
  public:
   // `elapsed` measures how long a batch has held its lease (the steady clock unless a test
   // injects one).
-  Workflow(SettlementRepository& settlements, AccountRepository& accounts, ledger::Ledger& ledger,
-           const Clock& clock, WorkflowOptions options,
+  Workflow(store::SettlementRepository& settlements, store::AccountRepository& accounts,
+           ledger::Ledger& ledger, const Clock& clock, WorkflowOptions options,
            const MonotonicClock& elapsed = SteadyClock::instance());
 
   // Leases one batch of due settlements and advances them. Returns how many were leased.
@@ -80,8 +80,8 @@ class Workflow final : public SettlementCommands {
   void moveTo(Work& w, Status to, std::string details);
   Duration backoff(int attempt);
 
-  SettlementRepository& settlements_;
-  AccountRepository& accounts_;
+  store::SettlementRepository& settlements_;
+  store::AccountRepository& accounts_;
   ledger::Ledger& ledger_;
   const Clock& clock_;
   const MonotonicClock& elapsed_;
@@ -92,4 +92,4 @@ class Workflow final : public SettlementCommands {
   std::function<void()> on_committed_;
 };
 
-}  // namespace sc
+}  // namespace sc::workflow

@@ -14,8 +14,10 @@
 #include "store/errors.h"
 #include "workflow/errors.h"
 
-namespace sc::api {
+namespace sc::test {
 namespace {
+
+using namespace sc::api;
 
 HttpResponse echoParams(const HttpRequest& r) {
   HttpResponse res;
@@ -149,4 +151,4 @@ TEST(ErrorMapping, BodyHasCodeMessageAndFieldOnlyWhenKnown) {
 }
 
 }  // namespace
-}  // namespace sc::api
+}  // namespace sc::test

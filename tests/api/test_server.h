@@ -36,9 +36,9 @@ inline std::string tradeJson(const std::string& trade_id = "trd_1",
 
 // Retries as the workflow does, without a ledger: FAILED or PARTIALLY_SETTLED resume at PENDING
 // (no DvP) or INITIATED; records the reason it was given.
-class FakeCommands final : public SettlementCommands {
+class FakeCommands final : public workflow::SettlementCommands {
  public:
-  explicit FakeCommands(SettlementRepository& repo) : repo_(repo) {}
+  explicit FakeCommands(store::SettlementRepository& repo) : repo_(repo) {}
   Result<Settlement> retry(const Uuid& id, const std::string& reason) override {
     last_reason = reason;
     auto s = repo_.find(id);
@@ -51,15 +51,15 @@ class FakeCommands final : public SettlementCommands {
     Status from = next.status;
     next.status = next.dvp_contract_id.empty() ? Status::kPending : Status::kInitiated;
     next.retry_count += 1;
-    StateWrite w{next, from, R"({"reason":"manual retry"})"};
-    auto r = repo_.write(std::span<const StateWrite>(&w, 1));
+    store::StateWrite w{next, from, R"({"reason":"manual retry"})"};
+    auto r = repo_.write(std::span<const store::StateWrite>(&w, 1));
     if (!r) return r.error();
     return next;
   }
   std::string last_reason;
 
  private:
-  SettlementRepository& repo_;
+  store::SettlementRepository& repo_;
 };
 
 // The API tests' "now": 2024-11-17T16:30:00Z.
@@ -109,12 +109,12 @@ class ApiServerTest : public ::testing::Test {
     return r.json().value("settlement_id", "");
   }
 
-  testing::FakeClock clock{apiTestNow()};
-  testing::MemoryAccounts accounts;
-  testing::MemoryStore repo{accounts};
+  FakeClock clock{apiTestNow()};
+  MemoryAccounts accounts;
+  MemoryStore repo{accounts};
   FakeCommands commands{repo};
-  testing::FakeLedger ledger;
-  Intake intake{repo, clock, TradeRules{}, std::chrono::seconds(300)};
+  FakeLedger ledger;
+  workflow::Intake intake{repo, clock, TradeRules{}, std::chrono::seconds(300)};
   std::function<Result<void>()> readiness;
   const auth::Verifier* verifier = nullptr;  // null: authentication off
   MemoryAudit audit;

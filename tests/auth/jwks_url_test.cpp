@@ -9,7 +9,8 @@
 #include "auth/key_provider.h"
 #include "support/test_tokens.h"
 
-namespace sc::auth {
+namespace sc::test {
+using namespace sc::auth;
 namespace {
 
 namespace net = boost::asio;
@@ -73,4 +74,4 @@ TEST(JwksUrl, AnUnreachableServerOrABadUrlIsAnErrorNamingIt) {
 }
 
 }  // namespace
-}  // namespace sc::auth
+}  // namespace sc::test

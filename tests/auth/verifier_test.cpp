@@ -8,7 +8,8 @@
 #include "support/fake_clock.h"
 #include "support/test_tokens.h"
 
-namespace sc::auth {
+namespace sc::test {
+using namespace sc::auth;
 namespace {
 
 using nlohmann::json;
@@ -61,7 +62,7 @@ class VerifierTest : public ::testing::Test {
     EXPECT_EQ(p.error().code, code) << p.error().message;
   }
 
-  testing::FakeClock clock_{Timestamp(std::chrono::seconds(1'800'000'000))};
+  FakeClock clock_{Timestamp(std::chrono::seconds(1'800'000'000))};
   std::string jwks_;
   int fetches_ = 0;
 };
@@ -262,4 +263,4 @@ TEST(Base64Url, RoundTripsAndRefusesPaddingAndOtherAlphabets) {
 }
 
 }  // namespace
-}  // namespace sc::auth
+}  // namespace sc::test

@@ -4,7 +4,7 @@
 
 #include "oracle_table.h"
 
-namespace sc {
+namespace sc::test {
 namespace {
 
 Decimal d(const char* s) {
@@ -98,7 +98,7 @@ TEST(Decimal, ErrorMessagesQuoteTheTextAsPrintableAscii) {
 // exponents, too many digits, damaged text), what each must parse to or which error it must get.
 TEST(Decimal, ParseAgreesWithTheOracleTable) {
   int accepted = 0, rejected = 0;
-  for (const auto& c : testing::readOracleTable("decimal_parse.tsv")) {
+  for (const auto& c : readOracleTable("decimal_parse.tsv")) {
     ASSERT_EQ(c.fields.size(), 4u) << "line " << c.line;
     const std::string& literal = c.fields[2];
     auto r = Decimal::parse(literal, c.fields[1] == "1");
@@ -160,7 +160,7 @@ TEST(Decimal, MulDivRoundsOnceForProRataShares) {
 // operation must give: add, sub, mul, div, mulDiv over random operands, boundaries and zeros.
 TEST(Decimal, ArithmeticAgreesWithTheOracleTable) {
   int checked = 0;
-  for (const auto& c : testing::readOracleTable("decimal_arith.tsv")) {
+  for (const auto& c : readOracleTable("decimal_arith.tsv")) {
     const auto& f = c.fields;
     ASSERT_GE(f.size(), 4u) << "line " << c.line;
     const Decimal a = d(f[1].c_str()), b = d(f[2].c_str());
@@ -201,4 +201,4 @@ TEST(Decimal, ComparesByValue) {
 }
 
 }  // namespace
-}  // namespace sc
+}  // namespace sc::test

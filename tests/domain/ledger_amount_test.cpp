@@ -7,7 +7,7 @@
 
 #include "oracle_table.h"
 
-namespace sc {
+namespace sc::test {
 namespace {
 
 using boost::multiprecision::cpp_int;
@@ -150,7 +150,7 @@ TEST(LedgerAmount, MulDivRoundsHalfEvenOnceToTheGivenScale) {
 // renderings, conversion to Decimal, add, sub and mulDiv at every scale, boundaries included.
 TEST(LedgerAmount, AgreesWithTheOracleTable) {
   int checked = 0;
-  for (const auto& c : testing::readOracleTable("ledger_amount.tsv")) {
+  for (const auto& c : readOracleTable("ledger_amount.tsv")) {
     const auto& f = c.fields;
     const std::string where = "line " + std::to_string(c.line) + ": " + f[0] + " " + f[1];
     if (f[0] == "parse") {
@@ -280,4 +280,4 @@ TEST(LedgerAmount, ProRataAtTheTradeScaleAgreesWithDecimalOnTradeFigures) {
 }
 
 }  // namespace
-}  // namespace sc
+}  // namespace sc::test

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-namespace sc::testing {
+namespace sc::test {
 
 struct OracleCase {
   int line = 0;
@@ -30,4 +30,4 @@ inline std::vector<OracleCase> readOracleTable(const std::string& name) {
   return cases;
 }
 
-}  // namespace sc::testing
+}  // namespace sc::test

@@ -5,7 +5,7 @@
 #include <set>
 #include <utility>
 
-namespace sc {
+namespace sc::test {
 namespace {
 
 using S = Status;
@@ -66,4 +66,4 @@ TEST(SettlementStatus, NamesRoundTripAndEventTypesArePrefixed) {
 }
 
 }  // namespace
-}  // namespace sc
+}  // namespace sc::test

@@ -5,7 +5,7 @@
 #include "domain/ids.h"
 #include "domain/time.h"
 
-namespace sc {
+namespace sc::test {
 namespace {
 
 TEST(Time, FormatsAndParsesRfc3339Utc) {
@@ -72,4 +72,4 @@ TEST(ExternalIds, AcceptOnlyOpaqueSafeStrings) {
 }
 
 }  // namespace
-}  // namespace sc
+}  // namespace sc::test

@@ -4,7 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
-namespace sc {
+namespace sc::test {
 namespace {
 
 using nlohmann::json;
@@ -249,4 +249,4 @@ TEST(TradeEncode, RoundTripsThroughDecode) {
 }
 
 }  // namespace
-}  // namespace sc
+}  // namespace sc::test

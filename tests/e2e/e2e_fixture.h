@@ -173,7 +173,7 @@ class E2eTest : public ::testing::Test {
     return last;
   }
 
-  sc::testing::PgTestDb db_;  // declared first: dropped after the service has stopped
+  sc::test::PgTestDb db_;  // declared first: dropped after the service has stopped
   std::string ledger_dir_;
   std::unique_ptr<ServiceProcess> sandbox_;  // canton mode only; stopped after the service
   std::unique_ptr<ServiceProcess> service_;

@@ -88,7 +88,7 @@ Exit runToExit(const std::map<std::string, std::string>& overrides, const std::s
 }
 
 TEST(JournalCorruptionE2e, TheServiceRefusesToStartOnAJournalWithAByteFlippedInItsMiddle) {
-  sc::testing::PgTestDb db;
+  sc::test::PgTestDb db;
   ASSERT_TRUE(db.create()) << db.error();
   const std::string ledger_dir = makeTempDir("journal-e2e");
   std::map<std::string, std::string> env;

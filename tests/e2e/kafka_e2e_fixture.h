@@ -26,7 +26,7 @@
 #include "support/pg_test_db.h"
 #include "support/service_process.h"
 
-namespace sc::test::kafka_e2e {
+namespace sc::test {
 
 // --- the fixture --------------------------------------------------------------------------------
 
@@ -351,7 +351,7 @@ class KafkaE2E : public ::testing::Test {
   }
 
   std::string bootstrap_, trade_topic_, settlement_topic_, dlq_topic_;
-  sc::testing::PgTestDb db_;
+  sc::test::PgTestDb db_;
   std::map<std::string, std::string> env_;
   std::unique_ptr<sc::test::ServiceProcess> service_;
   std::unique_ptr<sc::test::HttpClient> http_;
@@ -396,4 +396,4 @@ inline size_t countRejected(const std::vector<Produced>& v) {
                        [](const Produced& p) { return !p.reject_code.empty(); });
 }
 
-}  // namespace sc::test::kafka_e2e
+}  // namespace sc::test

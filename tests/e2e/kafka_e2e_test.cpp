@@ -17,7 +17,7 @@
 
 #include "e2e/kafka_e2e_fixture.h"
 
-namespace sc::test::kafka_e2e {
+namespace sc::test {
 namespace {
 
 // --- the tests ----------------------------------------------------------------------------------
@@ -162,4 +162,4 @@ TEST_F(KafkaE2E, KillNineThreeTimesMidRunLosesNothingAndDuplicatesOnlyUnrecorded
 }
 
 }  // namespace
-}  // namespace sc::test::kafka_e2e
+}  // namespace sc::test

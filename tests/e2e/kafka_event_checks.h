@@ -10,7 +10,7 @@
 #include "e2e/kafka_test_client.h"
 #include "e2e/kafka_trades.h"
 
-namespace sc::test::kafka_e2e {
+namespace sc::test {
 
 // --- what a consumer of settlement.events sees --------------------------------------------------
 
@@ -102,4 +102,4 @@ inline std::vector<std::string> checkPayload(
   return bad;
 }
 
-}  // namespace sc::test::kafka_e2e
+}  // namespace sc::test

@@ -13,7 +13,7 @@
 #include "domain/time.h"
 #include "e2e/kafka_test_client.h"
 
-namespace sc::test::kafka_e2e {
+namespace sc::test {
 
 using namespace std::chrono_literals;
 using Json = nlohmann::json;
@@ -21,7 +21,8 @@ using SteadyClock = std::chrono::steady_clock;
 
 constexpr int kPartitions = 3;
 constexpr int kTraders = 16;
-constexpr int kRelayBatch = 1000;  // KafkaOptions::relay_batch: the most one crash can re-send
+constexpr int kRelayBatch =
+    1000;  // messaging::KafkaOptions::relay_batch: the most one crash can re-send
 
 // --- trades -------------------------------------------------------------------------------------
 
@@ -222,4 +223,4 @@ class TradeFactory {
   std::unordered_map<std::string, TradeFacts> facts_;
 };
 
-}  // namespace sc::test::kafka_e2e
+}  // namespace sc::test

@@ -177,7 +177,7 @@ class LedgerE2e : public ::testing::Test {
     return path;
   }
 
-  sc::testing::PgTestDb db_;
+  sc::test::PgTestDb db_;
   std::string ledger_dir_;
   std::unique_ptr<ServiceProcess> service_;
   std::unique_ptr<HttpClient> client_;

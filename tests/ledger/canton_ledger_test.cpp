@@ -14,8 +14,10 @@
 #include "ledger/sandbox/server.h"
 #include "ledger_test_util.h"
 
-namespace sc::ledger::testing {
+namespace sc::test {
 namespace {
+
+using namespace sc::ledger;
 
 using canton::CantonJsonLedger;
 using canton::CantonOptions;
@@ -673,4 +675,4 @@ TEST(SandboxTokens, TheConfiguredVerifierDecides) {
 }
 
 }  // namespace
-}  // namespace sc::ledger::testing
+}  // namespace sc::test

@@ -7,10 +7,10 @@
 #include "ledger/embedded_ledger.h"
 #include "ledger_test_util.h"
 
-namespace sc::ledger {
+namespace sc::test {
 namespace {
 
-using namespace sc::ledger::testing;
+using namespace sc::ledger;
 
 TEST(LedgerConcurrency, ParallelSettlementsApplyOnceAndConserveAssets) {
   TempDir dir;
@@ -96,4 +96,4 @@ TEST(LedgerConcurrency, ContendedLocksOnOneHoldingNeverOverlap) {
 }
 
 }  // namespace
-}  // namespace sc::ledger
+}  // namespace sc::test

@@ -12,10 +12,10 @@
 #include "ledger/embedded_ledger.h"
 #include "ledger_test_util.h"
 
-namespace sc::ledger {
+namespace sc::test {
 namespace {
 
-using namespace sc::ledger::testing;
+using namespace sc::ledger;
 
 // Runs a few complete and incomplete settlements; returns the command ids that succeeded.
 std::vector<std::string> populate(EmbeddedLedger& l) {
@@ -278,4 +278,4 @@ TEST(LedgerDurability, KillNineLosesNoReportedCommit) {
 }
 
 }  // namespace
-}  // namespace sc::ledger
+}  // namespace sc::test

@@ -9,7 +9,9 @@
 #include "ledger/embedded_ledger.h"
 #include "ledger_test_util.h"
 
-namespace sc::ledger::testing {
+namespace sc::test {
+
+using namespace sc::ledger;
 
 class EmbeddedLedgerTest : public ::testing::Test {
  protected:
@@ -51,4 +53,4 @@ class EmbeddedLedgerTest : public ::testing::Test {
   int n = 0;
 };
 
-}  // namespace sc::ledger::testing
+}  // namespace sc::test

@@ -8,10 +8,10 @@
 #include "embedded_ledger_fixture.h"
 #include "ledger_test_util.h"
 
-namespace sc::ledger {
+namespace sc::test {
 namespace {
 
-using namespace sc::ledger::testing;
+using namespace sc::ledger;
 
 TEST_F(EmbeddedLedgerTest, AllocatePartyReturnsHintWithFingerprintAndIsIdempotent) {
   EXPECT_EQ(buyer.rfind("buyer::1220", 0), 0u) << buyer;
@@ -262,4 +262,4 @@ TEST_F(EmbeddedLedgerTest, ReassignWithSourceDownChangesNothing) {
 }
 
 }  // namespace
-}  // namespace sc::ledger
+}  // namespace sc::test

@@ -6,10 +6,10 @@
 #include "ledger/embedded_ledger.h"
 #include "ledger_test_util.h"
 
-namespace sc::ledger {
+namespace sc::test {
 namespace {
 
-using namespace sc::ledger::testing;
+using namespace sc::ledger;
 
 TEST_F(EmbeddedLedgerTest, DuplicateCommandIdReturnsTheFirstOutcomeAndChangesNothing) {
   ASSERT_TRUE(ledger->credit(seller, "AAPL", D("100"), "securities"));
@@ -179,4 +179,4 @@ TEST(SettleAtomicity, InjectedFailureAtEveryStepLeavesStateUnchanged) {
 }
 
 }  // namespace
-}  // namespace sc::ledger
+}  // namespace sc::test

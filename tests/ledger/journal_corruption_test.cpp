@@ -14,10 +14,10 @@
 #include "ledger/journal.h"
 #include "ledger_test_util.h"
 
-namespace sc::ledger {
+namespace sc::test {
 namespace {
 
-using namespace sc::ledger::testing;
+using namespace sc::ledger;
 
 // A few settlements, so the journal holds records of every kind.
 void populate(EmbeddedLedger& l) {
@@ -408,4 +408,4 @@ TEST(LedgerJournalTool, TruncateCutsAtARecordBoundaryOnlyAndNotWhileALedgerRuns)
 }
 
 }  // namespace
-}  // namespace sc::ledger
+}  // namespace sc::test

@@ -3,8 +3,11 @@
 
 #include <gtest/gtest.h>
 
-namespace sc::ledger::journal {
+namespace sc::test {
 namespace {
+
+using namespace sc::ledger;
+using namespace sc::ledger::journal;
 
 Record sampleRecord() {
   Record r;
@@ -72,4 +75,4 @@ TEST(JournalEncoding, RejectsTruncatedOrExtendedPayloads) {
 }
 
 }  // namespace
-}  // namespace sc::ledger::journal
+}  // namespace sc::test

@@ -11,10 +11,11 @@
 #include "ledger/journal.h"
 #include "ledger_test_util.h"
 
-namespace sc::ledger {
+namespace sc::test {
 namespace {
 
-using namespace sc::ledger::testing;
+using namespace sc::ledger;
+
 using journal::Record;
 
 // ---- the version-1 encoding (little endian; strings as u32 length + bytes) ----
@@ -230,4 +231,4 @@ TEST(JournalVersions, AnUnknownVersionIsRefusedByName) {
 }
 
 }  // namespace
-}  // namespace sc::ledger
+}  // namespace sc::test

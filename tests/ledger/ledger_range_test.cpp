@@ -5,10 +5,10 @@
 
 #include "ledger_test_util.h"
 
-namespace sc::ledger {
+namespace sc::test {
 namespace {
 
-using namespace sc::ledger::testing;
+using namespace sc::ledger;
 
 LedgerAmount A(const char* s) { return LedgerAmount::parse(s).value(); }
 
@@ -83,4 +83,4 @@ TEST_F(LedgerRangeTest, APartialLockFromTenDecimalHoldingsTakesATradeFigure) {
 }
 
 }  // namespace
-}  // namespace sc::ledger
+}  // namespace sc::test

@@ -13,7 +13,9 @@
 
 #include "ledger/embedded_ledger.h"
 
-namespace sc::ledger::testing {
+namespace sc::test {
+
+using namespace sc::ledger;
 
 inline Decimal D(const char* s) { return Decimal::parse(s).value(); }
 
@@ -131,9 +133,9 @@ inline CreateDvp dvpCommand(const std::string& buyer, const std::string& seller,
   return c;
 }
 
-}  // namespace sc::ledger::testing
+}  // namespace sc::test
 
-namespace sc::ledger::testing {
+namespace sc::test {
 
 inline std::string readBytes(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
@@ -155,4 +157,4 @@ inline void powerLossImage(const std::string& from_dir, uint64_t durable_bytes,
   writeBytes(to_dir + "/journal.log", bytes);
 }
 
-}  // namespace sc::ledger::testing
+}  // namespace sc::test

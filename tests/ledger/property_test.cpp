@@ -8,10 +8,10 @@
 #include "ledger/embedded_ledger.h"
 #include "ledger_test_util.h"
 
-namespace sc::ledger {
+namespace sc::test {
 namespace {
 
-using namespace sc::ledger::testing;
+using namespace sc::ledger;
 
 struct LockInfo {
   std::string dvp;
@@ -256,4 +256,4 @@ TEST_P(LedgerProperties, RandomCommandsReplayToTheSameState) {
 INSTANTIATE_TEST_SUITE_P(Seeds, LedgerProperties, ::testing::Values(1u, 2u, 3u, 42u, 20241119u));
 
 }  // namespace
-}  // namespace sc::ledger
+}  // namespace sc::test

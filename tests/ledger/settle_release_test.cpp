@@ -6,10 +6,10 @@
 #include "ledger/embedded_ledger.h"
 #include "ledger_test_util.h"
 
-namespace sc::ledger {
+namespace sc::test {
 namespace {
 
-using namespace sc::ledger::testing;
+using namespace sc::ledger;
 
 class SettledFixture : public EmbeddedLedgerTest {
  protected:
@@ -239,4 +239,4 @@ TEST_F(EmbeddedLedgerTest, ArchiveDvpIsIdempotentAndRefusedWhileLocked) {
 }
 
 }  // namespace
-}  // namespace sc::ledger
+}  // namespace sc::test

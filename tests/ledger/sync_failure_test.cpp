@@ -13,10 +13,11 @@
 #include "ledger/embedded_ledger.h"
 #include "ledger_test_util.h"
 
-namespace sc::ledger {
+namespace sc::test {
 namespace {
 
-using namespace sc::ledger::testing;
+using namespace sc::ledger;
+
 using namespace std::chrono_literals;
 
 // Holds the first fdatasync (in the sync hook) until release(); later ones pass.
@@ -243,4 +244,4 @@ TEST(LedgerPowerLoss, NotDurableLosesAcknowledgedCommands) {
 }
 
 }  // namespace
-}  // namespace sc::ledger
+}  // namespace sc::test

@@ -18,7 +18,7 @@
 #include "support/trade_json.h"
 #include "workflow/intake.h"
 
-namespace sc::store::test {
+namespace sc::test {
 namespace {
 
 using namespace std::chrono_literals;
@@ -39,15 +39,15 @@ class ConsumerGroup : public PgKafkaTest {
     std::string err;
     ASSERT_TRUE(sc::test::createTopics(bootstrap_, {opt_.trade_topic}, kPartitions, err)) << err;
     ASSERT_TRUE(sc::test::createTopics(bootstrap_, {opt_.dlq_topic}, 1, err)) << err;
-    intake_ = std::make_unique<Intake>(repo(), clock_, TradeRules{}, kDeadline);
+    intake_ = std::make_unique<workflow::Intake>(repo(), clock_, TradeRules{}, kDeadline);
   }
   void TearDown() override {
     consumers_.clear();
     StoreTest::TearDown();
   }
 
-  TradeConsumer& addConsumer() {
-    consumers_.push_back(std::make_unique<TradeConsumer>(
+  messaging::TradeConsumer& addConsumer() {
+    consumers_.push_back(std::make_unique<messaging::TradeConsumer>(
         opt_, *intake_, [this]() -> Result<int64_t> { return int64_t{0}; }));
     consumers_.back()->start();
     return *consumers_.back();
@@ -79,10 +79,10 @@ class ConsumerGroup : public PgKafkaTest {
     return r ? std::stoll(std::string(r->text(0, 0))) : -1;
   }
 
-  KafkaOptions opt_;
-  sc::testing::FakeClock clock_{kT0};
-  std::unique_ptr<Intake> intake_;
-  std::vector<std::unique_ptr<TradeConsumer>> consumers_;
+  messaging::KafkaOptions opt_;
+  sc::test::FakeClock clock_{kT0};
+  std::unique_ptr<workflow::Intake> intake_;
+  std::vector<std::unique_ptr<messaging::TradeConsumer>> consumers_;
 };
 
 // The group's committed offsets (without joining it: OffsetFetch only).
@@ -172,14 +172,15 @@ TEST_F(ConsumerGroup, RebalancesMidBatchStoreEveryTradeOnceAndNeverCommitAhead) 
     }
   } joiner{done, producer, checker};
 
-  TradeConsumer& a = addConsumer();
+  messaging::TradeConsumer& a = addConsumer();
   ASSERT_TRUE(waitFor([&] { return settlementRows() >= 300; }, 60s));
-  TradeConsumer& b = addConsumer();  // takes over some of a's partitions (incremental revoke)
+  messaging::TradeConsumer& b =
+      addConsumer();  // takes over some of a's partitions (incremental revoke)
   ASSERT_TRUE(waitFor([&] { return b.metrics().messages.value() > 0; }, 60s))
       << "the second consumer got no partition";
   ASSERT_TRUE(waitFor([&] { return settlementRows() >= 1500; }, 60s));
   a.stop();  // leaves the group: its partitions move to b
-  TradeConsumer& c = addConsumer();
+  messaging::TradeConsumer& c = addConsumer();
   ASSERT_TRUE(waitFor([&] { return c.metrics().messages.value() > 0; }, 60s))
       << "the third consumer got no partition";
   ASSERT_TRUE(waitFor([&] { return settlementRows() >= kTotal; }, 120s))
@@ -217,4 +218,4 @@ TEST_F(ConsumerGroup, RebalancesMidBatchStoreEveryTradeOnceAndNeverCommitAhead) 
 }
 
 }  // namespace
-}  // namespace sc::store::test
+}  // namespace sc::test

@@ -12,14 +12,14 @@
 #include "messaging/outbox_relay.h"
 #include "messaging/trade_consumer.h"
 
-namespace sc {
+namespace sc::test {
 namespace {
 
 using namespace std::chrono_literals;
-using D = Delivery;
+using D = messaging::Delivery;
 
 std::vector<size_t> markable(std::vector<D> state, std::vector<std::string> keys) {
-  return markableEvents(state, keys);
+  return messaging::markableEvents(state, keys);
 }
 
 TEST(MarkableEvents, AllDeliveredAreMarked) {
@@ -45,14 +45,14 @@ TEST(MarkableEvents, EventsNotProducedAreNotMarked) {
 }
 
 TEST(RelayProducerProps, ExtrasCannotWeakenTheRelayGuarantees) {
-  KafkaOptions o;
+  messaging::KafkaOptions o;
   o.bootstrap_servers = "broker:9092";
   o.extra = {{"message.timeout.ms", "5000"},
              {"enable.idempotence", "false"},
              {"acks", "1"},
              {"linger.ms", "20"},
              {"security.protocol", "ssl"}};
-  auto p = relayProducerProps(o);
+  auto p = messaging::relayProducerProps(o);
   EXPECT_EQ(p["message.timeout.ms"], "0");
   EXPECT_EQ(p["enable.idempotence"], "true");
   EXPECT_EQ(p["acks"], "all");
@@ -100,7 +100,7 @@ class MockCluster {
 // Reads a topic from the beginning (all partitions, no group); returns the values.
 std::vector<std::string> readAll(const std::string& bootstrap, const std::string& topic,
                                  size_t want, std::chrono::milliseconds timeout) {
-  auto conf = makeKafkaConf(
+  auto conf = messaging::makeKafkaConf(
       {{"bootstrap.servers", bootstrap}, {"group.id", "reader"}, {"enable.auto.commit", "false"}});
   std::string err;
   std::unique_ptr<RdKafka::KafkaConsumer> c(RdKafka::KafkaConsumer::create(conf.get(), err));
@@ -120,7 +120,7 @@ std::vector<std::string> readAll(const std::string& bootstrap, const std::string
   return out;
 }
 
-class FakeOutbox : public OutboxRepository {
+class FakeOutbox : public store::OutboxRepository {
  public:
   void add(int n) {
     std::lock_guard l(mu_);
@@ -184,11 +184,11 @@ class FakeOutbox : public OutboxRepository {
 TEST(OutboxRelayMock, ReplacesTheProducerAfterAFatalErrorAndLosesNothing) {
   MockCluster mc;
   mc.createTopic("settlement.events");
-  KafkaOptions o;
+  messaging::KafkaOptions o;
   o.bootstrap_servers = mc.bootstrap();
   FakeOutbox outbox;
   SystemClock clock;
-  OutboxRelay relay(o, outbox, clock);
+  messaging::OutboxRelay relay(o, outbox, clock);
   outbox.add(50);
   relay.start();
   ASSERT_TRUE(waitFor([&] { return outbox.unpublished() == 0; }, 20s)) << outbox.unpublished();
@@ -221,7 +221,7 @@ std::map<std::string, std::vector<std::string>> tagsByKey(const std::string& boo
 TEST(OutboxRelayMock, NoLaterEventOfASettlementIsProducedAfterOneWasRefused) {
   MockCluster mc;
   mc.createTopic("settlement.events");
-  KafkaOptions o;
+  messaging::KafkaOptions o;
   o.bootstrap_servers = mc.bootstrap();
   o.extra["message.max.bytes"] = "2000";
   FakeOutbox outbox;
@@ -232,7 +232,7 @@ TEST(OutboxRelayMock, NoLaterEventOfASettlementIsProducedAfterOneWasRefused) {
   int64_t k3 = outbox.addEvent(k, "k3");
   outbox.addEvent(j, "j1");
   outbox.addEvent(j, "j2");
-  OutboxRelay relay(o, outbox, clock);
+  messaging::OutboxRelay relay(o, outbox, clock);
   relay.start();
   ASSERT_TRUE(waitFor([&] { return outbox.unpublished() == 2; }, 20s)) << outbox.unpublished();
   EXPECT_TRUE(outbox.isUnpublished(k2));
@@ -251,7 +251,7 @@ TEST(OutboxRelayMock, NoLaterEventOfASettlementIsProducedAfterOneWasRefused) {
 TEST(OutboxRelayMock, ABatchTheBrokerRejectsDeliversNothingOfItsSettlementAheadOfIt) {
   MockCluster mc;
   rd_kafka_mock_topic_create(mc.get(), "settlement.events", 1, 1);
-  KafkaOptions o;
+  messaging::KafkaOptions o;
   o.bootstrap_servers = mc.bootstrap();
   o.extra["linger.ms"] = "0";
   o.extra["batch.num.messages"] = "1";
@@ -261,7 +261,7 @@ TEST(OutboxRelayMock, ABatchTheBrokerRejectsDeliversNothingOfItsSettlementAheadO
   for (int i = 1; i <= 6; ++i) outbox.addEvent(k, "k" + std::to_string(i));
   // The first produce request fails with a permanent error (not retried by librdkafka).
   rd_kafka_mock_push_request_errors(mc.get(), /*Produce*/ 0, 1, RD_KAFKA_RESP_ERR_INVALID_RECORD);
-  OutboxRelay relay(o, outbox, clock);
+  messaging::OutboxRelay relay(o, outbox, clock);
   relay.start();
   ASSERT_TRUE(waitFor([&] { return outbox.unpublished() == 0; }, 30s)) << outbox.unpublished();
   relay.stop();
@@ -280,25 +280,26 @@ TEST(OutboxRelayMock, ABatchTheBrokerRejectsDeliversNothingOfItsSettlementAheadO
 
 // A repository the consumer test never reaches: only malformed trades are consumed (rejected
 // before any store call).
-class NoStore : public SettlementRepository {
+class NoStore : public store::SettlementRepository {
   static Error no() { return Error::transient("no_store", "not in this test"); }
 
  public:
-  Result<std::vector<IntakeOutcome>> intake(std::span<const Trade>, Timestamp, Duration) override {
+  Result<std::vector<store::IntakeOutcome>> intake(std::span<const Trade>, Timestamp,
+                                                   Duration) override {
     return no();
   }
   Result<std::optional<Settlement>> find(const Uuid&) override { return no(); }
   Result<std::optional<Settlement>> findByTradeId(const std::string&) override { return no(); }
-  Result<SettlementPage> list(const ListQuery&) override { return no(); }
+  Result<store::SettlementPage> list(const store::ListQuery&) override { return no(); }
   Result<std::vector<SettlementEvent>> events(const Uuid&) override { return no(); }
   Result<std::vector<Settlement>> leaseDue(Timestamp, int, Duration) override { return no(); }
-  Result<std::vector<bool>> write(std::span<const StateWrite>) override { return no(); }
+  Result<std::vector<bool>> write(std::span<const store::StateWrite>) override { return no(); }
   Result<std::vector<std::pair<Status, int64_t>>> countByStatus() override { return no(); }
 };
 
 void produceTo(const std::string& bootstrap, const std::string& topic,
                const std::vector<std::string>& values) {
-  auto conf = makeKafkaConf({{"bootstrap.servers", bootstrap}});
+  auto conf = messaging::makeKafkaConf({{"bootstrap.servers", bootstrap}});
   std::string err;
   std::unique_ptr<RdKafka::Producer> p(RdKafka::Producer::create(conf.get(), err));
   for (size_t i = 0; i < values.size(); ++i) {
@@ -319,13 +320,13 @@ TEST(TradeConsumerMock, AFailedDeadLetterRewindsTheBatchUntilItIsDelivered) {
   // for good: each attempt at the batch uses one or two (one per partition leader request), so
   // the first two attempts fail in their delivery reports, whatever the batching.
   const rd_kafka_resp_err_t denied = RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED;
-  KafkaOptions o;
+  messaging::KafkaOptions o;
   o.bootstrap_servers = mc.bootstrap();
   o.consumer_group = "test-group";
   NoStore store;
   SystemClock clock;
-  Intake intake(store, clock, TradeRules{{"AAPL/USDC"}}, std::chrono::seconds(300));
-  TradeConsumer consumer(o, intake, [] { return Result<int64_t>(int64_t{0}); });
+  workflow::Intake intake(store, clock, TradeRules{{"AAPL/USDC"}}, std::chrono::seconds(300));
+  messaging::TradeConsumer consumer(o, intake, [] { return Result<int64_t>(int64_t{0}); });
   produceTo(o.bootstrap_servers, o.trade_topic, {"not json", "{\"also\": \"bad\"}"});
   rd_kafka_mock_push_request_errors(mc.get(), /*Produce*/ 0, 5, denied, denied, denied, denied,
                                     denied);
@@ -344,4 +345,4 @@ TEST(TradeConsumerMock, AFailedDeadLetterRewindsTheBatchUntilItIsDelivered) {
 }
 
 }  // namespace
-}  // namespace sc
+}  // namespace sc::test

@@ -11,7 +11,7 @@
 #include "e2e/kafka_test_client.h"
 #include "store_fixture.h"
 
-namespace sc::store::test {
+namespace sc::test {
 
 template <class Pred>
 bool waitFor(Pred pred, std::chrono::milliseconds timeout) {
@@ -35,4 +35,4 @@ class PgKafkaTest : public StoreTest {
   std::string bootstrap_;
 };
 
-}  // namespace sc::store::test
+}  // namespace sc::test

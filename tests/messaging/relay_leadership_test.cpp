@@ -17,7 +17,7 @@
 #include "pg_kafka_test.h"
 #include "store/advisory_lock.h"
 
-namespace sc::store::test {
+namespace sc::test {
 namespace {
 
 using namespace std::chrono_literals;
@@ -45,15 +45,15 @@ class RelayLeadership : public PgKafkaTest {
   }
 
   // A relay with its own database handle and its own lock connection.
-  OutboxRelay& addRelay() {
+  messaging::OutboxRelay& addRelay() {
     auto d = Database::open(db_.conninfo(), 2);
     EXPECT_TRUE(d.ok()) << d.error().message;
     others_.push_back(std::move(d).value());
-    KafkaOptions o;
+    messaging::KafkaOptions o;
     o.bootstrap_servers = bootstrap_;
     o.settlement_topic = topic_;
     o.relay_batch = 50;  // several batches, so a takeover can fall between and inside them
-    auto r = std::make_unique<OutboxRelay>(o, others_.back()->outbox(), clock_);
+    auto r = std::make_unique<messaging::OutboxRelay>(o, others_.back()->outbox(), clock_);
     r->electWith(std::make_unique<SessionAdvisoryLock>(db_.conninfo(), kOutboxRelayLockKey));
     r->start();
     relays_.push_back(std::move(r));
@@ -90,8 +90,8 @@ class RelayLeadership : public PgKafkaTest {
       for (auto& s : cur) {
         Settlement next = s;
         next.status = kPath[step];
-        StateWrite w{next, s.status, "{}"};
-        auto r = repo().write(std::span<const StateWrite>(&w, 1));
+        store::StateWrite w{next, s.status, "{}"};
+        auto r = repo().write(std::span<const store::StateWrite>(&w, 1));
         ASSERT_TRUE(r.ok() && (*r)[0]) << (r.ok() ? "guard missed" : r.error().message);
         s = next;
       }
@@ -156,13 +156,13 @@ class RelayLeadership : public PgKafkaTest {
   std::string topic_;
   SystemClock clock_;
   std::vector<std::unique_ptr<Database>> others_;
-  std::vector<std::unique_ptr<OutboxRelay>> relays_;
+  std::vector<std::unique_ptr<messaging::OutboxRelay>> relays_;
 };
 
 TEST_F(RelayLeadership, OnlyTheLockHolderProduces) {
-  OutboxRelay& a = addRelay();
+  messaging::OutboxRelay& a = addRelay();
   ASSERT_TRUE(waitFor([&] { return a.leader(); }, 10s));
-  OutboxRelay& b = addRelay();
+  messaging::OutboxRelay& b = addRelay();
   settle(0, 20);
   ASSERT_TRUE(waitFor([&] { return count("SELECT count(*) FROM settlement_outbox") == 0; }, 30s));
   EXPECT_TRUE(a.leader());
@@ -175,9 +175,9 @@ TEST_F(RelayLeadership, OnlyTheLockHolderProduces) {
 }
 
 TEST_F(RelayLeadership, StandbyTakesOverLostOrStoppedLeaderWithoutLossOrReordering) {
-  OutboxRelay& a = addRelay();
+  messaging::OutboxRelay& a = addRelay();
   ASSERT_TRUE(waitFor([&] { return a.leader(); }, 10s));
-  OutboxRelay& b = addRelay();
+  messaging::OutboxRelay& b = addRelay();
   std::atomic<bool> stop{false};
   std::atomic<int> produced{0};
   std::thread writer([&] {
@@ -195,7 +195,7 @@ TEST_F(RelayLeadership, StandbyTakesOverLostOrStoppedLeaderWithoutLossOrReorderi
       if (t.joinable()) t.join();
     }
   } joiner{stop, writer};
-  auto leaderAndStandby = [&]() -> std::pair<OutboxRelay*, OutboxRelay*> {
+  auto leaderAndStandby = [&]() -> std::pair<messaging::OutboxRelay*, messaging::OutboxRelay*> {
     if (a.leader() && !b.leader()) return {&a, &b};
     if (b.leader() && !a.leader()) return {&b, &a};
     return {nullptr, nullptr};
@@ -274,4 +274,4 @@ TEST_F(RelayLeadership, LockIsExclusivePerDatabaseAndFreedWithTheSession) {
 }
 
 }  // namespace
-}  // namespace sc::store::test
+}  // namespace sc::test

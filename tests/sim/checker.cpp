@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <sstream>
 
-namespace sc::sim {
+namespace sc::test::sim {
 namespace {
 
 Decimal add(Decimal a, Decimal b) { return a.add(b).value(); }
@@ -204,4 +204,4 @@ std::string Checker::checkEnd(const std::vector<Settlement>& rows,
   return {};
 }
 
-}  // namespace sc::sim
+}  // namespace sc::test::sim

@@ -13,7 +13,7 @@
 #include "domain/settlement.h"
 #include "ledger/ledger.h"
 
-namespace sc::sim {
+namespace sc::test::sim {
 
 struct PublishedEvent {
   Uuid event_id;
@@ -52,4 +52,4 @@ class Checker {
   std::map<std::string, std::string> account_of_;
 };
 
-}  // namespace sc::sim
+}  // namespace sc::test::sim

@@ -23,10 +23,10 @@ int usage() {
 }
 
 // Runs seeds first, first+stride, ... below end; returns the number that failed.
-int runRange(uint64_t first, uint64_t end, uint64_t stride, const sc::sim::SimOptions& o) {
+int runRange(uint64_t first, uint64_t end, uint64_t stride, const sc::test::sim::SimOptions& o) {
   int failed = 0;
   for (uint64_t s = first; s < end; s += stride) {
-    auto r = sc::sim::runSeed(s, o);
+    auto r = sc::test::sim::runSeed(s, o);
     if (!r.ok) {
       ++failed;
       std::printf("FAIL seed %llu: %s\n  replay: tests/sim/run --seed %llu --steps %d --verbose\n",
@@ -41,7 +41,7 @@ int runRange(uint64_t first, uint64_t end, uint64_t stride, const sc::sim::SimOp
 }  // namespace
 
 int main(int argc, char** argv) {
-  sc::sim::SimOptions o;
+  sc::test::sim::SimOptions o;
   uint64_t first = 1, seeds = 0;
   long one = -1;
   int jobs = 1;
@@ -77,7 +77,7 @@ int main(int argc, char** argv) {
   }
   sc::log::setLevel(o.verbose ? "INFO" : "ERROR");
   if (one >= 0) {
-    auto r = sc::sim::runSeed(static_cast<uint64_t>(one), o);
+    auto r = sc::test::sim::runSeed(static_cast<uint64_t>(one), o);
     std::printf(
         "seed %ld: %s — %d trades (%d rejected), %d settled, %d failed, %d partial, "
         "%d crashes, %d stalls, %d retries, %d lost answers, %d store faults\n",

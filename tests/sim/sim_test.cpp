@@ -5,7 +5,7 @@
 #include "common/log.h"
 #include "sim/simulator.h"
 
-namespace sc::sim {
+namespace sc::test::sim {
 namespace {
 
 class Seeds : public ::testing::TestWithParam<uint64_t> {
@@ -44,4 +44,4 @@ INSTANTIATE_TEST_SUITE_P(Regressions, Seeds,
                          ::testing::Values<uint64_t>(34, 175, 243, 132, 1690, 2507));
 
 }  // namespace
-}  // namespace sc::sim
+}  // namespace sc::test::sim

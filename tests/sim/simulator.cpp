@@ -18,7 +18,7 @@
 #include "workflow/intake.h"
 #include "workflow/workflow.h"
 
-namespace sc::sim {
+namespace sc::test::sim {
 namespace {
 
 using namespace std::chrono_literals;
@@ -83,7 +83,7 @@ struct LedgerCore {
 // One worker's view of the ledger: requests that fail before reaching it, answers lost after it
 // committed (the outcome is unknown to the caller), and a stall hook that runs once just before
 // the worker's next submission.
-class WorkerLedger final : public sc::testing::ForwardingLedger {
+class WorkerLedger final : public sc::test::ForwardingLedger {
  public:
   explicit WorkerLedger(LedgerCore& core) : c_(core) {}
   std::function<void()> stall;
@@ -140,7 +140,7 @@ class Simulation {
     workers_.clear();
     for (int i = 0; i < 2; ++i) workers_.push_back(std::make_unique<WorkerLedger>(core_));
     recreateWorkflows();
-    intake_ = std::make_unique<Intake>(store_, clock_, TradeRules{}, options_.timeout);
+    intake_ = std::make_unique<workflow::Intake>(store_, clock_, TradeRules{}, options_.timeout);
 
     const int accounts = rng_.between(2, 5);
     for (int i = 0; i < accounts; ++i) {
@@ -177,7 +177,7 @@ class Simulation {
     flows_.clear();
     for (auto& w : workers_)
       flows_.push_back(
-          std::make_unique<Workflow>(store_, accounts_, *w, clock_, options_, elapsed_));
+          std::make_unique<workflow::Workflow>(store_, accounts_, *w, clock_, options_, elapsed_));
   }
 
   void say(const std::string& what) {
@@ -256,10 +256,10 @@ class Simulation {
     auto r = intake_->submit(views);
     if (!r) return;  // the store refused the batch as a unit: nothing recorded
     for (const auto& d : *r) {
-      if (d.kind == IntakeKind::kCreated && d.settlement) {
+      if (d.kind == store::IntakeKind::kCreated && d.settlement) {
         checker_.accepted(d.trade_id, d.settlement->id);
         ++result_.trades;
-      } else if (d.kind == IntakeKind::kRejected) {
+      } else if (d.kind == store::IntakeKind::kRejected) {
         checker_.rejected(d.trade_id, d.rejection ? d.rejection->code : "");
         ++result_.rejected;
       }
@@ -317,24 +317,25 @@ class Simulation {
   void relayPass(bool faults) {
     auto batch = store_.pending(rng_.between(1, 40));
     if (!batch || batch->empty()) return;
-    std::vector<Delivery> state;
+    std::vector<messaging::Delivery> state;
     std::vector<std::string> keys;
     std::set<std::string> refused;
     for (const auto& e : *batch) {
       keys.push_back(e.settlement_id.prefixed(kSettlementPrefix));
       if (refused.count(keys.back())) {
-        state.push_back(Delivery::kSkipped);
+        state.push_back(messaging::Delivery::kSkipped);
       } else if (faults && rng_.chance(0.1)) {
-        state.push_back(Delivery::kFailed);
+        state.push_back(messaging::Delivery::kFailed);
         refused.insert(keys.back());
       } else {
-        state.push_back(Delivery::kDelivered);
+        state.push_back(messaging::Delivery::kDelivered);
         published_.push_back(PublishedEvent{e.id, e.settlement_id});
       }
     }
     if (faults && rng_.chance(0.1)) return;  // delivered, then the relay died before recording
     std::vector<int64_t> positions;
-    for (size_t i : markableEvents(state, keys)) positions.push_back((*batch)[i].position);
+    for (size_t i : messaging::markableEvents(state, keys))
+      positions.push_back((*batch)[i].position);
     (void)store_.markPublished(positions, clock_.now());
   }
 
@@ -436,7 +437,7 @@ class Simulation {
       for (int round = 0; round <= s.round + 2; ++round) {
         Settlement probe = s;
         probe.round = round;
-        auto c = core_.real->completion(Workflow::commandId(probe, "settle"));
+        auto c = core_.real->completion(workflow::Workflow::commandId(probe, "settle"));
         if (c && *c) list.push_back(**c);
       }
     }
@@ -455,15 +456,15 @@ class Simulation {
   int step_ = 0;
   SimResult result_;
   std::string dir_;
-  testing::FakeClock clock_{kT0};
-  testing::FakeElapsed elapsed_;
-  testing::MemoryAccounts accounts_;
-  testing::MemoryStore store_{accounts_};
+  FakeClock clock_{kT0};
+  FakeElapsed elapsed_;
+  MemoryAccounts accounts_;
+  MemoryStore store_{accounts_};
   LedgerCore core_;
-  WorkflowOptions options_;
+  workflow::WorkflowOptions options_;
   std::vector<std::unique_ptr<WorkerLedger>> workers_;
-  std::vector<std::unique_ptr<Workflow>> flows_;
-  std::unique_ptr<Intake> intake_;
+  std::vector<std::unique_ptr<workflow::Workflow>> flows_;
+  std::unique_ptr<workflow::Intake> intake_;
   Checker checker_;
   std::vector<std::string> account_ids_, parties_;
   std::vector<std::string> sent_, sent_ids_;
@@ -478,4 +479,4 @@ SimResult runSeed(uint64_t seed, const SimOptions& options) {
   return sim.run();
 }
 
-}  // namespace sc::sim
+}  // namespace sc::test::sim

@@ -10,7 +10,7 @@
 #include <cstdint>
 #include <string>
 
-namespace sc::sim {
+namespace sc::test::sim {
 
 struct SimOptions {
   int steps = 250;            // fault phase; then faults stop and the run must quiesce
@@ -29,4 +29,4 @@ struct SimResult {
 
 SimResult runSeed(uint64_t seed, const SimOptions& options = {});
 
-}  // namespace sc::sim
+}  // namespace sc::test::sim

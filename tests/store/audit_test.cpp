@@ -5,8 +5,10 @@
 #include "store/errors.h"
 #include "store_fixture.h"
 
-namespace sc::store::test {
+namespace sc::test {
 namespace {
+
+using namespace sc::store;
 
 class AuditStore : public StoreTest {
  protected:
@@ -92,7 +94,7 @@ TEST_F(AuditStore, AScopedListCountsOnlyTheVisibleAccounts) {
   create(trade("trd_1"), at(0));
   create(trade("trd_2", "acc_x", "acc_y"), at(1));
   create(trade("trd_3", "acc_y", "acc_x"), at(2));
-  ListQuery q;
+  store::ListQuery q;
   q.visible_accounts = std::vector<std::string>{"acc_x"};
   q.limit = 1;
   auto page = repo().list(q);
@@ -107,4 +109,4 @@ TEST_F(AuditStore, AScopedListCountsOnlyTheVisibleAccounts) {
 }
 
 }  // namespace
-}  // namespace sc::store::test
+}  // namespace sc::test

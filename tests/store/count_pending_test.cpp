@@ -5,8 +5,10 @@
 #include "store/pool.h"
 #include "store_fixture.h"
 
-namespace sc::store::test {
+namespace sc::test {
 namespace {
+
+using namespace sc::store;
 
 class CountPending : public StoreTest {
  protected:
@@ -20,8 +22,8 @@ class CountPending : public StoreTest {
   void moveTo(Settlement s, Status to) {
     Status from = s.status;
     s.status = to;
-    StateWrite w{s, from, "{}"};
-    ASSERT_EQ(*repo().write(std::span<const StateWrite>(&w, 1)), std::vector<bool>{true});
+    store::StateWrite w{s, from, "{}"};
+    ASSERT_EQ(*repo().write(std::span<const store::StateWrite>(&w, 1)), std::vector<bool>{true});
   }
 };
 
@@ -53,10 +55,11 @@ TEST_F(CountPending, IsServedByAnIndex) {
 }
 
 // Implementations that do not override countPending() (fakes) get it from countByStatus().
-class CountsOnly final : public SettlementRepository {
+class CountsOnly final : public store::SettlementRepository {
  public:
-  Result<std::vector<IntakeOutcome>> intake(std::span<const Trade>, Timestamp, Duration) override {
-    return std::vector<IntakeOutcome>{};
+  Result<std::vector<store::IntakeOutcome>> intake(std::span<const Trade>, Timestamp,
+                                                   Duration) override {
+    return std::vector<store::IntakeOutcome>{};
   }
   Result<std::optional<Settlement>> find(const Uuid&) override {
     return std::optional<Settlement>{};
@@ -64,14 +67,16 @@ class CountsOnly final : public SettlementRepository {
   Result<std::optional<Settlement>> findByTradeId(const std::string&) override {
     return std::optional<Settlement>{};
   }
-  Result<SettlementPage> list(const ListQuery&) override { return SettlementPage{}; }
+  Result<store::SettlementPage> list(const store::ListQuery&) override {
+    return store::SettlementPage{};
+  }
   Result<std::vector<SettlementEvent>> events(const Uuid&) override {
     return std::vector<SettlementEvent>{};
   }
   Result<std::vector<Settlement>> leaseDue(Timestamp, int, Duration) override {
     return std::vector<Settlement>{};
   }
-  Result<std::vector<bool>> write(std::span<const StateWrite>) override {
+  Result<std::vector<bool>> write(std::span<const store::StateWrite>) override {
     return std::vector<bool>{};
   }
   Result<std::vector<std::pair<Status, int64_t>>> countByStatus() override {
@@ -91,4 +96,4 @@ TEST(CountPendingDefault, ComesFromCountByStatus) {
 }
 
 }  // namespace
-}  // namespace sc::store::test
+}  // namespace sc::test

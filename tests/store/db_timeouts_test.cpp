@@ -14,8 +14,10 @@
 #include "store/pool.h"
 #include "store_fixture.h"
 
-namespace sc::store::test {
+namespace sc::test {
 namespace {
+
+using namespace sc::store;
 
 using std::chrono::milliseconds;
 using std::chrono::steady_clock;
@@ -23,14 +25,15 @@ using std::chrono::steady_clock;
 // ---- configuration -------------------------------------------------------------------------
 
 TEST(DbConfig, StatementTimeoutDefaultsTo30sAndIsValidated) {
-  EXPECT_EQ(Config::fromEnvironment({}).db_statement_timeout_ms, 30000);
-  EXPECT_EQ(Config::fromEnvironment({{"DB_STATEMENT_TIMEOUT_MS", "1500"}}).db_statement_timeout_ms,
-            1500);
+  EXPECT_EQ(app::Config::fromEnvironment({}).db_statement_timeout_ms, 30000);
+  EXPECT_EQ(
+      app::Config::fromEnvironment({{"DB_STATEMENT_TIMEOUT_MS", "1500"}}).db_statement_timeout_ms,
+      1500);
   for (const char* bad : {"", "abc", "15s", "0", "99", "-1", "3600001"}) {
     try {
-      Config::fromEnvironment({{"DB_STATEMENT_TIMEOUT_MS", bad}});
+      app::Config::fromEnvironment({{"DB_STATEMENT_TIMEOUT_MS", bad}});
       ADD_FAILURE() << "accepted DB_STATEMENT_TIMEOUT_MS='" << bad << "'";
-    } catch (const ConfigError& e) {
+    } catch (const app::ConfigError& e) {
       EXPECT_NE(std::string(e.what()).find("DB_STATEMENT_TIMEOUT_MS"), std::string::npos)
           << e.what();
     }
@@ -39,7 +42,7 @@ TEST(DbConfig, StatementTimeoutDefaultsTo30sAndIsValidated) {
 
 TEST(DbConfig, ConnInfoCarriesKeepalivesTcpUserTimeoutAndStatementTimeout) {
   std::string ci =
-      Config::fromEnvironment({{"DB_STATEMENT_TIMEOUT_MS", "1234"}}).postgresConnInfo();
+      app::Config::fromEnvironment({{"DB_STATEMENT_TIMEOUT_MS", "1234"}}).postgresConnInfo();
   for (const char* part :
        {" keepalives=1", " keepalives_idle=10", " keepalives_interval=5", " keepalives_count=3",
         " tcp_user_timeout=30000", " options='-c statement_timeout=1234'", " connect_timeout=5"})
@@ -57,7 +60,7 @@ class DbTimeouts : public PgDbTest {
       if (const char* v = std::getenv(k); v && *v) env[k] = v;
     env["DB_NAME"] = db_.name();
     env["DB_STATEMENT_TIMEOUT_MS"] = std::to_string(statement_timeout_ms);
-    return Config::fromEnvironment(env).postgresConnInfo();
+    return app::Config::fromEnvironment(env).postgresConnInfo();
   }
   static int backendPid(pg::Connection& c) {
     auto r = c.exec("SELECT pg_backend_pid()::text");
@@ -152,4 +155,4 @@ TEST_F(DbTimeouts, MigrationsRunWithoutTheStatementTimeout) {
 }
 
 }  // namespace
-}  // namespace sc::store::test
+}  // namespace sc::test

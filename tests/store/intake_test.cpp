@@ -6,22 +6,24 @@
 
 #include "store_fixture.h"
 
-namespace sc::store::test {
+namespace sc::test {
 namespace {
+
+using namespace sc::store;
 
 class Intake : public StoreTest {
  protected:
-  std::vector<IntakeOutcome> run(std::vector<Trade> trades, Timestamp now = kT0) {
+  std::vector<store::IntakeOutcome> run(std::vector<Trade> trades, Timestamp now = kT0) {
     auto r = repo().intake(trades, now, kDeadline);
     EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().message);
-    return r.ok() ? std::move(r).value() : std::vector<IntakeOutcome>{};
+    return r.ok() ? std::move(r).value() : std::vector<store::IntakeOutcome>{};
   }
 };
 
 TEST_F(Intake, NewTradeBecomesPendingSettlementWithOneAuditEvent) {
   auto out = run({trade("trd_1")});
   ASSERT_EQ(out.size(), 1u);
-  ASSERT_EQ(out[0].kind, IntakeKind::kCreated);
+  ASSERT_EQ(out[0].kind, store::IntakeKind::kCreated);
   const Settlement& s = out[0].settlement;
   EXPECT_EQ(s.status, Status::kPending);
   EXPECT_EQ(s.created_at, kT0);
@@ -48,7 +50,7 @@ TEST_F(Intake, ResubmissionWithSameContentIsADuplicateOfTheExistingSettlement) {
   Trade again = trade("trd_1");
   again.event_id = "evt_other";  // a new event for the same trade: still the same content
   auto second = run({again}, at(5));
-  ASSERT_EQ(second[0].kind, IntakeKind::kDuplicate);
+  ASSERT_EQ(second[0].kind, store::IntakeKind::kDuplicate);
   EXPECT_EQ(second[0].settlement.id, first[0].settlement.id);
   EXPECT_EQ(second[0].settlement.created_at, kT0);
   EXPECT_FALSE(second[0].rejection.has_value());
@@ -59,7 +61,7 @@ TEST_F(Intake, SameTradeIdWithDifferentContentIsATradeConflict) {
   auto first = run({trade("trd_1")});
   Trade changed = trade("trd_1", "acc_buyer", "acc_seller", 7);
   auto second = run({changed});
-  ASSERT_EQ(second[0].kind, IntakeKind::kRejected);
+  ASSERT_EQ(second[0].kind, store::IntakeKind::kRejected);
   ASSERT_TRUE(second[0].rejection.has_value());
   EXPECT_EQ(second[0].rejection->code, reason::kTradeConflict);
   EXPECT_FALSE(second[0].rejection->retryable);
@@ -69,7 +71,7 @@ TEST_F(Intake, SameTradeIdWithDifferentContentIsATradeConflict) {
 
 TEST_F(Intake, UnknownBuyerAccountIsRejectedNamingItAndNothingIsStored) {
   auto out = run({trade("trd_1", "acc_ghost", "acc_seller")});
-  ASSERT_EQ(out[0].kind, IntakeKind::kRejected);
+  ASSERT_EQ(out[0].kind, store::IntakeKind::kRejected);
   EXPECT_EQ(out[0].rejection->code, reason::kUnknownAccount);
   EXPECT_EQ(out[0].rejection->field, "buyer_account_id");
   EXPECT_NE(out[0].rejection->message.find("acc_ghost"), std::string::npos);
@@ -81,13 +83,13 @@ TEST_F(Intake, UnknownBuyerAccountIsRejectedNamingItAndNothingIsStored) {
 TEST_F(Intake, InactiveSellerAccountIsRejected) {
   addAccount("acc_dormant", false);
   auto out = run({trade("trd_1", "acc_buyer", "acc_dormant")});
-  ASSERT_EQ(out[0].kind, IntakeKind::kRejected);
+  ASSERT_EQ(out[0].kind, store::IntakeKind::kRejected);
   EXPECT_EQ(out[0].rejection->code, reason::kInactiveAccount);
   EXPECT_EQ(out[0].rejection->field, "seller_account_id");
   EXPECT_NE(out[0].rejection->message.find("acc_dormant"), std::string::npos);
   // Reactivated, the same trade goes through.
   ASSERT_TRUE(database_->accounts().setStatus("acc_dormant", AccountStatus::kActive).ok());
-  EXPECT_EQ(run({trade("trd_1", "acc_buyer", "acc_dormant")})[0].kind, IntakeKind::kCreated);
+  EXPECT_EQ(run({trade("trd_1", "acc_buyer", "acc_dormant")})[0].kind, store::IntakeKind::kCreated);
 }
 
 TEST_F(Intake, SameTradeTwiceInOneBatchIsCreatedOnceThenDuplicateOrConflict) {
@@ -95,11 +97,11 @@ TEST_F(Intake, SameTradeTwiceInOneBatchIsCreatedOnceThenDuplicateOrConflict) {
   Trade conflicting = trade("trd_1", "acc_buyer", "acc_seller", 9);
   auto out = run({t, trade("trd_2"), t, conflicting});
   ASSERT_EQ(out.size(), 4u);
-  EXPECT_EQ(out[0].kind, IntakeKind::kCreated);
-  EXPECT_EQ(out[1].kind, IntakeKind::kCreated);
-  EXPECT_EQ(out[2].kind, IntakeKind::kDuplicate);
+  EXPECT_EQ(out[0].kind, store::IntakeKind::kCreated);
+  EXPECT_EQ(out[1].kind, store::IntakeKind::kCreated);
+  EXPECT_EQ(out[2].kind, store::IntakeKind::kDuplicate);
   EXPECT_EQ(out[2].settlement.id, out[0].settlement.id);
-  ASSERT_EQ(out[3].kind, IntakeKind::kRejected);
+  ASSERT_EQ(out[3].kind, store::IntakeKind::kRejected);
   EXPECT_EQ(out[3].rejection->code, reason::kTradeConflict);
   EXPECT_EQ(out[3].settlement.id, out[0].settlement.id);
   auto counts = repo().countByStatus();
@@ -111,9 +113,9 @@ TEST_F(Intake, MixedBatchAnswersInInputOrder) {
   run({trade("trd_old")});
   auto out = run({trade("trd_new"), trade("trd_x", "acc_nobody"), trade("trd_old"),
                   trade("trd_old", "acc_buyer", "acc_seller", 3)});
-  EXPECT_EQ(out[0].kind, IntakeKind::kCreated);
+  EXPECT_EQ(out[0].kind, store::IntakeKind::kCreated);
   EXPECT_EQ(out[1].rejection->code, reason::kUnknownAccount);
-  EXPECT_EQ(out[2].kind, IntakeKind::kDuplicate);
+  EXPECT_EQ(out[2].kind, store::IntakeKind::kDuplicate);
   EXPECT_EQ(out[3].rejection->code, reason::kTradeConflict);
   EXPECT_EQ(out[0].settlement.trade.trade_id, "trd_new");
 }
@@ -130,7 +132,7 @@ TEST_F(Intake, ConcurrentIntakesOfTheSameTradesCreateEachOnce) {
         errors++;
         return;
       }
-      for (auto& o : *r) (o.kind == IntakeKind::kCreated ? created : duplicates)++;
+      for (auto& o : *r) (o.kind == store::IntakeKind::kCreated ? created : duplicates)++;
     });
   for (auto& t : threads) t.join();
   EXPECT_EQ(errors, 0);
@@ -145,14 +147,14 @@ TEST_F(Intake, ThousandTradesInOneCall) {
   auto out = run(batch);
   auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start);
   ASSERT_EQ(out.size(), 1000u);
-  for (auto& o : out) ASSERT_EQ(o.kind, IntakeKind::kCreated);
+  for (auto& o : out) ASSERT_EQ(o.kind, store::IntakeKind::kCreated);
   std::printf("[timing] intake of 1000 trades in one call: %.1f ms\n", ms.count());
   start = std::chrono::steady_clock::now();
   out = run(batch);
   ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start);
-  for (auto& o : out) ASSERT_EQ(o.kind, IntakeKind::kDuplicate);
+  for (auto& o : out) ASSERT_EQ(o.kind, store::IntakeKind::kDuplicate);
   std::printf("[timing] intake of 1000 duplicates in one call: %.1f ms\n", ms.count());
 }
 
 }  // namespace
-}  // namespace sc::store::test
+}  // namespace sc::test

@@ -8,25 +8,29 @@
 #include "store/pool.h"
 #include "store_fixture.h"
 
-namespace sc::store::test {
+namespace sc::test {
 namespace {
+
+using namespace sc::store;
 
 class LeaseFencing : public StoreTest {
  protected:
   static constexpr Duration kLease = std::chrono::seconds(30);
 
-  static StateWrite move(Settlement s, Status to, Timestamp now) {
+  static store::StateWrite move(Settlement s, Status to, Timestamp now) {
     Status from = s.status;
     s.status = to;
     s.updated_at = now;
-    return StateWrite{s, from, R"({"step":"test"})"};
+    return store::StateWrite{s, from, R"({"step":"test"})"};
   }
-  std::vector<bool> write(std::span<const StateWrite> w) {
+  std::vector<bool> write(std::span<const store::StateWrite> w) {
     auto r = repo().write(w);
     EXPECT_TRUE(r.ok()) << r.error().message;
     return r.ok() ? *r : std::vector<bool>{};
   }
-  std::vector<bool> write(const StateWrite& w) { return write(std::span<const StateWrite>(&w, 1)); }
+  std::vector<bool> write(const store::StateWrite& w) {
+    return write(std::span<const store::StateWrite>(&w, 1));
+  }
   size_t auditRows(const Uuid& id) { return repo().events(id)->size(); }
   // lease_token and lease_until of the row, "" when NULL.
   std::pair<std::string, std::string> leaseColumns(const Uuid& id) {
@@ -55,7 +59,7 @@ TEST_F(LeaseFencing, EachLeaseCarriesAFreshTokenThatOnlyLeaseDueReturns) {
   // Plain reads never hand the token out: writing them back is "not leased".
   EXPECT_TRUE((*repo().find(s[0].id))->lease_token.isNil());
   EXPECT_TRUE((*repo().findByTradeId("trd_0"))->lease_token.isNil());
-  EXPECT_TRUE(repo().list(ListQuery{})->settlements.at(0).lease_token.isNil());
+  EXPECT_TRUE(repo().list(store::ListQuery{})->settlements.at(0).lease_token.isNil());
 }
 
 TEST_F(LeaseFencing, SecondWorkerLeasingAfterExpiryWinsAndFencesTheFirst) {
@@ -72,7 +76,7 @@ TEST_F(LeaseFencing, SecondWorkerLeasingAfterExpiryWinsAndFencesTheFirst) {
   Settlement resched = first[0];
   resched.last_error = "late";
   resched.next_attempt_at = at(40);
-  EXPECT_EQ(write(StateWrite{resched, Status::kPending, "{}"}), std::vector<bool>{false});
+  EXPECT_EQ(write(store::StateWrite{resched, Status::kPending, "{}"}), std::vector<bool>{false});
   EXPECT_EQ(auditRows(s[0].id), 1u);  // only intake's "pending"
   auto row = **repo().find(s[0].id);
   EXPECT_EQ(row.status, Status::kPending);
@@ -98,7 +102,7 @@ TEST_F(LeaseFencing, StaleWritesAreFencedInTheSetBasedPathToo) {
   std::set<Uuid> taken;
   for (auto& t : second) taken.insert(t.id);
 
-  std::vector<StateWrite> stale;
+  std::vector<store::StateWrite> stale;
   for (auto& f : first) stale.push_back(move(f, Status::kInitiated, at(33)));
   auto held = write(stale);
   ASSERT_EQ(held.size(), 10u);
@@ -112,7 +116,7 @@ TEST_F(LeaseFencing, StaleWritesAreFencedInTheSetBasedPathToo) {
   }
   for (auto& t : second) EXPECT_EQ(leaseColumns(t.id).first, t.lease_token.canonical());
 
-  std::vector<StateWrite> winners;
+  std::vector<store::StateWrite> winners;
   for (auto& t : second) winners.push_back(move(t, Status::kInitiated, at(34)));
   for (auto& f : first)  // padding to 8+ rows (set-based path): already written, they miss
     if (!taken.contains(f.id)) winners.push_back(move(f, Status::kInitiated, at(34)));
@@ -126,14 +130,14 @@ TEST_F(LeaseFencing, TheLeaseholdersWriteHoldsExactlyOnce) {
   auto s = seed(1);
   auto leased = *repo().leaseDue(at(1), 10, kLease);
   ASSERT_EQ(leased.size(), 1u);
-  StateWrite w = move(leased[0], Status::kInitiated, at(2));
+  store::StateWrite w = move(leased[0], Status::kInitiated, at(2));
   EXPECT_EQ(write(w), std::vector<bool>{true});
   EXPECT_EQ(leaseColumns(s[0].id), (std::pair<std::string, std::string>{"", ""}));
   // The same token again: the status guard alone would hold, the token does not.
   EXPECT_EQ(write(move(w.next, Status::kSellerSecuritiesLocked, at(3))), std::vector<bool>{false});
   Settlement resched = w.next;
   resched.next_attempt_at = at(9);
-  EXPECT_EQ(write(StateWrite{resched, Status::kInitiated, "{}"}), std::vector<bool>{false});
+  EXPECT_EQ(write(store::StateWrite{resched, Status::kInitiated, "{}"}), std::vector<bool>{false});
   EXPECT_EQ(write(w), std::vector<bool>{false});  // a replay of the write itself
   EXPECT_EQ(auditRows(s[0].id), 2u);
   EXPECT_EQ((*repo().find(s[0].id))->status, Status::kInitiated);
@@ -144,13 +148,13 @@ TEST_F(LeaseFencing, ChainedWritesOfOneRowInOneCallHoldThenReleaseTheLease) {
   auto leased = *repo().leaseDue(at(1), 10, kLease);
   ASSERT_EQ(leased.size(), 2u);
   // What a worker's batch does: several transitions of one row, then a reschedule, in one call.
-  std::vector<StateWrite> w;
+  std::vector<store::StateWrite> w;
   w.push_back(move(leased[0], Status::kInitiated, at(2)));
   w.push_back(move(w.back().next, Status::kSellerSecuritiesLocked, at(2)));
   w.push_back(move(leased[1], Status::kInitiated, at(2)));
   Settlement resched = w[1].next;
   resched.next_attempt_at = at(5);
-  w.push_back(StateWrite{resched, Status::kSellerSecuritiesLocked, "{}"});
+  w.push_back(store::StateWrite{resched, Status::kSellerSecuritiesLocked, "{}"});
   EXPECT_EQ(write(w), (std::vector<bool>{true, true, true, true}));
   EXPECT_EQ((*repo().find(leased[0].id))->status, Status::kSellerSecuritiesLocked);
   EXPECT_EQ((*repo().find(leased[0].id))->next_attempt_at, at(5));
@@ -163,7 +167,7 @@ TEST_F(LeaseFencing, ChainedWritesOfOneRowInOneCallHoldThenReleaseTheLease) {
   expireLeases();  // the lease ends by the database's clock
   auto fresh = *repo().leaseDue(at(40), 10, kLease);
   ASSERT_EQ(fresh.size(), 2u);
-  std::vector<StateWrite> stale;
+  std::vector<store::StateWrite> stale;
   Settlement old = w[1].next;  // carries the first lease's token
   stale.push_back(move(old, Status::kBuyerCashLocked, at(41)));
   stale.push_back(move(stale.back().next, Status::kExecuting, at(41)));
@@ -177,7 +181,7 @@ TEST_F(LeaseFencing, FindThenWriteBackHoldsOnAnUnleasedRow) {
   Settlement failed = **repo().find(s[0].id);
   EXPECT_EQ(write(move(failed, Status::kFailed, at(1))), std::vector<bool>{true});
   Settlement read = **repo().find(s[0].id);
-  StateWrite retry = move(read, Status::kPending, at(2));
+  store::StateWrite retry = move(read, Status::kPending, at(2));
   retry.next.round++;
   EXPECT_EQ(write(retry), std::vector<bool>{true});
   EXPECT_EQ(auditRows(s[0].id), 3u);
@@ -193,7 +197,7 @@ TEST_F(LeaseFencing, FindThenWriteBackIsRefusedWhileAWorkerHoldsTheRow) {
   EXPECT_EQ(write(move(read, Status::kFailed, at(2))), std::vector<bool>{false});
   Settlement resched = read;
   resched.next_attempt_at = at(3);
-  EXPECT_EQ(write(StateWrite{resched, Status::kPending, "{}"}), std::vector<bool>{false});
+  EXPECT_EQ(write(store::StateWrite{resched, Status::kPending, "{}"}), std::vector<bool>{false});
   EXPECT_EQ(auditRows(s[0].id), 1u);
   EXPECT_EQ(leaseColumns(s[0].id).first, leased[0].lease_token.canonical());
   // The worker keeps its lease and its write holds.
@@ -204,4 +208,4 @@ TEST_F(LeaseFencing, FindThenWriteBackIsRefusedWhileAWorkerHoldsTheRow) {
 }
 
 }  // namespace
-}  // namespace sc::store::test
+}  // namespace sc::test

@@ -6,8 +6,10 @@
 
 #include "store_fixture.h"
 
-namespace sc::store::test {
+namespace sc::test {
 namespace {
+
+using namespace sc::store;
 
 class Leases : public StoreTest {
  protected:
@@ -85,8 +87,8 @@ TEST_F(Leases, OnlyDueActiveSettlementsAreLeasedOldestDueFirst) {
   auto set = [&](Settlement n, Status from, Status to, Timestamp next) {
     n.status = to;
     n.next_attempt_at = next;
-    StateWrite w{n, from, "{}"};
-    ASSERT_EQ(*repo().write(std::span<const StateWrite>(&w, 1)), std::vector<bool>{true});
+    store::StateWrite w{n, from, "{}"};
+    ASSERT_EQ(*repo().write(std::span<const store::StateWrite>(&w, 1)), std::vector<bool>{true});
   };
   set(s[0], Status::kPending, Status::kFailed, at(0));     // finished: never leased
   set(s[1], Status::kPending, Status::kPending, at(100));  // not due yet
@@ -114,8 +116,8 @@ TEST_F(Leases, WriteClearsTheLease) {
   Settlement n = got[0];
   n.last_error = "retry soon";
   n.next_attempt_at = at(2);
-  StateWrite w{n, Status::kPending, "{}"};
-  ASSERT_EQ(*repo().write(std::span<const StateWrite>(&w, 1)), std::vector<bool>{true});
+  store::StateWrite w{n, Status::kPending, "{}"};
+  ASSERT_EQ(*repo().write(std::span<const store::StateWrite>(&w, 1)), std::vector<bool>{true});
   EXPECT_EQ(repo().leaseDue(at(2), 10, kLease)->size(), 1u);  // well before the lease's end
 }
 
@@ -126,9 +128,9 @@ TEST_F(Outbox, PendingIsInPositionOrderUntilMarkedPublished) {
   Settlement b = create(trade("trd_b"), at(1));
   Settlement n = a;
   n.status = Status::kInitiated;
-  StateWrite w{n, Status::kPending, R"({"dvp":"c1"})"};
-  ASSERT_TRUE(repo().write(std::span<const StateWrite>(&w, 1)).ok());
-  OutboxRepository& outbox = database_->outbox();
+  store::StateWrite w{n, Status::kPending, R"({"dvp":"c1"})"};
+  ASSERT_TRUE(repo().write(std::span<const store::StateWrite>(&w, 1)).ok());
+  store::OutboxRepository& outbox = database_->outbox();
   EXPECT_EQ(*outbox.backlog(), 3);
   auto pending = *outbox.pending(10);
   ASSERT_EQ(pending.size(), 3u);
@@ -151,11 +153,11 @@ TEST_F(Outbox, PendingIsInPositionOrderUntilMarkedPublished) {
 }
 
 TEST(Accounts, CreateFindSetStatusAndDuplicates) {
-  sc::testing::PgTestDb db;
+  sc::test::PgTestDb db;
   ASSERT_TRUE(db.create()) << db.error();
   auto d = Database::open(db.conninfo(), 2);
   ASSERT_TRUE(d.ok()) << d.error().message;
-  AccountRepository& accounts = (*d)->accounts();
+  store::AccountRepository& accounts = (*d)->accounts();
   auto created = accounts.create({"acc_1", "party::1", AccountStatus::kActive, {}});
   ASSERT_TRUE(created.ok()) << created.error().message;
   EXPECT_NE(created->created_at, Timestamp{});
@@ -178,4 +180,4 @@ TEST(Accounts, CreateFindSetStatusAndDuplicates) {
 }
 
 }  // namespace
-}  // namespace sc::store::test
+}  // namespace sc::test

@@ -12,8 +12,10 @@
 
 #include "store_fixture.h"
 
-namespace sc::store::test {
+namespace sc::test {
 namespace {
+
+using namespace sc::store;
 
 class LeaseRace : public StoreTest {};
 
@@ -63,7 +65,7 @@ TEST_F(LeaseRace, StaleLeaseholdersNeverWriteAndEveryStepIsWonOnce) {
           expireLeases(tokens);  // leases end by the database's clock
         }
         for (const auto& s : *leased) {
-          StateWrite w;
+          store::StateWrite w;
           w.expected = s.status;
           w.next = s;
           bool reschedule = rng() % 4 == 0;
@@ -76,7 +78,7 @@ TEST_F(LeaseRace, StaleLeaseholdersNeverWriteAndEveryStepIsWonOnce) {
             std::lock_guard l(mu);
             superseded = newest_lease[s.id] != s.lease_token;
           }
-          auto r = repo().write(std::span<const StateWrite>(&w, 1));
+          auto r = repo().write(std::span<const store::StateWrite>(&w, 1));
           if (!r.ok()) {
             errors++;
             continue;
@@ -109,7 +111,7 @@ TEST_F(LeaseRace, StaleLeaseholdersNeverWriteAndEveryStepIsWonOnce) {
   EXPECT_EQ(stale_held.load(), 0) << "a worker wrote after a newer lease of the row was granted";
   EXPECT_GT(stale_refused.load(), 0) << "no stale write was attempted: the race did not happen";
   EXPECT_GT(reschedules.load(), 0);
-  auto page = repo().list(ListQuery{.limit = 1000});
+  auto page = repo().list(store::ListQuery{.limit = 1000});
   ASSERT_TRUE(page.ok());
   for (const auto& s : page->settlements) {
     EXPECT_EQ(s.status, Status::kSettled) << s.trade.trade_id;
@@ -123,4 +125,4 @@ TEST_F(LeaseRace, StaleLeaseholdersNeverWriteAndEveryStepIsWonOnce) {
 }
 
 }  // namespace
-}  // namespace sc::store::test
+}  // namespace sc::test

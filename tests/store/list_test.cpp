@@ -3,8 +3,10 @@
 
 #include "store_fixture.h"
 
-namespace sc::store::test {
+namespace sc::test {
 namespace {
+
+using namespace sc::store;
 
 class List : public StoreTest {
  protected:
@@ -24,21 +26,21 @@ class List : public StoreTest {
         Settlement n = s;
         n.status = Status::kInitiated;
         n.updated_at = at(100);
-        StateWrite w{n, Status::kPending, "{}"};
-        ASSERT_TRUE(repo().write(std::span<const StateWrite>(&w, 1)).ok());
+        store::StateWrite w{n, Status::kPending, "{}"};
+        ASSERT_TRUE(repo().write(std::span<const store::StateWrite>(&w, 1)).ok());
       }
       all_.push_back(s);
     }
   }
-  std::vector<std::string> tradeIds(const SettlementPage& p) {
+  std::vector<std::string> tradeIds(const store::SettlementPage& p) {
     std::vector<std::string> out;
     for (auto& s : p.settlements) out.push_back(s.trade.trade_id);
     return out;
   }
-  SettlementPage list(const ListQuery& q) {
+  store::SettlementPage list(const store::ListQuery& q) {
     auto r = repo().list(q);
     EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().message);
-    return r.ok() ? *r : SettlementPage{};
+    return r.ok() ? *r : store::SettlementPage{};
   }
   std::vector<Settlement> all_;
 };
@@ -52,7 +54,7 @@ TEST_F(List, NoFilterListsEverythingNewestFirst) {
 }
 
 TEST_F(List, AccountMatchesBuyerOrSeller) {
-  ListQuery q;
+  store::ListQuery q;
   q.account_id = "acc_a";  // buyer at i%3==0, seller at i%3==2
   auto p = list(q);
   EXPECT_EQ(p.total, 8);
@@ -61,7 +63,7 @@ TEST_F(List, AccountMatchesBuyerOrSeller) {
 }
 
 TEST_F(List, StatusesAreAnyOf) {
-  ListQuery q;
+  store::ListQuery q;
   q.statuses = {Status::kInitiated};
   auto p = list(q);
   EXPECT_EQ(tradeIds(p), (std::vector<std::string>{"trd_09", "trd_06", "trd_03", "trd_00"}));
@@ -72,19 +74,19 @@ TEST_F(List, StatusesAreAnyOf) {
 }
 
 TEST_F(List, DateRangeIsInclusive) {
-  ListQuery q;
+  store::ListQuery q;
   q.start_date = Date{std::chrono::year{2024} / 11 / 20};
   q.end_date = Date{std::chrono::year{2024} / 11 / 21};  // i % 4 in {1, 2}
   auto p = list(q);
   EXPECT_EQ(tradeIds(p),
             (std::vector<std::string>{"trd_10", "trd_09", "trd_06", "trd_05", "trd_02", "trd_01"}));
-  ListQuery only_start;
+  store::ListQuery only_start;
   only_start.start_date = Date{std::chrono::year{2024} / 11 / 22};
   EXPECT_EQ(list(only_start).total, 3);
 }
 
 TEST_F(List, FiltersCombineAndPagesKeepTheTotal) {
-  ListQuery q;
+  store::ListQuery q;
   q.account_id = "acc_b";           // buyer at i%3==1, seller at i%3==0
   q.statuses = {Status::kPending};  // drops i%3==0
   q.limit = 2;
@@ -102,7 +104,7 @@ TEST_F(List, FiltersCombineAndPagesKeepTheTotal) {
 TEST_F(List, SameCreatedAtIsOrderedByIdDescending) {
   Settlement a = create(trade("trd_same_1"), at(500));
   Settlement b = create(trade("trd_same_2"), at(500));
-  ListQuery q;
+  store::ListQuery q;
   q.limit = 2;
   auto p = list(q);
   ASSERT_EQ(p.settlements.size(), 2u);
@@ -111,4 +113,4 @@ TEST_F(List, SameCreatedAtIsOrderedByIdDescending) {
 }
 
 }  // namespace
-}  // namespace sc::store::test
+}  // namespace sc::test

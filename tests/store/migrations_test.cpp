@@ -8,8 +8,10 @@
 
 #include "store_fixture.h"
 
-namespace sc::store::test {
+namespace sc::test {
 namespace {
+
+using namespace sc::store;
 
 class Migrations : public PgDbTest {
  protected:
@@ -96,4 +98,4 @@ TEST(Database, OpenOnUnreachableServerIsRetryableAndNamesIt) {
 }
 
 }  // namespace
-}  // namespace sc::store::test
+}  // namespace sc::test

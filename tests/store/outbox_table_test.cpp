@@ -11,8 +11,10 @@
 #include "store/pool.h"
 #include "store_fixture.h"
 
-namespace sc::store::test {
+namespace sc::test {
 namespace {
+
+using namespace sc::store;
 
 int64_t count(pg::ConnectionPool& pool, const std::string& sql) {
   auto l = pool.lease();
@@ -32,8 +34,8 @@ constexpr const char* kMismatches =
 class OutboxTable : public StoreTest {
  protected:
   pg::ConnectionPool& pool() { return database_->pool(); }
-  static StateWrite move(const Settlement& from, Status to, Timestamp when) {
-    StateWrite w{from, from.status, R"({"step":")" + std::string(toString(to)) + R"("})"};
+  static store::StateWrite move(const Settlement& from, Status to, Timestamp when) {
+    store::StateWrite w{from, from.status, R"({"step":")" + std::string(toString(to)) + R"("})"};
     w.next.status = to;
     w.next.updated_at = when;
     return w;
@@ -59,10 +61,10 @@ TEST_F(OutboxTable, IntakeAndEveryWritePathAddExactlyOneOutboxRowPerEvent) {
   EXPECT_EQ(count(pool(), "SELECT count(*) FROM settlement_outbox"), 6);
 
   // Set-based path: 4 settlements × 2 chained transitions (8 writes) → 8 events.
-  std::vector<StateWrite> batch;
+  std::vector<store::StateWrite> batch;
   for (int i = 0; i < 4; ++i) {
-    StateWrite a = move(s[static_cast<size_t>(i)], Status::kInitiated, at(2));
-    StateWrite b = move(a.next, Status::kSellerSecuritiesLocked, at(2));
+    store::StateWrite a = move(s[static_cast<size_t>(i)], Status::kInitiated, at(2));
+    store::StateWrite b = move(a.next, Status::kSellerSecuritiesLocked, at(2));
     batch.push_back(a);
     batch.push_back(b);
   }
@@ -74,11 +76,11 @@ TEST_F(OutboxTable, IntakeAndEveryWritePathAddExactlyOneOutboxRowPerEvent) {
 
   // Pipelined path: a transition, a write that keeps the status (no event) and a guard miss
   // (no event) → 1 event.
-  StateWrite t = move(s[4], Status::kInitiated, at(3));
-  StateWrite keep{s[5], Status::kPending, "{}"};
+  store::StateWrite t = move(s[4], Status::kInitiated, at(3));
+  store::StateWrite keep{s[5], Status::kPending, "{}"};
   keep.next.retry_count = 1;
-  StateWrite miss = move(s[0], Status::kInitiated, at(3));  // s[0] is no longer PENDING
-  std::vector<StateWrite> few = {t, keep, miss};
+  store::StateWrite miss = move(s[0], Status::kInitiated, at(3));  // s[0] is no longer PENDING
+  std::vector<store::StateWrite> few = {t, keep, miss};
   held = repo().write(few);
   ASSERT_TRUE(held.ok()) << held.error().message;
   EXPECT_EQ(*held, (std::vector<bool>{true, true, false}));
@@ -103,7 +105,7 @@ TEST_F(OutboxTable, MarkPublishedDeletesOnlyThoseAndLeavesTheAuditTrailAlone) {
   std::vector<Trade> trades;
   for (int i = 0; i < 5; ++i) trades.push_back(trade("trd_" + std::to_string(i)));
   ASSERT_TRUE(repo().intake(trades, at(0), kDeadline).ok());
-  OutboxRepository& outbox = database_->outbox();
+  store::OutboxRepository& outbox = database_->outbox();
   auto all = *outbox.pending(10);
   ASSERT_EQ(all.size(), 5u);
 
@@ -199,4 +201,4 @@ FROM generate_series(0, 8) n ORDER BY n)sql"}) {
 }
 
 }  // namespace
-}  // namespace sc::store::test
+}  // namespace sc::test

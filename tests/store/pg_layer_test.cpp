@@ -4,8 +4,10 @@
 #include "store/pool.h"
 #include "store_fixture.h"
 
-namespace sc::store::test {
+namespace sc::test {
 namespace {
+
+using namespace sc::store;
 
 TEST(ConnectionPool, ConnectFailureIsRetryableAndNamesHostPort) {
   pg::ConnectionPool pool("host=127.0.0.1 port=1 dbname=x connect_timeout=2", 2);
@@ -103,4 +105,4 @@ TEST_F(PgLayer, ExhaustedPoolAnswersRetryableErrorAfterWaiting) {
 }
 
 }  // namespace
-}  // namespace sc::store::test
+}  // namespace sc::test

@@ -1,6 +1,8 @@
 #include "store_fixture.h"
 
-namespace sc::store::test {
+namespace sc::test {
+
+using namespace sc::store;
 
 void StoreTest::SetUp() {
   PgDbTest::SetUp();
@@ -39,7 +41,7 @@ Settlement StoreTest::create(const Trade& t, Timestamp now) {
   auto r = repo().intake(std::span<const Trade>(&t, 1), now, kDeadline);
   EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().message);
   if (!r.ok()) return {};
-  EXPECT_EQ(r->at(0).kind, IntakeKind::kCreated)
+  EXPECT_EQ(r->at(0).kind, store::IntakeKind::kCreated)
       << (r->at(0).rejection ? r->at(0).rejection->message : "");
   return r->at(0).settlement;
 }
@@ -67,4 +69,4 @@ void StoreTest::expireLeases(const std::vector<Uuid>& tokens) {
   ASSERT_TRUE(r.ok()) << r.error().message;
 }
 
-}  // namespace sc::store::test
+}  // namespace sc::test

@@ -10,13 +10,15 @@
 #include "store/database.h"
 #include "tests/support/pg_test_db.h"
 
-namespace sc::store::test {
+namespace sc::test {
+
+using namespace sc::store;
 
 // A fresh empty database (nothing migrated).
 class PgDbTest : public ::testing::Test {
  protected:
   void SetUp() override { ASSERT_TRUE(db_.create()) << db_.error(); }
-  sc::testing::PgTestDb db_;
+  sc::test::PgTestDb db_;
 };
 
 // A fresh database, migrated, with the repositories.
@@ -25,7 +27,7 @@ class StoreTest : public PgDbTest {
   void SetUp() override;
   void TearDown() override { database_.reset(); }
 
-  SettlementRepository& repo() { return database_->settlements(); }
+  store::SettlementRepository& repo() { return database_->settlements(); }
   void addAccount(const std::string& id, bool active = true);
   // A valid trade between two accounts; `n` varies the amounts.
   static Trade trade(const std::string& trade_id, const std::string& buyer = "acc_buyer",
@@ -48,4 +50,4 @@ class StoreTest : public PgDbTest {
   std::unique_ptr<Database> database_;
 };
 
-}  // namespace sc::store::test
+}  // namespace sc::test

@@ -10,13 +10,15 @@
 
 #include "store_fixture.h"
 
-namespace sc::store::test {
+namespace sc::test {
 namespace {
+
+using namespace sc::store;
 
 class Transitions : public StoreTest {
  protected:
-  StateWrite move(Settlement s, Status to, Timestamp when) {
-    StateWrite w;
+  store::StateWrite move(Settlement s, Status to, Timestamp when) {
+    store::StateWrite w;
     w.expected = s.status;
     s.status = to;
     s.updated_at = when;
@@ -24,7 +26,7 @@ class Transitions : public StoreTest {
     w.event_details = R"({"step":")" + std::string(toString(to)) + "\"}";
     return w;
   }
-  Result<std::vector<bool>> write(std::vector<StateWrite> w) { return repo().write(w); }
+  Result<std::vector<bool>> write(std::vector<store::StateWrite> w) { return repo().write(w); }
 };
 
 TEST_F(Transitions, GuardedWriteAppliesOnceAndWritesOneAuditRow) {
@@ -57,9 +59,10 @@ TEST_F(Transitions, IllegalTransitionIsRejectedAndNothingIsWritten) {
 
 TEST_F(Transitions, WritesForOneSettlementChainInOneCall) {
   Settlement s = create(trade("trd_1"), kT0);
-  StateWrite a = move(s, Status::kInitiated, at(1));
-  StateWrite b = move(a.next, Status::kSellerSecuritiesLocked, at(2));
-  StateWrite c = move(b.next, Status::kSellerSecuritiesLocked, at(3));  // reschedule: no event
+  store::StateWrite a = move(s, Status::kInitiated, at(1));
+  store::StateWrite b = move(a.next, Status::kSellerSecuritiesLocked, at(2));
+  store::StateWrite c =
+      move(b.next, Status::kSellerSecuritiesLocked, at(3));  // reschedule: no event
   c.next.last_error = "ledger timeout";
   c.next.next_attempt_at = at(30);
   auto r = write({a, b, c});
@@ -80,7 +83,7 @@ TEST_F(Transitions, BatchOfDistinctSettlementsReportsEachGuardAndAuditsOnlyChang
   for (int i = 0; i < 12; ++i) trades.push_back(trade("trd_" + std::to_string(i)));
   auto created = repo().intake(trades, kT0, kDeadline);
   ASSERT_TRUE(created.ok());
-  std::vector<StateWrite> writes;
+  std::vector<store::StateWrite> writes;
   std::vector<bool> expected;
   for (int i = 0; i < 12; ++i) {
     Settlement s = (*created)[i].settlement;
@@ -92,7 +95,7 @@ TEST_F(Transitions, BatchOfDistinctSettlementsReportsEachGuardAndAuditsOnlyChang
       writes.push_back(move(s, Status::kSellerSecuritiesLocked, at(1)));
       expected.push_back(false);
     } else {  // reschedules in place
-      StateWrite w = move(s, Status::kPending, at(1));
+      store::StateWrite w = move(s, Status::kPending, at(1));
       w.next.next_attempt_at = at(60);
       w.next.last_error = "busy";
       w.next.round = 4;
@@ -158,22 +161,22 @@ TEST_F(Transitions, EightRacingWorkersWinEachOfThousandTransitionsExactlyOnce) {
       for (int k = 0; k < steps; ++k) {
         std::shuffle(order.begin(), order.end(), rng);
         for (int i : order) {
-          StateWrite w;
+          store::StateWrite w;
           w.expected = path[k];
           w.next = base[i];
           w.next.status = path[k + 1];
           w.next.step_attempt = k + 1;
           w.next.updated_at = at(k + 1);
           w.event_details = "{\"step\":" + std::to_string(k + 1) + "}";
-          auto r = repo().write(std::span<const StateWrite>(&w, 1));
+          auto r = repo().write(std::span<const store::StateWrite>(&w, 1));
           if (!r.ok())
             errors++;
           else if ((*r)[0])
             wins[i * steps + k]++;
           if (i % 25 == 0) {  // now and then a worker bug: skipping straight to SETTLED
-            StateWrite bad = w;
+            store::StateWrite bad = w;
             bad.next.status = Status::kSettled;
-            auto b = repo().write(std::span<const StateWrite>(&bad, 1));
+            auto b = repo().write(std::span<const store::StateWrite>(&bad, 1));
             if (!b.ok() && b.error().code == "illegal_transition")
               illegal_rejected++;
             else
@@ -211,7 +214,7 @@ TEST_F(Transitions, ThousandTransitionsTiming) {
   std::vector<Trade> trades;
   for (int i = 0; i < 1000; ++i) trades.push_back(trade("trd_" + std::to_string(i)));
   auto created = *repo().intake(trades, kT0, kDeadline);
-  std::vector<StateWrite> writes;
+  std::vector<store::StateWrite> writes;
   for (auto& o : created) writes.push_back(move(o.settlement, Status::kInitiated, at(1)));
   auto start = std::chrono::steady_clock::now();
   auto r = repo().write(writes);
@@ -220,11 +223,11 @@ TEST_F(Transitions, ThousandTransitionsTiming) {
   EXPECT_EQ(std::count(r->begin(), r->end(), true), 1000);
   std::printf("[timing] write() of 1000 transitions in one call: %.1f ms\n", ms.count());
 
-  std::vector<StateWrite> next;
+  std::vector<store::StateWrite> next;
   for (auto& w : writes) next.push_back(move(w.next, Status::kSellerSecuritiesLocked, at(2)));
   start = std::chrono::steady_clock::now();
   for (size_t i = 0; i < next.size(); i += 100) {
-    auto part = repo().write(std::span<const StateWrite>(next).subspan(i, 100));
+    auto part = repo().write(std::span<const store::StateWrite>(next).subspan(i, 100));
     ASSERT_TRUE(part.ok());
   }
   ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start);
@@ -268,8 +271,8 @@ TEST_F(Transitions, EverySettlementFieldRoundTripsExactly) {
   n.updated_at = at(5, 654321);
   n.next_attempt_at = at(6, 1);
   n.deadline_at = at(600, 999);
-  StateWrite w{n, Status::kPending, "{}"};
-  ASSERT_EQ(*repo().write(std::span<const StateWrite>(&w, 1)), std::vector<bool>{true});
+  store::StateWrite w{n, Status::kPending, "{}"};
+  ASSERT_EQ(*repo().write(std::span<const store::StateWrite>(&w, 1)), std::vector<bool>{true});
 
   for (auto got : {*repo().find(s.id), *repo().findByTradeId("trd_rt")}) {
     ASSERT_TRUE(got.has_value());
@@ -311,12 +314,12 @@ TEST_F(Transitions, EverySettlementFieldRoundTripsExactly) {
   Settlement cleared = n;
   cleared.initiated_at.reset();
   cleared.failure_reason.clear();
-  StateWrite w2{cleared, Status::kInitiated, "{}"};
-  ASSERT_EQ(*repo().write(std::span<const StateWrite>(&w2, 1)), std::vector<bool>{true});
+  store::StateWrite w2{cleared, Status::kInitiated, "{}"};
+  ASSERT_EQ(*repo().write(std::span<const store::StateWrite>(&w2, 1)), std::vector<bool>{true});
   auto g = **repo().find(s.id);
   EXPECT_FALSE(g.initiated_at.has_value());
   EXPECT_EQ(g.failure_reason, "");
 }
 
 }  // namespace
-}  // namespace sc::store::test
+}  // namespace sc::test

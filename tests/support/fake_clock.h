@@ -5,7 +5,7 @@
 
 #include "domain/time.h"
 
-namespace sc::testing {
+namespace sc::test {
 
 class FakeClock final : public Clock {
  public:
@@ -29,4 +29,4 @@ class FakeElapsed final : public MonotonicClock {
   std::atomic<TimePoint::duration::rep> ticks_{0};
 };
 
-}  // namespace sc::testing
+}  // namespace sc::test

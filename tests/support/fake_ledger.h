@@ -12,7 +12,7 @@
 
 #include "ledger/ledger.h"
 
-namespace sc::testing {
+namespace sc::test {
 
 class FakeLedger final : public ledger::Ledger {
  public:
@@ -104,4 +104,4 @@ class FakeLedger final : public ledger::Ledger {
   int next_id_ = 0;
 };
 
-}  // namespace sc::testing
+}  // namespace sc::test

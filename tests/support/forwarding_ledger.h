@@ -9,7 +9,7 @@
 
 #include "ledger/ledger.h"
 
-namespace sc::testing {
+namespace sc::test {
 
 class ForwardingLedger : public ledger::Ledger {
  public:
@@ -22,8 +22,8 @@ class ForwardingLedger : public ledger::Ledger {
     return target().allocateParty(h);
   }
   Result<bool> partyExists(const std::string& p) override { return target().partyExists(p); }
-  Result<ledger::HoldingView> credit(const std::string& p, const std::string& a, LedgerAmount amount,
-                                     const std::string& s) override {
+  Result<ledger::HoldingView> credit(const std::string& p, const std::string& a,
+                                     LedgerAmount amount, const std::string& s) override {
     return target().credit(p, a, amount, s);
   }
   Result<std::vector<ledger::HoldingView>> holdings(const std::string& p) override {
@@ -52,4 +52,4 @@ class ForwardingLedger : public ledger::Ledger {
   ledger::Ledger* target_ = nullptr;
 };
 
-}  // namespace sc::testing
+}  // namespace sc::test

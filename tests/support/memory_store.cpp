@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <set>
 
-namespace sc::testing {
+namespace sc::test {
 
 // ---- accounts
 // ------------------------------------------------------------------------------------
@@ -59,12 +59,12 @@ void MemoryStore::addEventLocked(const Uuid& id, Status st, const std::string& d
   events_.push_back(std::move(e));
 }
 
-Result<std::vector<IntakeOutcome>> MemoryStore::intake(std::span<const Trade> trades, Timestamp now,
-                                                       Duration deadline) {
-  std::vector<IntakeOutcome> out;
+Result<std::vector<store::IntakeOutcome>> MemoryStore::intake(std::span<const Trade> trades,
+                                                              Timestamp now, Duration deadline) {
+  std::vector<store::IntakeOutcome> out;
   out.reserve(trades.size());
   for (const Trade& t : trades) {
-    IntakeOutcome o;
+    store::IntakeOutcome o;
     for (const auto* id : {&t.buyer_account_id, &t.seller_account_id}) {
       auto a = accounts_.find(*id);
       if (!a) return a.error();
@@ -83,10 +83,10 @@ Result<std::vector<IntakeOutcome>> MemoryStore::intake(std::span<const Trade> tr
       o.settlement = rows_.at(it->second).s;
       o.settlement.lease_token = Uuid();
       if (o.settlement.trade.sameContent(t)) {
-        o.kind = IntakeKind::kDuplicate;
+        o.kind = store::IntakeKind::kDuplicate;
         o.rejection.reset();
       } else {
-        o.kind = IntakeKind::kRejected;
+        o.kind = store::IntakeKind::kRejected;
         o.rejection = Error::permanent("trade_conflict",
                                        "trade " + t.trade_id +
                                            " was already submitted with "
@@ -97,7 +97,7 @@ Result<std::vector<IntakeOutcome>> MemoryStore::intake(std::span<const Trade> tr
       continue;
     }
     if (o.rejection) {
-      o.kind = IntakeKind::kRejected;
+      o.kind = store::IntakeKind::kRejected;
       out.push_back(std::move(o));
       continue;
     }
@@ -109,7 +109,7 @@ Result<std::vector<IntakeOutcome>> MemoryStore::intake(std::span<const Trade> tr
     rows_[s.id] = Row{s, std::nullopt};
     by_trade_[t.trade_id] = s.id;
     addEventLocked(s.id, Status::kPending, R"({"trade_id":")" + t.trade_id + "\"}", now);
-    o.kind = IntakeKind::kCreated;
+    o.kind = store::IntakeKind::kCreated;
     o.settlement = s;
     out.push_back(std::move(o));
   }
@@ -138,7 +138,7 @@ Result<std::optional<Settlement>> MemoryStore::findByTradeId(const std::string& 
   return find(id);
 }
 
-Result<SettlementPage> MemoryStore::list(const ListQuery& q) {
+Result<store::SettlementPage> MemoryStore::list(const store::ListQuery& q) {
   std::lock_guard l(mu_);
   last_query_ = q;
   if (fail_with) return *fail_with;
@@ -160,7 +160,7 @@ Result<SettlementPage> MemoryStore::list(const ListQuery& q) {
   std::sort(all.begin(), all.end(), [](const Settlement& a, const Settlement& b) {
     return a.created_at != b.created_at ? a.created_at > b.created_at : a.id > b.id;
   });
-  SettlementPage page;
+  store::SettlementPage page;
   page.total = static_cast<int64_t>(all.size());
   for (size_t i = static_cast<size_t>(std::max(q.offset, 0));
        i < all.size() && page.settlements.size() < static_cast<size_t>(q.limit); ++i)
@@ -203,8 +203,8 @@ Result<std::vector<Settlement>> MemoryStore::leaseDue(Timestamp now, int limit, 
   return out;
 }
 
-Result<std::vector<bool>> MemoryStore::write(std::span<const StateWrite> writes) {
-  for (const StateWrite& w : writes) {
+Result<std::vector<bool>> MemoryStore::write(std::span<const store::StateWrite> writes) {
+  for (const store::StateWrite& w : writes) {
     if (w.next.status != w.expected && !isAllowedTransition(w.expected, w.next.status)) {
       return Error::permanent("illegal_transition", "settlement " + w.next.settlementId() + ": " +
                                                         std::string(toString(w.expected)) + " -> " +
@@ -230,7 +230,7 @@ Result<std::vector<bool>> MemoryStore::write(std::span<const StateWrite> writes)
   }
   std::vector<bool> held(writes.size(), false);
   for (size_t i = 0; i < writes.size(); ++i) {
-    const StateWrite& w = writes[i];
+    const store::StateWrite& w = writes[i];
     auto it = rows_.find(w.next.id);
     if (it == rows_.end()) continue;
     Row& r = it->second;
@@ -318,9 +318,9 @@ void MemoryStore::addEvent(const Uuid& id, Status st, const std::string& details
   addEventLocked(id, st, details, at);
 }
 
-std::optional<ListQuery> MemoryStore::lastQuery() const {
+std::optional<store::ListQuery> MemoryStore::lastQuery() const {
   std::lock_guard l(mu_);
   return last_query_;
 }
 
-}  // namespace sc::testing
+}  // namespace sc::test

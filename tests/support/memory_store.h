@@ -23,9 +23,9 @@
 
 #include "store/repository.h"
 
-namespace sc::testing {
+namespace sc::test {
 
-class MemoryAccounts final : public AccountRepository {
+class MemoryAccounts final : public store::AccountRepository {
  public:
   Result<Account> create(const Account& a) override;
   Result<std::optional<Account>> find(const std::string& account_id) override;
@@ -41,19 +41,19 @@ class MemoryAccounts final : public AccountRepository {
   std::map<std::string, Account> accounts_;
 };
 
-class MemoryStore final : public SettlementRepository, public OutboxRepository {
+class MemoryStore final : public store::SettlementRepository, public store::OutboxRepository {
  public:
-  explicit MemoryStore(AccountRepository& accounts) : accounts_(accounts) {}
+  explicit MemoryStore(store::AccountRepository& accounts) : accounts_(accounts) {}
 
   // SettlementRepository
-  Result<std::vector<IntakeOutcome>> intake(std::span<const Trade> trades, Timestamp now,
-                                            Duration deadline) override;
+  Result<std::vector<store::IntakeOutcome>> intake(std::span<const Trade> trades, Timestamp now,
+                                                   Duration deadline) override;
   Result<std::optional<Settlement>> find(const Uuid& id) override;
   Result<std::optional<Settlement>> findByTradeId(const std::string& trade_id) override;
-  Result<SettlementPage> list(const ListQuery& q) override;
+  Result<store::SettlementPage> list(const store::ListQuery& q) override;
   Result<std::vector<SettlementEvent>> events(const Uuid& settlement_id) override;
   Result<std::vector<Settlement>> leaseDue(Timestamp now, int limit, Duration lease) override;
-  Result<std::vector<bool>> write(std::span<const StateWrite> writes) override;
+  Result<std::vector<bool>> write(std::span<const store::StateWrite> writes) override;
   Result<std::vector<std::pair<Status, int64_t>>> countByStatus() override;
 
   // OutboxRepository
@@ -66,7 +66,7 @@ class MemoryStore final : public SettlementRepository, public OutboxRepository {
   std::optional<Error> fail_with;  // every call fails with it while set
   // Called inside write() with the lock held, before the guards are checked (e.g. to let a test
   // observe or interleave); not called for failed calls.
-  std::function<void(std::span<const StateWrite>)> on_write;
+  std::function<void(std::span<const store::StateWrite>)> on_write;
   // The row as stored (lease fields included).
   std::optional<Settlement> row(const Uuid& id) const;
   std::vector<Settlement> rows() const;
@@ -77,7 +77,7 @@ class MemoryStore final : public SettlementRepository, public OutboxRepository {
   // Appends an event (and its outbox entry) as a status change would.
   void addEvent(const Uuid& id, Status st, const std::string& details, Timestamp at);
   // The query of the last list() call, failed ones included.
-  std::optional<ListQuery> lastQuery() const;
+  std::optional<store::ListQuery> lastQuery() const;
 
  private:
   struct Row {
@@ -86,16 +86,16 @@ class MemoryStore final : public SettlementRepository, public OutboxRepository {
   };
   void addEventLocked(const Uuid& id, Status st, const std::string& details, Timestamp at);
 
-  AccountRepository& accounts_;
+  store::AccountRepository& accounts_;
   mutable std::mutex mu_;
   std::map<Uuid, Row> rows_;
   std::map<std::string, Uuid> by_trade_;
   std::vector<SettlementEvent> events_;  // position order
   std::map<int64_t, size_t> outbox_;     // undelivered: position → index in events_
   int64_t position_ = 0;
-  std::optional<ListQuery> last_query_;
+  std::optional<store::ListQuery> last_query_;
   int fail_writes_ = 0;
   bool fail_after_commit_ = false;
 };
 
-}  // namespace sc::testing
+}  // namespace sc::test

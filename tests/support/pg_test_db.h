@@ -6,7 +6,7 @@
 //
 //   class MyTest : public ::testing::Test {
 //     void SetUp() override { ASSERT_TRUE(db_.create()) << db_.error(); }
-//     sc::testing::PgTestDb db_;
+//     sc::test::PgTestDb db_;
 //   };   // db_.conninfo() names the new database
 #include <libpq-fe.h>
 #include <unistd.h>
@@ -16,7 +16,7 @@
 #include <cstdlib>
 #include <string>
 
-namespace sc::testing {
+namespace sc::test {
 
 class PgTestDb {
  public:
@@ -87,4 +87,4 @@ class PgTestDb {
   std::string server_, name_, error_;
 };
 
-}  // namespace sc::testing
+}  // namespace sc::test

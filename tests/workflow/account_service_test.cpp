@@ -15,14 +15,15 @@ Decimal dec(const char* s) { return *Decimal::parse(s); }
 
 class AccountServiceTest : public ::testing::Test {
  protected:
-  testing::FakeClock clock{startOf(Date(std::chrono::year(2024) / 11 / 17))};
-  testing::MemoryAccounts accounts;
-  testing::FakeLedger ledger;
-  AccountService service{accounts, ledger, clock};
+  FakeClock clock{startOf(Date(std::chrono::year(2024) / 11 / 17))};
+  MemoryAccounts accounts;
+  FakeLedger ledger;
+  workflow::AccountService service{accounts, ledger, clock};
 };
 
 TEST_F(AccountServiceTest, CreateAllocatesThePartyFromTheHintAndStampsTheClock) {
-  auto a = service.create(NewAccount{"acc_1", std::string("alice"), AccountStatus::kInactive});
+  auto a =
+      service.create(workflow::NewAccount{"acc_1", std::string("alice"), AccountStatus::kInactive});
   ASSERT_TRUE(a) << a.error().message;
   EXPECT_EQ(a->canton_party, "alice::fake");
   EXPECT_EQ(a->status, AccountStatus::kInactive);
@@ -33,14 +34,15 @@ TEST_F(AccountServiceTest, CreateAllocatesThePartyFromTheHintAndStampsTheClock) 
 }
 
 TEST_F(AccountServiceTest, CreateWithoutAPartyHintUsesTheAccountId) {
-  auto a = service.create(NewAccount{"acc_1", std::nullopt, AccountStatus::kActive});
+  auto a = service.create(workflow::NewAccount{"acc_1", std::nullopt, AccountStatus::kActive});
   ASSERT_TRUE(a);
   EXPECT_EQ(a->canton_party, "acc_1::fake");
 }
 
 TEST_F(AccountServiceTest, CreateRejectsATakenIdBeforeAllocatingAParty) {
   accounts.put("acc_1");
-  auto a = service.create(NewAccount{"acc_1", std::string("alice"), AccountStatus::kActive});
+  auto a =
+      service.create(workflow::NewAccount{"acc_1", std::string("alice"), AccountStatus::kActive});
   ASSERT_FALSE(a);
   EXPECT_EQ(a.error().code, "account_exists");
   EXPECT_EQ(a.error().field, "account_id");
@@ -49,7 +51,7 @@ TEST_F(AccountServiceTest, CreateRejectsATakenIdBeforeAllocatingAParty) {
 
 TEST_F(AccountServiceTest, CreatePassesALedgerFailureThroughAndStoresNothing) {
   ledger.fail_with = Error::transient("ledger_unavailable", "down");
-  auto a = service.create(NewAccount{"acc_1", std::nullopt, AccountStatus::kActive});
+  auto a = service.create(workflow::NewAccount{"acc_1", std::nullopt, AccountStatus::kActive});
   ASSERT_FALSE(a);
   EXPECT_EQ(a.error().code, "ledger_unavailable");
   EXPECT_FALSE(*accounts.find("acc_1"));
@@ -103,7 +105,7 @@ TEST_F(AccountServiceTest, BalancesReportAnOverflowingSumInsteadOfWrapping) {
   ledger::HoldingView h;
   h.asset = "USDC";
   h.amount = LedgerAmount::max();
-  auto sums = AccountService::balances({h, h});
+  auto sums = workflow::AccountService::balances({h, h});
   ASSERT_FALSE(sums);
   EXPECT_EQ(sums.error().code, "amount_out_of_range");
 }
@@ -114,7 +116,7 @@ TEST_F(AccountServiceTest, BalancesSumLedgerFiguresPastDecimal18_8Exactly) {
   h.amount = dec("9999999999");  // twice is past DECIMAL(18,8), well inside Numeric 10
   ledger::HoldingView tiny = h;
   tiny.amount = LedgerAmount::parse("0.0000000001").value();
-  auto sums = AccountService::balances({h, h, tiny});
+  auto sums = workflow::AccountService::balances({h, h, tiny});
   ASSERT_TRUE(sums) << sums.error().message;
   EXPECT_EQ(sums->at(0).free.toString(8), "19999999998.0000000001");
 }

@@ -5,7 +5,7 @@
 
 #include "workflow_fixture.h"
 
-namespace sc::workflow_test {
+namespace sc::test {
 namespace {
 
 using namespace std::chrono_literals;
@@ -85,4 +85,4 @@ TEST_F(CrashWindow, WorkerWhoseLeaseExpiredCannotLockAfterAnotherFailedTheSettle
 }
 
 }  // namespace
-}  // namespace sc::workflow_test
+}  // namespace sc::test

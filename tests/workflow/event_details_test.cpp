@@ -6,7 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
-namespace sc {
+namespace sc::test {
 namespace {
 
 using nlohmann::json;
@@ -175,4 +175,4 @@ TEST(EventDetails, RetriedNamesTheReasonAndWhereItResumes) {
 }
 
 }  // namespace
-}  // namespace sc
+}  // namespace sc::test

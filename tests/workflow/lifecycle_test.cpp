@@ -8,7 +8,7 @@
 
 #include "workflow_fixture.h"
 
-namespace sc::workflow_test {
+namespace sc::test {
 namespace {
 
 using namespace std::chrono_literals;
@@ -35,7 +35,7 @@ TEST_F(WorkflowLifecycle, HappyPathSettlesWithEveryAuditEventInOrder) {
   ASSERT_FALSE(now.dvp_atomic_transaction_id.empty());
   auto update = ledger_->updateById(now.dvp_atomic_transaction_id);
   ASSERT_TRUE(update.ok() && update->has_value());
-  EXPECT_EQ((*update)->command_id, Workflow::commandId(now, "settle"));
+  EXPECT_EQ((*update)->command_id, workflow::Workflow::commandId(now, "settle"));
   ASSERT_TRUE(now.initiated_at && now.confirmed_at && now.settled_at);
   EXPECT_FALSE(now.failed_at.has_value());
   EXPECT_TRUE(now.failure_code.empty());
@@ -285,4 +285,4 @@ TEST_F(WorkflowLifecycle, DeadlinePassedWhileNobodyWorkedFailsWithoutTouchingThe
 }
 
 }  // namespace
-}  // namespace sc::workflow_test
+}  // namespace sc::test

@@ -9,7 +9,7 @@
 
 #include "workflow_fixture.h"
 
-namespace sc::workflow_test {
+namespace sc::test {
 namespace {
 
 using namespace std::chrono_literals;
@@ -110,4 +110,4 @@ TEST_F(WorkflowCrash, DeadlineAfterALostBatchReleasesTheLocksItTook) {
 }
 
 }  // namespace
-}  // namespace sc::workflow_test
+}  // namespace sc::test

@@ -8,7 +8,7 @@
 
 #include "workflow_fixture.h"
 
-namespace sc::workflow_test {
+namespace sc::test {
 namespace {
 
 using namespace std::chrono_literals;
@@ -148,9 +148,9 @@ TEST_F(MoneyPath, FailureAtPendingFencesTheRoundsCreateCommand) {
   ASSERT_EQ(now.status, S::kFailed);
   EXPECT_EQ(now.failure_code, "inactive_account");
   auto details = nlohmann::json::parse(events(s).back().details);
-  EXPECT_EQ(details["fenced_command_id"], Workflow::commandId(now, "initiate"));
+  EXPECT_EQ(details["fenced_command_id"], workflow::Workflow::commandId(now, "initiate"));
 
-  ledger::Submission late{Workflow::commandId(now, "initiate"),
+  ledger::Submission late{workflow::Workflow::commandId(now, "initiate"),
                           ledger::CreateDvp{party_.at("acc_buyer"), party_.at("acc_seller"), "AAPL",
                                             "USDC", D("50"), D("7524"), kTradeDate}};
   auto r = ledger_->submit(std::span<const ledger::Submission>(&late, 1));
@@ -163,9 +163,9 @@ TEST_F(MoneyPath, FailureAtPendingFencesTheRoundsCreateCommand) {
 
 // The half-lease budget is counted from when the lease was asked for: a batch whose set-up (the
 // account look-up) already used half the lease starts no ledger round at all.
-class SlowAccounts final : public AccountRepository {
+class SlowAccounts final : public store::AccountRepository {
  public:
-  SlowAccounts(AccountRepository& real, FakeElapsed& elapsed, std::chrono::nanoseconds delay)
+  SlowAccounts(store::AccountRepository& real, FakeElapsed& elapsed, std::chrono::nanoseconds delay)
       : real_(real), elapsed_(elapsed), delay_(delay) {}
   Result<Account> create(const Account& a) override { return real_.create(a); }
   Result<std::optional<Account>> find(const std::string& id) override { return real_.find(id); }
@@ -178,7 +178,7 @@ class SlowAccounts final : public AccountRepository {
   }
 
  private:
-  AccountRepository& real_;
+  store::AccountRepository& real_;
   FakeElapsed& elapsed_;
   std::chrono::nanoseconds delay_;
 };
@@ -187,11 +187,11 @@ TEST_F(MoneyPath, BatchWhoseSetUpUsedHalfTheLeaseStartsNoLedgerRound) {
   creditTheStandardTrade();
   Settlement s = submit("trd_slow", "50", "7524");
   SlowAccounts slow(accounts(), elapsed_, options_.lease / 2 + 1ms);
-  Workflow w(repo(), slow, *ledger_, clock_, options_, elapsed_);
+  workflow::Workflow w(repo(), slow, *ledger_, clock_, options_, elapsed_);
   ASSERT_TRUE(w.runOnce().ok());
   Settlement now = load(s);
   EXPECT_EQ(now.status, S::kPending);
-  auto created = ledger_->completion(Workflow::commandId(now, "initiate"));
+  auto created = ledger_->completion(workflow::Workflow::commandId(now, "initiate"));
   ASSERT_TRUE(created.ok());
   EXPECT_FALSE(created->has_value()) << "a ledger round started after half the lease";
   // A batch with time left goes all the way.
@@ -229,7 +229,7 @@ TEST_F(MoneyPath, PartTooSmallToPayAnyCashWaitsForTheSellerThenSettles) {
 
 // Forwards to the engine; can lose the answer of the next Settle (it commits, the caller gets a
 // timeout) and fail the next completion queries.
-class LossyLedger final : public sc::testing::ForwardingLedger {
+class LossyLedger final : public sc::test::ForwardingLedger {
  public:
   explicit LossyLedger(ledger::Ledger& real) : ForwardingLedger(real), real_(real) {}
   bool lose_next_settle_answer = false;
@@ -306,4 +306,4 @@ TEST_F(MoneyPath, PartThatWouldPayTheWholeAmountIsNotLocked) {
 }
 
 }  // namespace
-}  // namespace sc::workflow_test
+}  // namespace sc::test

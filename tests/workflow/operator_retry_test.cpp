@@ -8,7 +8,7 @@
 
 #include "workflow_fixture.h"
 
-namespace sc::workflow_test {
+namespace sc::test {
 namespace {
 
 using namespace std::chrono_literals;
@@ -127,4 +127,4 @@ TEST_F(WorkflowRetry, RetryOfASettlementThatIsNotFailedIsInvalidState) {
 }
 
 }  // namespace
-}  // namespace sc::workflow_test
+}  // namespace sc::test

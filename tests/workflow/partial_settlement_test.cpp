@@ -9,7 +9,7 @@
 
 #include "workflow_fixture.h"
 
-namespace sc::workflow_test {
+namespace sc::test {
 namespace {
 
 using namespace std::chrono_literals;
@@ -140,4 +140,4 @@ TEST_F(WorkflowPartial, RemainderNeverDeliveredFailsAfterTheRetriesWithNoLocks) 
 }
 
 }  // namespace
-}  // namespace sc::workflow_test
+}  // namespace sc::test

@@ -6,14 +6,14 @@
 
 #include "tests/support/service_process.h"
 
-namespace sc::workflow_test {
+namespace sc::test {
 
 void WorkflowTest::SetUp() {
   const char* store = std::getenv("SC_WORKFLOW_STORE");
   const std::string which = store && *store ? store : "pg";
   if (which == "memory") {
-    memory_accounts_ = std::make_unique<sc::testing::MemoryAccounts>();
-    memory_ = std::make_unique<sc::testing::MemoryStore>(*memory_accounts_);
+    memory_accounts_ = std::make_unique<sc::test::MemoryAccounts>();
+    memory_ = std::make_unique<sc::test::MemoryStore>(*memory_accounts_);
     repo_ = memory_.get();
     accounts_ = memory_accounts_.get();
   } else {
@@ -88,12 +88,12 @@ void WorkflowTest::TearDown() {
   if (!ledger_dir_.empty() && !HasFailure()) std::filesystem::remove_all(ledger_dir_);
 }
 
-std::unique_ptr<Workflow> WorkflowTest::makeWorkflow(SettlementRepository* repo,
-                                                     ledger::Ledger* ledger,
-                                                     const MonotonicClock* elapsed) {
-  return std::make_unique<Workflow>(repo ? *repo : *repo_, *accounts_,
-                                    ledger ? *ledger : workflowLedger(), clock_, options_,
-                                    elapsed ? *elapsed : elapsed_);
+std::unique_ptr<workflow::Workflow> WorkflowTest::makeWorkflow(store::SettlementRepository* repo,
+                                                               ledger::Ledger* ledger,
+                                                               const MonotonicClock* elapsed) {
+  return std::make_unique<workflow::Workflow>(repo ? *repo : *repo_, *accounts_,
+                                              ledger ? *ledger : workflowLedger(), clock_, options_,
+                                              elapsed ? *elapsed : elapsed_);
 }
 
 std::string WorkflowTest::addAccount(const std::string& account_id) {
@@ -138,12 +138,12 @@ Settlement WorkflowTest::submit(const std::string& trade_id, const char* quantit
   auto r = repo().intake(std::span<const Trade>(&t, 1), clock_.now(), options_.timeout);
   EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().message);
   if (!r.ok()) return {};
-  EXPECT_EQ(r->at(0).kind, IntakeKind::kCreated);
+  EXPECT_EQ(r->at(0).kind, store::IntakeKind::kCreated);
   return r->at(0).settlement;
 }
 
-int WorkflowTest::drain(Workflow* w) {
-  Workflow& flow = w ? *w : *workflow_;
+int WorkflowTest::drain(workflow::Workflow* w) {
+  workflow::Workflow& flow = w ? *w : *workflow_;
   int batches = 0;
   for (int i = 0; i < 20; ++i) {
     auto n = flow.runOnce();
@@ -155,7 +155,7 @@ int WorkflowTest::drain(Workflow* w) {
   return batches;
 }
 
-Settlement WorkflowTest::driveToRest(const Settlement& s, Workflow* w, int max_steps) {
+Settlement WorkflowTest::driveToRest(const Settlement& s, workflow::Workflow* w, int max_steps) {
   Settlement now = load(s);
   for (int i = 0; i < max_steps && isActive(now.status) && now.status != Status::kConfirmed; ++i) {
     clock_.set(std::max(clock_.now(), now.next_attempt_at));
@@ -224,7 +224,7 @@ void WorkflowTest::expectLedgerConserved(bool expect_no_locks) {
   // Per party (DESIGN §7.2): what each holds is what it was credited plus what its settlements
   // say settled — a double settlement conserves every total, but not this.
   std::map<std::pair<std::string, std::string>, Decimal> expected = credited_to_;
-  ListQuery all;
+  store::ListQuery all;
   all.limit = 1000000;
   auto page = repo().list(all);
   ASSERT_TRUE(page.ok()) << page.error().message;
@@ -248,4 +248,4 @@ void WorkflowTest::expectLedgerConserved(bool expect_no_locks) {
   EXPECT_TRUE(integrity.ok()) << integrity.error().message;
 }
 
-}  // namespace sc::workflow_test
+}  // namespace sc::test

@@ -32,7 +32,7 @@ inline void PrintTo(Status s, std::ostream* os) { *os << toString(s); }
 inline void PrintTo(const Decimal& d, std::ostream* os) { *os << d.toString(); }
 }  // namespace sc
 
-namespace sc::workflow_test {
+namespace sc::test {
 
 // Every consecutive pair of the audit trail is a legal transition, starting with pending.
 inline void expectLegalPath(const std::vector<Status>& path) {
@@ -49,29 +49,26 @@ inline const std::vector<Status> kHappyPath = {
     Status::kBuyerCashLocked, Status::kExecuting, Status::kConfirmed,
     Status::kSettled};
 
-using sc::testing::FakeClock;
-using sc::testing::FakeElapsed;
-
 inline Decimal D(const char* s) { return Decimal::parse(s).value(); }
 
 // Forwards every call to a real repository; the wrappers below change one or two of them.
-class ForwardingSettlementRepository : public SettlementRepository {
+class ForwardingSettlementRepository : public store::SettlementRepository {
  public:
-  explicit ForwardingSettlementRepository(SettlementRepository& real) : real_(real) {}
-  Result<std::vector<IntakeOutcome>> intake(std::span<const Trade> t, Timestamp now,
-                                            Duration d) override {
+  explicit ForwardingSettlementRepository(store::SettlementRepository& real) : real_(real) {}
+  Result<std::vector<store::IntakeOutcome>> intake(std::span<const Trade> t, Timestamp now,
+                                                   Duration d) override {
     return real_.intake(t, now, d);
   }
   Result<std::optional<Settlement>> find(const Uuid& id) override { return real_.find(id); }
   Result<std::optional<Settlement>> findByTradeId(const std::string& id) override {
     return real_.findByTradeId(id);
   }
-  Result<SettlementPage> list(const ListQuery& q) override { return real_.list(q); }
+  Result<store::SettlementPage> list(const store::ListQuery& q) override { return real_.list(q); }
   Result<std::vector<SettlementEvent>> events(const Uuid& id) override { return real_.events(id); }
   Result<std::vector<Settlement>> leaseDue(Timestamp now, int limit, Duration lease) override {
     return real_.leaseDue(now, limit, lease);
   }
-  Result<std::vector<bool>> write(std::span<const StateWrite> writes) override {
+  Result<std::vector<bool>> write(std::span<const store::StateWrite> writes) override {
     return real_.write(writes);
   }
   Result<std::vector<std::pair<Status, int64_t>>> countByStatus() override {
@@ -79,7 +76,7 @@ class ForwardingSettlementRepository : public SettlementRepository {
   }
 
  protected:
-  SettlementRepository& real_;
+  store::SettlementRepository& real_;
 };
 
 // PostgreSQL times leases by its own clock, which a test cannot move; these tests move time with
@@ -90,7 +87,7 @@ class ForwardingSettlementRepository : public SettlementRepository {
 // the caller's clock already).
 class FakeClockLeases final : public ForwardingSettlementRepository {
  public:
-  FakeClockLeases(SettlementRepository& real, pg::ConnectionPool& pool)
+  FakeClockLeases(store::SettlementRepository& real, store::pg::ConnectionPool& pool)
       : ForwardingSettlementRepository(real), pool_(pool) {}
   Result<std::vector<Settlement>> leaseDue(Timestamp now, int limit, Duration lease) override {
     std::vector<std::string> ended;
@@ -111,7 +108,7 @@ class FakeClockLeases final : public ForwardingSettlementRepository {
       auto r = (*c)->exec(
           "UPDATE settlements SET lease_until = clock_timestamp() - interval '1 microsecond'"
           " WHERE lease_token = ANY($1::uuid[])",
-          {pg::arrayLiteral(ended)});
+          {store::pg::arrayLiteral(ended)});
       if (!r) return r.error();
     }
     auto got = real_.leaseDue(now, limit, lease);
@@ -123,7 +120,7 @@ class FakeClockLeases final : public ForwardingSettlementRepository {
   }
 
  private:
-  pg::ConnectionPool& pool_;
+  store::pg::ConnectionPool& pool_;
   std::mutex mu_;
   std::map<std::string, Timestamp> ends_;  // lease token → its end in fake time
 };
@@ -137,7 +134,7 @@ class FlakySettlementRepository final : public ForwardingSettlementRepository {
   void failNextWriteRecording(Status status) { fail_on_ = status; }
   int failedWrites() const { return failed_; }
 
-  Result<std::vector<bool>> write(std::span<const StateWrite> writes) override {
+  Result<std::vector<bool>> write(std::span<const store::StateWrite> writes) override {
     if (fail_on_) {
       for (const auto& w : writes) {
         if (w.next.status == *fail_on_) {
@@ -157,7 +154,7 @@ class FlakySettlementRepository final : public ForwardingSettlementRepository {
 
 // Forwards to the EmbeddedLedger, optionally running a hook just before the first batch that
 // holds a given command type (e.g. taking a synchronizer down at the EXECUTING step).
-class ScriptedLedger final : public sc::testing::ForwardingLedger {
+class ScriptedLedger final : public sc::test::ForwardingLedger {
  public:
   explicit ScriptedLedger(ledger::EmbeddedLedger& real) : ForwardingLedger(real), real_(real) {}
   // Runs `hook` once, just before the first batch that holds a command of type Cmd: the moment
@@ -201,13 +198,13 @@ class WorkflowTest : public ::testing::Test {
   void TearDown() override;
 
   // A workflow over the fixture's store and ledger (or the given wrappers).
-  std::unique_ptr<Workflow> makeWorkflow(SettlementRepository* repo = nullptr,
-                                         ledger::Ledger* ledger = nullptr,
-                                         const MonotonicClock* elapsed = nullptr);
-  Workflow& wf() { return *workflow_; }
+  std::unique_ptr<workflow::Workflow> makeWorkflow(store::SettlementRepository* repo = nullptr,
+                                                   ledger::Ledger* ledger = nullptr,
+                                                   const MonotonicClock* elapsed = nullptr);
+  workflow::Workflow& wf() { return *workflow_; }
   // The store under test (PostgreSQL or in memory).
-  SettlementRepository& repo() { return *repo_; }
-  AccountRepository& accounts() { return *accounts_; }
+  store::SettlementRepository& repo() { return *repo_; }
+  store::AccountRepository& accounts() { return *accounts_; }
   bool onPostgres() const { return database_ != nullptr; }
 
   // Account (DB) + party (ledger); returns the party id.
@@ -225,10 +222,10 @@ class WorkflowTest : public ::testing::Test {
                     bool allow_partial = false, Date settlement_date = kTradeDate);
 
   // runOnce until nothing is due at the current time (bounded). Returns how many batches ran.
-  int drain(Workflow* w = nullptr);
+  int drain(workflow::Workflow* w = nullptr);
   // Moves the clock to each next attempt and drains, until the settlement rests (not active, or
   // CONFIRMED) or max_steps pass. Returns it as stored.
-  Settlement driveToRest(const Settlement& s, Workflow* w = nullptr, int max_steps = 40);
+  Settlement driveToRest(const Settlement& s, workflow::Workflow* w = nullptr, int max_steps = 40);
   Settlement load(const Settlement& s);
   std::vector<Status> eventStatuses(const Settlement& s);
   std::vector<SettlementEvent> events(const Settlement& s);
@@ -247,13 +244,13 @@ class WorkflowTest : public ::testing::Test {
 
   FakeClock clock_{kT0};
   FakeElapsed elapsed_;
-  sc::testing::PgTestDb db_;
+  sc::test::PgTestDb db_;
   std::unique_ptr<store::Database> database_;           // null on the memory store
   std::unique_ptr<FakeClockLeases> fake_clock_leases_;  // on PostgreSQL: wraps its settlements
-  std::unique_ptr<sc::testing::MemoryAccounts> memory_accounts_;
-  std::unique_ptr<sc::testing::MemoryStore> memory_;
-  SettlementRepository* repo_ = nullptr;
-  AccountRepository* accounts_ = nullptr;
+  std::unique_ptr<sc::test::MemoryAccounts> memory_accounts_;
+  std::unique_ptr<sc::test::MemoryStore> memory_;
+  store::SettlementRepository* repo_ = nullptr;
+  store::AccountRepository* accounts_ = nullptr;
   std::string ledger_dir_;
   // The engine: the fixture's own (embedded mode) or the sandbox's (canton mode, with
   // SC_WORKFLOW_LEDGER=sandbox: the workflow then talks to it through the Canton adapter over
@@ -267,11 +264,11 @@ class WorkflowTest : public ::testing::Test {
   ledger::Ledger& workflowLedger() {
     return canton_ ? static_cast<ledger::Ledger&>(*canton_) : *ledger_;
   }
-  WorkflowOptions options_;
-  std::unique_ptr<Workflow> workflow_;
+  workflow::WorkflowOptions options_;
+  std::unique_ptr<workflow::Workflow> workflow_;
   std::map<std::string, std::string> party_;                            // account id → party
   std::map<std::string, Decimal> credited_;                             // asset → sum of credits
   std::map<std::pair<std::string, std::string>, Decimal> credited_to_;  // (account, asset) → sum
 };
 
-}  // namespace sc::workflow_test
+}  // namespace sc::test
