@@ -3,8 +3,8 @@
 #include <array>
 #include <nlohmann/json.hpp>
 
-#include "domain/ledger_amount.h"
 #include "auth/errors.h"
+#include "domain/ledger_amount.h"
 #include "domain/trade.h"
 #include "ledger/ledger.h"
 #include "store/errors.h"

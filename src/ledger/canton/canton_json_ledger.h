@@ -51,8 +51,8 @@ class CantonJsonLedger final : public Ledger {
   std::vector<Result<Outcome>> submit(std::span<const Submission> batch) override;
   Result<std::string> allocateParty(const std::string& hint) override;
   Result<bool> partyExists(const std::string& party) override;
-  Result<HoldingView> credit(const std::string& party, const std::string& asset, LedgerAmount amount,
-                             const std::string& synchronizer) override;
+  Result<HoldingView> credit(const std::string& party, const std::string& asset,
+                             LedgerAmount amount, const std::string& synchronizer) override;
   Result<std::vector<HoldingView>> holdings(const std::string& party) override;
   Result<std::optional<DvpView>> dvp(const std::string& contract_id) override;
   Result<std::optional<UpdateView>> updateById(const std::string& update_id) override;
