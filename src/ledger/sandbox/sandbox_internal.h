@@ -48,6 +48,11 @@ inline HttpReply invalidArgument(std::string cause) {
   return errorReply(daml::kInvalidArgument, daml::Category::kInvalidIndependentOfSystemState,
                     std::move(cause));
 }
+inline HttpReply userNotFound(const std::string& id) {
+  return errorReply(daml::kUserNotFound,
+                    daml::Category::kInvalidGivenCurrentSystemStateResourceMissing,
+                    "user '" + id + "' not found");
+}
 inline HttpReply permissionDenied(std::string cause) {
   return errorReply(daml::kPermissionDenied, daml::Category::kInsufficientPermission,
                     std::move(cause));
