@@ -114,6 +114,15 @@ TEST(LedgerAmount, ConvertsFromDecimalExactlyAndBackOnlyWhenItFits) {
   EXPECT_EQ(a("-10000000000").toDecimal().error().code, "decimal_out_of_range");
 }
 
+TEST(LedgerAmount, TruncatesTowardZeroToTheTradeScale) {
+  EXPECT_EQ(a("1.2345678999").truncatedToTradeScale(), a("1.23456789"));
+  EXPECT_EQ(a("-1.2345678999").truncatedToTradeScale(), a("-1.23456789"));
+  EXPECT_EQ(a("0.0000000099").truncatedToTradeScale(), a("0"));
+  EXPECT_EQ(a("7524.5").truncatedToTradeScale(), a("7524.5"));
+  EXPECT_EQ(LedgerAmount::max().truncatedToTradeScale().toString(),
+            "9999999999999999999999999999.99999999");
+}
+
 TEST(LedgerAmount, FromUnitsChecksTheRange) {
   EXPECT_EQ(LedgerAmount::fromUnits(LedgerAmount::kMaxUnits)->toString(), kMax);
   EXPECT_EQ(LedgerAmount::fromUnits(-LedgerAmount::kMaxUnits)->toString(), "-" + kMax);

@@ -620,8 +620,7 @@ Result<Outcome> CantonJsonLedger::lock(const std::string& cmd, const std::string
     }
     // A partial lock takes what is available cut down to the trade's 8 decimals, as the engine
     // does: what is locked is a trade figure.
-    const LedgerAmount at_trade_scale =
-        LedgerAmount::fromUnits(available.units() - available.units() % 100).value();
+    const LedgerAmount at_trade_scale = available.truncatedToTradeScale();
     LedgerAmount need = quantity;
     if (available < LedgerAmount(quantity)) {
       if (!(allow_partial && !cash && at_trade_scale.isPositive())) {

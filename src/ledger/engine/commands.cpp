@@ -114,8 +114,7 @@ Result<Outcome> EmbeddedLedger::Impl::lockAssets(const std::string& cmd, const D
   const Units available = fit == free_index.end() ? 0 : fit->second.free;
   // A partial lock takes what is available cut down to the trade's 8 decimals: what settles is a
   // trade figure (settled_quantity is DECIMAL(18,8)) although a holding may carry 10 decimals.
-  constexpr Units kTradeStep = LedgerAmount::kUnit / Decimal::kUnit;  // 100
-  const Units lockable = available - available % kTradeStep;
+  const Units lockable = amountOf(available).truncatedToTradeScale().units();
   Units need = units;
   if (available < units) {
     if (!(sec && allow_partial && lockable > 0)) {
