@@ -14,6 +14,7 @@
 #include "app/config.h"
 #include "auth/verifier.h"
 #include "common/log.h"
+#include "common/shutdown_signals.h"
 #include "ledger/canton/canton_json_ledger.h"
 #include "ledger/embedded_ledger.h"
 #include "messaging/outbox_relay.h"
@@ -78,13 +79,7 @@ int run(const sc::app::Config& cfg) {
   using namespace std::chrono;
   auto log = sc::log::get("app");
 
-  // Block the shutdown signals in every thread; main waits for them with sigwait.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  std::signal(SIGPIPE, SIG_IGN);
+  const sc::ShutdownSignals signals;  // before any thread starts: they inherit the mask
 
   auto db = sc::store::Database::open(cfg.postgresConnInfo(), cfg.db_pool_size);
   if (!db) {
@@ -249,8 +244,7 @@ int run(const sc::app::Config& cfg) {
             cfg.settlement_batch_size,
             cfg.kafka_bootstrap_servers.empty() ? "off" : cfg.kafka_bootstrap_servers);
 
-  int sig = 0;
-  sigwait(&signals, &sig);
+  const int sig = signals.wait();
   log->info("signal {}: draining", sig);
   // Stop intake first (HTTP, then Kafka), then the workers, then relay what is left.
   server.stop();

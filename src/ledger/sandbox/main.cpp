@@ -22,6 +22,7 @@
 #include <sstream>
 
 #include "common/log.h"
+#include "common/shutdown_signals.h"
 #include "ledger/sandbox/sandbox.h"
 #include "ledger/sandbox/server.h"
 
@@ -140,12 +141,7 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  std::signal(SIGPIPE, SIG_IGN);
+  const sc::ShutdownSignals signals;  // before any thread starts: they inherit the mask
 
   sc::ledger::sandbox::SandboxServer server(**sandbox, opt["bind"], static_cast<uint16_t>(port));
   try {
@@ -160,8 +156,7 @@ int main(int argc, char** argv) {
               (*sandbox)->participantId().c_str());
   std::printf("SANDBOX_PORT=%u\n", server.port());
   std::fflush(stdout);
-  int sig = 0;
-  sigwait(&signals, &sig);
+  signals.wait();
   server.stop();
   return 0;
 }
