@@ -69,15 +69,15 @@ class LedgerAmount {
 
   Result<LedgerAmount> add(LedgerAmount other) const;  // amount_out_of_range on overflow
   Result<LedgerAmount> sub(LedgerAmount other) const;  // amount_out_of_range on overflow
-  // this × part / whole, computed exactly (256-bit intermediate) and rounded half-even once to
-  // `scale` decimals (0..10; default 8, the trade's scale: DESIGN §4's pro-rata rule). Errors:
-  // division_by_zero, amount_out_of_range (the rounded result), invalid_scale.
   // Cut toward zero to a trade's 8 decimals (Decimal::kScale): 1.2345678999 → 1.23456789. Exact,
   // never out of range. What a partial lock may take of a holding that carries 10 decimals.
   constexpr LedgerAmount truncatedToTradeScale() const {
     constexpr __int128 kStep = kUnit / Decimal::kUnit;  // 10^(10-8)
     return LedgerAmount(units_ - units_ % kStep);
   }
+  // this × part / whole, computed exactly (256-bit intermediate) and rounded half-even once to
+  // `scale` decimals (0..10; default 8, the trade's scale: DESIGN §4's pro-rata rule). Errors:
+  // division_by_zero, amount_out_of_range (the rounded result), invalid_scale.
   Result<LedgerAmount> mulDiv(LedgerAmount part, LedgerAmount whole,
                               int scale = Decimal::kScale) const;
 

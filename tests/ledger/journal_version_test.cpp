@@ -230,5 +230,37 @@ TEST(JournalVersions, AnUnknownVersionIsRefusedByName) {
   EXPECT_EQ(readBytes(v9 + "/journal.log"), bytes);  // left unchanged
 }
 
+TEST(JournalVersions, ADvpFigureOutsideDecimal18_8IsRefusedAtOpen) {
+  // A record with a valid checksum whose DvP quantity is not a trade figure (a buggy writer, a
+  // crafted file): the ledger does not open on it, rather than fail later when it shows the DvP.
+  TempDir dir;
+  const std::string good = dir.path() + "/good", bad = dir.path() + "/bad";
+  {
+    auto l = openLedger(good);
+    makeHistory(*l);
+  }
+  std::string bytes;
+  bool mutated = false;
+  auto rep = journal::scanFile(good + "/journal.log", [&](Record&& r, uint64_t) -> Result<void> {
+    for (auto& op : r.ops) {
+      if (auto* d = std::get_if<journal::CreateDvpOp>(&op); d && !mutated) {
+        d->quantity_units = 0;
+        mutated = true;
+      }
+    }
+    journal::encode(r, bytes);
+    return {};
+  });
+  ASSERT_TRUE(rep) << rep.error().message;
+  ASSERT_TRUE(mutated);
+  std::filesystem::create_directories(bad);
+  writeBytes(bad + "/journal.log", bytes);
+  auto l = EmbeddedLedger::open(options(bad));
+  ASSERT_FALSE(l);
+  EXPECT_NE(l.error().message.find("outside positive DECIMAL(18,8)"), std::string::npos)
+      << l.error().message;
+  EXPECT_EQ(readBytes(bad + "/journal.log"), bytes);  // left unchanged
+}
+
 }  // namespace
 }  // namespace sc::test

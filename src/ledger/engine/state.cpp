@@ -87,6 +87,14 @@ Result<void> EmbeddedLedger::Impl::applyOp(const journal::Op& op, const std::str
   } else if (auto* o = std::get_if<journal::CreateDvpOp>(&op)) {
     auto s = syncOf(o->synchronizer);
     if (!s) return s.error();
+    // A DvP's figures are trade figures: positive DECIMAL(18,8). Refused here, not later where
+    // the views convert them back.
+    for (int64_t units : {o->quantity_units, o->amount_units}) {
+      if (units <= 0 || units > Decimal::kMaxUnits) {
+        return invalid("journal creates DvP " + o->contract_id + " with a quantity or amount (" +
+                       std::to_string(units) + " units of 10^-8) outside positive DECIMAL(18,8)");
+      }
+    }
     Dvp d;
     d.cid = o->contract_id;
     d.buyer = o->buyer;
