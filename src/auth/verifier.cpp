@@ -180,16 +180,18 @@ Result<Principal> Verifier::verify(std::string_view token) const {
   const int64_t leeway = std::chrono::duration_cast<std::chrono::seconds>(options_.leeway).count();
   auto exp = numericDate(*payload, "exp");
   if (!exp) return exp.error();
-  if (!*exp) return refuse(kMissingClaim, "token has no exp");
-  if (now > **exp + leeway) return refuse(kTokenExpired, "token expired");
+  if (!*exp && options_.require_exp) return refuse(kMissingClaim, "token has no exp");
+  if (*exp && now > **exp + leeway) return refuse(kTokenExpired, "token expired");
   auto nbf = numericDate(*payload, "nbf");
   if (!nbf) return nbf.error();
   if (*nbf && now + leeway < **nbf) return refuse(kTokenNotYetValid, "token is not valid yet");
 
-  auto iss = payload->find("iss");
-  if (iss == payload->end()) return refuse(kMissingClaim, "token has no iss");
-  if (!iss->is_string() || iss->get<std::string>() != options_.issuer)
-    return refuse(kWrongIssuer, "token issuer is not " + options_.issuer);
+  if (options_.require_issuer) {
+    auto iss = payload->find("iss");
+    if (iss == payload->end()) return refuse(kMissingClaim, "token has no iss");
+    if (!iss->is_string() || iss->get<std::string>() != options_.issuer)
+      return refuse(kWrongIssuer, "token issuer is not " + options_.issuer);
+  }
   auto aud = payload->find("aud");
   if (aud == payload->end()) return refuse(kMissingClaim, "token has no aud");
   bool aud_ok = false;
@@ -204,6 +206,7 @@ Result<Principal> Verifier::verify(std::string_view token) const {
   if (sub == payload->end() || !sub->is_string() || sub->get<std::string>().empty())
     return refuse(kMissingClaim, "token has no sub");
   p.subject = sub->get<std::string>();
+  p.expires_at = exp->value_or(0);
   auto roles = stringList(*payload, options_.roles_claim);
   if (!roles) return roles.error();
   p.roles = std::move(*roles);

@@ -4,6 +4,7 @@
 // aud contains audience, exp required and nbf honoured with `leeway`, sub required. Every refusal
 // is an Error whose code is one of auth/errors.h (401 in the API, except auth_keys_unavailable).
 // Stateless apart from the KeyProvider; thread-safe.
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -17,6 +18,7 @@ struct Principal {
   std::string subject;                // sub: the actor in the audit log
   std::vector<std::string> roles;     // from the roles claim
   std::vector<std::string> accounts;  // from the accounts claim (account_holder)
+  int64_t expires_at = 0;             // exp (seconds since the epoch); 0 when the token has none
 
   bool hasRole(std::string_view role) const;
   bool hasAccount(std::string_view account_id) const;
@@ -29,6 +31,10 @@ struct VerifierOptions {
   std::string roles_claim = "roles";           // AUTH_ROLES_CLAIM (dots walk into objects)
   std::string accounts_claim = "accounts";     // AUTH_ACCOUNTS_CLAIM
   std::string hs256_secret;                    // AUTH_HS256_SECRET_FILE's content (development)
+  // Canton's ledger API tokens (the ledger sandbox) need neither: false leaves iss unchecked, and
+  // lets a token without exp never expire (one with exp is still checked). The API keeps both.
+  bool require_issuer = true;
+  bool require_exp = true;
 };
 
 class Verifier {

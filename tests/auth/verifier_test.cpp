@@ -208,6 +208,34 @@ TEST_F(VerifierTest, ChecksIssuerAudienceAndSubject) {
   expectRefused(v, rsa().token(c), kInvalidClaim);
 }
 
+// Canton's ledger API tokens (the ledger sandbox): no iss, exp optional; everything else holds.
+TEST_F(VerifierTest, LeavesIssuerAndExpOptionalOnlyWhenTold) {
+  VerifierOptions o;
+  o.audience = kAud;
+  o.require_issuer = false;
+  o.require_exp = false;
+  Verifier v(o, provider(test::jwks({&rsa()})), clock_);
+  json c = claims();
+  c.erase("iss");
+  c.erase("exp");
+  auto p = v.verify(rsa().token(c));
+  ASSERT_TRUE(p) << p.error().message;
+  EXPECT_EQ(p->expires_at, 0);
+  c["iss"] = "https://any.test";
+  c["exp"] = 1'800'000'000 - 31;
+  expectRefused(v, rsa().token(c), kTokenExpired);
+  c["exp"] = 1'800'000'600;
+  p = v.verify(rsa().token(c));
+  ASSERT_TRUE(p) << p.error().message;
+  EXPECT_EQ(p->expires_at, 1'800'000'600);
+  c.erase("aud");
+  expectRefused(v, rsa().token(c), kMissingClaim);
+  // The defaults (the API's) still require both.
+  c = claims();
+  c.erase("iss");
+  expectRefused(verifier(provider(test::jwks({&rsa()}))), rsa().token(c), kMissingClaim);
+}
+
 TEST_F(VerifierTest, ReloadsOnAnUnknownKidAtMostOncePerInterval) {
   TestKey rotated = TestKey::ec("ec-2");
   auto keys = provider(test::jwks({&rsa()}));
