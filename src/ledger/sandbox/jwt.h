@@ -1,7 +1,7 @@
 #pragma once
 // Ledger API tokens in Canton's audience-based format (`aud`, `sub` = user id, `scope` =
 // "daml_ledger_api", `exp`), signed HS256 with a shared secret. HS256 is for development and
-// tests only, as on a participant; RS256/ES256 are not implemented by the sandbox.
+// tests only, as on a participant; RS256/ES256 tokens are JwksVerifier's (jwks_verifier.h).
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -28,7 +28,7 @@ Result<TokenClaims> verifyHs256(const std::string& token, const std::string& sec
 
 // The sandbox's one point of token verification (Sandbox::Options::verifier): a participant
 // checks signature, algorithm, scope, audience and expiry. Hs256Verifier is the development one;
-// an RS256/ES256/JWKS verifier drops in behind the same call.
+// JwksVerifier (RS256/ES256, JWKS or PEM keys) drops in behind the same call.
 class TokenVerifier {
  public:
   virtual ~TokenVerifier() = default;

@@ -4,6 +4,12 @@
 //   --port N             SANDBOX_PORT           default 0 (a free port; printed)
 //   --data-dir DIR       SANDBOX_DATA_DIR       default var/sandbox (empty: in memory)
 //   --secret-file F      SANDBOX_SECRET_FILE    HS256 token secret (created with a random one)
+//   --jwks-file F        SANDBOX_JWKS_FILE      RS256/ES256 tokens: keys from a JWKS file,
+//   --jwks-url U         SANDBOX_JWKS_URL       … or URL (http/https, cached, refetched on a new
+//                                               kid), …
+//   --cert-file F        SANDBOX_CERT_FILE      … or one PEM certificate or public key (tokens
+//                                               without kid); at most one of the three. With
+//                                               --secret-file too, HS256 tokens still pass.
 //   --token-file F       SANDBOX_TOKEN_FILE     writes a token for --user there (30 days)
 //   --port-file F        SANDBOX_PORT_FILE      writes the bound port there
 //   --user ID            SANDBOX_USER           default settlement-coordinator
@@ -21,8 +27,10 @@
 #include <random>
 #include <sstream>
 
+#include "auth/key_provider.h"
 #include "common/log.h"
 #include "common/shutdown_signals.h"
+#include "ledger/sandbox/jwks_verifier.h"
 #include "ledger/sandbox/sandbox.h"
 #include "ledger/sandbox/server.h"
 
@@ -60,6 +68,46 @@ std::vector<std::string> splitList(const std::string& s) {
   return out;
 }
 
+// The public keys of --jwks-file, --jwks-url or --cert-file (null when none is given). A file
+// that cannot be read or parsed stops the sandbox; an unreachable URL is only reported (the keys
+// load with the first token, as a participant whose identity provider starts later).
+sc::Result<std::shared_ptr<sc::auth::KeyProvider>> publicKeys(
+    std::map<std::string, std::string>& opt) {
+  static const sc::SystemClock clock;
+  std::shared_ptr<sc::auth::KeyProvider> keys;
+  std::string flag;
+  int given = 0;
+  if (!opt["jwks-file"].empty()) {
+    flag = "--jwks-file (SANDBOX_JWKS_FILE)";
+    keys = std::make_shared<sc::auth::KeyProvider>(sc::auth::jwksFileLoader(opt["jwks-file"]),
+                                                   opt["jwks-file"], clock);
+    ++given;
+  }
+  if (!opt["jwks-url"].empty()) {
+    flag = "--jwks-url (SANDBOX_JWKS_URL)";
+    keys = std::make_shared<sc::auth::KeyProvider>(sc::auth::jwksUrlLoader(opt["jwks-url"]),
+                                                   opt["jwks-url"], clock);
+    ++given;
+  }
+  if (!opt["cert-file"].empty()) {
+    flag = "--cert-file (SANDBOX_CERT_FILE)";
+    keys = std::make_shared<sc::auth::KeyProvider>(
+        sc::ledger::sandbox::pemFileLoader(opt["cert-file"]), opt["cert-file"], clock);
+    ++given;
+  }
+  if (given > 1) {
+    return sc::Error::permanent("invalid_config",
+                                "give at most one of --jwks-file, --jwks-url and --cert-file");
+  }
+  if (!keys) return keys;
+  if (auto loaded = keys->keys(); !loaded) {
+    if (opt["jwks-url"].empty())
+      return sc::Error::permanent("invalid_config", flag + ": " + loaded.error().message);
+    std::cerr << "sc-ledger-sandbox: warning: " << flag << ": " << loaded.error().message << "\n";
+  }
+  return keys;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -67,6 +115,9 @@ int main(int argc, char** argv) {
                                             {"port", "0"},
                                             {"data-dir", "var/sandbox"},
                                             {"secret-file", ""},
+                                            {"jwks-file", ""},
+                                            {"jwks-url", ""},
+                                            {"cert-file", ""},
                                             {"token-file", ""},
                                             {"port-file", ""},
                                             {"user", "settlement-coordinator"},
@@ -78,6 +129,9 @@ int main(int argc, char** argv) {
       {"port", "SANDBOX_PORT"},
       {"data-dir", "SANDBOX_DATA_DIR"},
       {"secret-file", "SANDBOX_SECRET_FILE"},
+      {"jwks-file", "SANDBOX_JWKS_FILE"},
+      {"jwks-url", "SANDBOX_JWKS_URL"},
+      {"cert-file", "SANDBOX_CERT_FILE"},
       {"token-file", "SANDBOX_TOKEN_FILE"},
       {"port-file", "SANDBOX_PORT_FILE"},
       {"user", "SANDBOX_USER"},
@@ -121,6 +175,12 @@ int main(int argc, char** argv) {
   Sandbox::Options so;
   so.data_dir = opt["data-dir"];
   so.hs256_secret = secret;
+  auto keys = publicKeys(opt);
+  if (!keys) {
+    std::cerr << "sc-ledger-sandbox: " << keys.error().message << "\n";
+    return 2;
+  }
+  if (*keys) so.verifier = std::make_shared<sc::ledger::sandbox::JwksVerifier>(*keys, secret);
   so.app_user = opt["user"];
   so.synchronizers = splitList(opt["synchronizers"]);
   so.securities_issuer_party = opt["securities-issuer-party"];
