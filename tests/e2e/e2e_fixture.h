@@ -20,12 +20,17 @@
 // SetUp FAILS with a message saying how to start PostgreSQL; it never skips.
 //
 // With SC_E2E_LEDGER=sandbox (CMake registers the suites a second time, prefixed "canton.") the
-// same tests run in canton mode: SetUp starts the built sc-ledger-sandbox on a free port and the
-// service with LEDGER_MODE=canton against it, over HTTP.
+// same tests run in canton mode: the built sc-ledger-sandbox is started on a free port (with the
+// service's LEDGER_SYNCHRONIZERS) and the service with LEDGER_MODE=canton against it, over HTTP.
+// What differs between the modes goes through one helper here, never an if in a test:
+// setSynchronizerDown (the service's POST /ledger/faults, or the sandbox's /sandbox/faults),
+// restartServiceAndLedger (the ledger restarts with the service, or the sandbox is restarted too),
+// loadCount (fewer trades over the sandbox) and serviceServesFaults.
 #include <gtest/gtest.h>
 
 #include <chrono>
 #include <cstdlib>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -44,23 +49,39 @@ class E2eTest : public ::testing::Test {
   using Json = nlohmann::json;
 
  protected:
-  // Variables added to (or replacing) the defaults of defaultEnv(); override per suite.
+  // Variables added to (or replacing) testServiceEnv()'s defaults; override per suite.
   virtual std::map<std::string, std::string> serviceEnv() const { return {}; }
+  // False for a suite whose tests call start() themselves, each with its own settings.
+  virtual bool startsInSetUp() const { return true; }
 
   void SetUp() override {
     ASSERT_TRUE(db_.create()) << db_.error();
     ledger_dir_ = makeTempDir("e2e-ledger");
-    if (useSandbox()) {
-      sandbox_ = std::make_unique<ServiceProcess>(
-          std::map<std::string, std::string>{{"SANDBOX_PORT", "0"},
-                                             {"SANDBOX_DATA_DIR", ledger_dir_ + "/sandbox"},
-                                             {"SANDBOX_SECRET_FILE", ledger_dir_ + "/secret"},
-                                             {"SANDBOX_TOKEN_FILE", ledger_dir_ + "/token"}},
-          sandboxBinaryPath());
-      ASSERT_TRUE(sandbox_->start()) << sandbox_->error();
-    }
-    auto env = defaultEnv();
+    if (startsInSetUp()) start();
+  }
+
+  // Starts the ledger sandbox (canton mode) and the service, with serviceEnv() and then `extra`
+  // added to the defaults.
+  void start(const std::map<std::string, std::string>& extra = {}) {
+    auto env = testServiceEnv(db_.name(), ledger_dir_);
     for (auto& [k, v] : serviceEnv()) env[k] = v;
+    for (auto& [k, v] : extra) env[k] = v;
+    if (useSandbox()) {
+      std::map<std::string, std::string> sandbox_env{
+          {"SANDBOX_PORT", "0"},
+          {"SANDBOX_DATA_DIR", ledger_dir_ + "/sandbox"},
+          {"SANDBOX_SECRET_FILE", ledger_dir_ + "/secret"},
+          {"SANDBOX_TOKEN_FILE", ledger_dir_ + "/token"}};
+      // The participant connects to the synchronizers the service is configured with.
+      if (env.count("LEDGER_SYNCHRONIZERS"))
+        sandbox_env["SANDBOX_SYNCHRONIZERS"] = env["LEDGER_SYNCHRONIZERS"];
+      sandbox_ = std::make_unique<ServiceProcess>(sandbox_env, sandboxBinaryPath());
+      ASSERT_TRUE(sandbox_->start()) << sandbox_->error();
+      env["LEDGER_MODE"] = "canton";
+      env["CANTON_LEDGER_API_HOST"] = "127.0.0.1";
+      env["CANTON_LEDGER_API_PORT"] = std::to_string(sandbox_->port());
+      env["CANTON_AUTH_TOKEN_FILE"] = ledger_dir_ + "/token";
+    }
     service_ = std::make_unique<ServiceProcess>(env);
     ASSERT_TRUE(service_->start()) << service_->error();
     client_ = std::make_unique<HttpClient>(service_->port());
@@ -87,18 +108,6 @@ class E2eTest : public ::testing::Test {
   // Canton mode over a sandbox: per SC_E2E_LEDGER, or always for a suite that overrides this.
   virtual bool useSandbox() const { return cantonMode(); }
 
-  // The service's environment: this test's database and ledger folder, quick idle polling.
-  std::map<std::string, std::string> defaultEnv() const {
-    auto env = testServiceEnv(db_.name(), ledger_dir_);
-    if (sandbox_) {
-      env["LEDGER_MODE"] = "canton";
-      env["CANTON_LEDGER_API_HOST"] = "127.0.0.1";
-      env["CANTON_LEDGER_API_PORT"] = std::to_string(sandbox_->port());
-      env["CANTON_AUTH_TOKEN_FILE"] = ledger_dir_ + "/token";
-    }
-    return env;
-  }
-
   // Starts the (stopped) service again with the same database and ledger folder.
   void restartService() {
     if (service_->running()) {
@@ -107,6 +116,49 @@ class E2eTest : public ::testing::Test {
     ASSERT_TRUE(service_->start()) << service_->error();
     client_ = std::make_unique<HttpClient>(service_->port());
   }
+
+  // Stops the service and its ledger and starts both again on the same data, so that the ledger
+  // recovers from its journal: in embedded mode that is the service; in canton mode the sandbox is
+  // restarted too (on the same port, which the service is configured with).
+  void restartServiceAndLedger() {
+    if (!sandbox_) {
+      restartService();
+      return;
+    }
+    if (service_->running()) {
+      ASSERT_EQ(service_->terminate(), 0) << service_->logTail();
+    }
+    const uint16_t port = sandbox_->port();
+    ASSERT_EQ(sandbox_->terminate(), 0) << sandbox_->logTail();
+    sandbox_->env()["SANDBOX_PORT"] = std::to_string(port);
+    ASSERT_TRUE(sandbox_->start()) << sandbox_->error();
+    restartService();
+  }
+
+  // Takes a synchronizer of the ledger down (its commands fail as unavailable) or brings it back.
+  // The service serves POST /ledger/faults over the embedded ledger only, so in canton mode the
+  // same outage is set on the participant: the sandbox's POST /sandbox/faults. 200 either way.
+  HttpResult setSynchronizerDown(const std::string& synchronizer, bool down) {
+    if (!sandbox_)
+      return post("/ledger/faults", Json{{"synchronizer", synchronizer}, {"down", down}});
+    std::string token;
+    std::getline(std::ifstream(ledger_dir_ + "/token"), token);
+    HttpClient admin(sandbox_->port());
+    return admin.post("/sandbox/faults",
+                      Json{{"outage", {{"synchronizer", synchronizer}, {"down", down}}}}.dump(),
+                      {{"Authorization", "Bearer " + token}, {"Content-Type", "application/json"}});
+  }
+
+  // Whether the service itself serves fault injection (POST /ledger/faults): only over the
+  // embedded ledger (outside production); over a participant it answers 404.
+  bool serviceServesFaults() const { return !useSandbox(); }
+
+  // How many trades a load test runs: `n` on the embedded ledger, 1/kCantonLoadDivisor of it in
+  // canton mode, where every ledger command is an HTTP round trip to the sandbox and an fsync of
+  // its log as well as of the engine's journal (several times the embedded cost; at the embedded
+  // counts the canton variants take many minutes). The assertions are the same at any count.
+  static constexpr int kCantonLoadDivisor = 5;
+  int loadCount(int n) const { return useSandbox() ? n / kCantonLoadDivisor : n; }
 
   HttpClient& http() { return *client_; }
   ServiceProcess& service() { return *service_; }
@@ -127,11 +179,13 @@ class E2eTest : public ::testing::Test {
     return r;
   }
 
-  // POST /ledger/holdings (embedded ledger): gives `account` `amount` of `asset`; expects 201.
-  HttpResult credit(const std::string& account, const std::string& asset,
-                    const std::string& amount) {
-    auto r = post("/ledger/holdings",
-                  Json{{"account_id", account}, {"asset", asset}, {"amount", amount}});
+  // POST /ledger/holdings: gives `account` `amount` of `asset` (on `synchronizer`, or the first);
+  // expects 201.
+  HttpResult credit(const std::string& account, const std::string& asset, const std::string& amount,
+                    const std::string& synchronizer = "") {
+    Json body{{"account_id", account}, {"asset", asset}, {"amount", amount}};
+    if (!synchronizer.empty()) body["synchronizer"] = synchronizer;
+    auto r = post("/ledger/holdings", body);
     EXPECT_EQ(r.status, 201u) << "crediting " << amount << " " << asset << " to " << account << ": "
                               << r.body;
     return r;

@@ -1,7 +1,8 @@
 // End-to-end settlement on the BUILT binary (DESIGN §7): a thousand trades of every kind over
-// HTTP, with a synchronizer outage driven through POST /ledger/faults; and two thousand trades
-// settling while the service is killed with SIGKILL again and again. Checked through the API:
-// every settlement's state and audit trail, every account's holdings, the ledger's totals.
+// HTTP, with a synchronizer outage (setSynchronizerDown); and two thousand trades settling while
+// the service is killed with SIGKILL again and again. Checked through the API: every settlement's
+// state and audit trail, every account's holdings, the ledger's totals. In both modes
+// (e2e_fixture.h); in canton mode with a fifth of the trades.
 //
 // Needs DB_HOST, DB_PORT, DB_USER (./scripts/test, or `./scripts/pg start`): FAILS without them.
 #include <gtest/gtest.h>
@@ -22,6 +23,7 @@
 #include "domain/decimal.h"
 #include "domain/status.h"
 #include "domain/time.h"
+#include "e2e/e2e_fixture.h"
 #include "support/http_client.h"
 #include "support/pg_test_db.h"
 #include "support/service_process.h"
@@ -68,55 +70,29 @@ struct TradeSpec {
   }
 };
 
-class LedgerE2e : public ::testing::Test {
+// On the embedded ledger, or in canton mode over the sandbox (e2e_fixture.h); each test starts
+// the service itself with its own settings.
+class LedgerE2e : public E2eTest {
  protected:
+  bool startsInSetUp() const override { return false; }
+  std::map<std::string, std::string> serviceEnv() const override {
+    // The last one is the settlement synchronizer (where DvPs live); "cash2" holds only the cash
+    // of the outage trades' buyers.
+    return {{"LEDGER_SYNCHRONIZERS", "securities,cash,cash2,settlement"},
+            {"SETTLEMENT_RETRY_DELAY_SECONDS", "1"},
+            {"SETTLEMENT_LEASE_SECONDS", "1"},
+            {"DB_POOL_SIZE", "8"}};
+  }
+
   void SetUp() override {
-    ASSERT_TRUE(db_.create()) << db_.error();
-    ledger_dir_ = makeTempDir("ledger-e2e");
+    E2eTest::SetUp();
     executed_at_ = std::chrono::time_point_cast<Duration>(std::chrono::system_clock::now()) - 1min;
     today_ = dateOf(executed_at_);
   }
 
-  void TearDown() override {
-    client_.reset();
-    if (service_ && service_->running()) service_->terminate();
-    if (HasFailure() && service_) std::cerr << "service log tail:\n" << service_->logTail() << "\n";
-  }
-
-  std::map<std::string, std::string> env(std::map<std::string, std::string> extra) const {
-    std::map<std::string, std::string> e = testServiceEnv(db_.name(), ledger_dir_);
-    // The last one is the settlement synchronizer (where DvPs live); "cash2" holds only the cash
-    // of the outage trades' buyers.
-    e["LEDGER_SYNCHRONIZERS"] = "securities,cash,cash2,settlement";
-    e["SETTLEMENT_RETRY_DELAY_SECONDS"] = "1";
-    e["SETTLEMENT_LEASE_SECONDS"] = "1";
-    e["DB_POOL_SIZE"] = "8";
-    for (auto& [k, v] : extra) e[k] = v;
-    return e;
-  }
-
-  void start(std::map<std::string, std::string> extra) {
-    service_ = std::make_unique<ServiceProcess>(env(std::move(extra)));
-    ASSERT_TRUE(service_->start()) << service_->error();
-    client_ = std::make_unique<HttpClient>(service_->port());
-  }
-
-  HttpResult post(const std::string& path, const Json& body) {
-    return client_->post(path, body.dump(), {{"Content-Type", "application/json"}});
-  }
-
-  void createAccount(const std::string& id) {
-    auto r = post("/accounts", Json{{"account_id", id}});
-    ASSERT_EQ(r.status, 201u) << r.body;
-  }
   void credit(const std::string& account, const std::string& asset, Decimal amount,
               const std::string& sync) {
-    if (!amount.isPositive()) return;
-    auto r = post("/ledger/holdings", Json{{"account_id", account},
-                                           {"asset", asset},
-                                           {"amount", amount.toString()},
-                                           {"synchronizer", sync}});
-    ASSERT_EQ(r.status, 201u) << r.body;
+    if (amount.isPositive()) E2eTest::credit(account, asset, amount.toString(), sync);
   }
 
   // asset → {total, locked}
@@ -177,10 +153,6 @@ class LedgerE2e : public ::testing::Test {
     return path;
   }
 
-  sc::test::PgTestDb db_;
-  std::string ledger_dir_;
-  std::unique_ptr<ServiceProcess> service_;
-  std::unique_ptr<HttpClient> client_;
   Timestamp executed_at_{};
   Date today_{};
 };
@@ -244,20 +216,24 @@ TEST_F(LedgerE2e, ThousandTradesOfEveryKindEachReachTheirExpectedState) {
       cases.push_back(c);
     }
   };
-  add(Kind::kEnough, 600, "ok");
-  add(Kind::kNoSecurities, 100, "nosec");
-  add(Kind::kNoCash, 100, "nocash");
-  add(Kind::kPartial, 50, "partial");
-  add(Kind::kFuture, 100, "future");
-  add(Kind::kOutage, 50, "outage");
-  ASSERT_EQ(cases.size(), 1000u);
+  // A thousand on the embedded ledger; a fifth of each kind in canton mode (loadCount).
+  const int n_enough = loadCount(600), n_nosec = loadCount(100), n_nocash = loadCount(100),
+            n_partial = loadCount(50), n_future = loadCount(100), n_outage = loadCount(50);
+  const int n_total = n_enough + n_nosec + n_nocash + n_partial + n_future + n_outage;
+  add(Kind::kEnough, n_enough, "ok");
+  add(Kind::kNoSecurities, n_nosec, "nosec");
+  add(Kind::kNoCash, n_nocash, "nocash");
+  add(Kind::kPartial, n_partial, "partial");
+  add(Kind::kFuture, n_future, "future");
+  add(Kind::kOutage, n_outage, "outage");
+  ASSERT_EQ(cases.size(), static_cast<size_t>(loadCount(1000)));
 
   for (const auto& c : cases) {
     createAccount(c.t.buyer);
     createAccount(c.t.seller);
     credit(c.t.seller, "AAPL", c.seller_securities, "securities");
     credit(c.t.buyer, "USDC", c.buyer_cash, c.cash_sync);
-    if (HasFatalFailure()) return;
+    if (HasFailure()) return;
   }
   const auto seeded = totals();
   auto t_seeded = SteadyClock::now();
@@ -274,7 +250,7 @@ TEST_F(LedgerE2e, ThousandTradesOfEveryKindEachReachTheirExpectedState) {
   }
   // The outage: "cash2", where the outage trades' buyers hold their cash, goes down; their cash
   // cannot be locked, so they retry with backoff until it is back.
-  auto down = post("/ledger/faults", Json{{"synchronizer", "cash2"}, {"down", true}});
+  auto down = setSynchronizerDown("cash2", true);
   ASSERT_EQ(down.status, 200u) << down.body;
   for (auto& c : cases) {
     if (c.kind != Kind::kOutage) continue;
@@ -291,7 +267,7 @@ TEST_F(LedgerE2e, ThousandTradesOfEveryKindEachReachTheirExpectedState) {
     return true;
   });
   ASSERT_TRUE(all_retrying) << "outage trades did not all start retrying";
-  auto up = post("/ledger/faults", Json{{"synchronizer", "cash2"}, {"down", false}});
+  auto up = setSynchronizerDown("cash2", false);
   ASSERT_EQ(up.status, 200u) << up.body;
 
   ASSERT_TRUE(waitUntil(150s, [&] { return inFlight() == 0; }))
@@ -358,10 +334,10 @@ TEST_F(LedgerE2e, ThousandTradesOfEveryKindEachReachTheirExpectedState) {
     ++seen[c.kind];
     if (HasFailure()) break;  // one broken case is enough to read
   }
-  EXPECT_EQ(countWithStatus(""), 1000);
-  EXPECT_EQ(countWithStatus("settled"), 650);
-  EXPECT_EQ(countWithStatus("confirmed"), 100);
-  EXPECT_EQ(countWithStatus("failed"), 250);
+  EXPECT_EQ(countWithStatus(""), n_total);
+  EXPECT_EQ(countWithStatus("settled"), n_enough + n_outage);
+  EXPECT_EQ(countWithStatus("confirmed"), n_future);
+  EXPECT_EQ(countWithStatus("failed"), n_nosec + n_nocash + n_partial);
 
   // Nothing created or destroyed, nothing left locked.
   auto end = totals();
@@ -381,7 +357,10 @@ TEST_F(LedgerE2e, ThousandTradesOfEveryKindEachReachTheirExpectedState) {
 TEST_F(LedgerE2e, KilledRepeatedlyWhileSettlingEveryTradeSettlesExactlyOnce) {
   start({});
   if (HasFatalFailure()) return;
-  constexpr int kTrades = 2000, kBuyers = 200, kSellers = 200, kKills = 6;
+  // 2,000 on the embedded ledger; a fifth in canton mode (loadCount), still enough to be in
+  // flight at every kill there.
+  const int kTrades = loadCount(2000), kBuyers = loadCount(200), kSellers = loadCount(200);
+  constexpr int kKills = 6;
 
   std::vector<TradeSpec> trades(kTrades);
   std::map<std::string, Decimal> buyer_qty, buyer_cash, seller_qty, seller_cash;
