@@ -4,6 +4,7 @@
 // Over 500 lines: one fixture, and the contract tests need the traffic of every case in one run.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <fstream>
 #include <mutex>
 #include <thread>
@@ -242,6 +243,46 @@ TEST_F(CantonLedger, AConnectionDroppedAfterTheCommitRecoversTheFirstOutcomeAndS
   EXPECT_EQ(settled.quantity, D("100"));
   EXPECT_EQ(holds(buyer_, "AAPL"), D("100"));  // never a second settlement
   EXPECT_EQ(holds(seller_, "USDC"), D("15000"));
+}
+
+// Two workers whose leases overlapped run the same reassignment: the other one moves the locks
+// between this adapter's look at them and its unassign, which the participant then refuses (the
+// lock is no longer where it was seen). The step is done, not failed; the trade settles once.
+TEST_F(CantonLedger, LocksMovedByAnotherWorkerMeanwhileAreNotAFailure) {
+  fund();
+  auto dvp = must("t1:initiate:0", dvpCommand(buyer_, seller_, "100", "15000"));
+  must("t1:lock_securities:0", LockSecurities{dvp.contract_id, D("100")});
+  must("t1:lock_cash:0", LockCash{dvp.contract_id, D("15000")});
+  std::atomic<bool> armed{true};
+  std::atomic<bool> rival_moved{false};
+  server_->setObserver([&](const HttpRequest& req, const HttpReply& rep) {
+    record(req, rep);
+    // After the adapter's look at the locks, before its answer reaches the adapter.
+    if (req.target.rfind("/v2/state/active-contracts", 0) == 0 &&
+        req.body.find("LockedSecurities") != std::string::npos && armed.exchange(false)) {
+      rival_moved =
+          sandbox_->engine().submitOne("rival:reassign:0", ReassignLocks{dvp.contract_id}).ok();
+    }
+  });
+  auto moved = submit("t1:reassign:0", ReassignLocks{dvp.contract_id});
+  server_->setObserver(record);
+  ASSERT_TRUE(rival_moved);
+  ASSERT_TRUE(moved) << moved.error().code << " " << moved.error().message;
+  must("t1:settle:0", Settle{dvp.contract_id});
+  EXPECT_EQ(holds(buyer_, "AAPL"), D("100"));
+  EXPECT_EQ(holds(seller_, "AAPL"), D("0"));
+  EXPECT_EQ(holds(seller_, "USDC"), D("15000"));
+  EXPECT_EQ(holds(buyer_, "USDC"), D("5000"));
+}
+
+// A credit past Daml's Numeric 10 range is the ledger's range error, as in embedded mode.
+TEST_F(CantonLedger, ACreditPastTheNumericRangeIsAnAmountOutOfRangeError) {
+  fund();
+  ASSERT_TRUE(ledger_->credit(buyer_, "USDC", LedgerAmount::max().sub(D("20000")).value(), "cash"));
+  auto over = ledger_->credit(seller_, "USDC", LedgerAmount::parse("0.0000000001").value(), "cash");
+  ASSERT_FALSE(over);
+  EXPECT_EQ(over.error().code, kAmountOutOfRange) << over.error().message;
+  EXPECT_FALSE(over.error().retryable);
 }
 
 TEST_F(CantonLedger, ASlowLedgerTimesOutAndTheSameCommandIdRecoversTheOutcome) {

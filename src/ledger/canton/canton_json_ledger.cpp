@@ -262,15 +262,20 @@ Error CantonJsonLedger::errorOf(const daml::CantonError& e) {
   if (e.code == daml::kLockedContracts) return Error::transient(kContractInFlight, text);
   if (daml::retryable(cat)) return Error::transient(kUnavailable, text);
   if (e.code == daml::kDamlInterpretationError) {
+    // The sandbox names the engine's reason in the context; a participant says it in the cause
+    // (the model's assertion messages, and Daml's ArithmeticError for a Numeric overflow).
     auto reason = e.context.find("reason");
     if (reason != e.context.end() &&
-        (reason->second == kInsufficientSecurities || reason->second == kInsufficientCash)) {
+        (reason->second == kInsufficientSecurities || reason->second == kInsufficientCash ||
+         reason->second == kAmountOutOfRange)) {
       return Error::permanent(reason->second, text);
     }
     if (e.cause.find("insufficient securities") != std::string::npos)
       return Error::permanent(kInsufficientSecurities, text);
     if (e.cause.find("insufficient cash") != std::string::npos)
       return Error::permanent(kInsufficientCash, text);
+    if (e.cause.find("ArithmeticError") != std::string::npos)
+      return Error::permanent(kAmountOutOfRange, text);
   }
   return Error::permanent(kInvalidCommand, text);
 }
@@ -703,6 +708,22 @@ Result<Outcome> CantonJsonLedger::run(const std::string& cmd, const ReassignLock
   // Reassignments are not deduplicated: look where each lock sits before every step. The
   // submitter is the lock's issuer or provider (a stakeholder), so the completion is visible to
   // the co-signers, where completion() looks.
+  //
+  // Another worker (one whose lease lapsed while it ran this same step) may move a lock between
+  // this look and this command; the participant then refuses the command because the lock is no
+  // longer where it was seen. That is not a failure of the step: look again and go on from
+  // where the lock is now (the guard bounds the loop). A refusal while the lock still sits where
+  // it was seen is the step's own error.
+  auto movedMeanwhile = [&](const std::string& contract_id, const std::string& was_on,
+                            bool was_in_flight) {
+    auto again = locksOf(c.dvp_contract_id, **d);
+    if (!again) return false;
+    for (const auto& k : *again) {
+      if (k.contract_id == contract_id)
+        return k.synchronizer != was_on || k.in_flight != was_in_flight;
+    }
+    return true;  // consumed (settled or released) by the other worker
+  };
   for (int guard = 0; guard < 64; ++guard) {
     auto locks = locksOf(c.dvp_contract_id, **d);
     if (!locks) return locks.error();
@@ -717,14 +738,16 @@ Result<Outcome> CantonJsonLedger::run(const std::string& cmd, const ReassignLock
     auto h = daml::decodeHolding(move->tmpl, move->argument);
     if (!h) return h.error();
     std::string reassignment_id = move->reassignment_id;
-    std::string source = move->synchronizer;
-    if (!move->in_flight) {
+    const std::string source = move->synchronizer, contract_id = move->contract_id;
+    const bool in_flight = move->in_flight;
+    if (!in_flight) {
       Json un{{"UnassignCommand",
                {{"value",
-                 {{"contractId", move->contract_id},
+                 {{"contractId", contract_id},
                   {"source", syncId(source)},
                   {"target", syncId(target)}}}}}};
       auto r = reassign(cmd, h->issuer, un);
+      if (!r && !r.error().retryable && movedMeanwhile(contract_id, source, in_flight)) continue;
       if (!r) return r.error();
       for (const auto& ev : r->value("events", Json::array())) {
         if (ev.contains("JsUnassignedEvent"))
@@ -737,10 +760,11 @@ Result<Outcome> CantonJsonLedger::run(const std::string& cmd, const ReassignLock
                 {"source", syncId(source)},
                 {"target", syncId(target)}}}}}};
     auto r = reassign(cmd, h->issuer, as);
+    if (!r && !r.error().retryable && movedMeanwhile(contract_id, source, true)) continue;
     if (!r) return r.error();
     out.update_id = r->value("updateId", "");
     out.offset = r->value("offset", int64_t{0});
-    out.contract_id = move->contract_id;
+    out.contract_id = contract_id;
   }
   if (out.update_id.empty()) {
     auto end = call("GET", "/v2/state/ledger-end", nullptr, true);
