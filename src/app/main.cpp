@@ -16,7 +16,7 @@
 #include "common/log.h"
 #include "common/shutdown_signals.h"
 #include "ledger/canton/canton_json_ledger.h"
-#include "ledger/embedded_ledger.h"
+#include "ledger/engine/embedded_ledger.h"
 #include "messaging/outbox_relay.h"
 #include "messaging/trade_consumer.h"
 #include "store/advisory_lock.h"

@@ -19,7 +19,7 @@
 #include <thread>
 #include <vector>
 
-#include "ledger/journal.h"
+#include "ledger/engine/journal.h"
 #include "support/http_client.h"
 #include "support/pg_test_db.h"
 #include "support/service_process.h"

@@ -4,7 +4,7 @@
 
 #include <thread>
 
-#include "ledger/embedded_ledger.h"
+#include "ledger/engine/embedded_ledger.h"
 #include "ledger_test_util.h"
 
 namespace sc::test {

@@ -9,7 +9,7 @@
 #include <cstdio>
 #include <fstream>
 
-#include "ledger/embedded_ledger.h"
+#include "ledger/engine/embedded_ledger.h"
 #include "ledger_test_util.h"
 
 namespace sc::test {

@@ -6,7 +6,7 @@
 #include <memory>
 #include <string>
 
-#include "ledger/embedded_ledger.h"
+#include "ledger/engine/embedded_ledger.h"
 #include "ledger_test_util.h"
 
 namespace sc::test {

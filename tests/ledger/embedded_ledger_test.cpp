@@ -1,7 +1,7 @@
 // Command-by-command behaviour of the embedded ledger, happy paths and every error: parties,
 // credits, DvP creation, locks and reassignment. Settle and release: settle_release_test.cpp;
 // idempotency, fault injection and atomicity: idempotency_faults_test.cpp.
-#include "ledger/embedded_ledger.h"
+#include "ledger/engine/embedded_ledger.h"
 
 #include <gtest/gtest.h>
 

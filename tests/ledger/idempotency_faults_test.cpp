@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "embedded_ledger_fixture.h"
-#include "ledger/embedded_ledger.h"
+#include "ledger/engine/embedded_ledger.h"
 #include "ledger_test_util.h"
 
 namespace sc::test {

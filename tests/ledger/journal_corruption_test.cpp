@@ -10,8 +10,8 @@
 #include <cstdio>
 #include <set>
 
-#include "ledger/embedded_ledger.h"
-#include "ledger/journal.h"
+#include "ledger/engine/embedded_ledger.h"
+#include "ledger/engine/journal.h"
 #include "ledger_test_util.h"
 
 namespace sc::test {

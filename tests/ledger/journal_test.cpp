@@ -1,5 +1,5 @@
 // The journal's framing, checksum and record encoding.
-#include "ledger/journal.h"
+#include "ledger/engine/journal.h"
 
 #include <gtest/gtest.h>
 

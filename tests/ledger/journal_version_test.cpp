@@ -8,7 +8,7 @@
 #include <filesystem>
 #include <set>
 
-#include "ledger/journal.h"
+#include "ledger/engine/journal.h"
 #include "ledger_test_util.h"
 
 namespace sc::test {

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "ledger/embedded_ledger.h"
+#include "ledger/engine/embedded_ledger.h"
 
 namespace sc::test {
 

@@ -10,7 +10,7 @@
 #include <mutex>
 #include <thread>
 
-#include "ledger/embedded_ledger.h"
+#include "ledger/engine/embedded_ledger.h"
 #include "ledger_test_util.h"
 
 namespace sc::test {

@@ -9,7 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
-#include "ledger/embedded_ledger.h"
+#include "ledger/engine/embedded_ledger.h"
 #include "messaging/outbox_relay.h"
 #include "sim/checker.h"
 #include "support/fake_clock.h"

@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "ledger/canton/canton_json_ledger.h"
-#include "ledger/embedded_ledger.h"
+#include "ledger/engine/embedded_ledger.h"
 #include "ledger/sandbox/sandbox.h"
 #include "ledger/sandbox/server.h"
 #include "store/database.h"

@@ -2,7 +2,7 @@
 // Internals of EmbeddedLedger (not a public header): the state, its indexes and the Impl that the
 // engine's files share. By job: state.cpp (ids, apply/replay of journal ops, indexes, integrity),
 // commands.cpp (command handlers), journaling.cpp (open/replay, commit, group commit, halting),
-// faults.cpp (fault injection); ../embedded_ledger.cpp holds the public API.
+// faults.cpp (fault injection); embedded_ledger.cpp holds the public API.
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -21,8 +21,8 @@
 #include "common/log.h"
 #include "common/metrics.h"
 #include "domain/ledger_amount.h"
-#include "ledger/embedded_ledger.h"
-#include "ledger/journal.h"
+#include "ledger/engine/embedded_ledger.h"
+#include "ledger/engine/journal.h"
 
 namespace sc::ledger {
 namespace engine {

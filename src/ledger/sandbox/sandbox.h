@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "ledger/daml_json.h"
-#include "ledger/embedded_ledger.h"
+#include "ledger/engine/embedded_ledger.h"
 #include "ledger/sandbox/jwt.h"
 #include "ledger/sandbox/sandbox_store.h"
 

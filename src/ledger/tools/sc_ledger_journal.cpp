@@ -15,7 +15,7 @@
 #include <filesystem>
 #include <string>
 
-#include "ledger/journal.h"
+#include "ledger/engine/journal.h"
 
 namespace {
 

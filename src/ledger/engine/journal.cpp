@@ -1,6 +1,6 @@
 // The journal file: scanning (torn tail vs corruption), the folder's lock and epoch, operator
 // truncation, appends and syncs. The record codec and its format versions are journal_codec.cpp.
-#include "ledger/journal.h"
+#include "ledger/engine/journal.h"
 
 #include <fcntl.h>
 #include <sys/file.h>

@@ -1,4 +1,4 @@
-#include "ledger/embedded_ledger.h"
+#include "ledger/engine/embedded_ledger.h"
 
 #include <algorithm>
 #include <thread>

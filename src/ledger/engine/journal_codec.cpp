@@ -8,7 +8,7 @@
 #include <array>
 #include <string>
 
-#include "ledger/journal.h"
+#include "ledger/engine/journal.h"
 
 namespace sc::ledger::journal {
 namespace {
