@@ -1184,8 +1184,16 @@ std::vector<std::string> CantonJsonLedger::synchronizers() const {
 }
 
 Result<void> CantonJsonLedger::ping() {
+  // Alive first, then ready, so /ready can tell a participant that is down from one that is up
+  // but not (yet) ready to serve commands.
+  auto live = call("GET", "/livez", nullptr, true);
+  if (!live) return withoutPayload(live.error());
   auto ready = call("GET", "/readyz", nullptr, true);
-  if (!ready) return withoutPayload(ready.error());
+  if (!ready) {
+    Error e = withoutPayload(ready.error());
+    e.message = "the participant is alive but not ready: " + e.message;
+    return e;
+  }
   // The token is checked too: a wrong or expired one must show in /ready, not at the first trade.
   auto user = call("GET", "/v2/authenticated-user", nullptr, true);
   if (!user) return withoutPayload(user.error());
