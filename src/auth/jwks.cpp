@@ -235,4 +235,47 @@ bool verifyHs256(std::string_view secret, std::string_view input, std::string_vi
   return signature.size() == len && CRYPTO_memcmp(mac.data(), signature.data(), len) == 0;
 }
 
+namespace {
+// A big-number parameter of `key`, big-endian, left-padded to `width` bytes when width > 0.
+std::optional<std::string> bnParam(const EVP_PKEY* key, const char* name, int width = 0) {
+  BIGNUM* bn = nullptr;
+  if (EVP_PKEY_get_bn_param(key, name, &bn) != 1) return std::nullopt;
+  const int size = width > 0 ? width : BN_num_bytes(bn);
+  std::string out(static_cast<size_t>(size), '\0');
+  const int written = BN_bn2binpad(bn, reinterpret_cast<unsigned char*>(out.data()), size);
+  BN_free(bn);
+  if (written != size) return std::nullopt;
+  return out;
+}
+}  // namespace
+
+Result<nlohmann::json> publicJwk(const evp_pkey_st* key) {
+  auto refuse = [](std::string m) { return Error::permanent("invalid_jwks", std::move(m)); };
+  if (EVP_PKEY_is_a(key, "RSA")) {
+    auto n = bnParam(key, OSSL_PKEY_PARAM_RSA_N);
+    auto e = bnParam(key, OSSL_PKEY_PARAM_RSA_E);
+    if (!n || !e) return refuse("cannot read the RSA key's modulus and exponent");
+    return nlohmann::json{
+        {"kty", "RSA"}, {"use", "sig"}, {"n", base64UrlEncode(*n)}, {"e", base64UrlEncode(*e)}};
+  }
+  if (EVP_PKEY_is_a(key, "EC")) {
+    char group[64] = {};
+    size_t len = 0;
+    if (EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof group,
+                                       &len) != 1 ||
+        std::string_view(group, len) != "prime256v1") {
+      return refuse("only EC keys on P-256 (ES256) are supported, not " + std::string(group, len));
+    }
+    auto x = bnParam(key, OSSL_PKEY_PARAM_EC_PUB_X, 32);
+    auto y = bnParam(key, OSSL_PKEY_PARAM_EC_PUB_Y, 32);
+    if (!x || !y) return refuse("cannot read the EC key's point");
+    return nlohmann::json{{"kty", "EC"},
+                          {"use", "sig"},
+                          {"crv", "P-256"},
+                          {"x", base64UrlEncode(*x)},
+                          {"y", base64UrlEncode(*y)}};
+  }
+  return refuse("only RSA (RS256) and P-256 (ES256) keys are supported");
+}
+
 }  // namespace sc::auth

@@ -3,6 +3,7 @@
 // (kty EC, crv P-256, x/y) for ES256, each built into an OpenSSL EVP_PKEY. Symmetric ("oct") keys
 // are refused: a JWKS is public, and HS256 with a public key is the algorithm-confusion attack.
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -44,6 +45,11 @@ class KeySet {
  private:
   std::vector<PublicKey> keys_;
 };
+
+// The public JWK of an RSA or P-256 key — kty, use "sig", and n/e or crv/x/y; no kid and no alg,
+// which are the caller's — the inverse of what parseJwks reads. Errors: invalid_jwks for any other
+// kind of key.
+Result<nlohmann::json> publicJwk(const evp_pkey_st* key);
 
 // HMAC-SHA256 of `input` with `secret`, compared in constant time with `signature`.
 bool verifyHs256(std::string_view secret, std::string_view input, std::string_view signature);

@@ -13,20 +13,6 @@
 #include "auth/jwks.h"
 
 namespace sc::test {
-namespace {
-
-std::string bnParam(EVP_PKEY* key, const char* name, int pad = 0) {
-  BIGNUM* bn = nullptr;
-  if (EVP_PKEY_get_bn_param(key, name, &bn) != 1) throw std::runtime_error("no key param");
-  int len = std::max(pad, BN_num_bytes(bn));
-  std::string out(static_cast<size_t>(len), '\0');
-  BN_bn2binpad(bn, reinterpret_cast<unsigned char*>(out.data()), len);
-  BN_free(bn);
-  return out;
-}
-
-}  // namespace
-
 TestKey TestKey::rsa(std::string kid) {
   TestKey k;
   k.kid_ = std::move(kid);
@@ -47,19 +33,8 @@ TestKey TestKey::ec(std::string kid) {
 }
 
 nlohmann::json TestKey::jwk() const {
-  nlohmann::json j;
-  if (rsa_) {
-    j = {{"kty", "RSA"},
-         {"n", auth::base64UrlEncode(bnParam(key_.get(), OSSL_PKEY_PARAM_RSA_N))},
-         {"e", auth::base64UrlEncode(bnParam(key_.get(), OSSL_PKEY_PARAM_RSA_E))}};
-  } else {
-    j = {{"kty", "EC"},
-         {"crv", "P-256"},
-         {"x", auth::base64UrlEncode(bnParam(key_.get(), OSSL_PKEY_PARAM_EC_PUB_X, 32))},
-         {"y", auth::base64UrlEncode(bnParam(key_.get(), OSSL_PKEY_PARAM_EC_PUB_Y, 32))}};
-  }
+  nlohmann::json j = auth::publicJwk(key_.get()).value();
   if (!kid_.empty()) j["kid"] = kid_;
-  j["use"] = "sig";
   j["alg"] = alg();
   return j;
 }

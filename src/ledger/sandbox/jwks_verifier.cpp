@@ -1,8 +1,6 @@
 #include "ledger/sandbox/jwks_verifier.h"
 
 #include <openssl/bio.h>
-#include <openssl/bn.h>
-#include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -53,18 +51,6 @@ Pkey readPublicKey(std::string_view pem) {
   return key;
 }
 
-// A big-number parameter of `key`, big-endian, left-padded to `width` bytes when width > 0.
-std::optional<std::string> bnParam(const EVP_PKEY* key, const char* name, int width = 0) {
-  BIGNUM* bn = nullptr;
-  if (EVP_PKEY_get_bn_param(key, name, &bn) != 1) return std::nullopt;
-  const int size = width > 0 ? width : BN_num_bytes(bn);
-  std::string out(static_cast<size_t>(size), '\0');
-  const int written = BN_bn2binpad(bn, reinterpret_cast<unsigned char*>(out.data()), size);
-  BN_free(bn);
-  if (written != size) return std::nullopt;
-  return out;
-}
-
 }  // namespace
 
 JwksVerifier::JwksVerifier(std::shared_ptr<auth::KeyProvider> keys, std::string hs256_secret)
@@ -98,36 +84,10 @@ Result<TokenClaims> JwksVerifier::verify(const std::string& token, const std::st
 Result<std::string> pemToJwks(std::string_view pem) {
   Pkey key = readPublicKey(pem);
   if (!key) return invalidKey("not a PEM certificate or public key");
-  nlohmann::json jwk{{"use", "sig"}};
-  if (EVP_PKEY_is_a(key.get(), "RSA")) {
-    auto n = bnParam(key.get(), OSSL_PKEY_PARAM_RSA_N);
-    auto e = bnParam(key.get(), OSSL_PKEY_PARAM_RSA_E);
-    if (!n || !e) return invalidKey("cannot read the RSA key's modulus and exponent");
-    jwk.update({{"kty", "RSA"},
-                {"alg", "RS256"},
-                {"n", auth::base64UrlEncode(*n)},
-                {"e", auth::base64UrlEncode(*e)}});
-  } else if (EVP_PKEY_is_a(key.get(), "EC")) {
-    char group[64] = {};
-    size_t len = 0;
-    if (EVP_PKEY_get_utf8_string_param(key.get(), OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof group,
-                                       &len) != 1 ||
-        std::string_view(group, len) != "prime256v1") {
-      return invalidKey("only EC keys on P-256 (ES256) are supported, not " +
-                        std::string(group, len));
-    }
-    auto x = bnParam(key.get(), OSSL_PKEY_PARAM_EC_PUB_X, 32);
-    auto y = bnParam(key.get(), OSSL_PKEY_PARAM_EC_PUB_Y, 32);
-    if (!x || !y) return invalidKey("cannot read the EC key's point");
-    jwk.update({{"kty", "EC"},
-                {"alg", "ES256"},
-                {"crv", "P-256"},
-                {"x", auth::base64UrlEncode(*x)},
-                {"y", auth::base64UrlEncode(*y)}});
-  } else {
-    return invalidKey("only RSA (RS256) and P-256 (ES256) keys are supported");
-  }
-  return nlohmann::json{{"keys", {jwk}}}.dump();
+  auto jwk = auth::publicJwk(key.get());
+  if (!jwk) return invalidKey(jwk.error().message);
+  (*jwk)["alg"] = (*jwk)["kty"] == "RSA" ? "RS256" : "ES256";
+  return nlohmann::json{{"keys", {*jwk}}}.dump();
 }
 
 auth::KeyProvider::Loader pemFileLoader(std::string path) {
