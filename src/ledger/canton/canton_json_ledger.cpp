@@ -714,16 +714,23 @@ Result<Outcome> CantonJsonLedger::run(const std::string& cmd, const ReassignLock
   // longer where it was seen. That is not a failure of the step: look again and go on from
   // where the lock is now (the guard bounds the loop). A refusal while the lock still sits where
   // it was seen is the step's own error.
-  auto movedMeanwhile = [&](const std::string& contract_id, const std::string& was_on,
-                            bool was_in_flight) {
+  // What to make of a refused reassignment: nullopt when the lock moved (or was consumed) since
+  // it was seen, so the loop looks again; else the error to return. A failed look is returned as
+  // it is (retryable), never the refusal it was meant to explain.
+  auto refusal = [&](const Error& e, const std::string& contract_id, const std::string& was_on,
+                     bool was_in_flight) -> std::optional<Error> {
+    if (e.retryable) return e;
     auto again = locksOf(c.dvp_contract_id, **d);
-    if (!again) return false;
+    if (!again) return again.error();
     for (const auto& k : *again) {
-      if (k.contract_id == contract_id)
-        return k.synchronizer != was_on || k.in_flight != was_in_flight;
+      if (k.contract_id == contract_id) {
+        if (k.synchronizer != was_on || k.in_flight != was_in_flight) return std::nullopt;
+        return e;
+      }
     }
-    return true;  // consumed (settled or released) by the other worker
+    return std::nullopt;  // consumed (settled or released) by the other worker
   };
+  bool all_on_target = false;
   for (int guard = 0; guard < 64; ++guard) {
     auto locks = locksOf(c.dvp_contract_id, **d);
     if (!locks) return locks.error();
@@ -734,7 +741,10 @@ Result<Outcome> CantonJsonLedger::run(const std::string& cmd, const ReassignLock
         break;
       }
     }
-    if (!move) break;
+    if (!move) {
+      all_on_target = true;
+      break;
+    }
     auto h = daml::decodeHolding(move->tmpl, move->argument);
     if (!h) return h.error();
     std::string reassignment_id = move->reassignment_id;
@@ -747,8 +757,10 @@ Result<Outcome> CantonJsonLedger::run(const std::string& cmd, const ReassignLock
                   {"source", syncId(source)},
                   {"target", syncId(target)}}}}}};
       auto r = reassign(cmd, h->issuer, un);
-      if (!r && !r.error().retryable && movedMeanwhile(contract_id, source, in_flight)) continue;
-      if (!r) return r.error();
+      if (!r) {
+        if (auto e = refusal(r.error(), contract_id, source, in_flight)) return *e;
+        continue;
+      }
       for (const auto& ev : r->value("events", Json::array())) {
         if (ev.contains("JsUnassignedEvent"))
           reassignment_id = ev["JsUnassignedEvent"]["value"].value("reassignmentId", "");
@@ -760,11 +772,18 @@ Result<Outcome> CantonJsonLedger::run(const std::string& cmd, const ReassignLock
                 {"source", syncId(source)},
                 {"target", syncId(target)}}}}}};
     auto r = reassign(cmd, h->issuer, as);
-    if (!r && !r.error().retryable && movedMeanwhile(contract_id, source, true)) continue;
-    if (!r) return r.error();
+    if (!r) {
+      if (auto e = refusal(r.error(), contract_id, source, true)) return *e;
+      continue;
+    }
     out.update_id = r->value("updateId", "");
     out.offset = r->value("offset", int64_t{0});
     out.contract_id = contract_id;
+  }
+  if (!all_on_target) {
+    return Error::transient(kContractInFlight, "the locks of " + c.dvp_contract_id +
+                                                   " were still moving after 64 reassignment "
+                                                   "steps; the step is retried");
   }
   if (out.update_id.empty()) {
     auto end = call("GET", "/v2/state/ledger-end", nullptr, true);
