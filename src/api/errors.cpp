@@ -14,7 +14,7 @@ namespace sc::api {
 namespace {
 
 // Every client-input rejection: the domain's reason codes and the API's own.
-constexpr std::array<std::string_view, 27> kBadRequestCodes = {
+constexpr std::array<std::string_view, 28> kBadRequestCodes = {
     reason::kInvalidJson,
     reason::kMissingField,
     reason::kInvalidFieldType,
@@ -37,6 +37,7 @@ constexpr std::array<std::string_view, 27> kBadRequestCodes = {
     reason::kInactiveAccount,
     kInvalidParameter,
     kMalformedRequest,
+    kJsonTooDeep,
     ledger::kInvalidCommand,  // e.g. an unknown synchronizer in a credit
     // A credit's amount (Numeric 10) and a credit past an asset's Numeric 10 ledger total.
     amount_reason::kInvalidAmount,
@@ -65,9 +66,9 @@ constexpr std::array<std::string_view, 3> kNotFoundCodes = {workflow::kSettlemen
                                                             workflow::kAccountNotFound, kNotFound};
 
 // Unavailable dependencies: 503 with Retry-After even when the error is not marked retryable.
-constexpr std::array<std::string_view, 5> kUnavailableCodes = {
-    auth::kKeysUnavailable, store::kDatabaseUnavailable, ledger::kUnavailable, ledger::kTimeout,
-    ledger::kContractInFlight};
+constexpr std::array<std::string_view, 7> kUnavailableCodes = {
+    auth::kKeysUnavailable,    store::kDatabaseUnavailable, ledger::kUnavailable, ledger::kTimeout,
+    ledger::kContractInFlight, kTooManyConnections,         kDeadlineExceeded};
 
 bool in(std::string_view code, auto const& list) {
   for (auto c : list)
@@ -87,6 +88,7 @@ unsigned httpStatusFor(const Error& e) {
   if (in(c, kUnprocessableCodes)) return 422;
   if (c == kMethodNotAllowed) return 405;
   if (c == kPayloadTooLarge) return 413;
+  if (c == kUnsupportedMediaType) return 415;
   if (c == kHeaderTooLarge) return 431;
   if (c == kNotReady || e.retryable || in(c, kUnavailableCodes)) return 503;
   return 500;

@@ -15,6 +15,14 @@ inline constexpr std::string_view kInvalidParameter = "invalid_parameter";  // q
 inline constexpr std::string_view kMalformedRequest = "malformed_request";  // bad HTTP
 inline constexpr std::string_view kPayloadTooLarge = "payload_too_large";
 inline constexpr std::string_view kHeaderTooLarge = "header_too_large";
+// A request body that is not declared "Content-Type: application/json" (415).
+inline constexpr std::string_view kUnsupportedMediaType = "unsupported_media_type";
+// A JSON body nested deeper than the API accepts (400).
+inline constexpr std::string_view kJsonTooDeep = "json_too_deep";
+// Load shedding (503 with Retry-After): the connection limit is reached, or a request was not
+// answered within its deadline (it waited too long for a handler, or its handler ran too long).
+inline constexpr std::string_view kTooManyConnections = "too_many_connections";
+inline constexpr std::string_view kDeadlineExceeded = "deadline_exceeded";
 inline constexpr std::string_view kUnauthorized = "unauthorized";
 // POST /ledger/holdings: the Idempotency-Key was used with another body (422), or its first
 // request is still crediting (409).
@@ -28,7 +36,7 @@ inline constexpr std::string_view kNotReady = "not_ready";
 inline constexpr std::string_view kInternalError = "internal_error";
 
 // 400 for every validation/reason code, 401 (auth/errors.h token codes), 403, 404, 405, 409, 413,
-// 431, 503 for retryable errors, 500 for anything unexpected.
+// 415, 431, 503 for retryable errors, 500 for anything unexpected.
 unsigned httpStatusFor(const Error& e);
 
 // The JSON error body for `e`.

@@ -7,16 +7,19 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <cerrno>
 #include <future>
 #include <map>
 #include <optional>
 #include <stdexcept>
 
 #include "api/errors.h"
+#include "common/log.h"
 
 namespace sc::api {
 
@@ -30,6 +33,27 @@ namespace {
 constexpr size_t kHeaderLimit = 16 * 1024;
 constexpr auto kDrainTimeout = std::chrono::seconds(2);
 constexpr size_t kDrainLimit = 4 << 20;
+
+// Probes answer from memory or one cheap query: they must not wait behind the handler pool.
+bool isProbe(const std::string& method, std::string_view target) {
+  if (method != "GET") return false;
+  target = target.substr(0, target.find('?'));
+  return target == "/health" || target == "/ready";
+}
+
+// "application/json", "application/json; charset=utf-8" (media types are case-insensitive).
+bool isJsonMediaType(std::string_view content_type) {
+  auto media = content_type.substr(0, content_type.find(';'));
+  while (!media.empty() && (media.back() == ' ' || media.back() == '\t')) media.remove_suffix(1);
+  while (!media.empty() && (media.front() == ' ' || media.front() == '\t')) media.remove_prefix(1);
+  return beast::iequals(media, "application/json");
+}
+
+// Accept failures that mean "no descriptor or memory right now": retrying at once would spin.
+bool isResourceExhaustion(const beast::error_code& ec) {
+  return ec == net::error::no_descriptors || ec == net::error::no_buffer_space ||
+         ec == net::error::no_memory || ec.value() == ENFILE;
+}
 
 }  // namespace
 
@@ -61,6 +85,15 @@ ApiMetrics& apiMetrics() {
                              &p->protocol_errors);
     metrics::registerCounter("sc_api_read_timeouts_total", "Connections closed by the read timeout",
                              &p->timeouts);
+    metrics::registerCounter("sc_api_refused_connections_total",
+                             "Connections answered 503 because HTTP_MAX_CONNECTIONS were open",
+                             &p->refused_connections);
+    metrics::registerCounter("sc_api_accept_errors_total",
+                             "Failed accepts (out of descriptors or memory); accepting pauses",
+                             &p->accept_errors);
+    metrics::registerCounter("sc_api_deadline_exceeded_total",
+                             "Requests answered 503 because HTTP_REQUEST_DEADLINE_MS passed",
+                             &p->deadline_exceeded);
     metrics::registerGauge("sc_api_open_connections", "Open HTTP connections",
                            &p->open_connections);
     metrics::registerGauge("sc_api_requests_in_flight", "HTTP requests being handled",
@@ -78,7 +111,9 @@ struct HttpServer::Impl {
         router(r),
         ioc(std::max(1, options.io_threads)),
         acceptor(net::make_strand(ioc)),
-        pool(static_cast<size_t>(std::max(1, options.handler_threads))) {}
+        accept_timer(acceptor.get_executor()),
+        pool(static_cast<size_t>(std::max(1, options.handler_threads))),
+        probe_pool(static_cast<size_t>(std::max(1, options.probe_threads))) {}
 
   void accept();
   void registerSession(Session* s, std::weak_ptr<Session> w) {
@@ -103,10 +138,14 @@ struct HttpServer::Impl {
   std::mutex mu;
   std::condition_variable cv;
   std::map<Session*, std::weak_ptr<Session>> sessions;
+  std::atomic<int> connections{0};  // live Session objects (max_connections)
+  std::chrono::steady_clock::time_point last_accept_warning;
 
   net::io_context ioc;
   tcp::acceptor acceptor;
+  net::steady_timer accept_timer;  // on the acceptor's strand: the pause after a failed accept
   net::thread_pool pool;
+  net::thread_pool probe_pool;
   std::optional<net::executor_work_guard<net::io_context::executor_type>> work;
   std::vector<std::thread> threads;
 };
@@ -115,18 +154,27 @@ struct HttpServer::Impl {
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket socket, HttpServer::Impl& server)
-      : stream_(std::move(socket)), server_(server) {
+      : stream_(std::move(socket)), server_(server), deadline_(stream_.get_executor()) {
     server_.metrics.open_connections.add(1);
+    server_.connections.fetch_add(1);
   }
   ~Session() {
+    server_.connections.fetch_sub(1);
     server_.metrics.open_connections.add(-1);
     server_.unregisterSession(this);
   }
 
-  void start() {
+  // `refuse`: the connection limit is reached; answer 503 and close without reading a request.
+  void start(bool refuse) {
     server_.registerSession(this, weak_from_this());
-    net::dispatch(stream_.get_executor(), [self = shared_from_this()] {
+    net::dispatch(stream_.get_executor(), [self = shared_from_this(), refuse] {
       if (self->server_.stopping) return self->close();
+      if (refuse) {
+        return self->writeErrorAndClose(Error::transient(
+            std::string(kTooManyConnections),
+            "the server has " + std::to_string(self->server_.options.max_connections) +
+                " open connections (HTTP_MAX_CONNECTIONS); retry later"));
+      }
       self->readHeader();
     });
   }
@@ -219,25 +267,78 @@ class Session : public std::enable_shared_from_this<Session> {
     beast::error_code peer_ec;
     auto peer = stream_.socket().remote_endpoint(peer_ec);
     if (!peer_ec) req->remote_address = peer.address().to_string();
+    ++requests_served_;
+    const int max_requests = server_.options.max_requests_per_connection;
+    if (max_requests > 0 && requests_served_ >= max_requests) keep_alive_ = false;
+    if (!req->body.empty() && !isJsonMediaType(req->header("content-type"))) {
+      const std::string sent = req->header("content-type");
+      return write(
+          errorResponse(kUnsupportedMediaType,
+                        "a request body must be sent with Content-Type: application/json (" +
+                            (sent.empty() ? std::string("none was sent")
+                                          : "got '" + log::escape(sent) + "'") +
+                            ")"),
+          keep_alive_ && !server_.stopping);
+    }
     server_.metrics.in_flight.add(1);
     started_ = std::chrono::steady_clock::now();
+    const uint64_t generation = ++generation_;
+    const auto deadline = server_.options.request_deadline;
+    deadline_.expires_after(deadline);
+    deadline_.async_wait([self = shared_from_this(), generation](beast::error_code ec) {
+      if (!ec) self->onDeadline(generation);
+    });
 
-    // Handlers may block (database, ledger): never on the io threads.
-    net::post(server_.pool, [self = shared_from_this(), req] {
-      auto res = std::make_shared<HttpResponse>(self->server_.router.dispatch(*req));
-      net::post(self->stream_.get_executor(),
-                [self, req, res] { self->onHandled(*req, std::move(*res)); });
+    // Handlers may block (database, ledger): never on the io threads. A request that waited
+    // past its deadline for a thread is not run at all (the client has its 503 already).
+    auto& pool = isProbe(req->method, req->target) ? server_.probe_pool : server_.pool;
+    net::post(pool, [self = shared_from_this(), req, generation, queued = started_, deadline] {
+      std::shared_ptr<HttpResponse> res;
+      if (std::chrono::steady_clock::now() - queued >= deadline) {
+        res = std::make_shared<HttpResponse>(errorResponse(
+            Error::transient(std::string(kDeadlineExceeded),
+                             "the request waited past its deadline for a handler; not run")));
+      } else {
+        res = std::make_shared<HttpResponse>(self->server_.router.dispatch(*req));
+      }
+      net::post(self->stream_.get_executor(), [self, req, res, generation] {
+        self->onHandled(*req, std::move(*res), generation);
+      });
     });
   }
 
-  void onHandled(const HttpRequest& req, HttpResponse res) {
+  void onHandled(const HttpRequest& req, HttpResponse res, uint64_t generation) {
     server_.metrics.in_flight.add(-1);
     auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
                       std::chrono::steady_clock::now() - started_)
                       .count();
+    if (answered_by_deadline_ == generation) {
+      logger()->warn(
+          "{} {} finished after its deadline had answered 503 (its own answer: {}, after {} us)",
+          req.method, log::escape(req.path.empty() ? req.target : req.path), res.status, micros);
+      return;
+    }
+    deadline_.cancel();
     logger()->debug("{} {} -> {} ({} us)", req.method, req.path.empty() ? req.target : req.path,
                     res.status, micros);
     write(std::move(res), keep_alive_ && !server_.stopping);
+  }
+
+  // The request of `generation` is still being handled at its deadline: answer 503 now and close
+  // the connection (its late response is dropped in onHandled).
+  void onDeadline(uint64_t generation) {
+    if (state_ != State::kHandling || generation != generation_) return;
+    answered_by_deadline_ = generation;
+    server_.metrics.deadline_exceeded.inc();
+    logger()->warn("request deadline of {} ms passed; answering 503",
+                   server_.options.request_deadline.count());
+    write(errorResponse(Error::transient(
+              std::string(kDeadlineExceeded),
+              "the request was not answered within " +
+                  std::to_string(server_.options.request_deadline.count()) +
+                  " ms; its outcome is unknown: retrying is safe (trades are idempotent by "
+                  "trade_id, credits by Idempotency-Key)")),
+          false);
   }
 
   void write(HttpResponse res, bool keep_alive, bool drain_after = false) {
@@ -316,15 +417,37 @@ class Session : public std::enable_shared_from_this<Session> {
   std::chrono::steady_clock::time_point started_;
   std::unique_ptr<std::array<char, 8192>> drain_buf_;
   size_t drained_ = 0;
+  net::steady_timer deadline_;         // the request deadline
+  uint64_t generation_ = 0;            // the request being handled
+  uint64_t answered_by_deadline_ = 0;  // the request the deadline answered, if any
+  int requests_served_ = 0;
 };
 
 void HttpServer::Impl::accept() {
   acceptor.async_accept(net::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
     if (stopping || !acceptor.is_open()) return;
     if (ec) {
+      metrics.accept_errors.inc();
+      if (isResourceExhaustion(ec)) {
+        // The pending connection stays in the backlog; accepting again at once fails again.
+        const auto now = std::chrono::steady_clock::now();
+        if (now - last_accept_warning >= std::chrono::seconds(10)) {
+          last_accept_warning = now;
+          logger()->warn("accept failed: {} ({} connections open); pausing accepts for {} ms",
+                         ec.message(), connections.load(), options.accept_backoff.count());
+        }
+        accept_timer.expires_after(options.accept_backoff);
+        accept_timer.async_wait([this](beast::error_code) {
+          if (!stopping && acceptor.is_open()) accept();
+        });
+        return;
+      }
       logger()->warn("accept failed: {}", ec.message());
     } else {
-      std::make_shared<Session>(std::move(socket), *this)->start();
+      const bool refuse =
+          options.max_connections > 0 && connections.load() >= options.max_connections;
+      if (refuse) metrics.refused_connections.inc();
+      std::make_shared<Session>(std::move(socket), *this)->start(refuse);
     }
     accept();
   });
@@ -376,6 +499,7 @@ void HttpServer::stop() {
   std::promise<void> closed;
   net::post(s.acceptor.get_executor(), [&] {
     beast::error_code ignored;
+    s.accept_timer.cancel();
     s.acceptor.close(ignored);
     closed.set_value();
   });
@@ -422,6 +546,7 @@ void HttpServer::stop() {
   for (auto& t : s.threads) t.join();
   s.threads.clear();
   s.pool.join();
+  s.probe_pool.join();
   logger()->info("HTTP server stopped");
 }
 

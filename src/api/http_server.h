@@ -8,7 +8,18 @@
 // Keep-alive is honoured; one request at a time per connection (no pipelining concurrency).
 //
 // Limits: read timeout (idle keep-alive and slow requests) via tcp_stream::expires_after; body
-// limit → 413; malformed HTTP → 400; oversized headers → 431. Those errors close the connection.
+// limit → 413; malformed HTTP → 400; oversized headers → 431; a body not declared
+// "Content-Type: application/json" → 415. Those errors (but 415) close the connection.
+//
+// Bounded abuse: at most `max_connections` open connections (one more is answered 503
+// too_many_connections and closed); an accept that fails for lack of descriptors or memory
+// (EMFILE, ENFILE, ENOBUFS, ENOMEM) pauses accepting for `accept_backoff` instead of spinning;
+// a request not answered within `request_deadline` (waiting for a handler thread, or in a slow
+// handler) is answered 503 deadline_exceeded with Retry-After and its connection closed (a
+// handler that was already running may still complete: retrying is safe because POST /trades is
+// idempotent by trade id and credits by Idempotency-Key); a connection serves at most
+// `max_requests_per_connection` requests, the last one answered with "Connection: close".
+// GET /health and GET /ready run on their own `probe_threads`, never queued behind busy handlers.
 //
 // stop(): stops accepting, closes idle connections, lets in-flight requests finish and answers
 // them with "Connection: close" (bounded by `drain_timeout`), then joins every thread.
@@ -35,6 +46,11 @@ struct HttpServerOptions {
   size_t max_body_bytes = 1 << 20;
   std::chrono::milliseconds read_timeout{30'000};
   std::chrono::milliseconds drain_timeout{10'000};  // stop(): wait at most this for in-flight
+  int max_connections = 1024;                       // 0: unlimited
+  std::chrono::milliseconds request_deadline{30'000};
+  int max_requests_per_connection = 1000;  // 0: unlimited
+  int probe_threads = 1;                   // GET /health and GET /ready
+  std::chrono::milliseconds accept_backoff{100};
   std::string server_name = "settlement-coordinator";
 };
 
@@ -42,9 +58,12 @@ struct HttpServerOptions {
 struct ApiMetrics {
   metrics::Counter requests;  // every response written
   metrics::Counter responses_2xx, responses_3xx, responses_4xx, responses_5xx;
-  metrics::Counter errors;           // 4xx + 5xx
-  metrics::Counter protocol_errors;  // malformed HTTP, oversized body/header
-  metrics::Counter timeouts;         // connections closed by the read timeout
+  metrics::Counter errors;               // 4xx + 5xx
+  metrics::Counter protocol_errors;      // malformed HTTP, oversized body/header
+  metrics::Counter timeouts;             // connections closed by the read timeout
+  metrics::Counter refused_connections;  // over max_connections
+  metrics::Counter accept_errors;        // failed accepts (EMFILE, ...)
+  metrics::Counter deadline_exceeded;    // requests answered 503 by the deadline
   metrics::Gauge open_connections;
   metrics::Gauge in_flight;  // requests being handled
   void countStatus(unsigned status);

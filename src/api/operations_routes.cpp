@@ -1,5 +1,6 @@
-// Operations routes: GET /health, GET /ready, GET /metrics.
+// Operations routes: GET /health, GET /ready, GET /metrics, GET /openapi.json.
 #include "api/errors.h"
+#include "api/openapi.h"
 #include "api/request_parsing.h"
 #include "api/routes.h"
 #include "common/metrics.h"
@@ -37,6 +38,12 @@ HttpResponse Api::metricsText(const HttpRequest&, Caller& c) {
   HttpResponse r;
   r.content_type = "text/plain; version=0.0.4; charset=utf-8";
   r.body = metrics::renderPrometheus();
+  return r;
+}
+
+HttpResponse Api::openApi(const HttpRequest&, Caller&) {
+  HttpResponse r;
+  r.body = std::string(openApiDocument());
   return r;
 }
 

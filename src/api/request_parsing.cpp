@@ -1,5 +1,8 @@
 #include "api/request_parsing.h"
 
+#include <algorithm>
+
+#include "api/errors.h"
 #include "domain/ids.h"
 
 namespace sc::api {
@@ -15,7 +18,39 @@ Error bad(std::string_view code, std::string message, std::string field) {
   return Error::permanent(std::string(code), std::move(message), std::move(field));
 }
 
+size_t jsonNestingDepth(std::string_view text) {
+  size_t depth = 0, deepest = 0;
+  bool in_string = false, escaped = false;
+  for (char ch : text) {
+    if (in_string) {
+      if (escaped)
+        escaped = false;
+      else if (ch == '\\')
+        escaped = true;
+      else if (ch == '"')
+        in_string = false;
+      continue;
+    }
+    if (ch == '"') {
+      in_string = true;
+    } else if (ch == '{' || ch == '[') {
+      deepest = std::max(deepest, ++depth);
+    } else if ((ch == '}' || ch == ']') && depth > 0) {
+      --depth;
+    }
+  }
+  return deepest;
+}
+
 Result<Json> parseObject(const std::string& body) {
+  // Checked before parsing, so a hostile body costs one linear scan, never a deep tree.
+  if (body.size() > kMaxObjectBodyBytes)
+    return Error::permanent(std::string(kPayloadTooLarge),
+                            "request body exceeds " + std::to_string(kMaxObjectBodyBytes) +
+                                " bytes (the limit for this endpoint)");
+  if (jsonNestingDepth(body) > kMaxJsonDepth)
+    return bad(kJsonTooDeep,
+               "request body nests JSON deeper than " + std::to_string(kMaxJsonDepth) + " levels");
   Json j = Json::parse(body, nullptr, false);
   if (j.is_discarded()) return bad(reason::kInvalidJson, "request body is not valid JSON");
   if (!j.is_object()) return bad(reason::kInvalidJson, "request body must be a JSON object");

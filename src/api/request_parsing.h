@@ -17,7 +17,16 @@ HttpResponse jsonResponse(unsigned status, const Json& body);
 // A permanent error with `code` (a client-input rejection).
 Error bad(std::string_view code, std::string message, std::string field = {});
 
-// The body as a JSON object (invalid_json otherwise).
+// Bodies other than a trade's (accounts, credits, faults, retries) are small flat objects.
+inline constexpr size_t kMaxObjectBodyBytes = 64 * 1024;
+inline constexpr size_t kMaxJsonDepth = 16;
+
+// The deepest nesting of objects and arrays in `text` (strings skipped), whether or not it is
+// valid JSON.
+size_t jsonNestingDepth(std::string_view text);
+
+// The body as a JSON object: payload_too_large past kMaxObjectBodyBytes, json_too_deep past
+// kMaxJsonDepth, invalid_json when it is not a JSON object.
 Result<Json> parseObject(const std::string& body);
 
 // A string member: nullopt when absent (or null), invalid_field_type when not a string.

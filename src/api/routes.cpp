@@ -85,6 +85,7 @@ void Api::registerRoutes() {
   route("GET", "/health", &Api::health, open);
   route("GET", "/ready", &Api::ready, open);
   route("GET", "/metrics", &Api::metricsText, metrics);
+  route("GET", "/openapi.json", &Api::openApi, open);
 }
 
 void Api::route(const std::string& method, const std::string& pattern, Method fn,

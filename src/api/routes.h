@@ -12,10 +12,12 @@
 //   GET   /accounts/{id}/holdings      POST /ledger/holdings        GET /ledger/totals
 //   POST  /ledger/faults               (only when ApiDeps::set_outage is given: embedded ledger)
 //   GET   /audit                       (only when ApiDeps::audit is given)
+//   GET   /openapi.json                (the OpenAPI 3 description, public)
 //
-// With a verifier, every route but /health and /ready needs "Authorization: Bearer <JWT>" (401)
-// carrying a role that the route allows (403); an account_holder sees only its accounts'
-// settlements and holdings (others are 404). Operator actions are recorded in ApiDeps::audit.
+// With a verifier, every route but /health, /ready and /openapi.json needs "Authorization: Bearer
+// <JWT>" (401) carrying a role that the route allows (403); an account_holder sees only its
+// accounts' settlements and holdings (others are 404). Operator actions are recorded in
+// ApiDeps::audit.
 #include <functional>
 #include <map>
 #include <optional>
@@ -113,6 +115,7 @@ class Api {
   HttpResponse health(const HttpRequest& r, Caller& c);
   HttpResponse ready(const HttpRequest& r, Caller& c);
   HttpResponse metricsText(const HttpRequest& r, Caller& c);
+  HttpResponse openApi(const HttpRequest& r, Caller& c);
 
   ApiDeps deps_;
   SystemClock system_clock_;

@@ -127,6 +127,9 @@ Config Config::fromEnvironment(const std::map<std::string, std::string>& env) {
   r.integer("HTTP_THREADS", c.http_threads, 1, 64);
   r.integer("HTTP_MAX_BODY_BYTES", c.http_max_body_bytes, 1024, 64LL << 20);
   r.integer("HTTP_READ_TIMEOUT_SECONDS", c.http_read_timeout_seconds, 1, 3600);
+  r.integer("HTTP_MAX_CONNECTIONS", c.http_max_connections, 0, 1000000);
+  r.integer("HTTP_REQUEST_DEADLINE_MS", c.http_request_deadline_ms, 100, 3600000);
+  r.integer("HTTP_MAX_REQUESTS_PER_CONNECTION", c.http_max_requests_per_connection, 0, 100000000);
   r.str("AUTH_JWKS_FILE", c.auth_jwks_file);
   r.str("AUTH_JWKS_URL", c.auth_jwks_url);
   r.str("AUTH_ISSUER", c.auth_issuer);

@@ -20,8 +20,11 @@ struct Config {
   std::string http_bind;  // HTTP_BIND (default 0.0.0.0 with authentication, else 127.0.0.1)
   int port = 8003;        // PORT (0 = any free port; the chosen one is logged)
   int http_threads = 2;   // HTTP_THREADS
-  size_t http_max_body_bytes = 1 << 20;  // HTTP_MAX_BODY_BYTES
-  int http_read_timeout_seconds = 30;    // HTTP_READ_TIMEOUT_SECONDS
+  size_t http_max_body_bytes = 1 << 20;         // HTTP_MAX_BODY_BYTES
+  int http_read_timeout_seconds = 30;           // HTTP_READ_TIMEOUT_SECONDS
+  int http_max_connections = 1024;              // HTTP_MAX_CONNECTIONS (0: unlimited)
+  int http_request_deadline_ms = 30000;         // HTTP_REQUEST_DEADLINE_MS
+  int http_max_requests_per_connection = 1000;  // HTTP_MAX_REQUESTS_PER_CONNECTION (0: unlimited)
   // Authentication (DESIGN §10, README "Security"). Any AUTH_* but AUTH_DISABLED turns it on.
   std::string auth_jwks_file;                    // AUTH_JWKS_FILE
   std::string auth_jwks_url;                     // AUTH_JWKS_URL (http:// or https://)

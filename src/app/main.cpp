@@ -27,8 +27,9 @@
 
 namespace {
 
-// HTTP_BIND, PORT, HTTP_THREADS, HTTP_MAX_BODY_BYTES, HTTP_READ_TIMEOUT_SECONDS; handlers may block
-// on the database, so their pool follows the connection pool.
+// HTTP_BIND, PORT, HTTP_THREADS, HTTP_MAX_BODY_BYTES, HTTP_READ_TIMEOUT_SECONDS and the abuse
+// bounds HTTP_MAX_CONNECTIONS, HTTP_REQUEST_DEADLINE_MS, HTTP_MAX_REQUESTS_PER_CONNECTION; handlers
+// may block on the database, so their pool follows the connection pool.
 sc::api::HttpServerOptions httpServerOptions(const sc::app::Config& cfg) {
   sc::api::HttpServerOptions o;
   o.bind_address = cfg.http_bind;
@@ -37,6 +38,9 @@ sc::api::HttpServerOptions httpServerOptions(const sc::app::Config& cfg) {
   o.handler_threads = std::max(4, cfg.db_pool_size / 2);
   o.max_body_bytes = cfg.http_max_body_bytes;
   o.read_timeout = std::chrono::seconds(cfg.http_read_timeout_seconds);
+  o.max_connections = cfg.http_max_connections;
+  o.request_deadline = std::chrono::milliseconds(cfg.http_request_deadline_ms);
+  o.max_requests_per_connection = cfg.http_max_requests_per_connection;
   return o;
 }
 

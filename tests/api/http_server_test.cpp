@@ -1,4 +1,12 @@
 // The HTTP layer over real sockets: keep-alive, limits, malformed input, timeouts, stop().
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
 #include <future>
 #include <thread>
 
@@ -11,6 +19,19 @@ using namespace std::chrono_literals;
 
 class HttpServerTest : public ApiServerTest {
  protected:
+  // Makes POST /settlements/{id}/retry block until release() (a handler thread held busy).
+  void blockRetry() {
+    auto released = release_.get_future().share();
+    commands.before_retry = [this, released] {
+      if (!entered_once_.exchange(true)) entered_.set_value();
+      released.wait();
+    };
+  }
+  static HttpResult retry(uint16_t port) {
+    return HttpClient(port).post("/settlements/" + Uuid::generateV7().canonical() + "/retry",
+                                 R"({"reason":"test"})");
+  }
+
   // Makes GET /ready block until release() (a request in flight on the handler pool).
   void blockReady() {
     auto released = release_.get_future().share();
@@ -24,6 +45,7 @@ class HttpServerTest : public ApiServerTest {
   void release() { release_.set_value(); }
 
   std::promise<void> entered_, release_;
+  std::atomic<bool> entered_once_{false};
 };
 
 TEST_F(HttpServerTest, KeepAliveServesTwoRequestsOnOneConnection) {
@@ -143,15 +165,162 @@ TEST_F(HttpServerTest, ReadTimeoutClosesAnIdleConnection) {
 TEST_F(HttpServerTest, BlockingHandlersDoNotBlockTheIoThreads) {
   options.io_threads = 1;
   options.handler_threads = 2;
-  blockReady();
+  blockRetry();
   start();
-  auto blocked = std::async(std::launch::async,
-                            [port = server->port()] { return HttpClient(port).get("/ready"); });
+  auto blocked = std::async(std::launch::async, [port = server->port()] { return retry(port); });
   waitEntered();
   HttpClient other(server->port());
-  EXPECT_EQ(other.get("/health").status, 200u);  // answered while /ready is still blocked
+  EXPECT_EQ(other.get("/settlements").status, 200u);  // answered while the retry is blocked
   release();
-  EXPECT_EQ(blocked.get().status, 200u);
+  EXPECT_EQ(blocked.get().status, 404u);  // settlement_not_found, once released
+}
+
+TEST_F(HttpServerTest, ProbesAreAnsweredWhileEveryHandlerThreadIsBusy) {
+  options.handler_threads = 1;
+  blockRetry();
+  start();
+  auto blocked = std::async(std::launch::async, [port = server->port()] { return retry(port); });
+  waitEntered();
+  HttpClient probe(server->port());
+  EXPECT_EQ(probe.get("/health").status, 200u);
+  EXPECT_EQ(probe.get("/ready").status, 200u);
+  release();
+  EXPECT_EQ(blocked.get().status, 404u);
+}
+
+TEST_F(HttpServerTest, ARequestPastItsDeadlineIs503WithRetryAfterAndTheConnectionCloses) {
+  options.request_deadline = 300ms;
+  blockRetry();
+  start();
+  auto r = retry(server->port());
+  EXPECT_EQ(r.status, 503u);
+  EXPECT_EQ(r.json()["error"]["code"], "deadline_exceeded") << r.body;
+  EXPECT_EQ(r.header("retry-after"), "1");
+  EXPECT_FALSE(r.keep_alive);
+  release();
+  EXPECT_EQ(http().get("/health").status, 200u);  // the server is fine afterwards
+}
+
+TEST_F(HttpServerTest, ARequestThatWaitedPastItsDeadlineForAHandlerIsNeverRun) {
+  options.handler_threads = 1;
+  options.request_deadline = 300ms;
+  blockRetry();
+  start();
+  auto blocked = std::async(std::launch::async, [port = server->port()] { return retry(port); });
+  waitEntered();
+  // Queued behind the blocked retry on the only handler thread, until past its deadline.
+  auto queued = std::async(std::launch::async, [port = server->port()] {
+    return HttpClient(port).post("/trades", tradeJson("trd_late"));
+  });
+  auto late = queued.get();
+  EXPECT_EQ(late.status, 503u);
+  EXPECT_EQ(late.json()["error"]["code"], "deadline_exceeded");
+  release();
+  EXPECT_EQ(blocked.get().status, 503u);
+  // The queued trade was answered 503 and then dropped by the pool, never stored.
+  HttpClient after(server->port());
+  auto list = after.get("/settlements");
+  ASSERT_EQ(list.status, 200u);
+  EXPECT_EQ(list.json()["total"], 0) << list.body;
+}
+
+TEST_F(HttpServerTest, ConnectionsOverTheLimitAreAnswered503AndClosed) {
+  options.max_connections = 2;
+  start();  // the fixture's client is not connected until its first request
+  HttpClient a(server->port()), b(server->port());
+  EXPECT_EQ(a.get("/health").status, 200u);
+  EXPECT_EQ(b.get("/health").status, 200u);
+  HttpClient c(server->port());
+  auto refused = c.get("/health");
+  EXPECT_EQ(refused.status, 503u);
+  EXPECT_EQ(refused.json()["error"]["code"], "too_many_connections");
+  EXPECT_EQ(refused.header("retry-after"), "1");
+  EXPECT_FALSE(refused.keep_alive);
+  EXPECT_GE(api::apiMetrics().refused_connections.value(), 1u);
+  a.close();
+  // Once a slot is free (the server notices the close asynchronously), a new connection is served.
+  unsigned status = 0;
+  for (int i = 0; i < 200 && status != 200; ++i) {
+    HttpClient d(server->port());
+    status = d.get("/health").status;
+    if (status != 200) std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_EQ(status, 200u);
+}
+
+TEST_F(HttpServerTest, AConnectionServesAtMostTheConfiguredNumberOfRequests) {
+  options.max_requests_per_connection = 2;
+  start();
+  EXPECT_TRUE(http().get("/health").keep_alive);
+  auto second = http().get("/health");
+  EXPECT_EQ(second.status, 200u);
+  EXPECT_FALSE(second.keep_alive);                // "Connection: close" on the last one
+  EXPECT_TRUE(http().get("/health").keep_alive);  // the client reconnects
+  EXPECT_EQ(http().connectCount(), 2);
+}
+
+TEST_F(HttpServerTest, ABodyNotDeclaredAsJsonIs415) {
+  start();
+  auto text = http().post("/trades", tradeJson("trd_text"), {{"Content-Type", "text/plain"}});
+  EXPECT_EQ(text.status, 415u);
+  EXPECT_EQ(text.json()["error"]["code"], "unsupported_media_type");
+  EXPECT_NE(text.json()["error"]["message"].get<std::string>().find("text/plain"),
+            std::string::npos);
+  EXPECT_TRUE(text.keep_alive);  // a well-formed request: the connection stays usable
+  HttpClient raw(server->port());
+  const std::string body = tradeJson("trd_none");
+  raw.sendRaw("POST /trades HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(body.size()) +
+              "\r\n\r\n" + body);
+  auto none = raw.readResponse();
+  ASSERT_TRUE(none);
+  EXPECT_EQ(none->status, 415u);
+  EXPECT_NE(none->body.find("none was sent"), std::string::npos) << none->body;
+  // Parameters and case do not matter.
+  auto ok = http().post("/trades", tradeJson("trd_ok"),
+                        {{"Content-Type", "Application/JSON; charset=utf-8"}});
+  EXPECT_EQ(ok.status, 201u) << ok.body;
+  EXPECT_EQ(http().get("/settlements").json()["total"], 1);
+}
+
+TEST_F(HttpServerTest, AcceptPausesInsteadOfSpinningWhenOutOfDescriptors) {
+  options.accept_backoff = 100ms;
+  start();
+  ASSERT_EQ(http().get("/health").status, 200u);
+  rlimit saved{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &saved), 0);
+  size_t open_fds = 0;
+  for ([[maybe_unused]] auto& e : std::filesystem::directory_iterator("/proc/self/fd")) ++open_fds;
+  rlimit tight = saved;
+  tight.rlim_cur = open_fds + 4;  // room for a few client sockets, none for the server's accepts
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &tight), 0);
+  std::vector<int> clients;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(server->port());
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  for (int i = 0; i < 8; ++i) {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) break;
+    clients.push_back(fd);
+    ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);  // queued in the backlog
+  }
+  const uint64_t before = api::apiMetrics().accept_errors.value();
+  std::this_thread::sleep_for(1s);  // the observation window: failures per second, not a wait
+  const uint64_t failed = api::apiMetrics().accept_errors.value() - before;
+  for (int fd : clients) ::close(fd);
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &saved), 0);
+  EXPECT_GE(failed, 1u) << "the test did not exhaust the descriptors";
+  EXPECT_LE(failed, 20u) << "accept retried " << failed << " times in 1 s: it spins";
+  // With descriptors back, the server accepts and answers again.
+  unsigned status = 0;
+  for (int i = 0; i < 100 && status != 200; ++i) {
+    try {
+      status = HttpClient(server->port()).get("/health").status;
+    } catch (const std::exception&) {
+      std::this_thread::sleep_for(20ms);
+    }
+  }
+  EXPECT_EQ(status, 200u);
 }
 
 TEST_F(HttpServerTest, StopLetsAnInFlightRequestFinishAndClosesIdleConnections) {

@@ -40,6 +40,7 @@ class FakeCommands final : public workflow::SettlementCommands {
  public:
   explicit FakeCommands(store::SettlementRepository& repo) : repo_(repo) {}
   Result<Settlement> retry(const Uuid& id, const std::string& reason) override {
+    if (before_retry) before_retry();
     last_reason = reason;
     auto s = repo_.find(id);
     if (!s) return s.error();
@@ -57,6 +58,7 @@ class FakeCommands final : public workflow::SettlementCommands {
     return next;
   }
   std::string last_reason;
+  std::function<void()> before_retry;  // e.g. blocks, to hold a handler thread
 
  private:
   store::SettlementRepository& repo_;
