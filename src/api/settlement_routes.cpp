@@ -13,6 +13,26 @@
 namespace sc::api {
 namespace {
 
+// GET /settlements: offset skips at most this many rows; deeper pages use the cursor.
+constexpr int kMaxOffset = 10000;
+
+// The keyset cursor of GET /settlements: the last settlement of a page, "<created_at in
+// microseconds since the epoch>_<id as 32 hex>". Opaque to clients (README says so).
+std::string encodeCursor(const Settlement& last) {
+  return std::to_string(last.created_at.time_since_epoch().count()) + "_" + last.id.hex();
+}
+
+std::optional<store::ListQuery::After> decodeCursor(std::string_view text) {
+  const size_t sep = text.find('_');
+  if (sep == std::string_view::npos || sep == 0) return std::nullopt;
+  int64_t micros = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + sep, micros);
+  if (ec != std::errc() || end != text.data() + sep || micros < 0) return std::nullopt;
+  auto id = Uuid::parseHex32(text.substr(sep + 1));
+  if (!id) return std::nullopt;
+  return store::ListQuery::After{Timestamp(std::chrono::microseconds(micros)), *id};
+}
+
 Result<Uuid> settlementIdParam(const HttpRequest& r) {
   const std::string& raw = r.params.at("id");
   auto id = Uuid::parsePrefixed(raw, kSettlementPrefix);
@@ -130,9 +150,17 @@ HttpResponse Api::listSettlements(const HttpRequest& r, Caller& c) {
   }
   if (auto* v = r.queryParam("offset")) {
     auto n = parseCount(*v);
-    if (!n)
-      return errorResponse(kInvalidParameter, "offset must be a non-negative integer", "offset");
+    if (!n || *n > kMaxOffset)
+      return errorResponse(kInvalidParameter,
+                           "offset must be an integer from 0 to " + std::to_string(kMaxOffset) +
+                               " (page further with cursor = the previous page's next_cursor)",
+                           "offset");
     q.offset = *n;
+  }
+  if (auto* v = r.queryParam("cursor")) {
+    q.after = decodeCursor(*v);
+    if (!q.after)
+      return errorResponse(kInvalidParameter, "cursor must be a next_cursor value", "cursor");
   }
 
   auto page = deps_.settlements.list(q);
@@ -142,8 +170,13 @@ HttpResponse Api::listSettlements(const HttpRequest& r, Caller& c) {
   Json out;
   out["settlements"] = std::move(list);
   out["total"] = page->total;
+  if (page->total_capped) out["total_capped"] = true;  // more than `total` match
   out["limit"] = q.limit;
   out["offset"] = q.offset;
+  if (page->more && !page->settlements.empty())
+    out["next_cursor"] = encodeCursor(page->settlements.back());
+  else
+    out["next_cursor"] = nullptr;
   return jsonResponse(200, out);
 }
 

@@ -52,13 +52,25 @@ struct ListQuery {
   }
   std::vector<Status> statuses;              // empty: any
   std::optional<Date> start_date, end_date;  // inclusive, on settlement_date
+  // Keyset pagination: only settlements after this one in the list's order (created_at desc,
+  // id desc), found through the (created_at, id) index however deep the page is.
+  struct After {
+    Timestamp created_at{};
+    Uuid id;
+  };
+  std::optional<After> after;
   int limit = 50;
-  int offset = 0;
+  int offset = 0;  // skipped rows after `after`: bounded by the caller (the API: 10,000)
 };
+
+// A list's `total` counts at most this many matches: no request makes the database count more.
+inline constexpr int64_t kListCountCap = 10000;
 
 struct SettlementPage {
   std::vector<Settlement> settlements;  // newest first (created_at desc, id desc)
-  int64_t total = 0;
+  int64_t total = 0;          // matches of the filters (ignoring `after`), at most kListCountCap
+  bool total_capped = false;  // more than kListCountCap match
+  bool more = false;          // settlements follow this page (a next cursor exists)
 };
 
 class SettlementRepository {

@@ -83,13 +83,26 @@ Result<SettlementPage> PgSettlementRepository::list(const ListQuery& q) {
     params.emplace_back(codec::date(*q.end_date));
     add("settlement_date <= $" + std::to_string(params.size()) + "::date");
   }
-  std::string count_sql = "SELECT count(*) FROM settlements " + where;
+  // The total stops counting past kListCountCap matches (one more row says "capped").
+  std::string count_sql = "SELECT count(*) FROM (SELECT 1 FROM settlements " + where +
+                          " LIMIT " + std::to_string(kListCountCap + 1) + ") AS capped";
   Params page_params = params;
-  page_params.emplace_back(std::to_string(std::max(0, q.limit)));
+  std::string page_where = where;
+  if (q.after) {
+    page_params.emplace_back(codec::timestamp(q.after->created_at));
+    page_params.emplace_back(q.after->id.canonical());
+    const size_t n = page_params.size();
+    page_where += (page_where.empty() ? "WHERE " : " AND ");
+    page_where += "(created_at, id) < ($" + std::to_string(n - 1) + "::timestamptz, $" +
+                  std::to_string(n) + "::uuid)";
+  }
+  // One row past the page says whether another page follows.
+  page_params.emplace_back(std::to_string(std::max(0, q.limit) + 1));
   page_params.emplace_back(std::to_string(std::max(0, q.offset)));
-  std::string page_sql = selectSettlements(where + " ORDER BY created_at DESC, id DESC LIMIT $" +
-                                           std::to_string(params.size() + 1) + "::bigint OFFSET $" +
-                                           std::to_string(params.size() + 2) + "::bigint");
+  std::string page_sql = selectSettlements(
+      page_where + " ORDER BY created_at DESC, id DESC LIMIT $" +
+      std::to_string(page_params.size() - 1) + "::bigint OFFSET $" +
+      std::to_string(page_params.size()) + "::bigint");
 
   return withRetry([&]() -> Result<SettlementPage> {
     auto lease = pool_.lease();
@@ -99,9 +112,15 @@ Result<SettlementPage> PgSettlementRepository::list(const ListQuery& q) {
     if (!r.ok()) return r.error();
     SettlementPage page;
     page.total = std::stoll(std::string((*r)[0].text(0, 0)));
+    page.total_capped = page.total > kListCountCap;
+    page.total = std::min(page.total, kListCountCap);
     auto rows = decodeAll((*r)[1]);
     if (!rows.ok()) return rows.error();
     page.settlements = std::move(rows).value();
+    if (page.settlements.size() > static_cast<size_t>(std::max(0, q.limit))) {
+      page.settlements.resize(static_cast<size_t>(std::max(0, q.limit)));
+      page.more = true;
+    }
     return page;
   });
 }

@@ -101,6 +101,71 @@ TEST_F(List, FiltersCombineAndPagesKeepTheTotal) {
   EXPECT_TRUE(empty.settlements.empty());
 }
 
+TEST_F(List, ACursorContinuesAfterTheLastRowOfThePreviousPage) {
+  store::ListQuery q;
+  q.limit = 5;
+  auto p1 = list(q);
+  EXPECT_TRUE(p1.more);
+  EXPECT_EQ(p1.total, 12);
+  ASSERT_EQ(p1.settlements.size(), 5u);
+  q.after = store::ListQuery::After{p1.settlements.back().created_at, p1.settlements.back().id};
+  auto p2 = list(q);
+  EXPECT_EQ(p2.total, 12);  // the filters' matches, not what is left
+  EXPECT_EQ(tradeIds(p2),
+            (std::vector<std::string>{"trd_06", "trd_05", "trd_04", "trd_03", "trd_02"}));
+  EXPECT_TRUE(p2.more);
+  q.after = store::ListQuery::After{p2.settlements.back().created_at, p2.settlements.back().id};
+  auto p3 = list(q);
+  EXPECT_EQ(tradeIds(p3), (std::vector<std::string>{"trd_01", "trd_00"}));
+  EXPECT_FALSE(p3.more);
+  // With filters: the cursor applies within them.
+  store::ListQuery b;
+  b.account_id = "acc_b";
+  b.limit = 3;
+  auto b1 = list(b);
+  b.after = store::ListQuery::After{b1.settlements.back().created_at, b1.settlements.back().id};
+  auto b2 = list(b);
+  EXPECT_EQ(b1.total, 8);
+  EXPECT_EQ(tradeIds(b1), (std::vector<std::string>{"trd_10", "trd_09", "trd_07"}));
+  EXPECT_EQ(tradeIds(b2), (std::vector<std::string>{"trd_06", "trd_04", "trd_03"}));
+}
+
+TEST_F(List, ACursorBetweenRowsWithTheSameCreatedAtUsesTheId) {
+  Settlement a = create(trade("trd_same_1"), at(500));
+  Settlement b = create(trade("trd_same_2"), at(500));
+  store::ListQuery q;
+  q.limit = 1;
+  auto p1 = list(q);
+  ASSERT_EQ(p1.settlements.size(), 1u);
+  q.after = store::ListQuery::After{p1.settlements[0].created_at, p1.settlements[0].id};
+  auto p2 = list(q);
+  ASSERT_EQ(p2.settlements.size(), 1u);
+  EXPECT_NE(p2.settlements[0].id, p1.settlements[0].id);
+  EXPECT_EQ(p2.settlements[0].created_at, at(500));
+  EXPECT_LT(p2.settlements[0].id, p1.settlements[0].id);
+}
+
+TEST_F(List, TheTotalStopsCountingAtTheCap) {
+  store::ListQuery q;
+  q.limit = 1;
+  EXPECT_FALSE(list(q).total_capped);
+  // kListCountCap more copies of trd_00 (new ids and trade ids), in one statement.
+  auto c = pg::Connection::connect(db_.conninfo());
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  auto r = (*c)->exec(
+      "INSERT INTO settlements SELECT (jsonb_populate_record(NULL::settlements, to_jsonb(s) || "
+      "jsonb_build_object('id', gen_random_uuid(), 'trade_id', 'bulk_' || g))).* "
+      "FROM settlements s, generate_series(1, $1::int) g WHERE s.trade_id = 'trd_00'",
+      {std::to_string(store::kListCountCap)});
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  auto capped = list(q);
+  EXPECT_TRUE(capped.total_capped);
+  EXPECT_EQ(capped.total, store::kListCountCap);
+  EXPECT_TRUE(capped.more);
+  q.account_id = "acc_c";  // a filter below the cap counts exactly
+  EXPECT_FALSE(list(q).total_capped);
+}
+
 TEST_F(List, SameCreatedAtIsOrderedByIdDescending) {
   Settlement a = create(trade("trd_same_1"), at(500));
   Settlement b = create(trade("trd_same_2"), at(500));

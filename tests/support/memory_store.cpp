@@ -161,10 +161,18 @@ Result<store::SettlementPage> MemoryStore::list(const store::ListQuery& q) {
     return a.created_at != b.created_at ? a.created_at > b.created_at : a.id > b.id;
   });
   store::SettlementPage page;
-  page.total = static_cast<int64_t>(all.size());
-  for (size_t i = static_cast<size_t>(std::max(q.offset, 0));
+  page.total = std::min(static_cast<int64_t>(all.size()), store::kListCountCap);
+  page.total_capped = static_cast<int64_t>(all.size()) > store::kListCountCap;
+  size_t i = 0;
+  if (q.after) {
+    while (i < all.size() && (all[i].created_at > q.after->created_at ||
+                              (all[i].created_at == q.after->created_at && all[i].id >= q.after->id)))
+      ++i;
+  }
+  for (i += static_cast<size_t>(std::max(q.offset, 0));
        i < all.size() && page.settlements.size() < static_cast<size_t>(q.limit); ++i)
     page.settlements.push_back(all[i]);
+  page.more = i < all.size();
   return page;
 }
 
