@@ -84,8 +84,8 @@ Result<SettlementPage> PgSettlementRepository::list(const ListQuery& q) {
     add("settlement_date <= $" + std::to_string(params.size()) + "::date");
   }
   // The total stops counting past kListCountCap matches (one more row says "capped").
-  std::string count_sql = "SELECT count(*) FROM (SELECT 1 FROM settlements " + where +
-                          " LIMIT " + std::to_string(kListCountCap + 1) + ") AS capped";
+  std::string count_sql = "SELECT count(*) FROM (SELECT 1 FROM settlements " + where + " LIMIT " +
+                          std::to_string(kListCountCap + 1) + ") AS capped";
   Params page_params = params;
   std::string page_where = where;
   if (q.after) {
@@ -99,10 +99,10 @@ Result<SettlementPage> PgSettlementRepository::list(const ListQuery& q) {
   // One row past the page says whether another page follows.
   page_params.emplace_back(std::to_string(std::max(0, q.limit) + 1));
   page_params.emplace_back(std::to_string(std::max(0, q.offset)));
-  std::string page_sql = selectSettlements(
-      page_where + " ORDER BY created_at DESC, id DESC LIMIT $" +
-      std::to_string(page_params.size() - 1) + "::bigint OFFSET $" +
-      std::to_string(page_params.size()) + "::bigint");
+  std::string page_sql =
+      selectSettlements(page_where + " ORDER BY created_at DESC, id DESC LIMIT $" +
+                        std::to_string(page_params.size() - 1) + "::bigint OFFSET $" +
+                        std::to_string(page_params.size()) + "::bigint");
 
   return withRetry([&]() -> Result<SettlementPage> {
     auto lease = pool_.lease();
