@@ -62,7 +62,13 @@ Result<std::optional<std::string>> optionalString(const Json& obj, const char* n
   if (it == obj.end() || it->is_null()) return std::optional<std::string>();
   if (!it->is_string())
     return bad(reason::kInvalidFieldType, std::string(name) + " must be a string", name);
-  return std::optional<std::string>(it->get<std::string>());
+  // nlohmann::json has already refused invalid UTF-8 (and lone surrogates) while parsing; U+0000 is
+  // valid JSON but neither PostgreSQL's text nor its jsonb can store it.
+  std::string s = it->get<std::string>();
+  if (s.find('\0') != std::string::npos)
+    return bad(kInvalidParameter, std::string(name) + " must not contain NUL (U+0000) characters",
+               name);
+  return std::optional<std::string>(std::move(s));
 }
 
 Result<std::string> requiredString(const Json& obj, const char* name) {

@@ -29,7 +29,9 @@ size_t jsonNestingDepth(std::string_view text);
 // kMaxJsonDepth, invalid_json when it is not a JSON object.
 Result<Json> parseObject(const std::string& body);
 
-// A string member: nullopt when absent (or null), invalid_field_type when not a string.
+// A string member: nullopt when absent (or null), invalid_field_type when not a string,
+// invalid_parameter when it contains U+0000 (PostgreSQL cannot store it). Parsed strings are
+// always valid UTF-8 (parseObject refuses anything else).
 Result<std::optional<std::string>> optionalString(const Json& obj, const char* name);
 // A string member that must be present (missing_field).
 Result<std::string> requiredString(const Json& obj, const char* name);

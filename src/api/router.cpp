@@ -31,6 +31,47 @@ bool isParam(const std::string& segment) {
   return segment.size() >= 2 && segment.front() == '{' && segment.back() == '}';
 }
 
+// Well-formed UTF-8 (RFC 3629: shortest form, no UTF-16 surrogates, at most U+10FFFF) without
+// U+0000: what the API's JSON and PostgreSQL's text can carry.
+bool isUtf8WithoutNul(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    const auto b = static_cast<unsigned char>(s[i]);
+    if (b == 0) return false;
+    if (b < 0x80) {
+      ++i;
+      continue;
+    }
+    size_t n;
+    unsigned char lo = 0x80, hi = 0xBF;  // the range of the second byte
+    if (b >= 0xC2 && b <= 0xDF) {
+      n = 1;
+    } else if (b >= 0xE0 && b <= 0xEF) {
+      n = 2;
+      if (b == 0xE0) lo = 0xA0;  // overlong
+      if (b == 0xED) hi = 0x9F;  // surrogates
+    } else if (b >= 0xF0 && b <= 0xF4) {
+      n = 3;
+      if (b == 0xF0) lo = 0x90;  // overlong
+      if (b == 0xF4) hi = 0x8F;  // past U+10FFFF
+    } else {
+      return false;  // a continuation byte, an overlong lead (C0, C1) or F5-FF
+    }
+    if (s.size() - i <= n) return false;
+    for (size_t k = 1; k <= n; ++k) {
+      const auto c = static_cast<unsigned char>(s[i + k]);
+      if (c < (k == 1 ? lo : 0x80) || c > (k == 1 ? hi : 0xBF)) return false;
+    }
+    i += n + 1;
+  }
+  return true;
+}
+
+HttpResponse notText(const std::string& name) {
+  return errorResponse(kInvalidParameter, name + " must be UTF-8 text without NUL characters",
+                       name);
+}
+
 }  // namespace
 
 std::shared_ptr<spdlog::logger> logger() {
@@ -110,6 +151,8 @@ HttpResponse Router::dispatch(HttpRequest& request) const {
   if (q != std::string::npos) {
     auto query = parseQuery(std::string_view(target).substr(q + 1));
     if (!query) return errorResponse(kInvalidParameter, "malformed percent-encoding in the query");
+    for (const auto& [name, value] : *query)
+      if (!isUtf8WithoutNul(value)) return notText(name);
     request.query = std::move(*query);
   }
   const auto segments = splitPath(request.path);
@@ -150,7 +193,9 @@ HttpResponse Router::dispatch(HttpRequest& request) const {
     if (!isParam(best->segments[i])) continue;
     auto decoded = percentDecode(segments[i], false);
     if (!decoded) return errorResponse(kInvalidParameter, "malformed percent-encoding in the path");
-    request.params[best->segments[i].substr(1, best->segments[i].size() - 2)] = std::move(*decoded);
+    std::string name = best->segments[i].substr(1, best->segments[i].size() - 2);
+    if (!isUtf8WithoutNul(*decoded)) return notText(name);
+    request.params[std::move(name)] = std::move(*decoded);
   }
 
   try {

@@ -59,7 +59,8 @@ class Router {
   void add(const std::string& method, const std::string& pattern, Handler handler);
 
   // Finds the route (filling path, query and params), runs the handler and returns its response.
-  // Unknown path → 404, known path with another method → 405 with Allow, bad escapes → 400.
+  // Unknown path → 404, known path with another method → 405 with Allow, bad escapes → 400, a
+  // decoded query value or path parameter that is not UTF-8 or holds NUL → 400 naming it.
   // A handler that throws yields 500 (logged); the exception never escapes.
   HttpResponse dispatch(HttpRequest& request) const;
 

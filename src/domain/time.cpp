@@ -16,6 +16,12 @@ bool digits(std::string_view s, size_t pos, size_t n, int& out) {
   return true;
 }
 
+// The supported range, as UTC instants: 0001-01-01T00:00:00Z up to (not including) 10000-01-01.
+// PostgreSQL's date and timestamptz cannot store year 0 or BC dates as ISO text, and a year past
+// 9999 would not print as four digits.
+constexpr Date kFirstDate{std::chrono::year{1} / 1 / 1};
+constexpr Date kEndDate{std::chrono::year{10000} / 1 / 1};
+
 }  // namespace
 
 std::string formatDate(Date d) {
@@ -30,6 +36,7 @@ std::optional<Date> parseDate(std::string_view s) {
   int y, m, d;
   if (s.size() != 10 || s[4] != '-' || s[7] != '-') return std::nullopt;
   if (!digits(s, 0, 4, y) || !digits(s, 5, 2, m) || !digits(s, 8, 2, d)) return std::nullopt;
+  if (y < 1) return std::nullopt;  // years 0001-9999 only (no year 0, no BC dates)
   std::chrono::year_month_day ymd{std::chrono::year{y},
                                   std::chrono::month{static_cast<unsigned>(m)},
                                   std::chrono::day{static_cast<unsigned>(d)}};
@@ -99,6 +106,8 @@ std::optional<Timestamp> parseTimestamp(std::string_view s) {
   Timestamp t = startOf(*date) + std::chrono::hours(hh) + std::chrono::minutes(mm) +
                 std::chrono::seconds(ss) + std::chrono::microseconds(micros) -
                 std::chrono::minutes(offset_min);
+  // An offset can carry a date at the range's edge out of it ("0001-01-01T00:30:00+01:00").
+  if (t < startOf(kFirstDate) || t >= startOf(kEndDate)) return std::nullopt;
   return t;
 }
 

@@ -15,10 +15,13 @@ using Duration = std::chrono::microseconds;
 // "2024-11-17T16:30:00Z" (fraction printed only when non-zero, as ".123456").
 std::string formatTimestamp(Timestamp t);
 // Accepts RFC 3339: date 'T' time, optional fraction (up to 9 digits, truncated to µs), and 'Z' or
-// a numeric offset. Returns nullopt when malformed or not a real calendar date/time.
+// a numeric offset. Returns nullopt when malformed, not a real calendar date/time, or (with the
+// offset applied) outside 0001-01-01T00:00:00Z .. 9999-12-31T23:59:59.999999Z, the range
+// PostgreSQL and formatTimestamp share.
 std::optional<Timestamp> parseTimestamp(std::string_view s);
 // "2024-11-19"
 std::string formatDate(Date d);
+// "YYYY-MM-DD", a real proleptic Gregorian date with a year from 0001 to 9999; nullopt otherwise.
 std::optional<Date> parseDate(std::string_view s);
 // "2024-11-19T00:00:00Z", the spec's rendering of a settlement date.
 inline std::string formatDateAsTimestamp(Date d) {

@@ -218,6 +218,32 @@ TEST_F(AuthApiTest, OperatorActionsAndRefusedAttemptsAreAudited) {
   EXPECT_EQ(call("GET", "/audit?since=yesterday", "", bearer({"operator"})).status, 400u);
 }
 
+// Values PostgreSQL cannot take (year 0, an instant before 0001-01-01T00:00:00Z, invalid UTF-8,
+// NUL) are the client's error, naming the parameter, never a database_error.
+TEST_F(AuthApiTest, AuditFiltersPostgresCannotTakeAre400NamingTheParameter) {
+  struct Case {
+    std::string query, field;
+  } cases[] = {
+      {"since=0000-01-01T00:00:00Z", "since"},
+      {"until=0000-12-31T23:59:59Z", "until"},
+      {"until=0001-01-01T00:30:00%2B01:00", "until"},
+      {"since=9999-12-31T23:30:00-01:00", "since"},
+      {"actor=%FF", "actor"},
+      {"action=%FF", "action"},
+      {"target=%FF", "target"},
+      {"actor=a%00b", "actor"},
+  };
+  for (const auto& c : cases) {
+    auto r = call("GET", "/audit?" + c.query, "", bearer({"auditor"}));
+    EXPECT_EQ(r.status, 400u) << c.query << " -> " << r.body;
+    EXPECT_EQ(r.json()["error"]["code"], "invalid_parameter") << c.query;
+    EXPECT_EQ(r.json()["error"]["field"], c.field) << c.query;
+  }
+  auto edge =
+      call("GET", "/audit?since=0001-01-01T01:00:00%2B01:00&actor=%C3%A9", "", bearer({"auditor"}));
+  EXPECT_EQ(edge.status, 200u) << edge.body;
+}
+
 TEST_F(AuthApiTest, TheSameIdempotencyKeyAndBodyCreditsOnce) {
   std::string op = bearer({"operator"});
   std::string body = R"({"account_id":"acc_buyer","asset":"USD","amount":"100"})";

@@ -37,6 +37,41 @@ TEST(ParseObject, RefusesNonTradeBodiesOverTheirSizeLimit) {
   EXPECT_EQ(api::httpStatusFor(r.error()), 413u);
 }
 
+// Every string a body gives goes through optionalString/requiredString: U+0000 (which PostgreSQL's
+// text and jsonb cannot store) is refused there, naming the field.
+TEST(StringFields, RefuseNulNamingTheField) {
+  auto body = api::parseObject(R"({"reason":"x\u0000y","note":"\u0000","ok":"caf\u00e9"})");
+  ASSERT_TRUE(body);
+  auto reason = api::requiredString(*body, "reason");
+  ASSERT_FALSE(reason);
+  EXPECT_EQ(reason.error().code, "invalid_parameter");
+  EXPECT_EQ(reason.error().field, "reason");
+  EXPECT_EQ(api::httpStatusFor(reason.error()), 400u);
+  auto note = api::optionalString(*body, "note");
+  ASSERT_FALSE(note);
+  EXPECT_EQ(note.error().code, "invalid_parameter");
+  EXPECT_EQ(note.error().field, "note");
+  auto ok = api::requiredString(*body, "ok");
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(*ok, "caf\xc3\xa9");
+  auto id = api::requiredExternalId(*body, "reason");
+  ASSERT_FALSE(id);
+  EXPECT_EQ(id.error().field, "reason");
+}
+
+// nlohmann::json refuses invalid UTF-8 and lone surrogates when parsing, so every parsed string
+// is valid UTF-8: only NUL needs checking.
+TEST(ParseObject, RefusesInvalidUtf8InStrings) {
+  for (std::string text :
+       {std::string("{\"reason\":\"a\xff\"}"), std::string("{\"reason\":\"\xc0\xaf\"}"),
+        std::string("{\"reason\":\"\xed\xa0\x80\"}"), std::string(R"({"reason":"\ud800"})"),
+        std::string("{\"r\xff\":\"x\"}")}) {
+    auto r = api::parseObject(text);
+    ASSERT_FALSE(r) << text;
+    EXPECT_EQ(r.error().code, "invalid_json");
+  }
+}
+
 class RequestLimitsTest : public ApiServerTest {};
 
 TEST_F(RequestLimitsTest, ADeeplyNestedAccountBodyIs400NamingTheLimit) {

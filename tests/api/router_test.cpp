@@ -81,6 +81,59 @@ TEST(Router, QueryDecodingHandlesPlusPercentAndBadEscapes) {
   EXPECT_FALSE(parseQuery("a=%g1"));
 }
 
+// The API speaks UTF-8 JSON and PostgreSQL text holds neither invalid UTF-8 nor U+0000: a decoded
+// query value or path parameter that is either is refused before any handler runs, naming it.
+TEST(Router, QueryValuesAndPathParametersMustBeUtf8WithoutNul) {
+  Router router;
+  bool ran = false;
+  auto handler = [&](const HttpRequest&) {
+    ran = true;
+    return HttpResponse{};
+  };
+  router.add("GET", "/audit", handler);
+  router.add("GET", "/accounts/{id}", handler);
+  struct Case {
+    std::string target, field;
+  } refused[] = {
+      {"/audit?actor=%FF", "actor"},
+      {"/audit?action=%FF", "action"},
+      {"/audit?target=%FF", "target"},
+      {"/audit?actor=a%00b", "actor"},
+      {"/audit?limit=5&actor=ok&target=%C3", "target"},  // truncated sequence
+      {"/audit?actor=%C0%AF", "actor"},                  // overlong '/'
+      {"/audit?actor=%E0%80%AF", "actor"},               // overlong '/'
+      {"/audit?actor=%ED%A0%80", "actor"},               // UTF-16 surrogate
+      {"/audit?actor=%F4%90%80%80", "actor"},            // past U+10FFFF
+      {"/audit?actor=%80", "actor"},                     // lone continuation byte
+      {"/audit?since=2024-01-01T00:00:00Z%00", "since"},
+      {"/audit?actor=a\xff"
+       "b",
+       "actor"},  // raw, not escaped
+      {"/accounts/%FF", "id"},
+      {"/accounts/acc%00", "id"},
+      {"/accounts/%ED%BF%BF", "id"},
+  };
+  for (const auto& c : refused) {
+    ran = false;
+    HttpRequest req{.method = "GET", .target = c.target};
+    auto res = router.dispatch(req);
+    EXPECT_EQ(res.status, 400u) << c.target;
+    EXPECT_FALSE(ran) << c.target;
+    auto body = nlohmann::json::parse(res.body, nullptr, false);
+    ASSERT_TRUE(body.is_object()) << c.target << " -> " << res.body;
+    EXPECT_EQ(body["error"]["code"], "invalid_parameter") << c.target;
+    EXPECT_EQ(body["error"]["field"], c.field) << c.target;
+  }
+  for (std::string target :
+       {"/audit?actor=%C3%A9l%C3%A8ve", "/audit?actor=%E2%82%AC%F0%9F%98%80",
+        "/audit?actor=%EF%BF%BF%F4%8F%BF%BF", "/audit?actor=", "/accounts/%C3%A9"}) {
+    ran = false;
+    HttpRequest req{.method = "GET", .target = target};
+    EXPECT_EQ(router.dispatch(req).status, 200u) << target;
+    EXPECT_TRUE(ran) << target;
+  }
+}
+
 TEST(ErrorMapping, EveryDomainReasonCodeIs400ExceptTradeConflict) {
   for (auto code : {reason::kInvalidJson,         reason::kMissingField,
                     reason::kInvalidFieldType,    reason::kInvalidEventType,

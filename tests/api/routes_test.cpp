@@ -186,6 +186,28 @@ TEST_F(Routes, ListSettlementsReturnsPageWithTotalLimitOffset) {
   EXPECT_EQ(row["settlement_date"], "2024-11-19T00:00:00Z");
 }
 
+TEST_F(Routes, ListSettlementsPagesWithNextCursorUntilNull) {
+  for (int i = 0; i < 5; ++i)
+    repo.put(settlementIn(Status::kSettled, "trd_" + std::to_string(i), nov(19)));
+  std::vector<std::string> seen;
+  std::string cursor;
+  int pages = 0;
+  for (; pages < 10; ++pages) {
+    auto r = http().get("/settlements?limit=2" + (cursor.empty() ? "" : "&cursor=" + cursor));
+    ASSERT_EQ(r.status, 200u) << r.body;
+    Json j = r.json();
+    EXPECT_EQ(j["total"], 5);  // the whole collection, whatever the page
+    for (const auto& row : j["settlements"]) seen.push_back(row["trade_id"]);
+    ASSERT_TRUE(j.contains("next_cursor"));
+    if (j["next_cursor"].is_null()) break;
+    cursor = j["next_cursor"];
+  }
+  EXPECT_EQ(pages, 2);  // 2 + 2 + 1, the last with next_cursor null
+  std::vector<std::string> all = seen;
+  std::sort(all.begin(), all.end());
+  EXPECT_EQ(all, (std::vector<std::string>{"trd_0", "trd_1", "trd_2", "trd_3", "trd_4"}));
+}
+
 TEST_F(Routes, ListSettlementsPassesDecodedFiltersToTheRepository) {
   auto r = http().get(
       "/settlements?account_id=acc%5Fbuyer&status=failed%2Csettled&start_date=2024-11-01"
@@ -212,10 +234,17 @@ TEST_F(Routes, ListSettlementsRejectsBadParametersNamingThem) {
       {"limit=-1", "limit"},
       {"offset=-3", "offset"},
       {"offset=x", "offset"},
+      {"offset=10001", "offset"},
+      {"cursor=", "cursor"},
+      {"cursor=abc", "cursor"},
+      {"cursor=-5_00000000000000000000000000000000", "cursor"},
+      {"cursor=5_0000", "cursor"},
       {"status=done", "status"},
       {"status=settled,", "status"},
       {"start_date=2024-13-01", "start_date"},
       {"end_date=yesterday", "end_date"},
+      {"start_date=0000-01-01", "start_date"},
+      {"end_date=0000-12-31", "end_date"},
       {"start_date=2024-11-20&end_date=2024-11-19", "end_date"},
       {"account_id=a%20b", "account_id"},
   };
@@ -266,6 +295,28 @@ TEST_F(Routes, RetryValidatesReasonAndUnknownIdIs404) {
   EXPECT_EQ(long_reason.json()["error"]["field"], "reason");
   EXPECT_EQ(http().post("/settlements/" + id + "/retry", "[1]").json()["error"]["code"],
             "invalid_json");
+}
+
+// PostgreSQL's text and jsonb cannot hold U+0000: a body string carrying it is the client's error.
+TEST_F(Routes, RetryReasonWithNulIs400NamingTheField) {
+  Settlement s = settlementIn(Status::kFailed, "trd_nul", nov(19));
+  repo.put(s);
+  auto r = http().post("/settlements/" + s.settlementId() + "/retry", R"({"reason":"x\u0000y"})");
+  EXPECT_EQ(r.status, 400u) << r.body;
+  EXPECT_EQ(r.json()["error"]["code"], "invalid_parameter") << r.body;
+  EXPECT_EQ(r.json()["error"]["field"], "reason") << r.body;
+  EXPECT_EQ(commands.last_reason, "");
+}
+
+TEST_F(Routes, PostTradeWithATimestampBeforeYear1Is400InvalidTimestamp) {
+  for (const char* at : {"0000-12-31T23:00:00Z", "0001-01-01T00:30:00+01:00"}) {
+    TradeEvent t;
+    t.executed_at = at;
+    auto r = http().post("/trades", t.text());
+    EXPECT_EQ(r.status, 400u) << at << " -> " << r.body;
+    EXPECT_EQ(r.json()["error"]["code"], "invalid_timestamp") << r.body;
+    EXPECT_EQ(r.json()["error"]["field"], "executed_at") << r.body;
+  }
 }
 
 TEST_F(Routes, EventsAreListedOldestFirstWithKafkaEventTypes) {

@@ -38,6 +38,42 @@ TEST(Time, DatesRoundTripAndRejectInvalid) {
   EXPECT_EQ(dateOf(*parseTimestamp("2024-02-29T23:59:59Z")), *d);
 }
 
+// PostgreSQL stores neither year 0 nor BC dates as ISO text, and formatDate/formatTimestamp print
+// four-digit years: the parsers accept 0001-01-01T00:00:00Z .. 9999-12-31T23:59:59.999999Z only.
+TEST(Time, DatesOutsideYears0001To9999AreRefused) {
+  EXPECT_FALSE(parseDate("0000-01-01"));
+  EXPECT_FALSE(parseDate("0000-12-31"));
+  EXPECT_FALSE(parseDate("0000-02-29"));
+  auto first = parseDate("0001-01-01");
+  ASSERT_TRUE(first);
+  EXPECT_EQ(formatDate(*first), "0001-01-01");
+  auto last = parseDate("9999-12-31");
+  ASSERT_TRUE(last);
+  EXPECT_EQ(formatDate(*last), "9999-12-31");
+}
+
+TEST(Time, TimestampsWhoseUtcInstantIsOutsideTheSupportedRangeAreRefused) {
+  for (const char* s :
+       {"0000-01-01T00:00:00Z", "0000-12-31T23:00:00Z", "0000-12-31T23:59:59.999999Z",
+        "0001-01-01T00:30:00+01:00", "0001-01-01T00:00:00.999999+00:01",
+        "9999-12-31T23:30:00-01:00", "9999-12-31T23:59:59-00:01"}) {
+    EXPECT_FALSE(parseTimestamp(s)) << s;
+  }
+  auto first = parseTimestamp("0001-01-01T00:00:00Z");
+  ASSERT_TRUE(first);
+  EXPECT_EQ(formatTimestamp(*first), "0001-01-01T00:00:00Z");
+  auto shifted = parseTimestamp("0001-01-01T01:00:00+01:00");
+  ASSERT_TRUE(shifted);
+  EXPECT_EQ(*shifted, *first);
+  auto west = parseTimestamp("0000-12-31T23:30:00-00:30");
+  EXPECT_FALSE(west);  // the local date is year 0, even though the instant is in range
+  auto last = parseTimestamp("9999-12-31T23:59:59.999999Z");
+  ASSERT_TRUE(last);
+  EXPECT_EQ(formatTimestamp(*last), "9999-12-31T23:59:59.999999Z");
+  auto east = parseTimestamp("10000-01-01T00:30:00+01:00");
+  EXPECT_FALSE(east);
+}
+
 TEST(Uuid, V7IdsAreUniqueVersionedAndTimeOrdered) {
   std::set<Uuid> seen;
   Uuid prev;

@@ -222,6 +222,37 @@ TEST(TradeDecode, RejectsBadDatesAndTimestamps) {
   EXPECT_EQ(rejectCode(j), "invalid_timestamp");
 }
 
+TEST(TradeDecode, RejectsDatesAndTimestampsOutsideYears0001To9999) {
+  std::string field;
+  json j = validTrade();
+  j["executed_at"] = "0000-12-31T23:00:00Z";
+  EXPECT_EQ(rejectCode(j, &field), "invalid_timestamp");
+  EXPECT_EQ(field, "executed_at");
+  j["executed_at"] = "0001-01-01T00:30:00+01:00";  // 0000-12-31T23:30:00Z
+  field.clear();
+  EXPECT_EQ(rejectCode(j, &field), "invalid_timestamp");
+  EXPECT_EQ(field, "executed_at");
+  j = validTrade();
+  j["settlement_date"] = "0000-01-01";
+  field.clear();
+  EXPECT_EQ(rejectCode(j, &field), "invalid_date");
+  EXPECT_EQ(field, "settlement_date");
+}
+
+// The trade's strings are ids, a symbol, an event type, a date and a timestamp, all of restricted
+// character sets: none can carry U+0000 (which PostgreSQL's text and jsonb cannot store).
+TEST(TradeDecode, RefusesNulInEveryStringField) {
+  for (const char* name :
+       {"event_id", "event_type", "trade_id", "buyer_account_id", "seller_account_id", "symbol",
+        "quantity", "price", "amount", "settlement_date", "executed_at"}) {
+    json j = validTrade();
+    j[name] = j[name].get<std::string>() + std::string(1, '\0');
+    std::string field;
+    EXPECT_NE(rejectCode(j, &field), "accepted") << name;
+    EXPECT_EQ(field, name);
+  }
+}
+
 TEST(TradeDecode, RejectsSettlementDateBeforeTradeDate) {
   json j = validTrade();
   j["settlement_date"] = "2024-11-16";
