@@ -58,8 +58,10 @@ Result<std::shared_ptr<evp_pkey_st>> rsaKey(const nlohmann::json& jwk, const std
   if (!n) return n.error();
   auto e = member(jwk, "e", what);
   if (!e) return e.error();
-  if (n->size() < 256) return invalidJwks(what + ": RSA modulus shorter than 2048 bits");
   Bn bn_n = toBn(*n), bn_e = toBn(*e);
+  // Counted in bits, not bytes: n may carry leading zeros, and 256 bytes can hold a short modulus.
+  if (bn_n && BN_num_bits(bn_n.get()) < 2048)
+    return invalidJwks(what + ": RSA modulus shorter than 2048 bits");
   OSSL_PARAM_BLD* bld = OSSL_PARAM_BLD_new();
   std::shared_ptr<evp_pkey_st> key;
   if (bld && bn_n && bn_e && OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, bn_n.get()) &&

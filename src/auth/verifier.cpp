@@ -68,13 +68,24 @@ Result<std::vector<std::string>> stringList(const Json& payload, const std::stri
   return out;
 }
 
+// Seconds since the epoch, integer or not, within ±10^15 (31 million years): larger values are no
+// real date, and within this range exp/nbf ± the leeway cannot overflow. An integer above INT64_MAX
+// (JSON allows it) must not wrap to a negative date either.
+constexpr int64_t kMaxNumericDate = 1'000'000'000'000'000;
+
 Result<std::optional<int64_t>> numericDate(const Json& payload, const char* name) {
   auto it = payload.find(name);
   if (it == payload.end()) return std::optional<int64_t>();
-  if (it->is_number_integer()) return std::optional<int64_t>(it->get<int64_t>());
-  if (it->is_number_float()) {
+  if (it->is_number_unsigned()) {
+    const uint64_t u = it->get<uint64_t>();
+    if (u < static_cast<uint64_t>(kMaxNumericDate))
+      return std::optional<int64_t>(static_cast<int64_t>(u));
+  } else if (it->is_number_integer()) {
+    const int64_t v = it->get<int64_t>();
+    if (v > -kMaxNumericDate && v < kMaxNumericDate) return std::optional<int64_t>(v);
+  } else if (it->is_number_float()) {
     double d = it->get<double>();
-    if (std::isfinite(d) && std::abs(d) < 1e15)
+    if (std::isfinite(d) && std::abs(d) < static_cast<double>(kMaxNumericDate))
       return std::optional<int64_t>(static_cast<int64_t>(std::floor(d)));
   }
   return refuse(kInvalidClaim, std::string("claim ") + name + " must be a NumericDate");

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include "auth/errors.h"
 #include "support/fake_clock.h"
 #include "support/test_tokens.h"
@@ -190,6 +192,25 @@ TEST_F(VerifierTest, ChecksExpAndNbfWithTheLeeway) {
   expectRefused(v, rsa().token(c), kInvalidClaim);
 }
 
+// Caught by tests/fuzz/jwt_fuzz's properties (corpus/jwt/regression_exp_*): exp = INT64_MAX
+// overflowed exp + leeway (undefined behaviour), and an exp above INT64_MAX (valid JSON) wrapped to
+// a negative date and was reported as expired.
+TEST_F(VerifierTest, RefusesNumericDatesBeyondAnyRealDateWithoutOverflow) {
+  auto v = verifier(provider(test::jwks({&rsa()})));
+  json c = claims();
+  c["exp"] = std::numeric_limits<int64_t>::max();
+  expectRefused(v, rsa().token(c), kInvalidClaim);
+  c["exp"] = std::numeric_limits<uint64_t>::max();
+  expectRefused(v, rsa().token(c), kInvalidClaim);
+  c["exp"] = int64_t{1'000'000'000'000'000};
+  expectRefused(v, rsa().token(c), kInvalidClaim);
+  c["exp"] = int64_t{999'999'999'999'999};  // far, but a date
+  EXPECT_TRUE(v.verify(rsa().token(c)));
+  c = claims();
+  c["nbf"] = std::numeric_limits<int64_t>::min();
+  expectRefused(v, rsa().token(c), kInvalidClaim);
+}
+
 TEST_F(VerifierTest, ChecksIssuerAudienceAndSubject) {
   auto v = verifier(provider(test::jwks({&rsa()})));
   json c = claims();
@@ -279,6 +300,25 @@ TEST(KeySet, RefusesSymmetricAndBrokenKeys) {
               y = base64UrlEncode(std::string(32, '\x02'));
   EXPECT_FALSE(KeySet::parseJwks(R"({"keys":[{"kty":"EC","crv":"P-256","x":")" + x + R"(","y":")" +
                                  y + R"("}]})"));
+}
+
+// Caught by tests/fuzz/jwt_fuzz's properties (corpus/jwt/regression_jwks_*): the modulus was
+// measured in bytes, so 256 bytes with leading zero bits passed as a 2048-bit key.
+TEST(KeySet, RefusesAnRsaModulusUnder2048BitsEvenIn256Bytes) {
+  json jwk = TestKey::rsa("rsa-1").jwk();
+  std::string n = *base64UrlDecode(jwk["n"].get<std::string>());
+  ASSERT_EQ(n.size(), 256u);
+  auto parse = [&](const std::string& modulus) {
+    json k = jwk;
+    k["n"] = base64UrlEncode(modulus);
+    return KeySet::parseJwks(json{{"keys", json::array({k})}}.dump());
+  };
+  EXPECT_TRUE(parse(n));
+  EXPECT_TRUE(parse(std::string(1, '\0') + n));  // a leading zero byte: still 2048 bits
+  n[0] = '\x01';                                 // 2041 bits in 256 bytes
+  auto short_key = parse(n);
+  ASSERT_FALSE(short_key);
+  EXPECT_EQ(short_key.error().code, "invalid_jwks");
 }
 
 TEST(Base64Url, RoundTripsAndRefusesPaddingAndOtherAlphabets) {

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
+
 namespace sc::test {
 namespace {
 
@@ -72,6 +74,45 @@ TEST(JournalEncoding, RejectsTruncatedOrExtendedPayloads) {
   std::string longer(payload);
   longer.push_back('x');
   EXPECT_FALSE(decode(longer));
+}
+
+// Found by tests/fuzz/journal_fuzz: an outcome's quantity and amount were taken as any 8-byte count
+// (Decimal::fromUnits does not check), so a checksum-valid record could complete a command with a
+// figure no DECIMAL(18,8) holds.
+TEST(JournalEncoding, RefusesOutcomeFiguresOutsideDecimal18_8) {
+  for (int64_t units : {Decimal::kMaxUnits + 1, -Decimal::kMaxUnits - 1, INT64_MIN, INT64_MAX}) {
+    for (bool quantity : {true, false}) {
+      Record r = sampleRecord();
+      (quantity ? r.completion->quantity : r.completion->amount) = Decimal::fromUnits(units);
+      std::string buf;
+      encode(r, buf);
+      EXPECT_FALSE(decode(std::string_view(buf).substr(8))) << units << " " << quantity;
+    }
+  }
+  Record edge = sampleRecord();
+  edge.completion->quantity = Decimal::fromUnits(Decimal::kMaxUnits);
+  edge.completion->amount = Decimal::fromUnits(-Decimal::kMaxUnits);
+  std::string buf;
+  encode(edge, buf);
+  auto r = decode(std::string_view(buf).substr(8));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->completion->quantity, Decimal::fromUnits(Decimal::kMaxUnits));
+}
+
+// Found writing tests/fuzz/journal_fuzz (one encoding per record): any non-zero byte was read as
+// "the archived contract is a DvP", so one record had 255 encodings; the other flags (lock kind,
+// completion) already allow only one.
+TEST(JournalEncoding, RefusesAnArchiveFlagOtherThanZeroOrOne) {
+  Record r;
+  r.ops.push_back(ArchiveOp{"00a", true});
+  std::string buf;
+  encode(r, buf);
+  std::string payload = buf.substr(8);
+  // The flag is the op's last byte, just before the (absent) completion's flag.
+  ASSERT_EQ(payload[payload.size() - 2], 1);
+  ASSERT_TRUE(decode(payload));
+  payload[payload.size() - 2] = 2;
+  EXPECT_FALSE(decode(payload));
 }
 
 }  // namespace

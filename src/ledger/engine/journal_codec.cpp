@@ -177,14 +177,22 @@ void encodeOutcome(Writer& w, const Outcome& o) {
   w.str(o.remainder_dvp_contract_id);
 }
 
-Outcome decodeOutcome(Reader& r) {
+// An outcome's figures are trade figures, DECIMAL(18,8): a count of 10^-8 units beyond 18 digits
+// is no Decimal (Decimal::fromUnits does not check), and the encoder never writes one.
+bool isDecimalUnits(int64_t units) {
+  return units >= -Decimal::kMaxUnits && units <= Decimal::kMaxUnits;
+}
+
+std::optional<Outcome> decodeOutcome(Reader& r) {
   Outcome o;
   o.update_id = r.str();
   o.offset = r.i64();
   o.contract_id = r.str();
   o.synchronizer = r.str();
-  o.quantity = Decimal::fromUnits(r.i64());
-  o.amount = Decimal::fromUnits(r.i64());
+  const int64_t quantity = r.i64(), amount = r.i64();
+  if (!isDecimalUnits(quantity) || !isDecimalUnits(amount)) return std::nullopt;
+  o.quantity = Decimal::fromUnits(quantity);
+  o.amount = Decimal::fromUnits(amount);
   o.buyer_securities_contract_id = r.str();
   o.seller_cash_contract_id = r.str();
   o.remainder_dvp_contract_id = r.str();
@@ -233,7 +241,9 @@ std::optional<Op> decodeOp(Reader& r, uint8_t version) {
     case kArchive: {
       ArchiveOp o;
       o.contract_id = r.str();
-      o.dvp = r.u8() != 0;
+      const uint8_t dvp = r.u8();
+      if (dvp > 1) return std::nullopt;  // one encoding per record, as for the other flags
+      o.dvp = dvp == 1;
       return o;
     }
     case kUnassign: {
@@ -306,7 +316,10 @@ std::optional<Record> decode(std::string_view payload) {
   }
   uint8_t has = r.u8();
   if (has > 1) return std::nullopt;
-  if (has) rec.completion = decodeOutcome(r);
+  if (has) {
+    rec.completion = decodeOutcome(r);
+    if (!rec.completion) return std::nullopt;
+  }
   if (!r.ok() || !r.atEnd()) return std::nullopt;
   return rec;
 }
