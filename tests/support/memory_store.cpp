@@ -165,8 +165,9 @@ Result<store::SettlementPage> MemoryStore::list(const store::ListQuery& q) {
   page.total_capped = static_cast<int64_t>(all.size()) > store::kListCountCap;
   size_t i = 0;
   if (q.after) {
-    while (i < all.size() && (all[i].created_at > q.after->created_at ||
-                              (all[i].created_at == q.after->created_at && all[i].id >= q.after->id)))
+    while (i < all.size() &&
+           (all[i].created_at > q.after->created_at ||
+            (all[i].created_at == q.after->created_at && all[i].id >= q.after->id)))
       ++i;
   }
   for (i += static_cast<size_t>(std::max(q.offset, 0));
