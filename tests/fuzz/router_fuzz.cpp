@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "api/router.h"
+#include "domain/hex.h"
 #include "domain/status.h"
 #include "domain/time.h"
 
@@ -79,21 +80,6 @@ const sc::api::Router& router() {
   return r;
 }
 
-std::string percentEncode(std::string_view s) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 15]);
-    }
-  }
-  return out;
-}
-
 // Independent reference: decoding fails exactly when a '%' lacks two hex digits after it.
 bool escapesWellFormed(std::string_view s) {
   auto hex = [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; };
@@ -108,7 +94,7 @@ bool escapesWellFormed(std::string_view s) {
 std::string encodeQuery(const std::map<std::string, std::string>& q) {
   std::string out;
   for (const auto& [k, v] : q)
-    out += (out.empty() ? "" : "&") + percentEncode(k) + "=" + percentEncode(v);
+    out += (out.empty() ? "" : "&") + sc::percentEncode(k) + "=" + sc::percentEncode(v);
   return out;
 }
 
@@ -163,7 +149,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     check(decoded.has_value() == escapesWellFormed(req.target),
           "percentDecode fails exactly on a bad escape", input);
     if (decoded) {
-      auto back = sc::api::percentDecode(percentEncode(*decoded), plus);
+      auto back = sc::api::percentDecode(sc::percentEncode(*decoded), plus);
       check(back && *back == *decoded, "percentDecode(percentEncode(s)) == s", input);
     }
   }
@@ -216,7 +202,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     rebuilt += pattern.substr(i, open - i);
     auto p = seen.params.find(pattern.substr(open + 1, close - open - 1));
     check(p != seen.params.end(), "every parameter of the route is filled", input);
-    rebuilt += p->second.empty() ? std::string() : percentEncode(p->second);
+    rebuilt += p->second.empty() ? std::string() : sc::percentEncode(p->second);
     i = close + 1;
   }
   const Seen first = seen;

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "common/log.h"
+#include "domain/hex.h"
 
 namespace sc::ledger::canton {
 namespace {
@@ -40,21 +41,6 @@ struct Reply {
 
 Error ledgerError(const std::string& code, const std::string& message, bool retry) {
   return retry ? Error::transient(code, message) : Error::permanent(code, message);
-}
-
-std::string urlEncode(const std::string& s) {
-  static const char* kHex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 0xf]);
-    }
-  }
-  return out;
 }
 
 Json exercise(Template t, const std::string& cid, const char* choice, Json argument) {
@@ -149,9 +135,10 @@ Result<std::string> CantonJsonLedger::oauthToken() {
                                               opts_.oauth.client_secret_file +
                                               " is missing or empty");
   }
-  std::string form = "grant_type=client_credentials&client_id=" + urlEncode(opts_.oauth.client_id) +
-                     "&client_secret=" + urlEncode(secret);
-  if (!opts_.oauth.audience.empty()) form += "&audience=" + urlEncode(opts_.oauth.audience);
+  std::string form =
+      "grant_type=client_credentials&client_id=" + percentEncode(opts_.oauth.client_id) +
+      "&client_secret=" + percentEncode(secret);
+  if (!opts_.oauth.audience.empty()) form += "&audience=" + percentEncode(opts_.oauth.audience);
   auto r = oauth_http_->request("POST", oauth_path_, form, "", true,
                                 "application/x-www-form-urlencoded");
   if (!r)
@@ -933,7 +920,7 @@ Result<std::string> CantonJsonLedger::allocateParty(const std::string& hint) {
   auto ce = cantonErrorIn(r.error());
   if (!ce || ce->category() == daml::Category::kTransientServerFailure)
     return withoutPayload(r.error());
-  auto list = call("GET", "/v2/parties?filter-party=" + urlEncode(hint), nullptr, true);
+  auto list = call("GET", "/v2/parties?filter-party=" + percentEncode(hint), nullptr, true);
   if (!list) return withoutPayload(list.error());
   for (const auto& p : list->value("partyDetails", Json::array())) {
     const std::string id = p.value("party", "");
@@ -943,7 +930,7 @@ Result<std::string> CantonJsonLedger::allocateParty(const std::string& hint) {
 }
 
 Result<bool> CantonJsonLedger::partyExists(const std::string& party) {
-  auto r = call("GET", "/v2/parties/" + urlEncode(party), nullptr, true);
+  auto r = call("GET", "/v2/parties/" + percentEncode(party), nullptr, true);
   if (!r) return withoutPayload(r.error());
   for (const auto& p : r->value("partyDetails", Json::array())) {
     if (p.value("party", "") == party) return true;
