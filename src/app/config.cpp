@@ -54,7 +54,7 @@ class Reader {
     str(name, out);
     if (!allowed.count(out)) {
       std::string opts;
-      for (auto& a : allowed) opts += (opts.empty() ? "" : ", ") + a;
+      for (auto& a : allowed) opts += (opts.empty() ? "" : ", ") + (a.empty() ? "(empty)" : a);
       throw ConfigError(std::string(name) + "='" + out + "' must be one of: " + opts);
     }
   }
@@ -66,6 +66,90 @@ class Reader {
 bool fileReadable(const std::string& path) {
   std::ifstream in(path);
   return in.good();
+}
+
+// The first line of a secret file (without its line end); throws ConfigError naming `var`.
+std::string readSecretFile(const char* var, const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw ConfigError(std::string(var) + "=" + path + " is not a readable file");
+  std::string line;
+  std::getline(in, line);
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  if (line.empty()) throw ConfigError(std::string(var) + "=" + path + " has an empty first line");
+  return line;
+}
+
+void readHttpTls(const Reader& r, Config& c) {
+  r.str("HTTP_TLS_CERT_FILE", c.http_tls_cert_file);
+  r.str("HTTP_TLS_KEY_FILE", c.http_tls_key_file);
+  if (c.http_tls_cert_file.empty() != c.http_tls_key_file.empty())
+    throw ConfigError("HTTP_TLS_CERT_FILE and HTTP_TLS_KEY_FILE go together: set both or neither");
+  if (!c.httpTls()) return;
+  if (!fileReadable(c.http_tls_cert_file))
+    throw ConfigError("HTTP_TLS_CERT_FILE=" + c.http_tls_cert_file + " is not a readable file");
+  if (!fileReadable(c.http_tls_key_file))
+    throw ConfigError("HTTP_TLS_KEY_FILE=" + c.http_tls_key_file + " is not a readable file");
+}
+
+void readDatabaseSecurity(const Reader& r, Config& c) {
+  r.str("DB_PASSWORD_FILE", c.db_password_file);
+  if (!c.db_password_file.empty()) {
+    if (!c.db_password.empty())
+      throw ConfigError("DB_PASSWORD and DB_PASSWORD_FILE exclude each other; set one");
+    c.db_password = readSecretFile("DB_PASSWORD_FILE", c.db_password_file);
+  }
+  r.oneOf("DB_SSLMODE", c.db_sslmode,
+          {"", "disable", "allow", "prefer", "require", "verify-ca", "verify-full"});
+  r.str("DB_SSLROOTCERT", c.db_sslrootcert);
+  if (!c.db_sslrootcert.empty() && !fileReadable(c.db_sslrootcert))
+    throw ConfigError("DB_SSLROOTCERT=" + c.db_sslrootcert + " is not a readable file");
+  if (!c.db_sslrootcert.empty() && c.db_sslmode != "verify-ca" && c.db_sslmode != "verify-full")
+    throw ConfigError("DB_SSLROOTCERT is set but DB_SSLMODE='" + c.db_sslmode +
+                      "' does not verify the server: use verify-ca or verify-full");
+}
+
+// KAFKA_PROPERTY_<name> pass-through, then the named security settings.
+void readKafkaSecurity(const Reader& r, Config& c, const std::map<std::string, std::string>& env) {
+  static const std::string prefix = "KAFKA_PROPERTY_";
+  for (const auto& [name, value] : env) {
+    if (name.rfind(prefix, 0) != 0) continue;
+    std::string prop = name.substr(prefix.size());
+    if (prop.empty()) throw ConfigError(name + " names no librdkafka property");
+    std::replace(prop.begin(), prop.end(), '_', '.');
+    c.kafka_properties[prop] = value;
+  }
+  r.oneOf("KAFKA_SECURITY_PROTOCOL", c.kafka_security_protocol,
+          {"", "plaintext", "ssl", "sasl_plaintext", "sasl_ssl"});
+  r.oneOf("KAFKA_SASL_MECHANISM", c.kafka_sasl_mechanism,
+          {"", "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"});
+  r.str("KAFKA_SASL_USERNAME", c.kafka_sasl_username);
+  r.str("KAFKA_SASL_PASSWORD_FILE", c.kafka_sasl_password_file);
+  r.str("KAFKA_SSL_CA_FILE", c.kafka_ssl_ca_file);
+  const bool sasl = c.kafka_security_protocol.rfind("sasl_", 0) == 0;
+  const bool ssl = c.kafka_security_protocol == "ssl" || c.kafka_security_protocol == "sasl_ssl";
+  if (sasl) {
+    if (c.kafka_sasl_mechanism.empty())
+      throw ConfigError("KAFKA_SECURITY_PROTOCOL=" + c.kafka_security_protocol +
+                        " needs KAFKA_SASL_MECHANISM");
+    if (c.kafka_sasl_username.empty())
+      throw ConfigError("KAFKA_SECURITY_PROTOCOL=" + c.kafka_security_protocol +
+                        " needs KAFKA_SASL_USERNAME");
+    if (c.kafka_sasl_password_file.empty())
+      throw ConfigError("KAFKA_SECURITY_PROTOCOL=" + c.kafka_security_protocol +
+                        " needs KAFKA_SASL_PASSWORD_FILE");
+    c.kafka_sasl_password = readSecretFile("KAFKA_SASL_PASSWORD_FILE", c.kafka_sasl_password_file);
+  } else if (!c.kafka_sasl_mechanism.empty() || !c.kafka_sasl_username.empty() ||
+             !c.kafka_sasl_password_file.empty()) {
+    throw ConfigError("KAFKA_SASL_* is set but KAFKA_SECURITY_PROTOCOL='" +
+                      c.kafka_security_protocol + "' is not sasl_plaintext or sasl_ssl");
+  }
+  if (!c.kafka_ssl_ca_file.empty()) {
+    if (!ssl)
+      throw ConfigError("KAFKA_SSL_CA_FILE is set but KAFKA_SECURITY_PROTOCOL='" +
+                        c.kafka_security_protocol + "' is not ssl or sasl_ssl");
+    if (!fileReadable(c.kafka_ssl_ca_file))
+      throw ConfigError("KAFKA_SSL_CA_FILE=" + c.kafka_ssl_ca_file + " is not a readable file");
+  }
 }
 
 bool isLoopback(const std::string& bind) {
@@ -142,6 +226,7 @@ Config Config::fromEnvironment(const std::map<std::string, std::string>& env) {
   r.oneOf("AUTH_DISABLED", disabled, {"true", "false"});
   c.auth_disabled = disabled == "true";
   validateAuth(c, env);
+  readHttpTls(r, c);
   r.nonEmpty("DB_HOST", c.db_host);
   r.integer("DB_PORT", c.db_port, 1, 65535);
   r.nonEmpty("DB_NAME", c.db_name);
@@ -149,11 +234,13 @@ Config Config::fromEnvironment(const std::map<std::string, std::string>& env) {
   r.str("DB_PASSWORD", c.db_password);
   r.integer("DB_POOL_SIZE", c.db_pool_size, 1, 256);
   r.integer("DB_STATEMENT_TIMEOUT_MS", c.db_statement_timeout_ms, 100, 3600000);
+  readDatabaseSecurity(r, c);
   r.str("KAFKA_BOOTSTRAP_SERVERS", c.kafka_bootstrap_servers);
   r.nonEmpty("SETTLEMENT_EVENTS_TOPIC", c.settlement_events_topic);
   r.nonEmpty("TRADE_EVENTS_TOPIC", c.trade_events_topic);
   r.nonEmpty("TRADE_EVENTS_DLQ_TOPIC", c.trade_events_dlq_topic);
   r.nonEmpty("KAFKA_CONSUMER_GROUP", c.kafka_consumer_group);
+  readKafkaSecurity(r, c, env);
   r.oneOf("LEDGER_MODE", c.ledger_mode, {"embedded", "canton"});
   r.nonEmpty("LEDGER_DATA_DIR", c.ledger_data_dir);
   r.list("LEDGER_SYNCHRONIZERS", c.ledger_synchronizers);
@@ -252,7 +339,19 @@ std::string Config::postgresConnInfo() const {
                   " options=" +
                   quote("-c statement_timeout=" + std::to_string(db_statement_timeout_ms));
   if (!db_password.empty()) s += " password=" + quote(db_password);
+  if (!db_sslmode.empty()) s += " sslmode=" + quote(db_sslmode);
+  if (!db_sslrootcert.empty()) s += " sslrootcert=" + quote(db_sslrootcert);
   return s;
+}
+
+std::map<std::string, std::string> Config::kafkaClientProperties() const {
+  std::map<std::string, std::string> p = kafka_properties;
+  if (!kafka_security_protocol.empty()) p["security.protocol"] = kafka_security_protocol;
+  if (!kafka_sasl_mechanism.empty()) p["sasl.mechanisms"] = kafka_sasl_mechanism;
+  if (!kafka_sasl_username.empty()) p["sasl.username"] = kafka_sasl_username;
+  if (!kafka_sasl_password.empty()) p["sasl.password"] = kafka_sasl_password;
+  if (!kafka_ssl_ca_file.empty()) p["ssl.ca.location"] = kafka_ssl_ca_file;
+  return p;
 }
 
 }  // namespace sc::app

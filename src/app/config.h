@@ -25,6 +25,9 @@ struct Config {
   int http_max_connections = 1024;              // HTTP_MAX_CONNECTIONS (0: unlimited)
   int http_request_deadline_ms = 30000;         // HTTP_REQUEST_DEADLINE_MS
   int http_max_requests_per_connection = 1000;  // HTTP_MAX_REQUESTS_PER_CONNECTION (0: unlimited)
+  std::string http_tls_cert_file;  // HTTP_TLS_CERT_FILE (PEM chain; with the key: HTTPS only)
+  std::string http_tls_key_file;   // HTTP_TLS_KEY_FILE (PEM private key)
+  bool httpTls() const { return !http_tls_cert_file.empty(); }
   // Authentication (DESIGN §10, README "Security"). Any AUTH_* but AUTH_DISABLED turns it on.
   std::string auth_jwks_file;                    // AUTH_JWKS_FILE
   std::string auth_jwks_url;                     // AUTH_JWKS_URL (http:// or https://)
@@ -45,15 +48,32 @@ struct Config {
   std::string db_name = "cantondex";       // DB_NAME
   std::string db_user = "cantondex_user";  // DB_USER
   std::string db_password;                 // DB_PASSWORD
-  int db_pool_size = 8;                    // DB_POOL_SIZE
-  int db_statement_timeout_ms = 30000;     // DB_STATEMENT_TIMEOUT_MS (server-side limit per
-                                           // statement; replies are awaited 5 s longer)
+  std::string db_password_file;            // DB_PASSWORD_FILE (first line; excludes DB_PASSWORD)
+  std::string db_sslmode;      // DB_SSLMODE: disable allow prefer require verify-ca verify-full
+                               // (empty: libpq's default, prefer; or PGSSLMODE)
+  std::string db_sslrootcert;  // DB_SSLROOTCERT (CA file for verify-ca / verify-full)
+  int db_pool_size = 8;        // DB_POOL_SIZE
+  int db_statement_timeout_ms = 30000;  // DB_STATEMENT_TIMEOUT_MS (server-side limit per
+                                        // statement; replies are awaited 5 s longer)
   // Kafka
   std::string kafka_bootstrap_servers;  // KAFKA_BOOTSTRAP_SERVERS (empty: run without Kafka)
   std::string settlement_events_topic = "settlement.events";    // SETTLEMENT_EVENTS_TOPIC
   std::string trade_events_topic = "trade.events";              // TRADE_EVENTS_TOPIC
   std::string trade_events_dlq_topic = "trade.events.dlq";      // TRADE_EVENTS_DLQ_TOPIC
   std::string kafka_consumer_group = "settlement-coordinator";  // KAFKA_CONSUMER_GROUP
+  std::string kafka_security_protocol;   // KAFKA_SECURITY_PROTOCOL: plaintext ssl sasl_plaintext
+                                         // sasl_ssl (empty: librdkafka's default, plaintext)
+  std::string kafka_sasl_mechanism;      // KAFKA_SASL_MECHANISM: PLAIN SCRAM-SHA-256 SCRAM-SHA-512
+  std::string kafka_sasl_username;       // KAFKA_SASL_USERNAME
+  std::string kafka_sasl_password_file;  // KAFKA_SASL_PASSWORD_FILE (first line)
+  std::string kafka_sasl_password;       // read from KAFKA_SASL_PASSWORD_FILE at start
+  std::string kafka_ssl_ca_file;         // KAFKA_SSL_CA_FILE (PEM; empty: system CAs)
+  // KAFKA_PROPERTY_<name>: any librdkafka property, '_' in <name> read as '.'
+  // (KAFKA_PROPERTY_socket_keepalive_enable=true). Applied to the consumer, the DLQ producer and
+  // the relay; the settings above are applied after them and win.
+  std::map<std::string, std::string> kafka_properties;
+  // Every librdkafka property of the settings above (security, SASL password read from its file).
+  std::map<std::string, std::string> kafkaClientProperties() const;
   // Canton / ledger
   std::string ledger_mode = "embedded";        // LEDGER_MODE: embedded | canton
   std::string ledger_data_dir = "var/ledger";  // LEDGER_DATA_DIR (embedded ledger journal)
@@ -100,6 +120,8 @@ struct Config {
   static Config fromProcessEnvironment();
   // libpq connection string: TCP keepalives and tcp_user_timeout (a dead server or network is
   // noticed within about 30 s) and statement_timeout = DB_STATEMENT_TIMEOUT_MS on every session.
+  // DB_SSLMODE / DB_SSLROOTCERT / the password (DB_PASSWORD or the file's first line) are added
+  // when set.
   std::string postgresConnInfo() const;
 };
 

@@ -176,6 +176,7 @@ int run(const sc::app::Config& cfg) {
   kopt.dlq_topic = cfg.trade_events_dlq_topic;
   kopt.settlement_topic = cfg.settlement_events_topic;
   kopt.consumer_group = cfg.kafka_consumer_group;
+  kopt.extra = cfg.kafkaClientProperties();  // security, SASL, KAFKA_PROPERTY_*
   if (!cfg.kafka_bootstrap_servers.empty()) {
     relay = std::make_unique<sc::messaging::OutboxRelay>(kopt, (*db)->outbox(), clock);
     // One active relay per database (DESIGN §8): the others stand by for the advisory lock.
@@ -234,7 +235,9 @@ int run(const sc::app::Config& cfg) {
       relay->start();
       consumer->start();
     } catch (const std::exception& e) {
-      log->critical("Kafka: {} (check KAFKA_BOOTSTRAP_SERVERS)", e.what());
+      log->critical(
+          "Kafka: {} (check KAFKA_BOOTSTRAP_SERVERS, KAFKA_SECURITY_PROTOCOL, KAFKA_PROPERTY_*)",
+          e.what());
       server.stop();
       workers.stop();
       return 1;

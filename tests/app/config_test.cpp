@@ -1,0 +1,137 @@
+// Configuration (src/app/config.*): the transport-security variables of issue 11 — read, checked
+// against each other, named in every error — and what they become for libpq and librdkafka.
+#include "app/config.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <string>
+
+namespace sc::test {
+namespace {
+
+using Env = std::map<std::string, std::string>;
+
+class ConfigTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("sc-config-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::create_directories(dir_);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::string file(const std::string& name, const std::string& content) {
+    auto p = dir_ / name;
+    std::ofstream(p) << content;
+    return p.string();
+  }
+  // The ConfigError message for `env`; fails the test if it is accepted.
+  static std::string refusal(const Env& env) {
+    try {
+      app::Config::fromEnvironment(env);
+    } catch (const app::ConfigError& e) {
+      return e.what();
+    }
+    ADD_FAILURE() << "accepted";
+    return "";
+  }
+  std::filesystem::path dir_;
+};
+
+bool contains(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
+
+TEST_F(ConfigTest, DatabaseTlsAndPasswordFileReachTheConnectionString) {
+  auto ca = file("ca.crt", "-----BEGIN CERTIFICATE-----\n");
+  auto pw = file("db.password", "s3cr'et\\x\nsecond line ignored\n");
+  auto c = app::Config::fromEnvironment(
+      {{"DB_SSLMODE", "verify-full"}, {"DB_SSLROOTCERT", ca}, {"DB_PASSWORD_FILE", pw}});
+  EXPECT_EQ(c.db_password, "s3cr'et\\x");
+  auto ci = c.postgresConnInfo();
+  EXPECT_TRUE(contains(ci, " sslmode='verify-full'")) << ci;
+  EXPECT_TRUE(contains(ci, " sslrootcert='" + ca + "'")) << ci;
+  EXPECT_TRUE(contains(ci, R"( password='s3cr\'et\\x')")) << ci;
+  // Without them, libpq's own defaults (and PGSSLMODE) apply.
+  auto plain = app::Config::fromEnvironment({}).postgresConnInfo();
+  EXPECT_FALSE(contains(plain, "sslmode")) << plain;
+  EXPECT_FALSE(contains(plain, "sslrootcert")) << plain;
+}
+
+TEST_F(ConfigTest, DatabaseTlsMistakesAreRefusedByName) {
+  auto ca = file("ca.crt", "x");
+  EXPECT_TRUE(contains(refusal({{"DB_SSLMODE", "verify"}}), "DB_SSLMODE='verify' must be one of"));
+  EXPECT_TRUE(contains(refusal({{"DB_SSLMODE", "verify-full"}, {"DB_SSLROOTCERT", "/nope/ca"}}),
+                       "DB_SSLROOTCERT=/nope/ca is not a readable file"));
+  EXPECT_TRUE(contains(refusal({{"DB_SSLMODE", "require"}, {"DB_SSLROOTCERT", ca}}),
+                       "does not verify the server"));
+  EXPECT_TRUE(contains(refusal({{"DB_PASSWORD_FILE", "/nope/pw"}}),
+                       "DB_PASSWORD_FILE=/nope/pw is not a readable file"));
+  EXPECT_TRUE(contains(refusal({{"DB_PASSWORD_FILE", file("empty", "\n")}}), "empty first line"));
+  EXPECT_TRUE(contains(refusal({{"DB_PASSWORD", "a"}, {"DB_PASSWORD_FILE", file("pw", "b")}}),
+                       "DB_PASSWORD and DB_PASSWORD_FILE exclude each other"));
+}
+
+TEST_F(ConfigTest, KafkaSecurityBecomesLibrdkafkaProperties) {
+  auto pw = file("kafka.password", "kpass\r\n");
+  auto ca = file("kafka-ca.pem", "x");
+  auto c = app::Config::fromEnvironment({{"KAFKA_SECURITY_PROTOCOL", "sasl_ssl"},
+                                         {"KAFKA_SASL_MECHANISM", "SCRAM-SHA-512"},
+                                         {"KAFKA_SASL_USERNAME", "svc"},
+                                         {"KAFKA_SASL_PASSWORD_FILE", pw},
+                                         {"KAFKA_SSL_CA_FILE", ca},
+                                         {"KAFKA_PROPERTY_socket_keepalive_enable", "true"},
+                                         {"KAFKA_PROPERTY_security_protocol", "plaintext"}});
+  auto p = c.kafkaClientProperties();
+  EXPECT_EQ(p["security.protocol"], "sasl_ssl");  // the named setting wins over a pass-through
+  EXPECT_EQ(p["sasl.mechanisms"], "SCRAM-SHA-512");
+  EXPECT_EQ(p["sasl.username"], "svc");
+  EXPECT_EQ(p["sasl.password"], "kpass");
+  EXPECT_EQ(p["ssl.ca.location"], ca);
+  EXPECT_EQ(p["socket.keepalive.enable"], "true");
+  EXPECT_TRUE(app::Config::fromEnvironment({}).kafkaClientProperties().empty());
+}
+
+TEST_F(ConfigTest, KafkaSecurityMistakesAreRefusedByName) {
+  auto pw = file("pw", "x");
+  EXPECT_TRUE(contains(refusal({{"KAFKA_SECURITY_PROTOCOL", "SASL"}}),
+                       "KAFKA_SECURITY_PROTOCOL='SASL' must be one of"));
+  EXPECT_TRUE(contains(refusal({{"KAFKA_SECURITY_PROTOCOL", "sasl_plaintext"}}),
+                       "needs KAFKA_SASL_MECHANISM"));
+  EXPECT_TRUE(contains(refusal({{"KAFKA_SECURITY_PROTOCOL", "sasl_plaintext"},
+                                {"KAFKA_SASL_MECHANISM", "SCRAM-SHA-256"},
+                                {"KAFKA_SASL_USERNAME", "u"}}),
+                       "needs KAFKA_SASL_PASSWORD_FILE"));
+  EXPECT_TRUE(contains(refusal({{"KAFKA_SECURITY_PROTOCOL", "sasl_plaintext"},
+                                {"KAFKA_SASL_MECHANISM", "SCRAM-SHA-256"},
+                                {"KAFKA_SASL_USERNAME", "u"},
+                                {"KAFKA_SASL_PASSWORD_FILE", "/nope"}}),
+                       "KAFKA_SASL_PASSWORD_FILE=/nope is not a readable file"));
+  EXPECT_TRUE(
+      contains(refusal({{"KAFKA_SASL_USERNAME", "u"}}), "is not sasl_plaintext or sasl_ssl"));
+  EXPECT_TRUE(contains(
+      refusal({{"KAFKA_SECURITY_PROTOCOL", "sasl_plaintext"}, {"KAFKA_SASL_MECHANISM", "GSSAPI"}}),
+      "KAFKA_SASL_MECHANISM='GSSAPI' must be one of"));
+  EXPECT_TRUE(contains(refusal({{"KAFKA_SSL_CA_FILE", pw}}), "is not ssl or sasl_ssl"));
+  EXPECT_TRUE(contains(refusal({{"KAFKA_PROPERTY_", "x"}}),
+                       "KAFKA_PROPERTY_ names no librdkafka property"));
+}
+
+TEST_F(ConfigTest, HttpTlsNeedsBothReadableFiles) {
+  auto cert = file("server.crt", "x");
+  auto key = file("server.key", "x");
+  auto c = app::Config::fromEnvironment({{"HTTP_TLS_CERT_FILE", cert}, {"HTTP_TLS_KEY_FILE", key}});
+  EXPECT_TRUE(c.httpTls());
+  EXPECT_FALSE(app::Config::fromEnvironment({}).httpTls());
+  EXPECT_TRUE(contains(refusal({{"HTTP_TLS_CERT_FILE", cert}}), "go together"));
+  EXPECT_TRUE(contains(refusal({{"HTTP_TLS_KEY_FILE", key}}), "go together"));
+  EXPECT_TRUE(contains(refusal({{"HTTP_TLS_CERT_FILE", "/nope.crt"}, {"HTTP_TLS_KEY_FILE", key}}),
+                       "HTTP_TLS_CERT_FILE=/nope.crt is not a readable file"));
+}
+
+}  // namespace
+}  // namespace sc::test
