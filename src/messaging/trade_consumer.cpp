@@ -1,5 +1,6 @@
 #include "messaging/trade_consumer.h"
 
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -16,29 +17,37 @@ std::shared_ptr<spdlog::logger> logger() {
 
 }  // namespace
 
-// Counts the DLQ delivery reports of the current batch (msg_opaque = batch number: a late report
-// of an earlier, abandoned batch is not counted). Runs inside dlq_ poll/flush, on the consumer
-// thread.
+// The delivery report of each dead letter of the current round (msg_opaque = round and index: a
+// late report of an earlier, abandoned round is not counted). Runs inside dlq_ poll/flush, on the
+// consumer thread.
 class TradeConsumer::DlqDeliveries : public RdKafka::DeliveryReportCb {
  public:
-  void startBatch() {
-    ++batch;
-    ok = failed = 0;
-    error.clear();
+  struct Outcome {
+    bool reported = false;
+    RdKafka::ErrorCode err = RdKafka::ERR_NO_ERROR;
+    std::string error;
+  };
+  void startRound(size_t n) {
+    ++round_;
+    outcomes.assign(n, Outcome{});
+    reported = 0;
   }
-  void* tag() const { return reinterpret_cast<void*>(static_cast<uintptr_t>(batch)); }
+  void* tag(size_t i) const {
+    return reinterpret_cast<void*>(static_cast<uintptr_t>((round_ << kIndexBits) | i));
+  }
   void dr_cb(RdKafka::Message& m) override {
-    if (m.msg_opaque() != tag()) return;
-    if (m.err() == RdKafka::ERR_NO_ERROR) {
-      ok++;
-    } else {
-      failed++;
-      if (error.empty()) error = m.errstr();
-    }
+    auto v = reinterpret_cast<uintptr_t>(m.msg_opaque());
+    size_t i = v & ((uintptr_t{1} << kIndexBits) - 1);
+    if ((v >> kIndexBits) != round_ || i >= outcomes.size() || outcomes[i].reported) return;
+    outcomes[i] = {true, m.err(), m.err() == RdKafka::ERR_NO_ERROR ? "" : m.errstr()};
+    ++reported;
   }
-  uintptr_t batch = 0;
-  int ok = 0, failed = 0;
-  std::string error;  // the first failure of the batch
+  static constexpr int kIndexBits = 24;  // a batch holds far fewer messages
+  std::vector<Outcome> outcomes;
+  size_t reported = 0;
+
+ private:
+  uint64_t round_ = 0;
 };
 
 // Applies (cooperative: incremental) assignment changes, and keeps back-pressure on partitions
@@ -101,26 +110,51 @@ TradeConsumer::TradeConsumer(KafkaOptions options, workflow::Intake& intake,
                            &metrics_.dlq_producer_restarts);
   metrics::registerGauge("sc_consumer_paused", "1 while consumption is paused for back-pressure",
                          &metrics_.paused);
+  metrics::registerCounter("sc_consumer_dlq_truncated_total",
+                           "Dead letters written with their value cut (too large for the DLQ)",
+                           &metrics_.dlq_truncated);
+  metrics::registerCounter("sc_consumer_dlq_partition_backoffs_total",
+                           "Times a partition was paused because a dead letter of it failed",
+                           &metrics_.dlq_partition_backoffs);
+  metrics::registerGauge("sc_consumer_dlq_blocked_partitions",
+                         "Partitions paused now because a dead letter of theirs failed",
+                         &metrics_.dlq_blocked_partitions);
+}
+
+std::map<std::string, std::string> consumerProps(const KafkaOptions& o) {
+  std::map<std::string, std::string> props = {
+      {"auto.offset.reset", "earliest"}, {"partition.assignment.strategy", "cooperative-sticky"},
+      {"fetch.wait.max.ms", "10"},       {"session.timeout.ms", "10000"},
+      {"heartbeat.interval.ms", "1000"}, {"client.id", "settlement-coordinator-consumer"},
+  };
+  for (const auto& [k, v] : o.extra) props[k] = v;
+  // What exactly-once intake rests on (offsets committed only after the trades are stored):
+  // not overridable.
+  props["bootstrap.servers"] = o.bootstrap_servers;
+  props["group.id"] = o.consumer_group;
+  props["enable.auto.commit"] = "false";
+  props["enable.auto.offset.store"] = "false";
+  return props;
+}
+
+std::map<std::string, std::string> dlqProducerProps(const KafkaOptions& o) {
+  std::map<std::string, std::string> props = {
+      {"linger.ms", "1"},
+      {"message.timeout.ms", "30000"},
+      {"client.id", "settlement-coordinator-dlq"},
+  };
+  for (const auto& [k, v] : o.extra) props[k] = v;
+  props["bootstrap.servers"] = o.bootstrap_servers;
+  props["enable.idempotence"] = "true";
+  props["acks"] = "all";
+  return props;
 }
 
 TradeConsumer::~TradeConsumer() { stop(); }
 
 void TradeConsumer::start() {
-  std::map<std::string, std::string> props = {
-      {"bootstrap.servers", opt_.bootstrap_servers},
-      {"group.id", opt_.consumer_group},
-      {"enable.auto.commit", "false"},
-      {"enable.auto.offset.store", "false"},
-      {"auto.offset.reset", "earliest"},
-      {"partition.assignment.strategy", "cooperative-sticky"},
-      {"fetch.wait.max.ms", "10"},
-      {"session.timeout.ms", "10000"},
-      {"heartbeat.interval.ms", "1000"},
-      {"client.id", "settlement-coordinator-consumer"},
-  };
-  for (auto& [k, v] : opt_.extra) props[k] = v;
   std::string err;
-  auto conf = makeKafkaConf(props);
+  auto conf = makeKafkaConf(consumerProps(opt_));
   rebalance_ = std::make_unique<Rebalance>(paused_);
   if (conf->set("rebalance_cb", static_cast<RdKafka::RebalanceCb*>(rebalance_.get()), err) !=
       RdKafka::Conf::CONF_OK)
@@ -139,19 +173,13 @@ void TradeConsumer::start() {
 }
 
 std::unique_ptr<RdKafka::Producer> TradeConsumer::createDlqProducer() {
-  return makeKafkaProducer({{"bootstrap.servers", opt_.bootstrap_servers},
-                            {"enable.idempotence", "true"},
-                            {"acks", "all"},
-                            {"linger.ms", "1"},
-                            {"message.timeout.ms", "30000"},
-                            {"client.id", "settlement-coordinator-dlq"}},
-                           dlq_reports_.get(), "Kafka DLQ");
+  return makeKafkaProducer(dlqProducerProps(opt_), dlq_reports_.get(), "Kafka DLQ");
 }
 
 void TradeConsumer::replaceDlqProducer(const std::string& why) {
   logger()->error(
-      "dead-letter producer fatal error: {}; replacing the producer and re-consuming "
-      "the batch",
+      "dead-letter producer fatal error: {}; replacing the producer, the partitions of its "
+      "dead letters back off",
       why);
   metrics_.dlq_producer_restarts.inc();
   dlq_->purge(RdKafka::Producer::PURGE_QUEUE | RdKafka::Producer::PURGE_INFLIGHT);
@@ -192,6 +220,14 @@ void TradeConsumer::checkBackPressure() {
     logger()->warn("back-pressure: {} settlements pending, pausing {}", *backlog, opt_.trade_topic);
   } else if (paused_ && *backlog <= opt_.max_pending_backlog / 2) {
     consumer_->assignment(parts);
+    // A partition still backing off after a failed dead letter stays paused.
+    std::erase_if(parts, [&](RdKafka::TopicPartition* tp) {
+      auto it = dlq_backoff_.find(tp->partition());
+      bool keep_paused =
+          tp->topic() == opt_.trade_topic && it != dlq_backoff_.end() && it->second.paused;
+      if (keep_paused) delete tp;
+      return keep_paused;
+    });
     consumer_->resume(parts);
     paused_ = false;
     metrics_.paused.set(0);
@@ -213,100 +249,210 @@ void TradeConsumer::rewind(const std::vector<RdKafka::Message*>& msgs) {
   }
 }
 
-bool TradeConsumer::deadLetter(const std::vector<RdKafka::Message*>& msgs,
-                               const std::vector<workflow::IntakeDecision>& decisions) {
-  bool any = false;
-  for (size_t i = 0; i < msgs.size() && !any; ++i)
-    any = decisions[i].kind == store::IntakeKind::kRejected;
-  if (!any) return true;
+namespace {
+
+// A dead letter: the rejected message's key and value, its headers, the reason and where it came
+// from. `truncated`: the DLQ refused it as too large, so the value (and a long key) is cut to
+// kDlqTruncatedBytes and the original headers are dropped, with headers saying so.
+constexpr size_t kDlqTruncatedBytes = 1024;
+
+RdKafka::Headers* deadLetterHeaders(RdKafka::Message& m, const workflow::IntakeDecision& d,
+                                    bool truncated) {
+  RdKafka::Headers* headers = RdKafka::Headers::create();
+  size_t original_headers = m.headers() ? m.headers()->get_all().size() : 0;
+  if (m.headers() && !truncated) {
+    for (const auto& h : m.headers()->get_all()) headers->add(h.key(), h.value(), h.value_size());
+  }
+  const Error& why = *d.rejection;
+  headers->add("dlq.reason_code", why.code);
+  headers->add("dlq.reason", why.message.substr(0, truncated ? 256 : std::string::npos));
+  if (!why.field.empty()) headers->add("dlq.field", why.field.substr(0, 256));
+  headers->add("dlq.source_topic", m.topic_name());
+  headers->add("dlq.source_partition", std::to_string(m.partition()));
+  headers->add("dlq.source_offset", std::to_string(m.offset()));
+  headers->add("dlq.trade_id", d.trade_id.substr(0, truncated ? 256 : std::string::npos));
+  if (truncated) {
+    headers->add("dlq.truncated", "true");
+    headers->add("dlq.original_value_bytes", std::to_string(m.len()));
+    headers->add("dlq.original_key_bytes", std::to_string(m.key_len()));
+    headers->add("dlq.original_headers_dropped", std::to_string(original_headers));
+  }
+  return headers;
+}
+
+}  // namespace
+
+std::map<int32_t, int64_t> TradeConsumer::deadLetter(
+    const std::vector<RdKafka::Message*>& msgs,
+    const std::vector<workflow::IntakeDecision>& decisions) {
+  std::vector<size_t> todo;  // indexes into msgs of the rejected messages
+  for (size_t i = 0; i < msgs.size(); ++i)
+    if (decisions[i].kind == store::IntakeKind::kRejected) todo.push_back(i);
+  std::map<int32_t, int64_t> blocked;
+  auto block = [&](size_t i, const std::string& why) {
+    RdKafka::Message* m = msgs[i];
+    auto [it, first] = blocked.emplace(m->partition(), m->offset());
+    if (!first) it->second = std::min(it->second, m->offset());
+    logger()->error("dead letter of {}[{}]@{} (trade '{}') not written to {}: {}", m->topic_name(),
+                    m->partition(), m->offset(), log::escape(decisions[i].trade_id), opt_.dlq_topic,
+                    why);
+  };
+  if (todo.empty()) return blocked;
   if (!dlq_) {
     try {
       dlq_ = createDlqProducer();
     } catch (const std::exception& e) {
-      logger()->error("dead-letter producer: {}", e.what());
-      return false;
+      for (size_t i : todo) block(i, std::string("no producer: ") + e.what());
+      return blocked;
     }
   }
   DlqDeliveries& reports = *dlq_reports_;
-  reports.startBatch();
   std::string fatal;
   auto isFatal = [&] {
     if (fatal.empty() && dlq_->fatal_error(fatal) == RdKafka::ERR_NO_ERROR) fatal.clear();
     return !fatal.empty();
   };
-  auto fail = [&](const std::string& why) {
-    if (isFatal()) {
-      replaceDlqProducer(fatal);
-    } else {
-      // Whatever of this batch is still queued would only duplicate the re-sent dead letters.
-      dlq_->purge(RdKafka::Producer::PURGE_QUEUE);
-      dlq_->poll(0);
-      logger()->error("dead-lettering failed, will re-consume the batch: {}", why);
-    }
-    return false;
-  };
-  int sent = 0;
-  for (size_t i = 0; i < msgs.size(); ++i) {
-    if (decisions[i].kind != store::IntakeKind::kRejected) continue;
-    RdKafka::Message* m = msgs[i];
-    const Error& why = *decisions[i].rejection;
-    RdKafka::Headers* headers = RdKafka::Headers::create();
-    if (m->headers()) {
-      for (const auto& h : m->headers()->get_all())
-        headers->add(h.key(), h.value(), h.value_size());
-    }
-    headers->add("dlq.reason_code", why.code);
-    headers->add("dlq.reason", why.message);
-    if (!why.field.empty()) headers->add("dlq.field", why.field);
-    headers->add("dlq.source_topic", m->topic_name());
-    headers->add("dlq.source_partition", std::to_string(m->partition()));
-    headers->add("dlq.source_offset", std::to_string(m->offset()));
-    headers->add("dlq.trade_id", decisions[i].trade_id);
-    for (;;) {
-      auto rc =
-          dlq_->produce(opt_.dlq_topic, RdKafka::Topic::PARTITION_UA,
-                        RdKafka::Producer::RK_MSG_COPY, m->payload(), m->len(), m->key_pointer(),
-                        m->key_len(), m->timestamp().timestamp, headers, reports.tag());
-      if (rc == RdKafka::ERR_NO_ERROR) break;  // headers now owned by librdkafka
-      if (rc == RdKafka::ERR__QUEUE_FULL && !stopping_ && !isFatal()) {
-        dlq_->poll(50);
-        continue;
+  // Round 0 sends the dead letters whole; round 1 sends, cut, those the DLQ refused as too large.
+  for (int round = 0; round < 2 && !todo.empty(); ++round) {
+    const bool truncated = round == 1;
+    reports.startRound(todo.size());
+    std::vector<size_t> too_large;
+    std::vector<bool> sent(todo.size(), false);
+    for (size_t k = 0; k < todo.size(); ++k) {
+      RdKafka::Message* m = msgs[todo[k]];
+      RdKafka::Headers* headers = deadLetterHeaders(*m, decisions[todo[k]], truncated);
+      const size_t value_len = truncated ? std::min(m->len(), kDlqTruncatedBytes) : m->len();
+      const size_t key_len = truncated ? std::min(m->key_len(), kDlqTruncatedBytes) : m->key_len();
+      for (;;) {
+        auto rc =
+            dlq_->produce(opt_.dlq_topic, RdKafka::Topic::PARTITION_UA,
+                          RdKafka::Producer::RK_MSG_COPY, m->payload(), value_len, m->key_pointer(),
+                          key_len, m->timestamp().timestamp, headers, reports.tag(k));
+        if (rc == RdKafka::ERR_NO_ERROR) {  // headers now owned by librdkafka
+          sent[k] = true;
+          break;
+        }
+        if (rc == RdKafka::ERR__QUEUE_FULL && !stopping_ && !isFatal()) {
+          dlq_->poll(50);
+          continue;
+        }
+        delete headers;
+        if (rc == RdKafka::ERR_MSG_SIZE_TOO_LARGE && !truncated) {
+          too_large.push_back(todo[k]);
+        } else {
+          block(todo[k], stopping_ && rc == RdKafka::ERR__QUEUE_FULL
+                             ? std::string("stopping with the dead-letter queue full")
+                             : "produce: " + RdKafka::err2str(rc));
+        }
+        break;
       }
-      delete headers;
-      return fail(stopping_ && rc == RdKafka::ERR__QUEUE_FULL
-                      ? std::string("stopping with the dead-letter queue full")
-                      : "produce: " + RdKafka::err2str(rc));
     }
-    ++sent;
-  }
-  // Wait until every dead letter of this batch is acknowledged before committing offsets: the
-  // delivery reports, not an empty queue, say whether they were written (a message can also leave
-  // the queue by failing: unknown topic, too large, timed out).
-  // Stopping leaves them 2 s more at most (the broker may be down): the batch is then not
-  // committed, and consumed again after the restart.
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  bool stop_noted = false;
-  while (reports.ok + reports.failed < sent) {
-    auto now = std::chrono::steady_clock::now();
-    if (stopping_ && !stop_noted) {
-      stop_noted = true;
-      deadline = std::min(deadline, now + std::chrono::seconds(2));
+    // Wait for the delivery report of every dead letter sent before committing the offsets: the
+    // reports, not an empty queue, say whether they were written (a message can also leave the
+    // queue by failing: unknown topic, too large, denied, timed out). Stopping leaves them 2 s
+    // more at most (the broker may be down): what is unacknowledged then is not committed, and
+    // consumed again after the restart.
+    size_t expected = std::count(sent.begin(), sent.end(), true);
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    bool stop_noted = false;
+    std::string unfinished;
+    while (reports.reported < expected) {
+      auto now = std::chrono::steady_clock::now();
+      if (stopping_ && !stop_noted) {
+        stop_noted = true;
+        deadline = std::min(deadline, now + std::chrono::seconds(2));
+      }
+      if (isFatal()) {
+        unfinished = "producer fatal error: " + fatal;
+        break;
+      }
+      if (now >= deadline) {
+        unfinished = "not acknowledged in time";
+        break;
+      }
+      dlq_->flush(100);  // serves the delivery reports
     }
-    if (isFatal()) return fail(fatal);
-    if (now >= deadline) return fail("dead letters not acknowledged in time");
-    dlq_->flush(100);  // serves the delivery reports
+    for (size_t k = 0; k < todo.size(); ++k) {
+      if (!sent[k]) continue;
+      const auto& o = reports.outcomes[k];
+      if (!o.reported) {
+        block(todo[k], unfinished);
+      } else if (o.err == RdKafka::ERR_MSG_SIZE_TOO_LARGE && !truncated) {
+        too_large.push_back(todo[k]);
+      } else if (o.err != RdKafka::ERR_NO_ERROR) {
+        block(todo[k], o.error);
+      } else {
+        metrics_.dead_lettered.inc();
+        if (truncated) metrics_.dlq_truncated.inc();
+      }
+    }
+    if (!unfinished.empty()) {
+      if (isFatal()) {
+        replaceDlqProducer(fatal);
+      } else {
+        // Whatever is still queued would only duplicate the dead letters sent again later.
+        dlq_->purge(RdKafka::Producer::PURGE_QUEUE);
+        dlq_->poll(0);
+      }
+      for (size_t i : too_large) block(i, unfinished);
+      break;
+    }
+    if (!too_large.empty())
+      logger()->warn("{} dead letter(s) too large for {}: sending them cut to {} bytes",
+                     too_large.size(), opt_.dlq_topic, kDlqTruncatedBytes);
+    todo = std::move(too_large);
   }
-  if (reports.failed > 0)
-    return fail(std::to_string(reports.failed) + " of " + std::to_string(sent) +
-                " dead letters not delivered: " + reports.error);
-  metrics_.dead_lettered.inc(sent);
-  return true;
+  return blocked;
+}
+
+void TradeConsumer::backOff(const std::map<int32_t, int64_t>& blocked) {
+  auto now = std::chrono::steady_clock::now();
+  for (const auto& [p, offset] : blocked) {
+    DlqBackoff& b = dlq_backoff_[p];
+    b.delay = b.delay.count() == 0 ? std::chrono::milliseconds(500)
+                                   : std::min(b.delay * 2, std::chrono::milliseconds(30000));
+    b.until = now + b.delay;
+    b.paused = true;
+    std::vector<RdKafka::TopicPartition*> parts{
+        RdKafka::TopicPartition::create(opt_.trade_topic, p, offset)};
+    consumer_->pause(parts);
+    // The partition's next message is the one whose dead letter failed: nothing after it is
+    // committed, and the messages already fetched after it are dropped (and consumed again).
+    consumer_->seek(*parts[0], 5000);
+    RdKafka::TopicPartition::destroy(parts);
+    metrics_.dlq_partition_backoffs.inc();
+    logger()->warn("{}[{}] backs off {} ms from offset {}: its dead letter was not written",
+                   opt_.trade_topic, p, b.delay.count(), offset);
+  }
+  refreshBlockedGauge();
+}
+
+void TradeConsumer::resumeBackedOff() {
+  auto now = std::chrono::steady_clock::now();
+  for (auto& [p, b] : dlq_backoff_) {
+    if (!b.paused || now < b.until) continue;
+    b.paused = false;
+    if (paused_) continue;  // back-pressure resumes it with the others
+    std::vector<RdKafka::TopicPartition*> parts{
+        RdKafka::TopicPartition::create(opt_.trade_topic, p)};
+    consumer_->resume(parts);
+    RdKafka::TopicPartition::destroy(parts);
+    logger()->info("{}[{}] resumes after its back-off", opt_.trade_topic, p);
+  }
+  refreshBlockedGauge();
+}
+
+void TradeConsumer::refreshBlockedGauge() {
+  int64_t n = 0;
+  for (const auto& [p, b] : dlq_backoff_) n += b.paused ? 1 : 0;
+  metrics_.dlq_blocked_partitions.set(n);
 }
 
 void TradeConsumer::run() {
   int backoff_ms = 100;
   while (!stopping_) {
     checkBackPressure();
+    resumeBackedOff();
     std::vector<RdKafka::Message*> msgs;
     auto deadline =
         std::chrono::steady_clock::now() + std::chrono::milliseconds(opt_.consume_batch_wait_ms);
@@ -340,16 +486,11 @@ void TradeConsumer::run() {
     raw.reserve(msgs.size());
     for (auto* m : msgs) raw.emplace_back(static_cast<const char*>(m->payload()), m->len());
     auto decisions = intake_.submit(raw);
-    bool ok = decisions.ok();
-    if (!ok) {
+    if (!decisions.ok()) {
+      // The store failed the whole batch: every partition of it is consumed again.
       metrics_.intake_failures.inc();
       logger()->error("intake of {} trades failed, will re-consume: {}", msgs.size(),
                       decisions.error().message);
-    } else if (!deadLetter(msgs, *decisions)) {
-      metrics_.dlq_failures.inc();
-      ok = false;
-    }
-    if (!ok) {
       rewind(msgs);
       for (auto* m : msgs) delete m;
       for (int waited = 0; waited < backoff_ms && !stopping_; waited += 50)
@@ -358,6 +499,16 @@ void TradeConsumer::run() {
       continue;
     }
     backoff_ms = 100;
+    // A dead letter that cannot be written holds back only its own partition: nothing of that
+    // partition from its message on is committed, and the partition pauses with a growing delay.
+    std::map<int32_t, int64_t> blocked = deadLetter(msgs, *decisions);
+    if (!blocked.empty()) {
+      metrics_.dlq_failures.inc();
+      backOff(blocked);
+    }
+    for (auto* m : msgs)
+      if (!blocked.contains(m->partition())) dlq_backoff_.erase(m->partition());
+    refreshBlockedGauge();
     // Rebalances (cooperative-sticky: only the partitions that move are revoked) run inside
     // consume(), so a batch may hold messages of a partition revoked while it was collected. Its
     // trades are stored now (storing is idempotent), but its offset is not committed: the new
@@ -373,6 +524,17 @@ void TradeConsumer::run() {
     RdKafka::TopicPartition::destroy(owned);
     std::map<int32_t, int64_t> next;
     for (auto* m : msgs) next[m->partition()] = std::max(next[m->partition()], m->offset() + 1);
+    // A blocked partition is committed up to its message whose dead letter failed, when the
+    // batch got that far in it.
+    for (const auto& [p, offset] : blocked) {
+      bool progress = false;
+      for (auto* m : msgs) progress = progress || (m->partition() == p && m->offset() < offset);
+      if (progress) {
+        next[p] = offset;
+      } else {
+        next.erase(p);
+      }
+    }
     std::vector<RdKafka::TopicPartition*> offsets;
     for (auto& [p, off] : next) {
       if (assigned.contains(p)) {

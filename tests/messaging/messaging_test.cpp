@@ -11,6 +11,8 @@
 
 #include "messaging/outbox_relay.h"
 #include "messaging/trade_consumer.h"
+#include "support/memory_store.h"
+#include "support/trade_json.h"
 
 namespace sc::test {
 namespace {
@@ -44,21 +46,40 @@ TEST(MarkableEvents, EventsNotProducedAreNotMarked) {
   EXPECT_TRUE(markable({}, {}).empty());
 }
 
-TEST(RelayProducerProps, ExtrasCannotWeakenTheRelayGuarantees) {
+// KAFKA_PROPERTY_* and the security settings reach every client, but none can switch off what the
+// intake (manual commits after storing) and the producers (idempotent, acks=all, the relay never
+// giving up) rest on.
+TEST(KafkaClientProps, ExtrasReachEveryClientButCannotWeakenItsGuarantees) {
   messaging::KafkaOptions o;
   o.bootstrap_servers = "broker:9092";
-  o.extra = {{"message.timeout.ms", "5000"},
+  o.consumer_group = "group-a";
+  o.extra = {{"enable.auto.commit", "true"},
+             {"enable.auto.offset.store", "true"},
+             {"group.id", "other"},
+             {"session.timeout.ms", "30000"},
+             {"message.timeout.ms", "5000"},
              {"enable.idempotence", "false"},
              {"acks", "1"},
              {"linger.ms", "20"},
              {"security.protocol", "ssl"}};
-  auto p = messaging::relayProducerProps(o);
-  EXPECT_EQ(p["message.timeout.ms"], "0");
-  EXPECT_EQ(p["enable.idempotence"], "true");
-  EXPECT_EQ(p["acks"], "all");
-  EXPECT_EQ(p["linger.ms"], "20");  // other settings can be tuned
-  EXPECT_EQ(p["security.protocol"], "ssl");
-  EXPECT_EQ(p["bootstrap.servers"], "broker:9092");
+  auto c = messaging::consumerProps(o);
+  EXPECT_EQ(c["enable.auto.commit"], "false");
+  EXPECT_EQ(c["enable.auto.offset.store"], "false");
+  EXPECT_EQ(c["group.id"], "group-a");
+  EXPECT_EQ(c["session.timeout.ms"], "30000");  // other settings can be tuned
+  auto d = messaging::dlqProducerProps(o);
+  EXPECT_EQ(d["message.timeout.ms"], "5000");
+  auto r = messaging::relayProducerProps(o);
+  EXPECT_EQ(r["message.timeout.ms"], "0");
+  EXPECT_EQ(r["linger.ms"], "20");
+  for (auto* p : {&d, &r}) {
+    EXPECT_EQ((*p)["enable.idempotence"], "true");
+    EXPECT_EQ((*p)["acks"], "all");
+  }
+  for (auto* p : {&c, &d, &r}) {
+    EXPECT_EQ((*p)["security.protocol"], "ssl");
+    EXPECT_EQ((*p)["bootstrap.servers"], "broker:9092");
+  }
 }
 
 // --- against librdkafka's mock cluster ----------------------------------------------------------
@@ -97,9 +118,14 @@ class MockCluster {
   rd_kafka_mock_cluster_t* mc_ = nullptr;
 };
 
-// Reads a topic from the beginning (all partitions, no group); returns the values.
-std::vector<std::string> readAll(const std::string& bootstrap, const std::string& topic,
-                                 size_t want, std::chrono::milliseconds timeout) {
+struct Record {
+  std::string value;
+  std::map<std::string, std::string> headers;
+};
+
+// Reads a topic's records with their headers from the beginning (3 partitions, no group).
+std::vector<Record> readRecords(const std::string& bootstrap, const std::string& topic, size_t want,
+                                std::chrono::milliseconds timeout) {
   auto conf = messaging::makeKafkaConf(
       {{"bootstrap.servers", bootstrap}, {"group.id", "reader"}, {"enable.auto.commit", "false"}});
   std::string err;
@@ -109,14 +135,26 @@ std::vector<std::string> readAll(const std::string& bootstrap, const std::string
     parts.push_back(RdKafka::TopicPartition::create(topic, p, RdKafka::Topic::OFFSET_BEGINNING));
   c->assign(parts);
   RdKafka::TopicPartition::destroy(parts);
-  std::vector<std::string> out;
+  std::vector<Record> out;
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (out.size() < want && std::chrono::steady_clock::now() < deadline) {
     std::unique_ptr<RdKafka::Message> m(c->consume(100));
-    if (m->err() == RdKafka::ERR_NO_ERROR)
-      out.emplace_back(static_cast<const char*>(m->payload()), m->len());
+    if (m->err() != RdKafka::ERR_NO_ERROR) continue;
+    Record r{std::string(static_cast<const char*>(m->payload()), m->len()), {}};
+    if (m->headers())
+      for (const auto& h : m->headers()->get_all())
+        r.headers[h.key()] = std::string(static_cast<const char*>(h.value()), h.value_size());
+    out.push_back(std::move(r));
   }
   c->close();
+  return out;
+}
+
+// The values of readRecords.
+std::vector<std::string> readAll(const std::string& bootstrap, const std::string& topic,
+                                 size_t want, std::chrono::milliseconds timeout) {
+  std::vector<std::string> out;
+  for (auto& r : readRecords(bootstrap, topic, want, timeout)) out.push_back(std::move(r.value));
   return out;
 }
 
@@ -312,7 +350,7 @@ void produceTo(const std::string& bootstrap, const std::string& topic,
   ASSERT_EQ(p->flush(10000), RdKafka::ERR_NO_ERROR);
 }
 
-TEST(TradeConsumerMock, AFailedDeadLetterRewindsTheBatchUntilItIsDelivered) {
+TEST(TradeConsumerMock, AFailedDeadLetterIsRetriedUntilItIsDelivered) {
   MockCluster mc;
   mc.createTopic("trade.events");
   mc.createTopic("trade.events.dlq");
@@ -336,12 +374,142 @@ TEST(TradeConsumerMock, AFailedDeadLetterRewindsTheBatchUntilItIsDelivered) {
   EXPECT_EQ(consumer.metrics().dead_lettered.value(), 0u);
   EXPECT_EQ(consumer.metrics().commits.value(), 0u) << "offsets committed for lost dead letters";
 
+  ASSERT_TRUE(waitFor([&] { return consumer.metrics().dead_lettered.value() >= 2; }, 60s));
   ASSERT_TRUE(waitFor([&] { return consumer.metrics().commits.value() >= 1; }, 30s));
   EXPECT_EQ(consumer.metrics().dead_lettered.value(), 2u);
   consumer.stop();
   auto dlq = readAll(o.bootstrap_servers, o.dlq_topic, 2, 10s);
   EXPECT_EQ(std::set<std::string>(dlq.begin(), dlq.end()),
             (std::set<std::string>{"not json", "{\"also\": \"bad\"}"}));
+}
+
+// The committed offset of `group` on topic[partition] (-1001 = none).
+int64_t committedOffset(const std::string& bootstrap, const std::string& group,
+                        const std::string& topic, int partition) {
+  auto conf = messaging::makeKafkaConf({{"bootstrap.servers", bootstrap}, {"group.id", group}});
+  std::string err;
+  std::unique_ptr<RdKafka::KafkaConsumer> c(RdKafka::KafkaConsumer::create(conf.get(), err));
+  std::vector<RdKafka::TopicPartition*> parts{RdKafka::TopicPartition::create(topic, partition)};
+  int64_t offset = -2;
+  if (c->committed(parts, 5000) == RdKafka::ERR_NO_ERROR) offset = parts[0]->offset();
+  RdKafka::TopicPartition::destroy(parts);
+  c->close();
+  return offset;
+}
+
+void produceToPartition(const std::string& bootstrap, const std::string& topic, int partition,
+                        const std::vector<std::string>& values,
+                        const std::map<std::string, std::string>& headers = {}) {
+  auto conf = messaging::makeKafkaConf({{"bootstrap.servers", bootstrap}});
+  std::string err;
+  std::unique_ptr<RdKafka::Producer> p(RdKafka::Producer::create(conf.get(), err));
+  for (const auto& v : values) {
+    RdKafka::Headers* h = RdKafka::Headers::create();
+    for (const auto& [k, hv] : headers) h->add(k, hv);
+    ASSERT_EQ(p->produce(topic, partition, RdKafka::Producer::RK_MSG_COPY,
+                         const_cast<char*>(v.data()), v.size(), nullptr, 0, 0, h, nullptr),
+              RdKafka::ERR_NO_ERROR);
+  }
+  ASSERT_EQ(p->flush(10000), RdKafka::ERR_NO_ERROR);
+}
+
+TEST(TradeConsumerMock, ADeadLetterTooLargeForTheDlqIsWrittenCutWithHeadersSayingSo) {
+  MockCluster mc;
+  mc.createTopic("trade.events");
+  mc.createTopic("trade.events.dlq");
+  messaging::KafkaOptions o;
+  o.bootstrap_servers = mc.bootstrap();
+  o.consumer_group = "test-group";
+  NoStore store;
+  SystemClock clock;
+  workflow::Intake intake(store, clock, TradeRules{{"AAPL/USDC"}}, std::chrono::seconds(300));
+  messaging::TradeConsumer consumer(o, intake, [] { return Result<int64_t>(int64_t{0}); });
+  const std::string big = "not json " + std::string(5000, 'x');
+  produceToPartition(o.bootstrap_servers, o.trade_topic, 1, {big}, {{"trace", "t-1"}});
+  // The broker refuses the whole dead letter as too large (as a DLQ topic with a small
+  // max.message.bytes does).
+  rd_kafka_mock_push_request_errors(mc.get(), /*Produce*/ 0, 1,
+                                    RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE);
+  consumer.start();
+  ASSERT_TRUE(waitFor([&] { return consumer.metrics().commits.value() >= 1; }, 30s));
+  consumer.stop();
+  EXPECT_EQ(consumer.metrics().dead_lettered.value(), 1u);
+  EXPECT_EQ(consumer.metrics().dlq_truncated.value(), 1u);
+  EXPECT_EQ(consumer.metrics().dlq_partition_backoffs.value(), 0u);
+  auto dlq = readRecords(o.bootstrap_servers, o.dlq_topic, 1, 10s);
+  ASSERT_EQ(dlq.size(), 1u);
+  EXPECT_EQ(dlq[0].value, big.substr(0, 1024));
+  EXPECT_EQ(dlq[0].headers["dlq.truncated"], "true");
+  EXPECT_EQ(dlq[0].headers["dlq.original_value_bytes"], "5009");
+  EXPECT_EQ(dlq[0].headers["dlq.original_headers_dropped"], "1");
+  EXPECT_EQ(dlq[0].headers["dlq.source_partition"], "1");
+  EXPECT_EQ(dlq[0].headers["dlq.source_offset"], "0");
+  EXPECT_EQ(dlq[0].headers["dlq.reason_code"], "invalid_json");
+  EXPECT_EQ(dlq[0].headers.count("trace"), 0u);
+  EXPECT_EQ(committedOffset(o.bootstrap_servers, o.consumer_group, o.trade_topic, 1), 1);
+}
+
+TEST(TradeConsumerMock, AnUnwritableDeadLetterHoldsBackOnlyItsOwnPartition) {
+  MockCluster mc;
+  mc.createTopic("trade.events", 2);
+  mc.createTopic("trade.events.dlq");
+  messaging::KafkaOptions o;
+  o.bootstrap_servers = mc.bootstrap();
+  o.consumer_group = "test-group";
+  o.consume_batch = 4;
+  MemoryAccounts accounts;
+  accounts.put("acc_buyer");
+  accounts.put("acc_seller");
+  MemoryStore store(accounts);
+  SystemClock clock;
+  workflow::Intake intake(store, clock, TradeRules{{"AAPL/USDC"}}, std::chrono::seconds(300));
+  messaging::TradeConsumer consumer(o, intake, [] { return Result<int64_t>(int64_t{0}); });
+  // Partition 0: a bad message between two good trades; partition 1: 20 good trades.
+  std::vector<std::string> p0, p1;
+  auto trade = [](const std::string& id) {
+    TradeEvent t;
+    t.trade_id = id;
+    return t.json().dump();
+  };
+  produceToPartition(o.bootstrap_servers, o.trade_topic, 0,
+                     {trade("p0_a"), "not json", trade("p0_b")});
+  for (int i = 0; i < 20; ++i) p1.push_back(trade("p1_" + std::to_string(i)));
+  produceToPartition(o.bootstrap_servers, o.trade_topic, 1, p1);
+  // Every dead letter is denied until the errors are cleared.
+  std::vector<rd_kafka_resp_err_t> denied(10000, RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
+  rd_kafka_mock_push_request_errors_array(mc.get(), /*Produce*/ 0, denied.size(), denied.data());
+  consumer.start();
+
+  auto stored = [&](const std::string& id) {
+    auto s = store.findByTradeId(id);
+    return s.ok() && s->has_value();
+  };
+  ASSERT_TRUE(waitFor([&] { return stored("p1_19") && stored("p0_a"); }, 30s));
+  ASSERT_TRUE(waitFor(
+      [&] {
+        return committedOffset(o.bootstrap_servers, o.consumer_group, o.trade_topic, 1) == 20;
+      },
+      30s))
+      << "the other partition is held back by a dead letter it does not have";
+  ASSERT_TRUE(waitFor([&] { return consumer.metrics().dlq_partition_backoffs.value() >= 2; }, 30s));
+  EXPECT_EQ(consumer.metrics().dead_lettered.value(), 0u);
+  EXPECT_EQ(consumer.metrics().dlq_blocked_partitions.value(), 1);
+  // Partition 0 is committed up to the bad message, never past it.
+  EXPECT_EQ(committedOffset(o.bootstrap_servers, o.consumer_group, o.trade_topic, 0), 1);
+
+  rd_kafka_mock_clear_request_errors(mc.get(), /*Produce*/ 0);
+  ASSERT_TRUE(waitFor(
+      [&] { return committedOffset(o.bootstrap_servers, o.consumer_group, o.trade_topic, 0) == 3; },
+      60s));
+  EXPECT_EQ(consumer.metrics().dead_lettered.value(), 1u);
+  EXPECT_TRUE(stored("p0_b"));
+  EXPECT_EQ(consumer.metrics().dlq_blocked_partitions.value(), 0);
+  consumer.stop();
+  auto dlq = readRecords(o.bootstrap_servers, o.dlq_topic, 1, 10s);
+  ASSERT_GE(dlq.size(), 1u);
+  EXPECT_EQ(dlq[0].value, "not json");
+  EXPECT_EQ(dlq[0].headers["dlq.source_partition"], "0");
+  EXPECT_EQ(dlq[0].headers["dlq.source_offset"], "1");
 }
 
 }  // namespace
