@@ -74,11 +74,15 @@ class KafkaE2E : public ::testing::Test {
             {"ALLOWED_SYMBOLS", "AAPL/USDC,MSFT/USDC"},
             {"SETTLEMENT_LEASE_SECONDS", "2"},
             {"SETTLEMENT_RETRY_DELAY_SECONDS", "1"}};
+    ASSERT_NO_FATAL_FAILURE(configureService(env_));
     service_ = std::make_unique<sc::test::ServiceProcess>(env_);
     ASSERT_TRUE(service_->start()) << service_->error();
     http_ = std::make_unique<sc::test::HttpClient>(service_->port(), "127.0.0.1", 30s);
     seedAccounts();
   }
+
+  // A subclass changes how the service reaches Kafka (the test itself always uses bootstrap_).
+  virtual void configureService(std::map<std::string, std::string>& /*env*/) {}
 
   void TearDown() override {
     if (HasFailure() && service_)

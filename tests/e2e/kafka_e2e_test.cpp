@@ -10,8 +10,10 @@
 // The trades: kafka_trades.h; the checks of settlement.events: kafka_event_checks.h; the fixture:
 // kafka_e2e_fixture.h.
 #include <gtest/gtest.h>
+#include <librdkafka/rdkafkacpp.h>
 
 #include <chrono>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -159,6 +161,75 @@ TEST_F(KafkaE2E, KillNineThreeTimesMidRunLosesNothingAndDuplicatesOnlyUnrecorded
   after.drainFor(3s);
   EXPECT_EQ(after.messages().size(), sum.messages)
       << "events re-sent although their delivery was recorded";
+}
+
+// The service reaches the broker only through its SASL/SCRAM listener (scripts/kafka), configured
+// by KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_* and a KAFKA_PROPERTY_ pass-through: the consumer, the
+// dead-letter producer and the relay all authenticate, or nothing would arrive where it is read.
+class KafkaSaslE2E : public KafkaE2E {
+ protected:
+  static std::string need(const char* name) {
+    const char* v = std::getenv(name);
+    return v ? v : "";
+  }
+  void configureService(std::map<std::string, std::string>& env) override {
+    for (const char* n : {"KAFKA_TEST_SASL_BOOTSTRAP_SERVERS", "KAFKA_TEST_SASL_MECHANISM",
+                          "KAFKA_TEST_SASL_USERNAME", "KAFKA_TEST_SASL_PASSWORD_FILE"})
+      ASSERT_FALSE(need(n).empty()) << n << " is not set (./scripts/test exports it)";
+    env["KAFKA_BOOTSTRAP_SERVERS"] = need("KAFKA_TEST_SASL_BOOTSTRAP_SERVERS");
+    env["KAFKA_SECURITY_PROTOCOL"] = "sasl_plaintext";
+    env["KAFKA_SASL_MECHANISM"] = need("KAFKA_TEST_SASL_MECHANISM");
+    env["KAFKA_SASL_USERNAME"] = need("KAFKA_TEST_SASL_USERNAME");
+    env["KAFKA_SASL_PASSWORD_FILE"] = need("KAFKA_TEST_SASL_PASSWORD_FILE");
+    env["KAFKA_PROPERTY_socket_keepalive_enable"] = "true";
+  }
+};
+
+TEST_F(KafkaSaslE2E, ConsumerDeadLettersAndRelayAllWorkOverScram) {
+  TradeFactory f(4321);
+  auto all = buildTrades(f, "trd-s-", 300, 0, 5, 10, 0, 0, 9);
+  ASSERT_NO_FATAL_FAILURE(produce(all));
+  ASSERT_TRUE(waitForOutcomes(300, 0, 120s)) << "settled " << countWithStatus("settled") << "\n"
+                                             << service_->logTail();
+  auto settlements = checkOneSettlementPerTrade(f);
+  ASSERT_NO_FATAL_FAILURE(checkDeadLetters(all, /*allow_duplicates=*/false));
+  auto sum = checkSettlementEvents(settlements, f);
+  EXPECT_EQ(sum.distinct, 300u * 7);
+  // The settings reached librdkafka: it logged nothing about an unknown property.
+  EXPECT_EQ(service_->logTail(1 << 20).find("socket.keepalive.enable"), std::string::npos);
+}
+
+TEST(KafkaSasl, AWrongPasswordIsRefusedByTheBroker) {
+  const char* bootstrap = std::getenv("KAFKA_TEST_SASL_BOOTSTRAP_SERVERS");
+  ASSERT_TRUE(bootstrap && *bootstrap) << "KAFKA_TEST_SASL_BOOTSTRAP_SERVERS is not set";
+  struct Errors : RdKafka::EventCb {
+    void event_cb(RdKafka::Event& e) override {
+      if (e.type() == RdKafka::Event::EVENT_ERROR && e.err() == RdKafka::ERR__AUTHENTICATION)
+        authentication_failed = true;
+    }
+    bool authentication_failed = false;
+  } errors;
+  std::string err;
+  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+  for (const auto& [k, v] :
+       std::map<std::string, std::string>{{"bootstrap.servers", bootstrap},
+                                          {"security.protocol", "sasl_plaintext"},
+                                          {"sasl.mechanisms", "SCRAM-SHA-256"},
+                                          {"sasl.username", "sc"},
+                                          {"sasl.password", "not-the-password"}})
+    ASSERT_EQ(conf->set(k, v, err), RdKafka::Conf::CONF_OK) << err;
+  ASSERT_EQ(conf->set("event_cb", static_cast<RdKafka::EventCb*>(&errors), err),
+            RdKafka::Conf::CONF_OK)
+      << err;
+  std::unique_ptr<RdKafka::Producer> p(RdKafka::Producer::create(conf.get(), err));
+  ASSERT_TRUE(p) << err;
+  auto deadline = SteadyClock::now() + 30s;
+  while (!errors.authentication_failed && SteadyClock::now() < deadline) p->poll(100);
+  EXPECT_TRUE(errors.authentication_failed) << "no authentication failure reported";
+  RdKafka::Metadata* md = nullptr;
+  EXPECT_NE(p->metadata(true, nullptr, &md, 2000), RdKafka::ERR_NO_ERROR)
+      << "the broker served metadata to a wrong password";
+  delete md;
 }
 
 }  // namespace
