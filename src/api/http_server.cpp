@@ -7,16 +7,19 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <cerrno>
 #include <future>
 #include <map>
 #include <optional>
 #include <stdexcept>
+#include <type_traits>
 
 #include "api/errors.h"
 #include "common/log.h"
@@ -26,6 +29,7 @@ namespace sc::api {
 namespace beast = boost::beast;
 namespace http = boost::beast::http;
 namespace net = boost::asio;
+namespace ssl = boost::asio::ssl;
 using tcp = net::ip::tcp;
 
 namespace {
@@ -33,6 +37,7 @@ namespace {
 constexpr size_t kHeaderLimit = 16 * 1024;
 constexpr auto kDrainTimeout = std::chrono::seconds(2);
 constexpr size_t kDrainLimit = 4 << 20;
+constexpr auto kShutdownTimeout = std::chrono::seconds(2);  // sending close_notify
 
 // Probes answer from memory or one cheap query: they must not wait behind the handler pool.
 bool isProbe(const std::string& method, std::string_view target) {
@@ -81,7 +86,8 @@ ApiMetrics& apiMetrics() {
     metrics::registerCounter("sc_api_errors_total", "HTTP responses with status >= 400",
                              &p->errors);
     metrics::registerCounter("sc_api_protocol_errors_total",
-                             "Malformed HTTP requests, oversized bodies or headers",
+                             "Malformed HTTP requests, oversized bodies or headers, failed TLS "
+                             "handshakes",
                              &p->protocol_errors);
     metrics::registerCounter("sc_api_read_timeouts_total", "Connections closed by the read timeout",
                              &p->timeouts);
@@ -103,7 +109,14 @@ ApiMetrics& apiMetrics() {
   return *m;
 }
 
-class Session;
+// A connection as stop() sees it, whatever its transport.
+class Connection {
+ public:
+  virtual ~Connection() = default;
+  virtual void closeIfIdle() = 0;
+  virtual void forceClose() = 0;
+  virtual net::any_io_executor executor() = 0;
+};
 
 struct HttpServer::Impl {
   Impl(HttpServerOptions o, const Router& r)
@@ -116,11 +129,11 @@ struct HttpServer::Impl {
         probe_pool(static_cast<size_t>(std::max(1, options.probe_threads))) {}
 
   void accept();
-  void registerSession(Session* s, std::weak_ptr<Session> w) {
+  void registerSession(Connection* s, std::weak_ptr<Connection> w) {
     std::lock_guard l(mu);
     sessions[s] = std::move(w);
   }
-  void unregisterSession(Session* s) {
+  void unregisterSession(Connection* s) {
     std::lock_guard l(mu);
     sessions.erase(s);
     cv.notify_all();
@@ -132,12 +145,14 @@ struct HttpServer::Impl {
   std::atomic<bool> stopping{false};
   bool started = false;
   bool stopped = false;
-  std::mutex stop_mu;  // serialises start()/stop()
+  std::mutex stop_mu;               // serialises start()/stop()
+  std::optional<ssl::context> tls;  // set by start() when options name a certificate
+  std::string scheme() const { return options.tls_cert_file.empty() ? "HTTP" : "HTTPS"; }
 
   // Declared before the io_context and pool so they outlive the sessions those destroy.
   std::mutex mu;
   std::condition_variable cv;
-  std::map<Session*, std::weak_ptr<Session>> sessions;
+  std::map<Connection*, std::weak_ptr<Connection>> sessions;
   std::atomic<int> connections{0};  // live Session objects (max_connections)
   std::chrono::steady_clock::time_point last_accept_warning;
 
@@ -150,15 +165,56 @@ struct HttpServer::Impl {
   std::vector<std::thread> threads;
 };
 
-// One connection. Every member function runs on the connection's strand.
-class Session : public std::enable_shared_from_this<Session> {
+namespace {
+
+// The TLS context of `options` (TLS 1.2 or later, no compression). Throws naming the file.
+void loadTls(std::optional<ssl::context>& tls, const HttpServerOptions& o) {
+  if (o.tls_cert_file.empty() && o.tls_key_file.empty()) return;
+  if (o.tls_cert_file.empty() || o.tls_key_file.empty())
+    throw std::runtime_error("HTTPS needs both a certificate chain file and a private key file");
+  tls.emplace(ssl::context::tls_server);
+  tls->set_options(ssl::context::default_workarounds | ssl::context::no_compression |
+                   ssl::context::no_sslv2 | ssl::context::no_sslv3 | ssl::context::no_tlsv1 |
+                   ssl::context::no_tlsv1_1 | ssl::context::single_dh_use);
+  if (SSL_CTX_set_min_proto_version(tls->native_handle(), TLS1_2_VERSION) != 1)
+    throw std::runtime_error("cannot require TLS 1.2 or later");
+  beast::error_code ec;
+  tls->use_certificate_chain_file(o.tls_cert_file, ec);
+  if (ec)
+    throw std::runtime_error("cannot load the TLS certificate chain file '" + o.tls_cert_file +
+                             "': " + ec.message());
+  tls->use_private_key_file(o.tls_key_file, ssl::context::pem, ec);
+  if (ec)
+    throw std::runtime_error("cannot load the TLS private key file '" + o.tls_key_file +
+                             "': " + ec.message());
+}
+
+// Handshake failures that are the peer just going away (not a protocol error).
+bool isDisconnect(const beast::error_code& ec) {
+  return ec.category() != net::error::get_ssl_category();
+}
+
+}  // namespace
+
+using PlainStream = beast::tcp_stream;
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+
+// One connection, plain or TLS. Every member function runs on the connection's strand.
+template <class Stream>
+class Session final : public Connection, public std::enable_shared_from_this<Session<Stream>> {
+  static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
+  using std::enable_shared_from_this<Session>::shared_from_this;
+  using std::enable_shared_from_this<Session>::weak_from_this;
+
  public:
   Session(tcp::socket socket, HttpServer::Impl& server)
-      : stream_(std::move(socket)), server_(server), deadline_(stream_.get_executor()) {
+      : stream_(makeStream(std::move(socket), server)),
+        server_(server),
+        deadline_(stream_.get_executor()) {
     server_.metrics.open_connections.add(1);
     server_.connections.fetch_add(1);
   }
-  ~Session() {
+  ~Session() override {
     server_.connections.fetch_sub(1);
     server_.metrics.open_connections.add(-1);
     server_.unregisterSession(this);
@@ -169,39 +225,94 @@ class Session : public std::enable_shared_from_this<Session> {
     server_.registerSession(this, weak_from_this());
     net::dispatch(stream_.get_executor(), [self = shared_from_this(), refuse] {
       if (self->server_.stopping) return self->close();
-      if (refuse) {
-        return self->writeErrorAndClose(Error::transient(
-            std::string(kTooManyConnections),
-            "the server has " + std::to_string(self->server_.options.max_connections) +
-                " open connections (HTTP_MAX_CONNECTIONS); retry later"));
+      if constexpr (kTls) {
+        self->state_ = State::kHandshake;
+        self->lowest().expires_after(self->server_.options.read_timeout);
+        self->stream_.async_handshake(
+            ssl::stream_base::server,
+            [self, refuse](beast::error_code ec) { self->onHandshake(ec, refuse); });
+      } else {
+        self->begin(refuse);
       }
-      self->readHeader();
     });
   }
 
   // stop(): a connection waiting for a request is closed; a busy one closes after its response.
-  void closeIfIdle() {
-    if (state_ == State::kReading) close();
+  void closeIfIdle() override {
+    if (state_ == State::kHandshake) return close();
+    if (state_ != State::kReading) return;
+    if constexpr (kTls) {
+      // close_notify once the pending read has given the stream back (see readDone).
+      closing_ = true;
+      lowest().cancel();
+    } else {
+      close();
+    }
   }
-  void forceClose() { close(); }
-  net::any_io_executor executor() { return stream_.get_executor(); }
+  void forceClose() override { close(); }
+  net::any_io_executor executor() override { return stream_.get_executor(); }
 
  private:
-  enum class State { kReading, kHandling, kWriting, kClosed };
+  enum class State { kHandshake, kReading, kHandling, kWriting, kShuttingDown, kClosed };
+
+  static Stream makeStream(tcp::socket socket, HttpServer::Impl& server) {
+    if constexpr (kTls)
+      return Stream(std::move(socket), *server.tls);
+    else
+      return Stream(std::move(socket));
+  }
+  beast::tcp_stream& lowest() { return beast::get_lowest_layer(stream_); }
+
+  void onHandshake(beast::error_code ec, bool refuse) {
+    if (state_ == State::kClosed) return;
+    if (ec) {
+      if (ec == beast::error::timeout) {
+        server_.metrics.timeouts.inc();
+      } else if (!isDisconnect(ec)) {
+        server_.metrics.protocol_errors.inc();
+        logger()->debug("TLS handshake failed: {}", ec.message());
+      }
+      return close();
+    }
+    begin(refuse);
+  }
+
+  void begin(bool refuse) {
+    if (refuse) {
+      return writeErrorAndClose(
+          Error::transient(std::string(kTooManyConnections),
+                           "the server has " + std::to_string(server_.options.max_connections) +
+                               " open connections (HTTP_MAX_CONNECTIONS); retry later"));
+    }
+    readHeader();
+  }
+
+  // The completion of a read: false when the session goes no further (error, or stop()).
+  bool readDone(beast::error_code ec) {
+    if (closing_ && state_ != State::kClosed) {
+      shutdownAndClose();
+      return false;
+    }
+    if (ec) {
+      onReadError(ec);
+      return false;
+    }
+    return true;
+  }
 
   void readHeader() {
     state_ = State::kReading;
     parser_.emplace();
     parser_->body_limit(server_.options.max_body_bytes);
     parser_->header_limit(kHeaderLimit);
-    stream_.expires_after(server_.options.read_timeout);  // one deadline for the whole request
+    lowest().expires_after(server_.options.read_timeout);  // one deadline for the whole request
     http::async_read_header(
         stream_, buffer_, *parser_,
         [self = shared_from_this()](beast::error_code ec, size_t) { self->onHeader(ec); });
   }
 
   void onHeader(beast::error_code ec) {
-    if (ec) return onReadError(ec);
+    if (!readDone(ec)) return;
     auto& req = parser_->get();
     if (beast::iequals(req[http::field::expect], "100-continue")) {
       auto cont = std::make_shared<http::response<http::empty_body>>(http::status::continue_,
@@ -209,7 +320,7 @@ class Session : public std::enable_shared_from_this<Session> {
       http::async_write(stream_, *cont,
                         [self = shared_from_this(), cont](beast::error_code ec, size_t) {
                           if (ec) return self->close();
-                          self->readBody();
+                          if (self->readDone(ec)) self->readBody();
                         });
       return;
     }
@@ -229,9 +340,10 @@ class Session : public std::enable_shared_from_this<Session> {
       logger()->debug("closing a connection idle past the read timeout");
       return close();
     }
-    if (ec == http::error::end_of_stream || ec == http::error::partial_message ||
+    if (ec == http::error::end_of_stream) return shutdownAndClose();  // the peer is done
+    if (ec == http::error::partial_message ||
         ec.category() != http::make_error_code(http::error::bad_target).category()) {
-      return close();  // the peer went away, or a socket error: nothing to answer
+      return close();  // the peer went away, or a socket or TLS error: nothing to answer
     }
     server_.metrics.protocol_errors.inc();
     if (ec == http::error::body_limit) {
@@ -248,9 +360,9 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void onRead(beast::error_code ec) {
-    if (ec) return onReadError(ec);
+    if (!readDone(ec)) return;
     state_ = State::kHandling;
-    stream_.expires_never();
+    lowest().expires_never();
     auto beast_req = parser_->release();
     keep_alive_ = beast_req.keep_alive();
     version_ = beast_req.version();
@@ -265,7 +377,7 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     req->body = std::move(beast_req.body());
     beast::error_code peer_ec;
-    auto peer = stream_.socket().remote_endpoint(peer_ec);
+    auto peer = lowest().socket().remote_endpoint(peer_ec);
     if (!peer_ec) req->remote_address = peer.address().to_string();
     ++requests_served_;
     const int max_requests = server_.options.max_requests_per_connection;
@@ -342,7 +454,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void write(HttpResponse res, bool keep_alive, bool drain_after = false) {
-    if (state_ == State::kClosed) return;
+    if (state_ == State::kClosed || state_ == State::kShuttingDown) return;
     state_ = State::kWriting;
     server_.metrics.countStatus(res.status);
     auto msg = std::make_shared<http::response<http::string_body>>();
@@ -354,7 +466,7 @@ class Session : public std::enable_shared_from_this<Session> {
     msg->body() = std::move(res.body);
     msg->keep_alive(keep_alive);
     msg->prepare_payload();
-    stream_.expires_after(server_.options.read_timeout);  // a peer that never reads
+    lowest().expires_after(server_.options.read_timeout);  // a peer that never reads
     http::async_write(
         stream_, *msg,
         [self = shared_from_this(), msg, keep_alive, drain_after](beast::error_code ec, size_t) {
@@ -364,7 +476,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void onWrite(beast::error_code ec, bool keep_alive, bool drain_after) {
     if (ec) return close();
-    if (drain_after) return drain();
+    if (drain_after) return endWriting([this] { drain(); });
     if (!keep_alive || server_.stopping) return shutdownAndClose();
     readHeader();
   }
@@ -377,41 +489,62 @@ class Session : public std::enable_shared_from_this<Session> {
     write(errorResponse(e), false, true);
   }
 
+  // Ends our side of a healthy connection, then runs `then`: over TLS, close_notify without
+  // waiting for the peer's (bounded by kShutdownTimeout); then the TCP half-close.
+  template <class Then>
+  void endWriting(Then then) {
+    if (state_ == State::kClosed || state_ == State::kShuttingDown) return;
+    state_ = State::kShuttingDown;
+    auto half_close = [self = shared_from_this(), then] {
+      if (self->state_ == State::kClosed) return;
+      beast::error_code ignored;
+      self->lowest().socket().shutdown(tcp::socket::shutdown_send, ignored);
+      then();
+    };
+    if constexpr (kTls) {
+      // Received-shutdown set by hand: SSL_shutdown sends close_notify and completes at once.
+      SSL* ssl = stream_.native_handle();
+      SSL_set_shutdown(ssl, SSL_get_shutdown(ssl) | SSL_RECEIVED_SHUTDOWN);
+      lowest().expires_after(kShutdownTimeout);
+      stream_.async_shutdown([half_close](beast::error_code) { half_close(); });
+    } else {
+      half_close();
+    }
+  }
+
   void drain() {
-    beast::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    stream_.expires_after(kDrainTimeout);
+    lowest().expires_after(kDrainTimeout);
     drainMore();
   }
+  // Raw bytes (still encrypted over TLS): they are discarded unread.
   void drainMore() {
     if (!drain_buf_) drain_buf_ = std::make_unique<std::array<char, 8192>>();
-    stream_.async_read_some(net::buffer(*drain_buf_),
-                            [self = shared_from_this()](beast::error_code ec, size_t n) {
-                              self->drained_ += n;
-                              if (ec || self->drained_ > kDrainLimit) return self->close();
-                              self->drainMore();
-                            });
+    lowest().async_read_some(net::buffer(*drain_buf_),
+                             [self = shared_from_this()](beast::error_code ec, size_t n) {
+                               self->drained_ += n;
+                               if (ec || self->drained_ > kDrainLimit) return self->close();
+                               self->drainMore();
+                             });
   }
 
   void shutdownAndClose() {
-    beast::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    close();
+    endWriting([this] { close(); });
   }
 
   void close() {
     if (state_ == State::kClosed) return;
     state_ = State::kClosed;
     beast::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
-    stream_.close();
+    lowest().socket().shutdown(tcp::socket::shutdown_both, ignored);
+    lowest().close();
   }
 
-  beast::tcp_stream stream_;
+  Stream stream_;
   HttpServer::Impl& server_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   State state_ = State::kReading;
+  bool closing_ = false;  // stop() cancelled the pending read to close this idle connection
   bool keep_alive_ = true;
   unsigned version_ = 11;
   std::chrono::steady_clock::time_point started_;
@@ -447,7 +580,10 @@ void HttpServer::Impl::accept() {
       const bool refuse =
           options.max_connections > 0 && connections.load() >= options.max_connections;
       if (refuse) metrics.refused_connections.inc();
-      std::make_shared<Session>(std::move(socket), *this)->start(refuse);
+      if (tls)
+        std::make_shared<Session<TlsStream>>(std::move(socket), *this)->start(refuse);
+      else
+        std::make_shared<Session<PlainStream>>(std::move(socket), *this)->start(refuse);
     }
     accept();
   });
@@ -462,6 +598,7 @@ void HttpServer::start() {
   std::lock_guard l(impl_->stop_mu);
   if (impl_->started) throw std::logic_error("HttpServer::start called twice");
   auto& o = impl_->options;
+  loadTls(impl_->tls, o);
   beast::error_code ec;
   auto address = net::ip::make_address(o.bind_address, ec);
   if (ec)
@@ -484,8 +621,8 @@ void HttpServer::start() {
   impl_->accept();
   for (int i = 0; i < std::max(1, o.io_threads); ++i)
     impl_->threads.emplace_back([impl = impl_.get()] { impl->ioc.run(); });
-  logger()->info("HTTP server listening on {}:{} ({} io threads, {} handler threads)",
-                 o.bind_address, port_.load(), o.io_threads, o.handler_threads);
+  logger()->info("{} server listening on {}:{} ({} io threads, {} handler threads)",
+                 impl_->scheme(), o.bind_address, port_.load(), o.io_threads, o.handler_threads);
 }
 
 void HttpServer::stop() {
@@ -508,7 +645,7 @@ void HttpServer::stop() {
   // 2. Close idle connections; busy ones close after writing their response.
   // Runs fn on every live session's strand and waits (bounded) until each has run it.
   auto each_session = [&](auto fn) {
-    std::vector<std::shared_ptr<Session>> live;
+    std::vector<std::shared_ptr<Connection>> live;
     {
       std::lock_guard g(s.mu);
       for (auto& [_, w] : s.sessions)
@@ -527,7 +664,7 @@ void HttpServer::stop() {
     const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(2);
     for (auto& f : done) f.wait_until(until);
   };
-  each_session([](Session& x) { x.closeIfIdle(); });
+  each_session([](Connection& x) { x.closeIfIdle(); });
 
   // 3. Wait (bounded) for in-flight requests to be answered.
   {
@@ -536,7 +673,7 @@ void HttpServer::stop() {
       logger()->warn("HTTP stop: {} connections still busy after {} ms; closing them",
                      s.sessions.size(), s.options.drain_timeout.count());
       g.unlock();
-      each_session([](Session& x) { x.forceClose(); });
+      each_session([](Connection& x) { x.forceClose(); });
     }
   }
 
@@ -547,7 +684,7 @@ void HttpServer::stop() {
   s.threads.clear();
   s.pool.join();
   s.probe_pool.join();
-  logger()->info("HTTP server stopped");
+  logger()->info("{} server stopped", s.scheme());
 }
 
 }  // namespace sc::api

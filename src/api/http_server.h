@@ -23,6 +23,16 @@
 //
 // stop(): stops accepting, closes idle connections, lets in-flight requests finish and answers
 // them with "Connection: close" (bounded by `drain_timeout`), then joins every thread.
+//
+// TLS (HTTPS): with `tls_cert_file` and `tls_key_file` set, every connection is TLS (1.2 or later,
+// no compression) and nothing is served in plain HTTP. The handshake runs first, under the read
+// timeout (counted in timeouts when it passes); a failed one (a plain-HTTP client, an untrusted
+// certificate) closes that connection and counts in protocol_errors (a peer that just disconnects
+// is not counted). Everything above applies unchanged after the handshake (the 503 of the
+// connection limit is sent over TLS too). Closing sends close_notify (async_shutdown, bounded by a
+// timeout) without waiting for the peer's; a connection that failed (socket or TLS error, timeout)
+// is closed without it. start() throws std::runtime_error naming the file when the certificate
+// chain or the key cannot be loaded.
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -52,6 +62,10 @@ struct HttpServerOptions {
   int probe_threads = 1;                   // GET /health and GET /ready
   std::chrono::milliseconds accept_backoff{100};
   std::string server_name = "settlement-coordinator";
+  // Both set: HTTPS only, with this PEM certificate chain (leaf first) and PEM private key.
+  // Both empty: plain HTTP.
+  std::string tls_cert_file{};
+  std::string tls_key_file{};
 };
 
 // One per process (metrics are registered once and live for the process).
@@ -59,7 +73,7 @@ struct ApiMetrics {
   metrics::Counter requests;  // every response written
   metrics::Counter responses_2xx, responses_3xx, responses_4xx, responses_5xx;
   metrics::Counter errors;               // 4xx + 5xx
-  metrics::Counter protocol_errors;      // malformed HTTP, oversized body/header
+  metrics::Counter protocol_errors;      // malformed HTTP, oversized body/header, TLS handshake
   metrics::Counter timeouts;             // connections closed by the read timeout
   metrics::Counter refused_connections;  // over max_connections
   metrics::Counter accept_errors;        // failed accepts (EMFILE, ...)
@@ -78,8 +92,9 @@ class HttpServer {
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
 
-  // Binds and listens, then starts the threads. Throws std::runtime_error naming the address
-  // when it cannot bind (start-up error). Call at most once.
+  // Loads the TLS certificate and key (when set), binds and listens, then starts the threads.
+  // Throws std::runtime_error naming the file or the address on failure (start-up error). Call at
+  // most once.
   void start();
   // The bound port (the ephemeral one when options.port was 0). Valid after start().
   uint16_t port() const { return port_.load(); }

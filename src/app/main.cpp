@@ -27,9 +27,10 @@
 
 namespace {
 
-// HTTP_BIND, PORT, HTTP_THREADS, HTTP_MAX_BODY_BYTES, HTTP_READ_TIMEOUT_SECONDS and the abuse
-// bounds HTTP_MAX_CONNECTIONS, HTTP_REQUEST_DEADLINE_MS, HTTP_MAX_REQUESTS_PER_CONNECTION; handlers
-// may block on the database, so their pool follows the connection pool.
+// HTTP_BIND, PORT, HTTP_THREADS, HTTP_MAX_BODY_BYTES, HTTP_READ_TIMEOUT_SECONDS, the abuse bounds
+// HTTP_MAX_CONNECTIONS, HTTP_REQUEST_DEADLINE_MS, HTTP_MAX_REQUESTS_PER_CONNECTION and HTTPS's
+// HTTP_TLS_CERT_FILE, HTTP_TLS_KEY_FILE; handlers may block on the database, so their pool follows
+// the connection pool.
 sc::api::HttpServerOptions httpServerOptions(const sc::app::Config& cfg) {
   sc::api::HttpServerOptions o;
   o.bind_address = cfg.http_bind;
@@ -41,6 +42,8 @@ sc::api::HttpServerOptions httpServerOptions(const sc::app::Config& cfg) {
   o.max_connections = cfg.http_max_connections;
   o.request_deadline = std::chrono::milliseconds(cfg.http_request_deadline_ms);
   o.max_requests_per_connection = cfg.http_max_requests_per_connection;
+  o.tls_cert_file = cfg.http_tls_cert_file;
+  o.tls_key_file = cfg.http_tls_key_file;
   return o;
 }
 
@@ -226,7 +229,8 @@ int run(const sc::app::Config& cfg) {
   try {
     server.start();
   } catch (const std::exception& e) {
-    log->critical("HTTP: {} (check HTTP_BIND, PORT)", e.what());
+    log->critical("HTTP: {} (check HTTP_BIND, PORT, HTTP_TLS_CERT_FILE, HTTP_TLS_KEY_FILE)",
+                  e.what());
     return 1;
   }
   workers.start();
@@ -243,8 +247,9 @@ int run(const sc::app::Config& cfg) {
       return 1;
     }
   }
-  std::printf("settlement-coordinator listening on http://%s:%u (ledger: %s, kafka: %s)\n",
-              cfg.http_bind.c_str(), server.port(), ledger_desc.c_str(),
+  std::printf("settlement-coordinator listening on %s://%s:%u (ledger: %s, kafka: %s)\n",
+              cfg.httpTls() ? "https" : "http", cfg.http_bind.c_str(), server.port(),
+              ledger_desc.c_str(),
               cfg.kafka_bootstrap_servers.empty() ? "off" : cfg.kafka_bootstrap_servers.c_str());
   std::fflush(stdout);
   log->info("ready: port {}, {} workers, batch {}, kafka {}", server.port(), cfg.settlement_workers,

@@ -6,10 +6,12 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <cctype>
+#include <optional>
 #include <stdexcept>
 
 namespace sc::test {
@@ -17,6 +19,7 @@ namespace sc::test {
 namespace beast = boost::beast;
 namespace http = boost::beast::http;
 namespace net = boost::asio;
+namespace ssl = boost::asio::ssl;
 using tcp = net::ip::tcp;
 
 struct HttpClient::Impl {
@@ -26,6 +29,29 @@ struct HttpClient::Impl {
   std::string host;
   uint16_t port = 0;
   std::chrono::milliseconds timeout;
+  std::optional<TlsClientOptions> tls_options;
+  std::optional<ssl::context> tls_context;
+  std::optional<ssl::stream<tcp::socket&>> tls;  // over `socket`, per connection
+
+  // Runs f on the connection's stream: TLS when it is HTTPS, else the socket.
+  template <class F>
+  decltype(auto) onStream(F&& f) {
+    if (tls) return f(*tls);
+    return f(socket);
+  }
+
+  void handshake() {
+    const std::string name = tls_options->server_name.empty() ? host : tls_options->server_name;
+    tls.emplace(socket, *tls_context);
+    beast::error_code ec;
+    net::ip::make_address(name, ec);
+    if (ec && !SSL_set_tlsext_host_name(tls->native_handle(), name.c_str()))
+      throw std::runtime_error("tls: cannot set SNI " + name);
+    tls->set_verify_mode(ssl::verify_peer);
+    tls->set_verify_callback(ssl::host_name_verification(name));
+    tls->handshake(ssl::stream_base::client, ec);
+    if (ec) throw std::runtime_error("tls handshake: " + ec.message());
+  }
 
   void setReceiveTimeout(std::chrono::milliseconds t) {
     timeval tv{};
@@ -43,6 +69,14 @@ HttpClient::HttpClient(uint16_t port, std::string host, std::chrono::millisecond
   impl_->timeout = timeout;
 }
 
+HttpClient::HttpClient(uint16_t port, TlsClientOptions tls, std::string host,
+                       std::chrono::milliseconds timeout)
+    : HttpClient(port, std::move(host), timeout) {
+  impl_->tls_context.emplace(ssl::context::tls_client);
+  if (!tls.ca_file.empty()) impl_->tls_context->load_verify_file(tls.ca_file);
+  impl_->tls_options = std::move(tls);
+}
+
 HttpClient::~HttpClient() { close(); }
 
 bool HttpClient::connected() const { return impl_->socket.is_open(); }
@@ -54,11 +88,25 @@ void HttpClient::connect() {
   impl_->setReceiveTimeout(impl_->timeout);
   impl_->buffer.clear();
   ++connects_;
+  if (!impl_->tls_options) return;
+  try {
+    impl_->handshake();
+  } catch (...) {
+    close();
+    throw;
+  }
 }
 
 void HttpClient::close() {
   if (!impl_->socket.is_open()) return;
   beast::error_code ignored;
+  if (impl_->tls && SSL_is_init_finished(impl_->tls->native_handle())) {
+    // close_notify, without waiting for the server's.
+    SSL* ssl = impl_->tls->native_handle();
+    SSL_set_shutdown(ssl, SSL_get_shutdown(ssl) | SSL_RECEIVED_SHUTDOWN);
+    impl_->tls->shutdown(ignored);
+  }
+  impl_->tls.reset();
   impl_->socket.shutdown(tcp::socket::shutdown_both, ignored);
   impl_->socket.close(ignored);
 }
@@ -93,10 +141,11 @@ HttpResult HttpClient::request(const std::string& method, const std::string& tar
   }
   req.prepare_payload();
   beast::error_code ec;
-  http::write(impl_->socket, req, ec);
+  auto send = [&](auto& stream) { http::write(stream, req, ec); };
+  impl_->onStream(send);
   if (ec) {  // a keep-alive connection the server closed meanwhile: retry once on a fresh one
     connect();
-    http::write(impl_->socket, req, ec);
+    impl_->onStream(send);
     if (ec) throw std::runtime_error("http write: " + ec.message());
   }
   auto res = readResponse();
@@ -106,16 +155,17 @@ HttpResult HttpClient::request(const std::string& method, const std::string& tar
 
 void HttpClient::sendRaw(std::string_view bytes) {
   if (!connected()) connect();
-  net::write(impl_->socket, net::buffer(bytes.data(), bytes.size()));
+  impl_->onStream(
+      [&](auto& stream) { net::write(stream, net::buffer(bytes.data(), bytes.size())); });
 }
 
 std::optional<HttpResult> HttpClient::readResponse() {
   http::response_parser<http::string_body> parser;
   parser.body_limit(64 << 20);
   beast::error_code ec;
-  http::read(impl_->socket, impl_->buffer, parser, ec);
+  impl_->onStream([&](auto& stream) { http::read(stream, impl_->buffer, parser, ec); });
   if (ec == http::error::end_of_stream || ec == net::error::connection_reset ||
-      ec == net::error::eof) {
+      ec == net::error::eof || ec == ssl::error::stream_truncated) {
     close();
     return std::nullopt;
   }
@@ -132,7 +182,8 @@ bool HttpClient::waitForServerClose(std::chrono::milliseconds timeout) {
   char byte;
   beast::error_code ec;
   for (;;) {
-    size_t n = impl_->socket.read_some(net::buffer(&byte, 1), ec);
+    size_t n =
+        impl_->onStream([&](auto& stream) { return stream.read_some(net::buffer(&byte, 1), ec); });
     if (ec == net::error::would_block || ec == net::error::try_again ||
         ec == net::error::timed_out) {
       impl_->setReceiveTimeout(impl_->timeout);

@@ -1,6 +1,7 @@
 #pragma once
-// A tiny synchronous HTTP/1.1 client for tests (Boost.Beast over a blocking socket). One
-// connection, reused across requests while the server keeps it alive (reconnects otherwise).
+// A tiny synchronous HTTP/1.1 client for tests (Boost.Beast over a blocking socket), plain or
+// HTTPS. One connection, reused across requests while the server keeps it alive (reconnects
+// otherwise). HTTPS verifies the server's certificate against a given CA and its host name.
 // Every read has a receive timeout (default 10 s) so a broken server fails a test, never hangs it.
 #include <chrono>
 #include <cstdint>
@@ -27,10 +28,21 @@ struct HttpResult {
   nlohmann::json json() const { return nlohmann::json::parse(body, nullptr, false); }
 };
 
+// HTTPS: the certificate chain must lead to `ca_file` and name `server_name` (a DNS name or an IP
+// address; empty: the host connected to), which is also sent as SNI when it is a DNS name.
+struct TlsClientOptions {
+  std::string ca_file;  // PEM; empty: no CA is trusted (every handshake fails verification)
+  std::string server_name;
+};
+
 class HttpClient {
  public:
   explicit HttpClient(uint16_t port, std::string host = "127.0.0.1",
                       std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  // HTTPS. connect() (and so the first request) throws std::runtime_error when the handshake or
+  // the verification fails.
+  HttpClient(uint16_t port, TlsClientOptions tls, std::string host = "127.0.0.1",
+             std::chrono::milliseconds timeout = std::chrono::seconds(10));
   ~HttpClient();
   HttpClient(const HttpClient&) = delete;
   HttpClient& operator=(const HttpClient&) = delete;

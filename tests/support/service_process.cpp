@@ -120,11 +120,13 @@ bool ServiceProcess::start(std::chrono::milliseconds timeout) {
       ssize_t n = read(out[0], chunk, sizeof chunk);
       if (n <= 0) break;  // child closed stdout: it exited
       buffer.append(chunk, static_cast<size_t>(n));
-      auto pos = buffer.find("listening on http://");
-      if (pos != std::string::npos) {
-        auto colon = buffer.find(':', pos + std::strlen("listening on http://"));
-        auto end = buffer.find_first_not_of("0123456789", colon + 1);
-        if (colon != std::string::npos && end != std::string::npos) {
+      auto pos = buffer.find("listening on http");  // http:// or https://
+      auto scheme_end = pos == std::string::npos ? pos : buffer.find("://", pos);
+      if (scheme_end != std::string::npos) {
+        auto colon = buffer.find(':', scheme_end + 3);
+        auto end =
+            colon == std::string::npos ? colon : buffer.find_first_not_of("0123456789", colon + 1);
+        if (end != std::string::npos) {
           port_ = static_cast<uint16_t>(std::stoi(buffer.substr(colon + 1, end - colon - 1)));
           found = true;
         }

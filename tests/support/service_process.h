@@ -50,7 +50,8 @@ class ServiceProcess {
  public:
   // env: variables added to (or replacing) the parent's environment. PORT defaults to 0 and
   // LOG_LEVEL to WARN unless given.
-  // binary: the executable (default: the service); it must print "listening on http://host:port".
+  // binary: the executable (default: the service); it must print "listening on http://host:port"
+  // (or https://).
   explicit ServiceProcess(std::map<std::string, std::string> env,
                           std::string binary = serviceBinaryPath());
   ~ServiceProcess();  // kills the child if still running
