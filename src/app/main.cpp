@@ -21,6 +21,7 @@
 #include "messaging/trade_consumer.h"
 #include "store/advisory_lock.h"
 #include "store/database.h"
+#include "store/database_clock.h"
 #include "workflow/intake.h"
 #include "workflow/worker_pool.h"
 #include "workflow/workflow.h"
@@ -95,7 +96,15 @@ int run(const sc::app::Config& cfg) {
     return 1;
   }
 
+  // Tokens are judged by this host's clock (as their issuer's); settlement times by the
+  // database's, shared by every instance (DESIGN §8).
   sc::SystemClock clock;
+  sc::store::DatabaseClock db_clock((*db)->pool());
+  if (auto r = db_clock.sync(); !r) {
+    log->critical("database clock: {}", r.error().message);
+    return 1;
+  }
+  db_clock.start();
   std::unique_ptr<sc::auth::Verifier> verifier;
   try {
     verifier = makeVerifier(cfg, clock);
@@ -159,7 +168,7 @@ int run(const sc::app::Config& cfg) {
     ledger_desc = "embedded at " + cfg.ledger_data_dir;
   }
 
-  sc::workflow::Intake intake((*db)->settlements(), clock, sc::TradeRules{cfg.allowed_symbols},
+  sc::workflow::Intake intake((*db)->settlements(), db_clock, sc::TradeRules{cfg.allowed_symbols},
                               seconds(cfg.settlement_timeout_seconds));
   sc::workflow::WorkflowOptions wopt;
   wopt.batch_size = cfg.settlement_batch_size;
@@ -167,7 +176,7 @@ int run(const sc::app::Config& cfg) {
   wopt.retry_delay = seconds(cfg.settlement_retry_delay_seconds);
   wopt.timeout = seconds(cfg.settlement_timeout_seconds);
   wopt.lease = seconds(cfg.settlement_lease_seconds);
-  sc::workflow::Workflow workflow((*db)->settlements(), (*db)->accounts(), *ledger, clock, wopt);
+  sc::workflow::Workflow workflow((*db)->settlements(), (*db)->accounts(), *ledger, db_clock, wopt);
   sc::workflow::WorkerPool workers(workflow, cfg.settlement_workers,
                                    milliseconds(cfg.settlement_poll_millis));
 
@@ -181,7 +190,7 @@ int run(const sc::app::Config& cfg) {
   kopt.consumer_group = cfg.kafka_consumer_group;
   kopt.extra = cfg.kafkaClientProperties();  // security, SASL, KAFKA_PROPERTY_*
   if (!cfg.kafka_bootstrap_servers.empty()) {
-    relay = std::make_unique<sc::messaging::OutboxRelay>(kopt, (*db)->outbox(), clock);
+    relay = std::make_unique<sc::messaging::OutboxRelay>(kopt, (*db)->outbox(), db_clock);
     // One active relay per database (DESIGN §8): the others stand by for the advisory lock.
     relay->electWith(std::make_unique<sc::store::SessionAdvisoryLock>(
         cfg.postgresConnInfo(), sc::store::kOutboxRelayLockKey));
