@@ -6,6 +6,7 @@
 #include <set>
 
 #include "e2e/e2e_fixture.h"
+#include "support/test_tls.h"
 #include "support/test_tokens.h"
 
 namespace sc::test {
@@ -170,6 +171,46 @@ TEST_F(ProductionE2e, ServesNeitherMintingNorFaultInjection) {
   auto fault = send("POST", "/ledger/faults", R"({"synchronizer":"cash","down":true})", op);
   EXPECT_EQ(fault.status, 404u) << fault.body;
   EXPECT_EQ(send("GET", "/health", "").status, 200u);
+}
+
+}  // namespace
+}  // namespace sc::test
+
+namespace sc::test {
+namespace {
+
+// The built binary with HTTP_TLS_CERT_FILE/HTTP_TLS_KEY_FILE: HTTPS only, verified by the client
+// against the CA that signed the certificate; plain HTTP to the same port gets no HTTP answer.
+const TestPki& pki() {
+  static TestPki p("e2e https CA");
+  return p;
+}
+
+class HttpsE2e : public E2eTest {
+ protected:
+  std::map<std::string, std::string> serviceEnv() const override {
+    return {{"HTTP_TLS_CERT_FILE", pki().certChainFile()}, {"HTTP_TLS_KEY_FILE", pki().keyFile()}};
+  }
+};
+
+TEST_F(HttpsE2e, TheApiPortServesVerifiedHttpsAndNoPlainHttp) {
+  HttpClient https(service().port(), TlsClientOptions{pki().caFile(), "127.0.0.1"});
+  EXPECT_EQ(https.get("/health").status, 200u);
+  auto created = https.post("/accounts", Json{{"account_id", "acc_tls"}}.dump(),
+                            {{"Content-Type", "application/json"}});
+  EXPECT_EQ(created.status, 201u) << created.body;
+  EXPECT_EQ(https.get("/accounts/acc_tls").json().value("account_id", ""), "acc_tls");
+
+  HttpClient plain(service().port());
+  bool answered = false;
+  try {
+    answered = plain.get("/health").status != 0;
+  } catch (const std::exception&) {
+  }
+  EXPECT_FALSE(answered) << "plain HTTP was answered on the HTTPS port";
+  EXPECT_THROW(HttpClient(service().port(), TlsClientOptions{"", "127.0.0.1"}).get("/health"),
+               std::runtime_error)
+      << "a client that trusts no CA completed the handshake";
 }
 
 }  // namespace
