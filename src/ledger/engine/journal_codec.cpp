@@ -5,6 +5,7 @@
 // units, Numeric 10 (domain/ledger_amount.h). Version 1 (read, converted): the same layout with
 // 8-byte counts of 10^-8 units, DECIMAL(18,8); decoding multiplies them by 100, which is exact.
 // Any other version is refused by name (decodeProblem), never guessed at.
+#include <algorithm>
 #include <array>
 #include <string>
 
@@ -308,7 +309,9 @@ std::optional<Record> decode(std::string_view payload) {
   rec.command_id = r.str();
   uint32_t n = r.u32();
   if (!r.ok() || n > payload.size()) return std::nullopt;
-  rec.ops.reserve(n);
+  // The count is only a claim until its ops decode: reserve a bounded amount (a forged count in a
+  // small record must not allocate n ops up front), grow with what actually decodes.
+  rec.ops.reserve(std::min<uint32_t>(n, 64));
   for (uint32_t i = 0; i < n; ++i) {
     auto op = decodeOp(r, version);
     if (!op || !r.ok()) return std::nullopt;
