@@ -7,6 +7,7 @@
 #include <atomic>
 #include <fstream>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "ledger/canton/canton_json_ledger.h"
@@ -52,7 +53,7 @@ class CantonLedger : public ::testing::Test {
     Sandbox::Options so;
     so.data_dir = dir_.path();
     so.hs256_secret = kSecret;
-    so.durable = false;
+    so.durable = durable_;
     auto s = Sandbox::open(so);
     ASSERT_TRUE(s) << s.error().message;
     sandbox_ = std::move(*s);
@@ -139,6 +140,7 @@ class CantonLedger : public ::testing::Test {
   std::unique_ptr<CantonJsonLedger> ledger_;
   std::string token_file_;
   std::string buyer_, seller_;
+  bool durable_ = false;  // fdatasync the engine's journal and the sandbox's records
 };
 
 TEST_F(CantonLedger, AFullTradeSettlesThroughTheJsonApi) {
@@ -276,6 +278,219 @@ TEST_F(CantonLedger, LocksMovedByAnotherWorkerMeanwhileAreNotAFailure) {
 }
 
 // A credit past Daml's Numeric 10 range is the ledger's range error, as in embedded mode.
+// ---- a batch's commands run concurrently --------------------------------------------------
+
+// `n` buyer/seller pairs, each funded for one trade of 10 AAPL for 1,500 USDC.
+struct Pair {
+  std::string buyer, seller, dvp;
+};
+
+class CantonBatch : public CantonLedger {
+ protected:
+  std::vector<Pair> pairs(int n) {
+    std::vector<Pair> out;
+    for (int i = 0; i < n; ++i) {
+      Pair p;
+      p.buyer = ledger_->allocateParty("buyer" + std::to_string(i)).value();
+      p.seller = ledger_->allocateParty("seller" + std::to_string(i)).value();
+      EXPECT_TRUE(ledger_->credit(p.seller, "AAPL", D("10"), "securities"));
+      EXPECT_TRUE(ledger_->credit(p.buyer, "USDC", D("1500"), "cash"));
+      out.push_back(p);
+    }
+    return out;
+  }
+  std::vector<Result<Outcome>> run(const std::vector<Submission>& batch) {
+    return ledger_->submit(std::span<const Submission>(batch.data(), batch.size()));
+  }
+  // Every command of the batch succeeded; returns the outcomes.
+  std::vector<Outcome> all(const std::vector<Submission>& batch) {
+    auto rs = run(batch);
+    std::vector<Outcome> out;
+    for (size_t i = 0; i < rs.size(); ++i) {
+      EXPECT_TRUE(rs[i]) << batch[i].command_id << ": " << rs[i].error().code << " "
+                         << rs[i].error().message;
+      out.push_back(rs[i] ? *rs[i] : Outcome{});
+    }
+    return out;
+  }
+  // One step of the trade for every pair, in one batch.
+  template <class Make>
+  std::vector<Outcome> step(std::vector<Pair>& ps, const char* name, Make make) {
+    std::vector<Submission> batch;
+    for (size_t i = 0; i < ps.size(); ++i)
+      batch.push_back({"t" + std::to_string(i) + ":" + name + ":0", make(ps[i])});
+    return all(batch);
+  }
+  void settleAll(std::vector<Pair>& ps) {
+    auto created =
+        step(ps, "initiate", [](Pair& p) { return dvpCommand(p.buyer, p.seller, "10", "1500"); });
+    for (size_t i = 0; i < ps.size(); ++i) ps[i].dvp = created[i].contract_id;
+    step(ps, "lock_securities", [](Pair& p) { return LockSecurities{p.dvp, D("10")}; });
+    step(ps, "lock_cash", [](Pair& p) { return LockCash{p.dvp, D("1500")}; });
+    step(ps, "reassign", [](Pair& p) { return ReassignLocks{p.dvp}; });
+    auto settled = step(ps, "settle", [](Pair& p) { return Settle{p.dvp}; });
+    for (const auto& o : settled) EXPECT_EQ(o.quantity, D("10"));
+  }
+  // Each pair traded exactly once: per party, not just per asset.
+  void expectEachSettledOnce(const std::vector<Pair>& ps) {
+    for (size_t i = 0; i < ps.size(); ++i) {
+      SCOPED_TRACE("pair " + std::to_string(i));
+      EXPECT_EQ(holds(ps[i].buyer, "AAPL"), D("10"));
+      EXPECT_EQ(holds(ps[i].buyer, "USDC"), D("0"));
+      EXPECT_EQ(holds(ps[i].seller, "AAPL"), D("0"));
+      EXPECT_EQ(holds(ps[i].seller, "USDC"), D("1500"));
+      auto done = sandbox_->engine().completion("t" + std::to_string(i) + ":settle:0").value();
+      EXPECT_TRUE(done);
+    }
+    EXPECT_TRUE(sandbox_->engine().verifyIntegrity());
+    EXPECT_TRUE(sandbox_->engine().activeDvps().empty());
+  }
+};
+
+TEST_F(CantonBatch, EveryCommandOfAConcurrentBatchCompletesExactlyOnce) {
+  auto ps = pairs(12);
+  settleAll(ps);
+  expectEachSettledOnce(ps);
+  // Each step of each trade is one transaction on the ledger (no command ran twice).
+  std::set<std::string> ids;
+  for (const auto& rec : daml::Json::parse(raw("POST", "/v2/commands/completions",
+                                               daml::Json{{"userId", "settlement-coordinator"},
+                                                          {"parties", {ps[0].buyer}},
+                                                          {"beginExclusive", 0}})
+                                               .body)) {
+    ids.insert(rec["completionResponse"]["Completion"]["value"]["commandId"].get<std::string>());
+  }
+  EXPECT_EQ(ids.count("t0:settle:0"), 1u);
+}
+
+// Commands of one party in one batch run in batch order: a seller with enough for two of three
+// trades locks the first two, and the third (not partial) is insufficient.
+TEST_F(CantonBatch, CommandsSharingAPartyRunInBatchOrder) {
+  fund();  // the seller holds 100 AAPL
+  std::vector<Submission> create;
+  for (int i = 0; i < 3; ++i)
+    create.push_back(
+        {"s" + std::to_string(i) + ":initiate:0", dvpCommand(buyer_, seller_, "40", "10")});
+  auto dvps = all(create);
+  std::vector<Submission> lock;
+  for (int i = 0; i < 3; ++i)
+    lock.push_back({"s" + std::to_string(i) + ":lock_securities:0",
+                    LockSecurities{dvps[i].contract_id, D("40")}});
+  auto rs = run(lock);
+  ASSERT_TRUE(rs[0]) << rs[0].error().message;
+  ASSERT_TRUE(rs[1]) << rs[1].error().message;
+  ASSERT_FALSE(rs[2]);
+  EXPECT_EQ(rs[2].error().code, kInsufficientSecurities);
+  EXPECT_EQ(holds(seller_, "AAPL", true), D("80"));
+  EXPECT_EQ(holds(seller_, "AAPL"), D("20"));
+}
+
+// One command failing does not touch the others of its batch.
+TEST_F(CantonBatch, AFailedCommandDoesNotAffectTheOthers) {
+  auto ps = pairs(6);
+  auto created =
+      step(ps, "initiate", [](Pair& p) { return dvpCommand(p.buyer, p.seller, "10", "1500"); });
+  for (size_t i = 0; i < ps.size(); ++i) ps[i].dvp = created[i].contract_id;
+  step(ps, "lock_securities", [](Pair& p) { return LockSecurities{p.dvp, D("10")}; });
+  std::vector<Submission> batch;
+  for (size_t i = 0; i < ps.size(); ++i) {
+    // Pair 3 asks for more cash than its buyer has; pair 4 names a DvP that does not exist.
+    Command c = LockCash{ps[i].dvp, D(i == 3 ? "1500.01" : "1500")};
+    if (i == 4) c = LockCash{"00nosuchdvp", D("1500")};
+    batch.push_back({"t" + std::to_string(i) + ":lock_cash:0", c});
+  }
+  auto rs = run(batch);
+  for (size_t i = 0; i < ps.size(); ++i) {
+    if (i == 3) {
+      ASSERT_FALSE(rs[i]);
+      EXPECT_EQ(rs[i].error().code, kInsufficientCash);
+      EXPECT_FALSE(rs[i].error().retryable);
+    } else if (i == 4) {
+      ASSERT_FALSE(rs[i]);
+      EXPECT_EQ(rs[i].error().code, kContractNotActive);
+    } else {
+      ASSERT_TRUE(rs[i]) << i << ": " << rs[i].error().message;
+      EXPECT_EQ(rs[i]->amount, D("1500"));
+    }
+  }
+  EXPECT_EQ(holds(ps[3].buyer, "USDC"), D("1500"));  // nothing locked for the failed one
+  EXPECT_EQ(holds(ps[4].buyer, "USDC"), D("1500"));
+  EXPECT_EQ(holds(ps[0].buyer, "USDC", true), D("1500"));
+  EXPECT_EQ(holds(ps[5].buyer, "USDC", true), D("1500"));
+}
+
+// Answers lost after the commit, in a concurrent batch: the retries under the same command ids
+// find the first outcomes, and two workers submitting the same batch at once (overlapping
+// leases) settle each trade once.
+TEST_F(CantonBatch, DeduplicationHoldsWhenConcurrentSubmissionsAreRetried) {
+  auto ps = pairs(8);
+  auto created =
+      step(ps, "initiate", [](Pair& p) { return dvpCommand(p.buyer, p.seller, "10", "1500"); });
+  for (size_t i = 0; i < ps.size(); ++i) ps[i].dvp = created[i].contract_id;
+  sandbox_->dropNextCommittedResponses(3);
+  auto locked = step(ps, "lock_securities", [](Pair& p) { return LockSecurities{p.dvp, D("10")}; });
+  int deduplicated = 0;
+  for (const auto& o : locked) {
+    EXPECT_EQ(o.quantity, D("10"));
+    deduplicated += o.deduplicated;
+  }
+  EXPECT_EQ(deduplicated, 3);
+  // The same command id twice in one batch: the second is the first's outcome.
+  std::vector<Submission> twice{{"t0:lock_cash:0", LockCash{ps[0].dvp, D("1500")}},
+                                {"t0:lock_cash:0", LockCash{ps[0].dvp, D("1500")}}};
+  auto both = all(twice);
+  EXPECT_TRUE(both[1].deduplicated);
+  EXPECT_EQ(both[0].contract_id, both[1].contract_id);
+  step(ps, "lock_cash", [](Pair& p) { return LockCash{p.dvp, D("1500")}; });
+  step(ps, "reassign", [](Pair& p) { return ReassignLocks{p.dvp}; });
+  std::vector<Submission> settle;
+  for (size_t i = 0; i < ps.size(); ++i)
+    settle.push_back({"t" + std::to_string(i) + ":settle:0", Settle{ps[i].dvp}});
+  auto rival_ledger = std::make_unique<CantonJsonLedger>(options());
+  std::vector<Result<Outcome>> rival;
+  std::thread other([&] {
+    rival = rival_ledger->submit(std::span<const Submission>(settle.data(), settle.size()));
+  });
+  auto mine = run(settle);
+  other.join();
+  for (size_t i = 0; i < ps.size(); ++i) {
+    ASSERT_TRUE(mine[i]) << mine[i].error().message;
+    ASSERT_TRUE(rival[i]) << rival[i].error().message;
+    EXPECT_EQ(mine[i]->update_id, rival[i]->update_id);  // one transaction, seen by both
+    EXPECT_NE(mine[i]->deduplicated, rival[i]->deduplicated);
+  }
+  expectEachSettledOnce(ps);
+}
+
+// A party's active contracts include the locks it observes (its counterparty's, for its DvPs).
+TEST_F(CantonBatch, ABuyerSeesTheSellersLockOfItsDvp) {
+  fund();
+  auto dvp = must("t1:initiate:0", dvpCommand(buyer_, seller_, "100", "15000"));
+  must("t1:lock_securities:0", LockSecurities{dvp.contract_id, D("100")});
+  daml::Json filter{
+      {"cumulative",
+       {{{"identifierFilter",
+          {{"TemplateFilter",
+            {{"value", {{"templateId", daml::templateRef(daml::Template::kLockedSecurities)}}}}}}}},
+        {{"identifierFilter",
+          {{"TemplateFilter",
+            {{"value",
+              {{"templateId", daml::templateRef(daml::Template::kDeliveryVsPayment)}}}}}}}}}}};
+  auto acs = raw(
+      "POST", "/v2/state/active-contracts",
+      daml::Json{{"activeAtOffset", 0}, {"eventFormat", {{"filtersByParty", {{buyer_, filter}}}}}});
+  ASSERT_EQ(acs.status, 200) << acs.body;
+  auto entries = daml::Json::parse(acs.body);
+  ASSERT_EQ(entries.size(), 2u) << acs.body;
+  std::set<std::string> templates;
+  for (const auto& e : entries) {
+    const auto& c = e["contractEntry"]["JsActiveContract"]["createdEvent"];
+    templates.insert(c["templateId"].get<std::string>());
+    EXPECT_EQ(c["witnessParties"], daml::Json::array({buyer_}));
+  }
+  EXPECT_EQ(templates.size(), 2u);
+}
+
 TEST_F(CantonLedger, ACreditPastTheNumericRangeIsAnAmountOutOfRangeError) {
   fund();
   ASSERT_TRUE(ledger_->credit(buyer_, "USDC", LedgerAmount::max().sub(D("20000")).value(), "cash"));
@@ -595,6 +810,24 @@ TEST_F(CantonLedger, TheSandboxIsDurableAcrossARestart) {
   EXPECT_TRUE(again.deduplicated);
   EXPECT_EQ(again.contract_id, dvp.contract_id);
   EXPECT_TRUE(ledger_->dvp(dvp.contract_id).value()->active);
+}
+
+// A durable sandbox: concurrent commands share the fdatasyncs of the engine's journal and of the
+// sandbox's records, and what was answered is there after a restart.
+TEST_F(CantonBatch, ADurableSandboxKeepsWhatItAnsweredAcrossARestart) {
+  stop();
+  durable_ = true;
+  start();
+  auto ps = pairs(6);
+  settleAll(ps);
+  stop();
+  start();
+  expectEachSettledOnce(ps);
+  auto again = submit("t0:settle:0", Settle{ps[0].dvp});
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_TRUE(again->deduplicated);
+  auto ready = anonymousCall("GET", "/readyz");
+  EXPECT_EQ(ready.status, 200) << ready.body;
 }
 
 TEST_F(CantonLedger, TheSandboxChecksRightsAuthorizationAndContracts) {

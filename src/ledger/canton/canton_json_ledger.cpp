@@ -11,6 +11,8 @@
 #include <random>
 #include <sstream>
 #include <thread>
+#include <type_traits>
+#include <variant>
 
 #include "common/log.h"
 #include "domain/hex.h"
@@ -72,21 +74,6 @@ std::string newCommandId(const char* prefix) {
 }
 
 }  // namespace
-
-struct CantonJsonLedger::Active {
-  std::string contract_id;
-  Template tmpl{};
-  Json argument;
-  std::string synchronizer;  // alias
-  bool in_flight = false;
-  std::string reassignment_id, target;  // in flight: the pending assignment
-};
-
-struct CantonJsonLedger::Dvp {
-  daml::DvpArgs args;
-  bool active = false;
-  std::string synchronizer;
-};
 
 CantonJsonLedger::CantonJsonLedger(CantonOptions options)
     : opts_(std::move(options)), http_(opts_.http) {
@@ -302,6 +289,61 @@ std::vector<std::string> CantonJsonLedger::coSigners() const {
   return {opts_.securities_issuer_party, opts_.cash_provider_party};
 }
 
+// ---- what this adapter has seen -------------------------------------------------------------
+
+namespace {
+// The caches only save round trips: past this many entries they start over (memory stays bounded).
+constexpr size_t kMaxCached = 50000;
+}  // namespace
+
+void CantonJsonLedger::sawOffset(int64_t offset) {
+  int64_t seen = offset_seen_.load();
+  while (offset > seen && !offset_seen_.compare_exchange_weak(seen, offset)) {
+  }
+}
+
+Result<int64_t> CantonJsonLedger::ledgerEnd() {
+  auto end = call("GET", "/v2/state/ledger-end", nullptr, true);
+  if (!end) return withoutPayload(end.error());
+  const int64_t offset = end->value("offset", int64_t{0});
+  sawOffset(offset);
+  return offset;
+}
+
+void CantonJsonLedger::rememberDvp(const std::string& contract_id, const Dvp& d) {
+  std::lock_guard l(mu_);
+  if (dvp_cache_.size() >= kMaxCached) dvp_cache_.clear();
+  Dvp& e = dvp_cache_[contract_id];
+  e = d;
+  e.active = false;  // never cached: only what cannot change
+}
+
+std::optional<CantonJsonLedger::Dvp> CantonJsonLedger::cachedDvp(const std::string& contract_id) {
+  std::lock_guard l(mu_);
+  auto it = dvp_cache_.find(contract_id);
+  if (it == dvp_cache_.end()) return std::nullopt;
+  return it->second;
+}
+
+Result<std::optional<CantonJsonLedger::Dvp>> CantonJsonLedger::dvpArgs(
+    const std::string& contract_id) {
+  if (auto d = cachedDvp(contract_id)) return std::optional<Dvp>{*d};
+  return dvpContract(contract_id);  // remembers it
+}
+
+void CantonJsonLedger::rememberUpdate(const Json& tx) {
+  UpdateView v;
+  v.update_id = tx.value("updateId", "");
+  v.offset = tx.value("offset", int64_t{0});
+  v.command_id = tx.value("commandId", "");
+  if (auto t = parseTimestamp(tx.value("recordTime", ""))) v.recorded_at = *t;
+  sawOffset(v.offset);
+  if (v.update_id.empty()) return;
+  std::lock_guard l(mu_);
+  if (update_cache_.size() >= kMaxCached) update_cache_.clear();
+  update_cache_[v.update_id] = std::move(v);
+}
+
 // ---- submission -----------------------------------------------------------------------------
 
 Result<std::optional<std::string>> CantonJsonLedger::completedUpdateId(
@@ -368,9 +410,12 @@ Result<Json> CantonJsonLedger::submitTransaction(
     if (attempt > 0) std::this_thread::sleep_for(opts_.retry_backoff * attempt);
     auto r = call("POST", "/v2/commands/submit-and-wait-for-transaction", &req, false);
     if (r) {
-      std::lock_guard l(mu_);
       const Json& tx = (*r)["transaction"];
-      update_by_command_[command_id] = tx.value("updateId", "");
+      rememberUpdate(tx);
+      {
+        std::lock_guard l(mu_);
+        update_by_command_[command_id] = tx.value("updateId", "");
+      }
       deduplicated = false;
       return tx;
     }
@@ -409,6 +454,7 @@ Result<Json> CantonJsonLedger::submitTransaction(
                                                  **update + ", which is not a transaction");
   }
   deduplicated = true;
+  rememberUpdate(update_json["Transaction"]["value"]);
   return update_json["Transaction"]["value"];
 }
 
@@ -454,12 +500,13 @@ Result<Outcome> CantonJsonLedger::outcomeOf(const Json& tx, bool deduplicated) {
     const auto& [t, arg] = created[i];
     const std::string& cid = created_ids[i];
     if (t == Template::kDeliveryVsPayment) {
+      auto a = daml::decodeDvp(arg);
+      if (!a) return a.error();
+      rememberDvp(cid, Dvp{*a, true, out.synchronizer});
       if (kind == kKindSettle) {
         out.remainder_dvp_contract_id = cid;
       } else {
         out.contract_id = cid;
-        auto a = daml::decodeDvp(arg);
-        if (!a) return a.error();
         out.quantity = a->quantity;
         out.amount = a->cash_amount;
       }
@@ -485,7 +532,7 @@ Result<Outcome> CantonJsonLedger::outcomeOf(const Json& tx, bool deduplicated) {
       }
       // Settle: the buyer's new securities and the seller's cash (a refund of over-locked
       // cash also goes to the buyer, as a CashHolding: not the seller's).
-      auto d = dvpContract(out.contract_id);
+      auto d = dvpArgs(out.contract_id);
       if (!d) return d.error();
       if (!*d) continue;
       if (t == Template::kSecuritiesHolding && a->owner == (*d)->args.buyer) {
@@ -506,10 +553,112 @@ Result<Outcome> CantonJsonLedger::outcomeOf(const Json& tx, bool deduplicated) {
   return out;
 }
 
+namespace {
+
+// Runs f(0..n-1) on up to `width` threads (the caller's among them), each index once.
+template <class F>
+void runConcurrently(size_t n, int width, F&& f) {
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t i = next++; i < n; i = next++) f(i);
+  };
+  std::vector<std::thread> threads;
+  const size_t extra = std::min<size_t>(n, static_cast<size_t>(std::max(1, width))) - 1;
+  for (size_t t = 0; t < extra && n > 0; ++t) threads.emplace_back(work);
+  work();
+  for (auto& t : threads) t.join();
+}
+
+// The DvP a command acts on (empty for CreateDvp and FenceCommand).
+const std::string& dvpOf(const Command& c) {
+  static const std::string none;
+  return std::visit(
+      [](const auto& x) -> const std::string& {
+        using T = std::decay_t<decltype(x)>;
+        if constexpr (std::is_same_v<T, CreateDvp> || std::is_same_v<T, FenceCommand>) {
+          return none;
+        } else {
+          return x.dvp_contract_id;
+        }
+      },
+      c);
+}
+
+}  // namespace
+
+std::vector<size_t> CantonJsonLedger::groupsOf(std::span<const Submission> batch) {
+  std::vector<size_t> parent(batch.size());
+  for (size_t i = 0; i < parent.size(); ++i) parent[i] = i;
+  auto root = [&](size_t i) {
+    while (parent[i] != i) i = parent[i] = parent[parent[i]];
+    return i;
+  };
+  std::map<std::string, size_t> first;  // key -> a submission holding it
+  auto join = [&](const std::string& key, size_t i) {
+    if (key.size() <= 2) return;  // an empty party or id
+    auto [it, added] = first.emplace(key, i);
+    if (!added) parent[root(i)] = root(it->second);
+  };
+  for (size_t i = 0; i < batch.size(); ++i) {
+    const Submission& s = batch[i];
+    join("c:" + s.command_id, i);
+    if (const auto* c = std::get_if<CreateDvp>(&s.command)) {
+      join("p:" + c->buyer, i);
+      join("p:" + c->seller, i);
+    } else if (const auto* f = std::get_if<FenceCommand>(&s.command)) {
+      join("p:" + f->buyer, i);
+      join("p:" + f->seller, i);
+    } else {
+      const std::string& dvp = dvpOf(s.command);
+      join("d:" + dvp, i);
+      if (auto d = cachedDvp(dvp)) {
+        join("p:" + d->args.buyer, i);
+        join("p:" + d->args.seller, i);
+      }
+    }
+  }
+  std::vector<size_t> out(batch.size());
+  for (size_t i = 0; i < batch.size(); ++i) out[i] = root(i);
+  return out;
+}
+
 std::vector<Result<Outcome>> CantonJsonLedger::submit(std::span<const Submission> batch) {
+  const int width = std::max(1, opts_.http.pool_size);
+  // Every read of the batch's commands is taken at this ledger end or later: it shows whatever
+  // happened before the caller decided on these commands.
+  if (auto end = ledgerEnd(); !end) return std::vector<Result<Outcome>>(batch.size(), end.error());
+  // The parties of DvPs not seen yet (after a restart): read concurrently, then cached.
+  std::vector<std::string> unknown;
+  for (const auto& s : batch) {
+    const std::string& dvp = dvpOf(s.command);
+    if (!dvp.empty() && !cachedDvp(dvp) &&
+        std::find(unknown.begin(), unknown.end(), dvp) == unknown.end())
+      unknown.push_back(dvp);
+  }
+  runConcurrently(unknown.size(), width, [&](size_t i) { (void)dvpArgs(unknown[i]); });
+  // One group per set of commands sharing a party, DvP or command id, in batch order.
+  const std::vector<size_t> root = groupsOf(batch);
+  std::vector<std::vector<size_t>> groups;
+  std::map<size_t, size_t> group_of_root;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    auto [it, added] = group_of_root.emplace(root[i], groups.size());
+    if (added) groups.emplace_back();
+    groups[it->second].push_back(i);
+  }
+  std::vector<std::optional<Result<Outcome>>> results(batch.size());
+  runConcurrently(groups.size(), width, [&](size_t g) {
+    for (size_t i : groups[g]) {
+      try {
+        results[i].emplace(submitOne(batch[i]));
+      } catch (const std::exception& e) {
+        results[i].emplace(Error::transient(
+            kUnavailable, "command " + batch[i].command_id + ": unexpected answer: " + e.what()));
+      }
+    }
+  });
   std::vector<Result<Outcome>> out;
   out.reserve(batch.size());
-  for (const auto& s : batch) out.push_back(submitOne(s));
+  for (auto& r : results) out.push_back(std::move(*r));
   return out;
 }
 
@@ -572,75 +721,102 @@ Result<Outcome> CantonJsonLedger::run(const std::string& cmd, const FenceCommand
   return outcomeOf(*tx, dedup);
 }
 
+Result<Outcome> CantonJsonLedger::unlessInactive(const std::string& cmd, const std::string& dvp_id,
+                                                 Error e) {
+  auto d = dvpContract(dvp_id);
+  if (!d) return d.error();
+  if (*d && (*d)->active) return e;
+  // Done before (and the DvP settled or was archived since)? Its first outcome stands.
+  if (auto done = completion(cmd); done && *done) return **done;
+  return Error::permanent(kContractNotActive, "contract " + dvp_id + " is not active",
+                          "dvp_contract_id");
+}
+
+Result<Json> CantonJsonLedger::lockCommands(const std::string& dvp_id, const Dvp& d,
+                                            std::vector<Active> acs, Decimal quantity,
+                                            bool allow_partial, bool cash) {
+  const daml::DvpArgs& dv = d.args;
+  const std::string owner = cash ? dv.buyer : dv.seller;
+  const std::string asset = cash ? dv.currency : dv.symbol;
+  const Template free_t = cash ? Template::kCashHolding : Template::kSecuritiesHolding;
+  // The DvP's synchronizer first (no reassignment needed), then the others, oldest first.
+  std::vector<std::pair<Active, daml::HoldingArgs>> free;
+  for (auto& k : acs) {
+    if (k.in_flight || k.tmpl != free_t) continue;
+    auto h = daml::decodeHolding(k.tmpl, k.argument);
+    if (!h || h->owner != owner || h->asset != asset) continue;
+    free.emplace_back(std::move(k), *h);
+  }
+  std::stable_sort(free.begin(), free.end(), [&](const auto& x, const auto& y) {
+    return (x.first.synchronizer == d.synchronizer) > (y.first.synchronizer == d.synchronizer);
+  });
+  LedgerAmount available;
+  for (const auto& [k, h] : free) {
+    auto s = available.add(h.amount);
+    if (!s) return s.error();
+    available = *s;
+  }
+  // A partial lock takes what is available cut down to the trade's 8 decimals, as the engine
+  // does: what is locked is a trade figure.
+  const LedgerAmount at_trade_scale = available.truncatedToTradeScale();
+  LedgerAmount need = quantity;
+  if (available < LedgerAmount(quantity)) {
+    if (!(allow_partial && !cash && at_trade_scale.isPositive())) {
+      return Error::permanent(cash ? kInsufficientCash : kInsufficientSecurities,
+                              "party " + owner + " has " + available.toString(8) + " " + asset +
+                                  " available, needs " + quantity.toString());
+    }
+    need = at_trade_scale;
+  }
+  Json commands = Json::array();
+  LedgerAmount remaining = need;
+  for (const auto& [k, h] : free) {
+    if (!remaining.isPositive()) break;
+    LedgerAmount take = std::min(remaining, h.amount);
+    Json arg{{"take", daml::numeric(take)}, {"dvp_ref", dvp_id}};
+    arg[cash ? "seller" : "buyer"] = cash ? dv.seller : dv.buyer;
+    commands.push_back(exercise(free_t, k.contract_id,
+                                cash ? daml::kChoiceLockCash : daml::kChoiceLockSecurities, arg));
+    remaining = remaining.sub(take).value();
+  }
+  return commands;
+}
+
 Result<Outcome> CantonJsonLedger::lock(const std::string& cmd, const std::string& dvp_id,
                                        Decimal quantity, bool allow_partial, bool cash) {
   // The holdings are chosen from the active contracts, then exercised: a concurrent lock of the
   // same owner may consume one in between (CONTRACT_NOT_FOUND for a holding, not the DvP). That is
-  // contention, not a failure of the command: choose again.
-  auto once = [&]() -> Result<Outcome> {
-    auto d = dvpContract(dvp_id);
+  // contention, not a failure of the command: choose again, at the ledger end.
+  // The owner signs the DvP, so the same read shows whether the DvP is still active; one it does
+  // not show is asked for directly.
+  auto once = [&](bool fresh) -> Result<Outcome> {
+    auto d = dvpArgs(dvp_id);
     if (!d) return d.error();
-    if (!*d || !(*d)->active) {
-      // Done before (and the DvP settled or was archived since)? Its first outcome stands.
-      if (auto done = completion(cmd); done && *done) return **done;
-      return Error::permanent(kContractNotActive, "contract " + dvp_id + " is not active",
-                              "dvp_contract_id");
-    }
-    const daml::DvpArgs& dv = (*d)->args;
-    const std::string owner = cash ? dv.buyer : dv.seller;
-    const std::string asset = cash ? dv.currency : dv.symbol;
+    if (!*d) return unlessInactive(cmd, dvp_id, Error{});
     const Template free_t = cash ? Template::kCashHolding : Template::kSecuritiesHolding;
-    auto acs = activeContracts({owner}, {free_t});
+    const std::string owner = cash ? (*d)->args.buyer : (*d)->args.seller;
+    auto acs = activeContracts({owner}, {free_t, Template::kDeliveryVsPayment}, fresh);
     if (!acs) return acs.error();
-    // The DvP's synchronizer first (no reassignment needed), then the others, oldest first.
-    std::vector<std::pair<Active, daml::HoldingArgs>> free;
-    for (auto& k : *acs) {
-      if (k.in_flight || k.tmpl != free_t) continue;
-      auto h = daml::decodeHolding(k.tmpl, k.argument);
-      if (!h || h->owner != owner || h->asset != asset) continue;
-      free.emplace_back(k, *h);
+    if (std::none_of(acs->begin(), acs->end(), [&](const Active& k) {
+          return k.tmpl == Template::kDeliveryVsPayment && k.contract_id == dvp_id;
+        })) {
+      // Not active at that offset; if it is now, the look was too early: look again.
+      return unlessInactive(
+          cmd, dvp_id,
+          Error::permanent(kContractNotActive, "DvP " + dvp_id + " was not yet visible"));
     }
-    std::stable_sort(free.begin(), free.end(), [&](const auto& x, const auto& y) {
-      return (x.first.synchronizer == (*d)->synchronizer) >
-             (y.first.synchronizer == (*d)->synchronizer);
-    });
-    LedgerAmount available;
-    for (const auto& [k, h] : free) {
-      auto s = available.add(h.amount);
-      if (!s) return s.error();
-      available = *s;
-    }
-    // A partial lock takes what is available cut down to the trade's 8 decimals, as the engine
-    // does: what is locked is a trade figure.
-    const LedgerAmount at_trade_scale = available.truncatedToTradeScale();
-    LedgerAmount need = quantity;
-    if (available < LedgerAmount(quantity)) {
-      if (!(allow_partial && !cash && at_trade_scale.isPositive())) {
-        if (auto done = completion(cmd); done && *done) return **done;
-        return Error::permanent(cash ? kInsufficientCash : kInsufficientSecurities,
-                                "party " + owner + " has " + available.toString(8) + " " + asset +
-                                    " available, needs " + quantity.toString());
-      }
-      need = at_trade_scale;
-    }
-    Json commands = Json::array();
-    LedgerAmount remaining = need;
-    for (const auto& [k, h] : free) {
-      if (!remaining.isPositive()) break;
-      LedgerAmount take = std::min(remaining, h.amount);
-      Json arg{{"take", daml::numeric(take)}, {"dvp_ref", dvp_id}};
-      arg[cash ? "seller" : "buyer"] = cash ? dv.seller : dv.buyer;
-      commands.push_back(exercise(free_t, k.contract_id,
-                                  cash ? daml::kChoiceLockCash : daml::kChoiceLockSecurities, arg));
-      remaining = remaining.sub(take).value();
+    auto commands = lockCommands(dvp_id, **d, std::move(*acs), quantity, allow_partial, cash);
+    if (!commands) {
+      if (auto done = completion(cmd); done && *done) return **done;
+      return commands.error();
     }
     bool dedup = false;
-    auto tx = submitTransaction(cmd, kKindLock, {owner}, commands, "", dedup);
+    auto tx = submitTransaction(cmd, kKindLock, {owner}, *commands, "", dedup);
     if (!tx) return tx.error();
     return outcomeOf(*tx, dedup);
   };
   for (int attempt = 1;; ++attempt) {
-    auto r = once();
+    auto r = once(attempt > 1);
     if (r || r.error().code != kContractNotActive || r.error().field == "dvp_contract_id") return r;
     if (attempt >= 5) {
       return Error::transient(
@@ -657,9 +833,9 @@ Result<Outcome> CantonJsonLedger::run(const std::string& cmd, const LockCash& c)
 }
 
 Result<std::vector<CantonJsonLedger::Active>> CantonJsonLedger::locksOf(const std::string& dvp_id,
-                                                                        const Dvp& d) {
+                                                                        const Dvp& d, bool fresh) {
   auto acs = activeContracts({d.args.seller, d.args.buyer},
-                             {Template::kLockedSecurities, Template::kLockedCash});
+                             {Template::kLockedSecurities, Template::kLockedCash}, fresh);
   if (!acs) return acs.error();
   std::vector<Active> out;
   for (auto& k : *acs) {
@@ -680,11 +856,12 @@ Result<Json> CantonJsonLedger::reassign(const std::string& command_id, const std
            {"eventFormat", {{"filtersByParty", {{submitter, Json::object()}}}, {"verbose", true}}}};
   auto r = call("POST", "/v2/commands/submit-and-wait-for-reassignment", &req, false);
   if (!r) return withoutPayload(r.error());
+  sawOffset((*r)["reassignment"].value("offset", int64_t{0}));
   return (*r)["reassignment"];
 }
 
 Result<Outcome> CantonJsonLedger::run(const std::string& cmd, const ReassignLocks& c) {
-  auto d = dvpContract(c.dvp_contract_id);
+  auto d = dvpArgs(c.dvp_contract_id);
   if (!d) return d.error();
   if (!*d)
     return Error::permanent(kContractNotActive, "contract " + c.dvp_contract_id + " is not active",
@@ -707,7 +884,7 @@ Result<Outcome> CantonJsonLedger::run(const std::string& cmd, const ReassignLock
   auto refusal = [&](const Error& e, const std::string& contract_id, const std::string& was_on,
                      bool was_in_flight) -> std::optional<Error> {
     if (e.retryable) return e;
-    auto again = locksOf(c.dvp_contract_id, **d);
+    auto again = locksOf(c.dvp_contract_id, **d, true);
     if (!again) return again.error();
     for (const auto& k : *again) {
       if (k.contract_id == contract_id) {
@@ -719,7 +896,7 @@ Result<Outcome> CantonJsonLedger::run(const std::string& cmd, const ReassignLock
   };
   bool all_on_target = false;
   for (int guard = 0; guard < 64; ++guard) {
-    auto locks = locksOf(c.dvp_contract_id, **d);
+    auto locks = locksOf(c.dvp_contract_id, **d, false);
     if (!locks) return locks.error();
     const Active* move = nullptr;
     for (const auto& k : *locks) {
@@ -772,43 +949,43 @@ Result<Outcome> CantonJsonLedger::run(const std::string& cmd, const ReassignLock
                                                    " were still moving after 64 reassignment "
                                                    "steps; the step is retried");
   }
-  if (out.update_id.empty()) {
-    auto end = call("GET", "/v2/state/ledger-end", nullptr, true);
-    if (!end) return withoutPayload(end.error());
-    out.offset = end->value("offset", int64_t{0});
-  }
+  // Nothing moved: the offset the locks were seen at (or a later one).
+  if (out.update_id.empty()) out.offset = offset_seen_.load();
   return out;
 }
 
 Result<Outcome> CantonJsonLedger::run(const std::string& cmd, const Settle& c) {
-  auto d = dvpContract(c.dvp_contract_id);
+  // The DvP's arguments are known (cached), and whether it is still active only matters when
+  // something is wrong: a settled or archived DvP has no locks, and the exercise on it fails.
+  auto d = dvpArgs(c.dvp_contract_id);
   if (!d) return d.error();
-  if (!*d || !(*d)->active) {
-    if (auto done = completion(cmd); done && *done) return **done;
-    return Error::permanent(kContractNotActive, "contract " + c.dvp_contract_id + " is not active",
-                            "dvp_contract_id");
-  }
-  auto locks = locksOf(c.dvp_contract_id, **d);
+  if (!*d) return unlessInactive(cmd, c.dvp_contract_id, Error{});
+  auto locks = locksOf(c.dvp_contract_id, **d, false);
   if (!locks) return locks.error();
   Json sec = Json::array(), cash = Json::array();
   for (const auto& k : *locks) {
-    if (k.in_flight)
-      return Error::transient(kContractInFlight,
-                              "lock " + k.contract_id + " is in flight; reassign to complete");
+    if (k.in_flight) {
+      return unlessInactive(cmd, c.dvp_contract_id,
+                            Error::transient(kContractInFlight, "lock " + k.contract_id +
+                                                                    " is in flight; reassign to "
+                                                                    "complete"));
+    }
     if (k.synchronizer != (*d)->synchronizer) {
-      return Error::permanent(
-          kInvalidCommand, "lock " + k.contract_id + " sits on '" + k.synchronizer + "', not on '" +
-                               (*d)->synchronizer + "'; reassign the locks first");
+      return unlessInactive(
+          cmd, c.dvp_contract_id,
+          Error::permanent(kInvalidCommand,
+                           "lock " + k.contract_id + " sits on '" + k.synchronizer + "', not on '" +
+                               (*d)->synchronizer + "'; reassign the locks first"));
     }
     (k.tmpl == Template::kLockedSecurities ? sec : cash).push_back(k.contract_id);
   }
-  if (sec.empty())
-    return Error::permanent(kInvalidCommand,
-                            "DvP " + c.dvp_contract_id + " has no securities locked",
-                            "dvp_contract_id");
-  if (cash.empty())
-    return Error::permanent(kInvalidCommand, "DvP " + c.dvp_contract_id + " has no cash locked",
-                            "dvp_contract_id");
+  if (sec.empty() || cash.empty()) {
+    return unlessInactive(cmd, c.dvp_contract_id,
+                          Error::permanent(kInvalidCommand,
+                                           "DvP " + c.dvp_contract_id + " has no " +
+                                               (sec.empty() ? "securities" : "cash") + " locked",
+                                           "dvp_contract_id"));
+  }
   Json arg{{"buyer_securities_ref", c.dvp_contract_id + ":securities"},
            {"seller_cash_ref", c.dvp_contract_id + ":cash"},
            {"securities_locks", sec},
@@ -818,7 +995,11 @@ Result<Outcome> CantonJsonLedger::run(const std::string& cmd, const Settle& c) {
   bool dedup = false;
   auto tx = submitTransaction(cmd, kKindSettle, {(*d)->args.buyer, (*d)->args.seller}, commands, "",
                               dedup);
-  if (!tx) return tx.error();
+  if (!tx) {
+    if (tx.error().code == kContractNotActive)
+      return unlessInactive(cmd, c.dvp_contract_id, tx.error());
+    return tx.error();
+  }
   return outcomeOf(*tx, dedup);
 }
 
@@ -838,13 +1019,13 @@ Result<Outcome> CantonJsonLedger::run(const std::string& cmd, const ReleaseLocks
     return none;
   };
   if (!*d) return nothing("");
-  auto locks = locksOf(c.dvp_contract_id, **d);
+  auto locks = locksOf(c.dvp_contract_id, **d, true);
   if (!locks) return locks.error();
   // A lock in flight is assigned to the DvP's synchronizer first (it cannot be used elsewhere).
   if (std::any_of(locks->begin(), locks->end(), [](const Active& k) { return k.in_flight; })) {
     auto moved = run(cmd, ReassignLocks{c.dvp_contract_id});
     if (!moved) return moved.error();
-    locks = locksOf(c.dvp_contract_id, **d);
+    locks = locksOf(c.dvp_contract_id, **d, true);
     if (!locks) return locks.error();
   }
   Json commands = Json::array();
@@ -886,7 +1067,7 @@ Result<Outcome> CantonJsonLedger::run(const std::string& cmd, const ArchiveDvp& 
   none.contract_id = c.dvp_contract_id;
   none.synchronizer = (*d)->synchronizer;
   if (!(*d)->active) return none;
-  auto locks = locksOf(c.dvp_contract_id, **d);
+  auto locks = locksOf(c.dvp_contract_id, **d, true);
   if (!locks) return locks.error();
   if (!locks->empty())
     return Error::permanent(kInvalidCommand,
@@ -970,12 +1151,16 @@ Result<HoldingView> CantonJsonLedger::credit(const std::string& party, const std
 // ---- reads ----------------------------------------------------------------------------------
 
 Result<std::vector<CantonJsonLedger::Active>> CantonJsonLedger::activeContracts(
-    const std::vector<std::string>& parties, const std::vector<Template>& templates) {
-  auto end = call("GET", "/v2/state/ledger-end", nullptr, true);
-  if (!end) return withoutPayload(end.error());
+    const std::vector<std::string>& parties, const std::vector<Template>& templates, bool fresh) {
+  int64_t at = offset_seen_.load();
+  if (fresh || at == 0) {
+    auto end = ledgerEnd();
+    if (!end) return end.error();
+    at = *end;
+  }
   Json filters = Json::object();
   for (const auto& p : parties) filters[p] = templateFilters(templates);
-  Json req{{"activeAtOffset", end->value("offset", int64_t{0})},
+  Json req{{"activeAtOffset", at},
            {"eventFormat", {{"filtersByParty", filters}, {"verbose", true}}}};
   auto r = call("POST", "/v2/state/active-contracts", &req, true);
   if (!r) return withoutPayload(r.error());
@@ -1059,6 +1244,7 @@ Result<std::optional<CantonJsonLedger::Dvp>> CantonJsonLedger::dvpContract(
   d.args = *a;
   d.active = !r->contains("archived") || (*r)["archived"].is_null();
   d.synchronizer = syncAlias(created.value("synchronizerId", ""));
+  rememberDvp(contract_id, d);
   return std::optional<Dvp>{d};
 }
 
@@ -1080,6 +1266,11 @@ Result<std::optional<DvpView>> CantonJsonLedger::dvp(const std::string& contract
 }
 
 Result<std::optional<UpdateView>> CantonJsonLedger::updateById(const std::string& update_id) {
+  {
+    std::lock_guard l(mu_);
+    if (auto it = update_cache_.find(update_id); it != update_cache_.end())
+      return std::optional<UpdateView>{it->second};
+  }
   Json filters = Json::object();
   for (const auto& p : coSigners()) filters[p] = Json::object();
   Json fmt{{"filtersByParty", filters}, {"verbose", false}};

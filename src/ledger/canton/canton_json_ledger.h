@@ -6,6 +6,14 @@
 // submit-and-wait-for-reassignment after checking where each contract sits; reads come from
 // /v2/state/active-contracts, /v2/events/events-by-contract-id, /v2/updates/update-by-id and
 // /v2/commands/completions. Thread-safe.
+//
+// submit() runs a batch's commands concurrently, up to CANTON_POOL_SIZE at a time: commands that
+// share a party (or a DvP, or a command id) stay together and run in batch order, so a party's
+// holdings are never chosen by two of its commands at once; unrelated commands overlap their
+// round trips, and the participant commits them together. A batch first reads the ledger end
+// once; every active-contract read of its commands is taken at that offset or a later one this
+// adapter saw (a DvP's arguments are immutable and cached; whether it is active never is).
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <memory>
@@ -65,11 +73,25 @@ class CantonJsonLedger final : public Ledger {
   static Error errorOf(const daml::CantonError& e);
 
  private:
-  struct Active;  // an active contract from /v2/state/active-contracts
-  struct Dvp;
   using Json = daml::Json;
+  struct Active {  // an active contract from /v2/state/active-contracts
+    std::string contract_id;
+    daml::Template tmpl{};
+    Json argument;
+    std::string synchronizer;  // alias
+    bool in_flight = false;
+    std::string reassignment_id, target;  // in flight: the pending assignment
+  };
+  struct Dvp {
+    daml::DvpArgs args;
+    bool active = false;
+    std::string synchronizer;
+  };
 
   Result<Outcome> submitOne(const Submission& s);
+  // Which commands of a batch must run one after another (same party, DvP or command id): one
+  // group index per submission.
+  std::vector<size_t> groupsOf(std::span<const Submission> batch);
   Result<Outcome> run(const std::string& cmd, const CreateDvp& c);
   Result<Outcome> run(const std::string& cmd, const LockSecurities& c);
   Result<Outcome> run(const std::string& cmd, const LockCash& c);
@@ -80,6 +102,12 @@ class CantonJsonLedger final : public Ledger {
   Result<Outcome> run(const std::string& cmd, const FenceCommand& c);
   Result<Outcome> lock(const std::string& cmd, const std::string& dvp_id, Decimal quantity,
                        bool allow_partial, bool cash);
+  // The lock's exercises on the owner's free holdings (`acs`), or insufficient_*.
+  Result<Json> lockCommands(const std::string& dvp_id, const Dvp& d, std::vector<Active> acs,
+                            Decimal quantity, bool allow_partial, bool cash);
+  // `e`, unless the DvP is no longer active: then the first outcome of `cmd` if it ran, else
+  // contract_not_active.
+  Result<Outcome> unlessInactive(const std::string& cmd, const std::string& dvp_id, Error e);
 
   // Submits and returns the transaction (the first one's when the command id was already done).
   Result<Json> submitTransaction(const std::string& command_id, const std::string& kind,
@@ -93,10 +121,22 @@ class CantonJsonLedger final : public Ledger {
   Result<Json> call(const std::string& method, const std::string& target, const Json* body,
                     bool idempotent);
   Result<std::string> authorization();
+  // At the ledger end (fresh), or at the latest offset this adapter has seen, which is never
+  // before the ledger end read when the current batch began.
   Result<std::vector<Active>> activeContracts(const std::vector<std::string>& parties,
-                                              const std::vector<daml::Template>& templates);
-  Result<std::vector<Active>> locksOf(const std::string& dvp_id, const Dvp& d);
+                                              const std::vector<daml::Template>& templates,
+                                              bool fresh = true);
+  Result<std::vector<Active>> locksOf(const std::string& dvp_id, const Dvp& d, bool fresh);
   Result<std::optional<Dvp>> dvpContract(const std::string& contract_id);
+  // The DvP's arguments and synchronizer (immutable): cached, else read (`active` then says
+  // whether it was active at that read; a cached entry says nothing about it).
+  Result<std::optional<Dvp>> dvpArgs(const std::string& contract_id);
+  void rememberDvp(const std::string& contract_id, const Dvp& d);
+  std::optional<Dvp> cachedDvp(const std::string& contract_id);
+  void rememberUpdate(const Json& tx);
+  // Reads the ledger end; offsets seen in answers only ever raise offset_seen_.
+  Result<int64_t> ledgerEnd();
+  void sawOffset(int64_t offset);
   Result<void> loadSynchronizers();
   std::string syncId(const std::string& alias);
   std::string syncAlias(const std::string& id);
@@ -108,6 +148,9 @@ class CantonJsonLedger final : public Ledger {
   std::map<std::string, std::string> alias_by_id_, id_by_alias_;
   std::map<std::string, std::string> update_by_command_;  // completions seen
   int64_t completions_seen_ = 0;
+  std::map<std::string, Dvp> dvp_cache_;            // DvP arguments, by contract id
+  std::map<std::string, UpdateView> update_cache_;  // transactions this adapter was answered
+  std::atomic<int64_t> offset_seen_{0};
   std::string token_;
   int64_t token_mtime_ns_ = -1;
   Result<std::string> oauthToken();  // with mu_ held

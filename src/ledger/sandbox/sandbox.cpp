@@ -4,11 +4,16 @@
 // the JSON Ledger API; splitting the handlers from their routes would scatter each path.
 #include "ledger/sandbox/sandbox.h"
 
+#include <fcntl.h>
 #include <openssl/sha.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 
+#include "ledger/engine/journal.h"
 #include "ledger/sandbox/jwt.h"
 #include "ledger/sandbox/sandbox_internal.h"
 
@@ -253,11 +258,37 @@ Result<std::unique_ptr<Sandbox>> Sandbox::open(Options options) {
   eo.synchronizers = options.synchronizers;
   eo.securities_issuer_party = options.securities_issuer_party;
   eo.cash_provider_party = options.cash_provider_party;
-  eo.durable = options.durable;
+  // The engine writes its journal; the sandbox makes it durable after each request with its lock
+  // released (SandboxStore::sync, before its own records), so concurrent requests share the
+  // fdatasync instead of taking turns under the lock.
+  const bool journaled = options.durable && !options.data_dir.empty();
+  eo.durable = false;
   eo.clock = options.clock;
   auto engine = EmbeddedLedger::open(eo);
   if (!engine) return engine.error();
   s->engine_ = std::move(*engine);
+  if (journaled) {
+    const std::string path = (std::filesystem::path(eo.data_dir) / journal::kJournalFile).string();
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      return Error::transient(
+          kUnavailable, "cannot open the engine journal " + path + ": " + std::strerror(errno));
+    }
+    auto owned = std::shared_ptr<int>(new int(fd), [](int* f) {
+      ::close(*f);
+      delete f;
+    });
+    s->store_.setBeforeSync([owned, path]() -> Result<void> {
+      if (::fdatasync(*owned) != 0) {
+        return Error::transient(kUnavailable, "fdatasync of the engine journal " + path +
+                                                  " failed (" + std::strerror(errno) +
+                                                  "); what it covered may not be on disk");
+      }
+      return {};
+    });
+  }
+  for (const auto& d : s->engine_->activeDvps()) s->noteDvp(d);
+  for (const auto& h : s->engine_->allHoldings()) s->noteLock(h);
   if (auto r = s->store_.open(options.data_dir); !r) return r.error();
   // The application user: administers the participant and acts as the DvP co-signers.
   User app;
@@ -274,6 +305,8 @@ Result<std::unique_ptr<Sandbox>> Sandbox::open(Options options) {
     admin.participant_admin = true;
     if (auto r = s->store_.putUser(admin); !r) return r.error();
   }
+  s->store_.touch();  // the engine's journal as well
+  if (auto r = s->store_.sync(s->store_.version()); !r) return r.error();
   return s;
 }
 
@@ -315,12 +348,21 @@ Result<Sandbox::Caller> Sandbox::authenticate(const HttpRequest& r) {
   const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
                           std::chrono::system_clock::now().time_since_epoch())
                           .count();
-  auto claims = opts_.verifier->verify(r.authorization.substr(prefix.size()), audience(), now);
-  if (!claims) return claims.error();
-  auto it = store_.users().find(claims->user_id);
+  // A token verified in the last second is not verified again (a client sends the same one with
+  // every request; a revoked key or an expired token is refused within a second).
+  const std::string token = r.authorization.substr(prefix.size());
+  auto cached = verified_.find(token);
+  if (cached == verified_.end() || cached->second.first != now) {
+    auto claims = opts_.verifier->verify(token, audience(), now);
+    if (!claims) return claims.error();
+    if (verified_.size() >= 1024) verified_.clear();
+    cached = verified_.insert_or_assign(token, std::pair{now, claims->user_id}).first;
+  }
+  const std::string& user_id = cached->second.second;
+  auto it = store_.users().find(user_id);
   if (it == store_.users().end() || it->second.deactivated) {
     return Error::permanent("permission_denied",
-                            "user '" + claims->user_id + "' does not exist or is deactivated");
+                            "user '" + user_id + "' does not exist or is deactivated");
   }
   return Caller{it->second};
 }
@@ -337,8 +379,18 @@ HttpReply Sandbox::handle(const HttpRequest& request) {
     query = parseForm(path.substr(q + 1));
     path.resize(q);
   }
-  std::lock_guard lock(mu_);
-  HttpReply reply = route(request, path, query);
+  HttpReply reply;
+  uint64_t version = 0;
+  {
+    std::lock_guard lock(mu_);
+    reply = route(request, path, query);
+    if (request.method != "GET") store_.touch();  // it may have written the engine's journal
+    version = store_.version();
+  }
+  // What this request wrote or read is answered only once it is on disk. The lock is free
+  // meanwhile, so the requests that queued behind this one share its fdatasync.
+  if (auto synced = store_.sync(version); !synced)
+    reply = errorReply(cantonErrorOf(synced.error()));
   if (reply.status >= 400) {
     // Correlation id, as a participant adds to every error.
     Json body = Json::parse(reply.body, nullptr, false);
@@ -356,6 +408,9 @@ HttpReply Sandbox::route(const HttpRequest& r, const std::string& path,
   if (path == "/livez" && m == "GET") return HttpReply{200, "{}", false};
   if (path == "/readyz" && m == "GET") {
     if (auto p = engine_->ping(); !p) return errorReply(cantonErrorOf(p.error()));
+    if (auto f = store_.failure()) {
+      return errorReply(cantonErrorOf(Error::transient(kUnavailable, "ledger halted: " + *f)));
+    }
     return HttpReply{200, "{}", false};
   }
   if (path == "/v2/version" && m == "GET") return version();

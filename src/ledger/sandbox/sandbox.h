@@ -8,6 +8,8 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -101,17 +103,41 @@ class Sandbox {
   HttpReply oauthToken(const std::string& form);
 
   struct Contract;
-  std::vector<Contract> contractsOf(const std::vector<std::string>& owners,
-                                    const std::vector<std::string>& dvp_ids);
-  std::vector<Contract> allContracts();
+  // A contract as the engine shows it, rendered only when needed.
+  struct Seen {
+    std::string id;
+    std::optional<HoldingView> holding;
+    std::optional<DvpView> dvp;
+  };
+  // The holdings of `owners` and the active DvPs among `dvp_ids` (what a command may change).
+  std::vector<Seen> contractsOf(const std::vector<std::string>& owners,
+                                const std::vector<std::string>& dvp_ids);
+  // The active contracts of these templates that the filters (party -> templates, "" = any
+  // party) may show; the caller applies the filters exactly.
+  std::vector<Contract> contractsFor(
+      const std::map<std::string, std::set<daml::Template>>& filters);
+  std::vector<Contract> allContracts(const std::set<daml::Template>& wanted);
+  bool mayMatch(const HoldingView& h, const std::set<daml::Template>& wanted) const;
   Result<Contract> contract(const std::string& cid);
+  Contract contractOf(const HoldingView& h);
+  Contract contractOf(const DvpView& v);
+  Contract contractOf(const Seen& s);
+  void noteDvp(const DvpView& v);
+  void noteLock(const HoldingView& h);
   daml::Json createdEvent(const Contract& k, int64_t offset, int node_id,
                           const std::string& created_at) const;
 
   Options opts_;
   std::unique_ptr<EmbeddedLedger> engine_;
   SandboxStore store_;
-  std::mutex mu_;  // serializes every request that reads or changes state
+  std::mutex mu_;  // serializes every request that reads or changes state (but its fdatasync)
+  // Buyer and seller -> DvPs they are party to (those seen active; archived ones are dropped
+  // when met): which DvPs and counterparty locks a party's active-contract read must include.
+  std::map<std::string, std::set<std::string>> dvps_by_party_;
+  // DvP -> its lock contracts (as seen; gone ones are dropped when met).
+  std::map<std::string, std::set<std::string>> locks_by_dvp_;
+  // Bearer token -> (the second it was verified in, its user).
+  std::map<std::string, std::pair<int64_t, std::string>> verified_;
   std::atomic<int> drop_committed_{0};
   std::atomic<int> fail_next_{0};
   std::atomic<int> fail_status_{503};

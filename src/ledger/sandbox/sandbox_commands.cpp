@@ -110,89 +110,125 @@ std::string nowText() {
 
 // ---- contracts as the API renders them ------------------------------------------------------
 
-Result<Sandbox::Contract> Sandbox::contract(const std::string& cid) {
-  if (auto h = engine_->holdingById(cid)) {
-    Contract k;
-    k.contract_id = cid;
-    k.owner = h->owner;
-    k.synchronizer = h->synchronizer;
-    k.in_flight = h->in_flight;
-    k.lock_dvp = h->lock_dvp_contract_id;
-    daml::HoldingArgs a;
-    a.owner = h->owner;
-    a.asset = h->asset;
-    a.amount = h->amount;
-    bool cash = store_.assetIsCash(h->asset).value_or(false);
-    if (h->locked) {
-      auto d = engine_->dvp(h->lock_dvp_contract_id);
-      if (d && *d) {
-        cash = h->asset == (*d)->cash_asset;
-        a.counterparty = cash ? (*d)->seller : (*d)->buyer;
-      }
-      a.dvp_ref = h->lock_dvp_contract_id;
-      a.kind = cash ? Template::kLockedCash : Template::kLockedSecurities;
-      k.observers = {a.counterparty};
-    } else {
-      a.kind = cash ? Template::kCashHolding : Template::kSecuritiesHolding;
+Sandbox::Contract Sandbox::contractOf(const HoldingView& h) {
+  daml::HoldingArgs a;
+  a.owner = h.owner;
+  a.asset = h.asset;
+  a.amount = h.amount;
+  bool cash = store_.assetIsCash(h.asset).value_or(false);
+  std::vector<std::string> observers;
+  if (h.locked) {
+    auto d = engine_->dvp(h.lock_dvp_contract_id);
+    if (d && *d) {
+      cash = h.asset == (*d)->cash_asset;
+      a.counterparty = cash ? (*d)->seller : (*d)->buyer;
     }
-    a.issuer = cash ? engine_->cashProvider() : engine_->securitiesIssuer();
-    k.tmpl = a.kind;
-    k.argument = daml::encode(a);
-    k.signatories = daml::signatories(a);
-    return k;
+    a.dvp_ref = h.lock_dvp_contract_id;
+    a.kind = cash ? Template::kLockedCash : Template::kLockedSecurities;
+    observers = {a.counterparty};
+  } else {
+    a.kind = cash ? Template::kCashHolding : Template::kSecuritiesHolding;
   }
+  a.issuer = cash ? engine_->cashProvider() : engine_->securitiesIssuer();
+  return Contract{.contract_id = h.contract_id,
+                  .tmpl = a.kind,
+                  .argument = daml::encode(a),
+                  .signatories = daml::signatories(a),
+                  .observers = std::move(observers),
+                  .synchronizer = h.synchronizer,
+                  .in_flight = h.in_flight,
+                  .lock_dvp = h.lock_dvp_contract_id,
+                  .owner = h.owner};
+}
+
+Sandbox::Contract Sandbox::contractOf(const DvpView& v) {
+  daml::DvpArgs a{v.buyer,
+                  v.seller,
+                  engine_->securitiesIssuer(),
+                  engine_->cashProvider(),
+                  v.security,
+                  v.cash_asset,
+                  v.quantity,
+                  v.amount,
+                  engine_->dvpSettlementDate(v.contract_id).value_or(Date{})};
+  Contract k;
+  k.contract_id = v.contract_id;
+  k.tmpl = Template::kDeliveryVsPayment;
+  k.argument = daml::encode(a);
+  k.signatories = daml::signatories(a);
+  k.synchronizer = v.synchronizer;
+  return k;
+}
+
+Result<Sandbox::Contract> Sandbox::contract(const std::string& cid) {
+  if (auto h = engine_->holdingById(cid)) return contractOf(*h);
   auto d = engine_->dvp(cid);
-  if (d && *d && (*d)->active) {
-    const DvpView& v = **d;
-    daml::DvpArgs a{v.buyer,
-                    v.seller,
-                    engine_->securitiesIssuer(),
-                    engine_->cashProvider(),
-                    v.security,
-                    v.cash_asset,
-                    v.quantity,
-                    v.amount,
-                    engine_->dvpSettlementDate(cid).value_or(Date{})};
-    Contract k;
-    k.contract_id = cid;
-    k.tmpl = Template::kDeliveryVsPayment;
-    k.argument = daml::encode(a);
-    k.signatories = daml::signatories(a);
-    k.synchronizer = v.synchronizer;
-    return k;
-  }
+  if (d && *d && (*d)->active) return contractOf(**d);
   return Error::permanent(kContractNotActive, "contract " + cid + " is not active");
 }
 
-std::vector<Sandbox::Contract> Sandbox::contractsOf(const std::vector<std::string>& owners,
-                                                    const std::vector<std::string>& dvp_ids) {
-  std::vector<Contract> out;
+Sandbox::Contract Sandbox::contractOf(const Seen& s) {
+  return s.holding ? contractOf(*s.holding) : contractOf(*s.dvp);
+}
+
+std::vector<Sandbox::Seen> Sandbox::contractsOf(const std::vector<std::string>& owners,
+                                                const std::vector<std::string>& dvp_ids) {
+  std::vector<Seen> out;
   std::set<std::string> seen;
   for (const auto& o : std::set<std::string>(owners.begin(), owners.end())) {
     auto hs = engine_->holdings(o);
     if (!hs) continue;
-    for (const auto& h : *hs) {
-      if (seen.insert(h.contract_id).second) {
-        if (auto k = contract(h.contract_id)) out.push_back(std::move(*k));
-      }
+    for (auto& h : *hs) {
+      if (!seen.insert(h.contract_id).second) continue;
+      noteLock(h);
+      out.push_back(Seen{h.contract_id, std::move(h), {}});
     }
   }
   for (const auto& id : dvp_ids) {
-    if (!id.empty() && seen.insert(id).second) {
-      if (auto k = contract(id)) out.push_back(std::move(*k));
+    if (id.empty() || !seen.insert(id).second) continue;
+    if (auto h = engine_->holdingById(id)) {
+      noteLock(*h);
+      out.push_back(Seen{id, std::move(*h), {}});
+    } else if (auto d = engine_->dvp(id); d && *d && (*d)->active) {
+      noteDvp(**d);
+      out.push_back(Seen{id, {}, std::move(**d)});
     }
   }
   return out;
 }
 
-std::vector<Sandbox::Contract> Sandbox::allContracts() {
+void Sandbox::noteDvp(const DvpView& v) {
+  for (const auto& p : {v.buyer, v.seller}) dvps_by_party_[p].insert(v.contract_id);
+}
+
+void Sandbox::noteLock(const HoldingView& h) {
+  if (h.locked) locks_by_dvp_[h.lock_dvp_contract_id].insert(h.contract_id);
+}
+
+namespace {
+bool wantsAny(const std::set<Template>& wanted, std::initializer_list<Template> ts) {
+  for (Template t : ts) {
+    if (wanted.count(t)) return true;
+  }
+  return false;
+}
+}  // namespace
+
+bool Sandbox::mayMatch(const HoldingView& h, const std::set<Template>& wanted) const {
+  if (h.locked) return wantsAny(wanted, {Template::kLockedSecurities, Template::kLockedCash});
+  const bool cash = store_.assetIsCash(h.asset).value_or(false);
+  return wanted.count(cash ? Template::kCashHolding : Template::kSecuritiesHolding) > 0;
+}
+
+std::vector<Sandbox::Contract> Sandbox::allContracts(const std::set<Template>& wanted) {
   std::vector<Contract> out;
   for (const auto& h : engine_->allHoldings()) {
-    if (auto k = contract(h.contract_id)) out.push_back(std::move(*k));
+    if (mayMatch(h, wanted)) out.push_back(contractOf(h));
   }
-  for (const auto& d : engine_->activeDvps()) {
-    if (auto k = contract(d.contract_id)) out.push_back(std::move(*k));
+  if (wanted.count(Template::kDeliveryVsPayment)) {
+    for (const auto& d : engine_->activeDvps()) out.push_back(contractOf(d));
   }
+  if (!wantsAny(wanted, {Template::kSettledDeliveryVsPayment, Template::kRoundFence})) return out;
   for (const auto& cid : store_.sandboxContracts()) {
     const auto* ev = store_.contractEvents(cid);
     if (!ev || !ev->archived.is_null()) continue;
@@ -206,6 +242,87 @@ std::vector<Sandbox::Contract> Sandbox::allContracts() {
     k.observers = ev->created.value("observers", std::vector<std::string>{});
     k.synchronizer = synchronizerAlias(ev->synchronizer_id);
     out.push_back(std::move(k));
+  }
+  return out;
+}
+
+std::vector<Sandbox::Contract> Sandbox::contractsFor(
+    const std::map<std::string, std::set<Template>>& filters) {
+  std::set<Template> wanted;
+  for (const auto& [party, set] : filters) wanted.insert(set.begin(), set.end());
+  // Any party, a co-signer (a stakeholder of everything) or the sandbox's own records: all.
+  if (filters.count("") || filters.count(engine_->securitiesIssuer()) ||
+      filters.count(engine_->cashProvider()) ||
+      wantsAny(wanted, {Template::kSettledDeliveryVsPayment, Template::kRoundFence})) {
+    return allContracts(wanted);
+  }
+  // Else what a party is a stakeholder of: its holdings and locks, its active DvPs, and the
+  // locks its counterparties hold for them (it observes those).
+  const bool want_dvps = wanted.count(Template::kDeliveryVsPayment) > 0;
+  const bool want_locks = wantsAny(wanted, {Template::kLockedSecurities, Template::kLockedCash});
+  std::set<std::string> dvp_ids;
+  std::map<std::string, std::set<std::string>> counter_locks;  // owner -> DvPs of its locks
+  if (want_dvps || want_locks) {
+    for (const auto& [party, set] : filters) {
+      auto it = dvps_by_party_.find(party);
+      if (it == dvps_by_party_.end()) continue;
+      for (auto id = it->second.begin(); id != it->second.end();) {
+        auto d = engine_->dvp(*id);
+        if (!d || !*d || !(*d)->active) {
+          locks_by_dvp_.erase(*id);
+          id = it->second.erase(id);  // archived for good
+          continue;
+        }
+        dvp_ids.insert(*id);
+        counter_locks[(*d)->buyer == party ? (*d)->seller : (*d)->buyer].insert(*id);
+        ++id;
+      }
+    }
+  }
+  std::vector<Contract> out;
+  std::set<std::string> seen;
+  const bool want_free = wantsAny(wanted, {Template::kSecuritiesHolding, Template::kCashHolding});
+  if (!want_free) {
+    // Locks only: those of the parties' DvPs (their own and their counterparties'), by DvP,
+    // without going through every holding a party ever received.
+    for (const auto& id : dvp_ids) {
+      auto it = locks_by_dvp_.find(id);
+      if (it == locks_by_dvp_.end()) continue;
+      for (auto lock = it->second.begin(); lock != it->second.end();) {
+        auto h = engine_->holdingById(*lock);
+        if (!h || !h->locked || h->lock_dvp_contract_id != id) {
+          lock = it->second.erase(lock);  // settled or released
+          continue;
+        }
+        if (mayMatch(*h, wanted) && seen.insert(*lock).second) out.push_back(contractOf(*h));
+        ++lock;
+      }
+    }
+    counter_locks.clear();
+  } else {
+    for (const auto& [party, set] : filters) {
+      auto hs = engine_->holdings(party);
+      if (!hs) continue;
+      for (const auto& h : *hs) {
+        if (mayMatch(h, wanted) && seen.insert(h.contract_id).second) out.push_back(contractOf(h));
+      }
+    }
+  }
+  if (want_locks) {
+    for (const auto& [owner, ids] : counter_locks) {
+      auto hs = engine_->holdings(owner);
+      if (!hs) continue;
+      for (const auto& h : *hs) {
+        if (h.locked && ids.count(h.lock_dvp_contract_id) && mayMatch(h, wanted) &&
+            seen.insert(h.contract_id).second)
+          out.push_back(contractOf(h));
+      }
+    }
+  }
+  if (want_dvps) {
+    for (const auto& id : dvp_ids) {
+      if (auto k = contract(id)) out.push_back(std::move(*k));
+    }
   }
   return out;
 }
@@ -264,11 +381,7 @@ HttpReply Sandbox::submit(const Caller& c, const Json& cmds, int shape) {
     }
     return errorReply(e);
   };
-  const CompletionRecord* first = nullptr;
-  for (const auto& rec : store_.completions()) {
-    if (rec.command_id == command_id) first = &rec;
-  }
-  if (first) return duplicate(first);
+  if (const CompletionRecord* first = store_.completionOf(command_id)) return duplicate(first);
   if (auto done = engine_->completion(command_id); done && *done) return duplicate(nullptr);
 
   auto parsed = parseCommands(cmds.value("commands", Json()));
@@ -311,7 +424,7 @@ HttpReply Sandbox::submit(const Caller& c, const Json& cmds, int shape) {
         return errorReply(cantonErrorOf(r.error()));
       command = CreateDvp{a->buyer,    a->seller,      a->symbol,         a->currency,
                           a->quantity, a->cash_amount, a->settlement_date};
-      owners = {a->buyer, a->seller};
+      // (No holding changes: the new DvP is rendered from its id.)
     } else if (head.tmpl == Template::kRoundFence) {
       // The fence of an abandoned round: the engine's FenceCommand takes the command id.
       auto a = daml::decodeFence(head.argument);
@@ -387,7 +500,7 @@ HttpReply Sandbox::submit(const Caller& c, const Json& cmds, int shape) {
         owners.push_back(h->owner);
       }
       auto d = engine_->dvp(dvp_ref);
-      if (d && *d) owners.insert(owners.end(), {(*d)->buyer, (*d)->seller});
+      if (d && *d) owners.push_back(sec ? (*d)->seller : (*d)->buyer);  // whose holdings it takes
       dvps = {dvp_ref};
       auto figure = total.toDecimal();  // what a lock takes is a trade figure (DECIMAL(18,8))
       if (!figure)
@@ -506,7 +619,7 @@ HttpReply Sandbox::submit(const Caller& c, const Json& cmds, int shape) {
   for (const auto& id : {out.contract_id, out.remainder_dvp_contract_id}) {
     if (!id.empty()) dvps_after.push_back(id);
   }
-  auto after = contractsOf(owners, dvps_after);
+  auto after = contractsOf(owners, dvps_after);  // (notes new DvPs by party)
   if (out.update_id.empty()) {  // nothing changed (e.g. a release with no locks): a completion only
     out.update_id = "1220e0" + std::to_string(engine_->ledgerEnd()) + "-" + command_id;
     out.offset = engine_->ledgerEnd();
@@ -517,10 +630,11 @@ HttpReply Sandbox::submit(const Caller& c, const Json& cmds, int shape) {
   Json events = Json::array();
   int node = 0;
   std::set<std::string> after_ids, before_ids;
-  for (const auto& k : after) after_ids.insert(k.contract_id);
-  for (const auto& k : before) before_ids.insert(k.contract_id);
-  for (const auto& k : before) {
-    if (after_ids.count(k.contract_id)) continue;
+  for (const auto& k : after) after_ids.insert(k.id);
+  for (const auto& k : before) before_ids.insert(k.id);
+  for (const auto& seen : before) {
+    if (after_ids.count(seen.id)) continue;
+    const Contract k = contractOf(seen);
     events.push_back({{"ArchivedEvent",
                        {{"offset", out.offset},
                         {"nodeId", node++},
@@ -530,15 +644,17 @@ HttpReply Sandbox::submit(const Caller& c, const Json& cmds, int shape) {
                         {"packageName", daml::packageName()},
                         {"implementedInterfaces", Json::array()}}}});
   }
-  for (const auto& k : after) {
-    if (before_ids.count(k.contract_id)) continue;
-    events.push_back({{"CreatedEvent", createdEvent(k, out.offset, node++, record_time)}});
+  for (const auto& seen : after) {
+    if (before_ids.count(seen.id)) continue;
+    events.push_back(
+        {{"CreatedEvent", createdEvent(contractOf(seen), out.offset, node++, record_time)}});
   }
   if (command && std::holds_alternative<Settle>(*command)) {
     // SettledDeliveryVsPayment, the record SettleDeliveryVsPayment creates: the engine has no
     // such contract, so the sandbox keeps it (it has no choices; it stays active).
-    for (const auto& k : before) {
-      if (k.tmpl != Template::kDeliveryVsPayment || k.contract_id != out.contract_id) continue;
+    for (const auto& seen : before) {
+      if (!seen.dvp || seen.id != out.contract_id) continue;
+      const Contract k = contractOf(seen);
       auto d = daml::decodeDvp(k.argument);
       if (!d) break;
       daml::SettledDvpArgs a;
@@ -583,13 +699,15 @@ HttpReply Sandbox::submit(const Caller& c, const Json& cmds, int shape) {
           {"recordTime", record_time}};
   CompletionRecord rec{out.offset,    command_id, c.user.id, cmds.value("submissionId", ""),
                        out.update_id, act_as,     sync_id,   record_time};
-  if (auto r = store_.putUpdate(out.update_id, Json{{"Transaction", {{"value", tx}}}}, rec); !r) {
-    return errorReply(cantonErrorOf(r.error()));
-  }
   HttpReply reply =
       shape == 0
           ? jsonReply(200, Json{{"updateId", out.update_id}, {"completionOffset", out.offset}})
-          : jsonReply(200, Json{{"transaction", tx}});
+          : HttpReply{200, "{\"transaction\":" + tx.dump() + "}", false};
+  if (auto r =
+          store_.putUpdate(out.update_id, Json{{"Transaction", {{"value", std::move(tx)}}}}, rec);
+      !r) {
+    return errorReply(cantonErrorOf(r.error()));
+  }
   if (int n = drop_committed_.load(); n > 0 && drop_committed_.compare_exchange_strong(n, n - 1)) {
     reply.drop_connection = true;
   }
@@ -717,9 +835,14 @@ HttpReply Sandbox::completions(const Caller& c, const Json& body,
     }
   }
   Json out = Json::array();
-  for (const auto& rec : store_.completions()) {
+  // Recorded in offset order (every record is made under the sandbox's lock).
+  const auto& all = store_.completions();
+  auto from = std::partition_point(all.begin(), all.end(),
+                                   [&](const CompletionRecord& r) { return r.offset <= begin; });
+  for (auto it = from; it != all.end(); ++it) {
+    const CompletionRecord& rec = *it;
     if (out.size() >= limit) break;
-    if (rec.offset <= begin || rec.user_id != user) continue;
+    if (rec.user_id != user) continue;
     bool visible = false;
     for (const auto& p : rec.act_as) visible = visible || contains(parties, p);
     if (!visible) continue;
@@ -782,7 +905,7 @@ HttpReply Sandbox::activeContracts(const Caller& c, const Json& body) {
   if (filters.empty())
     return invalidArgument("eventFormat must name filtersByParty or filtersForAnyParty");
   Json out = Json::array();
-  for (const auto& k : allContracts()) {
+  for (const auto& k : contractsFor(filters)) {
     std::vector<std::string> witnesses;
     bool any = false;
     for (const auto& [party, set] : filters) {
@@ -830,7 +953,8 @@ HttpReply Sandbox::activeContracts(const Caller& c, const Json& body) {
 HttpReply Sandbox::updateById(const Caller& c, const Json& body) {
   const std::string id = body.value("updateId", "");
   if (id.empty()) return invalidArgument("missing field 'updateId'");
-  if (const Json* u = store_.update(id)) return jsonReply(200, Json{{"update", *u}});
+  if (const std::string* u = store_.update(id))
+    return HttpReply{200, "{\"update\":" + *u + "}", false};
   if (auto u = engine_->updateById(id); u && *u) {
     // Known to the engine but not rendered by this sandbox (written before its log): no events.
     const std::string t = formatTimestamp((*u)->recorded_at);

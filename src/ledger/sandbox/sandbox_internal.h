@@ -11,7 +11,9 @@ namespace sc::ledger::sandbox {
 using daml::Json;
 
 struct Sandbox::Caller {
-  User user;
+  // The store's entry (not a copy: the app user can act as thousands of parties); valid while
+  // the request holds the sandbox's lock.
+  const User& user;
   bool canActAs(const std::string& party) const { return user.act_as.count(party) > 0; }
   bool canRead(const std::string& party) const {
     return user.read_as_any_party || canActAs(party) || user.read_as.count(party) > 0;

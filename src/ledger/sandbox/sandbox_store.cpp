@@ -81,7 +81,7 @@ Result<void> SandboxStore::open(const std::string& dir) {
         return Error::permanent("invalid_command",
                                 "sandbox store " + path_ + " is corrupt before its last line");
       }
-      apply(rec);
+      apply(std::move(rec));
     }
   }
   fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
@@ -89,26 +89,63 @@ Result<void> SandboxStore::open(const std::string& dir) {
   return {};
 }
 
-Result<void> SandboxStore::append(const Json& record) {
-  apply(record);
-  if (fd_ < 0) return {};
+Result<void> SandboxStore::append(Json record) {
+  if (fd_ < 0) {
+    apply(std::move(record));
+    return {};
+  }
+  // Written at once (a killed process loses nothing it wrote), made durable by sync().
   std::string line = record.dump() + "\n";
+  apply(std::move(record));
   const char* p = line.data();
   size_t left = line.size();
   while (left > 0) {
     ssize_t n = ::write(fd_, p, left);
     if (n < 0) {
       if (errno == EINTR) continue;
-      return ioError("cannot write", path_);
+      auto e = ioError("cannot write", path_);
+      std::lock_guard l(sync_mu_);
+      if (sync_error_.empty()) sync_error_ = e.message;
+      return e;
     }
     p += n;
     left -= static_cast<size_t>(n);
   }
-  if (::fdatasync(fd_) != 0) return ioError("cannot sync", path_);
+  ++version_;
   return {};
 }
 
-void SandboxStore::apply(const Json& rec) {
+Result<void> SandboxStore::sync(uint64_t upto) {
+  if (synced_.load() >= upto) return {};
+  std::lock_guard l(sync_mu_);
+  if (!sync_error_.empty()) return Error::transient("ledger_unavailable", sync_error_);
+  if (synced_.load() >= upto) return {};  // another request's sync covered it
+  const uint64_t version = version_.load();
+  auto fail = [&](std::string what) -> Result<void> {
+    sync_error_ = std::move(what);
+    return Error::transient("ledger_unavailable", sync_error_);
+  };
+  if (before_sync_) {
+    if (auto r = before_sync_(); !r) return fail(r.error().message);
+  }
+  if (fd_ >= 0 && ::fdatasync(fd_) != 0)
+    return fail("cannot sync " + path_ + ": " + std::strerror(errno));
+  synced_.store(version);
+  return {};
+}
+
+std::optional<std::string> SandboxStore::failure() {
+  std::lock_guard l(sync_mu_);
+  if (sync_error_.empty()) return std::nullopt;
+  return sync_error_;
+}
+
+const CompletionRecord* SandboxStore::completionOf(const std::string& command_id) const {
+  auto it = completion_by_command_.find(command_id);
+  return it == completion_by_command_.end() ? nullptr : &completions_[it->second];
+}
+
+void SandboxStore::apply(Json rec) {
   const std::string t = rec.value("t", "");
   if (t == "user") {
     User u = userFromJson(rec["user"]);
@@ -120,9 +157,9 @@ void SandboxStore::apply(const Json& rec) {
   } else if (t == "update") {
     const std::string id = rec.value("updateId", "");
     const Json& update = rec["update"];
-    updates_[id] = update;
     if (rec.contains("completion") && rec["completion"].is_object()) {
       completions_.push_back(completionFromJson(rec["completion"]));
+      completion_by_command_[completions_.back().command_id] = completions_.size() - 1;
     }
     if (update.contains("Transaction")) {
       const Json& tx = update["Transaction"]["value"];
@@ -153,6 +190,8 @@ void SandboxStore::apply(const Json& rec) {
         }
       }
     }
+    // Kept serialized: a tree of every transaction would cost many times the memory.
+    updates_[id] = update.dump();
   }
 }
 
@@ -173,14 +212,15 @@ Result<void> SandboxStore::putAssetKind(const std::string& asset, bool cash) {
   return append(Json{{"t", "asset"}, {"asset", asset}, {"cash", cash}});
 }
 
-Result<void> SandboxStore::putUpdate(const std::string& update_id, const Json& update,
+Result<void> SandboxStore::putUpdate(const std::string& update_id, Json update,
                                      const std::optional<CompletionRecord>& completion) {
-  Json rec{{"t", "update"}, {"updateId", update_id}, {"update", update}};
+  Json rec{{"t", "update"}, {"updateId", update_id}};
+  rec["update"] = std::move(update);
   if (completion) rec["completion"] = completionJson(*completion);
-  return append(rec);
+  return append(std::move(rec));
 }
 
-const Json* SandboxStore::update(const std::string& update_id) const {
+const std::string* SandboxStore::update(const std::string& update_id) const {
   auto it = updates_.find(update_id);
   return it == updates_.end() ? nullptr : &it->second;
 }

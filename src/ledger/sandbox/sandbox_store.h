@@ -2,9 +2,14 @@
 // The sandbox's own durable state beside the engine's journal: ledger users and their rights,
 // the kind (security or cash) of each asset, and every update it rendered with its completion
 // (what /v2/updates/update-by-id, /v2/events/events-by-contract-id and /v2/commands/completions
-// serve). An append-only JSON-lines file "<data_dir>/sandbox.jsonl", fsynced per record and
-// replayed on open; a torn final line is dropped. Not thread-safe: the Sandbox serializes.
+// serve). An append-only JSON-lines file "<data_dir>/sandbox.jsonl", replayed on open; a torn
+// final line is dropped. Not thread-safe: the Sandbox serializes every call but sync(), which it
+// makes after each request with its lock released, so that concurrent requests share one
+// fdatasync (group commit): a request is answered only once its records are on disk.
+#include <atomic>
+#include <functional>
 #include <map>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
@@ -48,10 +53,27 @@ class SandboxStore {
 
   // An update as the API renders it ({"Transaction": …} or {"Reassignment": …}) and its
   // completion (null for reassignments' events of the same command).
-  Result<void> putUpdate(const std::string& update_id, const Json& update,
+  Result<void> putUpdate(const std::string& update_id, Json update,
                          const std::optional<CompletionRecord>& completion);
-  const Json* update(const std::string& update_id) const;
+  // The update, serialized.
+  const std::string* update(const std::string& update_id) const;
   const std::vector<CompletionRecord>& completions() const { return completions_; }
+  // The completion of a command id, if one was recorded.
+  const CompletionRecord* completionOf(const std::string& command_id) const;
+  // Records are applied and written at once, and made durable by sync(). version() counts the
+  // records (and touch()es: a change elsewhere, e.g. the engine's journal); sync(v) returns once
+  // everything up to version v is durable: it runs `before_sync` (the engine journal's
+  // fdatasync: the effect first, then its record) and fdatasyncs the file, once for every caller
+  // waiting meanwhile (group commit). A failed write or sync fails every later sync: nothing
+  // unsynced is ever acknowledged. Thread-safe.
+  uint64_t version() const { return version_.load(); }
+  void touch() { ++version_; }
+  void setBeforeSync(std::function<Result<void>()> before_sync) {
+    before_sync_ = std::move(before_sync);
+  }
+  Result<void> sync(uint64_t upto);
+  // The first failed sync, if any.
+  std::optional<std::string> failure();
   // Events per contract id: its CreatedEvent (and synchronizer), its ArchivedEvent if any.
   struct ContractEvents {
     Json created, archived;
@@ -63,14 +85,19 @@ class SandboxStore {
   const std::vector<std::string>& sandboxContracts() const { return sandbox_contracts_; }
 
  private:
-  Result<void> append(const Json& record);
-  void apply(const Json& record);
+  Result<void> append(Json record);
+  void apply(Json record);
 
   int fd_ = -1;
   std::string path_;
+  std::atomic<uint64_t> version_{0}, synced_{0};
+  std::mutex sync_mu_;      // one sync at a time
+  std::string sync_error_;  // the first failed sync (under sync_mu_)
+  std::function<Result<void>()> before_sync_;
+  std::map<std::string, size_t> completion_by_command_;
   std::map<std::string, User> users_;
   std::map<std::string, bool> asset_cash_;
-  std::map<std::string, Json> updates_;
+  std::map<std::string, std::string> updates_;
   std::vector<CompletionRecord> completions_;
   std::map<std::string, ContractEvents> contracts_;
   std::vector<std::string> sandbox_contracts_;
