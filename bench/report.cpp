@@ -3,6 +3,12 @@
 // between the markers "<!-- SECTION:begin -->" and "<!-- SECTION:end -->" (--section: "bench" for
 // the embedded ledger, "bench-canton" for canton mode), keeping everything else (the hand-written
 // analysis). A document without markers gets them appended.
+//
+// --layout instances (./scripts/bench --instances 1,2,3, section "bench-instances"): the results
+// carry "instances": N on each line (one sc-loadgen run per instance count, plus one sc-pg-limit
+// line); rendered as one row per N — highest sustainable rate, P99 and CPU at that rate — with
+// PostgreSQL's commits/s and WAL flushes/s over the same windows from --pg-samples (lines
+// "<unix ms> <xact_commit> <wal_sync>", cluster-wide counters sampled during the run).
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -47,15 +53,46 @@ std::string ms(const json& v) {
 
 int usage() {
   std::cerr << "usage: sc-bench-report --results FILE.jsonl --facts FILE --doc docs/benchmarks.md"
-               " [--plot NAME.png] [--section bench|bench-canton] [--title TEXT]\n";
+               " [--plot NAME.png] [--section bench|bench-canton|bench-instances] [--title TEXT]"
+               " [--layout instances] [--pg-samples FILE]\n";
   return 2;
 }
+
+// Cluster-wide PostgreSQL counters sampled during the run: rates over a window [t0, t1] from the
+// first sample at or after t0 to the last at or before t1.
+struct PgSample {
+  double t_ms = 0, commits = 0, wal_syncs = 0;
+};
+std::vector<PgSample> readPgSamples(const std::string& path) {
+  std::vector<PgSample> out;
+  if (path.empty()) return out;
+  std::ifstream in(path);
+  PgSample s;
+  while (in >> s.t_ms >> s.commits >> s.wal_syncs) out.push_back(s);
+  return out;
+}
+// {commits/s, WAL syncs/s} over [t0, t1] ms, or nulls when fewer than two samples fall inside.
+std::pair<json, json> pgRates(const std::vector<PgSample>& samples, double t0, double t1) {
+  const PgSample *a = nullptr, *b = nullptr;
+  for (const auto& s : samples) {
+    if (!a && s.t_ms >= t0) a = &s;
+    if (s.t_ms <= t1) b = &s;
+  }
+  // Counters only grow within a window; a dropped database in between would make them fall.
+  if (!a || !b || b->t_ms - a->t_ms < 1000 || b->commits < a->commits) return {json(), json()};
+  double secs = (b->t_ms - a->t_ms) / 1000.0;
+  return {json((b->commits - a->commits) / secs), json((b->wal_syncs - a->wal_syncs) / secs)};
+}
+
+int splice(const std::string& doc_path, const std::string& kBegin, const std::string& kEnd,
+           const std::string& section_md);
 
 }  // namespace
 
 int main(int argc, char** argv) {
   std::string results_path, facts_path, doc_path, plot, section = "bench",
-                                                        title = "Results of the last run";
+                                                        title = "Results of the last run",
+                                                        layout, pg_samples_path;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
     if (a == "--results")
@@ -70,12 +107,16 @@ int main(int argc, char** argv) {
       section = argv[i + 1];
     else if (a == "--title")
       title = argv[i + 1];
+    else if (a == "--layout")
+      layout = argv[i + 1];
+    else if (a == "--pg-samples")
+      pg_samples_path = argv[i + 1];
     else
       return usage();
   }
   if (results_path.empty() || facts_path.empty() || doc_path.empty()) return usage();
 
-  std::vector<json> fixed, search;
+  std::vector<json> fixed, search, all_lines;
   json search_result, pg_limit, http;
   {
     std::ifstream in(results_path);
@@ -84,6 +125,7 @@ int main(int argc, char** argv) {
       if (line.empty() || line[0] != '{') continue;
       json j = json::parse(line, nullptr, false);
       if (j.is_discarded()) continue;
+      all_lines.push_back(j);
       std::string type = j.value("type", "");
       if (type == "phase" && j.value("kind", "") == "fixed")
         fixed.push_back(j);
@@ -120,7 +162,8 @@ int main(int argc, char** argv) {
      << ", commit `" << fact("commit") << "`, build " << fact("build_type") << ".\n\n";
   md << "### Machine and software\n\n| | |\n|---|---|\n";
   for (const char* k : {"cpu_model", "nproc", "memory", "kernel", "fsync_8k_ms", "postgresql",
-                        "kafka", "librdkafka", "load_before", "load_after", "service_config"}) {
+                        "kafka", "librdkafka", "load_before", "load_after", "service_config",
+                        "instances_setup"}) {
     static const std::map<std::string, std::string> label = {
         {"cpu_model", "CPU"},
         {"nproc", "cores (nproc)"},
@@ -132,8 +175,121 @@ int main(int argc, char** argv) {
         {"librdkafka", "librdkafka"},
         {"load_before", "load average before the run"},
         {"load_after", "load average after the run"},
-        {"service_config", "service settings"}};
+        {"service_config", "service settings"},
+        {"instances_setup", "instances"}};
+    if (std::string(k) == "instances_setup" && !facts.count(k)) continue;
     md << "| " << label.at(k) << " | " << fact(k) << " |\n";
+  }
+
+  if (layout == "instances") {
+    auto samples = readPgSamples(pg_samples_path);
+    auto rates = [&](const json& p) {
+      if (!p.contains("window_start_unix_ms")) return std::pair<json, json>{};
+      return pgRates(samples, p["window_start_unix_ms"].get<double>(),
+                     p["window_end_unix_ms"].get<double>());
+    };
+    std::map<int, std::vector<json>> phases;
+    std::map<int, json> searches;
+    for (const json& j : all_lines) {
+      if (!j.contains("instances")) continue;
+      int n = j["instances"].get<int>();
+      if (j.value("type", "") == "phase") phases[n].push_back(j);
+      if (j.value("type", "") == "search") searches[n] = j;
+    }
+    md << "\n### Throughput and latency by instance count\n\n";
+    md << "Per instance count: a fresh database, fresh sandbox data and fresh topics, the instances "
+          "started (instance 1 first: it migrates the database), accounts and holdings seeded "
+          "through instance 1, then sc-loadgen's fixed rates and its search for the highest "
+          "sustainable rate (P99 confirmation < "
+       << num(searches.empty() ? json(2000)
+                               : searches.begin()->second.value("p99_target_ms", json(2000)))
+       << " ms, lag not growing, every trade confirmed). The figures of a row are those of the "
+          "last sustainable step at that rate. CPU % is of one core (200 % = the whole machine); "
+          "PostgreSQL commits/s and WAL flushes/s are cluster-wide counters (`pg_stat_database."
+          "xact_commit`, read-only transactions included; `pg_stat_wal.wal_sync`) over the same "
+          "window.\n\n";
+    md << "| instances | highest sustainable trades/s | P99 ms at that rate | service CPU % (all "
+          "instances) | PostgreSQL CPU % | sandbox CPU % | Kafka CPU % | machine busy % "
+          "| PostgreSQL commits/s | WAL flushes/s | first unsustainable step /s |\n";
+    md << "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
+    for (auto& [n, ps] : phases) {
+      json best = searches.count(n) ? searches[n].value("highest_sustainable_per_s", json())
+                                    : json();
+      const json* at = nullptr;
+      for (const json& p : ps)
+        if (p.value("sustainable", false) && !best.is_null() &&
+            p.value("offered_per_s", 0) == best.get<int>())
+          at = &p;
+      md << "| " << n << " | ";
+      if (!at) {
+        md << (best.is_null() || best.get<int>() == 0 ? std::string("none (below the lowest step)")
+                                                      : num(best))
+           << " | – | – | – | – | – | – | – | – | ";
+      } else {
+        auto [commits, syncs] = rates(*at);
+        md << "**" << num(best) << "** | " << ms((*at)["confirm"]["p99_ms"]) << " | "
+           << num((*at)["service_cpu_pct"]) << " | " << num((*at)["pg_cpu_pct"]) << " | "
+           << num((*at).value("ledger_cpu_pct", json())) << " | " << num((*at)["kafka_cpu_pct"])
+           << " | " << num((*at)["machine_busy_pct"]) << " | " << num(commits) << " | "
+           << num(syncs) << " | ";
+      }
+      json bad = searches.count(n) ? searches[n].value("first_unsustainable_per_s", json())
+                                   : json();
+      md << num(bad) << " |\n";
+    }
+
+    md << "\n**Work per instance** (its `/metrics` counters at the end of its count's run: trades "
+          "consumed from Kafka, settlements settled, retries scheduled, guard misses, outbox relay "
+          "leader 1/0):\n\n";
+    for (auto& [n, ps] : phases)
+      md << "- " << n << (n == 1 ? " instance: " : " instances: ")
+         << fact("share_n" + std::to_string(n)) << "\n";
+
+    md << "\n### Every step\n\n";
+    md << "| instances | step | offered/s | confirmed/s | p50 ms | p99 ms | max ms | lag at end "
+          "| unconfirmed | failed | service CPU % | PostgreSQL CPU % | sandbox CPU % | machine busy "
+          "% | commits/s | sustainable |\n";
+    md << "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|:---:|\n";
+    for (auto& [n, ps] : phases) {
+      for (const json& p : ps) {
+        const json& c = p["confirm"];
+        auto [commits, syncs] = rates(p);
+        md << "| " << n << " | " << p.value("name", p.value("kind", "")) << " | "
+           << num(p["offered_per_s"])
+           << " | " << num(p["confirmed_per_s"]) << " | " << ms(c["p50_ms"]) << " | "
+           << ms(c["p99_ms"]) << " | " << ms(c["max_ms"]) << " | " << num(p["lag_end"]) << " | "
+           << num(p["unconfirmed_after_drain"]) << " | " << num(p["failed"]) << " | "
+           << num(p["service_cpu_pct"]) << " | " << num(p["pg_cpu_pct"]) << " | "
+           << num(p.value("ledger_cpu_pct", json())) << " | " << num(p["machine_busy_pct"])
+           << " | " << num(commits) << " | "
+           << (p.value("sustainable", false)        ? "yes"
+               : p.value("aborted_overload", false) ? "no (stopped early)"
+                                                    : "no")
+           << " |\n";
+      }
+    }
+
+    md << "\n### PostgreSQL alone (sc-pg-limit, instances stopped)\n\n";
+    if (!pg_limit.is_null()) {
+      auto [commits, syncs] = rates(pg_limit);
+      md << "The service's store calls per trade (intake batch " << num(pg_limit["intake_batch"])
+         << ", " << num(pg_limit["workers"]) << " workers × lease "
+         << num(pg_limit["worker_batch"]) << " + one write() of the six transitions, relay batch "
+         << num(pg_limit["relay_batch"])
+         << ") as fast as the database allows, on a fresh database of the same cluster: the "
+            "primary's ceiling for this workload on this machine.\n\n";
+      md << "| settled/s | intake/s | outbox events published/s | commits/s | WAL flushes/s "
+            "| client CPU % | machine busy % |\n";
+      md << "|---:|---:|---:|---:|---:|---:|---:|\n";
+      md << "| " << num(pg_limit["settled_per_s"]) << " | " << num(pg_limit["intake_per_s"])
+         << " | " << num(pg_limit["events_published_per_s"]) << " | " << num(commits) << " | "
+         << num(syncs) << " | " << num(pg_limit["client_cpu_pct"]) << " | "
+         << num(pg_limit["machine_busy_pct"]) << " |\n";
+    } else {
+      md << "Not run.\n";
+    }
+    md << "\n" << kEnd << "\n";
+    return splice(doc_path, kBegin, kEnd, md.str());
   }
 
   auto latencyRows = [&](const std::vector<json>& phases) {
@@ -258,8 +414,12 @@ int main(int argc, char** argv) {
        << " |\n";
   }
   md << "\n" << kEnd << "\n";
+  return splice(doc_path, kBegin, kEnd, md.str());
+}
 
-  // Splice into the document.
+namespace {
+int splice(const std::string& doc_path, const std::string& kBegin, const std::string& kEnd,
+           const std::string& section_md) {
   std::string doc;
   {
     std::ifstream in(doc_path);
@@ -269,12 +429,13 @@ int main(int argc, char** argv) {
   }
   auto b = doc.find(kBegin), e = doc.find(kEnd);
   if (b != std::string::npos && e != std::string::npos && e > b) {
-    doc = doc.substr(0, b) + md.str() + doc.substr(std::min(doc.size(), e + kEnd.size() + 1));
+    doc = doc.substr(0, b) + section_md + doc.substr(std::min(doc.size(), e + kEnd.size() + 1));
   } else {
     if (doc.empty()) doc = "# Benchmarks\n\n";
-    doc += "\n" + md.str();
+    doc += "\n" + section_md;
   }
   std::ofstream out(doc_path);
   out << doc;
   return out ? 0 : 1;
 }
+}  // namespace
