@@ -1,0 +1,241 @@
+// Scale-out end to end (issue 10, DESIGN §8): three instances of the built binary on one
+// PostgreSQL database, one Kafka consumer group on a 6-partition trade.events, and one Canton
+// participant (the sandbox). 20,000 messages (valid trades, trades the ledger refuses, duplicates,
+// conflicts and malformed messages) are produced while, every 2-4 s, one instance is killed with
+// SIGKILL and started again — the outbox relay's leader at least three times — and PostgreSQL and
+// the participant are each restarted once under load.
+//
+// The checks are written from DESIGN §7, not from the service's code: every valid trade has exactly
+// one settlement, in its expected terminal state; every party's balance on the ledger is exactly
+// its seed plus what its settled trades moved, with nothing left locked (a double settlement moves
+// a party's balance twice, which totals alone cannot see); each settlement's events on
+// settlement.events are its audit trail, in lifecycle order, on one partition (duplicates only of
+// an event_id already seen); every rejected message is in the DLQ once per source coordinates with
+// its reason code and original bytes.
+//
+// Needs what the Kafka e2e tests need (KAFKA_BOOTSTRAP_SERVERS, DB_*), plus SC_PG_SCRIPT and
+// PG_STATE_DIR to restart PostgreSQL (./scripts/test exports them). SC_CLUSTER_TRADES overrides
+// the 20,000 messages (the assertions are the same at any count).
+#include <signal.h>
+
+#include <cstdlib>
+#include <iostream>
+#include <random>
+
+#include "domain/decimal.h"
+#include "e2e/kafka_e2e_fixture.h"
+
+namespace sc::test {
+namespace {
+
+constexpr int kInstances = 3;
+constexpr int kClusterPartitions = 6;
+
+int64_t units(const std::string& decimal) {
+  auto d = Decimal::parse(decimal);
+  EXPECT_TRUE(d.ok()) << decimal;
+  return d.ok() ? d->units() : 0;
+}
+
+class ClusterE2E : public KafkaE2E {
+ protected:
+  // Instance 0 is the fixture's (service_, http_); the sandbox is started first and every
+  // instance uses it; trade.events gets 6 partitions.
+  void configureService(std::map<std::string, std::string>& env) override {
+    const char* pg = std::getenv("SC_PG_SCRIPT");
+    ASSERT_TRUE(pg && *pg && std::getenv("PG_STATE_DIR"))
+        << "SC_PG_SCRIPT and PG_STATE_DIR are not set (./scripts/test exports them)";
+    ledger_dir_ = makeTempDir("cluster-ledger");
+    sandbox_ = std::make_unique<ServiceProcess>(
+        std::map<std::string, std::string>{{"SANDBOX_PORT", "0"},
+                                           {"SANDBOX_DATA_DIR", ledger_dir_ + "/sandbox"},
+                                           {"SANDBOX_SECRET_FILE", ledger_dir_ + "/secret"},
+                                           {"SANDBOX_TOKEN_FILE", ledger_dir_ + "/token"}},
+        sandboxBinaryPath());
+    ASSERT_TRUE(sandbox_->start()) << sandbox_->error();
+    trade_topic_ += ".p6";
+    std::string err;
+    ASSERT_TRUE(createTopics(bootstrap_, {trade_topic_}, kClusterPartitions, err)) << err;
+    env["TRADE_EVENTS_TOPIC"] = trade_topic_;
+    env["LEDGER_MODE"] = "canton";
+    env["CANTON_LEDGER_API_HOST"] = "127.0.0.1";
+    env["CANTON_LEDGER_API_PORT"] = std::to_string(sandbox_->port());
+    env["CANTON_AUTH_TOKEN_FILE"] = ledger_dir_ + "/token";
+    env["SETTLEMENT_TIMEOUT_SECONDS"] = "900";
+    env["SETTLEMENT_RETRY_ATTEMPTS"] = "20";
+    env["LOG_LEVEL"] = "INFO";
+  }
+
+  void TearDown() override {
+    for (auto& s : others_)
+      if (s && s->running()) EXPECT_EQ(s->terminate(), 0) << s->logTail();
+    KafkaE2E::TearDown();
+    if (sandbox_ && sandbox_->running()) EXPECT_EQ(sandbox_->terminate(), 0) << sandbox_->logTail();
+  }
+
+  ServiceProcess& instance(int k) { return k == 0 ? *service_ : *others_[k - 1]; }
+
+  void startOthers() {
+    for (int k = 1; k < kInstances; ++k) {
+      others_.push_back(std::make_unique<ServiceProcess>(env_));
+      ASSERT_TRUE(others_.back()->start()) << others_.back()->error();
+    }
+  }
+
+  // GET on the first instance that answers (instances die and PostgreSQL restarts meanwhile).
+  std::optional<Json> getAny(const std::string& target) {
+    for (int k = 0; k < kInstances; ++k) {
+      if (!instance(k).running()) continue;
+      try {
+        HttpClient c(instance(k).port(), "127.0.0.1", std::chrono::seconds(5));
+        auto r = c.get(target);
+        if (r.status == 200) return r.json();
+      } catch (const std::exception&) {
+      }
+    }
+    return std::nullopt;
+  }
+  int64_t count(const std::string& status) {
+    auto j = getAny("/settlements?limit=1&status=" + status);
+    return j ? j->value("total", int64_t{-1}) : -1;
+  }
+  // The instance whose relay leads now (its /ready says so), or -1.
+  int relayLeader() {
+    for (int k = 0; k < kInstances; ++k) {
+      if (!instance(k).running()) continue;
+      try {
+        HttpClient c(instance(k).port(), "127.0.0.1", std::chrono::seconds(5));
+        auto r = c.get("/ready");
+        if (r.json().is_object() && r.json()["details"].value("relay", "") == "leader") return k;
+      } catch (const std::exception&) {
+      }
+    }
+    return -1;
+  }
+
+  // Every account's balances: exactly the seed plus what the settled trades moved, none locked.
+  void checkBalances(const TradeFactory& f) {
+    std::map<std::string, std::map<std::string, int64_t>> want;
+    for (int i = 0; i < kTraders; ++i) {
+      auto& w = want[TradeFactory::trader(i)];
+      w["AAPL"] = units("10000000");
+      w["MSFT"] = units("10000000");
+      w["USDC"] = units("500000000");
+    }
+    for (const auto& [trade, facts] : f.facts()) {
+      if (facts.expect_failed) continue;
+      std::string asset = facts.symbol.substr(0, facts.symbol.find('/'));
+      want[facts.buyer][asset] += units(facts.quantity);
+      want[facts.seller][asset] -= units(facts.quantity);
+      want[facts.buyer]["USDC"] -= units(facts.amount);
+      want[facts.seller]["USDC"] += units(facts.amount);
+    }
+    int wrong = 0;
+    for (const auto& [account, assets] : want) {
+      auto j = getAny("/accounts/" + account + "/holdings");
+      ASSERT_TRUE(j) << "holdings of " << account;
+      std::map<std::string, std::pair<int64_t, int64_t>> got;  // free, locked
+      for (const auto& b : (*j)["balances"])
+        got[b["asset"]] = {units(b["free"]), units(b["locked"])};
+      for (const auto& [asset, amount] : assets) {
+        auto [free, locked] = got[asset];
+        if ((free != amount || locked != 0) && wrong++ < 10)
+          ADD_FAILURE() << account << " " << asset << ": free "
+                        << Decimal::fromUnits(free).toString() << " locked "
+                        << Decimal::fromUnits(locked).toString() << ", expected "
+                        << Decimal::fromUnits(amount).toString() << " free, 0 locked";
+      }
+    }
+    EXPECT_EQ(wrong, 0);
+  }
+
+  std::string ledger_dir_;
+  std::unique_ptr<ServiceProcess> sandbox_;
+  std::vector<std::unique_ptr<ServiceProcess>> others_;
+};
+
+TEST_F(ClusterE2E, ThreeInstancesUnderKillNineSettleEveryTradeOnceInOrder) {
+  const char* n_env = std::getenv("SC_CLUSTER_TRADES");
+  const int messages = n_env && *n_env ? std::atoi(n_env) : 20000;
+  // Of `messages`: 1 % duplicates, 0.5 % conflicts, 1 % malformed/invalid, 0.5 % refused.
+  const int dups = messages / 100, conflicts = messages / 200, bad = messages / 100;
+  const int valid = messages - dups - conflicts - bad, poor = messages / 200;
+  TradeFactory f(2026);
+  auto all = buildTrades(f, "trd-c-", valid, poor, dups, bad, conflicts, 0, 77);
+  ASSERT_EQ(static_cast<int>(all.size()), messages);
+  ASSERT_NO_FATAL_FAILURE(startOthers());
+
+  std::mt19937 rng(10);
+  std::atomic<bool> produced{false};
+  std::thread producer([&] {
+    produce(all);
+    produced = true;
+  });
+  int kills = 0, leader_kills = 0, takeovers = 0;
+  bool pg_restarted = false, sandbox_restarted = false;
+  int last_leader = relayLeader();
+  const int64_t want_settled = valid - poor;
+  auto done = [&] { return count("settled") == want_settled && count("failed") == poor; };
+  auto deadline = SteadyClock::now() + 30min;
+  while (!(produced && done()) && SteadyClock::now() < deadline) {
+    // The cadence of the chaos (2-4 s), not a wait for a condition.
+    std::this_thread::sleep_for(std::chrono::milliseconds(2000 + rng() % 2000));
+    int64_t settled = count("settled");
+    if (!pg_restarted && settled > want_settled * 3 / 10) {
+      pg_restarted = true;
+      std::string cmd = std::string("\"") + std::getenv("SC_PG_SCRIPT") +
+                        "\" stop >/dev/null && \"" + std::getenv("SC_PG_SCRIPT") +
+                        "\" start >/dev/null";
+      ASSERT_EQ(std::system(cmd.c_str()), 0) << "restarting PostgreSQL";
+      std::cerr << "PostgreSQL restarted at " << settled << " settled\n";
+      continue;
+    }
+    if (!sandbox_restarted && settled > want_settled * 6 / 10) {
+      sandbox_restarted = true;
+      const uint16_t port = sandbox_->port();
+      sandbox_->kill9();
+      sandbox_->env()["SANDBOX_PORT"] = std::to_string(port);
+      ASSERT_TRUE(sandbox_->start()) << sandbox_->error();
+      std::cerr << "participant killed and restarted at " << settled << " settled\n";
+      continue;
+    }
+    int leader = relayLeader();
+    if (leader >= 0 && last_leader >= 0 && leader != last_leader) ++takeovers;
+    if (leader >= 0) last_leader = leader;
+    // Every third kill (and the first) is the relay leader's.
+    int victim = (kills % 3 == 0 && leader >= 0) ? leader : static_cast<int>(rng() % kInstances);
+    if (victim == leader) ++leader_kills;
+    instance(victim).kill9();
+    ++kills;
+    ASSERT_TRUE(instance(victim).start()) << instance(victim).error();
+    if (victim == 0) http_ = std::make_unique<HttpClient>(service_->port(), "127.0.0.1", 30s);
+  }
+  producer.join();
+  ASSERT_TRUE(waitFor(done, 600s, 500ms))
+      << "settled " << count("settled") << " of " << want_settled << ", failed " << count("failed")
+      << " of " << poor;
+  std::cerr << "cluster: " << messages << " messages, " << kills << " kills (" << leader_kills
+            << " of the relay leader), " << takeovers << " relay takeovers seen, PostgreSQL "
+            << (pg_restarted ? "restarted" : "not restarted") << ", participant "
+            << (sandbox_restarted ? "restarted" : "not restarted") << "\n";
+  EXPECT_GE(leader_kills, 3);
+  EXPECT_TRUE(pg_restarted);
+  EXPECT_TRUE(sandbox_restarted);
+
+  http_ = std::make_unique<HttpClient>(service_->port(), "127.0.0.1", 30s);
+  auto settlements = checkOneSettlementPerTrade(f);
+  EXPECT_EQ(static_cast<int>(settlements.size()), valid);
+  ASSERT_NO_FATAL_FAILURE(checkBalances(f));
+  ASSERT_NO_FATAL_FAILURE(checkDeadLetters(all, /*allow_duplicates=*/true));
+  auto sum = checkSettlementEvents(settlements, f);
+  std::cerr << "settlement.events: " << sum.messages << " messages, " << sum.distinct
+            << " distinct events checked, " << sum.duplicates << " duplicates (by event_id)\n";
+  RecordProperty("kills", kills);
+  RecordProperty("leader_kills", leader_kills);
+  RecordProperty("takeovers", takeovers);
+  RecordProperty("events_checked", static_cast<int>(sum.distinct));
+  RecordProperty("duplicates", static_cast<int>(sum.duplicates));
+}
+
+}  // namespace
+}  // namespace sc::test
