@@ -342,7 +342,7 @@ struct PhaseResult {
   bool sustainable = false;
   double p99_ms = 0;
   double confirmed_per_s = 0;
-  bool dirty = false;  // started with more than a second's worth of an earlier phase's backlog
+  bool dirty = false;    // started with more than a second's worth of an earlier phase's backlog
   bool aborted = false;  // stopped early: clearly overloaded
 };
 
@@ -541,8 +541,12 @@ class LoadGen {
         std::fclose(f);
       }
     }
-    return PhaseResult{j, sustainable, p99, rateOf(start.confirmed, end.confirmed),
-                       backlog_at_start > static_cast<uint64_t>(rate), aborted};
+    return PhaseResult{j,
+                       sustainable,
+                       p99,
+                       rateOf(start.confirmed, end.confirmed),
+                       backlog_at_start > static_cast<uint64_t>(rate),
+                       aborted};
   }
 
   void emit(const std::string& line) {

@@ -90,9 +90,8 @@ int splice(const std::string& doc_path, const std::string& kBegin, const std::st
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string results_path, facts_path, doc_path, plot, section = "bench",
-                                                        title = "Results of the last run",
-                                                        layout, pg_samples_path;
+  std::string results_path, facts_path, doc_path, plot,
+      section = "bench", title = "Results of the last run", layout, pg_samples_path;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
     if (a == "--results")
@@ -161,9 +160,9 @@ int main(int argc, char** argv) {
   md << "`" << fact("command") << "` — " << fact("started_utc") << " to " << fact("finished_utc")
      << ", commit `" << fact("commit") << "`, build " << fact("build_type") << ".\n\n";
   md << "### Machine and software\n\n| | |\n|---|---|\n";
-  for (const char* k : {"cpu_model", "nproc", "memory", "kernel", "fsync_8k_ms", "postgresql",
-                        "kafka", "librdkafka", "load_before", "load_after", "service_config",
-                        "instances_setup"}) {
+  for (const char* k :
+       {"cpu_model", "nproc", "memory", "kernel", "fsync_8k_ms", "postgresql", "kafka",
+        "librdkafka", "load_before", "load_after", "service_config", "instances_setup"}) {
     static const std::map<std::string, std::string> label = {
         {"cpu_model", "CPU"},
         {"nproc", "cores (nproc)"},
@@ -197,7 +196,8 @@ int main(int argc, char** argv) {
       if (j.value("type", "") == "search") searches[n] = j;
     }
     md << "\n### Throughput and latency by instance count\n\n";
-    md << "Per instance count: a fresh database, fresh sandbox data and fresh topics, the instances "
+    md << "Per instance count: a fresh database, fresh sandbox data and fresh topics, the "
+          "instances "
           "started (instance 1 first: it migrates the database), accounts and holdings seeded "
           "through instance 1, then sc-loadgen's fixed rates and its search for the highest "
           "sustainable rate (P99 confirmation < "
@@ -213,8 +213,8 @@ int main(int argc, char** argv) {
           "| PostgreSQL commits/s | WAL flushes/s | first unsustainable step /s |\n";
     md << "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
     for (auto& [n, ps] : phases) {
-      json best = searches.count(n) ? searches[n].value("highest_sustainable_per_s", json())
-                                    : json();
+      json best =
+          searches.count(n) ? searches[n].value("highest_sustainable_per_s", json()) : json();
       const json* at = nullptr;
       for (const json& p : ps)
         if (p.value("sustainable", false) && !best.is_null() &&
@@ -233,8 +233,8 @@ int main(int argc, char** argv) {
            << " | " << num((*at)["machine_busy_pct"]) << " | " << num(commits) << " | "
            << num(syncs) << " | ";
       }
-      json bad = searches.count(n) ? searches[n].value("first_unsustainable_per_s", json())
-                                   : json();
+      json bad =
+          searches.count(n) ? searches[n].value("first_unsustainable_per_s", json()) : json();
       md << num(bad) << " |\n";
     }
 
@@ -247,7 +247,8 @@ int main(int argc, char** argv) {
 
     md << "\n### Every step\n\n";
     md << "| instances | step | offered/s | confirmed/s | p50 ms | p99 ms | max ms | lag at end "
-          "| unconfirmed | failed | service CPU % | PostgreSQL CPU % | sandbox CPU % | machine busy "
+          "| unconfirmed | failed | service CPU % | PostgreSQL CPU % | sandbox CPU % | machine "
+          "busy "
           "% | commits/s | sustainable |\n";
     md << "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|:---:|\n";
     for (auto& [n, ps] : phases) {
@@ -255,13 +256,12 @@ int main(int argc, char** argv) {
         const json& c = p["confirm"];
         auto [commits, syncs] = rates(p);
         md << "| " << n << " | " << p.value("name", p.value("kind", "")) << " | "
-           << num(p["offered_per_s"])
-           << " | " << num(p["confirmed_per_s"]) << " | " << ms(c["p50_ms"]) << " | "
-           << ms(c["p99_ms"]) << " | " << ms(c["max_ms"]) << " | " << num(p["lag_end"]) << " | "
-           << num(p["unconfirmed_after_drain"]) << " | " << num(p["failed"]) << " | "
-           << num(p["service_cpu_pct"]) << " | " << num(p["pg_cpu_pct"]) << " | "
-           << num(p.value("ledger_cpu_pct", json())) << " | " << num(p["machine_busy_pct"])
-           << " | " << num(commits) << " | "
+           << num(p["offered_per_s"]) << " | " << num(p["confirmed_per_s"]) << " | "
+           << ms(c["p50_ms"]) << " | " << ms(c["p99_ms"]) << " | " << ms(c["max_ms"]) << " | "
+           << num(p["lag_end"]) << " | " << num(p["unconfirmed_after_drain"]) << " | "
+           << num(p["failed"]) << " | " << num(p["service_cpu_pct"]) << " | "
+           << num(p["pg_cpu_pct"]) << " | " << num(p.value("ledger_cpu_pct", json())) << " | "
+           << num(p["machine_busy_pct"]) << " | " << num(commits) << " | "
            << (p.value("sustainable", false)        ? "yes"
                : p.value("aborted_overload", false) ? "no (stopped early)"
                                                     : "no")
@@ -273,9 +273,8 @@ int main(int argc, char** argv) {
     if (!pg_limit.is_null()) {
       auto [commits, syncs] = rates(pg_limit);
       md << "The service's store calls per trade (intake batch " << num(pg_limit["intake_batch"])
-         << ", " << num(pg_limit["workers"]) << " workers × lease "
-         << num(pg_limit["worker_batch"]) << " + one write() of the six transitions, relay batch "
-         << num(pg_limit["relay_batch"])
+         << ", " << num(pg_limit["workers"]) << " workers × lease " << num(pg_limit["worker_batch"])
+         << " + one write() of the six transitions, relay batch " << num(pg_limit["relay_batch"])
          << ") as fast as the database allows, on a fresh database of the same cluster: the "
             "primary's ceiling for this workload on this machine.\n\n";
       md << "| settled/s | intake/s | outbox events published/s | commits/s | WAL flushes/s "
