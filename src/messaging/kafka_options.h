@@ -19,6 +19,9 @@ struct KafkaOptions {
   int64_t max_pending_backlog = 50000;  // pause consumption above this many PENDING settlements
   int relay_batch = 1000;               // events per outbox read
   int relay_idle_poll_ms = 50;
+  // How long stop() lets a consumer that joined its group finish its first SyncGroup (see
+  // TradeConsumer::closeConsumer()).
+  int shutdown_sync_wait_ms = 10000;
   std::map<std::string, std::string> extra;  // extra librdkafka properties
 };
 

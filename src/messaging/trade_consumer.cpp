@@ -57,6 +57,7 @@ class TradeConsumer::Rebalance : public RdKafka::RebalanceCb {
   explicit Rebalance(const bool& paused) : paused_(paused) {}
   void rebalance_cb(RdKafka::KafkaConsumer* c, RdKafka::ErrorCode err,
                     std::vector<RdKafka::TopicPartition*>& parts) override {
+    synced_ = true;
     const bool cooperative = c->rebalance_protocol() == "COOPERATIVE";
     if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
       if (cooperative) {
@@ -79,8 +80,13 @@ class TradeConsumer::Rebalance : public RdKafka::RebalanceCb {
     }
   }
 
+  // A rebalance callback only ever follows a SyncGroup response (cooperative: even an empty
+  // first assignment is delivered).
+  bool synced() const { return synced_; }
+
  private:
   const bool& paused_;
+  bool synced_ = false;
 };
 
 TradeConsumer::TradeConsumer(KafkaOptions options, workflow::Intake& intake,
@@ -196,8 +202,30 @@ void TradeConsumer::replaceDlqProducer(const std::string& why) {
 void TradeConsumer::stop() {
   if (stopping_.exchange(true)) return;
   if (thread_.joinable()) thread_.join();
-  if (consumer_) consumer_->close();
+  if (consumer_) closeConsumer();
   if (dlq_) dlq_->flush(5000);
+}
+
+// librdkafka before 2.3 (Debian 12 ships 2.0.2) aborts in rd_kafka_destroy() with "Assertion
+// `assignor_state' failed" when a cooperative-sticky member got its JoinGroup response but never a
+// SyncGroup one: the JoinGroup response selects the assignor, the SyncGroup response creates its
+// state, and destroy frees that state unchecked (librdkafka issue 4312, fixed in 2.3). Under
+// instance churn a rebalance is often in flight at SIGTERM. So a member that has not synced yet is
+// polled until it has (messages read here are dropped uncommitted: the group re-delivers them),
+// and one that still has not after shutdown_sync_wait_ms leaves the group and keeps its handle
+// until the process ends, rather than taking the process down.
+void TradeConsumer::closeConsumer() {
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(opt_.shutdown_sync_wait_ms);
+  while (!rebalance_->synced() && std::chrono::steady_clock::now() < deadline)
+    std::unique_ptr<RdKafka::Message>(consumer_->consume(100));
+  consumer_->close();
+  if (!rebalance_->synced()) {
+    logger()->warn(
+        "Kafka consumer never completed its group sync; its handle is kept (librdkafka "
+        "< 2.3 cannot destroy it safely)");
+    (void)consumer_.release();  // deliberately kept: see above
+  }
 }
 
 void TradeConsumer::checkBackPressure() {

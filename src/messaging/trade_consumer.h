@@ -57,6 +57,7 @@ class TradeConsumer {
   class DlqDeliveries;
   class Rebalance;
   void run();
+  void closeConsumer();
   std::unique_ptr<RdKafka::Producer> createDlqProducer();
   void replaceDlqProducer(const std::string& why);
   // Writes the batch's dead letters; returns, per partition, the offset of its first message

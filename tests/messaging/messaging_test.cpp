@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 #include <thread>
+#include <tuple>
 
 #include "messaging/outbox_relay.h"
 #include "messaging/trade_consumer.h"
@@ -316,23 +317,29 @@ TEST(OutboxRelayMock, ABatchTheBrokerRejectsDeliversNothingOfItsSettlementAheadO
       << ::testing::PrintToString(tags);
 }
 
-// A repository the consumer test never reaches: only malformed trades are consumed (rejected
-// before any store call).
-class NoStore : public store::SettlementRepository {
-  static Error no() { return Error::transient("no_store", "not in this test"); }
-
- public:
-  Result<std::vector<store::IntakeOutcome>> intake(std::span<const Trade>, Timestamp,
-                                                   Duration) override {
-    return no();
+// A TradeConsumer of group "test-group" on the mock cluster, with a `trade_partitions`-partition
+// trade topic and a DLQ, over an in-memory store that knows acc_buyer and acc_seller. `tune`
+// adjusts the options before the consumer is made.
+struct MockConsumerRig {
+  explicit MockConsumerRig(int trade_partitions = 3,
+                           const std::function<void(messaging::KafkaOptions&)>& tune = {}) {
+    mc.createTopic(o.trade_topic, trade_partitions);
+    mc.createTopic(o.dlq_topic);
+    o.bootstrap_servers = mc.bootstrap();
+    o.consumer_group = "test-group";
+    if (tune) tune(o);
+    accounts.put("acc_buyer");
+    accounts.put("acc_seller");
+    consumer = std::make_unique<messaging::TradeConsumer>(
+        o, intake, [] { return Result<int64_t>(int64_t{0}); });
   }
-  Result<std::optional<Settlement>> find(const Uuid&) override { return no(); }
-  Result<std::optional<Settlement>> findByTradeId(const std::string&) override { return no(); }
-  Result<store::SettlementPage> list(const store::ListQuery&) override { return no(); }
-  Result<std::vector<SettlementEvent>> events(const Uuid&) override { return no(); }
-  Result<std::vector<Settlement>> leaseDue(Timestamp, int, Duration) override { return no(); }
-  Result<std::vector<bool>> write(std::span<const store::StateWrite>) override { return no(); }
-  Result<std::vector<std::pair<Status, int64_t>>> countByStatus() override { return no(); }
+  MockCluster mc;
+  messaging::KafkaOptions o;
+  MemoryAccounts accounts;
+  MemoryStore store{accounts};
+  SystemClock clock;
+  workflow::Intake intake{store, clock, TradeRules{{"AAPL/USDC"}}, std::chrono::seconds(300)};
+  std::unique_ptr<messaging::TradeConsumer> consumer;
 };
 
 void produceTo(const std::string& bootstrap, const std::string& topic,
@@ -351,20 +358,12 @@ void produceTo(const std::string& bootstrap, const std::string& topic,
 }
 
 TEST(TradeConsumerMock, AFailedDeadLetterIsRetriedUntilItIsDelivered) {
-  MockCluster mc;
-  mc.createTopic("trade.events");
-  mc.createTopic("trade.events.dlq");
+  MockConsumerRig rig;
+  auto [mc, o, consumer] = std::tie(rig.mc, rig.o, *rig.consumer);
   // The next five produce requests (the DLQ producer's: the trades are produced before) fail
   // for good: each attempt at the batch uses one or two (one per partition leader request), so
   // the first two attempts fail in their delivery reports, whatever the batching.
   const rd_kafka_resp_err_t denied = RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED;
-  messaging::KafkaOptions o;
-  o.bootstrap_servers = mc.bootstrap();
-  o.consumer_group = "test-group";
-  NoStore store;
-  SystemClock clock;
-  workflow::Intake intake(store, clock, TradeRules{{"AAPL/USDC"}}, std::chrono::seconds(300));
-  messaging::TradeConsumer consumer(o, intake, [] { return Result<int64_t>(int64_t{0}); });
   produceTo(o.bootstrap_servers, o.trade_topic, {"not json", "{\"also\": \"bad\"}"});
   rd_kafka_mock_push_request_errors(mc.get(), /*Produce*/ 0, 5, denied, denied, denied, denied,
                                     denied);
@@ -414,16 +413,8 @@ void produceToPartition(const std::string& bootstrap, const std::string& topic, 
 }
 
 TEST(TradeConsumerMock, ADeadLetterTooLargeForTheDlqIsWrittenCutWithHeadersSayingSo) {
-  MockCluster mc;
-  mc.createTopic("trade.events");
-  mc.createTopic("trade.events.dlq");
-  messaging::KafkaOptions o;
-  o.bootstrap_servers = mc.bootstrap();
-  o.consumer_group = "test-group";
-  NoStore store;
-  SystemClock clock;
-  workflow::Intake intake(store, clock, TradeRules{{"AAPL/USDC"}}, std::chrono::seconds(300));
-  messaging::TradeConsumer consumer(o, intake, [] { return Result<int64_t>(int64_t{0}); });
+  MockConsumerRig rig;
+  auto [mc, o, consumer] = std::tie(rig.mc, rig.o, *rig.consumer);
   const std::string big = "not json " + std::string(5000, 'x');
   produceToPartition(o.bootstrap_servers, o.trade_topic, 1, {big}, {{"trace", "t-1"}});
   // The broker refuses the whole dead letter as too large (as a DLQ topic with a small
@@ -450,20 +441,9 @@ TEST(TradeConsumerMock, ADeadLetterTooLargeForTheDlqIsWrittenCutWithHeadersSayin
 }
 
 TEST(TradeConsumerMock, AnUnwritableDeadLetterHoldsBackOnlyItsOwnPartition) {
-  MockCluster mc;
-  mc.createTopic("trade.events", 2);
-  mc.createTopic("trade.events.dlq");
-  messaging::KafkaOptions o;
-  o.bootstrap_servers = mc.bootstrap();
-  o.consumer_group = "test-group";
-  o.consume_batch = 4;
-  MemoryAccounts accounts;
-  accounts.put("acc_buyer");
-  accounts.put("acc_seller");
-  MemoryStore store(accounts);
-  SystemClock clock;
-  workflow::Intake intake(store, clock, TradeRules{{"AAPL/USDC"}}, std::chrono::seconds(300));
-  messaging::TradeConsumer consumer(o, intake, [] { return Result<int64_t>(int64_t{0}); });
+  MockConsumerRig rig(2, [](messaging::KafkaOptions& o) { o.consume_batch = 4; });
+  auto [mc, o, consumer] = std::tie(rig.mc, rig.o, *rig.consumer);
+  auto& store = rig.store;
   // Partition 0: a bad message between two good trades; partition 1: 20 good trades.
   std::vector<std::string> p0, p1;
   auto trade = [](const std::string& id) {
@@ -510,6 +490,24 @@ TEST(TradeConsumerMock, AnUnwritableDeadLetterHoldsBackOnlyItsOwnPartition) {
   EXPECT_EQ(dlq[0].value, "not json");
   EXPECT_EQ(dlq[0].headers["dlq.source_partition"], "0");
   EXPECT_EQ(dlq[0].headers["dlq.source_offset"], "1");
+}
+
+// librdkafka 2.0.2 aborts ("Assertion `assignor_state' failed") when a cooperative-sticky member
+// is destroyed after its JoinGroup response and before any SyncGroup response. Here every
+// SyncGroup fails until the errors are cleared, so once the consumer has joined it stays in that
+// window; stop() must neither abort nor hang.
+TEST(TradeConsumerMock, StoppingBetweenJoinAndSyncDoesNotAbort) {
+  MockConsumerRig rig(3, [](messaging::KafkaOptions& o) { o.shutdown_sync_wait_ms = 2000; });
+  std::vector<rd_kafka_resp_err_t> rebalancing(10000, RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS);
+  rd_kafka_mock_push_request_errors_array(rig.mc.get(), /*SyncGroup*/ 14, rebalancing.size(),
+                                          rebalancing.data());
+  rig.consumer->start();
+  // Not a race to win: the mock coordinator answers a group's first JoinGroup after 3 s, and from
+  // then until the end of the test the member is between join and sync (each SyncGroup fails and
+  // it rejoins), so any moment after that exercises the window.
+  std::this_thread::sleep_for(4500ms);
+  rig.consumer->stop();
+  SUCCEED() << "stop() returned without librdkafka aborting the process";
 }
 
 }  // namespace
