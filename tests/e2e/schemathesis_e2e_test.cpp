@@ -11,7 +11,6 @@
 
 #include <array>
 #include <cstdio>
-#include <fstream>
 #include <regex>
 
 #include "e2e/e2e_fixture.h"
@@ -20,21 +19,15 @@
 namespace sc::test {
 namespace {
 
-constexpr const char* kIss = "https://issuer.schemathesis";
-constexpr const char* kAud = "settlement-coordinator";
-
-const TestKey& signingKey() {
-  static TestKey k = TestKey::ec("schemathesis-1");
-  return k;
+const TestIssuer& issuer() {
+  static TestIssuer i("schemathesis-1", "https://issuer.schemathesis",
+                      makeTempDir("schemathesis-auth"));
+  return i;
 }
 
 class SchemathesisE2e : public E2eTest {
  protected:
-  std::map<std::string, std::string> serviceEnv() const override {
-    std::string jwks = makeTempDir("schemathesis-auth") + "/jwks.json";
-    std::ofstream(jwks) << sc::test::jwks({&signingKey()});
-    return {{"AUTH_JWKS_FILE", jwks}, {"AUTH_ISSUER", kIss}, {"AUTH_AUDIENCE", kAud}};
-  }
+  std::map<std::string, std::string> serviceEnv() const override { return issuer().serviceEnv(); }
 };
 
 TEST_F(SchemathesisE2e, NoServerErrorAndNoResponseOutsideTheDocument) {
@@ -42,8 +35,7 @@ TEST_F(SchemathesisE2e, NoServerErrorAndNoResponseOutsideTheDocument) {
   ASSERT_TRUE(script && *script)
       << "SC_SCHEMATHESIS_SCRIPT is not set: run through ./scripts/test (it installs schemathesis "
          "and exports the path of scripts/schemathesis)";
-  std::string token = signingKey().token(
-      claims(kIss, kAud, "schemathesis", {"operator", "auditor", "submitter"}, {}));
+  std::string token = issuer().token("schemathesis", {"operator", "auditor", "submitter"});
   std::string report = makeTempDir("schemathesis-report");
   const char* examples = std::getenv("SCHEMATHESIS_MAX_EXAMPLES");
   std::string cmd = "SCHEMATHESIS_REPORT_DIR='" + report + "' SCHEMATHESIS_MAX_EXAMPLES=" +

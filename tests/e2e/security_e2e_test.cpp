@@ -2,7 +2,6 @@
 // configured (a JWKS file of keys made here): each fails with 401/403/404, refused operator
 // attempts are in the audit log (GET /audit) and in the service log. And production with auth
 // serves neither minting nor fault injection.
-#include <fstream>
 #include <set>
 
 #include "e2e/e2e_fixture.h"
@@ -12,36 +11,22 @@
 namespace sc::test {
 namespace {
 
-constexpr const char* kIss = "https://issuer.e2e";
-constexpr const char* kAud = "settlement-coordinator";
-
-const TestKey& signingKey() {
-  static TestKey k = TestKey::ec("e2e-1");
-  return k;
-}
-
-std::string jwksFile() {
-  static std::string path = [] {
-    std::string p = makeTempDir("e2e-auth") + "/jwks.json";
-    std::ofstream(p) << jwks({&signingKey()});
-    return p;
-  }();
-  return path;
+const TestIssuer& issuer() {
+  static TestIssuer i("e2e-1", "https://issuer.e2e", makeTempDir("e2e-auth"));
+  return i;
 }
 
 class SecurityE2e : public E2eTest {
  protected:
   std::map<std::string, std::string> serviceEnv() const override {
-    return {{"AUTH_JWKS_FILE", jwksFile()},
-            {"AUTH_ISSUER", kIss},
-            {"AUTH_AUDIENCE", kAud},
-            {"LOG_LEVEL", "INFO"}};
+    auto env = issuer().serviceEnv();
+    env["LOG_LEVEL"] = "INFO";
+    return env;
   }
   std::map<std::string, std::string> as(const std::vector<std::string>& roles,
                                         const std::vector<std::string>& accounts = {},
                                         const std::string& sub = "e2e-user") {
-    return {{"Authorization",
-             "Bearer " + signingKey().token(claims(kIss, kAud, sub, roles, accounts))}};
+    return issuer().bearer(sub, roles, accounts);
   }
   HttpResult send(const std::string& method, const std::string& path, const std::string& body,
                   const std::map<std::string, std::string>& headers = {}) {
@@ -67,8 +52,9 @@ TEST_F(SecurityE2e, EveryAttackOfTheIssueFailsAndIsAuditedAndLogged) {
   EXPECT_EQ(send("POST", "/ledger/faults", R"({"synchronizer":"cash","down":true})").status,
             faults ? 401u : 404u);
   // A forged unsigned token is no better.
-  std::string none = assembleToken(Json{{"alg", "none"}, {"typ", "JWT"}},
-                                   claims(kIss, kAud, "mallory", {"operator"}), "");
+  std::string none =
+      assembleToken(Json{{"alg", "none"}, {"typ", "JWT"}},
+                    claims(issuer().issuer(), issuer().audience(), "mallory", {"operator"}), "");
   auto forged = send("POST", "/ledger/holdings", credit, {{"Authorization", "Bearer " + none}});
   EXPECT_EQ(forged.status, 401u);
   EXPECT_EQ(forged.json()["error"]["code"], "alg_none_refused");

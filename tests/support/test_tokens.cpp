@@ -8,6 +8,7 @@
 #include <openssl/pem.h>
 
 #include <chrono>
+#include <fstream>
 #include <stdexcept>
 
 #include "auth/jwks.h"
@@ -121,6 +122,32 @@ nlohmann::json claims(const std::string& issuer, const std::string& audience,
                       {"iat", now},    {"exp", now + 3600}, {"roles", roles}};
   if (!accounts.empty()) c["accounts"] = accounts;
   return c;
+}
+
+TestIssuer::TestIssuer(std::string kid, std::string issuer, const std::string& dir,
+                       std::string audience)
+    : key_(TestKey::ec(std::move(kid))),
+      issuer_(std::move(issuer)),
+      audience_(std::move(audience)),
+      jwks_file_(dir + "/jwks.json") {
+  std::ofstream out(jwks_file_);
+  out << jwks({&key_});
+  if (!out.flush()) throw std::runtime_error("cannot write " + jwks_file_);
+}
+
+std::map<std::string, std::string> TestIssuer::serviceEnv() const {
+  return {{"AUTH_JWKS_FILE", jwks_file_}, {"AUTH_ISSUER", issuer_}, {"AUTH_AUDIENCE", audience_}};
+}
+
+std::string TestIssuer::token(const std::string& sub, const std::vector<std::string>& roles,
+                              const std::vector<std::string>& accounts) const {
+  return key_.token(claims(issuer_, audience_, sub, roles, accounts));
+}
+
+std::map<std::string, std::string> TestIssuer::bearer(
+    const std::string& sub, const std::vector<std::string>& roles,
+    const std::vector<std::string>& accounts) const {
+  return {{"Authorization", "Bearer " + token(sub, roles, accounts)}};
 }
 
 }  // namespace sc::test

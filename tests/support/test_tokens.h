@@ -1,6 +1,7 @@
 #pragma once
 // Real signing keys made in the test (OpenSSL): RSA-2048 and P-256 key pairs, their JWKs, and
 // JWS tokens signed with them, for the verifier, API and end-to-end tests.
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -42,5 +43,28 @@ std::string hs256Token(const std::string& secret, const nlohmann::json& header,
 nlohmann::json claims(const std::string& issuer, const std::string& audience,
                       const std::string& sub, const std::vector<std::string>& roles,
                       const std::vector<std::string>& accounts = {});
+
+// The token issuer of an end-to-end test: one ES256 key, its JWKS written to `dir`/jwks.json, the
+// service environment that trusts it, and tokens it signs.
+class TestIssuer {
+ public:
+  TestIssuer(std::string kid, std::string issuer, const std::string& dir,
+             std::string audience = "settlement-coordinator");
+  // AUTH_JWKS_FILE, AUTH_ISSUER and AUTH_AUDIENCE.
+  std::map<std::string, std::string> serviceEnv() const;
+  std::string token(const std::string& sub, const std::vector<std::string>& roles,
+                    const std::vector<std::string>& accounts = {}) const;
+  // {"Authorization": "Bearer <token>"}
+  std::map<std::string, std::string> bearer(const std::string& sub,
+                                            const std::vector<std::string>& roles,
+                                            const std::vector<std::string>& accounts = {}) const;
+  const TestKey& key() const { return key_; }
+  const std::string& issuer() const { return issuer_; }
+  const std::string& audience() const { return audience_; }
+
+ private:
+  TestKey key_;
+  std::string issuer_, audience_, jwks_file_;
+};
 
 }  // namespace sc::test
