@@ -19,8 +19,17 @@ extern char** environ;
 
 namespace sc::test {
 
-std::string serviceBinaryPath() { return SC_SERVICE_BINARY; }
-std::string sandboxBinaryPath() { return SC_SANDBOX_BINARY; }
+namespace {
+// The built binary, unless the environment names a copy (a long test can run copies taken before
+// a rebuild started replacing the build's files).
+std::string binaryPath(const char* variable, const char* built) {
+  const char* v = std::getenv(variable);
+  return v && *v ? v : built;
+}
+}  // namespace
+
+std::string serviceBinaryPath() { return binaryPath("SC_SERVICE_BINARY", SC_SERVICE_BINARY); }
+std::string sandboxBinaryPath() { return binaryPath("SC_SANDBOX_BINARY", SC_SANDBOX_BINARY); }
 
 std::string makeTempDir(const std::string& prefix) {
   static std::atomic<int> counter{0};
