@@ -387,6 +387,11 @@ Json render(const CantonError& e) {
   return j;
 }
 
+bool contractInactive(const CantonError& e) {
+  return e.code == kContractNotFound || e.code == kInterpreterContractNotActive ||
+         e.code == kLocalVerdictInactiveContracts;
+}
+
 Result<CantonError> parseCantonError(const Json& body) {
   auto bad = [](std::string m) { return Error::permanent("invalid_canton_error", std::move(m)); };
   if (!body.is_object()) return bad("JsCantonError must be a JSON object");

@@ -176,6 +176,12 @@ Result<CantonError> parseCantonError(const Json& body);
 inline constexpr const char* kDuplicateCommand = "DUPLICATE_COMMAND";
 inline constexpr const char* kSubmissionAlreadyInFlight = "SUBMISSION_ALREADY_IN_FLIGHT";
 inline constexpr const char* kContractNotFound = "CONTRACT_NOT_FOUND";
+// The other answers naming a contract that is not (or no longer) active: consumed within the
+// same transaction (interpretation), consumed by a transaction in flight (confirmation), or on no
+// synchronizer the participant is connected to (routing).
+inline constexpr const char* kInterpreterContractNotActive = "CONTRACT_NOT_ACTIVE";
+inline constexpr const char* kLocalVerdictInactiveContracts = "LOCAL_VERDICT_INACTIVE_CONTRACTS";
+inline constexpr const char* kUnknownContractSynchronizers = "UNKNOWN_CONTRACT_SYNCHRONIZERS";
 inline constexpr const char* kDamlAuthorizationError = "DAML_AUTHORIZATION_ERROR";
 inline constexpr const char* kDamlInterpretationError = "DAML_INTERPRETATION_ERROR";
 inline constexpr const char* kInvalidArgument = "INVALID_ARGUMENT";
@@ -192,5 +198,11 @@ inline constexpr const char* kLockedContracts = "LOCAL_VERDICT_LOCKED_CONTRACTS"
 inline constexpr const char* kUnsupportedOperation = "UNSUPPORTED_OPERATION";
 inline constexpr const char* kNotFound = "NOT_FOUND";
 inline constexpr const char* kUpdateNotFound = "UPDATES_NOT_FOUND";
+inline constexpr const char* kOffsetAfterLedgerEnd = "OFFSET_AFTER_LEDGER_END";
+inline constexpr const char* kServiceNotRunning = "SERVICE_NOT_RUNNING";
+
+// Whether the error says a contract the command used is not active (any of the codes above):
+// another transaction consumed it, or it never existed.
+bool contractInactive(const CantonError& e);
 
 }  // namespace sc::ledger::daml

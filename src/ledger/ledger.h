@@ -143,6 +143,33 @@ struct AssetTotal {
   LedgerAmount locked;
 };
 
+// A transaction that moves assets between parties (a settle: SettleDeliveryVsPayment) or changes
+// an asset's supply (a credit), as the reconciler reads them. Nothing else on the ledger does
+// either: a lock, release, reassignment, DvP creation or archival keeps every owner's total.
+struct MovementView {
+  enum class Kind : uint8_t { kSettle, kCredit };
+  Kind kind = Kind::kSettle;
+  std::string update_id;
+  int64_t offset = 0;
+  Timestamp recorded_at{};
+  std::string command_id;  // the submission's ("" for a credit outside any command)
+  // kSettle: the DvP settled (archived), its terms, and what moved (trade figures: the part that
+  // settled and its cash); remainder_dvp_contract_id after a partial settle.
+  std::string dvp_contract_id, remainder_dvp_contract_id;
+  std::string buyer, seller, security, cash_asset;
+  Decimal quantity, amount;
+  // kCredit: the holding created.
+  std::string owner, asset;
+  LedgerAmount credited;
+};
+
+struct MovementPage {
+  std::vector<MovementView> movements;  // offset order
+  // Every movement up to this offset is in this page or an earlier one: the next call's
+  // after_offset. It equals after_offset when nothing more was found.
+  int64_t end_offset = 0;
+};
+
 class Ledger {
  public:
   virtual ~Ledger() = default;
@@ -167,6 +194,10 @@ class Ledger {
   // The completion of a command id, if it succeeded.
   virtual Result<std::optional<Outcome>> completion(const std::string& command_id) = 0;
   virtual Result<std::vector<AssetTotal>> totals() = 0;
+  // The settles and credits committed after `after_offset`, oldest first, at most `limit` (> 0):
+  // the reconciler's incremental read of what moved (DESIGN §11). The page ends at the ledger end
+  // read by this call, or earlier when `limit` cut it.
+  virtual Result<MovementPage> movementsSince(int64_t after_offset, int limit) = 0;
   virtual std::vector<std::string> synchronizers() const = 0;
   // Reachability, for /ready.
   virtual Result<void> ping() = 0;

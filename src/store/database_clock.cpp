@@ -1,27 +1,13 @@
 #include "store/database_clock.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cstdlib>
 #include <string>
 
 #include "common/log.h"
-#include "common/metrics.h"
 
 namespace sc::store {
-namespace {
-
-// One gauge for the process, registered once (never a pointer into an object that can go away).
-metrics::Gauge& offsetGauge() {
-  static metrics::Gauge* g = [] {
-    auto* gauge = new metrics::Gauge();
-    metrics::registerGauge("sc_clock_offset_milliseconds",
-                           "The database's clock minus this host's, as last measured", gauge);
-    return gauge;
-  }();
-  return *g;
-}
-
-}  // namespace
 
 const Clock& DatabaseClock::systemClock() {
   static const SystemClock c;
@@ -29,9 +15,24 @@ const Clock& DatabaseClock::systemClock() {
 }
 
 DatabaseClock::DatabaseClock(pg::ConnectionPool& pool, const Clock& local,
-                             std::chrono::milliseconds interval,
+                             const MonotonicClock& steady, std::chrono::milliseconds interval,
                              std::chrono::milliseconds warn_above)
-    : pool_(pool), local_(local), interval_(interval), warn_above_(warn_above) {}
+    : pool_(pool), local_(local), steady_(steady), interval_(interval), warn_above_(warn_above) {}
+
+namespace {
+int64_t steadyMicros(const MonotonicClock& c) {
+  return std::chrono::duration_cast<std::chrono::microseconds>(c.now().time_since_epoch()).count();
+}
+}  // namespace
+
+Timestamp DatabaseClock::now() const {
+  if (!anchored_.load(std::memory_order_acquire)) return local_.now();
+  const int64_t t = steadyMicros(steady_) + anchor_us_.load(std::memory_order_relaxed);
+  int64_t latest = latest_us_.load();
+  while (t > latest && !latest_us_.compare_exchange_weak(latest, t)) {
+  }
+  return Timestamp(Duration(std::max(t, latest)));
+}
 
 DatabaseClock::~DatabaseClock() { stop(); }
 
@@ -40,10 +41,13 @@ Result<void> DatabaseClock::sync() {
   if (!lease.ok()) return lease.error();
   bool have = false;
   Duration best_rtt{}, best_offset{};
+  int64_t best_anchor = 0;
   for (int i = 0; i < 3; ++i) {
+    const int64_t steady_before = steadyMicros(steady_);
     Timestamp before = local_.now();
     auto rows = (*lease)->exec("SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint");
     Timestamp after = local_.now();
+    const int64_t steady_after = steadyMicros(steady_);
     if (!rows.ok()) return rows.error();
     std::string_view text = rows->text(0, 0);
     int64_t server_us = 0;
@@ -51,16 +55,27 @@ Result<void> DatabaseClock::sync() {
     if (ec != std::errc() || p != text.data() + text.size())
       return Error::permanent("database_clock",
                               "unreadable clock_timestamp(): " + std::string(text));
+    // The round trip on the steady clock (a wall-clock step during it cannot pick a sample).
+    const Duration rtt(steady_after - steady_before);
     Timestamp midpoint = before + (after - before) / 2;
     Duration offset = Timestamp(Duration(server_us)) - midpoint;
-    if (!have || after - before < best_rtt) {
+    if (!have || rtt < best_rtt) {
       have = true;
-      best_rtt = after - before;
+      best_rtt = rtt;
       best_offset = offset;
+      best_anchor = server_us - (steady_before + (steady_after - steady_before) / 2);
     }
   }
+  if (!anchored_.load(std::memory_order_acquire)) {
+    // The first sample: now() leaves this host's clock for the database's, in either direction.
+    anchor_us_.store(best_anchor, std::memory_order_relaxed);
+    latest_us_.store(steadyMicros(steady_) + best_anchor);
+    anchored_.store(true, std::memory_order_release);
+  } else {
+    anchor_us_.store(best_anchor, std::memory_order_relaxed);  // now() holds if this is behind
+  }
   const int64_t previous = offset_us_.exchange(best_offset.count());
-  offsetGauge().set(best_offset.count() / 1000);
+  offset_gauge_.set(best_offset.count() / 1000);
   const auto off = std::chrono::duration_cast<std::chrono::milliseconds>(best_offset);
   const bool skewed = std::chrono::abs(best_offset) > warn_above_;
   const bool was_skewed = std::abs(previous) > std::chrono::microseconds(warn_above_).count();

@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cerrno>
+#include <filesystem>
 #include <fstream>
 #include <mutex>
 #include <set>
@@ -918,6 +920,242 @@ TEST_F(CantonLedger, UsersAndRightsAreManagedThroughTheApi) {
   EXPECT_EQ(raw("GET", "/v2/users", nullptr).status, 200);
   EXPECT_EQ(raw("GET", "/v2/parties", nullptr).status, 200);
   EXPECT_EQ(raw("GET", "/v2/state/connected-synchronizers", nullptr).status, 200);
+}
+
+// ---- review fixes: contention, outages, unexpected answers, a ledger that went back ---------
+
+// Another instance's lock consumes the seller's holding between this adapter's read and its
+// exercise, and the participant says so at confirmation (LOCAL_VERDICT_INACTIVE_CONTRACTS, not
+// CONTRACT_NOT_FOUND): contention, so the adapter chooses again at the ledger end and the lock
+// succeeds, never a permanent failure of the trade.
+TEST_F(CantonLedger, AHoldingConsumedAtConfirmationIsContentionAndChosenAgain) {
+  fund();  // the seller holds one holding of 100 AAPL
+  auto mine = must("t1:initiate:0", dvpCommand(buyer_, seller_, "40", "6000"));
+  auto theirs = must("t2:initiate:0", dvpCommand(buyer_, seller_, "40", "6000"));
+  std::atomic<bool> armed{true}, rival_locked{false}, verdict_seen{false};
+  server_->setObserver([&](const HttpRequest& req, const HttpReply& rep) {
+    record(req, rep);
+    if (rep.body.find(daml::kLocalVerdictInactiveContracts) != std::string::npos)
+      verdict_seen = true;
+    // After the adapter read the seller's holdings, before its answer reaches the adapter.
+    if (req.target.rfind("/v2/state/active-contracts", 0) == 0 && armed.exchange(false)) {
+      rival_locked =
+          sandbox_->engine()
+              .submitOne("t2:lock_securities:0", LockSecurities{theirs.contract_id, D("40")})
+              .ok();
+      sandbox_->inactiveContractVerdicts(1);
+    }
+  });
+  auto locked = submit("t1:lock_securities:0", LockSecurities{mine.contract_id, D("40")});
+  server_->setObserver(record);
+  ASSERT_TRUE(rival_locked);
+  EXPECT_TRUE(verdict_seen);
+  ASSERT_TRUE(locked) << locked.error().code << " " << locked.error().message;
+  EXPECT_EQ(locked->quantity, D("40"));
+  EXPECT_EQ(holds(seller_, "AAPL", true), D("80"));
+  EXPECT_EQ(holds(seller_, "AAPL"), D("20"));
+}
+
+// Whose holdings a lock takes is known from its DvP; when no DvP of the batch could be read
+// first (the pre-read failed), the commands of one seller still run in batch order: the first two
+// lock, the third finds too little (not a race that any one of them may lose).
+TEST_F(CantonBatch, CommandsWhoseDvpsCouldNotBeReadFirstRunInBatchOrder) {
+  fund();  // the seller holds 100 AAPL
+  std::vector<Submission> create;
+  for (int i = 0; i < 3; ++i)
+    create.push_back(
+        {"s" + std::to_string(i) + ":initiate:0", dvpCommand(buyer_, seller_, "40", "10")});
+  auto dvps = all(create);
+  CantonJsonLedger fresh(options());  // another instance: no DvP cached
+  std::vector<Submission> lock;
+  for (int i = 0; i < 3; ++i)
+    lock.push_back({"s" + std::to_string(i) + ":lock_securities:0",
+                    LockSecurities{dvps[i].contract_id, D("40")}});
+  sandbox_->failNextRequests(3, 503, "/v2/events/events-by-contract-id");  // the pre-reads
+  auto rs = fresh.submit(std::span<const Submission>(lock.data(), lock.size()));
+  ASSERT_TRUE(rs[0]) << rs[0].error().message;
+  ASSERT_TRUE(rs[1]) << rs[1].error().message;
+  ASSERT_FALSE(rs[2]);
+  EXPECT_EQ(rs[2].error().code, kInsufficientSecurities);
+  EXPECT_EQ(holds(seller_, "AAPL", true), D("80"));
+}
+
+// Whether a command already ran is asked of the completions; when that lookup fails (a brief
+// outage), the answer is the lookup's retryable error, never a definite insufficient_* or
+// contract_not_active that would fail the trade.
+TEST_F(CantonLedger, AFailedCompletionLookupIsRetryableNotADefiniteAnswer) {
+  fund();  // the buyer holds 20,000 USDC
+  auto big = must("t1:initiate:0", dvpCommand(buyer_, seller_, "100", "25000"));
+  sandbox_->failNextRequests(1, 503, "/v2/commands/completions");
+  auto during = submit("t1:lock_cash:0", LockCash{big.contract_id, D("25000")});
+  ASSERT_FALSE(during);
+  EXPECT_TRUE(during.error().retryable) << during.error().code << " " << during.error().message;
+  EXPECT_NE(during.error().code, kInsufficientCash);
+  auto after = submit("t1:lock_cash:0", LockCash{big.contract_id, D("25000")});
+  ASSERT_FALSE(after);
+  EXPECT_EQ(after.error().code, kInsufficientCash);  // the lookup answered: nothing ran
+  EXPECT_FALSE(after.error().retryable);
+
+  auto gone = must("t2:initiate:0", dvpCommand(buyer_, seller_, "1", "1"));
+  must("t2:archive:0", ArchiveDvp{gone.contract_id});
+  sandbox_->failNextRequests(1, 503, "/v2/commands/completions");
+  auto inactive = submit("t2:lock_cash:0", LockCash{gone.contract_id, D("1")});
+  ASSERT_FALSE(inactive);
+  EXPECT_TRUE(inactive.error().retryable) << inactive.error().message;
+  auto definite = submit("t2:lock_cash:0", LockCash{gone.contract_id, D("1")});
+  ASSERT_FALSE(definite);
+  EXPECT_EQ(definite.error().code, kContractNotActive);
+  EXPECT_EQ(holds(buyer_, "USDC"), D("20000"));
+}
+
+// Answers of unexpected types (every string a number) to the DvP reads a batch starts with, on
+// several threads at once: each command gets a retryable error naming the answer, the process
+// lives on, and the same batch succeeds once the answers are right again.
+TEST_F(CantonBatch, AnAnswerOfUnexpectedTypesIsAnErrorNotACrash) {
+  fund();
+  std::vector<Submission> create;
+  for (int i = 0; i < 3; ++i)
+    create.push_back(
+        {"m" + std::to_string(i) + ":initiate:0", dvpCommand(buyer_, seller_, "10", "10")});
+  auto dvps = all(create);
+  std::vector<Submission> lock;
+  for (int i = 0; i < 3; ++i)
+    lock.push_back({"m" + std::to_string(i) + ":lock_securities:0",
+                    LockSecurities{dvps[i].contract_id, D("10")}});
+  server_->setObserver(nullptr);  // these answers are outside the API: not contract traffic
+  sandbox_->mistypeNextResponses("/v2/events/events-by-contract-id", 1000);
+  CantonJsonLedger fresh(options());  // nothing cached: every DvP is read
+  auto rs = fresh.submit(std::span<const Submission>(lock.data(), lock.size()));
+  sandbox_->mistypeNextResponses("", 0);
+  server_->setObserver(record);
+  for (const auto& r : rs) {
+    ASSERT_FALSE(r);
+    EXPECT_TRUE(r.error().retryable);
+    EXPECT_NE(r.error().message.find("unexpected answer"), std::string::npos) << r.error().message;
+  }
+  EXPECT_EQ(holds(seller_, "AAPL", true), D("0"));
+  auto again = fresh.submit(std::span<const Submission>(lock.data(), lock.size()));
+  for (const auto& r : again) ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(holds(seller_, "AAPL", true), D("30"));
+}
+
+// The participant's ledger goes back (restored from a backup; here a wiped sandbox at the same
+// address) under a running adapter: its reads start over at the new ledger end instead of
+// failing every lock for good with OFFSET_AFTER_LEDGER_END, a trade settles there, and what the
+// old ledger answered is not served from memory (the old settle is not found, nor completed).
+TEST_F(CantonLedger, AParticipantWhoseLedgerWentBackIsReadAtItsNewEnd) {
+  fund();
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(ledger_->credit(seller_, "AAPL", D("1"), "securities"));
+  const std::string old_dvp = readyDvp();
+  auto old_settle = must("t1:settle:0", Settle{old_dvp});
+  const int64_t old_end = sandbox_->engine().ledgerEnd();
+  const uint16_t port = server_->port();
+  server_.reset();
+  sandbox_.reset();
+  TempDir wiped;
+  Sandbox::Options so;
+  so.data_dir = wiped.path();
+  so.hs256_secret = kSecret;
+  so.durable = false;
+  sandbox_ = std::move(Sandbox::open(so)).value();
+  server_ = std::make_unique<SandboxServer>(*sandbox_, "127.0.0.1", port);
+  server_->setObserver(record);
+  server_->start();
+  ASSERT_EQ(server_->port(), port);
+  ASSERT_TRUE(ledger_->ping());  // its pooled connection to the old server is replaced
+
+  fund();                                                  // the same adapter, on the new ledger
+  ASSERT_LT(sandbox_->engine().ledgerEnd() + 6, old_end);  // its reads would be past the end
+  auto dvp = must("t9:initiate:0", dvpCommand(buyer_, seller_, "100", "15000"));
+  must("t9:lock_securities:0", LockSecurities{dvp.contract_id, D("100")});
+  must("t9:lock_cash:0", LockCash{dvp.contract_id, D("15000")});
+  must("t9:reassign:0", ReassignLocks{dvp.contract_id});
+  auto settled = must("t9:settle:0", Settle{dvp.contract_id});
+  EXPECT_EQ(settled.quantity, D("100"));
+  EXPECT_EQ(holds(buyer_, "AAPL"), D("100"));
+  auto old_update = ledger_->updateById(old_settle.update_id);
+  ASSERT_TRUE(old_update) << old_update.error().message;
+  EXPECT_FALSE(*old_update);
+  auto old_completion = ledger_->completion("t1:settle:0");
+  ASSERT_TRUE(old_completion) << old_completion.error().message;
+  EXPECT_FALSE(*old_completion);
+  stop();  // before `wiped` goes
+}
+
+// SETTLED is "finality verified on the ledger": updateById asks the ledger even for a settle
+// this adapter submitted and was answered (an outage is an error, not a remembered answer).
+TEST_F(CantonLedger, UpdateByIdAsksTheLedgerEvenForASettleThisAdapterSubmitted) {
+  fund();
+  auto settled = must("t1:settle:0", Settle{readyDvp()});
+  sandbox_->failNextRequests(1, 503, "/v2/updates/update-by-id");
+  auto during = ledger_->updateById(settled.update_id);
+  ASSERT_FALSE(during);
+  EXPECT_TRUE(during.error().retryable);
+  auto after = ledger_->updateById(settled.update_id);
+  ASSERT_TRUE(after) << after.error().message;
+  ASSERT_TRUE(*after);
+  EXPECT_EQ((*after)->offset, settled.offset);
+}
+
+// A durable sandbox syncs the engine's journal through the engine (its group commit, its
+// durable-bytes figure, its halt): what a request wrote is durable when it is answered.
+TEST_F(CantonLedger, TheSandboxMakesTheEnginesJournalDurableThroughTheEngine) {
+  stop();
+  durable_ = true;
+  start();
+  fund();
+  must("t1:initiate:0", dvpCommand(buyer_, seller_, "100", "15000"));
+  const auto stats = sandbox_->engine().stats();
+  EXPECT_GT(stats.fsyncs, 0u);
+  EXPECT_EQ(stats.durable_bytes, std::filesystem::file_size(dir_.path() + "/engine/journal.log"));
+}
+
+// Once a sync failed (the engine's journal or the sandbox's own records), the sandbox refuses
+// every command before it can take effect, with a retryable SERVICE_NOT_RUNNING (503), as the
+// engine halts on its first failed sync; /readyz says why. A restart replays what is durable.
+class CantonSyncFailure : public CantonLedger {
+ protected:
+  void SetUp() override {
+    durable_ = true;
+    start();
+  }
+  void refusesCommandsAfterAFailedSync(bool engine_journal) {
+    fund();
+    auto dvp = must("t1:initiate:0", dvpCommand(buyer_, seller_, "100", "15000"));
+    if (engine_journal)
+      sandbox_->engine().failNextSyncs(1, EIO);
+    else
+      sandbox_->failNextStoreSyncs(1);
+    auto failed = submit("t1:lock_securities:0", LockSecurities{dvp.contract_id, D("100")});
+    ASSERT_FALSE(failed);
+    EXPECT_TRUE(failed.error().retryable) << failed.error().message;
+    auto refused = submit("t1:lock_cash:0", LockCash{dvp.contract_id, D("15000")});
+    ASSERT_FALSE(refused);
+    EXPECT_TRUE(refused.error().retryable);
+    EXPECT_NE(refused.error().message.find("SERVICE_NOT_RUNNING"), std::string::npos)
+        << refused.error().message;
+    if (!engine_journal) {
+      // The engine is up: the refused command never reached it.
+      auto ran = sandbox_->engine().completion("t1:lock_cash:0");
+      ASSERT_TRUE(ran) << ran.error().message;
+      EXPECT_FALSE(*ran);
+    }
+    auto ready = anonymousCall("GET", "/readyz");
+    EXPECT_EQ(ready.status, 503) << ready.body;
+    stop();
+    start();  // replays what is durable: the buyer's cash was never locked
+    EXPECT_EQ(holds(buyer_, "USDC"), D("20000"));
+    EXPECT_EQ(holds(buyer_, "USDC", true), D("0"));
+    must("t1:lock_cash:0", LockCash{dvp.contract_id, D("15000")});
+  }
+};
+
+TEST_F(CantonSyncFailure, AFailedSyncOfTheEnginesJournalRefusesLaterCommands) {
+  refusesCommandsAfterAFailedSync(true);
+}
+
+TEST_F(CantonSyncFailure, AFailedSyncOfTheSandboxsRecordsRefusesLaterCommands) {
+  refusesCommandsAfterAFailedSync(false);
 }
 
 // The sandbox's tokens are checked by the verifier it is given (the swap point for RS256/ES256/

@@ -69,6 +69,12 @@ class FakeLedger final : public ledger::Ledger {
     for (auto& [_, t] : by) out.push_back(t);
     return out;
   }
+  // No DvP engine, so nothing ever settles; credits are not journaled as movements either.
+  Result<ledger::MovementPage> movementsSince(int64_t after, int) override {
+    ledger::MovementPage page;
+    page.end_offset = after;
+    return page;
+  }
   std::vector<std::string> synchronizers() const override {
     return {"securities", "cash", "settlement"};
   }

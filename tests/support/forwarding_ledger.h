@@ -39,6 +39,9 @@ class ForwardingLedger : public ledger::Ledger {
     return target().completion(c);
   }
   Result<std::vector<ledger::AssetTotal>> totals() override { return target().totals(); }
+  Result<ledger::MovementPage> movementsSince(int64_t after, int limit) override {
+    return target().movementsSince(after, limit);
+  }
   std::vector<std::string> synchronizers() const override { return target().synchronizers(); }
   Result<void> ping() override { return target().ping(); }
 

@@ -16,6 +16,7 @@
 
 #include "common/log.h"
 #include "domain/hex.h"
+#include "ledger/canton/run_concurrently.h"
 
 namespace sc::ledger::canton {
 namespace {
@@ -217,13 +218,21 @@ Error withoutPayload(Error e) {
   if (!e.field.empty() && e.field.front() == '{') e.field.clear();
   return e;
 }
+// OFFSET_AFTER_LEDGER_END: a read at an offset the participant's ledger end is behind.
+bool afterLedgerEnd(const Error& e) {
+  auto ce = cantonErrorIn(e);
+  return ce && ce->category() == daml::Category::kInvalidGivenCurrentSystemStateSeekAfterEnd;
+}
 }  // namespace
 
 Error CantonJsonLedger::errorOf(const daml::CantonError& e) {
   const std::string text = "ledger " + e.code + ": " + e.cause;
   using daml::Category;
   const Category cat = e.category();
-  if (e.code == daml::kContractNotFound) return Error::permanent(kContractNotActive, text);
+  // Every answer that a contract the command used is not active (consumed by another
+  // transaction, at interpretation or at confirmation, or never there): the callers tell a
+  // DvP that is gone (a failure) from a holding that changed (contention: choose again).
+  if (daml::contractInactive(e)) return Error::permanent(kContractNotActive, text);
   if (e.code == daml::kPartyNotKnownOnLedger) return Error::permanent(kUnknownParty, text);
   if (cat == Category::kAuthInterceptorInvalidAuthenticationCredentials ||
       cat == Category::kInsufficientPermission) {
@@ -233,7 +242,15 @@ Error CantonJsonLedger::errorOf(const daml::CantonError& e) {
   }
   if (cat == Category::kDeadlineExceededRequestStateUnknown)
     return Error::transient(kTimeout, text);
-  if (e.code == daml::kLockedContracts) return Error::transient(kContractInFlight, text);
+  if (cat == Category::kInvalidGivenCurrentSystemStateSeekAfterEnd) {
+    // An offset past the participant's ledger end (Canton retries these after a second): its
+    // end went back, or is catching up. The reads that meet it start over at the ledger end.
+    return Error::transient(kUnavailable, text);
+  }
+  // Contracts locked by a transaction in flight, or on a synchronizer the participant cannot
+  // tell (unassigned, their reassignment not complete, or not connected to it): wait and retry.
+  if (e.code == daml::kLockedContracts || e.code == daml::kUnknownContractSynchronizers)
+    return Error::transient(kContractInFlight, text);
   if (daml::retryable(cat)) return Error::transient(kUnavailable, text);
   if (e.code == daml::kDamlInterpretationError) {
     // The sandbox names the engine's reason in the context; a participant says it in the cause
@@ -310,6 +327,29 @@ Result<int64_t> CantonJsonLedger::ledgerEnd() {
   return offset;
 }
 
+Result<int64_t> CantonJsonLedger::ledgerWentBack(int64_t asked) {
+  auto end = call("GET", "/v2/state/ledger-end", nullptr, true);
+  if (!end) return withoutPayload(end.error());
+  const int64_t offset = end->value("offset", int64_t{0});
+  if (offset >= asked) return offset;  // caught up meanwhile: read there
+  // The participant's history now ends before what this adapter saw (restored from a backup, a
+  // wiped sandbox): read at its end from now on, and forget the completions seen (they may name
+  // updates it no longer has; the stream is read again from its start).
+  int64_t seen = offset_seen_.load();
+  while (seen > offset && !offset_seen_.compare_exchange_weak(seen, offset)) {
+  }
+  {
+    std::lock_guard l(mu_);
+    completions_seen_ = 0;
+    update_by_command_.clear();
+  }
+  log::get("ledger")->warn(
+      "canton: the participant's ledger end {} is before offset {} seen earlier: its ledger went "
+      "back (restore?); reading from its ledger end",
+      offset, asked);
+  return offset;
+}
+
 void CantonJsonLedger::rememberDvp(const std::string& contract_id, const Dvp& d) {
   std::lock_guard l(mu_);
   if (dvp_cache_.size() >= kMaxCached) dvp_cache_.clear();
@@ -332,16 +372,9 @@ Result<std::optional<CantonJsonLedger::Dvp>> CantonJsonLedger::dvpArgs(
 }
 
 void CantonJsonLedger::rememberUpdate(const Json& tx) {
-  UpdateView v;
-  v.update_id = tx.value("updateId", "");
-  v.offset = tx.value("offset", int64_t{0});
-  v.command_id = tx.value("commandId", "");
-  if (auto t = parseTimestamp(tx.value("recordTime", ""))) v.recorded_at = *t;
-  sawOffset(v.offset);
-  if (v.update_id.empty()) return;
-  std::lock_guard l(mu_);
-  if (update_cache_.size() >= kMaxCached) update_cache_.clear();
-  update_cache_[v.update_id] = std::move(v);
+  // Only its offset: the transaction itself is never answered from memory (updateById asks the
+  // ledger, so verifying a settle's finality is a read of the ledger, not of this process).
+  sawOffset(tx.value("offset", int64_t{0}));
 }
 
 // ---- submission -----------------------------------------------------------------------------
@@ -358,13 +391,21 @@ Result<std::optional<std::string>> CantonJsonLedger::completedUpdateId(
     std::lock_guard l(mu_);
     begin = std::max<int64_t>(0, completions_seen_ - 1);
   }
+  bool went_back = false;
   for (;;) {
     Json req{{"userId", opts_.user_id}, {"parties", coSigners()}, {"beginExclusive", begin}};
     constexpr int kPage = 1000;
-    auto r = call(
-        "POST",
-        "/v2/commands/completions?limit=" + std::to_string(kPage) + "&stream_idle_timeout_ms=100",
-        &req, true);
+    const std::string target =
+        "/v2/commands/completions?limit=" + std::to_string(kPage) + "&stream_idle_timeout_ms=100";
+    auto r = call("POST", target, &req, true);
+    if (!r && !went_back && afterLedgerEnd(r.error())) {
+      went_back = true;  // the stream is read again from its start (once)
+      auto end = ledgerWentBack(begin);
+      if (!end) return end.error();
+      std::lock_guard l(mu_);
+      begin = std::max<int64_t>(0, completions_seen_ - 1);
+      continue;
+    }
     if (!r) return withoutPayload(r.error());
     if (!r->is_array())
       return Error::transient(kUnavailable, "completions: the ledger did not answer an array");
@@ -555,20 +596,6 @@ Result<Outcome> CantonJsonLedger::outcomeOf(const Json& tx, bool deduplicated) {
 
 namespace {
 
-// Runs f(0..n-1) on up to `width` threads (the caller's among them), each index once.
-template <class F>
-void runConcurrently(size_t n, int width, F&& f) {
-  std::atomic<size_t> next{0};
-  auto work = [&] {
-    for (size_t i = next++; i < n; i = next++) f(i);
-  };
-  std::vector<std::thread> threads;
-  const size_t extra = std::min<size_t>(n, static_cast<size_t>(std::max(1, width))) - 1;
-  for (size_t t = 0; t < extra && n > 0; ++t) threads.emplace_back(work);
-  work();
-  for (auto& t : threads) t.join();
-}
-
 // The DvP a command acts on (empty for CreateDvp and FenceCommand).
 const std::string& dvpOf(const Command& c) {
   static const std::string none;
@@ -586,7 +613,7 @@ const std::string& dvpOf(const Command& c) {
 
 }  // namespace
 
-std::vector<size_t> CantonJsonLedger::groupsOf(std::span<const Submission> batch) {
+std::vector<size_t> commandGroups(std::span<const Submission> batch, const PartiesOf& parties_of) {
   std::vector<size_t> parent(batch.size());
   for (size_t i = 0; i < parent.size(); ++i) parent[i] = i;
   auto root = [&](size_t i) {
@@ -611,15 +638,28 @@ std::vector<size_t> CantonJsonLedger::groupsOf(std::span<const Submission> batch
     } else {
       const std::string& dvp = dvpOf(s.command);
       join("d:" + dvp, i);
-      if (auto d = cachedDvp(dvp)) {
-        join("p:" + d->args.buyer, i);
-        join("p:" + d->args.seller, i);
+      if (auto parties = parties_of(dvp)) {
+        join("p:" + parties->first, i);
+        join("p:" + parties->second, i);
+      } else {
+        // Whose holdings it takes is not known (the DvP was not read: a failed pre-read, a
+        // cleared cache): it may share a party with any other such command, so they all run
+        // one after another, in batch order.
+        join("?:parties unknown", i);
       }
     }
   }
   std::vector<size_t> out(batch.size());
   for (size_t i = 0; i < batch.size(); ++i) out[i] = root(i);
   return out;
+}
+
+std::vector<size_t> CantonJsonLedger::groupsOf(std::span<const Submission> batch) {
+  return commandGroups(
+      batch, [&](const std::string& dvp) -> std::optional<std::pair<std::string, std::string>> {
+        if (auto d = cachedDvp(dvp)) return std::pair{d->args.buyer, d->args.seller};
+        return std::nullopt;
+      });
 }
 
 std::vector<Result<Outcome>> CantonJsonLedger::submit(std::span<const Submission> batch) {
@@ -635,7 +675,13 @@ std::vector<Result<Outcome>> CantonJsonLedger::submit(std::span<const Submission
         std::find(unknown.begin(), unknown.end(), dvp) == unknown.end())
       unknown.push_back(dvp);
   }
-  runConcurrently(unknown.size(), width, [&](size_t i) { (void)dvpArgs(unknown[i]); });
+  // Best effort: a DvP not read here is read again by its command (whose error, or unexpected
+  // answer, is then that command's outcome); its command runs with the others of unknown parties.
+  runConcurrently(
+      unknown.size(), width, [&](size_t i) { (void)dvpArgs(unknown[i]); },
+      [&](size_t i, const std::string& what) {
+        log::get("ledger")->warn("canton: reading DvP {}: unexpected answer: {}", unknown[i], what);
+      });
   // One group per set of commands sharing a party, DvP or command id, in batch order.
   const std::vector<size_t> root = groupsOf(batch);
   std::vector<std::vector<size_t>> groups;
@@ -646,19 +692,31 @@ std::vector<Result<Outcome>> CantonJsonLedger::submit(std::span<const Submission
     groups[it->second].push_back(i);
   }
   std::vector<std::optional<Result<Outcome>>> results(batch.size());
-  runConcurrently(groups.size(), width, [&](size_t g) {
-    for (size_t i : groups[g]) {
-      try {
-        results[i].emplace(submitOne(batch[i]));
-      } catch (const std::exception& e) {
-        results[i].emplace(Error::transient(
-            kUnavailable, "command " + batch[i].command_id + ": unexpected answer: " + e.what()));
-      }
-    }
-  });
+  auto unexpected = [&](size_t i, const std::string& what) {
+    return Error::transient(kUnavailable,
+                            "command " + batch[i].command_id + ": unexpected answer: " + what);
+  };
+  runConcurrently(
+      groups.size(), width,
+      [&](size_t g) {
+        for (size_t i : groups[g]) {
+          try {
+            results[i].emplace(submitOne(batch[i]));
+          } catch (const std::exception& e) {
+            results[i].emplace(unexpected(i, e.what()));
+          }
+        }
+      },
+      [&](size_t g, const std::string& what) {
+        for (size_t i : groups[g]) {
+          if (!results[i]) results[i].emplace(unexpected(i, what));
+        }
+      });
   std::vector<Result<Outcome>> out;
   out.reserve(batch.size());
-  for (auto& r : results) out.push_back(std::move(*r));
+  for (size_t i = 0; i < results.size(); ++i) {
+    out.push_back(results[i] ? std::move(*results[i]) : unexpected(i, "no outcome"));
+  }
   return out;
 }
 
@@ -721,15 +779,24 @@ Result<Outcome> CantonJsonLedger::run(const std::string& cmd, const FenceCommand
   return outcomeOf(*tx, dedup);
 }
 
+Result<Outcome> CantonJsonLedger::firstOutcomeOr(const std::string& cmd, Error e) {
+  auto done = completion(cmd);
+  // A lookup that failed says nothing about whether the command ran: its (retryable) error, never
+  // `e`, which would be a definite answer given during an outage.
+  if (!done) return done.error();
+  if (*done) return **done;
+  return e;
+}
+
 Result<Outcome> CantonJsonLedger::unlessInactive(const std::string& cmd, const std::string& dvp_id,
                                                  Error e) {
   auto d = dvpContract(dvp_id);
   if (!d) return d.error();
   if (*d && (*d)->active) return e;
   // Done before (and the DvP settled or was archived since)? Its first outcome stands.
-  if (auto done = completion(cmd); done && *done) return **done;
-  return Error::permanent(kContractNotActive, "contract " + dvp_id + " is not active",
-                          "dvp_contract_id");
+  return firstOutcomeOr(
+      cmd, Error::permanent(kContractNotActive, "contract " + dvp_id + " is not active",
+                            "dvp_contract_id"));
 }
 
 Result<Json> CantonJsonLedger::lockCommands(const std::string& dvp_id, const Dvp& d,
@@ -785,8 +852,11 @@ Result<Json> CantonJsonLedger::lockCommands(const std::string& dvp_id, const Dvp
 Result<Outcome> CantonJsonLedger::lock(const std::string& cmd, const std::string& dvp_id,
                                        Decimal quantity, bool allow_partial, bool cash) {
   // The holdings are chosen from the active contracts, then exercised: a concurrent lock of the
-  // same owner may consume one in between (CONTRACT_NOT_FOUND for a holding, not the DvP). That is
-  // contention, not a failure of the command: choose again, at the ledger end.
+  // same owner (another instance's) may consume one in between, and the participant answers
+  // that the holding is not active (CONTRACT_NOT_FOUND at interpretation,
+  // LOCAL_VERDICT_INACTIVE_CONTRACTS at confirmation: errorOf maps both to contract_not_active,
+  // without the DvP's field). That is contention, not a failure of the command: choose again,
+  // at the ledger end.
   // The owner signs the DvP, so the same read shows whether the DvP is still active; one it does
   // not show is asked for directly.
   auto once = [&](bool fresh) -> Result<Outcome> {
@@ -806,10 +876,8 @@ Result<Outcome> CantonJsonLedger::lock(const std::string& cmd, const std::string
           Error::permanent(kContractNotActive, "DvP " + dvp_id + " was not yet visible"));
     }
     auto commands = lockCommands(dvp_id, **d, std::move(*acs), quantity, allow_partial, cash);
-    if (!commands) {
-      if (auto done = completion(cmd); done && *done) return **done;
-      return commands.error();
-    }
+    // Too little free now: unless this command already ran (and took them).
+    if (!commands) return firstOutcomeOr(cmd, commands.error());
     bool dedup = false;
     auto tx = submitTransaction(cmd, kKindLock, {owner}, *commands, "", dedup);
     if (!tx) return tx.error();
@@ -1009,7 +1077,7 @@ Result<Outcome> CantonJsonLedger::run(const std::string& cmd, const ReleaseLocks
   // Nothing (left) to release: the first outcome of this command id if it ran, else a no-op.
   auto nothing = [&](std::string synchronizer) -> Result<Outcome> {
     if (auto done = completion(cmd); !done) {
-      return done.error();
+      return done.error();  // as firstOutcomeOr: a failed lookup is no answer
     } else if (*done) {
       return **done;
     }
@@ -1163,6 +1231,12 @@ Result<std::vector<CantonJsonLedger::Active>> CantonJsonLedger::activeContracts(
   Json req{{"activeAtOffset", at},
            {"eventFormat", {{"filtersByParty", filters}, {"verbose", true}}}};
   auto r = call("POST", "/v2/state/active-contracts", &req, true);
+  if (!r && afterLedgerEnd(r.error())) {
+    auto end = ledgerWentBack(at);
+    if (!end) return end.error();
+    req["activeAtOffset"] = *end;
+    r = call("POST", "/v2/state/active-contracts", &req, true);
+  }
   if (!r) return withoutPayload(r.error());
   if (!r->is_array())
     return Error::transient(kUnavailable, "active-contracts: the ledger did not answer an array");
@@ -1266,11 +1340,8 @@ Result<std::optional<DvpView>> CantonJsonLedger::dvp(const std::string& contract
 }
 
 Result<std::optional<UpdateView>> CantonJsonLedger::updateById(const std::string& update_id) {
-  {
-    std::lock_guard l(mu_);
-    if (auto it = update_cache_.find(update_id); it != update_cache_.end())
-      return std::optional<UpdateView>{it->second};
-  }
+  // Always the ledger's answer, never a remembered one: the workflow verifies a settle's
+  // finality with it (SETTLED), which must hold on the ledger, not in this process's memory.
   Json filters = Json::object();
   for (const auto& p : coSigners()) filters[p] = Json::object();
   Json fmt{{"filtersByParty", filters}, {"verbose", false}};
@@ -1400,6 +1471,116 @@ Result<void> CantonJsonLedger::ping() {
                                               "', not CANTON_USER_ID '" + opts_.user_id + "'");
   }
   return {};
+}
+
+// ---- movements (the reconciler's read) ------------------------------------------------------
+
+Result<MovementPage> CantonJsonLedger::movementsSince(int64_t after_offset, int limit) {
+  if (limit <= 0) return Error::permanent(kInvalidCommand, "limit must be positive", "limit");
+  MovementPage page;
+  page.end_offset = after_offset;
+  auto end = ledgerEnd();
+  if (!end) return end.error();
+  if (*end <= after_offset) return page;
+  Json filters = Json::object();
+  for (const auto& p : coSigners()) filters[p] = Json::object();
+  // Most updates are locks, reassignments and the like: read several per movement wanted, and
+  // page by the updates read.
+  const int updates_limit = std::min(limit, 100000 / 8) * 8;
+  Json req{{"beginExclusive", after_offset},
+           {"endInclusive", *end},
+           {"updateFormat",
+            {{"includeTransactions",
+              {{"eventFormat", {{"filtersByParty", filters}, {"verbose", true}}},
+               {"transactionShape", "TRANSACTION_SHAPE_ACS_DELTA"}}}}}};
+  auto r = call(
+      "POST", "/v2/updates?limit=" + std::to_string(updates_limit) + "&stream_idle_timeout_ms=100",
+      &req, true);
+  if (!r) return withoutPayload(r.error());
+  if (!r->is_array())
+    return Error::transient(kUnavailable, "updates: the ledger did not answer an array");
+  int64_t last = after_offset;
+  for (const auto& item : *r) {
+    const Json& u = item.value("update", Json::object());
+    if (u.contains("OffsetCheckpoint")) continue;
+    const Json* value = nullptr;
+    if (u.contains("Transaction")) value = &u["Transaction"]["value"];
+    if (u.contains("Reassignment"))
+      last = std::max(last, u["Reassignment"]["value"].value("offset", last));
+    if (!value) continue;
+    const Json& tx = *value;
+    const int64_t offset = tx.value("offset", int64_t{0});
+    last = std::max(last, offset);
+    std::string archived_dvp, remainder;
+    std::vector<std::pair<std::string, daml::HoldingArgs>> holdings;
+    bool archives = false;
+    for (const auto& ev : tx.value("events", Json::array())) {
+      if (ev.contains("ArchivedEvent")) {
+        archives = true;
+        auto t = daml::parseTemplateId(ev["ArchivedEvent"].value("templateId", ""));
+        if (t && *t == Template::kDeliveryVsPayment)
+          archived_dvp = ev["ArchivedEvent"].value("contractId", "");
+      } else if (ev.contains("CreatedEvent")) {
+        const Json& c = ev["CreatedEvent"];
+        auto t = daml::parseTemplateId(c.value("templateId", ""));
+        if (!t) continue;  // another package's contract
+        if (*t == Template::kDeliveryVsPayment) {
+          remainder = c.value("contractId", "");
+        } else if (*t == Template::kSecuritiesHolding || *t == Template::kCashHolding ||
+                   *t == Template::kLockedSecurities || *t == Template::kLockedCash) {
+          auto h = daml::decodeHolding(*t, c.value("createArgument", Json::object()));
+          if (!h) return h.error();
+          holdings.emplace_back(c.value("contractId", ""), std::move(*h));
+        }
+      }
+    }
+    MovementView m;
+    m.update_id = tx.value("updateId", "");
+    m.offset = offset;
+    m.command_id = tx.value("commandId", "");
+    if (auto t = parseTimestamp(tx.value("recordTime", ""))) m.recorded_at = *t;
+    if (!archived_dvp.empty()) {
+      auto d = dvpArgs(archived_dvp);
+      if (!d) return d.error();
+      if (!*d) continue;
+      bool settled = false;
+      for (const auto& [cid, h] : holdings) {
+        if (h.kind == Template::kSecuritiesHolding && h.owner == (*d)->args.buyer) {
+          auto q = h.amount.toDecimal();
+          if (!q) return q.error();
+          m.quantity = *q;
+          settled = true;
+        } else if (h.kind == Template::kCashHolding && h.owner == (*d)->args.seller) {
+          auto a = h.amount.toDecimal();
+          if (!a) return a.error();
+          m.amount = *a;
+        }
+      }
+      if (!settled) continue;  // a release or a cancel: nothing moved between parties
+      m.kind = MovementView::Kind::kSettle;
+      m.dvp_contract_id = archived_dvp;
+      m.remainder_dvp_contract_id = remainder;
+      m.buyer = (*d)->args.buyer;
+      m.seller = (*d)->args.seller;
+      m.security = (*d)->args.symbol;
+      m.cash_asset = (*d)->args.currency;
+    } else if (!archives && holdings.size() == 1 && !holdings.front().second.isLock()) {
+      m.kind = MovementView::Kind::kCredit;
+      m.owner = holdings.front().second.owner;
+      m.asset = holdings.front().second.asset;
+      m.credited = holdings.front().second.amount;
+    } else {
+      continue;
+    }
+    page.movements.push_back(std::move(m));
+  }
+  // A full answer may have stopped short of the end: carry on from its last update next time.
+  page.end_offset = static_cast<int>(r->size()) >= updates_limit ? last : *end;
+  if (static_cast<int>(page.movements.size()) > limit) {
+    page.end_offset = page.movements[limit - 1].offset;
+    page.movements.resize(limit);
+  }
+  return page;
 }
 
 }  // namespace sc::ledger::canton

@@ -15,11 +15,15 @@
 // adapter saw (a DvP's arguments are immutable and cached; whether it is active never is).
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
+#include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "ledger/canton/http_client.h"
@@ -51,6 +55,16 @@ struct CantonOptions {
   std::chrono::milliseconds retry_backoff{50};
 };
 
+// The buyer and seller of a DvP, if known (nullopt: not read).
+using PartiesOf =
+    std::function<std::optional<std::pair<std::string, std::string>>(const std::string& dvp)>;
+// Which commands of a batch must run one after another: one group index per submission. Those
+// sharing a command id, a DvP or a party run in batch order, so a party's holdings are never
+// chosen by two of its commands at once; every command whose DvP's parties are unknown shares
+// one group (it may share a party with any of them). CantonJsonLedger::submit runs the groups
+// concurrently.
+std::vector<size_t> commandGroups(std::span<const Submission> batch, const PartiesOf& parties_of);
+
 class CantonJsonLedger final : public Ledger {
  public:
   explicit CantonJsonLedger(CantonOptions options);
@@ -66,6 +80,10 @@ class CantonJsonLedger final : public Ledger {
   Result<std::optional<UpdateView>> updateById(const std::string& update_id) override;
   Result<std::optional<Outcome>> completion(const std::string& command_id) override;
   Result<std::vector<AssetTotal>> totals() override;
+  // From POST /v2/updates (beginExclusive, endInclusive = the ledger end), reading transactions
+  // as the co-signers see them: a settle archives a DvP and creates the buyer's securities; a
+  // credit creates one holding and archives nothing.
+  Result<MovementPage> movementsSince(int64_t after_offset, int limit) override;
   std::vector<std::string> synchronizers() const override;
   Result<void> ping() override;
 
@@ -108,6 +126,9 @@ class CantonJsonLedger final : public Ledger {
   // `e`, unless the DvP is no longer active: then the first outcome of `cmd` if it ran, else
   // contract_not_active.
   Result<Outcome> unlessInactive(const std::string& cmd, const std::string& dvp_id, Error e);
+  // The first outcome of `cmd` if it ran, else `e`; a lookup that failed is its own (retryable)
+  // error, never `e`.
+  Result<Outcome> firstOutcomeOr(const std::string& cmd, Error e);
 
   // Submits and returns the transaction (the first one's when the command id was already done).
   Result<Json> submitTransaction(const std::string& command_id, const std::string& kind,
@@ -136,6 +157,10 @@ class CantonJsonLedger final : public Ledger {
   void rememberUpdate(const Json& tx);
   // Reads the ledger end; offsets seen in answers only ever raise offset_seen_.
   Result<int64_t> ledgerEnd();
+  // A read at `asked` met OFFSET_AFTER_LEDGER_END: reads the ledger end and, if it is before
+  // `asked` (the participant's ledger went back: a restore, a wiped sandbox), lowers offset_seen_
+  // to it and forgets the completions seen. Returns the ledger end, where to read again.
+  Result<int64_t> ledgerWentBack(int64_t asked);
   void sawOffset(int64_t offset);
   Result<void> loadSynchronizers();
   std::string syncId(const std::string& alias);
@@ -144,12 +169,14 @@ class CantonJsonLedger final : public Ledger {
 
   CantonOptions opts_;
   HttpClient http_;
-  mutable std::mutex mu_;  // guards the caches below
+  // Guards the caches below. Only what cannot change is cached: a DvP's arguments, and which
+  // update a command id completed with (its transaction is read from the ledger every time).
+  // Whether a contract is active, and any update asked for by id, always come from the ledger.
+  mutable std::mutex mu_;
   std::map<std::string, std::string> alias_by_id_, id_by_alias_;
   std::map<std::string, std::string> update_by_command_;  // completions seen
   int64_t completions_seen_ = 0;
-  std::map<std::string, Dvp> dvp_cache_;            // DvP arguments, by contract id
-  std::map<std::string, UpdateView> update_cache_;  // transactions this adapter was answered
+  std::map<std::string, Dvp> dvp_cache_;  // DvP arguments, by contract id
   std::atomic<int64_t> offset_seen_{0};
   std::string token_;
   int64_t token_mtime_ns_ = -1;

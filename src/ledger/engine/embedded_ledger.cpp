@@ -7,42 +7,6 @@
 #include "ledger/engine/impl.h"
 
 namespace sc::ledger {
-namespace engine {
-
-LedgerMetrics& ledgerMetrics() {
-  static LedgerMetrics* m = [] {
-    auto* p = new LedgerMetrics();
-    auto reg = [](const char* name, const char* help, const metrics::Counter* c) {
-      metrics::registerCounter(name, help, c);
-    };
-    reg("sc_ledger_commands_applied_total", "Ledger commands applied", &p->commands_applied);
-    reg("sc_ledger_commands_deduplicated_total",
-        "Ledger commands answered from a previous completion", &p->commands_deduplicated);
-    reg("sc_ledger_commands_failed_unavailable_total", "Ledger commands failed: unavailable",
-        &p->failed_unavailable);
-    reg("sc_ledger_commands_failed_in_flight_total", "Ledger commands failed: contract in flight",
-        &p->failed_in_flight);
-    reg("sc_ledger_commands_failed_insufficient_securities_total",
-        "Ledger commands failed: insufficient securities", &p->failed_insufficient_securities);
-    reg("sc_ledger_commands_failed_insufficient_cash_total",
-        "Ledger commands failed: insufficient cash", &p->failed_insufficient_cash);
-    reg("sc_ledger_commands_failed_unknown_party_total", "Ledger commands failed: unknown party",
-        &p->failed_unknown_party);
-    reg("sc_ledger_commands_failed_not_active_total", "Ledger commands failed: contract not active",
-        &p->failed_not_active);
-    reg("sc_ledger_commands_failed_invalid_total", "Ledger commands failed: invalid command",
-        &p->failed_invalid);
-    reg("sc_ledger_transactions_total", "Ledger transactions committed", &p->transactions);
-    reg("sc_ledger_fsyncs_total", "Journal fdatasync calls", &p->fsyncs);
-    reg("sc_ledger_fsyncs_skipped_total", "Journal syncs skipped thanks to group commit",
-        &p->fsyncs_skipped);
-    reg("sc_ledger_journal_bytes_total", "Bytes appended to the journal", &p->journal_bytes);
-    return p;
-  }();
-  return *m;
-}
-
-}  // namespace engine
 
 using namespace engine;
 
@@ -269,6 +233,54 @@ Result<std::vector<AssetTotal>> EmbeddedLedger::totals() {
   return L.afterDurable(end, std::move(out));
 }
 
+Result<MovementPage> EmbeddedLedger::movementsSince(int64_t after_offset, int limit) {
+  Impl& L = *impl_;
+  if (limit <= 0) return invalid("limit must be positive", "limit");
+  uint64_t end = 0;
+  MovementPage page;
+  {
+    std::lock_guard l(L.mu);
+    if (auto u = L.checkUsable(); !u) return u.error();
+    end = L.written.load(std::memory_order_relaxed);
+    page.end_offset = std::max(after_offset, L.ledger_end);
+    auto it = std::upper_bound(
+        L.movements.begin(), L.movements.end(), after_offset,
+        [](int64_t offset, const engine::Movement& m) { return offset < m.offset; });
+    for (; it != L.movements.end(); ++it) {
+      if (static_cast<int>(page.movements.size()) == limit) {
+        page.end_offset = page.movements.back().offset;
+        break;
+      }
+      const engine::Movement& m = *it;
+      MovementView v;
+      v.update_id = m.update_id;
+      v.offset = m.offset;
+      v.recorded_at = Timestamp(std::chrono::microseconds(m.recorded_at_us));
+      v.command_id = m.command_id;
+      if (m.credit) {
+        v.kind = MovementView::Kind::kCredit;
+        v.owner = m.owner;
+        v.asset = m.asset;
+        v.credited = engine::amountOf(m.credited);
+      } else {
+        v.kind = MovementView::Kind::kSettle;
+        v.dvp_contract_id = m.contract_id;
+        v.remainder_dvp_contract_id = m.remainder_dvp;
+        v.quantity = m.quantity;
+        v.amount = m.amount;
+        if (auto d = L.dvps.find(m.contract_id); d != L.dvps.end()) {
+          v.buyer = d->second.buyer;
+          v.seller = d->second.seller;
+          v.security = d->second.security;
+          v.cash_asset = d->second.cash_asset;
+        }
+      }
+      page.movements.push_back(std::move(v));
+    }
+  }
+  return L.afterDurable(end, std::move(page));
+}
+
 std::vector<std::string> EmbeddedLedger::synchronizers() const { return impl_->sync_names; }
 
 Result<void> EmbeddedLedger::ping() {
@@ -288,6 +300,13 @@ int64_t EmbeddedLedger::ledgerEnd() const {
   std::lock_guard l(impl_->mu);
   return impl_->ledger_end;
 }
+
+uint64_t EmbeddedLedger::journalPosition() const {
+  std::lock_guard l(impl_->mu);
+  return impl_->written.load(std::memory_order_relaxed);
+}
+
+Result<void> EmbeddedLedger::syncUpTo(uint64_t position) { return impl_->syncUpTo(position); }
 
 EmbeddedLedger::Stats EmbeddedLedger::stats() const {
   std::lock_guard l(impl_->mu);

@@ -37,6 +37,12 @@ class EmbeddedLedger final : public Ledger {
     std::string cash_provider_party = "cash_provider";
     // fdatasync before submit()/credit()/allocateParty() return. Off only for benchmarks.
     bool durable = true;
+    // Deferred durability (with `durable`): submits and queries return without waiting for their
+    // journal bytes to reach the disk; the caller makes them durable with
+    // syncUpTo(journalPosition()) before it acts on or answers with them (the sandbox, which
+    // shares one fdatasync among the requests that finished meanwhile). Halting is unchanged:
+    // the first failed write or fdatasync stops the instance.
+    bool defer_sync = false;
     // Source of record times; null = system clock. Must outlive the ledger.
     const Clock* clock = nullptr;
     // A command whose journal record would exceed this many payload bytes is refused with
@@ -63,6 +69,7 @@ class EmbeddedLedger final : public Ledger {
   Result<std::optional<UpdateView>> updateById(const std::string& update_id) override;
   Result<std::optional<Outcome>> completion(const std::string& command_id) override;
   Result<std::vector<AssetTotal>> totals() override;
+  Result<MovementPage> movementsSince(int64_t after_offset, int limit) override;
   std::vector<std::string> synchronizers() const override;
   Result<void> ping() override;
 
@@ -75,6 +82,15 @@ class EmbeddedLedger final : public Ledger {
   const std::string& settlementSynchronizer() const;
   // Offset of the last transaction (0 when empty).
   int64_t ledgerEnd() const;
+  // The journal's length in bytes after everything applied so far: read under the ledger's lock,
+  // so it covers every effect a caller saw before reading it; only grows. 0 without a journal.
+  uint64_t journalPosition() const;
+  // Returns once journal bytes [0, position) are durable: the group commit submit() waits on
+  // (one fdatasync for every caller waiting meanwhile, none when already synced past
+  // `position`). A failed fdatasync halts the instance as any failed sync does; a halted
+  // instance fails with retryable kUnavailable. For Options::defer_sync; without `durable`,
+  // nothing is synced.
+  Result<void> syncUpTo(uint64_t position);
   // Every active holding/lock contract of every party, sorted by contract id.
   std::vector<HoldingView> allHoldings() const;
   // Recomputes totals, locks and indexes from the contracts and compares them with the

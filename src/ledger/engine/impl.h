@@ -30,22 +30,37 @@ namespace engine {
 using journal::LockKind;
 using journal::Record;
 
-// One probe per module (STYLE 8). Process-lifetime, shared by every EmbeddedLedger instance,
-// because the metrics registry keeps raw pointers and has no unregister.
+// The engine's probe (STYLE 8): one per EmbeddedLedger, so its series go with it.
 struct LedgerMetrics {
-  metrics::Counter commands_applied;
-  metrics::Counter commands_deduplicated;
-  metrics::Counter failed_unavailable;
-  metrics::Counter failed_in_flight;
-  metrics::Counter failed_insufficient_securities;
-  metrics::Counter failed_insufficient_cash;
-  metrics::Counter failed_unknown_party;
-  metrics::Counter failed_not_active;
-  metrics::Counter failed_invalid;
-  metrics::Counter transactions;
-  metrics::Counter fsyncs;
-  metrics::Counter fsyncs_skipped;
-  metrics::Counter journal_bytes;
+  metrics::Probe probe{"ledger"};
+  metrics::Counter commands_applied =
+      probe.counter("sc_ledger_commands_applied_total", "Ledger commands applied");
+  metrics::Counter commands_deduplicated =
+      probe.counter("sc_ledger_commands_deduplicated_total",
+                    "Ledger commands answered from a previous completion");
+  metrics::Counter failed_unavailable = probe.counter("sc_ledger_commands_failed_unavailable_total",
+                                                      "Ledger commands failed: unavailable");
+  metrics::Counter failed_in_flight = probe.counter("sc_ledger_commands_failed_in_flight_total",
+                                                    "Ledger commands failed: contract in flight");
+  metrics::Counter failed_insufficient_securities =
+      probe.counter("sc_ledger_commands_failed_insufficient_securities_total",
+                    "Ledger commands failed: insufficient securities");
+  metrics::Counter failed_insufficient_cash =
+      probe.counter("sc_ledger_commands_failed_insufficient_cash_total",
+                    "Ledger commands failed: insufficient cash");
+  metrics::Counter failed_unknown_party = probe.counter(
+      "sc_ledger_commands_failed_unknown_party_total", "Ledger commands failed: unknown party");
+  metrics::Counter failed_not_active = probe.counter("sc_ledger_commands_failed_not_active_total",
+                                                     "Ledger commands failed: contract not active");
+  metrics::Counter failed_invalid = probe.counter("sc_ledger_commands_failed_invalid_total",
+                                                  "Ledger commands failed: invalid command");
+  metrics::Counter transactions =
+      probe.counter("sc_ledger_transactions_total", "Ledger transactions committed");
+  metrics::Counter fsyncs = probe.counter("sc_ledger_fsyncs_total", "Journal fdatasync calls");
+  metrics::Counter fsyncs_skipped = probe.counter("sc_ledger_fsyncs_skipped_total",
+                                                  "Journal syncs skipped thanks to group commit");
+  metrics::Counter journal_bytes =
+      probe.counter("sc_ledger_journal_bytes_total", "Bytes appended to the journal");
 
   void countFailure(const std::string& code) {
     if (code == kUnavailable || code == kTimeout)
@@ -64,8 +79,6 @@ struct LedgerMetrics {
       failed_invalid.inc();
   }
 };
-
-LedgerMetrics& ledgerMetrics();
 
 inline uint64_t splitmix(uint64_t x) {
   x += 0x9E3779B97F4A7C15ull;
@@ -139,6 +152,20 @@ struct AssetTotals {
   Units total = 0, locked = 0;
 };
 
+// A settle or a credit, indexed at apply (live and on replay) for movementsSince(). A settle's
+// parties and assets are its DvP's, read from `dvps` (archived DvPs stay there).
+struct Movement {
+  int64_t offset = 0;
+  std::string update_id, command_id;
+  int64_t recorded_at_us = 0;
+  bool credit = false;
+  std::string contract_id;  // settle: the DvP settled; credit: the holding created
+  std::string remainder_dvp;
+  Decimal quantity, amount;  // settle (trade figures)
+  std::string owner, asset;  // credit
+  Units credited = 0;        // credit
+};
+
 struct FaultState {
   bool down = false;
   double error_rate = 0;
@@ -164,7 +191,7 @@ struct EmbeddedLedger::Impl {
   SystemClock system_clock;
   const Clock* clock = nullptr;
   std::shared_ptr<spdlog::logger> log = log::get("ledger");
-  LedgerMetrics& m = engine::ledgerMetrics();
+  LedgerMetrics m;
 
   std::vector<std::string> sync_names;
   std::unordered_map<std::string, int> sync_index;
@@ -187,6 +214,7 @@ struct EmbeddedLedger::Impl {
   std::unordered_map<std::string, Outcome> completions;
   std::unordered_set<std::string> fenced;  // command ids taken by a FenceCommand
   std::unordered_map<std::string, UpdateView> updates;
+  std::vector<engine::Movement> movements;  // settles and credits, in offset order
   std::vector<FaultState> faults;
   int fail_settle_at = -1;
   int last_settle_steps = 0;
@@ -240,6 +268,8 @@ struct EmbeddedLedger::Impl {
   Result<void> applyOp(const journal::Op& op, const std::string& command_id);
 
   Result<void> apply(Record&& rec);
+  // Adds a settle's or a credit's record to `movements` (others are ignored).
+  void indexMovement(const Record& rec);
 
   // Journals (buffered until flush) and applies a built record. Fails only, changing nothing, when
   // the encoded record exceeds max_record_bytes: every other check was done while building it.
@@ -252,8 +282,11 @@ struct EmbeddedLedger::Impl {
   // Stops this instance for good (caller holds mu).
   void haltLocked(std::string reason);
 
-  // Returns once journal bytes [0, target) are durable, sharing fdatasync calls (group commit).
+  // Returns once journal bytes [0, target) are durable, sharing fdatasync calls (group commit);
+  // with Options::defer_sync at once (the caller syncs through syncUpTo).
   Result<void> ensureDurable(uint64_t target);
+  // The group commit itself: one fdatasync for every caller waiting, halting on failure.
+  Result<void> syncUpTo(uint64_t target);
 
   // For queries: what a query saw under mu (everything written so far) is returned only once it
   // is durable, so a reader never observes state that a failed fdatasync then loses.

@@ -72,7 +72,18 @@ void EmbeddedLedger::Impl::haltLocked(std::string reason) {
 }
 
 Result<void> EmbeddedLedger::Impl::ensureDurable(uint64_t target) {
-  if (!journaling() || !opts.durable) return {};
+  if (opts.defer_sync) return {};  // the caller syncs (syncUpTo) before acting on it
+  return syncUpTo(target);
+}
+
+Result<void> EmbeddedLedger::Impl::syncUpTo(uint64_t target) {
+  if (!journaling() || !opts.durable) {
+    if (halted.load(std::memory_order_acquire)) {
+      std::lock_guard l(mu);
+      return checkUsable();
+    }
+    return {};
+  }
   if (synced.load(std::memory_order_acquire) >= target) {
     m.fsyncs_skipped.inc();
     return {};

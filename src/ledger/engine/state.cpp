@@ -172,10 +172,38 @@ Result<void> EmbeddedLedger::Impl::apply(Record&& rec) {
     u.command_id = rec.command_id;
     updates.emplace(rec.update_id, std::move(u));
   }
+  if (rec.offset > 0) indexMovement(rec);
   if (rec.completion && !rec.command_id.empty()) {
     completions.emplace(rec.command_id, std::move(*rec.completion));
   }
   return {};
+}
+
+void EmbeddedLedger::Impl::indexMovement(const Record& rec) {
+  Movement m;
+  m.offset = rec.offset;
+  m.update_id = rec.update_id;
+  m.command_id = rec.command_id;
+  m.recorded_at_us = rec.recorded_at_us;
+  if (rec.completion && !rec.completion->buyer_securities_contract_id.empty()) {
+    // Only a settle creates the buyer's securities holding (run(Settle)).
+    m.contract_id = rec.completion->contract_id;
+    m.remainder_dvp = rec.completion->remainder_dvp_contract_id;
+    m.quantity = rec.completion->quantity;
+    m.amount = rec.completion->amount;
+  } else if (rec.command_id.empty() && rec.ops.size() == 1) {
+    // credit(): one free holding created outside any command.
+    const auto* h = std::get_if<journal::CreateHoldingOp>(&rec.ops.front());
+    if (!h || h->lock_kind != LockKind::kNone) return;
+    m.credit = true;
+    m.contract_id = h->contract_id;
+    m.owner = h->owner;
+    m.asset = h->asset;
+    m.credited = h->units;
+  } else {
+    return;
+  }
+  movements.push_back(std::move(m));
 }
 
 HoldingView EmbeddedLedger::Impl::view(const Holding& h) const {

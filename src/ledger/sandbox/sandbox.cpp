@@ -4,16 +4,11 @@
 // the JSON Ledger API; splitting the handlers from their routes would scatter each path.
 #include "ledger/sandbox/sandbox.h"
 
-#include <fcntl.h>
 #include <openssl/sha.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <filesystem>
 
-#include "ledger/engine/journal.h"
 #include "ledger/sandbox/jwt.h"
 #include "ledger/sandbox/sandbox_internal.h"
 
@@ -259,34 +254,14 @@ Result<std::unique_ptr<Sandbox>> Sandbox::open(Options options) {
   eo.securities_issuer_party = options.securities_issuer_party;
   eo.cash_provider_party = options.cash_provider_party;
   // The engine writes its journal; the sandbox makes it durable after each request with its lock
-  // released (SandboxStore::sync, before its own records), so concurrent requests share the
-  // fdatasync instead of taking turns under the lock.
-  const bool journaled = options.durable && !options.data_dir.empty();
-  eo.durable = false;
+  // released (EmbeddedLedger::syncUpTo, then SandboxStore::sync for its own records), so
+  // concurrent requests share the fdatasync instead of taking turns under the lock.
+  eo.durable = options.durable && !options.data_dir.empty();
+  eo.defer_sync = true;
   eo.clock = options.clock;
   auto engine = EmbeddedLedger::open(eo);
   if (!engine) return engine.error();
   s->engine_ = std::move(*engine);
-  if (journaled) {
-    const std::string path = (std::filesystem::path(eo.data_dir) / journal::kJournalFile).string();
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-      return Error::transient(
-          kUnavailable, "cannot open the engine journal " + path + ": " + std::strerror(errno));
-    }
-    auto owned = std::shared_ptr<int>(new int(fd), [](int* f) {
-      ::close(*f);
-      delete f;
-    });
-    s->store_.setBeforeSync([owned, path]() -> Result<void> {
-      if (::fdatasync(*owned) != 0) {
-        return Error::transient(kUnavailable, "fdatasync of the engine journal " + path +
-                                                  " failed (" + std::strerror(errno) +
-                                                  "); what it covered may not be on disk");
-      }
-      return {};
-    });
-  }
   for (const auto& d : s->engine_->activeDvps()) s->noteDvp(d);
   for (const auto& h : s->engine_->allHoldings()) s->noteLock(h);
   if (auto r = s->store_.open(options.data_dir); !r) return r.error();
@@ -305,7 +280,7 @@ Result<std::unique_ptr<Sandbox>> Sandbox::open(Options options) {
     admin.participant_admin = true;
     if (auto r = s->store_.putUser(admin); !r) return r.error();
   }
-  s->store_.touch();  // the engine's journal as well
+  if (auto r = s->engine_->syncUpTo(s->engine_->journalPosition()); !r) return r.error();
   if (auto r = s->store_.sync(s->store_.version()); !r) return r.error();
   return s;
 }
@@ -367,11 +342,59 @@ Result<Sandbox::Caller> Sandbox::authenticate(const HttpRequest& r) {
   return Caller{it->second};
 }
 
+void Sandbox::failNextRequests(int n, int status, std::string path) {
+  std::lock_guard l(faults_mu_);
+  fail_path_ = std::move(path);
+  fail_status_.store(status);
+  fail_next_.store(n);
+}
+
+void Sandbox::mistypeNextResponses(std::string path, int n) {
+  std::lock_guard l(faults_mu_);
+  mistype_path_ = std::move(path);
+  mistype_next_.store(n);
+}
+
+namespace {
+// Every string of `j` as a number (its length): an answer outside the API's types.
+void mistype(Json& j) {
+  if (j.is_string()) {
+    j = j.get_ref<const std::string&>().size();
+  } else if (j.is_structured()) {
+    for (auto& v : j) mistype(v);
+  }
+}
+// Whether an armed fault (count `n`, path prefix `path`) takes this request; counts it down.
+bool takeFault(std::atomic<int>& n, const std::string& path, const std::string& target) {
+  int left = n.load();
+  if (left <= 0 || target.compare(0, path.size(), path) != 0) return false;
+  return n.compare_exchange_strong(left, left - 1);
+}
+}  // namespace
+
+std::optional<HttpReply> Sandbox::halted() {
+  std::optional<std::string> why = store_.failure();
+  if (!why) {
+    if (auto p = engine_->ping(); !p) why = p.error().message;
+  }
+  if (!why) return std::nullopt;
+  // A participant whose ledger API service stopped: retryable (UNAVAILABLE, 503).
+  auto e = daml::makeError(daml::kServiceNotRunning, daml::Category::kTransientServerFailure,
+                           "the ledger API service is not running: " + *why +
+                               "; restart the sandbox to replay what is durable");
+  e.context["service_name"] = "sc-ledger-sandbox";
+  return errorReply(e);
+}
+
 HttpReply Sandbox::handle(const HttpRequest& request) {
-  if (int n = fail_next_.load(); n > 0 && fail_next_.compare_exchange_strong(n, n - 1)) {
-    auto e = daml::makeError("SANDBOX_INJECTED_FAILURE", daml::Category::kTransientServerFailure,
-                             "injected failure (POST /sandbox/faults)");
-    return HttpReply{fail_status_.load(), daml::render(e).dump(), false};
+  if (fail_next_.load() > 0) {
+    std::unique_lock l(faults_mu_);
+    if (takeFault(fail_next_, fail_path_, request.target)) {
+      l.unlock();
+      auto e = daml::makeError("SANDBOX_INJECTED_FAILURE", daml::Category::kTransientServerFailure,
+                               "injected failure (POST /sandbox/faults)");
+      return HttpReply{fail_status_.load(), daml::render(e).dump(), false};
+    }
   }
   std::string path = request.target;
   std::map<std::string, std::string> query;
@@ -380,23 +403,47 @@ HttpReply Sandbox::handle(const HttpRequest& request) {
     path.resize(q);
   }
   HttpReply reply;
-  uint64_t version = 0;
+  uint64_t version = 0, journal = 0;
+  bool answered_from_state = false;  // what it saw or wrote must be durable before the answer
   {
     std::lock_guard lock(mu_);
-    reply = route(request, path, query);
-    if (request.method != "GET") store_.touch();  // it may have written the engine's journal
+    // Once a sync failed, nothing is served (as the engine halts itself): a command executed now
+    // could take effect in memory, or reach the disk without its record, and never be answered.
+    // (The health endpoints read no ledger state: they answer, and need no sync, either way.)
+    const bool health = path == "/livez" || path == "/readyz";
+    auto stopped = health ? std::nullopt : halted();
+    reply = stopped ? *stopped : route(request, path, query);
+    // What this request saw or wrote: the engine's journal and the sandbox's records so far.
     version = store_.version();
+    journal = engine_->journalPosition();
+    answered_from_state = !stopped && !health;
   }
-  // What this request wrote or read is answered only once it is on disk. The lock is free
-  // meanwhile, so the requests that queued behind this one share its fdatasync.
-  if (auto synced = store_.sync(version); !synced)
-    reply = errorReply(cantonErrorOf(synced.error()));
+  // What this request wrote or read is answered only once it is on disk: the engine's journal
+  // first (an effect before its record), then the sandbox's records. The lock is free meanwhile,
+  // so the requests that queued behind this one share these fdatasyncs (group commit).
+  if (answered_from_state) {
+    if (auto synced = engine_->syncUpTo(journal); !synced) {
+      reply = errorReply(cantonErrorOf(synced.error()));
+    } else if (auto stored = store_.sync(version); !stored) {
+      reply = errorReply(cantonErrorOf(stored.error()));
+    }
+  }
   if (reply.status >= 400) {
     // Correlation id, as a participant adds to every error.
     Json body = Json::parse(reply.body, nullptr, false);
     if (body.is_object() && body.contains("code")) {
       body["correlationId"] = "sandbox-" + std::to_string(++correlation_);
       reply.body = body.dump();
+    }
+  } else if (mistype_next_.load() > 0) {
+    std::unique_lock l(faults_mu_);
+    if (takeFault(mistype_next_, mistype_path_, request.target)) {
+      l.unlock();
+      Json body = Json::parse(reply.body, nullptr, false);
+      if (!body.is_discarded()) {
+        mistype(body);
+        reply.body = body.dump();
+      }
     }
   }
   return reply;
@@ -466,6 +513,7 @@ HttpReply Sandbox::route(const HttpRequest& r, const std::string& path,
     if (path == "/v2/commands/completions") return completions(c, body, query);
     if (path == "/v2/state/active-contracts") return activeContracts(c, body);
     if (path == "/v2/updates/update-by-id") return updateById(c, body);
+    if (path == "/v2/updates") return updates(c, body, query);
     if (path == "/v2/events/events-by-contract-id") return eventsByContractId(c, body);
     if (path == "/sandbox/faults") return faults(c, body);
   }
@@ -616,12 +664,22 @@ HttpReply Sandbox::oauthToken(const std::string& form) {
                         {"expires_in", opts_.oauth_token_ttl_seconds}});
 }
 
-HttpReply Sandbox::faults(const Caller& c, const Json& body) {
+HttpReply Sandbox::faults(const Caller& c, const Json& body) try {
   if (!c.user.participant_admin) return permissionDenied("fault injection needs ParticipantAdmin");
   if (body.contains("drop_committed_responses"))
     dropNextCommittedResponses(body.value("drop_committed_responses", 0));
   if (body.contains("fail_next_requests"))
-    failNextRequests(body.value("fail_next_requests", 0), body.value("fail_status", 503));
+    failNextRequests(body.value("fail_next_requests", 0), body.value("fail_status", 503),
+                     body.value("fail_path", ""));
+  if (body.contains("mistyped_responses")) {
+    const Json& m = body["mistyped_responses"];
+    if (!m.is_object())
+      return invalidArgument("'mistyped_responses' must be {\"path\", \"count\"}");
+    mistypeNextResponses(m.value("path", ""), m.value("count", 0));
+  }
+  if (body.contains("inactive_contract_verdicts"))
+    inactiveContractVerdicts(body.value("inactive_contract_verdicts", 0));
+  if (body.contains("fail_store_syncs")) failNextStoreSyncs(body.value("fail_store_syncs", 0));
   if (body.contains("outage")) {
     const Json& o = body["outage"];
     std::string alias = synchronizerAlias(o.value("synchronizer", ""));
@@ -634,6 +692,8 @@ HttpReply Sandbox::faults(const Caller& c, const Json& body) {
     }
   }
   return jsonReply(200, Json::object());
+} catch (const Json::exception& e) {  // a field of the wrong type
+  return invalidArgument(std::string("fault injection: ") + e.what());
 }
 
 }  // namespace sc::ledger::sandbox

@@ -69,10 +69,20 @@ class Sandbox {
   // Fault injection (also reachable through POST /sandbox/faults, ParticipantAdmin only).
   void dropNextCommittedResponses(int n) { drop_committed_.store(n); }
   int oauthTokensIssued() const { return oauth_issued_.load(); }
-  void failNextRequests(int n, int status) {
-    fail_next_.store(n);
-    fail_status_.store(status);
-  }
+  // The next `n` requests (whose path starts with `path`, when given) fail with `status` and a
+  // retryable JsCantonError, without being handled.
+  void failNextRequests(int n, int status, std::string path = {});
+  // The next `n` answers to `path` come back with every JSON string turned into a number (a
+  // participant or proxy answering outside the API's types): for clients' robustness.
+  void mistypeNextResponses(std::string path, int n);
+  // The next `n` submissions that name a contract consumed since it was created answer
+  // LOCAL_VERDICT_INACTIVE_CONTRACTS instead of CONTRACT_NOT_FOUND, as a participant does when
+  // the consuming transaction was still in flight when this one was interpreted (the race is
+  // lost at confirmation, not at interpretation).
+  void inactiveContractVerdicts(int n) { inactive_verdicts_.store(n); }
+  // The next `n` fdatasyncs of the sandbox's own records fail with EIO (the engine's journal
+  // has its own: engine().failNextSyncs). The first failure halts the sandbox.
+  void failNextStoreSyncs(int n) { store_.failNextSyncs(n); }
 
  private:
   struct Caller;
@@ -98,6 +108,10 @@ class Sandbox {
                         const std::map<std::string, std::string>& query);
   HttpReply activeContracts(const Caller& c, const daml::Json& body);
   HttpReply updateById(const Caller& c, const daml::Json& body);
+  // POST /v2/updates (sandbox_updates.cpp): the rendered transactions and reassignments in an
+  // offset range, for the reconciler's reads of settles and credits.
+  HttpReply updates(const Caller& c, const daml::Json& body,
+                    const std::map<std::string, std::string>& query);
   HttpReply eventsByContractId(const Caller& c, const daml::Json& body);
   HttpReply faults(const Caller& c, const daml::Json& body);
   HttpReply oauthToken(const std::string& form);
@@ -138,9 +152,18 @@ class Sandbox {
   std::map<std::string, std::set<std::string>> locks_by_dvp_;
   // Bearer token -> (the second it was verified in, its user).
   std::map<std::string, std::pair<int64_t, std::string>> verified_;
+  // A command is refused, before it can take effect, once a sync of the engine's journal or of
+  // the sandbox's records has failed: what it would write could not be made durable.
+  std::optional<HttpReply> halted();
+  // CONTRACT_NOT_FOUND for an input contract that is gone, or the armed inactive-contract verdict.
+  HttpReply contractGone(const std::string& cid);
   std::atomic<int> drop_committed_{0};
   std::atomic<int> fail_next_{0};
   std::atomic<int> fail_status_{503};
+  std::atomic<int> inactive_verdicts_{0};
+  std::atomic<int> mistype_next_{0};
+  std::mutex faults_mu_;  // the paths below
+  std::string fail_path_, mistype_path_;
   std::atomic<uint64_t> correlation_{0};
   std::atomic<int> oauth_issued_{0};
 };

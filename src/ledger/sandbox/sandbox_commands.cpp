@@ -348,6 +348,22 @@ Json Sandbox::createdEvent(const Contract& k, int64_t offset, int node_id,
 
 // ---- commands -------------------------------------------------------------------------------
 
+HttpReply Sandbox::contractGone(const std::string& cid) {
+  const auto* ev = store_.contractEvents(cid);
+  int n = inactive_verdicts_.load();
+  if (ev && ev->created.is_object() && n > 0 &&
+      inactive_verdicts_.compare_exchange_strong(n, n - 1)) {
+    // Canton's LocalReject.InactiveContracts: the contract existed and another transaction
+    // consumed it while this one was in flight.
+    auto e = daml::makeError(daml::kLocalVerdictInactiveContracts,
+                             Category::kInvalidGivenCurrentSystemStateResourceMissing,
+                             "Rejected transaction is referring to inactive contracts " + cid);
+    e.resources.emplace_back("CONTRACT_ID", cid);
+    return errorReply(e);
+  }
+  return contractNotFound(cid);
+}
+
 HttpReply Sandbox::submit(const Caller& c, const Json& cmds, int shape) {
   if (!cmds.is_object()) return invalidArgument("'commands' must be a JsCommands object");
   const std::string command_id = cmds.value("commandId", "");
@@ -479,7 +495,7 @@ HttpReply Sandbox::submit(const Caller& c, const Json& cmds, int shape) {
           return invalidArgument(choice + " is not a choice of " + daml::moduleEntity(p.tmpl));
         }
         auto h = engine_->holdingById(p.contract_id);
-        if (!h || h->locked || h->in_flight) return contractNotFound(p.contract_id);
+        if (!h || h->locked || h->in_flight) return contractGone(p.contract_id);
         auto k = contract(p.contract_id);
         if (!k || k->tmpl != p.tmpl) return contractNotFound(p.contract_id);
         if (!contains(act_as, h->owner))
@@ -526,7 +542,7 @@ HttpReply Sandbox::submit(const Caller& c, const Json& cmds, int shape) {
         } else if (p.choice == daml::kChoiceReleaseSecurities ||
                    p.choice == daml::kChoiceReleaseCash) {
           auto h = engine_->holdingById(p.contract_id);
-          if (!h || !h->locked) return contractNotFound(p.contract_id);
+          if (!h || !h->locked) return contractGone(p.contract_id);
           if (!contains(act_as, h->owner))
             return authorizationError("{" + h->owner + "} for exercise of " + p.choice);
           if (!dvp_id.empty() && dvp_id != h->lock_dvp_contract_id)
@@ -538,7 +554,7 @@ HttpReply Sandbox::submit(const Caller& c, const Json& cmds, int shape) {
         }
       }
       auto d = engine_->dvp(dvp_id);
-      if (!d || !*d || ((settle || cancel) && !(*d)->active)) return contractNotFound(dvp_id);
+      if (!d || !*d || ((settle || cancel) && !(*d)->active)) return contractGone(dvp_id);
       const DvpView& v = **d;
       if ((settle || cancel)) {
         if (auto m = missing({v.buyer, v.seller}, act_as); !m.empty()) {
@@ -572,10 +588,10 @@ HttpReply Sandbox::submit(const Caller& c, const Json& cmds, int shape) {
         auto named_sec = stringList(head.argument, "securities_locks");
         auto named_cash = stringList(head.argument, "cash_locks");
         for (const auto& cid : named_sec) {
-          if (!contains(sec_locks, cid)) return contractNotFound(cid);
+          if (!contains(sec_locks, cid)) return contractGone(cid);
         }
         for (const auto& cid : named_cash) {
-          if (!contains(cash_locks, cid)) return contractNotFound(cid);
+          if (!contains(cash_locks, cid)) return contractGone(cid);
         }
         if (named_sec.empty()) return interpretationError("no securities locked");
         if (named_cash.empty()) return interpretationError("no cash locked");
@@ -826,6 +842,12 @@ HttpReply Sandbox::completions(const Caller& c, const Json& body,
   if (user != c.user.id && !c.user.participant_admin)
     return permissionDenied("completions of another user need ParticipantAdmin");
   const int64_t begin = body.value("beginExclusive", int64_t{0});
+  if (begin > engine_->ledgerEnd()) {
+    return errorReply(daml::kOffsetAfterLedgerEnd,
+                      Category::kInvalidGivenCurrentSystemStateSeekAfterEnd,
+                      "Begin offset (" + std::to_string(begin) + ") is after ledger end (" +
+                          std::to_string(engine_->ledgerEnd()) + ")");
+  }
   size_t limit = SIZE_MAX;
   if (auto it = query.find("limit"); it != query.end()) {
     try {
@@ -863,7 +885,7 @@ HttpReply Sandbox::completions(const Caller& c, const Json& body,
 HttpReply Sandbox::activeContracts(const Caller& c, const Json& body) {
   const int64_t at = body.value("activeAtOffset", int64_t{0});
   if (at > engine_->ledgerEnd()) {
-    return errorReply("OFFSET_AFTER_LEDGER_END",
+    return errorReply(daml::kOffsetAfterLedgerEnd,
                       Category::kInvalidGivenCurrentSystemStateSeekAfterEnd,
                       "activeAtOffset " + std::to_string(at) + " is after the ledger end " +
                           std::to_string(engine_->ledgerEnd()));

@@ -125,9 +125,8 @@ Result<void> SandboxStore::sync(uint64_t upto) {
     sync_error_ = std::move(what);
     return Error::transient("ledger_unavailable", sync_error_);
   };
-  if (before_sync_) {
-    if (auto r = before_sync_(); !r) return fail(r.error().message);
-  }
+  if (fd_ >= 0 && fail_syncs_left_.load() > 0 && fail_syncs_left_.fetch_sub(1) > 0)
+    return fail("cannot sync " + path_ + ": " + std::strerror(EIO) + " (injected)");
   if (fd_ >= 0 && ::fdatasync(fd_) != 0)
     return fail("cannot sync " + path_ + ": " + std::strerror(errno));
   synced_.store(version);

@@ -7,7 +7,6 @@
 // makes after each request with its lock released, so that concurrent requests share one
 // fdatasync (group commit): a request is answered only once its records are on disk.
 #include <atomic>
-#include <functional>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -61,19 +60,16 @@ class SandboxStore {
   // The completion of a command id, if one was recorded.
   const CompletionRecord* completionOf(const std::string& command_id) const;
   // Records are applied and written at once, and made durable by sync(). version() counts the
-  // records (and touch()es: a change elsewhere, e.g. the engine's journal); sync(v) returns once
-  // everything up to version v is durable: it runs `before_sync` (the engine journal's
-  // fdatasync: the effect first, then its record) and fdatasyncs the file, once for every caller
-  // waiting meanwhile (group commit). A failed write or sync fails every later sync: nothing
-  // unsynced is ever acknowledged. Thread-safe.
+  // records; sync(v) returns once every record up to version v is durable, with one fdatasync for
+  // every caller waiting meanwhile (group commit). The Sandbox syncs the engine's journal first
+  // (EmbeddedLedger::syncUpTo: the effect before its record). A failed write or sync fails every
+  // later sync: nothing unsynced is ever acknowledged. Thread-safe.
   uint64_t version() const { return version_.load(); }
-  void touch() { ++version_; }
-  void setBeforeSync(std::function<Result<void>()> before_sync) {
-    before_sync_ = std::move(before_sync);
-  }
   Result<void> sync(uint64_t upto);
-  // The first failed sync, if any.
+  // The first failed write or sync, if any.
   std::optional<std::string> failure();
+  // Fault injection: the next `n` fdatasyncs fail with EIO (the first failure is final).
+  void failNextSyncs(int n) { fail_syncs_left_.store(n); }
   // Events per contract id: its CreatedEvent (and synchronizer), its ArchivedEvent if any.
   struct ContractEvents {
     Json created, archived;
@@ -93,7 +89,7 @@ class SandboxStore {
   std::atomic<uint64_t> version_{0}, synced_{0};
   std::mutex sync_mu_;      // one sync at a time
   std::string sync_error_;  // the first failed sync (under sync_mu_)
-  std::function<Result<void>()> before_sync_;
+  std::atomic<int> fail_syncs_left_{0};
   std::map<std::string, size_t> completion_by_command_;
   std::map<std::string, User> users_;
   std::map<std::string, bool> asset_cash_;
