@@ -57,6 +57,7 @@ Result<Account> PgAccountRepository::create(const Account& a) {
 }
 
 Result<std::optional<Account>> PgAccountRepository::find(const std::string& account_id) {
+  metrics::ScopedTimer timed(metrics().db_accounts);
   return counted([&]() -> Result<std::optional<Account>> {
     auto lease = pool_.lease();
     if (!lease.ok()) return lease.error();
@@ -73,6 +74,7 @@ Result<std::optional<Account>> PgAccountRepository::find(const std::string& acco
 
 Result<std::vector<Account>> PgAccountRepository::findMany(std::span<const std::string> ids) {
   if (ids.empty()) return std::vector<Account>{};
+  metrics::ScopedTimer timed(metrics().db_accounts);
   return counted([&]() -> Result<std::vector<Account>> {
     auto lease = pool_.lease();
     if (!lease.ok()) return lease.error();

@@ -8,6 +8,7 @@
 #include "store/audit_repository.h"
 #include "store/pg_repositories.h"
 #include "store/pool.h"
+#include "store/rejection_repository.h"
 
 namespace sc::store {
 
@@ -25,6 +26,7 @@ class Database {
   OutboxRepository& outbox() { return outbox_; }
   AuditRepository& audit() { return audit_; }
   CreditRequestRepository& creditRequests() { return credit_requests_; }
+  RejectionRepository& rejections() { return rejections_; }
 
  private:
   Database(const std::string& conninfo, int pool_size)
@@ -33,7 +35,8 @@ class Database {
         accounts_(pool_),
         outbox_(pool_),
         audit_(pool_),
-        credit_requests_(pool_) {}
+        credit_requests_(pool_),
+        rejections_(pool_) {}
 
   pg::ConnectionPool pool_;
   PgSettlementRepository settlements_;
@@ -41,6 +44,7 @@ class Database {
   PgOutboxRepository outbox_;
   PgAuditRepository audit_;
   PgCreditRequestRepository credit_requests_;
+  PgRejectionRepository rejections_;
 };
 
 }  // namespace sc::store

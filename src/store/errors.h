@@ -24,5 +24,9 @@ inline constexpr std::string_view kAccountExists = "account_exists";  // Account
 // Another account already uses this canton_party (AccountRepository::create).
 inline constexpr std::string_view kPartyTaken = "canton_party_taken";
 inline constexpr std::string_view kUnknownAccount = reason::kUnknownAccount;  // setStatus of none
+// Reconciliation findings (reconciliation_repository.cpp): no finding with that id; a finding
+// that is no longer open (resolved or acknowledged already) cannot be acknowledged.
+inline constexpr std::string_view kFindingNotFound = "finding_not_found";
+inline constexpr std::string_view kFindingNotOpen = "finding_not_open";
 
 }  // namespace sc::store

@@ -14,6 +14,7 @@ const std::string kPending = "SELECT " + std::string(codec::kEventColumns) +
 
 Result<std::vector<SettlementEvent>> PgOutboxRepository::pending(int limit) {
   if (limit <= 0) return std::vector<SettlementEvent>{};
+  metrics::ScopedTimer timed(metrics().db_outbox_pending);
   auto lease = pool_.lease();
   if (!lease.ok()) {
     metrics().errors.inc();
@@ -45,6 +46,7 @@ Result<void> PgOutboxRepository::markPublished(std::span<const int64_t> position
     array += std::to_string(positions[i]);
   }
   array.push_back('}');
+  metrics::ScopedTimer timed(metrics().db_outbox_mark_published);
   auto lease = pool_.lease();
   if (!lease.ok()) {
     metrics().errors.inc();
@@ -60,6 +62,7 @@ Result<void> PgOutboxRepository::markPublished(std::span<const int64_t> position
 }
 
 Result<int64_t> PgOutboxRepository::backlog() {
+  metrics::ScopedTimer timed(metrics().db_outbox_backlog);
   auto lease = pool_.lease();
   if (!lease.ok()) {
     metrics().errors.inc();

@@ -52,6 +52,23 @@ struct ListQuery {
   }
   std::vector<Status> statuses;              // empty: any
   std::optional<Date> start_date, end_date;  // inclusive, on settlement_date
+  // Stuck settlements (the dashboard's list): active ones (neither settled nor failed) that are
+  // past their deadline (CONFIRMED excepted: it cannot fail and may wait days for its settlement
+  // date), or waiting for a retry (next attempt after `now`, step attempts made), or whose
+  // current step has been attempted at least `min_step_attempts` times.
+  struct Stuck {
+    Timestamp now{};
+    int min_step_attempts = 3;
+  };
+  std::optional<Stuck> stuck;
+  // Whether `stuck` admits this settlement (in-memory stores; the SQL says the same).
+  bool stuckMatches(const Settlement& s) const {
+    if (!stuck) return true;
+    if (s.status == Status::kSettled || s.status == Status::kFailed) return false;
+    return (s.status != Status::kConfirmed && s.deadline_at < stuck->now) ||
+           (s.step_attempt > 0 && s.next_attempt_at > stuck->now) ||
+           s.step_attempt >= stuck->min_step_attempts;
+  }
   // Keyset pagination: only settlements after this one in the list's order (created_at desc,
   // id desc), found through the (created_at, id) index however deep the page is.
   struct After {

@@ -74,6 +74,7 @@ Result<std::vector<IntakeOutcome>> PgSettlementRepository::intake(std::span<cons
                                                                   Timestamp now,
                                                                   Duration deadline) {
   if (trades.empty()) return std::vector<IntakeOutcome>{};
+  metrics::ScopedTimer timed(metrics().db_intake);
   return withRetry([&] { return intakeOnce(trades, now, deadline); });
 }
 

@@ -43,15 +43,18 @@ Result<std::optional<Settlement>> findOne(pg::ConnectionPool& pool, const std::s
 }  // namespace
 
 Result<std::optional<Settlement>> PgSettlementRepository::find(const Uuid& id) {
+  metrics::ScopedTimer timed(metrics().db_read);
   return findOne(pool_, kFindById, id.canonical());
 }
 
 Result<std::optional<Settlement>> PgSettlementRepository::findByTradeId(
     const std::string& trade_id) {
+  metrics::ScopedTimer timed(metrics().db_read);
   return findOne(pool_, kFindByTradeId, trade_id);
 }
 
 Result<SettlementPage> PgSettlementRepository::list(const ListQuery& q) {
+  metrics::ScopedTimer timed(metrics().db_read);
   // The WHERE clause names only the filters given, so the planner can use their indexes.
   std::string where;
   Params params;
@@ -82,6 +85,16 @@ Result<SettlementPage> PgSettlementRepository::list(const ListQuery& q) {
   if (q.end_date) {
     params.emplace_back(codec::date(*q.end_date));
     add("settlement_date <= $" + std::to_string(params.size()) + "::date");
+  }
+  if (q.stuck) {
+    // ListQuery::stuckMatches in SQL. Active rows only, like settlements_due_idx.
+    params.emplace_back(codec::timestamp(q.stuck->now));
+    const std::string now = "$" + std::to_string(params.size()) + "::timestamptz";
+    params.emplace_back(std::to_string(q.stuck->min_step_attempts));
+    const std::string attempts = "$" + std::to_string(params.size()) + "::int";
+    add("status NOT IN ('settled', 'failed') AND ((status <> 'confirmed' AND deadline_at < " + now +
+        ") OR (step_attempt > 0 AND next_attempt_at > " + now + ") OR step_attempt >= " + attempts +
+        ")");
   }
   // The total stops counting past kListCountCap matches (one more row says "capped").
   std::string count_sql = "SELECT count(*) FROM (SELECT 1 FROM settlements " + where + " LIMIT " +
@@ -126,6 +139,7 @@ Result<SettlementPage> PgSettlementRepository::list(const ListQuery& q) {
 }
 
 Result<std::vector<SettlementEvent>> PgSettlementRepository::events(const Uuid& settlement_id) {
+  metrics::ScopedTimer timed(metrics().db_read);
   return withRetry([&]() -> Result<std::vector<SettlementEvent>> {
     auto lease = pool_.lease();
     if (!lease.ok()) return lease.error();
@@ -142,6 +156,7 @@ Result<std::vector<SettlementEvent>> PgSettlementRepository::events(const Uuid& 
 }
 
 Result<std::vector<std::pair<Status, int64_t>>> PgSettlementRepository::countByStatus() {
+  metrics::ScopedTimer timed(metrics().db_read);
   return withRetry([&]() -> Result<std::vector<std::pair<Status, int64_t>>> {
     auto lease = pool_.lease();
     if (!lease.ok()) return lease.error();
@@ -157,6 +172,7 @@ Result<std::vector<std::pair<Status, int64_t>>> PgSettlementRepository::countByS
 }
 
 Result<int64_t> PgSettlementRepository::countPending() {
+  metrics::ScopedTimer timed(metrics().db_read);
   return withRetry([&]() -> Result<int64_t> {
     auto lease = pool_.lease();
     if (!lease.ok()) return lease.error();

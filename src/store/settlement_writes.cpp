@@ -26,9 +26,10 @@ namespace {
 // A lease's end is set and judged by the database's clock (clock_timestamp(), the lease passed as
 // microseconds), never by the caller's: with several instances (DESIGN §8), one whose clock runs
 // ahead would otherwise take leases that have not ended, and one whose clock runs behind would hand
-// out leases that have already ended for the others. Whether a row is due still compares
-// next_attempt_at (written by the workflow from its clock) with the caller's `now`: skew can move
-// a retry, not break a lease.
+// out leases that have already ended for the others. Whether a row is due compares
+// next_attempt_at with `now`, both read from the workflow's clock, which is the database's too
+// (DatabaseClock: sampled from clock_timestamp(), advanced on the host's steady clock): instances
+// agree on it within the sampling error, and a host's own clock, or a step of it, moves neither.
 const std::string kLeaseDue =
     "UPDATE settlements SET lease_until = clock_timestamp() + $2::bigint * interval '1 "
     "microsecond',"
@@ -45,6 +46,7 @@ const std::string kLeaseDue =
 Result<std::vector<Settlement>> PgSettlementRepository::leaseDue(Timestamp now, int limit,
                                                                  Duration lease_for) {
   if (limit <= 0) return std::vector<Settlement>{};
+  metrics::ScopedTimer timed(metrics().db_lease_due);
   return withRetry([&]() -> Result<std::vector<Settlement>> {
     auto lease = pool_.lease();
     if (!lease.ok()) return lease.error();
@@ -227,6 +229,7 @@ Result<std::vector<bool>> PgSettlementRepository::write(std::span<const StateWri
     }
   }
   if (writes.empty()) return std::vector<bool>{};
+  metrics::ScopedTimer timed(metrics().db_write);
   return withRetry([&] { return writeOnce(writes); });
 }
 

@@ -177,5 +177,66 @@ TEST_F(List, SameCreatedAtIsOrderedByIdDescending) {
   EXPECT_EQ(p.settlements[1].id, std::min(a.id, b.id));
 }
 
+// The dashboard's stuck list: active settlements past their deadline (CONFIRMED excepted), waiting
+// for a retry, or with many attempts at their step; never settled or failed ones.
+TEST_F(List, StuckMatchesPastDeadlineRetryingOrManyStepAttempts) {
+  auto current = [&](int i) {
+    auto s = repo().find(all_[static_cast<size_t>(i)].id);
+    EXPECT_TRUE(s.ok() && s->has_value());
+    return **s;
+  };
+  auto write = [&](std::vector<store::StateWrite> w) {
+    auto r = repo().write(w);
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    for (bool held : *r) ASSERT_TRUE(held);
+  };
+  Settlement retrying = current(1);  // pending, its first retry due at 120 s
+  retrying.step_attempt = 1;
+  retrying.next_attempt_at = at(120);
+  retrying.last_error = "ledger unavailable";
+  write({{retrying, Status::kPending}});
+  Settlement attempted = current(2);  // pending, three attempts made, due now
+  attempted.step_attempt = 3;
+  attempted.next_attempt_at = at(10);
+  write({{attempted, Status::kPending}});
+  Settlement failed = current(4);
+  failed.status = Status::kFailed;
+  failed.failure_code = "insufficient_securities";
+  failed.failed_at = at(50);
+  write({{failed, Status::kPending}});
+  // trd_07 confirmed (in one chained write), waiting for a later settlement date.
+  std::vector<store::StateWrite> chain;
+  Settlement c = current(7);
+  for (Status to : {Status::kInitiated, Status::kSellerSecuritiesLocked, Status::kBuyerCashLocked,
+                    Status::kExecuting, Status::kConfirmed}) {
+    Status from = c.status;
+    c.status = to;
+    chain.push_back({c, from});
+  }
+  write(chain);
+
+  store::ListQuery q;
+  q.stuck = store::ListQuery::Stuck{at(60)};
+  EXPECT_EQ(tradeIds(list(q)), (std::vector<std::string>{"trd_02", "trd_01"}));
+  q.stuck = store::ListQuery::Stuck{at(200)};  // trd_01's retry is due: no longer waiting
+  EXPECT_EQ(tradeIds(list(q)), (std::vector<std::string>{"trd_02"}));
+  q.stuck->min_step_attempts = 1;
+  EXPECT_EQ(tradeIds(list(q)), (std::vector<std::string>{"trd_02", "trd_01"}));
+  // Past every deadline (5 minutes after creation): every active one but the confirmed trd_07;
+  // the failed trd_04 is not stuck, it rests.
+  q.stuck = store::ListQuery::Stuck{at(400)};
+  auto p = list(q);
+  EXPECT_EQ(p.total, 10);
+  auto ids = tradeIds(p);
+  EXPECT_EQ(std::count(ids.begin(), ids.end(), "trd_07"), 0);
+  EXPECT_EQ(std::count(ids.begin(), ids.end(), "trd_04"), 0);
+  // It combines with the other filters and the account scope like any filter.
+  q.statuses = {Status::kInitiated};
+  EXPECT_EQ(tradeIds(list(q)), (std::vector<std::string>{"trd_09", "trd_06", "trd_03", "trd_00"}));
+  q.statuses = {Status::kPending};
+  q.visible_accounts = std::vector<std::string>{"acc_b"};  // acc_b buys in trd_01 and trd_10
+  EXPECT_EQ(tradeIds(list(q)), (std::vector<std::string>{"trd_10", "trd_01"}));
+}
+
 }  // namespace
 }  // namespace sc::test

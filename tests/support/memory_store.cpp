@@ -154,6 +154,7 @@ Result<store::SettlementPage> MemoryStore::list(const store::ListQuery& q) {
       continue;
     if (q.start_date && s.trade.settlement_date < *q.start_date) continue;
     if (q.end_date && s.trade.settlement_date > *q.end_date) continue;
+    if (!q.stuckMatches(s)) continue;
     all.push_back(s);
     all.back().lease_token = Uuid();
   }
