@@ -11,4 +11,9 @@ namespace sc {
 // backslash) as \xNN, "..." when cut.
 std::string quoteForMessage(std::string_view text, size_t max_bytes = 40);
 
+// The length of the well-formed UTF-8 sequence starting at s[i] (RFC 3629: shortest form, no
+// UTF-16 surrogates, at most U+10FFFF), 1 to 4; 0 when none starts there (a stray continuation
+// byte, an invalid lead, a cut or malformed sequence). U+0000 counts as a sequence of 1.
+size_t utf8SequenceLength(std::string_view s, size_t i);
+
 }  // namespace sc

@@ -292,4 +292,14 @@ std::string encodeTrade(const Trade& t) {
   return j.dump();
 }
 
+std::string readableTradeId(std::string_view json) {
+  FlatObjectSax sax;
+  bool parsed = nlohmann::json::sax_parse(json.begin(), json.end(), &sax,
+                                          nlohmann::json::input_format_t::json, true);
+  if (!parsed || !sax.top_is_object) return {};
+  const Value* v = Reader(sax).find("trade_id");
+  if (!v || v->kind != Value::kString || !isValidExternalId(v->text)) return {};
+  return v->text;
+}
+
 }  // namespace sc

@@ -1,6 +1,7 @@
 #pragma once
 // The trade event of DESIGN §3 and its stateless validation. Stateful rules (unknown/inactive
 // account, trade_conflict) are applied by the intake against the store.
+#include <array>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -55,6 +56,15 @@ inline constexpr std::string_view kSettlementDateBeforeTradeDate =
 inline constexpr std::string_view kUnknownAccount = "unknown_account";
 inline constexpr std::string_view kInactiveAccount = "inactive_account";
 inline constexpr std::string_view kTradeConflict = "trade_conflict";
+// Every code above: what a rejected trade can carry (GET /rejections?reason= accepts these).
+inline constexpr std::array<std::string_view, 21> kAll = {
+    kInvalidJson,       kMissingField,      kInvalidFieldType,
+    kInvalidEventType,  kInvalidId,         kInvalidDecimal,
+    kDecimalTooPrecise, kDecimalOutOfRange, kNonPositiveQuantity,
+    kNonPositiveAmount, kNonPositivePrice,  kAmountMismatch,
+    kSelfTrade,         kInvalidSymbol,     kUnknownSymbol,
+    kInvalidDate,       kInvalidTimestamp,  kSettlementDateBeforeTradeDate,
+    kUnknownAccount,    kInactiveAccount,   kTradeConflict};
 }  // namespace reason
 
 struct TradeRules {
@@ -69,5 +79,10 @@ Result<Trade> decodeTrade(std::string_view json, const TradeRules& rules = {});
 
 // Canonical JSON of a trade (decimals as 8-dp strings), as stored and echoed back.
 std::string encodeTrade(const Trade& t);
+
+// The trade_id of an event that decodeTrade rejected, when it can still be read: a JSON object
+// whose "trade_id" member is a valid external id. Empty otherwise (malformed JSON, absent, not a
+// string, not an id). Rejections name the trade by it (dead letters, GET /rejections).
+std::string readableTradeId(std::string_view json);
 
 }  // namespace sc

@@ -96,23 +96,6 @@ OutboxRelay::OutboxRelay(KafkaOptions options, store::OutboxRepository& outbox, 
       outbox_(outbox),
       clock_(clock),
       deliveries_(std::make_unique<Deliveries>()) {
-  metrics::registerCounter("sc_relay_published_total", "Settlement events delivered to Kafka",
-                           &metrics_.published);
-  metrics::registerCounter("sc_relay_delivery_failures_total",
-                           "Event deliveries that failed (retried)", &metrics_.delivery_failures);
-  metrics::registerCounter("sc_relay_store_errors_total", "Outbox reads/updates that failed",
-                           &metrics_.store_errors);
-  metrics::registerCounter("sc_relay_batches_total", "Outbox batches relayed", &metrics_.batches);
-  metrics::registerCounter("sc_relay_producer_restarts_total",
-                           "Producers replaced after a fatal error", &metrics_.producer_restarts);
-  metrics::registerGauge("sc_relay_last_batch_size", "Events in the last relayed batch",
-                         &metrics_.backlog);
-  metrics::registerGauge("sc_relay_leader",
-                         "1 while this instance is the active outbox relay, 0 while standby",
-                         &metrics_.leader);
-  metrics::registerCounter("sc_relay_leadership_changes_total",
-                           "Outbox relay leadership taken or lost by this instance",
-                           &metrics_.leadership_changes);
   metrics_.leader.set(1);  // until electWith(): the only relay
 }
 
@@ -329,6 +312,7 @@ void OutboxRelay::run() {
     }
     auto& events = *batch;
     metrics_.backlog.set(static_cast<int64_t>(events.size()));
+    metrics_.batch_size.observe(static_cast<double>(events.size()));
     d.reset(events.size());
     std::vector<std::string> keys;
     keys.reserve(events.size());

@@ -36,11 +36,27 @@
 
 namespace sc::messaging {
 
+// The relay's probe (STYLE 8): one per OutboxRelay, its series removed with it.
 struct RelayMetrics {
-  metrics::Counter published, delivery_failures, store_errors, batches, producer_restarts;
-  metrics::Gauge backlog;
-  metrics::Gauge leader;                // 1 while this relay is the active one
-  metrics::Counter leadership_changes;  // leadership taken or lost
+  metrics::Probe probe{"relay"};
+  metrics::Counter published =
+      probe.counter("sc_relay_published_total", "Settlement events delivered to Kafka");
+  metrics::Counter delivery_failures =
+      probe.counter("sc_relay_delivery_failures_total", "Event deliveries that failed (retried)");
+  metrics::Counter store_errors =
+      probe.counter("sc_relay_store_errors_total", "Outbox reads/updates that failed");
+  metrics::Counter batches = probe.counter("sc_relay_batches_total", "Outbox batches relayed");
+  metrics::Counter producer_restarts =
+      probe.counter("sc_relay_producer_restarts_total", "Producers replaced after a fatal error");
+  metrics::Gauge backlog =
+      probe.gauge("sc_relay_last_batch_size", "Events in the last relayed batch");
+  metrics::Gauge leader =  // 1 while this relay is the active one
+      probe.gauge("sc_relay_leader",
+                  "1 while this instance is the active outbox relay, 0 while standby");
+  metrics::Counter leadership_changes =  // leadership taken or lost
+      probe.counter("sc_relay_leadership_changes_total",
+                    "Outbox relay leadership taken or lost by this instance");
+  metrics::Histogram batch_size = metrics::batchSize(probe, "relay");
 };
 
 // The relay producer's librdkafka properties: defaults, then options.extra, then the settings the

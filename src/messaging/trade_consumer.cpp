@@ -91,41 +91,7 @@ class TradeConsumer::Rebalance : public RdKafka::RebalanceCb {
 
 TradeConsumer::TradeConsumer(KafkaOptions options, workflow::Intake& intake,
                              std::function<Result<int64_t>()> pending_backlog)
-    : opt_(std::move(options)), intake_(intake), backlog_(std::move(pending_backlog)) {
-  metrics::registerCounter("sc_consumer_messages_total", "Trade messages consumed",
-                           &metrics_.messages);
-  metrics::registerCounter("sc_consumer_batches_total", "Trade batches processed",
-                           &metrics_.batches);
-  metrics::registerCounter("sc_consumer_dead_lettered_total",
-                           "Messages sent to the dead-letter topic", &metrics_.dead_lettered);
-  metrics::registerCounter("sc_consumer_intake_failures_total",
-                           "Batches the store failed (re-consumed)", &metrics_.intake_failures);
-  metrics::registerCounter("sc_consumer_dlq_failures_total",
-                           "Batches whose dead-lettering failed (re-consumed)",
-                           &metrics_.dlq_failures);
-  metrics::registerCounter("sc_consumer_commits_total", "Offset commits", &metrics_.commits);
-  metrics::registerCounter("sc_consumer_commit_failures_total", "Failed offset commits",
-                           &metrics_.commit_failures);
-  metrics::registerCounter("sc_consumer_pauses_total", "Back-pressure pauses", &metrics_.pauses);
-  metrics::registerCounter(
-      "sc_consumer_revoked_uncommitted_total",
-      "Batch partitions revoked mid-batch: stored, offset left to the new owner",
-      &metrics_.revoked_uncommitted);
-  metrics::registerCounter("sc_consumer_dlq_producer_restarts_total",
-                           "DLQ producers replaced after a fatal error",
-                           &metrics_.dlq_producer_restarts);
-  metrics::registerGauge("sc_consumer_paused", "1 while consumption is paused for back-pressure",
-                         &metrics_.paused);
-  metrics::registerCounter("sc_consumer_dlq_truncated_total",
-                           "Dead letters written with their value cut (too large for the DLQ)",
-                           &metrics_.dlq_truncated);
-  metrics::registerCounter("sc_consumer_dlq_partition_backoffs_total",
-                           "Times a partition was paused because a dead letter of it failed",
-                           &metrics_.dlq_partition_backoffs);
-  metrics::registerGauge("sc_consumer_dlq_blocked_partitions",
-                         "Partitions paused now because a dead letter of theirs failed",
-                         &metrics_.dlq_blocked_partitions);
-}
+    : opt_(std::move(options)), intake_(intake), backlog_(std::move(pending_backlog)) {}
 
 std::map<std::string, std::string> consumerProps(const KafkaOptions& o) {
   std::map<std::string, std::string> props = {
@@ -228,12 +194,38 @@ void TradeConsumer::closeConsumer() {
   }
 }
 
+void TradeConsumer::refreshLag() {
+  const auto now = std::chrono::steady_clock::now();
+  if (now - last_lag_check_ < std::chrono::milliseconds(500)) return;
+  last_lag_check_ = now;
+  std::vector<RdKafka::TopicPartition*> owned;
+  if (consumer_->assignment(owned) != RdKafka::ERR_NO_ERROR) return;
+  if (!owned.empty()) consumer_->position(owned);
+  int64_t lag = 0;
+  bool known = false;
+  for (auto* tp : owned) {
+    int64_t low = 0, high = 0;
+    // Cached from the last fetch response: no broker round trip.
+    if (tp->offset() < 0 ||
+        consumer_->get_watermark_offsets(tp->topic(), tp->partition(), &low, &high) !=
+            RdKafka::ERR_NO_ERROR ||
+        high < 0)
+      continue;
+    lag += std::max<int64_t>(0, high - tp->offset());
+    known = true;
+  }
+  RdKafka::TopicPartition::destroy(owned);
+  lag_.store(known ? lag : -1, std::memory_order_relaxed);
+  metrics_.lag.set(known ? lag : -1);
+}
+
 void TradeConsumer::checkBackPressure() {
   auto now = std::chrono::steady_clock::now();
   if (now - last_backlog_check_ < std::chrono::milliseconds(500)) return;
   last_backlog_check_ = now;
   auto backlog = backlog_();
   if (!backlog) return;
+  metrics_.pending_backlog.set(*backlog);
   std::vector<RdKafka::TopicPartition*> parts;
   if (paused_ && *backlog > opt_.max_pending_backlog / 2) {
     // Still paused: partitions assigned since (a rebalance) are paused too (no-op for the others).
@@ -433,6 +425,44 @@ std::map<int32_t, int64_t> TradeConsumer::deadLetter(
   return blocked;
 }
 
+void TradeConsumer::waitBeforeRetry(int& backoff_ms) {
+  for (int waited = 0; waited < backoff_ms && !stopping_; waited += 50)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  backoff_ms = std::min(backoff_ms * 2, 5000);
+}
+
+// Why not in the intake's own transaction: the intake decides a trade_conflict (and whether an
+// account rejection is really a duplicate) from what its final round trip reads, and that round
+// trip commits (settlement_intake.cpp), so recording the rejections inside it would hold every
+// batch's transaction open for one more round trip, for the rare batch that has rejections.
+// Recording them right after, before the dead letters and before any offset is committed, gives
+// the same guarantees under at-least-once delivery: if the process dies in between or this fails,
+// the batch is consumed again (its trades are then duplicates, nothing accepted is lost) and the
+// rejections are recorded then; the table's unique topic/partition/offset (ON CONFLICT DO
+// NOTHING) records a redelivered message once, also when another instance took the partition.
+Result<void> TradeConsumer::recordRejections(
+    const std::vector<RdKafka::Message*>& msgs,
+    const std::vector<workflow::IntakeDecision>& decisions) {
+  if (!rejections_) return {};
+  std::vector<store::Rejection> rows;
+  for (size_t i = 0; i < msgs.size(); ++i) {
+    const workflow::IntakeDecision& d = decisions[i];
+    if (d.kind != store::IntakeKind::kRejected || !d.rejection) continue;
+    RdKafka::Message& m = *msgs[i];
+    store::Rejection r = store::rejectionOf(
+        std::string_view(static_cast<const char*>(m.payload()), m.len()), *d.rejection, d.trade_id);
+    r.source = store::RejectionSource::kKafka;
+    r.topic = m.topic_name();
+    r.partition = m.partition();
+    r.offset = m.offset();
+    rows.push_back(std::move(r));
+  }
+  if (rows.empty()) return {};
+  auto added = rejections_->record(rows);
+  if (!added) return added.error();
+  return {};
+}
+
 void TradeConsumer::backOff(const std::map<int32_t, int64_t>& blocked) {
   auto now = std::chrono::steady_clock::now();
   for (const auto& [p, offset] : blocked) {
@@ -480,6 +510,7 @@ void TradeConsumer::run() {
   int backoff_ms = 100;
   while (!stopping_) {
     checkBackPressure();
+    refreshLag();
     resumeBackedOff();
     std::vector<RdKafka::Message*> msgs;
     auto deadline =
@@ -521,9 +552,18 @@ void TradeConsumer::run() {
                       decisions.error().message);
       rewind(msgs);
       for (auto* m : msgs) delete m;
-      for (int waited = 0; waited < backoff_ms && !stopping_; waited += 50)
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-      backoff_ms = std::min(backoff_ms * 2, 5000);
+      waitBeforeRetry(backoff_ms);
+      continue;
+    }
+    if (auto recorded = recordRejections(msgs, *decisions); !recorded) {
+      // Before any dead letter and any commit: the batch is consumed again, its trades are
+      // idempotent duplicates then, and its rejections are recorded once.
+      metrics_.rejection_record_failures.inc();
+      logger()->error("recording the rejections of {} messages failed, will re-consume: {}",
+                      msgs.size(), recorded.error().message);
+      rewind(msgs);
+      for (auto* m : msgs) delete m;
+      waitBeforeRetry(backoff_ms);
       continue;
     }
     backoff_ms = 100;

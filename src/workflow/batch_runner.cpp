@@ -16,6 +16,15 @@ namespace L = sc::ledger;
 
 constexpr int kMaxRoundsPerBatch = 12;
 
+// A committed transition, as the dashboard's throughput counts it: confirmations with their
+// latency from acceptance, settlements.
+void countThroughput(Throughput& t, const Settlement& s, Timestamp now) {
+  if (s.status == Status::kConfirmed)
+    t.confirmed(now, s.confirmed_at.value_or(now) - s.created_at);
+  else if (s.status == Status::kSettled)
+    t.settled(now);
+}
+
 }  // namespace
 
 void Workflow::moveTo(Work& w, Status to, std::string details) {
@@ -102,7 +111,7 @@ Result<bool> Workflow::catchUp(Work& w) {
       // and lost its database commit.
       Settlement next = w.cur;
       next.round++;
-      auto done = ledger_.completion(commandId(next, kStepLockSecurities));
+      auto done = ledger_.completion(commandId(next, steps::kLockSecurities));
       if (!done) return done.error();
       if (!*done) return settled;
       recycle(w);
@@ -148,11 +157,11 @@ void Workflow::applyOutcome(Work& w, const Result<L::Outcome>& r) {
     metrics_.ledger_errors.inc();
     // For a trade that allows partial settlement, a seller with nothing to deliver right now is
     // waited for (DESIGN §4: insufficient holdings are permanent only when partial is not allowed).
-    bool wait_for_seller = s.trade.allow_partial && w.step == kStepLockSecurities &&
+    bool wait_for_seller = s.trade.allow_partial && w.step == steps::kLockSecurities &&
                            r.error().code == L::kInsufficientSecurities;
     // A fence or release is never given up: a permanent answer to one is retried like an outage
     // rather than turned into a failure of what is already failing.
-    bool fencing = w.step == kStepRelease || w.step == kStepFence;
+    bool fencing = w.step == steps::kRelease || w.step == steps::kFence;
     if (r.error().retryable || wait_for_seller || fencing)
       onRetryable(w, r.error());
     else
@@ -161,19 +170,19 @@ void Workflow::applyOutcome(Work& w, const Result<L::Outcome>& r) {
   }
   const L::Outcome& o = *r;
   s.step_attempt = 0;
-  if (w.step == kStepFence) {
+  if (w.step == steps::kFence) {
     if (o.fenced) {
-      fail(w, "fenced_command_id", commandId(s, kStepInitiate));
+      fail(w, "fenced_command_id", commandId(s, steps::kInitiate));
       return;
     }
     // The round's create had committed (its answer was lost, or a worker whose lease expired
     // made it): apply it and whatever followed; the DvP is then released and archived.
-    w.step = kStepInitiate;
+    w.step = steps::kInitiate;
     applyOutcome(w, r);
     (void)catchUp(w);  // what it cannot learn now, the catch-up after the release does
     return;
   }
-  if (w.step == kStepRelease) {
+  if (w.step == steps::kRelease) {
     // The locks are released and the DvP archived: no command can use this round's DvP any
     // more. Whatever of the round committed before that (a settle whose outcome was unknown, a
     // worker whose lease expired, a recycle whose commit was lost) is now final and known: apply
@@ -280,7 +289,10 @@ void Workflow::advance(std::vector<Work>& batch, MonotonicClock::TimePoint lease
     for (Work& w : batch)
       if (!w.done) planStep(w, subs, owners);
     if (subs.empty()) break;
+    const auto submitted_at = elapsed_.now();
     auto results = ledger_.submit(subs);
+    const auto took = elapsed_.now() - submitted_at;
+    for (Work* w : owners) metrics_.observeStep(w->step, took);
     for (size_t i = 0; i < results.size(); ++i) applyOutcome(*owners[i], results[i]);
   }
 }
@@ -295,6 +307,7 @@ Result<int> Workflow::runOnce() {
   }
   if (leased->empty()) return 0;
   metrics_.batches.inc();
+  metrics_.batch_size.observe(static_cast<double>(leased->size()));
 
   std::vector<Work> batch;
   batch.reserve(leased->size());
@@ -365,7 +378,9 @@ Result<int> Workflow::runOnce() {
                      toString(writes[i].expected));
     } else if (writes[i].next.status != writes[i].expected) {
       metrics_.transitions.inc();
+      metrics_.committed(writes[i].next);
       ++transitions;
+      if (throughput_) countThroughput(*throughput_, writes[i].next, clock_.now());
     }
   }
   if (transitions > 0 && on_committed_) on_committed_();

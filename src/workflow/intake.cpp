@@ -4,18 +4,10 @@ namespace sc::workflow {
 
 Intake::Intake(store::SettlementRepository& repo, const Clock& clock, TradeRules rules,
                Duration deadline)
-    : repo_(repo), clock_(clock), rules_(std::move(rules)), deadline_(deadline) {
-  metrics::registerCounter("sc_intake_accepted_total", "Trades accepted (new settlements)",
-                           &metrics_.accepted);
-  metrics::registerCounter("sc_intake_duplicates_total", "Idempotent resubmissions",
-                           &metrics_.duplicates);
-  metrics::registerCounter("sc_intake_rejected_total", "Trades rejected with a reason",
-                           &metrics_.rejected);
-  metrics::registerCounter("sc_intake_store_errors_total", "Intake batches the store failed",
-                           &metrics_.store_errors);
-}
+    : repo_(repo), clock_(clock), rules_(std::move(rules)), deadline_(deadline) {}
 
 Result<std::vector<IntakeDecision>> Intake::submit(std::span<const std::string_view> raw_events) {
+  metrics_.batch_size.observe(static_cast<double>(raw_events.size()));
   std::vector<IntakeDecision> decisions(raw_events.size());
   std::vector<Trade> valid;
   std::vector<size_t> valid_index;
@@ -25,6 +17,7 @@ Result<std::vector<IntakeDecision>> Intake::submit(std::span<const std::string_v
     if (!trade) {
       decisions[i].kind = store::IntakeKind::kRejected;
       decisions[i].rejection = trade.error();
+      decisions[i].trade_id = readableTradeId(raw_events[i]);  // names it in DLQ and rejections
       continue;
     }
     decisions[i].trade_id = trade->trade_id;
@@ -46,18 +39,19 @@ Result<std::vector<IntakeDecision>> Intake::submit(std::span<const std::string_v
         d.settlement = std::move(o.settlement);
     }
   }
-  bool created = false;
+  int64_t created = 0;
   for (const auto& d : decisions) {
     if (d.kind == store::IntakeKind::kCreated) {
       metrics_.accepted.inc();
-      created = true;
+      ++created;
     } else if (d.kind == store::IntakeKind::kDuplicate) {
       metrics_.duplicates.inc();
     } else {
       metrics_.rejected.inc();
     }
   }
-  if (created && on_accepted_) on_accepted_();
+  if (created > 0 && throughput_) throughput_->accepted(clock_.now(), created);
+  if (created > 0 && on_accepted_) on_accepted_();
   return decisions;
 }
 

@@ -13,6 +13,7 @@
 #include "domain/settlement.h"
 #include "domain/time.h"
 #include "store/repository.h"
+#include "workflow/throughput.h"
 
 namespace sc::workflow {
 
@@ -23,8 +24,19 @@ struct IntakeDecision {
   std::string trade_id;                  // when it could be read
 };
 
+// The intake's probe (STYLE 8): one per Intake, its series removed with it.
 struct IntakeMetrics {
-  metrics::Counter accepted, duplicates, rejected, store_errors;
+  metrics::Probe probe{"intake"};
+  metrics::Counter accepted =
+      probe.counter("sc_intake_accepted_total", "Trades accepted (new settlements)");
+  metrics::Counter duplicates =
+      probe.counter("sc_intake_duplicates_total", "Idempotent resubmissions");
+  metrics::Counter rejected =
+      probe.counter("sc_intake_rejected_total", "Trades rejected with a reason");
+  metrics::Counter store_errors =
+      probe.counter("sc_intake_store_errors_total", "Intake batches the store failed");
+  // Raw trade events per submit() (a POST /trades body or a consumed Kafka batch).
+  metrics::Histogram batch_size = metrics::batchSize(probe, "intake");
 };
 
 class Intake {
@@ -40,6 +52,8 @@ class Intake {
   const IntakeMetrics& metrics() const { return metrics_; }
   // Called after a batch created at least one settlement (e.g. to wake the workers).
   void setOnAccepted(std::function<void()> fn) { on_accepted_ = std::move(fn); }
+  // Counts the settlements created in `throughput` (GET /overview's rates). Set before use.
+  void setThroughput(Throughput* throughput) { throughput_ = throughput; }
 
  private:
   store::SettlementRepository& repo_;
@@ -48,6 +62,7 @@ class Intake {
   Duration deadline_;
   IntakeMetrics metrics_;
   std::function<void()> on_accepted_;
+  Throughput* throughput_ = nullptr;
 };
 
 }  // namespace sc::workflow

@@ -17,23 +17,6 @@ constexpr int kMaxPlanDepth = 8;
 
 }  // namespace
 
-std::string_view Workflow::nextLedgerStep(Status s) {
-  switch (s) {
-    case Status::kPending:
-      return kStepInitiate;
-    case Status::kInitiated:
-      return kStepLockSecurities;
-    case Status::kSellerSecuritiesLocked:
-      return kStepLockCash;
-    case Status::kBuyerCashLocked:
-      return kStepReassign;
-    case Status::kExecuting:
-      return kStepSettle;
-    default:
-      return {};
-  }
-}
-
 void Workflow::planStep(Work& w, std::vector<L::Submission>& out, std::vector<Work*>& owners,
                         int depth) {
   Settlement& s = w.cur;
@@ -72,16 +55,16 @@ void Workflow::planStep(Work& w, std::vector<L::Submission>& out, std::vector<Wo
     if (s.dvp_contract_id.empty()) {
       // No DvP is known (PENDING): take the round's create command id, so that no worker can
       // start the round any more; if the create already ran, the fence returns its DvP.
-      submit(kStepInitiate, L::FenceCommand{w.buyer_party, w.seller_party});
-      w.step = kStepFence;
+      submit(steps::kInitiate, L::FenceCommand{w.buyer_party, w.seller_party});
+      w.step = steps::kFence;
       return;
     }
     // The release's id names the DvP: a partial settle replaces the DvP within one round, and a
     // release of the settled DvP must not answer for the remainder's.
-    out.push_back(L::Submission{commandId(s, kStepRelease) + ":" + s.dvp_contract_id,
+    out.push_back(L::Submission{commandId(s, steps::kRelease) + ":" + s.dvp_contract_id,
                                 L::ReleaseLocks{s.dvp_contract_id, /*archive_dvp=*/true}});
     owners.push_back(&w);
-    w.step = kStepRelease;
+    w.step = steps::kRelease;
     return;
   }
 
@@ -100,7 +83,7 @@ void Workflow::planStep(Work& w, std::vector<L::Submission>& out, std::vector<Wo
         return replan();
       }
       // What is still due: all of it, or after a failed partial settlement, the remainder.
-      submit(kStepInitiate,
+      submit(steps::kInitiate,
              L::CreateDvp{w.buyer_party, w.seller_party, s.trade.securityAsset(),
                           s.trade.cashAsset(), *s.trade.quantity.sub(s.settled_quantity),
                           *s.trade.amount.sub(s.settled_amount), s.trade.settlement_date});
@@ -108,7 +91,7 @@ void Workflow::planStep(Work& w, std::vector<L::Submission>& out, std::vector<Wo
     }
     case Status::kInitiated: {
       auto remaining = s.trade.quantity.sub(s.settled_quantity);
-      submit(kStepLockSecurities,
+      submit(steps::kLockSecurities,
              L::LockSecurities{s.dvp_contract_id, *remaining, s.trade.allow_partial});
       return;
     }
@@ -127,14 +110,14 @@ void Workflow::planStep(Work& w, std::vector<L::Submission>& out, std::vector<Wo
         }
         cash = *pro_rata;
       }
-      submit(kStepLockCash, L::LockCash{s.dvp_contract_id, cash});
+      submit(steps::kLockCash, L::LockCash{s.dvp_contract_id, cash});
       return;
     }
     case Status::kBuyerCashLocked:
-      submit(kStepReassign, L::ReassignLocks{s.dvp_contract_id});
+      submit(steps::kReassign, L::ReassignLocks{s.dvp_contract_id});
       return;
     case Status::kExecuting:
-      submit(kStepSettle, L::Settle{s.dvp_contract_id});
+      submit(steps::kSettle, L::Settle{s.dvp_contract_id});
       return;
     case Status::kConfirmed: {
       if (dateOf(now) < s.trade.settlement_date) {

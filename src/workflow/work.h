@@ -1,26 +1,17 @@
 #pragma once
 // Private to the workflow's own sources (workflow.cpp, step_planner.cpp, batch_runner.cpp): the
-// state of one settlement within a batch, the step names of ledger command ids, the logger.
+// state of one settlement within a batch, the logger.
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "common/log.h"
+#include "domain/command_ids.h"
 #include "workflow/workflow.h"
 
 namespace sc::workflow {
 namespace {
-
-// Step names, as they appear in command ids.
-constexpr std::string_view kStepInitiate = "initiate";
-constexpr std::string_view kStepLockSecurities = "lock_securities";
-constexpr std::string_view kStepLockCash = "lock_cash";
-constexpr std::string_view kStepReassign = "reassign";
-constexpr std::string_view kStepSettle = "settle";
-constexpr std::string_view kStepRelease = "release";
-// Not a command-id step: a FenceCommand is submitted under the round's kStepInitiate id.
-constexpr std::string_view kStepFence = "fence";
 
 std::shared_ptr<spdlog::logger> logger() {
   static auto l = log::get("workflow");

@@ -19,36 +19,19 @@ Workflow::Workflow(store::SettlementRepository& settlements, store::AccountRepos
       clock_(clock),
       elapsed_(elapsed),
       opt_(std::move(options)),
-      rng_(opt_.jitter_seed ? opt_.jitter_seed : std::random_device{}()) {
-  metrics::registerCounter("sc_workflow_batches_total", "Batches leased", &metrics_.batches);
-  metrics::registerCounter("sc_workflow_transitions_total", "State transitions committed",
-                           &metrics_.transitions);
-  metrics::registerCounter("sc_workflow_retries_scheduled_total",
-                           "Step retries scheduled after a retryable error",
-                           &metrics_.retries_scheduled);
-  metrics::registerCounter("sc_workflow_failures_total", "Settlements that failed",
-                           &metrics_.failures);
-  metrics::registerCounter("sc_workflow_partial_fills_total", "Partial settlements",
-                           &metrics_.partial_fills);
-  metrics::registerCounter("sc_workflow_guard_conflicts_total",
-                           "Writes whose status guard did not hold", &metrics_.guard_conflicts);
-  metrics::registerCounter("sc_workflow_store_errors_total", "Batches whose database write failed",
-                           &metrics_.store_errors);
-  metrics::registerCounter("sc_workflow_ledger_errors_total", "Ledger command errors",
-                           &metrics_.ledger_errors);
-  metrics::registerCounter("sc_workflow_settled_total", "Settlements that reached SETTLED",
-                           &metrics_.settled);
-  metrics::registerCounter("sc_workflow_confirmed_total", "Settlements that reached CONFIRMED",
-                           &metrics_.confirmed);
+      rng_(opt_.jitter_seed ? opt_.jitter_seed : std::random_device{}()) {}
+
+void WorkflowMetrics::observeStep(std::string_view command, std::chrono::duration<double> took) {
+  for (auto& [name, h] : steps) {
+    if (name != command) continue;
+    h.observe(took);
+    return;
+  }
 }
 
-std::string Workflow::commandId(const Settlement& s, std::string_view step) {
-  std::string id = s.settlementId();
-  id += ':';
-  id += step;
-  id += ':';
-  id += std::to_string(s.round);
-  return id;
+void WorkflowMetrics::committed(const Settlement& next) {
+  if (next.status == Status::kConfirmed && next.confirmed_at)
+    confirmation_latency.observe(*next.confirmed_at - next.created_at);
 }
 
 Duration Workflow::backoff(int attempt) {

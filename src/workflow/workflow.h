@@ -7,9 +7,12 @@
 // Crash safety: every ledger command carries the id "<settlement>:<step>:<round>", so re-running a
 // step after a crash between the ledger commit and the database commit is deduplicated by the
 // ledger and yields the same outcome: nothing settles twice, nothing is lost.
+#include <array>
 #include <functional>
 #include <mutex>
 #include <random>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "common/metrics.h"
@@ -19,6 +22,7 @@
 #include "ledger/ledger.h"
 #include "store/repository.h"
 #include "workflow/commands.h"
+#include "workflow/throughput.h"
 
 namespace sc::workflow {
 
@@ -32,9 +36,56 @@ struct WorkflowOptions {
   uint64_t jitter_seed = 0;  // 0: random
 };
 
+// The workflow's probe (STYLE 8): one per Workflow, its series removed with it.
 struct WorkflowMetrics {
-  metrics::Counter batches, transitions, retries_scheduled, failures, partial_fills,
-      guard_conflicts, store_errors, ledger_errors, settled, confirmed;
+  metrics::Probe probe{"workflow"};
+  metrics::Counter batches = probe.counter("sc_workflow_batches_total", "Batches leased");
+  metrics::Counter transitions =
+      probe.counter("sc_workflow_transitions_total", "State transitions committed");
+  metrics::Counter retries_scheduled = probe.counter(
+      "sc_workflow_retries_scheduled_total", "Step retries scheduled after a retryable error");
+  metrics::Counter failures =
+      probe.counter("sc_workflow_failures_total", "Settlements that failed");
+  metrics::Counter partial_fills =
+      probe.counter("sc_workflow_partial_fills_total", "Partial settlements");
+  metrics::Counter guard_conflicts =
+      probe.counter("sc_workflow_guard_conflicts_total", "Writes whose status guard did not hold");
+  metrics::Counter store_errors =
+      probe.counter("sc_workflow_store_errors_total", "Batches whose database write failed");
+  metrics::Counter ledger_errors =
+      probe.counter("sc_workflow_ledger_errors_total", "Ledger command errors");
+  metrics::Counter settled =
+      probe.counter("sc_workflow_settled_total", "Settlements that reached SETTLED");
+  metrics::Counter confirmed =
+      probe.counter("sc_workflow_confirmed_total", "Settlements that reached CONFIRMED");
+  // Trade accepted (created_at) -> CONFIRMED (confirmed_at), the settlement's own timestamps,
+  // observed once the CONFIRMED transition is committed.
+  metrics::Histogram confirmation_latency =
+      probe.histogram("sc_confirmation_latency_seconds",
+                      "Trade accepted to settlement confirmed (committed CONFIRMED transitions)",
+                      metrics::latencyBuckets());
+  metrics::Histogram batch_size = metrics::batchSize(probe, "workflow");  // settlements leased
+
+  // sc_ledger_step_seconds{command}: how long the ledger took to complete a command the workflow
+  // submitted (the whole group-committed round it went in); command is the step of its id.
+  void observeStep(std::string_view command, std::chrono::duration<double> took);
+  // Observes what a committed transition measures (the confirmation latency of a CONFIRMED one).
+  void committed(const Settlement& next);
+  metrics::Histogram step(std::string_view command) {
+    return probe.histogram("sc_ledger_step_seconds",
+                           "Ledger command round trip, per command the workflow submits",
+                           metrics::latencyBuckets(), {{"command", std::string(command)}});
+  }
+  // One series per step name of a command id (work.h), created up front so every one is listed.
+  std::array<std::pair<std::string_view, metrics::Histogram>, 7> steps{{
+      {"initiate", step("initiate")},
+      {"lock_securities", step("lock_securities")},
+      {"lock_cash", step("lock_cash")},
+      {"reassign", step("reassign")},
+      {"settle", step("settle")},
+      {"release", step("release")},
+      {"fence", step("fence")},
+  }};
 };
 
 class Workflow final : public SettlementCommands {
@@ -55,9 +106,9 @@ class Workflow final : public SettlementCommands {
   // Called after a batch committed at least one transition (its events are in the outbox), e.g.
   // to wake the outbox relay. Set before the workers start.
   void setOnCommitted(std::function<void()> fn) { on_committed_ = std::move(fn); }
-
-  // Step names used in command ids and failed_step.
-  static std::string commandId(const Settlement& s, std::string_view step);
+  // Counts committed transitions to CONFIRMED (with their latency from acceptance) and SETTLED in
+  // `throughput` (GET /overview). Set before the workers start.
+  void setThroughput(Throughput* throughput) { throughput_ = throughput; }
 
  private:
   struct Work;
@@ -65,8 +116,6 @@ class Workflow final : public SettlementCommands {
   void advance(std::vector<Work>& batch, MonotonicClock::TimePoint leased_at);
   void planStep(Work& w, std::vector<ledger::Submission>& out, std::vector<Work*>& owners,
                 int depth = 0);
-  // The ledger command step that follows a status ("" when none).
-  static std::string_view nextLedgerStep(Status s);
   // Applies, in order, the completions the ledger already holds for this round's next steps
   // (a PARTIALLY_SETTLED one's next round included). True if one of them was a settle: that part
   // is final. An error when the ledger could not be asked: nothing is known about what follows.
@@ -90,6 +139,7 @@ class Workflow final : public SettlementCommands {
   std::mt19937_64 rng_;
   WorkflowMetrics metrics_;
   std::function<void()> on_committed_;
+  Throughput* throughput_ = nullptr;
 };
 
 }  // namespace sc::workflow

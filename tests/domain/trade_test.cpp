@@ -279,5 +279,22 @@ TEST(TradeEncode, RoundTripsThroughDecode) {
   EXPECT_EQ(b->event_id, "evt_1");
 }
 
+TEST(ReadableTradeId, NamesARejectedTradeWhoseIdIsValid) {
+  json j = validTrade();
+  j.erase("quantity");
+  EXPECT_EQ(rejectCode(j), "missing_field");
+  EXPECT_EQ(readableTradeId(j.dump()), "trd_1");
+  j["trade_id"] = "not an id";
+  EXPECT_EQ(readableTradeId(j.dump()), "");
+  j["trade_id"] = 42;
+  EXPECT_EQ(readableTradeId(j.dump()), "");
+  j.erase("trade_id");
+  EXPECT_EQ(readableTradeId(j.dump()), "");
+  EXPECT_EQ(readableTradeId(R"({"trade_id":"trd_1",)"), "");  // malformed
+  EXPECT_EQ(readableTradeId(R"(["trd_1"])"), "");
+  EXPECT_EQ(readableTradeId(R"({"x":{"trade_id":"trd_nested"}})"), "");
+  EXPECT_EQ(readableTradeId(R"({"trade_id":"a","trade_id":"b"})"), "");  // duplicate member
+}
+
 }  // namespace
 }  // namespace sc::test

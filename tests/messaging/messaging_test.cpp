@@ -2,6 +2,7 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 #include <mutex>
@@ -12,8 +13,10 @@
 
 #include "messaging/outbox_relay.h"
 #include "messaging/trade_consumer.h"
+#include "support/memory_rejections.h"
 #include "support/memory_store.h"
 #include "support/trade_json.h"
+#include "support/wait_for.h"
 
 namespace sc::test {
 namespace {
@@ -84,16 +87,6 @@ TEST(KafkaClientProps, ExtrasReachEveryClientButCannotWeakenItsGuarantees) {
 }
 
 // --- against librdkafka's mock cluster ----------------------------------------------------------
-
-template <class Pred>
-bool waitFor(Pred pred, std::chrono::milliseconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(10ms);  // polling interval of an observable condition
-  }
-  return true;
-}
 
 class MockCluster {
  public:
@@ -490,6 +483,91 @@ TEST(TradeConsumerMock, AnUnwritableDeadLetterHoldsBackOnlyItsOwnPartition) {
   EXPECT_EQ(dlq[0].value, "not json");
   EXPECT_EQ(dlq[0].headers["dlq.source_partition"], "0");
   EXPECT_EQ(dlq[0].headers["dlq.source_offset"], "1");
+}
+
+// Rejected messages are recorded for GET /rejections (issue 13) with their coordinates, reason
+// and bytes; a consumer group that reads the topic again (every message redelivered) adds nothing.
+TEST(TradeConsumerMock, RejectedMessagesAreRecordedOnceWithTheirCoordinates) {
+  MockConsumerRig rig(1);
+  auto [mc, o, consumer] = std::tie(rig.mc, rig.o, *rig.consumer);
+  MemoryRejections rejections;
+  consumer.recordRejectionsIn(rejections);
+  TradeEvent good;
+  good.trade_id = "trd_ok";
+  nlohmann::json missing = good.json();
+  missing["trade_id"] = "trd_missing";
+  missing.erase("quantity");
+  produceToPartition(o.bootstrap_servers, o.trade_topic, 0,
+                     {"not json", good.json().dump(), missing.dump()});
+  consumer.start();
+  ASSERT_TRUE(waitFor(
+      [&] { return committedOffset(o.bootstrap_servers, o.consumer_group, o.trade_topic, 0) == 3; },
+      30s));
+  consumer.stop();
+  EXPECT_EQ(consumer.metrics().dead_lettered.value(), 2u);
+  auto rows = rejections.rows();
+  ASSERT_EQ(rows.size(), 2u);
+  std::sort(rows.begin(), rows.end(), [](auto& a, auto& b) { return a.offset < b.offset; });
+  for (const auto& r : rows) {
+    EXPECT_EQ(r.source, store::RejectionSource::kKafka);
+    EXPECT_EQ(r.topic, o.trade_topic);
+    EXPECT_EQ(r.partition, 0);
+  }
+  EXPECT_EQ(rows[0].offset, 0);
+  EXPECT_EQ(rows[0].reason, "invalid_json");
+  EXPECT_EQ(rows[0].trade_id, "");
+  EXPECT_EQ(rows[0].excerpt, "not json");
+  EXPECT_EQ(rows[1].offset, 2);
+  EXPECT_EQ(rows[1].reason, "missing_field");
+  EXPECT_EQ(rows[1].field, "quantity");
+  EXPECT_EQ(rows[1].trade_id, "trd_missing");
+  EXPECT_EQ(rows[1].excerpt, missing.dump());
+  EXPECT_EQ(rows[1].original_size, static_cast<int64_t>(missing.dump().size()));
+
+  messaging::KafkaOptions o2 = o;
+  o2.consumer_group = "second-group";
+  messaging::TradeConsumer again(o2, rig.intake, [] { return Result<int64_t>(int64_t{0}); });
+  again.recordRejectionsIn(rejections);
+  again.start();
+  ASSERT_TRUE(waitFor(
+      [&] { return committedOffset(o.bootstrap_servers, "second-group", o.trade_topic, 0) == 3; },
+      30s));
+  again.stop();
+  EXPECT_EQ(again.metrics().dead_lettered.value(), 2u) << "the DLQ gets its copies again";
+  EXPECT_EQ(rejections.rows().size(), 2u) << "but each message is recorded once";
+}
+
+// Recording comes before the dead letters and the commit: while it fails the batch is consumed
+// again and nothing of it is dead-lettered or committed; once it works, each is recorded once.
+TEST(TradeConsumerMock, AFailedRecordingReconsumesTheBatchBeforeAnyDeadLetterOrCommit) {
+  MockConsumerRig rig(1);
+  auto [mc, o, consumer] = std::tie(rig.mc, rig.o, *rig.consumer);
+  MemoryRejections rejections;
+  rejections.failWith(Error::transient("database_unavailable", "db down"));
+  consumer.recordRejectionsIn(rejections);
+  TradeEvent good;
+  good.trade_id = "trd_ok";
+  produceToPartition(o.bootstrap_servers, o.trade_topic, 0, {good.json().dump(), "not json"});
+  consumer.start();
+  ASSERT_TRUE(
+      waitFor([&] { return consumer.metrics().rejection_record_failures.value() >= 2; }, 30s));
+  EXPECT_EQ(consumer.metrics().dead_lettered.value(), 0u);
+  EXPECT_EQ(consumer.metrics().commits.value(), 0u);
+  EXPECT_TRUE(rejections.rows().empty());
+  EXPECT_TRUE(rig.store.findByTradeId("trd_ok")->has_value()) << "the trade itself is stored";
+
+  rejections.failWith(std::nullopt);
+  ASSERT_TRUE(waitFor(
+      [&] { return committedOffset(o.bootstrap_servers, o.consumer_group, o.trade_topic, 0) == 2; },
+      30s));
+  consumer.stop();
+  EXPECT_EQ(consumer.metrics().dead_lettered.value(), 1u);
+  auto rows = rejections.rows();
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].offset, 1);
+  EXPECT_EQ(rows[0].reason, "invalid_json");
+  auto created = rig.store.rows();
+  EXPECT_EQ(created.size(), 1u) << "re-consumed trades are duplicates, not new settlements";
 }
 
 // librdkafka 2.0.2 aborts ("Assertion `assignor_state' failed") when a cooperative-sticky member

@@ -10,18 +10,9 @@
 
 #include "e2e/kafka_test_client.h"
 #include "store_fixture.h"
+#include "support/wait_for.h"
 
 namespace sc::test {
-
-template <class Pred>
-bool waitFor(Pred pred, std::chrono::milliseconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // polling a condition
-  }
-  return true;
-}
 
 class PgKafkaTest : public StoreTest {
  protected:

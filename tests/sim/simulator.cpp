@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
+#include "domain/command_ids.h"
 #include "ledger/engine/embedded_ledger.h"
 #include "messaging/outbox_relay.h"
 #include "sim/checker.h"
@@ -437,7 +438,7 @@ class Simulation {
       for (int round = 0; round <= s.round + 2; ++round) {
         Settlement probe = s;
         probe.round = round;
-        auto c = core_.real->completion(workflow::Workflow::commandId(probe, "settle"));
+        auto c = core_.real->completion(commandId(probe, "settle"));
         if (c && *c) list.push_back(**c);
       }
     }

@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "domain/command_ids.h"
 #include "workflow_fixture.h"
 
 namespace sc::test {
@@ -35,7 +36,7 @@ TEST_F(WorkflowLifecycle, HappyPathSettlesWithEveryAuditEventInOrder) {
   ASSERT_FALSE(now.dvp_atomic_transaction_id.empty());
   auto update = ledger_->updateById(now.dvp_atomic_transaction_id);
   ASSERT_TRUE(update.ok() && update->has_value());
-  EXPECT_EQ((*update)->command_id, workflow::Workflow::commandId(now, "settle"));
+  EXPECT_EQ((*update)->command_id, commandId(now, "settle"));
   ASSERT_TRUE(now.initiated_at && now.confirmed_at && now.settled_at);
   EXPECT_FALSE(now.failed_at.has_value());
   EXPECT_TRUE(now.failure_code.empty());

@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "domain/command_ids.h"
 #include "workflow_fixture.h"
 
 namespace sc::test {
@@ -148,9 +149,9 @@ TEST_F(MoneyPath, FailureAtPendingFencesTheRoundsCreateCommand) {
   ASSERT_EQ(now.status, S::kFailed);
   EXPECT_EQ(now.failure_code, "inactive_account");
   auto details = nlohmann::json::parse(events(s).back().details);
-  EXPECT_EQ(details["fenced_command_id"], workflow::Workflow::commandId(now, "initiate"));
+  EXPECT_EQ(details["fenced_command_id"], commandId(now, "initiate"));
 
-  ledger::Submission late{workflow::Workflow::commandId(now, "initiate"),
+  ledger::Submission late{commandId(now, "initiate"),
                           ledger::CreateDvp{party_.at("acc_buyer"), party_.at("acc_seller"), "AAPL",
                                             "USDC", D("50"), D("7524"), kTradeDate}};
   auto r = ledger_->submit(std::span<const ledger::Submission>(&late, 1));
@@ -191,7 +192,7 @@ TEST_F(MoneyPath, BatchWhoseSetUpUsedHalfTheLeaseStartsNoLedgerRound) {
   ASSERT_TRUE(w.runOnce().ok());
   Settlement now = load(s);
   EXPECT_EQ(now.status, S::kPending);
-  auto created = ledger_->completion(workflow::Workflow::commandId(now, "initiate"));
+  auto created = ledger_->completion(commandId(now, "initiate"));
   ASSERT_TRUE(created.ok());
   EXPECT_FALSE(created->has_value()) << "a ledger round started after half the lease";
   // A batch with time left goes all the way.
