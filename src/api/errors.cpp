@@ -7,6 +7,7 @@
 #include "domain/ledger_amount.h"
 #include "domain/trade.h"
 #include "ledger/ledger.h"
+#include "reconciliation/errors.h"
 #include "store/errors.h"
 #include "workflow/errors.h"
 
@@ -47,9 +48,13 @@ constexpr std::array<std::string_view, 28> kBadRequestCodes = {
 };
 
 // The request is valid but the resource's state forbids it.
-constexpr std::array<std::string_view, 5> kConflictCodes = {
-    reason::kTradeConflict, workflow::kInvalidState, store::kAccountExists, store::kPartyTaken,
-    kIdempotencyInProgress};
+constexpr std::array<std::string_view, 7> kConflictCodes = {reason::kTradeConflict,
+                                                            workflow::kInvalidState,
+                                                            store::kAccountExists,
+                                                            store::kPartyTaken,
+                                                            kIdempotencyInProgress,
+                                                            store::kFindingNotOpen,
+                                                            reconciliation::kReconcilerStandby};
 
 // Every refusal of a bearer token (auth/errors.h), each its own reason code.
 constexpr std::array<std::string_view, 15> kUnauthorizedCodes = {
@@ -62,8 +67,8 @@ constexpr std::array<std::string_view, 15> kUnauthorizedCodes = {
 constexpr std::array<std::string_view, 2> kUnprocessableCodes = {kIdempotencyKeyReused,
                                                                  kReservedParty};
 
-constexpr std::array<std::string_view, 3> kNotFoundCodes = {workflow::kSettlementNotFound,
-                                                            workflow::kAccountNotFound, kNotFound};
+constexpr std::array<std::string_view, 4> kNotFoundCodes = {
+    workflow::kSettlementNotFound, workflow::kAccountNotFound, kNotFound, store::kFindingNotFound};
 
 // Unavailable dependencies: 503 with Retry-After even when the error is not marked retryable.
 constexpr std::array<std::string_view, 7> kUnavailableCodes = {

@@ -75,40 +75,6 @@ void ApiMetrics::countStatus(unsigned status) {
   if (status >= 400) errors.inc();
 }
 
-ApiMetrics& apiMetrics() {
-  static ApiMetrics* m = [] {
-    auto* p = new ApiMetrics();  // process lifetime: the registry keeps pointers into it
-    metrics::registerCounter("sc_api_requests_total", "HTTP responses written", &p->requests);
-    metrics::registerCounter("sc_api_responses_2xx_total", "HTTP 2xx responses", &p->responses_2xx);
-    metrics::registerCounter("sc_api_responses_3xx_total", "HTTP 3xx responses", &p->responses_3xx);
-    metrics::registerCounter("sc_api_responses_4xx_total", "HTTP 4xx responses", &p->responses_4xx);
-    metrics::registerCounter("sc_api_responses_5xx_total", "HTTP 5xx responses", &p->responses_5xx);
-    metrics::registerCounter("sc_api_errors_total", "HTTP responses with status >= 400",
-                             &p->errors);
-    metrics::registerCounter("sc_api_protocol_errors_total",
-                             "Malformed HTTP requests, oversized bodies or headers, failed TLS "
-                             "handshakes",
-                             &p->protocol_errors);
-    metrics::registerCounter("sc_api_read_timeouts_total", "Connections closed by the read timeout",
-                             &p->timeouts);
-    metrics::registerCounter("sc_api_refused_connections_total",
-                             "Connections answered 503 because HTTP_MAX_CONNECTIONS were open",
-                             &p->refused_connections);
-    metrics::registerCounter("sc_api_accept_errors_total",
-                             "Failed accepts (out of descriptors or memory); accepting pauses",
-                             &p->accept_errors);
-    metrics::registerCounter("sc_api_deadline_exceeded_total",
-                             "Requests answered 503 because HTTP_REQUEST_DEADLINE_MS passed",
-                             &p->deadline_exceeded);
-    metrics::registerGauge("sc_api_open_connections", "Open HTTP connections",
-                           &p->open_connections);
-    metrics::registerGauge("sc_api_requests_in_flight", "HTTP requests being handled",
-                           &p->in_flight);
-    return p;
-  }();
-  return *m;
-}
-
 // A connection as stop() sees it, whatever its transport.
 class Connection {
  public:
@@ -141,7 +107,7 @@ struct HttpServer::Impl {
 
   HttpServerOptions options;
   const Router& router;
-  ApiMetrics& metrics = apiMetrics();
+  ApiMetrics metrics;
   std::atomic<bool> stopping{false};
   bool started = false;
   bool stopped = false;
@@ -593,6 +559,8 @@ HttpServer::HttpServer(HttpServerOptions options, const Router& router)
     : impl_(std::make_shared<Impl>(std::move(options), router)) {}
 
 HttpServer::~HttpServer() { stop(); }
+
+const ApiMetrics& HttpServer::metrics() const { return impl_->metrics; }
 
 void HttpServer::start() {
   std::lock_guard l(impl_->stop_mu);

@@ -68,21 +68,41 @@ struct HttpServerOptions {
   std::string tls_key_file{};
 };
 
-// One per process (metrics are registered once and live for the process).
+// The server's probe (STYLE 8): one per HttpServer, its series removed with the server.
 struct ApiMetrics {
-  metrics::Counter requests;  // every response written
-  metrics::Counter responses_2xx, responses_3xx, responses_4xx, responses_5xx;
-  metrics::Counter errors;               // 4xx + 5xx
-  metrics::Counter protocol_errors;      // malformed HTTP, oversized body/header, TLS handshake
-  metrics::Counter timeouts;             // connections closed by the read timeout
-  metrics::Counter refused_connections;  // over max_connections
-  metrics::Counter accept_errors;        // failed accepts (EMFILE, ...)
-  metrics::Counter deadline_exceeded;    // requests answered 503 by the deadline
-  metrics::Gauge open_connections;
-  metrics::Gauge in_flight;  // requests being handled
+  metrics::Probe probe{"api"};
+  metrics::Counter requests =  // every response written
+      probe.counter("sc_api_requests_total", "HTTP responses written");
+  metrics::Counter responses_2xx =
+      probe.counter("sc_api_responses_2xx_total", "HTTP 2xx responses");
+  metrics::Counter responses_3xx =
+      probe.counter("sc_api_responses_3xx_total", "HTTP 3xx responses");
+  metrics::Counter responses_4xx =
+      probe.counter("sc_api_responses_4xx_total", "HTTP 4xx responses");
+  metrics::Counter responses_5xx =
+      probe.counter("sc_api_responses_5xx_total", "HTTP 5xx responses");
+  metrics::Counter errors =  // 4xx + 5xx
+      probe.counter("sc_api_errors_total", "HTTP responses with status >= 400");
+  // Malformed HTTP, oversized body/header, TLS handshake.
+  metrics::Counter protocol_errors =
+      probe.counter("sc_api_protocol_errors_total",
+                    "Malformed HTTP requests, oversized bodies or headers, failed TLS handshakes");
+  metrics::Counter timeouts =
+      probe.counter("sc_api_read_timeouts_total", "Connections closed by the read timeout");
+  metrics::Counter refused_connections =  // over max_connections
+      probe.counter("sc_api_refused_connections_total",
+                    "Connections answered 503 because HTTP_MAX_CONNECTIONS were open");
+  metrics::Counter accept_errors =  // failed accepts (EMFILE, ...)
+      probe.counter("sc_api_accept_errors_total",
+                    "Failed accepts (out of descriptors or memory); accepting pauses");
+  metrics::Counter deadline_exceeded =  // requests answered 503 by the deadline
+      probe.counter("sc_api_deadline_exceeded_total",
+                    "Requests answered 503 because HTTP_REQUEST_DEADLINE_MS passed");
+  metrics::Gauge open_connections = probe.gauge("sc_api_open_connections", "Open HTTP connections");
+  metrics::Gauge in_flight =  // requests being handled
+      probe.gauge("sc_api_requests_in_flight", "HTTP requests being handled");
   void countStatus(unsigned status);
 };
-ApiMetrics& apiMetrics();
 
 class HttpServer {
  public:
@@ -100,6 +120,8 @@ class HttpServer {
   uint16_t port() const { return port_.load(); }
   // Graceful stop, idempotent, safe from any thread except the server's own.
   void stop();
+  // This server's metrics (its series leave /metrics when the server and its connections are gone).
+  const ApiMetrics& metrics() const;
 
   struct Impl;
 

@@ -8,6 +8,16 @@ Json timeOrNull(const std::optional<Timestamp>& t) {
 }
 Json textOrNull(const std::string& s) { return s.empty() ? Json(nullptr) : Json(s); }
 
+// Where a settlement stands in its retries (the dashboard's "stuck": past deadline_at, waiting for
+// next_attempt_at, many step_attempt): active settlements only, null once settled or failed.
+void addProgress(Json& j, const Settlement& s) {
+  const bool active = s.status != Status::kSettled && s.status != Status::kFailed;
+  j["last_error"] = textOrNull(s.last_error);
+  j["step_attempt"] = s.step_attempt;
+  j["deadline_at"] = active ? Json(formatTimestamp(s.deadline_at)) : Json(nullptr);
+  j["next_attempt_at"] = active ? Json(formatTimestamp(s.next_attempt_at)) : Json(nullptr);
+}
+
 }  // namespace
 
 Json settlementJson(const Settlement& s) {
@@ -44,6 +54,7 @@ Json settlementJson(const Settlement& s) {
   j["settled_amount"] = s.settled_amount.toString();
   j["created_at"] = formatTimestamp(s.created_at);
   j["updated_at"] = formatTimestamp(s.updated_at);
+  addProgress(j, s);
   return j;
 }
 
@@ -60,6 +71,13 @@ Json settlementSummaryJson(const Settlement& s) {
   j["settled_at"] = timeOrNull(s.settled_at);
   j["buyer_account_id"] = t.buyer_account_id;
   j["seller_account_id"] = t.seller_account_id;
+  // What the dashboard's stuck and failed lists show without fetching each settlement.
+  j["created_at"] = formatTimestamp(s.created_at);
+  j["failure_code"] = textOrNull(s.failure_code);
+  j["failure_reason"] = textOrNull(s.failure_reason);
+  j["failed_step"] = textOrNull(s.failed_step);
+  j["retry_count"] = s.retry_count;
+  addProgress(j, s);
   return j;
 }
 

@@ -7,6 +7,7 @@
 #include "api/errors.h"
 #include "common/log.h"
 #include "domain/hex.h"
+#include "domain/quote.h"
 
 namespace sc::api {
 namespace {
@@ -34,35 +35,10 @@ bool isParam(const std::string& segment) {
 // Well-formed UTF-8 (RFC 3629: shortest form, no UTF-16 surrogates, at most U+10FFFF) without
 // U+0000: what the API's JSON and PostgreSQL's text can carry.
 bool isUtf8WithoutNul(std::string_view s) {
-  size_t i = 0;
-  while (i < s.size()) {
-    const auto b = static_cast<unsigned char>(s[i]);
-    if (b == 0) return false;
-    if (b < 0x80) {
-      ++i;
-      continue;
-    }
-    size_t n;
-    unsigned char lo = 0x80, hi = 0xBF;  // the range of the second byte
-    if (b >= 0xC2 && b <= 0xDF) {
-      n = 1;
-    } else if (b >= 0xE0 && b <= 0xEF) {
-      n = 2;
-      if (b == 0xE0) lo = 0xA0;  // overlong
-      if (b == 0xED) hi = 0x9F;  // surrogates
-    } else if (b >= 0xF0 && b <= 0xF4) {
-      n = 3;
-      if (b == 0xF0) lo = 0x90;  // overlong
-      if (b == 0xF4) hi = 0x8F;  // past U+10FFFF
-    } else {
-      return false;  // a continuation byte, an overlong lead (C0, C1) or F5-FF
-    }
-    if (s.size() - i <= n) return false;
-    for (size_t k = 1; k <= n; ++k) {
-      const auto c = static_cast<unsigned char>(s[i + k]);
-      if (c < (k == 1 ? lo : 0x80) || c > (k == 1 ? hi : 0xBF)) return false;
-    }
-    i += n + 1;
+  for (size_t i = 0; i < s.size();) {
+    const size_t n = utf8SequenceLength(s, i);
+    if (n == 0 || s[i] == '\0') return false;
+    i += n;
   }
   return true;
 }

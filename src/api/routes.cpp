@@ -9,6 +9,7 @@
 #include "auth/errors.h"
 #include "common/log.h"
 #include "domain/ids.h"
+#include "ui/assets.h"
 
 namespace sc::api {
 namespace {
@@ -49,6 +50,11 @@ Api::Api(ApiDeps deps)
     : deps_(std::move(deps)),
       account_service_(deps_.accounts, deps_.ledger,
                        deps_.clock ? *deps_.clock : static_cast<const Clock&>(system_clock_)) {
+  if (deps_.rejections)
+    rejection_recorder_ = std::make_unique<RejectionRecorder>(
+        *deps_.rejections, deps_.clock ? *deps_.clock : static_cast<const Clock&>(system_clock_),
+        RejectionRecorderOptions{.per_address_per_minute =
+                                     deps_.rejections_per_address_per_minute});
   registerRoutes();
 }
 
@@ -82,10 +88,23 @@ void Api::registerRoutes() {
   route("GET", "/settlements/{id}/events", &Api::settlementEvents, read_scoped);
   route("POST", "/settlements/{id}/retry", &Api::retrySettlement, audited("settlement.retry"));
   if (deps_.audit) route("GET", "/audit", &Api::listAudit, audit_read);
+  if (deps_.reconciler) {
+    route("GET", "/reconciliation", &Api::getReconciliation, audit_read);
+    route("POST", "/reconciliation/run", &Api::runReconciliation, audited("reconciliation.run"));
+    route("POST", "/reconciliation/findings/{id}/acknowledge", &Api::acknowledgeFinding,
+          audited("reconciliation.acknowledge"));
+  }
+  if (deps_.rejections) route("GET", "/rejections", &Api::listRejections, audit_read);
   route("GET", "/health", &Api::health, open);
   route("GET", "/ready", &Api::ready, open);
   route("GET", "/metrics", &Api::metricsText, metrics);
   route("GET", "/openapi.json", &Api::openApi, open);
+  // The dashboard: its overview (an account holder gets its own accounts' counts only) and its
+  // static files (public: no data in them).
+  route("GET", "/overview", &Api::overview, Access{{kOperator, kAuditor}, true});
+  route("GET", "/ui", &Api::uiAsset, open);
+  for (const ui::Asset& a : ui::assets())
+    route("GET", "/ui/" + std::string(a.name), &Api::uiAsset, open);
 }
 
 void Api::route(const std::string& method, const std::string& pattern, Method fn,

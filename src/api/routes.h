@@ -12,7 +12,13 @@
 //   GET   /accounts/{id}/holdings      POST /ledger/holdings        GET /ledger/totals
 //   POST  /ledger/faults               (only when ApiDeps::set_outage is given: embedded ledger)
 //   GET   /audit                       (only when ApiDeps::audit is given)
+//   GET   /rejections                  (only when ApiDeps::rejections is given)
+//   GET   /reconciliation, POST /reconciliation/run,
+//   POST  /reconciliation/findings/{id}/acknowledge  (only when ApiDeps::reconciler is given;
+//                                      reconciliation_routes.cpp)
 //   GET   /openapi.json                (the OpenAPI 3 description, public)
+//   GET   /overview                    (the dashboard's live figures; overview_routes.cpp)
+//   GET   /ui, /ui/<file>              (the dashboard's static files, public; ui_routes.cpp)
 //
 // With a verifier, every route but /health, /ready and /openapi.json needs "Authorization: Bearer
 // <JWT>" (401) carrying a role that the route allows (403); an account_holder sees only its
@@ -20,15 +26,20 @@
 // ApiDeps::audit.
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "api/overview.h"
+#include "api/rejection_recorder.h"
 #include "api/router.h"
 #include "auth/verifier.h"
 #include "domain/result.h"
 #include "ledger/ledger.h"
+#include "reconciliation/reconciler.h"
 #include "store/audit.h"
+#include "store/rejection.h"
 #include "store/repository.h"
 #include "workflow/account_service.h"
 #include "workflow/commands.h"
@@ -48,13 +59,23 @@ struct ApiDeps {
   // Fault injection of the embedded ledger (synchronizer, down). Empty: POST /ledger/faults is
   // not routed (a Canton ledger's outages are not ours to make).
   std::function<Result<void>(const std::string&, bool)> set_outage;
+  // The reconciler (DESIGN §11): its status and findings, a pass now, acknowledgements. Null:
+  // the /reconciliation routes are not served.
+  reconciliation::Reconciler* reconciler = nullptr;
   AuditRepository* audit = nullptr;  // null: operator actions are only logged, no GET /audit
+  // Rejected trades: POST /trades records its rejections here (through a RejectionRecorder, at
+  // most rejections_per_address_per_minute per client address; REJECTIONS_HTTP_PER_MINUTE) and
+  // GET /rejections lists them. Null: not recorded, no GET /rejections.
+  store::RejectionRepository* rejections = nullptr;
+  int rejections_per_address_per_minute = 60;
   // Idempotency-Key records of POST /ledger/holdings; null: the header is refused.
   CreditRequestRepository* credit_requests = nullptr;
   bool minting = true;  // false (production): POST /ledger/holdings is not served at all
   std::vector<std::string> reserved_parties;  // issuer and cash provider: never account parties
   // /ready's "details" (e.g. relay: leader | standby | off), ready or not. Empty: none.
   std::function<std::map<std::string, std::string>()> ready_details;
+  // GET /overview's live figures of this instance (rates, latency, lag, backlog, health).
+  OverviewSources overview;
 };
 
 // Who is calling, as the route's guard established it (routes.cpp).
@@ -87,6 +108,13 @@ class Api {
   static constexpr int kMaxLimit = 1000;
   static constexpr size_t kMaxRetryReasonChars = 500;
   static constexpr int kMaxAuditLimit = 1000;
+  static constexpr int kDefaultRejectionsLimit = 100;
+  static constexpr int kMaxRejectionsLimit = 500;
+
+  // Waits until every rejection POST /trades recorded so far is written (tests).
+  void flushRejections() {
+    if (rejection_recorder_) rejection_recorder_->flush();
+  }
 
  private:
   using Method = HttpResponse (Api::*)(const HttpRequest&, Caller&);
@@ -112,15 +140,24 @@ class Api {
   HttpResponse retrySettlement(const HttpRequest& r, Caller& c);
   HttpResponse settlementEvents(const HttpRequest& r, Caller& c);
   HttpResponse listAudit(const HttpRequest& r, Caller& c);
+  HttpResponse getReconciliation(const HttpRequest& r, Caller& c);
+  HttpResponse runReconciliation(const HttpRequest& r, Caller& c);
+  HttpResponse acknowledgeFinding(const HttpRequest& r, Caller& c);
+  HttpResponse listRejections(const HttpRequest& r, Caller& c);
+  // Records a rejection of POST /trades (rejection_routes.cpp); never changes the answer.
+  void recordRejection(const HttpRequest& r, const Error& why, const std::string& trade_id);
   HttpResponse health(const HttpRequest& r, Caller& c);
   HttpResponse ready(const HttpRequest& r, Caller& c);
   HttpResponse metricsText(const HttpRequest& r, Caller& c);
   HttpResponse openApi(const HttpRequest& r, Caller& c);
+  HttpResponse overview(const HttpRequest& r, Caller& c);
+  HttpResponse uiAsset(const HttpRequest& r, Caller& c);
 
   ApiDeps deps_;
   SystemClock system_clock_;
   workflow::AccountService account_service_;  // over deps_.accounts and deps_.ledger
   Router router_;
+  std::unique_ptr<RejectionRecorder> rejection_recorder_;  // when deps_.rejections is set
 };
 
 }  // namespace sc::api

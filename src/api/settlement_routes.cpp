@@ -15,6 +15,8 @@ namespace {
 
 // GET /settlements: offset skips at most this many rows; deeper pages use the cursor.
 constexpr int kMaxOffset = 10000;
+// GET /settlements?stuck=true&min_step_attempts=N: N at most this.
+constexpr int kMaxStepAttemptsFilter = 1000;
 
 // The keyset cursor of GET /settlements: the last settlement of a page, "<created_at in
 // microseconds since the epoch>_<id as 32 hex>". Opaque to clients (README says so).
@@ -93,6 +95,7 @@ HttpResponse Api::postTrade(const HttpRequest& r, Caller& c) {
           d.rejection.value_or(bad(kInternalError, "intake rejected the trade without a reason"));
       if (e.code == reason::kTradeConflict && d.settlement)
         e.message += " (existing settlement " + d.settlement->settlementId() + ")";
+      if (d.rejection) recordRejection(r, e, d.trade_id);  // queued: the answer never waits
       return errorResponse(e);
     }
   }
@@ -138,6 +141,26 @@ HttpResponse Api::listSettlements(const HttpRequest& r, Caller& c) {
   }
   if (q.start_date && q.end_date && *q.start_date > *q.end_date)
     return errorResponse(kInvalidParameter, "end_date is before start_date", "end_date");
+  if (auto* v = r.queryParam("stuck")) {
+    if (*v != "true" && *v != "false")
+      return errorResponse(kInvalidParameter, "stuck must be true or false", "stuck");
+    if (*v == "true") {
+      const Clock& clock = deps_.clock ? *deps_.clock : static_cast<const Clock&>(system_clock_);
+      q.stuck = store::ListQuery::Stuck{clock.now()};
+    }
+  }
+  if (auto* v = r.queryParam("min_step_attempts")) {
+    auto n = parseCount(*v);
+    if (!n || *n < 1 || *n > kMaxStepAttemptsFilter)
+      return errorResponse(kInvalidParameter,
+                           "min_step_attempts must be an integer from 1 to " +
+                               std::to_string(kMaxStepAttemptsFilter),
+                           "min_step_attempts");
+    if (!q.stuck)
+      return errorResponse(kInvalidParameter, "min_step_attempts applies only with stuck=true",
+                           "min_step_attempts");
+    q.stuck->min_step_attempts = *n;
+  }
   q.visible_accounts = c.accounts;  // filtered in the query: total counts only these
   q.limit = kDefaultLimit;
   if (auto* v = r.queryParam("limit")) {

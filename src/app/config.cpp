@@ -18,6 +18,10 @@ class Reader {
   void str(const char* name, std::string& out) const {
     if (auto it = env_.find(name); it != env_.end()) out = it->second;
   }
+  // Keeps `out` (a default) when unset; set, it must not be empty.
+  void nonEmptyIfSet(const char* name, std::string& out) const {
+    if (env_.count(name)) nonEmpty(name, out);
+  }
   void nonEmpty(const char* name, std::string& out) const {
     str(name, out);
     if (out.empty()) throw ConfigError(std::string(name) + " must not be empty");
@@ -306,6 +310,19 @@ Config Config::fromEnvironment(const std::map<std::string, std::string>& env) {
   r.integer("SETTLEMENT_LEASE_SECONDS", c.settlement_lease_seconds, 1, 3600);
   r.integer("SETTLEMENT_POLL_MILLIS", c.settlement_poll_millis, 1, 60000);
   r.list("ALLOWED_SYMBOLS", c.allowed_symbols);
+  r.integer("REJECTIONS_RETENTION_DAYS", c.rejections_retention_days, 1, 3650);
+  r.integer("REJECTIONS_MAX_ROWS", c.rejections_max_rows, 1000, 1000000000);
+  r.integer("REJECTIONS_HTTP_PER_MINUTE", c.rejections_http_per_minute, 0, 100000);
+  std::string rec_enabled = c.rec_enabled ? "true" : "false";
+  r.oneOf("REC_ENABLED", rec_enabled, {"true", "false"});
+  c.rec_enabled = rec_enabled == "true";
+  r.integer("REC_INTERVAL_MS", c.rec_interval_ms, 10, 3600000);
+  r.integer("REC_BATCH", c.rec_batch, 1, 100000);
+  r.integer("REC_LEDGER_BATCH", c.rec_ledger_batch, 1, 1000000);
+  r.integer("REC_EVENT_GRACE_MS", c.rec_event_grace_ms, 0, 86400000);
+  r.integer("REC_QUIET_MS", c.rec_quiet_ms, 100, 3600000);
+  c.rec_consumer_group = c.kafka_consumer_group + "-reconciler";
+  r.nonEmptyIfSet("REC_CONSUMER_GROUP", c.rec_consumer_group);
   return c;
 }
 

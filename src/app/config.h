@@ -1,6 +1,7 @@
 #pragma once
 // One typed configuration, read from the environment at start-up and validated (STYLE 9).
 // A bad value throws ConfigError naming the variable; main prints it and exits 2.
+#include <cstdint>
 #include <map>
 #include <stdexcept>
 #include <string>
@@ -114,6 +115,21 @@ struct Config {
                                              // settlements are picked up after this)
   int settlement_poll_millis = 200;          // SETTLEMENT_POLL_MILLIS (idle poll when no work)
   std::vector<std::string> allowed_symbols;  // ALLOWED_SYMBOLS (comma list; empty = any)
+  // Rejected trades kept in PostgreSQL (GET /rejections): bounded by age and row count, and the
+  // HTTP ones by a rate per client address.
+  int rejections_retention_days = 30;     // REJECTIONS_RETENTION_DAYS
+  int64_t rejections_max_rows = 1000000;  // REJECTIONS_MAX_ROWS
+  int rejections_http_per_minute = 60;    // REJECTIONS_HTTP_PER_MINUTE (per address; 0 = none)
+  // Reconciler (DESIGN §11, README "Reconciliation"): background passes comparing PostgreSQL,
+  // the ledger and settlement.events.
+  bool rec_enabled = true;         // REC_ENABLED: true | false (POST /reconciliation/run works)
+  int rec_interval_ms = 5000;      // REC_INTERVAL_MS (between passes)
+  int rec_batch = 500;             // REC_BATCH (settlements per pass)
+  int rec_ledger_batch = 5000;     // REC_LEDGER_BATCH (ledger settles and credits per pass)
+  int rec_event_grace_ms = 10000;  // REC_EVENT_GRACE_MS (before an unseen event is missing)
+  int rec_quiet_ms = 10000;        // REC_QUIET_MS (an active settlement must rest this long)
+  std::string rec_consumer_group;  // REC_CONSUMER_GROUP (default KAFKA_CONSUMER_GROUP +
+                                   // "-reconciler")
 
   // Reads every variable above from `env` (defaults where absent), validates, throws ConfigError.
   static Config fromEnvironment(const std::map<std::string, std::string>& env);

@@ -19,9 +19,13 @@
 #include "ledger/engine/embedded_ledger.h"
 #include "messaging/outbox_relay.h"
 #include "messaging/trade_consumer.h"
+#include "reconciliation/kafka_event_tap.h"
+#include "reconciliation/reconciler.h"
 #include "store/advisory_lock.h"
 #include "store/database.h"
 #include "store/database_clock.h"
+#include "store/reconciliation_repository.h"
+#include "store/rejection_retention.h"
 #include "workflow/intake.h"
 #include "workflow/worker_pool.h"
 #include "workflow/workflow.h"
@@ -105,6 +109,11 @@ int run(const sc::app::Config& cfg) {
     return 1;
   }
   db_clock.start();
+  // Rejected trades are kept REJECTIONS_RETENTION_DAYS, at most REJECTIONS_MAX_ROWS of them.
+  sc::store::RejectionRetention rejection_retention(
+      (*db)->rejections(),
+      {.max_age = days(cfg.rejections_retention_days), .max_rows = cfg.rejections_max_rows});
+  rejection_retention.start();
   std::unique_ptr<sc::auth::Verifier> verifier;
   try {
     verifier = makeVerifier(cfg, clock);
@@ -179,6 +188,10 @@ int run(const sc::app::Config& cfg) {
   sc::workflow::Workflow workflow((*db)->settlements(), (*db)->accounts(), *ledger, db_clock, wopt);
   sc::workflow::WorkerPool workers(workflow, cfg.settlement_workers,
                                    milliseconds(cfg.settlement_poll_millis));
+  // GET /overview's rates and confirmation latency (this instance's, on the database's clock).
+  sc::workflow::Throughput throughput;
+  intake.setThroughput(&throughput);
+  workflow.setThroughput(&throughput);
 
   std::unique_ptr<sc::messaging::OutboxRelay> relay;
   std::unique_ptr<sc::messaging::TradeConsumer> consumer;
@@ -199,6 +212,7 @@ int run(const sc::app::Config& cfg) {
         kopt, intake, [&repo]() -> sc::Result<int64_t> {
           return repo.countPending();  // PENDING rows only, via settlements_status_idx
         });
+    consumer->recordRejectionsIn((*db)->rejections());  // GET /rejections, besides the DLQ
   }
   // New outbox events (a trade taken in, a transition committed): relay them now, not after the
   // relay's idle poll.
@@ -207,6 +221,31 @@ int run(const sc::app::Config& cfg) {
     if (relay) relay->wake();
   });
   if (relay) workflow.setOnCommitted([&] { relay->wake(); });
+
+  // The reconciler (DESIGN §11, README "Reconciliation"): PostgreSQL against the ledger and, with
+  // Kafka, against settlement.events read in its own consumer group. One instance reconciles at a
+  // time (an advisory lock, as the relay's); the others stand by. Row times are the database's.
+  sc::store::PgReconciliationRepository reconciliation_repo((*db)->pool());
+  sc::reconciliation::ReconcilerOptions ropt;
+  ropt.enabled = cfg.rec_enabled;
+  ropt.interval = milliseconds(cfg.rec_interval_ms);
+  ropt.batch = cfg.rec_batch;
+  ropt.ledger_batch = cfg.rec_ledger_batch;
+  ropt.event_grace = milliseconds(cfg.rec_event_grace_ms);
+  ropt.quiet = milliseconds(cfg.rec_quiet_ms);
+  sc::reconciliation::Reconciler::TapFactory event_tap;
+  if (!cfg.kafka_bootstrap_servers.empty()) {
+    event_tap = [kopt, group = cfg.rec_consumer_group]()
+        -> sc::Result<std::unique_ptr<sc::reconciliation::EventTap>> {
+      auto tap = sc::reconciliation::KafkaEventTap::open(kopt, group, seconds(10));
+      if (!tap) return tap.error();
+      return std::unique_ptr<sc::reconciliation::EventTap>(std::move(*tap));
+    };
+  }
+  sc::reconciliation::Reconciler reconciler(reconciliation_repo, (*db)->accounts(), *ledger,
+                                            db_clock, ropt, std::move(event_tap));
+  reconciler.electWith(std::make_unique<sc::store::SessionAdvisoryLock>(
+      cfg.postgresConnInfo(), sc::reconciliation::kReconcilerLockKey));
 
   auto readiness = [&]() -> sc::Result<void> {
     if (auto r = (*db)->ready(); !r) return r;
@@ -220,12 +259,26 @@ int run(const sc::app::Config& cfg) {
                         readiness, verifier.get(),       nullptr,           nullptr};
   deps.audit = &(*db)->audit();
   deps.credit_requests = &(*db)->creditRequests();
+  deps.rejections = &(*db)->rejections();
+  deps.rejections_per_address_per_minute = cfg.rejections_http_per_minute;
   deps.reserved_parties = {cfg.securities_issuer_party, cfg.cash_provider_party};
   // Production: the issuer credits holdings on Canton; no minting, no fault injection.
   deps.minting = !cfg.production();
   deps.ready_details = [&] {
-    return std::map<std::string, std::string>{{"relay", relay ? relay->role() : "off"}};
+    return std::map<std::string, std::string>{{"relay", relay ? relay->role() : "off"},
+                                              {"reconciler", reconciler.role()}};
   };
+  deps.reconciler = &reconciler;
+  // The stuck filter and the overview judge deadlines by the clock that set them.
+  deps.clock = &db_clock;
+  deps.overview.throughput = &throughput;
+  if (consumer) deps.overview.consumer_lag = [&] { return consumer->lag(); };
+  deps.overview.relay_backlog = [&db] { return (*db)->outbox().backlog(); };
+  deps.overview.health = {
+      {"database", [&db] { return (*db)->ready(); }},
+      {"ledger", [&ledger] { return ledger->ping(); }},
+      {"kafka", relay ? std::function<sc::Result<void>()>([&relay] { return relay->ping(); })
+                      : std::function<sc::Result<void>()>()}};
   if (!cfg.production() && embedded) {
     // Outage drills on the embedded ledger (POST /ledger/faults); never in production.
     deps.set_outage = [embedded](const std::string& sync, bool down) -> sc::Result<void> {
@@ -256,6 +309,7 @@ int run(const sc::app::Config& cfg) {
       return 1;
     }
   }
+  reconciler.start();  // REC_ENABLED=false: passes only on POST /reconciliation/run
   std::printf("settlement-coordinator listening on %s://%s:%u (ledger: %s, kafka: %s)\n",
               cfg.httpTls() ? "https" : "http", cfg.http_bind.c_str(), server.port(),
               ledger_desc.c_str(),
@@ -269,6 +323,7 @@ int run(const sc::app::Config& cfg) {
   log->info("signal {}: draining", sig);
   // Stop intake first (HTTP, then Kafka), then the workers, then relay what is left.
   server.stop();
+  reconciler.stop();
   if (consumer) consumer->stop();
   workers.stop();
   if (relay) relay->stop();

@@ -80,9 +80,16 @@ TEST_F(AuthApiTest, EveryRouteAdmitsExactlyTheRolesOfTheTable) {
       {"GET", "/settlements/{set}/events", "", {"auditor", "account_holder"}},
       {"POST", "/settlements/{set}/retry", R"({"reason":"x"})", {"operator"}},
       {"GET", "/audit", "", {"operator", "auditor"}},
+      {"GET", "/rejections", "", {"operator", "auditor"}},
+      {"GET", "/reconciliation", "", {"operator", "auditor"}},
+      {"POST", "/reconciliation/run", "", {"operator"}},
+      {"POST", "/reconciliation/findings/1/acknowledge", R"({"note":"seen"})", {"operator"}},
       {"GET", "/metrics", "", {"auditor"}},
       {"GET", "/health", "", {"submitter", "operator", "auditor", "account_holder", "none"}},
       {"GET", "/ready", "", {"submitter", "operator", "auditor", "account_holder", "none"}},
+      {"GET", "/overview", "", {"operator", "auditor", "account_holder"}},
+      {"GET", "/ui", "", {"submitter", "operator", "auditor", "account_holder", "none"}},
+      {"GET", "/ui/app.js", "", {"submitter", "operator", "auditor", "account_holder", "none"}},
   };
   const std::vector<std::string> roles = {"submitter", "operator", "auditor", "account_holder"};
   int n = 0;
@@ -148,6 +155,41 @@ TEST_F(AuthApiTest, AnAccountHolderSeesOnlyItsAccountsAndTotalCountsOnlyThose) {
   EXPECT_EQ(call("GET", "/settlements", "", bearer({"account_holder"})).json()["total"], 0);
   // The auditor sees both.
   EXPECT_EQ(call("GET", "/settlements", "", bearer({"auditor"})).json()["total"], 2);
+}
+
+// The dashboard's overview: an account holder gets the counts of its own accounts' settlements and
+// nothing of the service's internals; an auditor everything.
+TEST_F(AuthApiTest, AnAccountHolderSeesOnlyItsOwnCountsOnTheOverview) {
+  workflow::Throughput t;  // before the server starts (the first call)
+  overview.throughput = &t;
+  overview.health = {{"database", []() -> Result<void> { return {}; }}};
+  createSettlementAs("trd_mine");
+  createSettlementAs("trd_mine_2");
+  auto r = call("POST", "/trades", tradeJson("trd_theirs", "50", "acc_other", "acc_seller"),
+                bearer({"submitter"}));
+  ASSERT_EQ(r.status, 201u) << r.body;
+
+  auto holder = call("GET", "/overview", "", bearer({"account_holder"}, {"acc_other"}));
+  ASSERT_EQ(holder.status, 200u) << holder.body;
+  json o = holder.json();
+  EXPECT_EQ(o["scope"], "accounts");
+  EXPECT_EQ(o["accounts"], json::array({"acc_other"}));
+  EXPECT_EQ(o["counts"]["pending"], 1);
+  EXPECT_EQ(o["active"], 1);
+  for (const char* hidden : {"throughput", "confirmation_latency", "kafka", "relay", "health"})
+    EXPECT_FALSE(o.contains(hidden)) << hidden;
+  auto none = call("GET", "/overview", "", bearer({"account_holder"})).json();
+  EXPECT_EQ(none["counts"]["pending"], 0);
+
+  auto auditor = call("GET", "/overview", "", bearer({"auditor"})).json();
+  EXPECT_EQ(auditor["scope"], "all");
+  EXPECT_EQ(auditor["counts"]["pending"], 3);
+  EXPECT_TRUE(auditor.contains("throughput"));
+  EXPECT_EQ(auditor["health"].size(), 1u);
+  // The dashboard's files need no token; the overview does.
+  EXPECT_EQ(call("GET", "/ui", "", "").status, 200u);
+  EXPECT_EQ(call("GET", "/overview", "", "").status, 401u);
+  EXPECT_EQ(call("GET", "/overview", "", bearer({"submitter"})).status, 403u);
 }
 
 TEST_F(AuthApiTest, EveryHostileTokenIsRefusedWith401AndItsReason) {

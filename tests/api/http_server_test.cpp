@@ -236,7 +236,7 @@ TEST_F(HttpServerTest, ConnectionsOverTheLimitAreAnswered503AndClosed) {
   EXPECT_EQ(refused.json()["error"]["code"], "too_many_connections");
   EXPECT_EQ(refused.header("retry-after"), "1");
   EXPECT_FALSE(refused.keep_alive);
-  EXPECT_GE(api::apiMetrics().refused_connections.value(), 1u);
+  EXPECT_GE(server->metrics().refused_connections.value(), 1u);
   a.close();
   // Once a slot is free (the server notices the close asynchronously), a new connection is served.
   unsigned status = 0;
@@ -304,9 +304,9 @@ TEST_F(HttpServerTest, AcceptPausesInsteadOfSpinningWhenOutOfDescriptors) {
     clients.push_back(fd);
     ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);  // queued in the backlog
   }
-  const uint64_t before = api::apiMetrics().accept_errors.value();
+  const uint64_t before = server->metrics().accept_errors.value();
   std::this_thread::sleep_for(1s);  // the observation window: failures per second, not a wait
-  const uint64_t failed = api::apiMetrics().accept_errors.value() - before;
+  const uint64_t failed = server->metrics().accept_errors.value() - before;
   for (int fd : clients) ::close(fd);
   ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &saved), 0);
   EXPECT_GE(failed, 1u) << "the test did not exhaust the descriptors";

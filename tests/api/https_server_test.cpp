@@ -84,12 +84,12 @@ TEST_F(HttpsServerTest, TlsAClientThatDoesNotTrustTheCaFailsTheHandshake) {
 TEST_F(HttpsServerTest, TlsPlainHttpToTheTlsPortGetsNoHttpAnswerAndCountsAProtocolError) {
   auto& established = https();
   EXPECT_EQ(established.get("/health").status, 200u);
-  const auto before = api::apiMetrics().protocol_errors.value();
+  const auto before = server->metrics().protocol_errors.value();
 
   HttpClient plain(server->port());
   plain.sendRaw("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
   EXPECT_FALSE(plain.readResponse());  // closed without an answer
-  EXPECT_EQ(api::apiMetrics().protocol_errors.value(), before + 1);
+  EXPECT_EQ(server->metrics().protocol_errors.value(), before + 1);
 
   // Neither the established connection nor new ones are disturbed.
   EXPECT_EQ(established.get("/health").status, 200u);
@@ -124,12 +124,12 @@ TEST_F(HttpsServerTest, TlsStartThrowsNamingAnUnreadableOrGarbageFile) {
 TEST_F(HttpsServerTest, TlsHandshakeIsBoundedByTheReadTimeout) {
   options.read_timeout = 1s;
   start();
-  const auto before = api::apiMetrics().timeouts.value();
+  const auto before = server->metrics().timeouts.value();
   HttpClient silent(server->port());  // connects over TCP, never says hello
   silent.connect();
   EXPECT_TRUE(silent.waitForServerClose(10s));
   server->stop();  // the timeout closes the socket before it is counted: wait for the count
-  EXPECT_EQ(api::apiMetrics().timeouts.value(), before + 1);
+  EXPECT_EQ(server->metrics().timeouts.value(), before + 1);
 }
 
 TEST_F(HttpsServerTest, TlsOversizedBodyIs413AndClosesTheConnection) {

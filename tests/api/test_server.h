@@ -12,6 +12,8 @@
 #include "support/fake_ledger.h"
 #include "support/http_client.h"
 #include "support/memory_audit.h"
+#include "support/memory_reconciliation.h"
+#include "support/memory_rejections.h"
 #include "support/memory_store.h"
 #include "support/trade_json.h"
 #include "workflow/commands.h"
@@ -80,7 +82,8 @@ class ApiServerTest : public ::testing::Test {
     if (server) server->stop();
   }
 
-  // Starts the server; tests may adjust `options`, `verifier`, `minting` and `readiness` first.
+  // Starts the server; tests may adjust `options`, `verifier`, `minting`, `readiness` and
+  // `rejections_per_minute` first.
   void start() {
     if (!api) {
       api::ApiDeps deps{
@@ -90,8 +93,16 @@ class ApiServerTest : public ::testing::Test {
           verifier, &clock};
       deps.audit = &audit;
       deps.credit_requests = &credit_requests;
+      deps.rejections = &rejections;
+      deps.rejections_per_address_per_minute = rejections_per_minute;
       deps.reserved_parties = reserved_parties;
       deps.minting = minting;
+      deps.overview = overview;
+      deps.ready_details = ready_details;
+      if (!reconciler)
+        reconciler = std::make_unique<reconciliation::Reconciler>(
+            reconciliation_repo, accounts, ledger, clock, reconciliation::ReconcilerOptions{});
+      deps.reconciler = reconciler.get();
       api = std::make_unique<api::Api>(std::move(deps));
     }
     options.bind_address = "127.0.0.1";
@@ -121,8 +132,14 @@ class ApiServerTest : public ::testing::Test {
   const auth::Verifier* verifier = nullptr;  // null: authentication off
   MemoryAudit audit;
   MemoryCreditRequests credit_requests;
+  MemoryRejections rejections{&clock};  // POST /trades' rejections, GET /rejections
+  int rejections_per_minute = 60;       // per client address
   std::vector<std::string> reserved_parties = {"securities-issuer::1", "cash-provider::2"};
   bool minting = true;
+  api::OverviewSources overview;  // GET /overview's live figures (none by default)
+  std::function<std::map<std::string, std::string>()> ready_details;
+  MemoryReconciliation reconciliation_repo{repo};  // GET /reconciliation and its actions
+  std::unique_ptr<reconciliation::Reconciler> reconciler;
   api::HttpServerOptions options{.handler_threads = 2};
   std::unique_ptr<api::Api> api;
   std::unique_ptr<api::HttpServer> server;

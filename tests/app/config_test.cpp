@@ -133,5 +133,53 @@ TEST_F(ConfigTest, HttpTlsNeedsBothReadableFiles) {
                        "HTTP_TLS_CERT_FILE=/nope.crt is not a readable file"));
 }
 
+TEST_F(ConfigTest, RejectionBoundsHaveDefaultsAndRefuseOutOfRangeValuesByName) {
+  auto d = app::Config::fromEnvironment({});
+  EXPECT_EQ(d.rejections_retention_days, 30);
+  EXPECT_EQ(d.rejections_max_rows, 1000000);
+  EXPECT_EQ(d.rejections_http_per_minute, 60);
+  auto c = app::Config::fromEnvironment({{"REJECTIONS_RETENTION_DAYS", "7"},
+                                         {"REJECTIONS_MAX_ROWS", "5000"},
+                                         {"REJECTIONS_HTTP_PER_MINUTE", "0"}});
+  EXPECT_EQ(c.rejections_retention_days, 7);
+  EXPECT_EQ(c.rejections_max_rows, 5000);
+  EXPECT_EQ(c.rejections_http_per_minute, 0);
+  EXPECT_TRUE(contains(refusal({{"REJECTIONS_RETENTION_DAYS", "0"}}),
+                       "REJECTIONS_RETENTION_DAYS=0 is out of range"));
+  EXPECT_TRUE(contains(refusal({{"REJECTIONS_MAX_ROWS", "10"}}), "REJECTIONS_MAX_ROWS=10"));
+  EXPECT_TRUE(
+      contains(refusal({{"REJECTIONS_HTTP_PER_MINUTE", "-1"}}), "REJECTIONS_HTTP_PER_MINUTE=-1"));
+  EXPECT_TRUE(contains(refusal({{"REJECTIONS_HTTP_PER_MINUTE", "many"}}),
+                       "REJECTIONS_HTTP_PER_MINUTE='many' is not a whole number"));
+}
+
+TEST_F(ConfigTest, ReconcilerSettingsHaveDefaultsAndRefuseBadValuesByName) {
+  auto d = app::Config::fromEnvironment({{"KAFKA_CONSUMER_GROUP", "sc-a"}});
+  EXPECT_TRUE(d.rec_enabled);
+  EXPECT_EQ(d.rec_interval_ms, 5000);
+  EXPECT_EQ(d.rec_batch, 500);
+  EXPECT_EQ(d.rec_ledger_batch, 5000);
+  EXPECT_EQ(d.rec_event_grace_ms, 10000);
+  EXPECT_EQ(d.rec_quiet_ms, 10000);
+  EXPECT_EQ(d.rec_consumer_group, "sc-a-reconciler");
+  auto c = app::Config::fromEnvironment({{"REC_ENABLED", "false"},
+                                         {"REC_INTERVAL_MS", "250"},
+                                         {"REC_BATCH", "2000"},
+                                         {"REC_EVENT_GRACE_MS", "0"},
+                                         {"REC_CONSUMER_GROUP", "audit-reader"}});
+  EXPECT_FALSE(c.rec_enabled);
+  EXPECT_EQ(c.rec_interval_ms, 250);
+  EXPECT_EQ(c.rec_batch, 2000);
+  EXPECT_EQ(c.rec_event_grace_ms, 0);
+  EXPECT_EQ(c.rec_consumer_group, "audit-reader");
+  EXPECT_TRUE(contains(refusal({{"REC_ENABLED", "yes"}}), "REC_ENABLED='yes' must be one of"));
+  EXPECT_TRUE(contains(refusal({{"REC_BATCH", "0"}}), "REC_BATCH=0 is out of range"));
+  EXPECT_TRUE(contains(refusal({{"REC_INTERVAL_MS", "soon"}}),
+                       "REC_INTERVAL_MS='soon' is not a whole number"));
+  EXPECT_TRUE(contains(refusal({{"REC_QUIET_MS", "5"}}), "REC_QUIET_MS=5 is out of range"));
+  EXPECT_TRUE(
+      contains(refusal({{"REC_CONSUMER_GROUP", ""}}), "REC_CONSUMER_GROUP must not be empty"));
+}
+
 }  // namespace
 }  // namespace sc::test

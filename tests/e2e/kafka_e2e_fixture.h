@@ -25,6 +25,7 @@
 #include "support/http_client.h"
 #include "support/pg_test_db.h"
 #include "support/service_process.h"
+#include "support/wait_for.h"
 
 namespace sc::test {
 
@@ -35,17 +36,6 @@ inline std::string randomSuffix() {
   std::ostringstream o;
   o << std::hex << rd() << rd();
   return o.str();
-}
-
-template <class Pred>
-inline bool waitFor(Pred pred, std::chrono::milliseconds timeout,
-                    std::chrono::milliseconds poll = 100ms) {
-  auto deadline = SteadyClock::now() + timeout;
-  while (!pred()) {
-    if (SteadyClock::now() >= deadline) return false;
-    std::this_thread::sleep_for(poll);  // polling interval of an observable condition
-  }
-  return true;
 }
 
 class KafkaE2E : public ::testing::Test {

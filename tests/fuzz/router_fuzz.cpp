@@ -51,6 +51,7 @@ const std::vector<std::pair<std::string, std::string>> kRoutes = {
     {"GET", "/settlements/{id}/events"},
     {"POST", "/settlements/{id}/retry"},
     {"GET", "/audit"},
+    {"GET", "/rejections"},
     {"GET", "/health"},
     {"GET", "/ready"},
     {"GET", "/metrics"},
