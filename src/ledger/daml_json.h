@@ -193,6 +193,11 @@ inline constexpr const char* kUserAlreadyExists = "USER_ALREADY_EXISTS";
 inline constexpr const char* kUnauthenticated = "UNAUTHENTICATED";
 inline constexpr const char* kPermissionDenied = "PERMISSION_DENIED";
 inline constexpr const char* kNotConnectedToSynchronizer = "NOT_CONNECTED_TO_ANY_SYNCHRONIZER";
+// A participant says these of a synchronizer it is (for now) not connected to, in category
+// InvalidGivenCurrentSystemStateOther, which is not retryable by category.
+inline constexpr const char* kNotConnectedToOneSynchronizer = "NOT_CONNECTED_TO_SYNCHRONIZER";
+inline constexpr const char* kNoSynchronizerForSubmission = "NO_SYNCHRONIZER_FOR_SUBMISSION";
+inline constexpr const char* kSynchronizerNotAvailable = "SYNCHRONIZER_IS_NOT_AVAILABLE";
 inline constexpr const char* kRequestTimeout = "REQUEST_TIME_OUT";
 inline constexpr const char* kLockedContracts = "LOCAL_VERDICT_LOCKED_CONTRACTS";
 inline constexpr const char* kUnsupportedOperation = "UNSUPPORTED_OPERATION";

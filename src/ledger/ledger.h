@@ -168,6 +168,10 @@ struct MovementPage {
   // Every movement up to this offset is in this page or an earlier one: the next call's
   // after_offset. It equals after_offset when nothing more was found.
   int64_t end_offset = 0;
+  // True when end_offset is the ledger end this call read: nothing committed up to it is in a
+  // later page. False when the page was cut (by `limit`, or an answer that may have stopped
+  // short): read on from end_offset before relying on having seen everything.
+  bool at_end = false;
 };
 
 class Ledger {

@@ -322,8 +322,7 @@ Result<void> Reconciler::ledgerMovements(Pass& p) {
   p.state.ledger_offset = page->end_offset;
   p.report.ledger_offset = page->end_offset;
   // Totals only once every movement up to the ledger end is counted.
-  if (static_cast<int>(page->movements.size()) < std::max(1, opt_.ledger_batch))
-    return ledgerTotals(p);
+  if (page->at_end) return ledgerTotals(p);
   return {};
 }
 
@@ -334,6 +333,7 @@ Result<void> Reconciler::ledgerTotals(Pass& p) {
   // expected ones: compare only when none came meanwhile (settles never change a total).
   auto after = ledger_.movementsSince(p.state.ledger_offset, 1000);
   if (!after) return after.error();
+  if (!after->at_end) return {};  // more came meanwhile than one read shows: compare later
   for (const auto& m : after->movements)
     if (m.kind == ledger::MovementView::Kind::kCredit) return {};
 
@@ -476,6 +476,7 @@ Result<void> Reconciler::auditTrail(Pass& p) {
 
   // First read, and which rows rest.
   const auto started = elapsed_.now();
+  const Timestamp read_at = clock_.now();  // not the pass's start: the topic drain took time
   auto rows = repo_.settlements(ids);
   if (!rows) return rows.error();
   std::unordered_map<Uuid, store::ReconciliationRow, UuidHash> first;
@@ -483,7 +484,7 @@ Result<void> Reconciler::auditTrail(Pass& p) {
   for (auto& r : *rows) first.emplace(r.settlement.id, std::move(r));
   for (const auto& id : ids) {
     auto it = first.find(id);
-    if (it == first.end() || !rests(it->second, p.now, quiet)) continue;
+    if (it == first.end() || !rests(it->second, read_at, quiet)) continue;
     if (isActive(it->second.settlement.status)) {
       auto behind = behindLedger(ledger_, it->second.settlement);
       if (!behind) return behind.error();
@@ -574,6 +575,13 @@ Result<void> Reconciler::auditTrail(Pass& p) {
     if (it == first.end() || !unchanged(it->second, r)) continue;
     if (!in_time && isActive(r.settlement.status) && r.settlement.status != Status::kConfirmed)
       continue;
+    if (isActive(r.settlement.status) && !drafts[r.settlement.id].empty()) {
+      // A command whose answer was lost (or a stalled worker's duplicate) may have committed
+      // while the ledger was read: the row is behind the ledger, not drifted from it.
+      auto behind = behindLedger(ledger_, r.settlement);
+      if (!behind) return behind.error();
+      if (*behind) continue;
+    }
     confirmed.insert(r.settlement.id);
   }
 

@@ -99,6 +99,18 @@ TEST(CantonErrors, AContractOnAnUnknownSynchronizerIsInFlight) {
   EXPECT_NE(e.message.find(daml::kUnknownContractSynchronizers), std::string::npos) << e.message;
 }
 
+// A participant not connected to a synchronizer answers in a category that is not retryable;
+// it is an outage all the same: retried, never a trade's permanent failure.
+TEST(CantonErrors, ASynchronizerThatIsNotConnectedIsAnOutage) {
+  for (const char* code : {daml::kNotConnectedToSynchronizer, daml::kNotConnectedToOneSynchronizer,
+                           daml::kNoSynchronizerForSubmission, daml::kSynchronizerNotAvailable}) {
+    Error e = CantonJsonLedger::errorOf(daml::makeError(
+        code, daml::Category::kInvalidGivenCurrentSystemStateOther, "synchronizer settlement"));
+    EXPECT_EQ(e.code, kUnavailable) << code;
+    EXPECT_TRUE(e.retryable) << code;
+  }
+}
+
 // An offset past the participant's ledger end is not a bad command: its end went back (a
 // restore) or is catching up; retried, never a trade's permanent failure.
 TEST(CantonErrors, AnOffsetAfterTheLedgerEndIsRetryable) {

@@ -114,11 +114,13 @@ TEST_P(Movements, CreditsAndSettlesComeInOffsetOrderWithWhatMoved) {
   EXPECT_TRUE(s.remainder_dvp_contract_id.empty());
   EXPECT_LT(p.movements[1].offset, s.offset);
   EXPECT_GE(p.end_offset, s.offset);
+  EXPECT_TRUE(p.at_end);
 
   // From the end: nothing more, and the end stays.
   auto rest = page(p.end_offset);
   EXPECT_TRUE(rest.movements.empty());
   EXPECT_EQ(rest.end_offset, p.end_offset);
+  EXPECT_TRUE(rest.at_end);
 }
 
 TEST_P(Movements, PartialSettleNamesItsRemainder) {
@@ -143,8 +145,10 @@ TEST_P(Movements, ALimitCutsThePageAndTheNextCallGoesOn) {
   auto first = page(0, 2);
   ASSERT_EQ(first.movements.size(), 2u);
   EXPECT_EQ(first.end_offset, first.movements.back().offset);
+  EXPECT_FALSE(first.at_end) << "a cut page does not claim the end";
   auto second = page(first.end_offset, 2);
   ASSERT_EQ(second.movements.size(), 1u);
+  EXPECT_TRUE(second.at_end);
   EXPECT_EQ(second.movements[0].credited, LedgerAmount(D("3")));
   EXPECT_FALSE(ledger_->movementsSince(0, 0).ok()) << "a limit must be positive";
 }

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -28,13 +29,17 @@
 
 namespace sc::test {
 
-// The real ledger, but ReassignLocks fails as a synchronizer outage does while `hold` is set, and
-// while `lose_settle` is set a Settle commits but its answer is lost (the caller sees a timeout).
+// The real ledger, but ReassignLocks fails as a synchronizer outage does while `hold` is set
+// (LockCash while `hold_cash` is), and while `lose_settle` is set a Settle commits but its answer
+// is lost (the caller sees a timeout). `on_holdings` runs once at the next holdings() read: what
+// commits while the reconciler reads the ledger.
 class GateLedger final : public ForwardingLedger {
  public:
   using ForwardingLedger::ForwardingLedger;
   std::atomic<bool> hold{false};
   std::atomic<bool> lose_settle{false};
+  std::atomic<bool> hold_cash{false};
+  std::function<void()> on_holdings;
   // Added to every asset's total by totals(): a ledger whose supply moved behind our back.
   std::optional<std::pair<std::string, LedgerAmount>> skew;
 
@@ -46,12 +51,13 @@ class GateLedger final : public ForwardingLedger {
           out[i] = Error::transient(ledger::kTimeout, "injected: settle answer lost");
       return out;
     }
-    if (!hold) return ForwardingLedger::submit(b);
+    if (!hold && !hold_cash) return ForwardingLedger::submit(b);
     std::vector<Result<ledger::Outcome>> out(b.size(), Error::transient(ledger::kUnavailable, ""));
     std::vector<ledger::Submission> pass;
     std::vector<size_t> where;
     for (size_t i = 0; i < b.size(); ++i) {
-      if (std::holds_alternative<ledger::ReassignLocks>(b[i].command)) {
+      if ((hold && std::holds_alternative<ledger::ReassignLocks>(b[i].command)) ||
+          (hold_cash && std::holds_alternative<ledger::LockCash>(b[i].command))) {
         out[i] = Error::transient(ledger::kUnavailable, "injected: settlement synchronizer down");
       } else {
         pass.push_back(b[i]);
@@ -61,6 +67,10 @@ class GateLedger final : public ForwardingLedger {
     auto done = ForwardingLedger::submit(pass);
     for (size_t i = 0; i < done.size(); ++i) out[where[i]] = std::move(done[i]);
     return out;
+  }
+  Result<std::vector<ledger::HoldingView>> holdings(const std::string& party) override {
+    if (auto hook = std::exchange(on_holdings, nullptr)) hook();
+    return ForwardingLedger::holdings(party);
   }
   Result<std::vector<ledger::AssetTotal>> totals() override {
     auto t = ForwardingLedger::totals();

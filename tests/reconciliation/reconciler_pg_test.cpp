@@ -3,6 +3,7 @@
 // clean run reports none. (The topic side: reconciler_kafka_test.cpp.)
 #include <nlohmann/json.hpp>
 
+#include "domain/command_ids.h"
 #include "reconciler_fixture.h"
 #include "reconciliation/errors.h"
 #include "store/errors.h"
@@ -248,6 +249,37 @@ TEST_F(ReconcilerPgTest, SettlementRetryingALostAnswerIsNotJudgedUntilTheRetryKn
   EXPECT_LT(report.watermark, maxPosition());
   EXPECT_NE(report.blocked.find(s.settlementId()), std::string::npos) << report.blocked;
   // The resend learns the first outcome: the row settles and is judged, consistent.
+  clock_.advance(std::chrono::seconds(120));
+  work();
+  ASSERT_EQ(find(s.id).status, Status::kSettled);
+  report = reconcile();
+  EXPECT_EQ(report.watermark, maxPosition());
+  EXPECT_EQ(kindsOf(findings()), Kinds{});
+}
+
+TEST_F(ReconcilerPgTest, StepCommittingWhileTheLedgerIsReadIsNotJudged) {
+  // The row rests after its cash lock failed; a resend of that lock (a stalled worker's, or one
+  // whose answer is lost) commits while the reconciler reads the holdings. The row is then behind
+  // the ledger, not drifted from it.
+  ledger_->hold_cash = true;
+  TradeEvent t;
+  t.trade_id = "trd_racing_lock";
+  Settlement s = submit(t);
+  work();
+  ledger_->hold_cash = false;
+  Settlement held = find(s.id);
+  ASSERT_EQ(held.status, Status::kSellerSecuritiesLocked);
+  ASSERT_GT(held.next_attempt_at, kNow + std::chrono::seconds(20));
+  ledger_->on_holdings = [&] {
+    auto r = engine_->submitOne(commandId(held, steps::kLockCash),
+                                ledger::LockCash{held.dvp_contract_id, held.trade.amount});
+    ASSERT_TRUE(r.ok()) << r.error().message;
+  };
+  auto report = reconcile(1);
+  EXPECT_FALSE(ledger_->on_holdings) << "the lock committed during the pass";
+  EXPECT_EQ(kindsOf(findings()), Kinds{});
+  EXPECT_NE(report.blocked.find(s.settlementId()), std::string::npos) << report.blocked;
+  // The resend learns the outcome; the row catches up and settles, consistent.
   clock_.advance(std::chrono::seconds(120));
   work();
   ASSERT_EQ(find(s.id).status, Status::kSettled);

@@ -73,6 +73,7 @@ class FakeLedger final : public ledger::Ledger {
   Result<ledger::MovementPage> movementsSince(int64_t after, int) override {
     ledger::MovementPage page;
     page.end_offset = after;
+    page.at_end = true;
     return page;
   }
   std::vector<std::string> synchronizers() const override {

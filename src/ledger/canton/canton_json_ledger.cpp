@@ -34,6 +34,8 @@ constexpr const char* kKindArchive = "sc.ArchiveDvp";
 constexpr const char* kKindReassign = "sc.Reassign";
 constexpr const char* kKindCredit = "sc.Credit";
 constexpr const char* kKindFence = "sc.Fence";
+// stream_idle_timeout_ms of the reconciler's bounded update reads.
+constexpr int kUpdatesIdleMs = 2000;
 
 // A reply of the JSON API: a body, or a JsCantonError.
 struct Reply {
@@ -251,6 +253,11 @@ Error CantonJsonLedger::errorOf(const daml::CantonError& e) {
   // tell (unassigned, their reassignment not complete, or not connected to it): wait and retry.
   if (e.code == daml::kLockedContracts || e.code == daml::kUnknownContractSynchronizers)
     return Error::transient(kContractInFlight, text);
+  // A synchronizer the participant is not connected to now (an outage): whatever the category.
+  if (e.code == daml::kNotConnectedToSynchronizer ||
+      e.code == daml::kNotConnectedToOneSynchronizer ||
+      e.code == daml::kNoSynchronizerForSubmission || e.code == daml::kSynchronizerNotAvailable)
+    return Error::transient(kUnavailable, text);
   if (daml::retryable(cat)) return Error::transient(kUnavailable, text);
   if (e.code == daml::kDamlInterpretationError) {
     // The sandbox names the engine's reason in the context; a participant says it in the cause
@@ -1270,8 +1277,12 @@ Result<std::vector<CantonJsonLedger::Active>> CantonJsonLedger::activeContracts(
 }
 
 Result<std::vector<HoldingView>> CantonJsonLedger::holdings(const std::string& party) {
-  auto acs = activeContracts({party}, {Template::kSecuritiesHolding, Template::kLockedSecurities,
-                                       Template::kCashHolding, Template::kLockedCash});
+  // At the ledger end, not at the last offset this process saw: other instances commit too, and
+  // the reconciler compares these with rows written after their commands (fresh).
+  auto acs = activeContracts({party},
+                             {Template::kSecuritiesHolding, Template::kLockedSecurities,
+                              Template::kCashHolding, Template::kLockedCash},
+                             true);
   if (!acs) return acs.error();
   std::vector<HoldingView> out;
   for (const auto& k : *acs) {
@@ -1410,9 +1421,10 @@ Result<std::optional<Outcome>> CantonJsonLedger::completion(const std::string& c
 }
 
 Result<std::vector<AssetTotal>> CantonJsonLedger::totals() {
-  auto acs =
-      activeContracts(coSigners(), {Template::kSecuritiesHolding, Template::kLockedSecurities,
-                                    Template::kCashHolding, Template::kLockedCash});
+  auto acs = activeContracts(coSigners(),
+                             {Template::kSecuritiesHolding, Template::kLockedSecurities,
+                              Template::kCashHolding, Template::kLockedCash},
+                             true);  // at the ledger end: compared with movements read up to it
   if (!acs) return acs.error();
   std::map<std::string, AssetTotal> by_asset;
   for (const auto& k : *acs) {
@@ -1481,7 +1493,10 @@ Result<MovementPage> CantonJsonLedger::movementsSince(int64_t after_offset, int 
   page.end_offset = after_offset;
   auto end = ledgerEnd();
   if (!end) return end.error();
-  if (*end <= after_offset) return page;
+  if (*end <= after_offset) {
+    page.at_end = true;
+    return page;
+  }
   Json filters = Json::object();
   for (const auto& p : coSigners()) filters[p] = Json::object();
   // Most updates are locks, reassignments and the like: read several per movement wanted, and
@@ -1493,16 +1508,23 @@ Result<MovementPage> CantonJsonLedger::movementsSince(int64_t after_offset, int 
             {{"includeTransactions",
               {{"eventFormat", {{"filtersByParty", filters}, {"verbose", true}}},
                {"transactionShape", "TRANSACTION_SHAPE_ACS_DELTA"}}}}}};
-  auto r = call(
-      "POST", "/v2/updates?limit=" + std::to_string(updates_limit) + "&stream_idle_timeout_ms=100",
-      &req, true);
+  // A list answer ends at endInclusive, at its limit, or when the stream is idle for
+  // stream_idle_timeout_ms: a generous idle time (not the 100 ms of the completion polls), so a
+  // participant's pause mid-read does not pass for the end of the range.
+  auto r = call("POST",
+                "/v2/updates?limit=" + std::to_string(updates_limit) +
+                    "&stream_idle_timeout_ms=" + std::to_string(kUpdatesIdleMs),
+                &req, true);
   if (!r) return withoutPayload(r.error());
   if (!r->is_array())
     return Error::transient(kUnavailable, "updates: the ledger did not answer an array");
   int64_t last = after_offset;
   for (const auto& item : *r) {
     const Json& u = item.value("update", Json::object());
-    if (u.contains("OffsetCheckpoint")) continue;
+    if (u.contains("OffsetCheckpoint")) {
+      last = std::max(last, u["OffsetCheckpoint"]["value"].value("offset", last));
+      continue;
+    }
     const Json* value = nullptr;
     if (u.contains("Transaction")) value = &u["Transaction"]["value"];
     if (u.contains("Reassignment"))
@@ -1542,7 +1564,12 @@ Result<MovementPage> CantonJsonLedger::movementsSince(int64_t after_offset, int 
     if (!archived_dvp.empty()) {
       auto d = dvpArgs(archived_dvp);
       if (!d) return d.error();
-      if (!*d) continue;
+      if (!*d) {
+        // Whether it settled (and between whom) is in the DvP's arguments: never skip it
+        // unread. Retried; an operator sees which update and DvP cannot be read.
+        return Error::transient(kUnavailable, "update " + m.update_id + " archives DvP " +
+                                                  archived_dvp + ", which cannot be read");
+      }
       bool settled = false;
       for (const auto& [cid, h] : holdings) {
         if (h.kind == Template::kSecuritiesHolding && h.owner == (*d)->args.buyer) {
@@ -1574,11 +1601,13 @@ Result<MovementPage> CantonJsonLedger::movementsSince(int64_t after_offset, int 
     }
     page.movements.push_back(std::move(m));
   }
-  // A full answer may have stopped short of the end: carry on from its last update next time.
-  page.end_offset = static_cast<int>(r->size()) >= updates_limit ? last : *end;
+  // An answer cut by its limit carries on from its last offset (update or checkpoint) next time.
+  page.at_end = static_cast<int>(r->size()) < updates_limit;
+  page.end_offset = page.at_end ? *end : last;
   if (static_cast<int>(page.movements.size()) > limit) {
     page.end_offset = page.movements[limit - 1].offset;
     page.movements.resize(limit);
+    page.at_end = false;
   }
   return page;
 }

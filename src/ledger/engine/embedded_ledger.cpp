@@ -243,12 +243,14 @@ Result<MovementPage> EmbeddedLedger::movementsSince(int64_t after_offset, int li
     if (auto u = L.checkUsable(); !u) return u.error();
     end = L.written.load(std::memory_order_relaxed);
     page.end_offset = std::max(after_offset, L.ledger_end);
+    page.at_end = true;
     auto it = std::upper_bound(
         L.movements.begin(), L.movements.end(), after_offset,
         [](int64_t offset, const engine::Movement& m) { return offset < m.offset; });
     for (; it != L.movements.end(); ++it) {
       if (static_cast<int>(page.movements.size()) == limit) {
         page.end_offset = page.movements.back().offset;
+        page.at_end = false;
         break;
       }
       const engine::Movement& m = *it;
