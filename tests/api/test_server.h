@@ -86,11 +86,16 @@ class ApiServerTest : public ::testing::Test {
   // `rejections_per_minute` first.
   void start() {
     if (!api) {
-      api::ApiDeps deps{
-          intake,   repo,
-          accounts, commands,
-          ledger,   [this]() -> Result<void> { return readiness ? readiness() : Result<void>(); },
-          verifier, &clock};
+      api::ApiDeps deps{.intake = intake,
+                        .settlements = repo,
+                        .accounts = accounts,
+                        .commands = commands,
+                        .ledger = ledger,
+                        .readiness = [this]() -> Result<void> {
+                          return readiness ? readiness() : Result<void>();
+                        },
+                        .verifier = verifier,
+                        .clock = &clock};
       deps.audit = &audit;
       deps.credit_requests = &credit_requests;
       deps.rejections = &rejections;

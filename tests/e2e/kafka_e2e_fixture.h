@@ -73,6 +73,8 @@ class KafkaE2E : public ::testing::Test {
 
   // A subclass changes how the service reaches Kafka (the test itself always uses bootstrap_).
   virtual void configureService(std::map<std::string, std::string>& /*env*/) {}
+  // How many trader accounts seedAccounts() opens and funds (its TradeFactory's).
+  virtual int traders() const { return kTraders; }
 
   void TearDown() override {
     if (HasFailure() && service_)
@@ -98,7 +100,7 @@ class KafkaE2E : public ::testing::Test {
   // Traders hold plenty of both securities (securities synchronizer) and cash (cash synchronizer),
   // so every trade between them settles; acc-poor holds nothing; acc-inactive is inactive.
   void seedAccounts() {
-    for (int i = 0; i < kTraders; ++i) {
+    for (int i = 0; i < traders(); ++i) {
       std::string id = TradeFactory::trader(i);
       ASSERT_NO_FATAL_FAILURE(post("/accounts", {{"account_id", id}}));
       for (const char* sec : {"AAPL", "MSFT"})

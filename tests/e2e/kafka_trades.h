@@ -53,12 +53,14 @@ inline std::string cents(int64_t c) {
 
 class TradeFactory {
  public:
-  explicit TradeFactory(uint32_t seed) : rng_(seed), date_(yesterday()) {}
+  // Trades between `traders` accounts (trader(0) .. trader(traders - 1)).
+  explicit TradeFactory(uint32_t seed, int traders = kTraders)
+      : rng_(seed), date_(yesterday()), traders_(traders) {}
 
   // A valid trade between two distinct funded traders (or, when `poor_seller`, a seller without
   // securities, which the ledger refuses: the settlement must end FAILED).
   Produced valid(const std::string& trade_id, bool poor_seller = false) {
-    int b = pick(kTraders), s = pick(kTraders - 1);
+    int b = pick(traders_), s = pick(traders_ - 1);
     if (s >= b) ++s;
     int64_t qty = 1 + pick(100);
     int64_t price_cents = 100 + pick(50000);
@@ -198,6 +200,7 @@ class TradeFactory {
 
   const std::unordered_map<std::string, TradeFacts>& facts() const { return facts_; }
   static std::string trader(int i) { return "acc-trader-" + std::to_string(i); }
+  int traders() const { return traders_; }
 
  private:
   int pick(int n) { return std::uniform_int_distribution<int>(0, n - 1)(rng_); }
@@ -219,6 +222,7 @@ class TradeFactory {
 
   std::mt19937 rng_;
   std::string date_;
+  int traders_;
   uint64_t seq_ = 0;
   std::unordered_map<std::string, TradeFacts> facts_;
 };
