@@ -167,6 +167,26 @@ class ReconcilerPgTest : public ::testing::Test {
       for (auto& x : *d) out.push_back(*x.settlement);
     return out;
   }
+  // Submits a trade and runs the workflow while `gate` (a GateLedger flag) is set; the row.
+  Settlement submitWhile(std::atomic<bool>& gate, const std::string& trade_id) {
+    gate = true;
+    TradeEvent t;
+    t.trade_id = trade_id;
+    Settlement s = submit(t);
+    work();
+    gate = false;
+    return find(s.id);
+  }
+  // Past the row's backoff: the workflow resends, learns the outcome and settles it, and the
+  // reconciler then reaches the end of the audit trail with nothing found.
+  void catchUpAndSettle(const Settlement& s) {
+    clock_.advance(std::chrono::seconds(120));
+    work();
+    ASSERT_EQ(find(s.id).status, Status::kSettled);
+    auto report = reconcile();
+    EXPECT_EQ(report.watermark, maxPosition());
+    EXPECT_EQ(kindsOf(findings()), std::vector<std::string>{});
+  }
   // Runs workflow batches until nothing is due now.
   void work() {
     for (int i = 0; i < 200; ++i) {

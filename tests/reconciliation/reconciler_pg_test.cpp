@@ -234,13 +234,8 @@ TEST_F(HeldSettlement, SettlementDueSoonIsNotJudgedUntilItRests) {
 TEST_F(ReconcilerPgTest, SettlementRetryingALostAnswerIsNotJudgedUntilTheRetryKnows) {
   // The settle committed, its answer was lost: the row waits a minute to resend it, with no
   // lease, while the ledger is already a step ahead. Judging it now would be a false finding.
-  ledger_->lose_settle = true;
-  TradeEvent t;
-  t.trade_id = "trd_lost_answer";
-  Settlement s = submit(t);
-  work();
-  ledger_->lose_settle = false;
-  Settlement held = find(s.id);
+  Settlement held = submitWhile(ledger_->lose_settle, "trd_lost_answer");
+  const Settlement& s = held;
   ASSERT_NE(held.status, Status::kSettled);
   ASSERT_EQ(held.last_error.rfind(ledger::kTimeout, 0), 0u) << held.last_error;
   ASSERT_GT(held.next_attempt_at, kNow + std::chrono::seconds(20));
@@ -249,25 +244,15 @@ TEST_F(ReconcilerPgTest, SettlementRetryingALostAnswerIsNotJudgedUntilTheRetryKn
   EXPECT_LT(report.watermark, maxPosition());
   EXPECT_NE(report.blocked.find(s.settlementId()), std::string::npos) << report.blocked;
   // The resend learns the first outcome: the row settles and is judged, consistent.
-  clock_.advance(std::chrono::seconds(120));
-  work();
-  ASSERT_EQ(find(s.id).status, Status::kSettled);
-  report = reconcile();
-  EXPECT_EQ(report.watermark, maxPosition());
-  EXPECT_EQ(kindsOf(findings()), Kinds{});
+  catchUpAndSettle(s);
 }
 
 TEST_F(ReconcilerPgTest, StepCommittingWhileTheLedgerIsReadIsNotJudged) {
   // The row rests after its cash lock failed; a resend of that lock (a stalled worker's, or one
   // whose answer is lost) commits while the reconciler reads the holdings. The row is then behind
   // the ledger, not drifted from it.
-  ledger_->hold_cash = true;
-  TradeEvent t;
-  t.trade_id = "trd_racing_lock";
-  Settlement s = submit(t);
-  work();
-  ledger_->hold_cash = false;
-  Settlement held = find(s.id);
+  Settlement held = submitWhile(ledger_->hold_cash, "trd_racing_lock");
+  const Settlement& s = held;
   ASSERT_EQ(held.status, Status::kSellerSecuritiesLocked);
   ASSERT_GT(held.next_attempt_at, kNow + std::chrono::seconds(20));
   ledger_->on_holdings = [&] {
@@ -280,12 +265,7 @@ TEST_F(ReconcilerPgTest, StepCommittingWhileTheLedgerIsReadIsNotJudged) {
   EXPECT_EQ(kindsOf(findings()), Kinds{});
   EXPECT_NE(report.blocked.find(s.settlementId()), std::string::npos) << report.blocked;
   // The resend learns the outcome; the row catches up and settles, consistent.
-  clock_.advance(std::chrono::seconds(120));
-  work();
-  ASSERT_EQ(find(s.id).status, Status::kSettled);
-  report = reconcile();
-  EXPECT_EQ(report.watermark, maxPosition());
-  EXPECT_EQ(kindsOf(findings()), Kinds{});
+  catchUpAndSettle(s);
 }
 
 TEST_F(ReconcilerPgTest, SettleOnTheLedgerThatNoSettlementMadeIsLedgerSettleUnknown) {
