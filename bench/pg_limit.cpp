@@ -233,7 +233,7 @@ int main(int argc, char** argv) {
       while (!g_stop) {
         auto now = std::chrono::time_point_cast<sc::Duration>(system_clock::now());
         auto leased =
-            timed(op_lease, [&] { return repo.leaseDue(now, o.worker_batch, seconds(15)); });
+            timed(op_lease, [&] { return repo.leaseDue(now, o.worker_batch, seconds(15), 0); });
         if (!leased) {
           std::cerr << "sc-pg-limit: leaseDue: " << leased.error().message << "\n";
           std::this_thread::sleep_for(milliseconds(100));

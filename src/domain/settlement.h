@@ -46,6 +46,9 @@ struct Settlement {
   // Set by leaseDue to a fresh value; a write is applied only while the row still carries the
   // token it was leased with (fences a worker whose lease expired). Nil when not leased.
   Uuid lease_token;
+  // A ledger offset read before the first lease of this row, so before any of its ledger
+  // commands (set once, by leaseDue): the completions of its command ids are all after it.
+  int64_t ledger_offset_floor = 0;
 
   std::string settlementId() const { return id.prefixed(kSettlementPrefix); }
 };

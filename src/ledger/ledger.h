@@ -92,6 +92,11 @@ using Command = std::variant<CreateDvp, LockSecurities, LockCash, ReassignLocks,
 struct Submission {
   std::string command_id;
   Command command;
+  // An offset no later than the ledger end when this command id was first submitted (the
+  // settlement's ledger_offset_floor): any completion of the id is after it, so a resend's lookup
+  // of what the id already did reads the completions after it, not the ledger's whole history.
+  // 0: anywhere.
+  int64_t after_offset = 0;
 };
 
 struct Outcome {
@@ -195,8 +200,20 @@ class Ledger {
   virtual Result<std::vector<HoldingView>> holdings(const std::string& party) = 0;
   virtual Result<std::optional<DvpView>> dvp(const std::string& contract_id) = 0;
   virtual Result<std::optional<UpdateView>> updateById(const std::string& update_id) = 0;
-  // The completion of a command id, if it succeeded.
-  virtual Result<std::optional<Outcome>> completion(const std::string& command_id) = 0;
+  // The completion of a command id, if it succeeded. `after_offset` is an offset known to be before
+  // the id's first submission (Submission::after_offset; 0: anywhere): an adapter that reads a
+  // completion stream reads it from there, so the cost of a lookup does not grow with the ledger's
+  // history (a restarted instance recovering its leases asks about recent commands only).
+  virtual Result<std::optional<Outcome>> completionAfter(const std::string& command_id,
+                                                         int64_t after_offset) = 0;
+  Result<std::optional<Outcome>> completion(const std::string& command_id) {
+    return completionAfter(command_id, 0);
+  }
+  // An offset no later than the ledger end at this call, cheap (the latest this process has seen,
+  // read from the ledger only when it has seen none): a command submitted after this call
+  // completes after it. The workflow records it when it first leases a settlement
+  // (Settlement::ledger_offset_floor).
+  virtual Result<int64_t> knownLedgerEnd() = 0;
   virtual Result<std::vector<AssetTotal>> totals() = 0;
   // The settles and credits committed after `after_offset`, oldest first, at most `limit` (> 0):
   // the reconciler's incremental read of what moved (DESIGN §11). The page ends at the ledger end

@@ -45,7 +45,7 @@ Result<bool> behindLedger(ledger::Ledger& ledger, const Settlement& s) {
     step = steps::kLockSecurities;
   }
   if (step.empty()) return false;
-  auto done = ledger.completion(commandId(next, step));
+  auto done = ledger.completionAfter(commandId(next, step), s.ledger_offset_floor);
   if (!done) return done.error();
   return done->has_value();
 }
@@ -541,7 +541,7 @@ Result<void> Reconciler::auditTrail(Pass& p) {
     f.buyer_party = partyOf(f.row.trade.buyer_account_id);
     f.seller_party = partyOf(f.row.trade.seller_account_id);
     for (int round = 0; round <= f.row.round; ++round) {
-      auto done = ledger_.completion(settleCommand(f.row, round));
+      auto done = ledger_.completionAfter(settleCommand(f.row, round), f.row.ledger_offset_floor);
       if (!done) return done.error();
       if (!*done) continue;
       LedgerSettle l;

@@ -17,7 +17,8 @@ class PgSettlementRepository final : public SettlementRepository {
   Result<std::optional<Settlement>> findByTradeId(const std::string& trade_id) override;
   Result<SettlementPage> list(const ListQuery& q) override;
   Result<std::vector<SettlementEvent>> events(const Uuid& settlement_id) override;
-  Result<std::vector<Settlement>> leaseDue(Timestamp now, int limit, Duration lease) override;
+  Result<std::vector<Settlement>> leaseDue(Timestamp now, int limit, Duration lease,
+                                           int64_t ledger_offset) override;
   Result<std::vector<bool>> write(std::span<const StateWrite> writes) override;
   Result<std::vector<std::pair<Status, int64_t>>> countByStatus() override;
   Result<int64_t> countPending() override;

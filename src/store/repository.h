@@ -109,8 +109,11 @@ class SettlementRepository {
   // holds (FOR UPDATE SKIP LOCKED), oldest due first, for `lease` long. Each returned settlement
   // carries a fresh lease_token that its writes must present. PostgreSQL times the lease by its
   // own clock (clock skew between instances cannot shorten or stretch it); `now` only decides
-  // what is due. (The in-memory test store times it by `now`.)
-  virtual Result<std::vector<Settlement>> leaseDue(Timestamp now, int limit, Duration lease) = 0;
+  // what is due. (The in-memory test store times it by `now`.) A row leased for the first time
+  // records `ledger_offset` as its ledger_offset_floor (Ledger::knownLedgerEnd(), read before this
+  // call); later leases keep the first.
+  virtual Result<std::vector<Settlement>> leaseDue(Timestamp now, int limit, Duration lease,
+                                                   int64_t ledger_offset) = 0;
 
   // Applies the writes in order in one transaction. Returns, per write, whether its guard held;
   // writes to one settlement that chain (each expects the status the previous one set) hold or

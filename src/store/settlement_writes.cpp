@@ -33,7 +33,8 @@ namespace {
 const std::string kLeaseDue =
     "UPDATE settlements SET lease_until = clock_timestamp() + $2::bigint * interval '1 "
     "microsecond',"
-    " lease_token = gen_random_uuid()"
+    " lease_token = gen_random_uuid(),"
+    " ledger_offset_floor = COALESCE(ledger_offset_floor, $4::bigint)"
     " WHERE id IN ("
     " SELECT id FROM settlements"
     " WHERE status NOT IN ('settled', 'failed') AND next_attempt_at <= $1::timestamptz"
@@ -44,14 +45,15 @@ const std::string kLeaseDue =
 }  // namespace
 
 Result<std::vector<Settlement>> PgSettlementRepository::leaseDue(Timestamp now, int limit,
-                                                                 Duration lease_for) {
+                                                                 Duration lease_for,
+                                                                 int64_t ledger_offset) {
   if (limit <= 0) return std::vector<Settlement>{};
   metrics::ScopedTimer timed(metrics().db_lease_due);
   return withRetry([&]() -> Result<std::vector<Settlement>> {
     auto lease = pool_.lease();
     if (!lease.ok()) return lease.error();
     auto rows = (*lease)->exec(kLeaseDue, {codec::timestamp(now), std::to_string(lease_for.count()),
-                                           std::to_string(limit)});
+                                           std::to_string(limit), std::to_string(ledger_offset)});
     if (!rows.ok()) return rows.error();
     auto out = decodeAll(*rows);
     if (!out.ok()) return out.error();

@@ -111,7 +111,8 @@ Result<bool> Workflow::catchUp(Work& w) {
       // and lost its database commit.
       Settlement next = w.cur;
       next.round++;
-      auto done = ledger_.completion(commandId(next, steps::kLockSecurities));
+      auto done = ledger_.completionAfter(commandId(next, steps::kLockSecurities),
+                                          w.cur.ledger_offset_floor);
       if (!done) return done.error();
       if (!*done) return settled;
       recycle(w);
@@ -119,7 +120,7 @@ Result<bool> Workflow::catchUp(Work& w) {
     }
     std::string_view step = nextLedgerStep(w.cur.status);
     if (step.empty()) return settled;
-    auto done = ledger_.completion(commandId(w.cur, step));
+    auto done = ledger_.completionAfter(commandId(w.cur, step), w.cur.ledger_offset_floor);
     if (!done) return done.error();
     if (!*done) return settled;
     Status before = w.cur.status;
@@ -300,7 +301,11 @@ void Workflow::advance(std::vector<Work>& batch, MonotonicClock::TimePoint lease
 Result<int> Workflow::runOnce() {
   Timestamp now = clock_.now();
   const auto leased_at = elapsed_.now();
-  auto leased = settlements_.leaseDue(now, opt_.batch_size, opt_.lease);
+  // Read before the lease, so before any command of a row leased for the first time: the row's
+  // ledger_offset_floor, from which a lookup of what its command ids did reads the ledger.
+  auto floor = ledger_.knownLedgerEnd();
+  if (!floor) return floor.error();
+  auto leased = settlements_.leaseDue(now, opt_.batch_size, opt_.lease, *floor);
   if (!leased) {
     metrics_.store_errors.inc();
     return leased.error();

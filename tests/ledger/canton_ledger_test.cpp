@@ -550,6 +550,46 @@ TEST_F(CantonLedger, CompletionFindsAnEarlierCommandAndNothingForAnUnknownOne) {
             settled.buyer_securities_contract_id);
 }
 
+// A restarted instance recovering its leases asks about recent commands: it must read the
+// completions after the settlement's floor (read before its first lease), not the ledger's whole
+// history each time (which, restarted every few seconds under load, starved the participant).
+TEST_F(CantonLedger, AFreshAdapterReadsOnlyTheCompletionsAfterTheCommandsFloor) {
+  fund();
+  for (int i = 0; i < 30; ++i)
+    must("old" + std::to_string(i) + ":initiate:0", dvpCommand(buyer_, seller_, "1", "150"));
+  const int64_t floor = ledger_->knownLedgerEnd().value();
+  auto dvp = must("t9:initiate:0", dvpCommand(buyer_, seller_, "100", "15000"));
+  std::atomic<size_t> served{0};
+  server_->setObserver([&](const HttpRequest& req, const HttpReply& rep) {
+    record(req, rep);
+    if (req.target.rfind("/v2/commands/completions", 0) == 0 && rep.status == 200)
+      served += daml::Json::parse(rep.body).size();
+  });
+
+  CantonJsonLedger fresh(options());
+  auto done = fresh.completionAfter("t9:initiate:0", floor).value();
+  ASSERT_TRUE(done);
+  EXPECT_EQ(done->contract_id, dvp.contract_id);
+  EXPECT_EQ(served.load(), 1u);  // t9's alone
+
+  // A resend under the id (DUPLICATE_COMMAND) by another fresh instance reads from the floor too.
+  served = 0;
+  CantonJsonLedger other(options());
+  Submission again{"t9:initiate:0", dvpCommand(buyer_, seller_, "100", "15000"), floor};
+  auto r = other.submit(std::span<const Submission>(&again, 1));
+  ASSERT_TRUE(r.front()) << r.front().error().message;
+  EXPECT_TRUE(r.front()->deduplicated);
+  EXPECT_EQ(r.front()->contract_id, dvp.contract_id);
+  EXPECT_EQ(served.load(), 1u);
+
+  // Without a floor the whole history is read: the two credits, the 30 creates and t9's.
+  served = 0;
+  CantonJsonLedger third(options());
+  ASSERT_TRUE(third.completion("t9:initiate:0").value());
+  EXPECT_EQ(served.load(), 33u);
+  server_->setObserver(record);
+}
+
 TEST_F(CantonLedger, PartialLockTakesWhatThereIsAndSettlesTheRemainderAsANewDvp) {
   fund();
   auto dvp = must("t1:initiate:0", dvpCommand(buyer_, seller_, "200", "30000"));

@@ -107,10 +107,10 @@ class WorkerLedger final : public sc::test::ForwardingLedger {
     }
     return r;
   }
-  Result<std::optional<L::Outcome>> completion(const std::string& id) override {
+  Result<std::optional<L::Outcome>> completionAfter(const std::string& id, int64_t after) override {
     if (c_.faults && c_.rng->chance(c_.p_error / 2))
       return Error::transient(L::kUnavailable, "sim: completion query failed");
-    return c_.real->completion(id);
+    return c_.real->completionAfter(id, after);
   }
 
  private:

@@ -35,7 +35,7 @@ TEST_F(CountPending, CountsOnlyPendingSettlements) {
   EXPECT_EQ(*repo().countPending(), 6);
   moveTo(created[0].settlement, Status::kInitiated);
   moveTo(created[1].settlement, Status::kFailed);
-  ASSERT_EQ(repo().leaseDue(at(1), 1, std::chrono::seconds(30))->size(), 1u);  // still pending
+  ASSERT_EQ(repo().leaseDue(at(1), 1, std::chrono::seconds(30), 0)->size(), 1u);  // still pending
   EXPECT_EQ(*repo().countPending(), 4);
   EXPECT_EQ(*repo().countPending(), pendingByStatus());
 }
@@ -73,7 +73,7 @@ class CountsOnly final : public store::SettlementRepository {
   Result<std::vector<SettlementEvent>> events(const Uuid&) override {
     return std::vector<SettlementEvent>{};
   }
-  Result<std::vector<Settlement>> leaseDue(Timestamp, int, Duration) override {
+  Result<std::vector<Settlement>> leaseDue(Timestamp, int, Duration, int64_t) override {
     return std::vector<Settlement>{};
   }
   Result<std::vector<bool>> write(std::span<const store::StateWrite>) override {

@@ -47,12 +47,12 @@ class LeaseFencing : public StoreTest {
 TEST_F(LeaseFencing, EachLeaseCarriesAFreshTokenThatOnlyLeaseDueReturns) {
   auto s = seed(1);
   EXPECT_TRUE(s[0].lease_token.isNil());
-  auto a = *repo().leaseDue(at(1), 10, kLease);
+  auto a = *repo().leaseDue(at(1), 10, kLease, 0);
   ASSERT_EQ(a.size(), 1u);
   EXPECT_FALSE(a[0].lease_token.isNil());
   EXPECT_EQ(leaseColumns(s[0].id).first, a[0].lease_token.canonical());
-  expireLeases();                                 // the lease ends by the database's clock
-  auto b = *repo().leaseDue(at(32), 10, kLease);  // after the first lease expired
+  expireLeases();                                    // the lease ends by the database's clock
+  auto b = *repo().leaseDue(at(32), 10, kLease, 0);  // after the first lease expired
   ASSERT_EQ(b.size(), 1u);
   EXPECT_FALSE(b[0].lease_token.isNil());
   EXPECT_NE(b[0].lease_token, a[0].lease_token);
@@ -64,11 +64,11 @@ TEST_F(LeaseFencing, EachLeaseCarriesAFreshTokenThatOnlyLeaseDueReturns) {
 
 TEST_F(LeaseFencing, SecondWorkerLeasingAfterExpiryWinsAndFencesTheFirst) {
   auto s = seed(1);
-  auto first = *repo().leaseDue(at(1), 10, kLease);
+  auto first = *repo().leaseDue(at(1), 10, kLease, 0);
   ASSERT_EQ(first.size(), 1u);
   // The first worker stalls past its lease; a second one takes the settlement over.
   expireLeases();  // the lease ends by the database's clock
-  auto second = *repo().leaseDue(at(32), 10, kLease);
+  auto second = *repo().leaseDue(at(32), 10, kLease, 0);
   ASSERT_EQ(second.size(), 1u);
 
   // The first worker's late writes — a transition and a reschedule — miss their guard.
@@ -94,10 +94,10 @@ TEST_F(LeaseFencing, SecondWorkerLeasingAfterExpiryWinsAndFencesTheFirst) {
 
 TEST_F(LeaseFencing, StaleWritesAreFencedInTheSetBasedPathToo) {
   auto s = seed(10);  // >= 8 distinct rows: one UPDATE … FROM unnest
-  auto first = *repo().leaseDue(at(1), 10, kLease);
+  auto first = *repo().leaseDue(at(1), 10, kLease, 0);
   ASSERT_EQ(first.size(), 10u);
-  expireLeases();                                     // the lease ends by the database's clock
-  auto second = *repo().leaseDue(at(32), 5, kLease);  // takes over the five oldest due
+  expireLeases();                                        // the lease ends by the database's clock
+  auto second = *repo().leaseDue(at(32), 5, kLease, 0);  // takes over the five oldest due
   ASSERT_EQ(second.size(), 5u);
   std::set<Uuid> taken;
   for (auto& t : second) taken.insert(t.id);
@@ -128,7 +128,7 @@ TEST_F(LeaseFencing, StaleWritesAreFencedInTheSetBasedPathToo) {
 
 TEST_F(LeaseFencing, TheLeaseholdersWriteHoldsExactlyOnce) {
   auto s = seed(1);
-  auto leased = *repo().leaseDue(at(1), 10, kLease);
+  auto leased = *repo().leaseDue(at(1), 10, kLease, 0);
   ASSERT_EQ(leased.size(), 1u);
   store::StateWrite w = move(leased[0], Status::kInitiated, at(2));
   EXPECT_EQ(write(w), std::vector<bool>{true});
@@ -145,7 +145,7 @@ TEST_F(LeaseFencing, TheLeaseholdersWriteHoldsExactlyOnce) {
 
 TEST_F(LeaseFencing, ChainedWritesOfOneRowInOneCallHoldThenReleaseTheLease) {
   auto s = seed(2);
-  auto leased = *repo().leaseDue(at(1), 10, kLease);
+  auto leased = *repo().leaseDue(at(1), 10, kLease, 0);
   ASSERT_EQ(leased.size(), 2u);
   // What a worker's batch does: several transitions of one row, then a reschedule, in one call.
   std::vector<store::StateWrite> w;
@@ -161,11 +161,11 @@ TEST_F(LeaseFencing, ChainedWritesOfOneRowInOneCallHoldThenReleaseTheLease) {
   EXPECT_EQ(auditRows(leased[0].id), 3u);
   for (auto& l : leased)
     EXPECT_EQ(leaseColumns(l.id), (std::pair<std::string, std::string>{"", ""}));
-  EXPECT_EQ(repo().leaseDue(at(6), 10, kLease)->size(), 2u);  // both free again
+  EXPECT_EQ(repo().leaseDue(at(6), 10, kLease, 0)->size(), 2u);  // both free again
 
   // A chain from a fenced worker misses every link.
   expireLeases();  // the lease ends by the database's clock
-  auto fresh = *repo().leaseDue(at(40), 10, kLease);
+  auto fresh = *repo().leaseDue(at(40), 10, kLease, 0);
   ASSERT_EQ(fresh.size(), 2u);
   std::vector<store::StateWrite> stale;
   Settlement old = w[1].next;  // carries the first lease's token
@@ -190,7 +190,7 @@ TEST_F(LeaseFencing, FindThenWriteBackHoldsOnAnUnleasedRow) {
 
 TEST_F(LeaseFencing, FindThenWriteBackIsRefusedWhileAWorkerHoldsTheRow) {
   auto s = seed(1);
-  auto leased = *repo().leaseDue(at(1), 10, kLease);
+  auto leased = *repo().leaseDue(at(1), 10, kLease, 0);
   ASSERT_EQ(leased.size(), 1u);
   Settlement read = **repo().find(s[0].id);
   EXPECT_EQ(read.status, Status::kPending);

@@ -19,8 +19,8 @@ class Leases : public StoreTest {
 TEST_F(Leases, TwoWorkersLeaseDisjointSets) {
   seed(100);
   std::vector<Settlement> a, b;
-  std::thread ta([&] { a = *repo().leaseDue(at(1), 60, kLease); });
-  std::thread tb([&] { b = *repo().leaseDue(at(1), 60, kLease); });
+  std::thread ta([&] { a = *repo().leaseDue(at(1), 60, kLease, 0); });
+  std::thread tb([&] { b = *repo().leaseDue(at(1), 60, kLease, 0); });
   ta.join();
   tb.join();
   std::set<Uuid> ids;
@@ -28,7 +28,7 @@ TEST_F(Leases, TwoWorkersLeaseDisjointSets) {
   for (auto& s : b) EXPECT_TRUE(ids.insert(s.id).second) << "leased twice: " << s.settlementId();
   EXPECT_EQ(ids.size(), 100u);
   EXPECT_EQ(a.size() + b.size(), 100u);
-  EXPECT_TRUE(repo().leaseDue(at(2), 60, kLease)->empty());
+  EXPECT_TRUE(repo().leaseDue(at(2), 60, kLease, 0)->empty());
 }
 
 TEST_F(Leases, RowsLockedByAnotherTransactionAreSkippedNotWaitedFor) {
@@ -39,37 +39,54 @@ TEST_F(Leases, RowsLockedByAnotherTransactionAreSkippedNotWaitedFor) {
   auto locked =
       (*c)->exec("SELECT id FROM settlements ORDER BY next_attempt_at, id LIMIT 5 FOR UPDATE");
   ASSERT_TRUE(locked.ok());
-  auto got = repo().leaseDue(at(1), 100, kLease);
+  auto got = repo().leaseDue(at(1), 100, kLease, 0);
   ASSERT_TRUE(got.ok()) << got.error().message;
   EXPECT_EQ(got->size(), 15u);
   ASSERT_TRUE((*c)->script("COMMIT").ok());
-  EXPECT_EQ(repo().leaseDue(at(1), 100, kLease)->size(), 5u);
+  EXPECT_EQ(repo().leaseDue(at(1), 100, kLease, 0)->size(), 5u);
 }
 
 TEST_F(Leases, ExpiredLeaseIsTakenAgain) {
   seed(3);
-  EXPECT_EQ(repo().leaseDue(at(1), 10, kLease)->size(), 3u);
-  EXPECT_EQ(repo().leaseDue(at(20), 10, kLease)->size(), 0u);
+  EXPECT_EQ(repo().leaseDue(at(1), 10, kLease, 0)->size(), 3u);
+  EXPECT_EQ(repo().leaseDue(at(20), 10, kLease, 0)->size(), 0u);
   expireLeases();  // the lease ends by the database's clock
-  EXPECT_EQ(repo().leaseDue(at(32), 10, kLease)->size(), 3u);
+  EXPECT_EQ(repo().leaseDue(at(32), 10, kLease, 0)->size(), 3u);
+}
+
+// The ledger offset passed to the first lease of a row is its floor for good: later leases (a
+// takeover after a kill, a retry) keep it, and every read returns it.
+TEST_F(Leases, TheFirstLeaseRecordsTheLedgerFloorAndLaterLeasesKeepIt) {
+  seed(3);
+  auto first = *repo().leaseDue(at(1), 2, kLease, 700);
+  ASSERT_EQ(first.size(), 2u);
+  for (const auto& s : first) EXPECT_EQ(s.ledger_offset_floor, 700);
+  expireLeases();
+  auto again = *repo().leaseDue(at(32), 10, kLease, 900);
+  ASSERT_EQ(again.size(), 3u);
+  for (const auto& s : again) {
+    const bool leased_before = s.id == first[0].id || s.id == first[1].id;
+    EXPECT_EQ(s.ledger_offset_floor, leased_before ? 700 : 900) << s.settlementId();
+    EXPECT_EQ(repo().find(s.id)->value().ledger_offset_floor, s.ledger_offset_floor);
+  }
 }
 
 // Leases are timed by the database's clock (DESIGN §8): two instances whose clocks disagree by
 // minutes still never hold one settlement at once.
 TEST_F(Leases, AnInstanceWhoseClockRunsAheadCannotTakeALiveLease) {
   seed(5);
-  auto a = *repo().leaseDue(at(1), 10, kLease);  // instance A
+  auto a = *repo().leaseDue(at(1), 10, kLease, 0);  // instance A
   ASSERT_EQ(a.size(), 5u);
   // Instance B's clock is 10 minutes ahead of A's: by B's clock every lease of A ended long ago.
-  auto b = *repo().leaseDue(at(1) + std::chrono::minutes(10), 10, kLease);
+  auto b = *repo().leaseDue(at(1) + std::chrono::minutes(10), 10, kLease, 0);
   EXPECT_TRUE(b.empty()) << b.size() << " settlements leased by both instances";
 }
 
 TEST_F(Leases, ALeaseLastsItsDurationOfDatabaseTimeWhateverTheCallersClock) {
   seed(2);
   // The callers' clocks are two years behind the database's (kT0 is in 2024) and 10 minutes apart.
-  ASSERT_EQ(repo().leaseDue(at(1), 1, kLease)->size(), 1u);
-  ASSERT_EQ(repo().leaseDue(at(1) + std::chrono::minutes(10), 1, kLease)->size(), 1u);
+  ASSERT_EQ(repo().leaseDue(at(1), 1, kLease, 0)->size(), 1u);
+  ASSERT_EQ(repo().leaseDue(at(1) + std::chrono::minutes(10), 1, kLease, 0)->size(), 1u);
   pg::ConnectionPool other(db_.conninfo(), 1);
   auto c = other.lease();
   auto r = (*c)->exec(
@@ -102,7 +119,7 @@ TEST_F(Leases, OnlyDueActiveSettlementsAreLeasedOldestDueFirst) {
     set(p, from, to, at(-1));
     p.status = to;
   }
-  auto got = *repo().leaseDue(at(1), 10, kLease);
+  auto got = *repo().leaseDue(at(1), 10, kLease, 0);
   ASSERT_EQ(got.size(), 2u);
   EXPECT_EQ(got[0].id, s[2].id);
   EXPECT_EQ(got[1].id, s[3].id);
@@ -111,14 +128,14 @@ TEST_F(Leases, OnlyDueActiveSettlementsAreLeasedOldestDueFirst) {
 
 TEST_F(Leases, WriteClearsTheLease) {
   auto s = seed(1);
-  auto got = *repo().leaseDue(at(1), 10, kLease);
+  auto got = *repo().leaseDue(at(1), 10, kLease, 0);
   ASSERT_EQ(got.size(), 1u);
   Settlement n = got[0];
   n.last_error = "retry soon";
   n.next_attempt_at = at(2);
   store::StateWrite w{n, Status::kPending, "{}"};
   ASSERT_EQ(*repo().write(std::span<const store::StateWrite>(&w, 1)), std::vector<bool>{true});
-  EXPECT_EQ(repo().leaseDue(at(2), 10, kLease)->size(), 1u);  // well before the lease's end
+  EXPECT_EQ(repo().leaseDue(at(2), 10, kLease, 0)->size(), 1u);  // well before the lease's end
 }
 
 class Outbox : public StoreTest {};

@@ -45,7 +45,7 @@ TEST_F(LeaseRace, StaleLeaseholdersNeverWriteAndEveryStepIsWonOnce) {
       std::mt19937 rng(static_cast<unsigned>(t) * 7919u + 1);
       for (int iter = 0; iter < 400 && !done; ++iter) {
         Timestamp now = at(static_cast<int>(clock_s.load()));
-        auto leased = repo().leaseDue(now, 4, lease);
+        auto leased = repo().leaseDue(now, 4, lease, 0);
         if (!leased.ok()) {
           errors++;
           continue;

@@ -233,7 +233,7 @@ TEST_F(Transitions, ThousandTransitionsTiming) {
   ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start);
   std::printf("[timing] write() of 1000 transitions in 10 calls of 100: %.1f ms\n", ms.count());
   start = std::chrono::steady_clock::now();
-  auto leased = repo().leaseDue(at(10), 1000, std::chrono::seconds(30));
+  auto leased = repo().leaseDue(at(10), 1000, std::chrono::seconds(30), 0);
   ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start);
   ASSERT_TRUE(leased.ok());
   std::printf("[timing] leaseDue of %zu settlements: %.1f ms\n", leased->size(), ms.count());

@@ -52,9 +52,10 @@ class FakeLedger final : public ledger::Ledger {
   Result<std::optional<ledger::UpdateView>> updateById(const std::string&) override {
     return std::optional<ledger::UpdateView>();
   }
-  Result<std::optional<ledger::Outcome>> completion(const std::string&) override {
+  Result<std::optional<ledger::Outcome>> completionAfter(const std::string&, int64_t) override {
     return std::optional<ledger::Outcome>();
   }
+  Result<int64_t> knownLedgerEnd() override { return int64_t{0}; }
   Result<std::vector<ledger::AssetTotal>> totals() override {
     std::lock_guard l(mu_);
     if (fail_with) return *fail_with;

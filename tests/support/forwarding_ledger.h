@@ -35,9 +35,11 @@ class ForwardingLedger : public ledger::Ledger {
   Result<std::optional<ledger::UpdateView>> updateById(const std::string& u) override {
     return target().updateById(u);
   }
-  Result<std::optional<ledger::Outcome>> completion(const std::string& c) override {
-    return target().completion(c);
+  Result<std::optional<ledger::Outcome>> completionAfter(const std::string& c,
+                                                         int64_t after) override {
+    return target().completionAfter(c, after);
   }
+  Result<int64_t> knownLedgerEnd() override { return target().knownLedgerEnd(); }
   Result<std::vector<ledger::AssetTotal>> totals() override { return target().totals(); }
   Result<ledger::MovementPage> movementsSince(int64_t after, int limit) override {
     return target().movementsSince(after, limit);

@@ -187,7 +187,8 @@ Result<std::vector<SettlementEvent>> MemoryStore::events(const Uuid& id) {
   return out;
 }
 
-Result<std::vector<Settlement>> MemoryStore::leaseDue(Timestamp now, int limit, Duration lease) {
+Result<std::vector<Settlement>> MemoryStore::leaseDue(Timestamp now, int limit, Duration lease,
+                                                      int64_t ledger_offset) {
   std::lock_guard l(mu_);
   if (fail_with) return *fail_with;
   std::vector<Row*> due;
@@ -208,6 +209,8 @@ Result<std::vector<Settlement>> MemoryStore::leaseDue(Timestamp now, int limit, 
   for (Row* r : due) {
     r->lease_until = now + lease;
     r->s.lease_token = Uuid::generateV7();
+    if (!r->leased_before) r->s.ledger_offset_floor = ledger_offset;  // the first lease's
+    r->leased_before = true;
     out.push_back(r->s);
   }
   return out;
@@ -250,6 +253,7 @@ Result<std::vector<bool>> MemoryStore::write(std::span<const store::StateWrite> 
     // What the database owns is not the writer's to change.
     next.trade = r.s.trade;
     next.created_at = r.s.created_at;
+    next.ledger_offset_floor = r.s.ledger_offset_floor;
     next.lease_token = followed[i] ? w.next.lease_token : Uuid();
     r.s = std::move(next);
     r.lease_until.reset();

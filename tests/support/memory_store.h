@@ -52,7 +52,8 @@ class MemoryStore final : public store::SettlementRepository, public store::Outb
   Result<std::optional<Settlement>> findByTradeId(const std::string& trade_id) override;
   Result<store::SettlementPage> list(const store::ListQuery& q) override;
   Result<std::vector<SettlementEvent>> events(const Uuid& settlement_id) override;
-  Result<std::vector<Settlement>> leaseDue(Timestamp now, int limit, Duration lease) override;
+  Result<std::vector<Settlement>> leaseDue(Timestamp now, int limit, Duration lease,
+                                           int64_t ledger_offset) override;
   Result<std::vector<bool>> write(std::span<const store::StateWrite> writes) override;
   Result<std::vector<std::pair<Status, int64_t>>> countByStatus() override;
 
@@ -83,6 +84,7 @@ class MemoryStore final : public store::SettlementRepository, public store::Outb
   struct Row {
     Settlement s;
     std::optional<Timestamp> lease_until;
+    bool leased_before = false;  // ledger_offset_floor is set (by the first lease)
   };
   void addEventLocked(const Uuid& id, Status st, const std::string& details, Timestamp at);
 

@@ -235,8 +235,10 @@ class LossyLedger final : public sc::test::ForwardingLedger {
   explicit LossyLedger(ledger::Ledger& real) : ForwardingLedger(real), real_(real) {}
   bool lose_next_settle_answer = false;
   int fail_completions = 0;
+  std::vector<int64_t> submitted_after, asked_after;  // the floors commands and lookups carried
 
   std::vector<Result<ledger::Outcome>> submit(std::span<const ledger::Submission> b) override {
+    for (const auto& sub : b) submitted_after.push_back(sub.after_offset);
     auto r = real_.submit(b);
     for (size_t i = 0; i < b.size(); ++i) {
       if (lose_next_settle_answer && std::holds_alternative<ledger::Settle>(b[i].command)) {
@@ -247,12 +249,14 @@ class LossyLedger final : public sc::test::ForwardingLedger {
     }
     return r;
   }
-  Result<std::optional<ledger::Outcome>> completion(const std::string& c) override {
+  Result<std::optional<ledger::Outcome>> completionAfter(const std::string& c,
+                                                         int64_t after) override {
+    asked_after.push_back(after);
     if (fail_completions > 0) {
       --fail_completions;
       return Error::transient(ledger::kUnavailable, "test: completion query failed");
     }
-    return real_.completion(c);
+    return real_.completionAfter(c, after);
   }
 
  private:
@@ -283,6 +287,29 @@ TEST_F(MoneyPath, FailingTheRemainderAfterALostPartialSettleArchivesTheRemainder
   EXPECT_FALSE((*dvp)->active) << "the remainder's DvP of a FAILED settlement is still active";
   expectMoved("30", "4500", "30", "10000");
   expectLedgerConserved();
+}
+
+// Every command of a settlement, and every lookup of what one did, carries the floor its first
+// lease recorded (the ledger end before any of its commands): what lets a Canton adapter read only
+// the recent completions.
+TEST_F(MoneyPath, CommandsAndLookupsCarryTheFloorOfTheFirstLease) {
+  options_.retry_attempts = 0;
+  creditTheStandardTrade();
+  LossyLedger lossy(*ledger_);
+  auto flow = makeWorkflow(nullptr, &lossy);
+  Settlement s = submit("trd_floor", "50", "7524.00");
+  const int64_t end_before = ledger_->ledgerEnd();
+  ASSERT_GT(end_before, 0);
+  lossy.lose_next_settle_answer = true;  // the failure path then asks what the settle did
+  Settlement now = driveToRest(s, flow.get());
+  EXPECT_TRUE(now.status == S::kConfirmed || now.status == S::kSettled)
+      << toString(now.status) << " " << now.failure_code << ": " << now.failure_reason;
+  EXPECT_EQ(now.ledger_offset_floor, end_before);
+  ASSERT_FALSE(lossy.submitted_after.empty());
+  for (int64_t a : lossy.submitted_after) EXPECT_EQ(a, end_before);
+  ASSERT_FALSE(lossy.asked_after.empty());
+  for (int64_t a : lossy.asked_after) EXPECT_EQ(a, end_before);
+  expectMoved("50", "7524", "50", "7524");
 }
 
 // A part whose cash rounds up to the whole amount would leave a remainder owing nothing, which

@@ -65,8 +65,9 @@ class ForwardingSettlementRepository : public store::SettlementRepository {
   }
   Result<store::SettlementPage> list(const store::ListQuery& q) override { return real_.list(q); }
   Result<std::vector<SettlementEvent>> events(const Uuid& id) override { return real_.events(id); }
-  Result<std::vector<Settlement>> leaseDue(Timestamp now, int limit, Duration lease) override {
-    return real_.leaseDue(now, limit, lease);
+  Result<std::vector<Settlement>> leaseDue(Timestamp now, int limit, Duration lease,
+                                           int64_t ledger_offset) override {
+    return real_.leaseDue(now, limit, lease, ledger_offset);
   }
   Result<std::vector<bool>> write(std::span<const store::StateWrite> writes) override {
     return real_.write(writes);
@@ -89,7 +90,8 @@ class FakeClockLeases final : public ForwardingSettlementRepository {
  public:
   FakeClockLeases(store::SettlementRepository& real, store::pg::ConnectionPool& pool)
       : ForwardingSettlementRepository(real), pool_(pool) {}
-  Result<std::vector<Settlement>> leaseDue(Timestamp now, int limit, Duration lease) override {
+  Result<std::vector<Settlement>> leaseDue(Timestamp now, int limit, Duration lease,
+                                           int64_t ledger_offset) override {
     std::vector<std::string> ended;
     {
       std::lock_guard l(mu_);
@@ -111,7 +113,7 @@ class FakeClockLeases final : public ForwardingSettlementRepository {
           {store::pg::arrayLiteral(ended)});
       if (!r) return r.error();
     }
-    auto got = real_.leaseDue(now, limit, lease);
+    auto got = real_.leaseDue(now, limit, lease, ledger_offset);
     if (got) {
       std::lock_guard l(mu_);
       for (const auto& s : *got) ends_[s.lease_token.canonical()] = now + lease;

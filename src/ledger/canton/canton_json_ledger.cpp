@@ -347,8 +347,7 @@ Result<int64_t> CantonJsonLedger::ledgerWentBack(int64_t asked) {
   }
   {
     std::lock_guard l(mu_);
-    completions_seen_ = 0;
-    update_by_command_.clear();
+    completions_.clear();
   }
   log::get("ledger")->warn(
       "canton: the participant's ledger end {} is before offset {} seen earlier: its ledger went "
@@ -387,17 +386,17 @@ void CantonJsonLedger::rememberUpdate(const Json& tx) {
 // ---- submission -----------------------------------------------------------------------------
 
 Result<std::optional<std::string>> CantonJsonLedger::completedUpdateId(
-    const std::string& command_id) {
-  {
-    std::lock_guard l(mu_);
-    if (auto it = update_by_command_.find(command_id); it != update_by_command_.end())
-      return {it->second};
-  }
+    const std::string& command_id, int64_t after) {
   int64_t begin;
   {
     std::lock_guard l(mu_);
-    begin = std::max<int64_t>(0, completions_seen_ - 1);
+    if (auto u = completions_.find(command_id)) return {*u};
+    // Only what the index does not hold entirely, and nothing before the command id's first
+    // submission: a restarted instance asks about recent commands without reading the history.
+    begin = completions_.readFrom(std::max<int64_t>(0, after));
   }
+  int64_t first = begin;
+  std::optional<std::string> found;
   bool went_back = false;
   for (;;) {
     Json req{{"userId", opts_.user_id}, {"parties", coSigners()}, {"beginExclusive", begin}};
@@ -406,11 +405,12 @@ Result<std::optional<std::string>> CantonJsonLedger::completedUpdateId(
         "/v2/commands/completions?limit=" + std::to_string(kPage) + "&stream_idle_timeout_ms=100";
     auto r = call("POST", target, &req, true);
     if (!r && !went_back && afterLedgerEnd(r.error())) {
-      went_back = true;  // the stream is read again from its start (once)
+      // The participant's ledger ends before `begin`: it went back (a restore), so what the index
+      // and the command's floor say may name offsets it no longer has. Read it all, once.
+      went_back = true;
       auto end = ledgerWentBack(begin);
       if (!end) return end.error();
-      std::lock_guard l(mu_);
-      begin = std::max<int64_t>(0, completions_seen_ - 1);
+      begin = first = 0;
       continue;
     }
     if (!r) return withoutPayload(r.error());
@@ -423,28 +423,32 @@ Result<std::optional<std::string>> CantonJsonLedger::completedUpdateId(
       const Json& c = cr["Completion"]["value"];
       const int64_t off = c.value("offset", int64_t{0});
       begin = std::max(begin, off);
-      completions_seen_ = std::max(completions_seen_, off);
       const bool ok = !c.contains("status") || c["status"].value("code", 0) == 0;
-      if (ok && c.contains("updateId"))
-        update_by_command_[c.value("commandId", "")] = c.value("updateId", "");
+      if (!ok || !c.contains("updateId")) continue;
+      const std::string id = c.value("commandId", "");
+      // Kept aside: the index may forget it at once when full.
+      if (id == command_id) found = c.value("updateId", "");
+      completions_.add(id, c.value("updateId", ""), off);
     }
-    if (static_cast<int>(r->size()) < kPage) break;
+    if (static_cast<int>(r->size()) < kPage) {
+      completions_.readThrough(first, begin);
+      break;
+    }
   }
-  std::lock_guard l(mu_);
-  if (auto it = update_by_command_.find(command_id); it != update_by_command_.end())
-    return {it->second};
-  return std::optional<std::string>{};
+  return found;
 }
 
-Result<Json> CantonJsonLedger::submitTransaction(
-    const std::string& command_id, const std::string& kind, std::vector<std::string> act_as,
-    const Json& commands, const std::string& synchronizer_alias, bool& deduplicated) {
+Result<Json> CantonJsonLedger::submitTransaction(const Cmd& cmd, const std::string& kind,
+                                                 std::vector<std::string> act_as,
+                                                 const Json& commands,
+                                                 const std::string& synchronizer_alias,
+                                                 bool& deduplicated) {
   // The co-signers are in every actAs: each completion is then visible to them (completion()).
   for (const auto& p : coSigners()) {
     if (std::find(act_as.begin(), act_as.end(), p) == act_as.end()) act_as.push_back(p);
   }
   std::sort(act_as.begin(), act_as.end());
-  Json jc{{"commands", commands},    {"commandId", command_id}, {"actAs", act_as},
+  Json jc{{"commands", commands},    {"commandId", cmd.id},     {"actAs", act_as},
           {"userId", opts_.user_id}, {"readAs", Json::array()}, {"workflowId", kind}};
   if (!synchronizer_alias.empty()) jc["synchronizerId"] = syncId(synchronizer_alias);
   Json filters = Json::object();
@@ -462,7 +466,7 @@ Result<Json> CantonJsonLedger::submitTransaction(
       rememberUpdate(tx);
       {
         std::lock_guard l(mu_);
-        update_by_command_[command_id] = tx.value("updateId", "");
+        completions_.add(cmd.id, tx.value("updateId", ""), tx.value("offset", int64_t{0}));
       }
       deduplicated = false;
       return tx;
@@ -478,14 +482,14 @@ Result<Json> CantonJsonLedger::submitTransaction(
     if (!unknown && !in_flight) return withoutPayload(last);
   }
   // Already done, or the outcome is unknown: the completion stream knows.
-  auto update = completedUpdateId(command_id);
+  auto update = completedUpdateId(cmd.id, cmd.after);
   if (!update) return update.error();
   if (!*update) {
     auto ce = cantonErrorIn(last);
     if (ce && ce->code == daml::kDuplicateCommand) {
       return Error::transient(
           kUnavailable,
-          "command " + command_id + " was deduplicated but its completion is not visible yet");
+          "command " + cmd.id + " was deduplicated but its completion is not visible yet");
     }
     return withoutPayload(last);
   }
@@ -498,7 +502,7 @@ Result<Json> CantonJsonLedger::submitTransaction(
   if (!u) return withoutPayload(u.error());
   const Json& update_json = (*u)["update"];
   if (!update_json.contains("Transaction")) {
-    return Error::permanent(kInvalidCommand, "command " + command_id + " completed with update " +
+    return Error::permanent(kInvalidCommand, "command " + cmd.id + " completed with update " +
                                                  **update + ", which is not a transaction");
   }
   deduplicated = true;
@@ -730,7 +734,8 @@ std::vector<Result<Outcome>> CantonJsonLedger::submit(std::span<const Submission
 Result<Outcome> CantonJsonLedger::submitOne(const Submission& s) {
   if (s.command_id.empty())
     return Error::permanent(kInvalidCommand, "command id must not be empty", "command_id");
-  auto r = std::visit([&](const auto& c) { return run(s.command_id, c); }, s.command);
+  const Cmd cmd{s.command_id, s.after_offset};
+  auto r = std::visit([&](const auto& c) { return run(cmd, c); }, s.command);
   if (!r) {
     log::get("ledger")->debug("canton: command {} failed: {} {}", s.command_id, r.error().code,
                               r.error().message);
@@ -738,7 +743,7 @@ Result<Outcome> CantonJsonLedger::submitOne(const Submission& s) {
   return r;
 }
 
-Result<Outcome> CantonJsonLedger::run(const std::string& cmd, const CreateDvp& c) {
+Result<Outcome> CantonJsonLedger::run(const Cmd& cmd, const CreateDvp& c) {
   daml::DvpArgs a{c.buyer,
                   c.seller,
                   opts_.securities_issuer_party,
@@ -759,7 +764,7 @@ Result<Outcome> CantonJsonLedger::run(const std::string& cmd, const CreateDvp& c
   if (out && out->fenced) {
     // DUPLICATE_COMMAND, and the first transaction under the id is a RoundFence: the round was
     // abandoned before its DvP existed, and this create can never run.
-    return Error::permanent(kCommandFenced, "command id " + cmd +
+    return Error::permanent(kCommandFenced, "command id " + cmd.id +
                                                 " was fenced (RoundFence in update " +
                                                 out->update_id + "): its round was abandoned");
   }
@@ -769,8 +774,8 @@ Result<Outcome> CantonJsonLedger::run(const std::string& cmd, const CreateDvp& c
 // A RoundFence created under the round's create command id, acting as the create does (Canton's
 // deduplication key is user, actAs and command id). DUPLICATE_COMMAND recovers the first
 // transaction: the round's DvP (returned deduplicated, as the engine does) or an earlier fence.
-Result<Outcome> CantonJsonLedger::run(const std::string& cmd, const FenceCommand& c) {
-  daml::FenceArgs a{opts_.cash_provider_party, cmd};
+Result<Outcome> CantonJsonLedger::run(const Cmd& cmd, const FenceCommand& c) {
+  daml::FenceArgs a{opts_.cash_provider_party, cmd.id};
   Json commands = Json::array({{{"CreateCommand",
                                  {{"templateId", daml::templateRef(Template::kRoundFence)},
                                   {"createArguments", daml::encode(a)}}}}});
@@ -786,8 +791,8 @@ Result<Outcome> CantonJsonLedger::run(const std::string& cmd, const FenceCommand
   return outcomeOf(*tx, dedup);
 }
 
-Result<Outcome> CantonJsonLedger::firstOutcomeOr(const std::string& cmd, Error e) {
-  auto done = completion(cmd);
+Result<Outcome> CantonJsonLedger::firstOutcomeOr(const Cmd& cmd, Error e) {
+  auto done = completionAfter(cmd.id, cmd.after);
   // A lookup that failed says nothing about whether the command ran: its (retryable) error, never
   // `e`, which would be a definite answer given during an outage.
   if (!done) return done.error();
@@ -795,7 +800,7 @@ Result<Outcome> CantonJsonLedger::firstOutcomeOr(const std::string& cmd, Error e
   return e;
 }
 
-Result<Outcome> CantonJsonLedger::unlessInactive(const std::string& cmd, const std::string& dvp_id,
+Result<Outcome> CantonJsonLedger::unlessInactive(const Cmd& cmd, const std::string& dvp_id,
                                                  Error e) {
   auto d = dvpContract(dvp_id);
   if (!d) return d.error();
@@ -856,8 +861,8 @@ Result<Json> CantonJsonLedger::lockCommands(const std::string& dvp_id, const Dvp
   return commands;
 }
 
-Result<Outcome> CantonJsonLedger::lock(const std::string& cmd, const std::string& dvp_id,
-                                       Decimal quantity, bool allow_partial, bool cash) {
+Result<Outcome> CantonJsonLedger::lock(const Cmd& cmd, const std::string& dvp_id, Decimal quantity,
+                                       bool allow_partial, bool cash) {
   // The holdings are chosen from the active contracts, then exercised: a concurrent lock of the
   // same owner (another instance's) may consume one in between, and the participant answers
   // that the holding is not active (CONTRACT_NOT_FOUND at interpretation,
@@ -900,10 +905,10 @@ Result<Outcome> CantonJsonLedger::lock(const std::string& cmd, const std::string
   }
 }
 
-Result<Outcome> CantonJsonLedger::run(const std::string& cmd, const LockSecurities& c) {
+Result<Outcome> CantonJsonLedger::run(const Cmd& cmd, const LockSecurities& c) {
   return lock(cmd, c.dvp_contract_id, c.quantity, c.allow_partial, false);
 }
-Result<Outcome> CantonJsonLedger::run(const std::string& cmd, const LockCash& c) {
+Result<Outcome> CantonJsonLedger::run(const Cmd& cmd, const LockCash& c) {
   return lock(cmd, c.dvp_contract_id, c.amount, false, true);
 }
 
@@ -935,7 +940,7 @@ Result<Json> CantonJsonLedger::reassign(const std::string& command_id, const std
   return (*r)["reassignment"];
 }
 
-Result<Outcome> CantonJsonLedger::run(const std::string& cmd, const ReassignLocks& c) {
+Result<Outcome> CantonJsonLedger::run(const Cmd& cmd, const ReassignLocks& c) {
   auto d = dvpArgs(c.dvp_contract_id);
   if (!d) return d.error();
   if (!*d)
@@ -995,7 +1000,7 @@ Result<Outcome> CantonJsonLedger::run(const std::string& cmd, const ReassignLock
                  {{"contractId", contract_id},
                   {"source", syncId(source)},
                   {"target", syncId(target)}}}}}};
-      auto r = reassign(cmd, h->issuer, un);
+      auto r = reassign(cmd.id, h->issuer, un);
       if (!r) {
         if (auto e = refusal(r.error(), contract_id, source, in_flight)) return *e;
         continue;
@@ -1010,7 +1015,7 @@ Result<Outcome> CantonJsonLedger::run(const std::string& cmd, const ReassignLock
                {{"reassignmentId", reassignment_id},
                 {"source", syncId(source)},
                 {"target", syncId(target)}}}}}};
-    auto r = reassign(cmd, h->issuer, as);
+    auto r = reassign(cmd.id, h->issuer, as);
     if (!r) {
       if (auto e = refusal(r.error(), contract_id, source, true)) return *e;
       continue;
@@ -1029,7 +1034,7 @@ Result<Outcome> CantonJsonLedger::run(const std::string& cmd, const ReassignLock
   return out;
 }
 
-Result<Outcome> CantonJsonLedger::run(const std::string& cmd, const Settle& c) {
+Result<Outcome> CantonJsonLedger::run(const Cmd& cmd, const Settle& c) {
   // The DvP's arguments are known (cached), and whether it is still active only matters when
   // something is wrong: a settled or archived DvP has no locks, and the exercise on it fails.
   auto d = dvpArgs(c.dvp_contract_id);
@@ -1078,12 +1083,12 @@ Result<Outcome> CantonJsonLedger::run(const std::string& cmd, const Settle& c) {
   return outcomeOf(*tx, dedup);
 }
 
-Result<Outcome> CantonJsonLedger::run(const std::string& cmd, const ReleaseLocks& c) {
+Result<Outcome> CantonJsonLedger::run(const Cmd& cmd, const ReleaseLocks& c) {
   auto d = dvpContract(c.dvp_contract_id);
   if (!d) return d.error();
   // Nothing (left) to release: the first outcome of this command id if it ran, else a no-op.
   auto nothing = [&](std::string synchronizer) -> Result<Outcome> {
-    if (auto done = completion(cmd); !done) {
+    if (auto done = completionAfter(cmd.id, cmd.after); !done) {
       return done.error();  // as firstOutcomeOr: a failed lookup is no answer
     } else if (*done) {
       return **done;
@@ -1132,7 +1137,7 @@ Result<Outcome> CantonJsonLedger::run(const std::string& cmd, const ReleaseLocks
   return out;
 }
 
-Result<Outcome> CantonJsonLedger::run(const std::string& cmd, const ArchiveDvp& c) {
+Result<Outcome> CantonJsonLedger::run(const Cmd& cmd, const ArchiveDvp& c) {
   auto d = dvpContract(c.dvp_contract_id);
   if (!d) return d.error();
   if (!*d)
@@ -1207,8 +1212,8 @@ Result<HoldingView> CantonJsonLedger::credit(const std::string& party, const std
       {{{"CreateCommand",
          {{"templateId", daml::templateRef(a.kind)}, {"createArguments", daml::encode(a)}}}}});
   bool dedup = false;
-  auto tx = submitTransaction(newCommandId("credit"), kKindCredit, daml::signatories(a), commands,
-                              synchronizer, dedup);
+  auto tx = submitTransaction(Cmd{newCommandId("credit"), offset_seen_.load()}, kKindCredit,
+                              daml::signatories(a), commands, synchronizer, dedup);
   if (!tx) return tx.error();
   for (const auto& ev : tx->value("events", Json::array())) {
     if (!ev.contains("CreatedEvent")) continue;
@@ -1382,8 +1387,14 @@ Result<std::optional<UpdateView>> CantonJsonLedger::updateById(const std::string
   return std::optional<UpdateView>{out};
 }
 
-Result<std::optional<Outcome>> CantonJsonLedger::completion(const std::string& command_id) {
-  auto update = completedUpdateId(command_id);
+Result<int64_t> CantonJsonLedger::knownLedgerEnd() {
+  if (int64_t seen = offset_seen_.load(); seen > 0) return seen;
+  return ledgerEnd();
+}
+
+Result<std::optional<Outcome>> CantonJsonLedger::completionAfter(const std::string& command_id,
+                                                                 int64_t after_offset) {
+  auto update = completedUpdateId(command_id, after_offset);
   if (!update) return update.error();
   if (!*update) return std::optional<Outcome>{};
   Json filters = Json::object();

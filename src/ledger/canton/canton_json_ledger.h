@@ -26,6 +26,7 @@
 #include <utility>
 #include <vector>
 
+#include "ledger/canton/completion_index.h"
 #include "ledger/canton/http_client.h"
 #include "ledger/daml_json.h"
 #include "ledger/ledger.h"
@@ -78,7 +79,11 @@ class CantonJsonLedger final : public Ledger {
   Result<std::vector<HoldingView>> holdings(const std::string& party) override;
   Result<std::optional<DvpView>> dvp(const std::string& contract_id) override;
   Result<std::optional<UpdateView>> updateById(const std::string& update_id) override;
-  Result<std::optional<Outcome>> completion(const std::string& command_id) override;
+  // Reads the completion stream after `after_offset` and after what the index already holds
+  // entirely (CompletionIndex); the update itself is read from the ledger.
+  Result<std::optional<Outcome>> completionAfter(const std::string& command_id,
+                                                 int64_t after_offset) override;
+  Result<int64_t> knownLedgerEnd() override;
   Result<std::vector<AssetTotal>> totals() override;
   // From POST /v2/updates (beginExclusive, endInclusive = the ledger end), reading transactions
   // as the co-signers see them: a settle archives a DvP and creates the buyer's securities; a
@@ -106,38 +111,44 @@ class CantonJsonLedger final : public Ledger {
     std::string synchronizer;
   };
 
+  // A command id and the offset its first submission is known to follow (Submission).
+  struct Cmd {
+    std::string id;
+    int64_t after = 0;
+  };
   Result<Outcome> submitOne(const Submission& s);
   // Which commands of a batch must run one after another (same party, DvP or command id): one
   // group index per submission.
   std::vector<size_t> groupsOf(std::span<const Submission> batch);
-  Result<Outcome> run(const std::string& cmd, const CreateDvp& c);
-  Result<Outcome> run(const std::string& cmd, const LockSecurities& c);
-  Result<Outcome> run(const std::string& cmd, const LockCash& c);
-  Result<Outcome> run(const std::string& cmd, const ReassignLocks& c);
-  Result<Outcome> run(const std::string& cmd, const Settle& c);
-  Result<Outcome> run(const std::string& cmd, const ReleaseLocks& c);
-  Result<Outcome> run(const std::string& cmd, const ArchiveDvp& c);
-  Result<Outcome> run(const std::string& cmd, const FenceCommand& c);
-  Result<Outcome> lock(const std::string& cmd, const std::string& dvp_id, Decimal quantity,
+  Result<Outcome> run(const Cmd& cmd, const CreateDvp& c);
+  Result<Outcome> run(const Cmd& cmd, const LockSecurities& c);
+  Result<Outcome> run(const Cmd& cmd, const LockCash& c);
+  Result<Outcome> run(const Cmd& cmd, const ReassignLocks& c);
+  Result<Outcome> run(const Cmd& cmd, const Settle& c);
+  Result<Outcome> run(const Cmd& cmd, const ReleaseLocks& c);
+  Result<Outcome> run(const Cmd& cmd, const ArchiveDvp& c);
+  Result<Outcome> run(const Cmd& cmd, const FenceCommand& c);
+  Result<Outcome> lock(const Cmd& cmd, const std::string& dvp_id, Decimal quantity,
                        bool allow_partial, bool cash);
   // The lock's exercises on the owner's free holdings (`acs`), or insufficient_*.
   Result<Json> lockCommands(const std::string& dvp_id, const Dvp& d, std::vector<Active> acs,
                             Decimal quantity, bool allow_partial, bool cash);
   // `e`, unless the DvP is no longer active: then the first outcome of `cmd` if it ran, else
   // contract_not_active.
-  Result<Outcome> unlessInactive(const std::string& cmd, const std::string& dvp_id, Error e);
+  Result<Outcome> unlessInactive(const Cmd& cmd, const std::string& dvp_id, Error e);
   // The first outcome of `cmd` if it ran, else `e`; a lookup that failed is its own (retryable)
   // error, never `e`.
-  Result<Outcome> firstOutcomeOr(const std::string& cmd, Error e);
+  Result<Outcome> firstOutcomeOr(const Cmd& cmd, Error e);
 
   // Submits and returns the transaction (the first one's when the command id was already done).
-  Result<Json> submitTransaction(const std::string& command_id, const std::string& kind,
+  Result<Json> submitTransaction(const Cmd& cmd, const std::string& kind,
                                  std::vector<std::string> act_as, const Json& commands,
                                  const std::string& synchronizer_alias, bool& deduplicated);
   Result<Json> reassign(const std::string& command_id, const std::string& submitter,
                         const Json& command);
   Result<Outcome> outcomeOf(const Json& tx, bool deduplicated);
-  Result<std::optional<std::string>> completedUpdateId(const std::string& command_id);
+  Result<std::optional<std::string>> completedUpdateId(const std::string& command_id,
+                                                       int64_t after);
 
   Result<Json> call(const std::string& method, const std::string& target, const Json* body,
                     bool idempotent);
@@ -174,8 +185,10 @@ class CantonJsonLedger final : public Ledger {
   // Whether a contract is active, and any update asked for by id, always come from the ledger.
   mutable std::mutex mu_;
   std::map<std::string, std::string> alias_by_id_, id_by_alias_;
-  std::map<std::string, std::string> update_by_command_;  // completions seen
-  int64_t completions_seen_ = 0;
+  // Bounded: 100,000 ids are well over what the settlements in flight can ask about (their floors
+  // keep lookups to recent offsets), at ~200 bytes each.
+  static constexpr size_t kCompletionIndexCapacity = 100000;
+  CompletionIndex completions_{kCompletionIndexCapacity};
   std::map<std::string, Dvp> dvp_cache_;  // DvP arguments, by contract id
   std::atomic<int64_t> offset_seen_{0};
   std::string token_;

@@ -204,7 +204,8 @@ Result<std::optional<UpdateView>> EmbeddedLedger::updateById(const std::string& 
   return L.afterDurable(end, std::move(out));
 }
 
-Result<std::optional<Outcome>> EmbeddedLedger::completion(const std::string& command_id) {
+Result<std::optional<Outcome>> EmbeddedLedger::completionAfter(const std::string& command_id,
+                                                               int64_t /*after_offset*/) {
   Impl& L = *impl_;
   uint64_t end = 0;
   std::optional<Outcome> out;
@@ -297,6 +298,8 @@ std::string EmbeddedLedger::cashProvider() const { return impl_->provider; }
 const std::string& EmbeddedLedger::settlementSynchronizer() const {
   return impl_->sync_names[impl_->settle_sync];
 }
+
+Result<int64_t> EmbeddedLedger::knownLedgerEnd() { return ledgerEnd(); }
 
 int64_t EmbeddedLedger::ledgerEnd() const {
   std::lock_guard l(impl_->mu);

@@ -67,7 +67,10 @@ class EmbeddedLedger final : public Ledger {
   Result<std::vector<HoldingView>> holdings(const std::string& party) override;
   Result<std::optional<DvpView>> dvp(const std::string& contract_id) override;
   Result<std::optional<UpdateView>> updateById(const std::string& update_id) override;
-  Result<std::optional<Outcome>> completion(const std::string& command_id) override;
+  // Every completion is indexed by its command id (after_offset is not needed to find it).
+  Result<std::optional<Outcome>> completionAfter(const std::string& command_id,
+                                                 int64_t after_offset) override;
+  Result<int64_t> knownLedgerEnd() override;
   Result<std::vector<AssetTotal>> totals() override;
   Result<MovementPage> movementsSince(int64_t after_offset, int limit) override;
   std::vector<std::string> synchronizers() const override;

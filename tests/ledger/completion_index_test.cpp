@@ -1,0 +1,87 @@
+// CompletionIndex: the stretch of the completion stream held entirely decides where a lookup reads
+// from; eviction keeps it bounded and never lets it claim what it forgot.
+#include "ledger/canton/completion_index.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace {
+
+using sc::ledger::canton::CompletionIndex;
+
+// Reads the "stream" (one completion per offset, command "c<offset>") from `begin` to `end`, as
+// the adapter does.
+void read(CompletionIndex& ix, int64_t begin, int64_t end) {
+  for (int64_t o = begin + 1; o <= end; ++o)
+    ix.add("c" + std::to_string(o), "u" + std::to_string(o), o);
+  ix.readThrough(begin, end);
+}
+
+TEST(CompletionIndex, ALookupReadsFromTheFloorThenOnlyWhatIsNew) {
+  CompletionIndex ix(100);
+  EXPECT_EQ(ix.readFrom(40), 40);  // nothing held: from the floor
+  read(ix, 40, 50);
+  EXPECT_EQ(ix.complete(), std::make_pair(int64_t{40}, int64_t{50}));
+  EXPECT_EQ(ix.find("c45"), "u45");
+  EXPECT_FALSE(ix.find("c40"));    // before the floor: never read
+  EXPECT_EQ(ix.readFrom(42), 50);  // held up to 50: only what follows
+  EXPECT_EQ(ix.readFrom(50), 50);
+  EXPECT_EQ(ix.readFrom(30), 30);  // an older floor: the stretch does not cover it
+  read(ix, 30, 55);
+  EXPECT_EQ(ix.complete(), std::make_pair(int64_t{30}, int64_t{55}));
+  EXPECT_EQ(ix.readFrom(70), 70);  // a floor past what was read: from there
+  read(ix, 70, 80);
+  EXPECT_EQ(ix.complete(), std::make_pair(int64_t{70}, int64_t{80}));
+  EXPECT_EQ(ix.find("c52"), "u52");  // what was learnt before is still known
+}
+
+TEST(CompletionIndex, AnAnswerLearntFromASubmissionDoesNotWidenTheStretch) {
+  CompletionIndex ix(100);
+  read(ix, 0, 10);
+  ix.add("mine", "u20", 20);
+  EXPECT_EQ(ix.find("mine"), "u20");
+  EXPECT_EQ(ix.readFrom(5), 10);  // 11..19 were never read
+}
+
+// A reassignment's unassignment and assignment complete under one command id.
+TEST(CompletionIndex, OfTwoCompletionsUnderOneIdTheLaterIsKept) {
+  CompletionIndex ix(2);
+  ix.add("reassign", "unassigned", 5);
+  ix.add("reassign", "assigned", 7);
+  ix.add("reassign", "unassigned", 5);  // read again from an older floor
+  EXPECT_EQ(ix.find("reassign"), "assigned");
+  ix.add("moved", "unassigned", 6);  // the sandbox gives both halves one offset
+  ix.add("moved", "assigned", 6);
+  EXPECT_EQ(ix.find("moved"), "assigned");
+  ix.add("a", "ua", 8);
+  ix.add("b", "ub", 9);  // over capacity: the lowest offsets, 6 and 7, go
+  EXPECT_FALSE(ix.find("moved"));
+  EXPECT_FALSE(ix.find("reassign"));
+  EXPECT_EQ(ix.size(), 2u);
+}
+
+TEST(CompletionIndex, EvictionForgetsTheOldestAndTheStretchStartsAfterThem) {
+  CompletionIndex ix(10);
+  read(ix, 0, 25);
+  EXPECT_EQ(ix.size(), 10u);
+  EXPECT_FALSE(ix.find("c15"));
+  EXPECT_EQ(ix.find("c16"), "u16");
+  EXPECT_EQ(ix.complete(), std::make_pair(int64_t{15}, int64_t{25}));
+  EXPECT_EQ(ix.readFrom(5), 5);    // what it forgot is read again
+  EXPECT_EQ(ix.readFrom(20), 25);  // what it holds is not
+  // A second read joined to the first cannot claim the forgotten stretch either.
+  read(ix, 5, 12);
+  EXPECT_GE(ix.complete().first, 15);
+}
+
+TEST(CompletionIndex, ClearForgetsEverything) {
+  CompletionIndex ix(10);
+  read(ix, 0, 5);
+  ix.clear();
+  EXPECT_FALSE(ix.find("c3"));
+  EXPECT_EQ(ix.readFrom(0), 0);
+  EXPECT_EQ(ix.complete(), std::make_pair(int64_t{0}, int64_t{0}));
+}
+
+}  // namespace
