@@ -36,6 +36,20 @@ TEST(CompletionIndex, ALookupReadsFromTheFloorThenOnlyWhatIsNew) {
   EXPECT_EQ(ix.find("c52"), "u52");  // what was learnt before is still known
 }
 
+// A lookup from a floor before the stretch reads the gap page by page, then skips what is held.
+TEST(CompletionIndex, AReadFromAnOlderFloorJoinsTheStretchAndSkipsIt) {
+  CompletionIndex ix(100);
+  read(ix, 40, 50);
+  int64_t begin = ix.readFrom(20);
+  EXPECT_EQ(begin, 20);
+  read(ix, 20, 30);  // a first page: still before the stretch, not recorded yet
+  EXPECT_EQ(ix.complete(), std::make_pair(int64_t{40}, int64_t{50}));
+  EXPECT_EQ(ix.readFrom(30), 30);
+  read(ix, 20, 45);  // the next page reaches it: joined, and the lookup jumps to its end
+  EXPECT_EQ(ix.complete(), std::make_pair(int64_t{20}, int64_t{50}));
+  EXPECT_EQ(ix.readFrom(45), 50);
+}
+
 TEST(CompletionIndex, AnAnswerLearntFromASubmissionDoesNotWidenTheStretch) {
   CompletionIndex ix(100);
   read(ix, 0, 10);

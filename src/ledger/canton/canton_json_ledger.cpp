@@ -430,10 +430,14 @@ Result<std::optional<std::string>> CantonJsonLedger::completedUpdateId(
       if (id == command_id) found = c.value("updateId", "");
       completions_.add(id, c.value("updateId", ""), off);
     }
-    if (static_cast<int>(r->size()) < kPage) {
-      completions_.readThrough(first, begin);
-      break;
-    }
+    completions_.readThrough(first, begin);
+    if (static_cast<int>(r->size()) < kPage) break;
+    // A read from an older floor that reached the stretch held whole skips it.
+    begin = std::max(begin, completions_.readFrom(begin));
+  }
+  if (!found) {  // read meanwhile by another lookup, in a stretch this one skipped
+    std::lock_guard l(mu_);
+    found = completions_.find(command_id);
   }
   return found;
 }

@@ -40,10 +40,10 @@ void CompletionIndex::readThrough(int64_t begin, int64_t last) {
   if (begin <= to_ && last >= from_) {
     from_ = std::min(from_, begin);
     to_ = std::max(to_, last);
-  } else {
+  } else if (begin > to_) {
     from_ = begin;
     to_ = last;
-  }
+  }  // else wholly before the stretch: a read still on its way to it, recorded once it joins
   // What eviction forgot before this read may lie inside the stretch just joined: it starts after
   // the greatest offset forgotten.
   from_ = std::max(from_, forgotten_);

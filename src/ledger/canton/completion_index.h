@@ -29,7 +29,9 @@ class CompletionIndex {
 
   // Every completion in (begin, last] has been add()ed (the stream was read from `begin` without a
   // gap, `last` the greatest offset read, or `begin` when it had nothing). Joined to the stretch
-  // held when they overlap; otherwise it replaces it (the newer stretch is the one lookups need).
+  // held when they overlap; a read wholly after it replaces it (the newer stretch is the one
+  // lookups need); one wholly before it is not recorded (a read from an older floor records its
+  // progress as it goes, and joins the stretch when it reaches it).
   void readThrough(int64_t begin, int64_t last);
 
   void clear();
