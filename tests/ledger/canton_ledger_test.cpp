@@ -582,7 +582,16 @@ TEST_F(CantonLedger, AFreshAdapterReadsOnlyTheCompletionsAfterTheCommandsFloor) 
   EXPECT_EQ(r.front()->contract_id, dvp.contract_id);
   EXPECT_EQ(served.load(), 1u);
 
-  // Without a floor the whole history is read: the two credits, the 30 creates and t9's.
+  // Without a floor too: DUPLICATE_COMMAND names the first completion's offset.
+  served = 0;
+  CantonJsonLedger unfloored(options());
+  Submission bare{"t9:initiate:0", dvpCommand(buyer_, seller_, "100", "15000")};
+  auto b = unfloored.submit(std::span<const Submission>(&bare, 1));
+  ASSERT_TRUE(b.front()) << b.front().error().message;
+  EXPECT_EQ(b.front()->contract_id, dvp.contract_id);
+  EXPECT_EQ(served.load(), 1u);
+
+  // A lookup without a floor reads the whole history: the two credits, the 30 creates and t9's.
   served = 0;
   CantonJsonLedger third(options());
   ASSERT_TRUE(third.completion("t9:initiate:0").value());

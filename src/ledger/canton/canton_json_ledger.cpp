@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <charconv>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -386,7 +387,7 @@ void CantonJsonLedger::rememberUpdate(const Json& tx) {
 // ---- submission -----------------------------------------------------------------------------
 
 Result<std::optional<std::string>> CantonJsonLedger::completedUpdateId(
-    const std::string& command_id, int64_t after) {
+    const std::string& command_id, int64_t after, bool once) {
   int64_t begin;
   {
     std::lock_guard l(mu_);
@@ -431,7 +432,7 @@ Result<std::optional<std::string>> CantonJsonLedger::completedUpdateId(
       completions_.add(id, c.value("updateId", ""), off);
     }
     completions_.readThrough(first, begin);
-    if (static_cast<int>(r->size()) < kPage) break;
+    if ((found && once) || static_cast<int>(r->size()) < kPage) break;
     // A read from an older floor that reached the stretch held whole skips it.
     begin = std::max(begin, completions_.readFrom(begin));
   }
@@ -485,8 +486,19 @@ Result<Json> CantonJsonLedger::submitTransaction(const Cmd& cmd, const std::stri
                ce->category() == daml::Category::kDeadlineExceededRequestStateUnknown);
     if (!unknown && !in_flight) return withoutPayload(last);
   }
-  // Already done, or the outcome is unknown: the completion stream knows.
-  auto update = completedUpdateId(cmd.id, cmd.after);
+  // Already done, or the outcome is unknown: the completion stream knows. DUPLICATE_COMMAND names
+  // the first completion's offset (context completion_offset, as Canton's
+  // DuplicateCommandReject does): read from just before it, not from the settlement's floor.
+  int64_t after = cmd.after;
+  if (auto ce = cantonErrorIn(last); ce && ce->code == daml::kDuplicateCommand) {
+    if (auto it = ce->context.find("completion_offset"); it != ce->context.end()) {
+      int64_t at = 0;
+      auto [p, ec] = std::from_chars(it->second.data(), it->second.data() + it->second.size(), at);
+      if (ec == std::errc{} && p == it->second.data() + it->second.size() && at > 0)
+        after = std::max(after, at - 1);
+    }
+  }
+  auto update = completedUpdateId(cmd.id, after, /*once=*/true);
   if (!update) return update.error();
   if (!*update) {
     auto ce = cantonErrorIn(last);
@@ -1398,7 +1410,9 @@ Result<int64_t> CantonJsonLedger::knownLedgerEnd() {
 
 Result<std::optional<Outcome>> CantonJsonLedger::completionAfter(const std::string& command_id,
                                                                  int64_t after_offset) {
-  auto update = completedUpdateId(command_id, after_offset);
+  // Not `once`: a reassignment completes twice under its id, and the second one says where the
+  // contract went.
+  auto update = completedUpdateId(command_id, after_offset, /*once=*/false);
   if (!update) return update.error();
   if (!*update) return std::optional<Outcome>{};
   Json filters = Json::object();

@@ -147,8 +147,11 @@ class CantonJsonLedger final : public Ledger {
   Result<Json> reassign(const std::string& command_id, const std::string& submitter,
                         const Json& command);
   Result<Outcome> outcomeOf(const Json& tx, bool deduplicated);
-  Result<std::optional<std::string>> completedUpdateId(const std::string& command_id,
-                                                       int64_t after);
+  // The update the command id completed with, reading the completion stream after `after` (and
+  // after what the index holds whole). `once`: the id completes once (a command, not a
+  // reassignment), so the read stops where it is found.
+  Result<std::optional<std::string>> completedUpdateId(const std::string& command_id, int64_t after,
+                                                       bool once);
 
   Result<Json> call(const std::string& method, const std::string& target, const Json* body,
                     bool idempotent);
