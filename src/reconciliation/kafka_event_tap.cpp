@@ -1,5 +1,9 @@
 #include "reconciliation/kafka_event_tap.h"
 
+#include <algorithm>
+#include <chrono>
+#include <thread>
+
 #include "messaging/errors.h"
 
 namespace sc::reconciliation {
@@ -11,6 +15,28 @@ Error unavailable(const std::string& what) {
 
 // How long one poll() waits for a first message.
 constexpr int kPollWaitMs = 100;
+
+// A partition's watermarks. A topic just created (or a partition whose leader moved) answers
+// "not leader" or "leader not available" until its election is known: asked again, with fresh
+// metadata, until `timeout` has passed, as for any other moment the broker cannot answer yet.
+Result<int64_t> highWatermark(RdKafka::KafkaConsumer& consumer, const std::string& topic,
+                              int32_t partition, std::chrono::milliseconds timeout) {
+  const auto until = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    int64_t low = 0, high = 0;
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        until - std::chrono::steady_clock::now());
+    auto code = consumer.query_watermark_offsets(
+        topic, partition, &low, &high, static_cast<int>(std::max<int64_t>(1, left.count())));
+    if (code == RdKafka::ERR_NO_ERROR) return high;
+    const bool electing =
+        code == RdKafka::ERR_NOT_LEADER_FOR_PARTITION || code == RdKafka::ERR_LEADER_NOT_AVAILABLE;
+    if (!electing || std::chrono::steady_clock::now() + std::chrono::milliseconds(100) >= until)
+      return unavailable("watermarks of " + topic + "[" + std::to_string(partition) +
+                         "]: " + RdKafka::err2str(code));
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the broker's pace, not a wait
+  }
+}
 
 }  // namespace
 
@@ -56,16 +82,13 @@ Result<std::unique_ptr<KafkaEventTap>> KafkaEventTap::open(const messaging::Kafk
     return unavailable("topic " + tap->topic_ + ": " + RdKafka::err2str(topic->err()));
   std::vector<RdKafka::TopicPartition*> parts;
   for (const auto* p : *topic->partitions()) {
-    int64_t low = 0, high = 0;
-    code = tap->consumer_->query_watermark_offsets(tap->topic_, p->id(), &low, &high,
-                                                   static_cast<int>(timeout.count()));
-    if (code != RdKafka::ERR_NO_ERROR) {
+    auto high = highWatermark(*tap->consumer_, tap->topic_, p->id(), timeout);
+    if (!high) {
       RdKafka::TopicPartition::destroy(parts);
-      return unavailable("watermarks of " + tap->topic_ + "[" + std::to_string(p->id()) +
-                         "]: " + RdKafka::err2str(code));
+      return high.error();
     }
-    parts.push_back(RdKafka::TopicPartition::create(tap->topic_, p->id(), high));
-    tap->next_[p->id()] = high;
+    parts.push_back(RdKafka::TopicPartition::create(tap->topic_, p->id(), *high));
+    tap->next_[p->id()] = *high;
   }
   code = tap->consumer_->assign(parts);
   RdKafka::TopicPartition::destroy(parts);
@@ -104,13 +127,9 @@ Result<std::vector<TapMessage>> KafkaEventTap::poll(int max) {
 Result<TapMark> KafkaEventTap::mark() {
   TapMark m;
   for (const auto& [partition, next] : next_) {
-    int64_t low = 0, high = 0;
-    auto code = consumer_->query_watermark_offsets(topic_, partition, &low, &high,
-                                                   static_cast<int>(timeout_.count()));
-    if (code != RdKafka::ERR_NO_ERROR)
-      return unavailable("watermarks of " + topic_ + "[" + std::to_string(partition) +
-                         "]: " + RdKafka::err2str(code));
-    m[partition] = high;
+    auto high = highWatermark(*consumer_, topic_, partition, timeout_);
+    if (!high) return high.error();
+    m[partition] = *high;
   }
   return m;
 }
