@@ -65,6 +65,7 @@ TEST(CompletionIndex, OfTwoCompletionsUnderOneIdTheLaterIsKept) {
   ix.add("reassign", "assigned", 7);
   ix.add("reassign", "unassigned", 5);  // read again from an older floor
   EXPECT_EQ(ix.find("reassign"), "assigned");
+  EXPECT_EQ(ix.entry("reassign")->offset, 7);
   ix.add("moved", "unassigned", 6);  // the sandbox gives both halves one offset
   ix.add("moved", "assigned", 6);
   EXPECT_EQ(ix.find("moved"), "assigned");
@@ -92,7 +93,9 @@ TEST(CompletionIndex, EvictionForgetsTheOldestAndTheStretchStartsAfterThem) {
 TEST(CompletionIndex, ClearForgetsEverything) {
   CompletionIndex ix(10);
   read(ix, 0, 5);
+  const uint64_t before = ix.generation();
   ix.clear();
+  EXPECT_NE(ix.generation(), before);  // a read begun before the clear can tell
   EXPECT_FALSE(ix.find("c3"));
   EXPECT_EQ(ix.readFrom(0), 0);
   EXPECT_EQ(ix.complete(), std::make_pair(int64_t{0}, int64_t{0}));

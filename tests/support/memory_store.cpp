@@ -209,7 +209,8 @@ Result<std::vector<Settlement>> MemoryStore::leaseDue(Timestamp now, int limit, 
   for (Row* r : due) {
     r->lease_until = now + lease;
     r->s.lease_token = Uuid::generateV7();
-    if (!r->leased_before) r->s.ledger_offset_floor = ledger_offset;  // the first lease's
+    // The first lease's (the in-memory store holds no rows of older binaries).
+    if (!r->leased_before) r->s.ledger_offset_floor = ledger_offset;
     r->leased_before = true;
     out.push_back(r->s);
   }

@@ -346,6 +346,9 @@ Result<int64_t> CantonJsonLedger::ledgerWentBack(int64_t asked) {
   int64_t seen = offset_seen_.load();
   while (seen > offset && !offset_seen_.compare_exchange_weak(seen, offset)) {
   }
+  int64_t low = went_back_to_.load();
+  while (low > offset && !went_back_to_.compare_exchange_weak(low, offset)) {
+  }
   {
     std::lock_guard l(mu_);
     completions_.clear();
@@ -387,20 +390,32 @@ void CantonJsonLedger::rememberUpdate(const Json& tx) {
 // ---- submission -----------------------------------------------------------------------------
 
 Result<std::optional<std::string>> CantonJsonLedger::completedUpdateId(
-    const std::string& command_id, int64_t after, bool once) {
+    const std::string& command_id, int64_t after, int64_t at) {
+  // After a restore, floors recorded before it may lie past offsets the participant has reused.
+  after = std::min(after, went_back_to_.load());
   int64_t begin;
+  uint64_t generation;
   {
     std::lock_guard l(mu_);
-    if (auto u = completions_.find(command_id)) return {*u};
+    auto held = completions_.entry(command_id);
+    if (held && (at == 0 || held->offset == at)) return {held->update_id};
     // Only what the index does not hold entirely, and nothing before the command id's first
     // submission: a restarted instance asks about recent commands without reading the history.
-    begin = completions_.readFrom(std::max<int64_t>(0, after));
+    // `at` (DUPLICATE_COMMAND's completion_offset): exactly there.
+    begin = at > 0 ? at - 1 : completions_.readFrom(std::max<int64_t>(0, after));
+    generation = completions_.generation();
   }
   int64_t first = begin;
-  std::optional<std::string> found;
+  // The latest completion of the id read (a reassignment completes twice under its id, and a
+  // release's id also names the reassignments before it: the later says what the id did last).
+  std::optional<CompletionIndex::Entry> found;
   bool went_back = false;
   for (;;) {
-    Json req{{"userId", opts_.user_id}, {"parties", coSigners()}, {"beginExclusive", begin}};
+    // From one offset back: the sandbox gives a completion that changed nothing the offset of
+    // the ledger end, which an earlier completion may already have.
+    Json req{{"userId", opts_.user_id},
+             {"parties", coSigners()},
+             {"beginExclusive", std::max<int64_t>(0, begin - 1)}};
     constexpr int kPage = 1000;
     const std::string target =
         "/v2/commands/completions?limit=" + std::to_string(kPage) + "&stream_idle_timeout_ms=100";
@@ -411,36 +426,57 @@ Result<std::optional<std::string>> CantonJsonLedger::completedUpdateId(
       went_back = true;
       auto end = ledgerWentBack(begin);
       if (!end) return end.error();
+      std::lock_guard l(mu_);
       begin = first = 0;
+      at = 0;
+      found.reset();
+      generation = completions_.generation();
       continue;
     }
     if (!r) return withoutPayload(r.error());
     if (!r->is_array())
       return Error::transient(kUnavailable, "completions: the ledger did not answer an array");
     std::lock_guard l(mu_);
+    if (completions_.generation() != generation) {
+      // The index was cleared meanwhile (the participant's ledger went back): what this read
+      // holds may be from the history it forgot.
+      return Error::transient(kUnavailable, "completions of " + command_id +
+                                                ": the participant's ledger went back during the "
+                                                "lookup; it is asked again");
+    }
+    int64_t last = begin;
     for (const auto& item : *r) {
       const Json& cr = item.value("completionResponse", Json::object());
       if (!cr.contains("Completion")) continue;
       const Json& c = cr["Completion"]["value"];
       const int64_t off = c.value("offset", int64_t{0});
-      begin = std::max(begin, off);
+      last = std::max(last, off);
       const bool ok = !c.contains("status") || c["status"].value("code", 0) == 0;
       if (!ok || !c.contains("updateId")) continue;
       const std::string id = c.value("commandId", "");
+      const std::string update = c.value("updateId", "");
       // Kept aside: the index may forget it at once when full.
-      if (id == command_id) found = c.value("updateId", "");
-      completions_.add(id, c.value("updateId", ""), off);
+      if (id == command_id && (at == 0 || off == at) && (!found || off >= found->offset))
+        found = CompletionIndex::Entry{update, off};
+      completions_.add(id, update, off);
     }
+    begin = last;
     completions_.readThrough(first, begin);
-    if ((found && once) || static_cast<int>(r->size()) < kPage) break;
+    if (static_cast<int>(r->size()) < kPage) break;
+    if (at > 0 && begin >= at) break;  // read past the completion named
     // A read from an older floor that reached the stretch held whole skips it.
     begin = std::max(begin, completions_.readFrom(begin));
   }
-  if (!found) {  // read meanwhile by another lookup, in a stretch this one skipped
-    std::lock_guard l(mu_);
-    found = completions_.find(command_id);
+  if (at > 0) {
+    if (found) return std::optional<std::string>{found->update_id};
+    return std::optional<std::string>{};
   }
-  return found;
+  // Read meanwhile by another lookup, in a stretch this one skipped: the later of the two.
+  std::lock_guard l(mu_);
+  auto held = completions_.entry(command_id);
+  if (held && (!found || held->offset > found->offset)) found = held;
+  if (!found) return std::optional<std::string>{};
+  return std::optional<std::string>{found->update_id};
 }
 
 Result<Json> CantonJsonLedger::submitTransaction(const Cmd& cmd, const std::string& kind,
@@ -488,17 +524,15 @@ Result<Json> CantonJsonLedger::submitTransaction(const Cmd& cmd, const std::stri
   }
   // Already done, or the outcome is unknown: the completion stream knows. DUPLICATE_COMMAND names
   // the first completion's offset (context completion_offset, as Canton's
-  // DuplicateCommandReject does): read from just before it, not from the settlement's floor.
-  int64_t after = cmd.after;
+  // DuplicateCommandReject does): read exactly there, not from the settlement's floor.
+  int64_t at = 0;
   if (auto ce = cantonErrorIn(last); ce && ce->code == daml::kDuplicateCommand) {
     if (auto it = ce->context.find("completion_offset"); it != ce->context.end()) {
-      int64_t at = 0;
       auto [p, ec] = std::from_chars(it->second.data(), it->second.data() + it->second.size(), at);
-      if (ec == std::errc{} && p == it->second.data() + it->second.size() && at > 0)
-        after = std::max(after, at - 1);
+      if (ec != std::errc{} || p != it->second.data() + it->second.size()) at = 0;
     }
   }
-  auto update = completedUpdateId(cmd.id, after, /*once=*/true);
+  auto update = completedUpdateId(cmd.id, cmd.after, at);
   if (!update) return update.error();
   if (!*update) {
     auto ce = cantonErrorIn(last);
@@ -1410,9 +1444,7 @@ Result<int64_t> CantonJsonLedger::knownLedgerEnd() {
 
 Result<std::optional<Outcome>> CantonJsonLedger::completionAfter(const std::string& command_id,
                                                                  int64_t after_offset) {
-  // Not `once`: a reassignment completes twice under its id, and the second one says where the
-  // contract went.
-  auto update = completedUpdateId(command_id, after_offset, /*once=*/false);
+  auto update = completedUpdateId(command_id, after_offset, /*at=*/0);
   if (!update) return update.error();
   if (!*update) return std::optional<Outcome>{};
   Json filters = Json::object();

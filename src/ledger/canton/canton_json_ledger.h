@@ -16,6 +16,7 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <limits>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -147,11 +148,11 @@ class CantonJsonLedger final : public Ledger {
   Result<Json> reassign(const std::string& command_id, const std::string& submitter,
                         const Json& command);
   Result<Outcome> outcomeOf(const Json& tx, bool deduplicated);
-  // The update the command id completed with, reading the completion stream after `after` (and
-  // after what the index holds whole). `once`: the id completes once (a command, not a
-  // reassignment), so the read stops where it is found.
+  // The update the command id completed with (its latest completion), reading the completion
+  // stream after `after` and after what the index holds whole. `at` > 0: the id's first
+  // completion is at that offset (DUPLICATE_COMMAND's completion_offset): read exactly there.
   Result<std::optional<std::string>> completedUpdateId(const std::string& command_id, int64_t after,
-                                                       bool once);
+                                                       int64_t at);
 
   Result<Json> call(const std::string& method, const std::string& target, const Json* body,
                     bool idempotent);
@@ -194,6 +195,10 @@ class CantonJsonLedger final : public Ledger {
   CompletionIndex completions_{kCompletionIndexCapacity};
   std::map<std::string, Dvp> dvp_cache_;  // DvP arguments, by contract id
   std::atomic<int64_t> offset_seen_{0};
+  // The lowest ledger end seen after the participant's ledger went back (a restore): settlement
+  // floors recorded before it may point past offsets it has since reused, so no lookup starts
+  // later than this.
+  std::atomic<int64_t> went_back_to_{std::numeric_limits<int64_t>::max()};
   std::string token_;
   int64_t token_mtime_ns_ = -1;
   Result<std::string> oauthToken();  // with mu_ held

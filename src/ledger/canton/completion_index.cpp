@@ -10,6 +10,12 @@ std::optional<std::string> CompletionIndex::find(const std::string& command_id) 
   return it->second.first;
 }
 
+std::optional<CompletionIndex::Entry> CompletionIndex::entry(const std::string& command_id) const {
+  auto it = by_command_.find(command_id);
+  if (it == by_command_.end()) return std::nullopt;
+  return Entry{it->second.first, it->second.second};
+}
+
 int64_t CompletionIndex::readFrom(int64_t after) const {
   return from_ <= after && after <= to_ ? to_ : after;
 }
@@ -65,6 +71,7 @@ void CompletionIndex::clear() {
   by_command_.clear();
   by_offset_.clear();
   from_ = to_ = forgotten_ = 0;
+  ++generation_;
 }
 
 }  // namespace sc::ledger::canton

@@ -17,6 +17,11 @@ class CompletionIndex {
   explicit CompletionIndex(size_t capacity) : capacity_(capacity) {}
 
   std::optional<std::string> find(const std::string& command_id) const;
+  struct Entry {
+    std::string update_id;
+    int64_t offset = 0;
+  };
+  std::optional<Entry> entry(const std::string& command_id) const;
 
   // Where a lookup of a command id first submitted after offset `after` starts reading the stream
   // (exclusive): the end of the stretch held entirely when that stretch covers `after` (every
@@ -34,7 +39,10 @@ class CompletionIndex {
   // progress as it goes, and joins the stretch when it reaches it).
   void readThrough(int64_t begin, int64_t last);
 
+  // Forgets everything, and starts a new generation: a read begun before must not record what it
+  // read from the history that was forgotten (it checks generation() before each add).
   void clear();
+  uint64_t generation() const { return generation_; }
   size_t size() const { return by_command_.size(); }
   // The stretch held entirely: (first, second].
   std::pair<int64_t, int64_t> complete() const { return {from_, to_}; }
@@ -48,6 +56,7 @@ class CompletionIndex {
   std::multimap<int64_t, std::string> by_offset_;
   int64_t from_ = 0, to_ = 0;  // (from_, to_] held entirely; nothing when equal
   int64_t forgotten_ = 0;      // the greatest offset evicted: nothing at or below it is held whole
+  uint64_t generation_ = 0;
 };
 
 }  // namespace sc::ledger::canton
