@@ -30,20 +30,15 @@ namespace {
 // next_attempt_at with `now`, both read from the workflow's clock, which is the database's too
 // (DatabaseClock: sampled from clock_timestamp(), advanced on the host's steady clock): instances
 // agree on it within the sampling error, and a host's own clock, or a step of it, moves neither.
-// The first lease of a row sets its ledger_offset_floor ($4, read before this statement) only if
-// the row is pristine: a pending row never leased (lease_until is cleared by a write, not by
-// expiry) and never written since its intake (no attempt, retry, round or error recorded). Any
-// other row without a floor was leased by a binary older than migration 0008 and may have
-// commands anywhere in the ledger's history: 0.
-// (SET expressions see the row as it was before this UPDATE.)
+// The first lease of a row sets its ledger_offset_floor ($4, read before this statement); later
+// leases keep it. Rows that existed before migration 0008 have 0 (the migration sets it), and no
+// binary older than 0008 may run against the database once it is migrated (README, Upgrading):
+// so a row without a floor has never been leased, and has no ledger command yet.
 const std::string kLeaseDue =
     "UPDATE settlements SET lease_until = clock_timestamp() + $2::bigint * interval '1 "
     "microsecond',"
     " lease_token = gen_random_uuid(),"
-    " ledger_offset_floor = COALESCE(ledger_offset_floor,"
-    "   CASE WHEN lease_until IS NULL AND status = 'pending' AND updated_at = created_at"
-    "     AND step_attempt = 0 AND retry_count = 0 AND round = 0"
-    "     AND COALESCE(last_error, '') = '' THEN $4::bigint ELSE 0 END)"
+    " ledger_offset_floor = COALESCE(ledger_offset_floor, $4::bigint)"
     " WHERE id IN ("
     " SELECT id FROM settlements"
     " WHERE status NOT IN ('settled', 'failed') AND next_attempt_at <= $1::timestamptz"

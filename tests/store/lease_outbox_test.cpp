@@ -71,31 +71,6 @@ TEST_F(Leases, TheFirstLeaseRecordsTheLedgerFloorAndLaterLeasesKeepIt) {
   }
 }
 
-// A row that a binary older than migration 0008 leased (its commands may be anywhere in the
-// ledger's history) never gets a later floor: 0, a lookup from the start. Only a pristine row takes
-// the offset its first lease passes.
-TEST_F(Leases, ARowLeasedBeforeTheFloorExistedGetsFloorZero) {
-  auto rows = seed(3);
-  auto c = pg::Connection::connect(db_.conninfo());
-  ASSERT_TRUE(c.ok()) << c.error().message;
-  // Row 0: leased by an old binary, which died before writing (an expired lease, no floor).
-  // Row 1: leased and written back by an old binary (a retry: attempt and error recorded).
-  ASSERT_TRUE((*c)->exec("UPDATE settlements SET lease_until = clock_timestamp() - interval '1 s',"
-                         " lease_token = gen_random_uuid() WHERE id = $1::uuid",
-                         {rows[0].id.canonical()})
-                  .ok());
-  ASSERT_TRUE((*c)->exec("UPDATE settlements SET step_attempt = 1, retry_count = 1,"
-                         " last_error = 'ledger_unavailable: down' WHERE id = $1::uuid",
-                         {rows[1].id.canonical()})
-                  .ok());
-  auto leased = *repo().leaseDue(at(1), 10, kLease, 900);
-  ASSERT_EQ(leased.size(), 3u);
-  for (const auto& s : leased) {
-    const int64_t want = s.id == rows[2].id ? 900 : 0;
-    EXPECT_EQ(s.ledger_offset_floor, want) << s.settlementId();
-  }
-}
-
 // Leases are timed by the database's clock (DESIGN §8): two instances whose clocks disagree by
 // minutes still never hold one settlement at once.
 TEST_F(Leases, AnInstanceWhoseClockRunsAheadCannotTakeALiveLease) {

@@ -78,6 +78,36 @@ TEST_F(Migrations, NewMigrationIsAppliedAfterTheOnesBefore) {
   EXPECT_TRUE((*l)->exec("SELECT count(*) FROM extra").ok());
 }
 
+// Settlements that exist when migration 0008 adds ledger_offset_floor may have ledger commands
+// anywhere in the ledger's history: they get 0 (a lookup from the start), never a later floor
+// from their next lease.
+TEST_F(Migrations, SettlementsOlderThanTheFloorGetFloorZero) {
+  pg::ConnectionPool pool(db_.conninfo(), 1);
+  std::vector<EmbeddedMigration> before;
+  for (const auto& m : embeddedMigrations())
+    if (m.name < "0008") before.push_back(m);
+  ASSERT_TRUE(migrate(pool, before).ok());
+  {
+    auto l = pool.lease();
+    ASSERT_TRUE((*l)->script("INSERT INTO accounts (account_id, canton_party) VALUES"
+                             " ('acc_b', 'b::1'), ('acc_s', 's::1');"
+                             "INSERT INTO settlements (id, trade_id, event_id, buyer_account_id,"
+                             " seller_account_id, symbol, quantity, price, amount, allow_partial,"
+                             " executed_at, settlement_date, status, created_at, updated_at,"
+                             " next_attempt_at, deadline_at) VALUES (gen_random_uuid(), 'trd_old',"
+                             " 'evt_old', 'acc_b', 'acc_s', 'AAPL/USDC', 1, 1, 1, false, now(),"
+                             " current_date, 'initiated', now(), now(), now(), now())")
+                    .ok());
+  }  // the pool's one connection is the migration's
+  ASSERT_TRUE(migrate(pool).ok());
+  auto l = pool.lease();
+  auto r = (*l)->exec("SELECT ledger_offset_floor FROM settlements WHERE trade_id = 'trd_old'");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  ASSERT_EQ(r->size(), 1);
+  EXPECT_FALSE(r->isNull(0, 0));
+  EXPECT_EQ(r->text(0, 0), "0");
+}
+
 TEST_F(Migrations, ReadyOnlyOnceEveryMigrationIsApplied) {
   pg::ConnectionPool pool(db_.conninfo(), 1);
   auto before = migrationsApplied(pool);

@@ -346,16 +346,15 @@ Result<int64_t> CantonJsonLedger::ledgerWentBack(int64_t asked) {
   int64_t seen = offset_seen_.load();
   while (seen > offset && !offset_seen_.compare_exchange_weak(seen, offset)) {
   }
-  int64_t low = went_back_to_.load();
-  while (low > offset && !went_back_to_.compare_exchange_weak(low, offset)) {
-  }
   {
     std::lock_guard l(mu_);
     completions_.clear();
   }
   log::get("ledger")->warn(
       "canton: the participant's ledger end {} is before offset {} seen earlier: its ledger went "
-      "back (restore?); reading from its ledger end",
+      "back (restore?); reading from its ledger end. The ledger_offset_floor of settlements in "
+      "flight may now point past offsets it reuses: stop the instances and reset them "
+      "(README of src/ledger/canton, 'went back')",
       offset, asked);
   return offset;
 }
@@ -391,14 +390,18 @@ void CantonJsonLedger::rememberUpdate(const Json& tx) {
 
 Result<std::optional<std::string>> CantonJsonLedger::completedUpdateId(
     const std::string& command_id, int64_t after, int64_t at) {
-  // After a restore, floors recorded before it may lie past offsets the participant has reused.
-  after = std::min(after, went_back_to_.load());
   int64_t begin;
   uint64_t generation;
+  // The latest completion of the id read (a reassignment completes twice under its id, and a
+  // release's id also names the reassignments before it: the later says what the id did last).
+  std::optional<CompletionIndex::Entry> found;
   {
     std::lock_guard l(mu_);
     auto held = completions_.entry(command_id);
-    if (held && (at == 0 || held->offset == at)) return {held->update_id};
+    if (held && at > 0 && held->offset == at) return {held->update_id};
+    // Without `at`, what the index holds may be an earlier completion of the id than one the
+    // stream has since: the tail is read as well.
+    if (at == 0) found = held;
     // Only what the index does not hold entirely, and nothing before the command id's first
     // submission: a restarted instance asks about recent commands without reading the history.
     // `at` (DUPLICATE_COMMAND's completion_offset): exactly there.
@@ -406,9 +409,6 @@ Result<std::optional<std::string>> CantonJsonLedger::completedUpdateId(
     generation = completions_.generation();
   }
   int64_t first = begin;
-  // The latest completion of the id read (a reassignment completes twice under its id, and a
-  // release's id also names the reassignments before it: the later says what the id did last).
-  std::optional<CompletionIndex::Entry> found;
   bool went_back = false;
   for (;;) {
     // From one offset back: the sandbox gives a completion that changed nothing the offset of
@@ -460,9 +460,15 @@ Result<std::optional<std::string>> CantonJsonLedger::completedUpdateId(
         found = CompletionIndex::Entry{update, off};
       completions_.add(id, update, off);
     }
+    const bool full = static_cast<int>(r->size()) >= kPage;
+    if (full && last <= begin) {  // a full page that did not advance (one offset, 1,000 times)
+      return Error::transient(kUnavailable, "completions of " + command_id +
+                                                ": the stream did not advance past offset " +
+                                                std::to_string(begin));
+    }
     begin = last;
     completions_.readThrough(first, begin);
-    if (static_cast<int>(r->size()) < kPage) break;
+    if (!full) break;
     if (at > 0 && begin >= at) break;  // read past the completion named
     // A read from an older floor that reached the stretch held whole skips it.
     begin = std::max(begin, completions_.readFrom(begin));
