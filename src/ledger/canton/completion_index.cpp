@@ -4,16 +4,10 @@
 
 namespace sc::ledger::canton {
 
-std::optional<std::string> CompletionIndex::find(const std::string& command_id) const {
-  auto it = by_command_.find(command_id);
-  if (it == by_command_.end()) return std::nullopt;
-  return it->second.first;
-}
-
 std::optional<CompletionIndex::Entry> CompletionIndex::entry(const std::string& command_id) const {
   auto it = by_command_.find(command_id);
   if (it == by_command_.end()) return std::nullopt;
-  return Entry{it->second.first, it->second.second};
+  return it->second;
 }
 
 int64_t CompletionIndex::readFrom(int64_t after) const {
@@ -22,20 +16,20 @@ int64_t CompletionIndex::readFrom(int64_t after) const {
 
 void CompletionIndex::add(const std::string& command_id, const std::string& update_id,
                           int64_t offset) {
-  auto [it, added] = by_command_.try_emplace(command_id, update_id, offset);
+  auto [it, added] = by_command_.try_emplace(command_id, Entry{update_id, offset});
   if (!added) {
     // A reassignment completes twice under one id (the unassignment, then the assignment): the
     // later completion is the one that says where the contract ended up (of two at one offset,
     // the one read later: the stream is in offset order).
-    if (offset < it->second.second) return;
-    auto [lo, hi] = by_offset_.equal_range(it->second.second);
+    if (offset < it->second.offset) return;
+    auto [lo, hi] = by_offset_.equal_range(it->second.offset);
     for (auto o = lo; o != hi; ++o) {
       if (o->second == command_id) {
         by_offset_.erase(o);
         break;
       }
     }
-    it->second = {update_id, offset};
+    it->second = Entry{update_id, offset};
   }
   by_offset_.emplace(offset, command_id);
   evict();

@@ -16,11 +16,11 @@ class CompletionIndex {
  public:
   explicit CompletionIndex(size_t capacity) : capacity_(capacity) {}
 
-  std::optional<std::string> find(const std::string& command_id) const;
   struct Entry {
     std::string update_id;
     int64_t offset = 0;
   };
+  // The latest completion of the id held, if any.
   std::optional<Entry> entry(const std::string& command_id) const;
 
   // Where a lookup of a command id first submitted after offset `after` starts reading the stream
@@ -52,7 +52,7 @@ class CompletionIndex {
   void evict();
 
   size_t capacity_;
-  std::unordered_map<std::string, std::pair<std::string, int64_t>> by_command_;
+  std::unordered_map<std::string, Entry> by_command_;
   std::multimap<int64_t, std::string> by_offset_;
   int64_t from_ = 0, to_ = 0;  // (from_, to_] held entirely; nothing when equal
   int64_t forgotten_ = 0;      // the greatest offset evicted: nothing at or below it is held whole
