@@ -346,6 +346,9 @@ Result<int64_t> CantonJsonLedger::ledgerWentBack(int64_t asked) {
   int64_t seen = offset_seen_.load();
   while (seen > offset && !offset_seen_.compare_exchange_weak(seen, offset)) {
   }
+  int64_t low = went_back_to_.load();
+  while (low > offset && !went_back_to_.compare_exchange_weak(low, offset)) {
+  }
   {
     std::lock_guard l(mu_);
     completions_.clear();
@@ -390,6 +393,10 @@ void CantonJsonLedger::rememberUpdate(const Json& tx) {
 
 Result<std::optional<std::string>> CantonJsonLedger::completedUpdateId(
     const std::string& command_id, int64_t after, int64_t at) {
+  // After this process saw the ledger go back, a floor recorded before may point past offsets the
+  // participant has since reused: no lookup starts later than the lowest end seen then. (It costs
+  // reads until the process restarts; a wrong "not completed" would cost a settlement.)
+  after = std::min(after, went_back_to_.load());
   int64_t begin;
   uint64_t generation;
   // The latest completion of the id read (a reassignment completes twice under its id, and a

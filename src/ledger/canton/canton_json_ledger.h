@@ -195,6 +195,8 @@ class CantonJsonLedger final : public Ledger {
   CompletionIndex completions_{kCompletionIndexCapacity};
   std::map<std::string, Dvp> dvp_cache_;  // DvP arguments, by contract id
   std::atomic<int64_t> offset_seen_{0};
+  // The lowest ledger end seen after the participant's ledger went back (completedUpdateId).
+  std::atomic<int64_t> went_back_to_{std::numeric_limits<int64_t>::max()};
   std::string token_;
   int64_t token_mtime_ns_ = -1;
   Result<std::string> oauthToken();  // with mu_ held
