@@ -231,15 +231,17 @@ std::vector<Sandbox::Contract> Sandbox::allContracts(const std::set<Template>& w
   if (!wantsAny(wanted, {Template::kSettledDeliveryVsPayment, Template::kRoundFence})) return out;
   for (const auto& cid : store_.sandboxContracts()) {
     const auto* ev = store_.contractEvents(cid);
-    if (!ev || !ev->archived.is_null()) continue;
-    auto t = daml::parseTemplateId(ev->created.value("templateId", ""));
+    if (!ev || ev->created.empty() || !ev->archived.empty()) continue;
+    const Json created = Json::parse(ev->created, nullptr, false);
+    if (!created.is_object()) continue;
+    auto t = daml::parseTemplateId(created.value("templateId", ""));
     if (!t) continue;
     Contract k;
     k.contract_id = cid;
     k.tmpl = *t;
-    k.argument = ev->created.value("createArgument", Json::object());
-    k.signatories = ev->created.value("signatories", std::vector<std::string>{});
-    k.observers = ev->created.value("observers", std::vector<std::string>{});
+    k.argument = created.value("createArgument", Json::object());
+    k.signatories = created.value("signatories", std::vector<std::string>{});
+    k.observers = created.value("observers", std::vector<std::string>{});
     k.synchronizer = synchronizerAlias(ev->synchronizer_id);
     out.push_back(std::move(k));
   }
@@ -351,8 +353,7 @@ Json Sandbox::createdEvent(const Contract& k, int64_t offset, int node_id,
 HttpReply Sandbox::contractGone(const std::string& cid) {
   const auto* ev = store_.contractEvents(cid);
   int n = inactive_verdicts_.load();
-  if (ev && ev->created.is_object() && n > 0 &&
-      inactive_verdicts_.compare_exchange_strong(n, n - 1)) {
+  if (ev && !ev->created.empty() && n > 0 && inactive_verdicts_.compare_exchange_strong(n, n - 1)) {
     // Canton's LocalReject.InactiveContracts: the contract existed and another transaction
     // consumed it while this one was in flight.
     auto e = daml::makeError(daml::kLocalVerdictInactiveContracts,
@@ -856,30 +857,42 @@ HttpReply Sandbox::completions(const Caller& c, const Json& body,
       return invalidArgument("query parameter 'limit' must be a number");
     }
   }
-  Json out = Json::array();
+  // Written straight to text: a completion page is up to a thousand of these, read again by
+  // every instance whose cache is cold, and a tree per completion cost most of the time.
+  std::string out = "[";
+  size_t n = 0;
+  auto quoted = [](const std::string& v) { return Json(v).dump(); };
   // Recorded in offset order (every record is made under the sandbox's lock).
   const auto& all = store_.completions();
   auto from = std::partition_point(all.begin(), all.end(),
                                    [&](const CompletionRecord& r) { return r.offset <= begin; });
-  for (auto it = from; it != all.end(); ++it) {
+  for (auto it = from; it != all.end() && n < limit; ++it) {
     const CompletionRecord& rec = *it;
-    if (out.size() >= limit) break;
     if (rec.user_id != user) continue;
     bool visible = false;
     for (const auto& p : rec.act_as) visible = visible || contains(parties, p);
     if (!visible) continue;
-    Json comp{{"commandId", rec.command_id},
-              {"status", {{"code", 0}, {"message", ""}, {"details", Json::array()}}},
-              {"updateId", rec.update_id},
-              {"userId", rec.user_id},
-              {"actAs", rec.act_as},
-              {"submissionId", rec.submission_id},
-              {"offset", rec.offset},
-              {"synchronizerTime",
-               {{"synchronizerId", rec.synchronizer_id}, {"recordTime", rec.record_time}}}};
-    out.push_back({{"completionResponse", {{"Completion", {{"value", comp}}}}}});
+    if (n++) out += ',';
+    out += R"({"completionResponse":{"Completion":{"value":{"commandId":)";
+    out += quoted(rec.command_id);
+    out += R"(,"status":{"code":0,"message":"","details":[]},"updateId":)";
+    out += quoted(rec.update_id);
+    out += R"(,"userId":)";
+    out += quoted(rec.user_id);
+    out += R"(,"actAs":)";
+    out += Json(rec.act_as).dump();
+    out += R"(,"submissionId":)";
+    out += quoted(rec.submission_id);
+    out += R"(,"offset":)";
+    out += std::to_string(rec.offset);
+    out += R"(,"synchronizerTime":{"synchronizerId":)";
+    out += quoted(rec.synchronizer_id);
+    out += R"(,"recordTime":)";
+    out += quoted(rec.record_time);
+    out += "}}}}}";
   }
-  return jsonReply(200, out);
+  out += ']';
+  return HttpReply{200, std::move(out), false};
 }
 
 HttpReply Sandbox::activeContracts(const Caller& c, const Json& body) {
@@ -939,9 +952,9 @@ HttpReply Sandbox::activeContracts(const Caller& c, const Json& body) {
     }
     if (witnesses.empty() && !any) continue;
     const auto* ev = store_.contractEvents(k.contract_id);
-    int64_t offset = ev && ev->created.is_object() ? ev->created.value("offset", int64_t{0}) : 0;
-    std::string created_at =
-        ev && ev->created.is_object() ? ev->created.value("createdAt", nowText()) : nowText();
+    const bool recorded = ev && !ev->created.empty();
+    int64_t offset = recorded ? ev->offset : 0;
+    std::string created_at = recorded && !ev->created_at.empty() ? ev->created_at : nowText();
     Json created = createdEvent(k, offset, 0, created_at);
     if (!any) created["witnessParties"] = witnesses;
     Json entry;
@@ -999,10 +1012,15 @@ HttpReply Sandbox::eventsByContractId(const Caller& c, const Json& body) {
   if (cid.empty()) return invalidArgument("missing field 'contractId'");
   Json out = Json::object();
   const auto* ev = store_.contractEvents(cid);
-  if (ev && ev->created.is_object()) {
-    out["created"] = {{"createdEvent", ev->created}, {"synchronizerId", ev->synchronizer_id}};
-    if (ev->archived.is_object())
-      out["archived"] = {{"archivedEvent", ev->archived}, {"synchronizerId", ev->synchronizer_id}};
+  if (ev && !ev->created.empty()) {
+    // The recorded events, as they are stored (serialized).
+    const std::string sync = Json(ev->synchronizer_id).dump();
+    std::string text =
+        R"({"created":{"createdEvent":)" + ev->created + R"(,"synchronizerId":)" + sync + "}";
+    if (!ev->archived.empty())
+      text +=
+          R"(,"archived":{"archivedEvent":)" + ev->archived + R"(,"synchronizerId":)" + sync + "}";
+    return HttpReply{200, text + "}", false};
   } else if (auto k = contract(cid)) {
     out["created"] = {{"createdEvent", createdEvent(*k, 0, 0, nowText())},
                       {"synchronizerId", synchronizerId(k->synchronizer)}};

@@ -166,7 +166,9 @@ void SandboxStore::apply(Json rec) {
         if (ev.contains("CreatedEvent")) {
           const std::string cid = ev["CreatedEvent"]["contractId"].get<std::string>();
           auto& c = contracts_[cid];
-          c.created = ev["CreatedEvent"];
+          c.created = ev["CreatedEvent"].dump();
+          c.offset = ev["CreatedEvent"].value("offset", int64_t{0});
+          c.created_at = ev["CreatedEvent"].value("createdAt", "");
           c.synchronizer_id = tx.value("synchronizerId", "");
           const std::string tid = ev["CreatedEvent"].value("templateId", "");
           auto t = daml::parseTemplateId(tid);
@@ -176,7 +178,7 @@ void SandboxStore::apply(Json rec) {
           }
         } else if (ev.contains("ArchivedEvent")) {
           contracts_[ev["ArchivedEvent"]["contractId"].get<std::string>()].archived =
-              ev["ArchivedEvent"];
+              ev["ArchivedEvent"].dump();
         }
       }
     } else if (update.contains("Reassignment")) {

@@ -13,6 +13,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "domain/result.h"
@@ -70,10 +71,13 @@ class SandboxStore {
   std::optional<std::string> failure();
   // Fault injection: the next `n` fdatasyncs fail with EIO (the first failure is final).
   void failNextSyncs(int n) { fail_syncs_left_.store(n); }
-  // Events per contract id: its CreatedEvent (and synchronizer), its ArchivedEvent if any.
+  // Events per contract id: its CreatedEvent (and synchronizer), its ArchivedEvent if any. Kept
+  // serialized ("" = none), as updates are: a tree per contract cost ten times the memory.
   struct ContractEvents {
-    Json created, archived;
+    std::string created, archived;
     std::string synchronizer_id;
+    int64_t offset = 0;      // the CreatedEvent's
+    std::string created_at;  // the CreatedEvent's createdAt
   };
   const ContractEvents* contractEvents(const std::string& contract_id) const;
   // Contracts only the sandbox keeps (SettledDeliveryVsPayment and RoundFence: the engine has no
@@ -93,9 +97,9 @@ class SandboxStore {
   std::map<std::string, size_t> completion_by_command_;
   std::map<std::string, User> users_;
   std::map<std::string, bool> asset_cash_;
-  std::map<std::string, std::string> updates_;
+  std::unordered_map<std::string, std::string> updates_;
   std::vector<CompletionRecord> completions_;
-  std::map<std::string, ContractEvents> contracts_;
+  std::unordered_map<std::string, ContractEvents> contracts_;
   std::vector<std::string> sandbox_contracts_;
 };
 
