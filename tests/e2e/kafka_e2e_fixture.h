@@ -144,16 +144,19 @@ class KafkaE2E : public ::testing::Test {
     ASSERT_TRUE(sc::test::produceAll(bootstrap_, trade_topic_, records, err)) << err;
   }
 
-  // Every settlement, by listing pages of GET /settlements.
+  // Every settlement, by listing pages of GET /settlements, each after the previous page's
+  // next_cursor (offsets stop at 10,000: the 20,000-trade cluster run has more).
   std::vector<Json> listSettlements() {
     std::vector<Json> all;
-    for (int offset = 0;; offset += 1000) {
-      auto r = http_->get("/settlements?limit=1000&offset=" + std::to_string(offset));
+    std::string cursor;
+    for (;;) {
+      auto r = http_->get("/settlements?limit=1000" + (cursor.empty() ? "" : "&cursor=" + cursor));
       EXPECT_EQ(r.status, 200u) << r.body;
       auto j = r.json();
       if (r.status != 200 || !j.contains("settlements")) break;
       for (auto& s : j["settlements"]) all.push_back(s);
-      if (j["settlements"].size() < 1000) break;
+      if (!j.contains("next_cursor") || !j["next_cursor"].is_string()) break;
+      cursor = j["next_cursor"].get<std::string>();
     }
     return all;
   }
