@@ -600,6 +600,73 @@ TEST_F(CantonLedger, AFreshAdapterReadsOnlyTheCompletionsAfterTheCommandsFloor) 
   server_->setObserver(record);
 }
 
+// The reconciler reads the ledger's movements from where its last pass stopped. A backlog whose
+// updates answer more than the client takes (64 MiB by default) used to fail every pass with
+// "body limit exceeded", read again from the same offset each time: the reconciler never caught
+// up, and each attempt made the participant render the whole answer again. Now it is read in
+// pages that fit, and the settles' DvPs come from the stream, not one request each.
+TEST_F(CantonLedger, AMovementBacklogLargerThanOneAnswerIsReadInPagesThatFit) {
+  fund();
+  constexpr int kTrades = 12;
+  for (int i = 0; i < kTrades; ++i) {
+    const std::string t = "b" + std::to_string(i);
+    auto dvp = must(t + ":initiate:0", dvpCommand(buyer_, seller_, "1", "150"));
+    must(t + ":lock_securities:0", LockSecurities{dvp.contract_id, D("1")});
+    must(t + ":lock_cash:0", LockCash{dvp.contract_id, D("150")});
+    must(t + ":reassign:0", ReassignLocks{dvp.contract_id});
+    must(t + ":settle:0", Settle{dvp.contract_id});
+  }
+  // The size of the whole backlog in one answer, as a participant renders it.
+  daml::Json filters{{"securities-issuer::12345", daml::Json::object()},
+                     {"cash-provider::67890", daml::Json::object()}};
+  daml::Json req{{"beginExclusive", 0},
+                 {"updateFormat",
+                  {{"includeTransactions",
+                    {{"eventFormat", {{"filtersByParty", filters}, {"verbose", true}}},
+                     {"transactionShape", "TRANSACTION_SHAPE_ACS_DELTA"}}}}}};
+  auto whole = raw("POST", "/v2/updates", req);
+  ASSERT_EQ(whole.status, 200) << whole.body;
+
+  std::atomic<int> update_reads{0}, dvp_reads{0};
+  server_->setObserver([&](const HttpRequest& r, const HttpReply& rep) {
+    record(r, rep);
+    if (r.target.rfind("/v2/updates?", 0) == 0) ++update_reads;
+    if (r.target == "/v2/events/events-by-contract-id") ++dvp_reads;
+  });
+  CantonOptions o = options();
+  o.http.max_response_bytes = whole.body.size() / 3;  // no answer of the backlog fits whole
+  CantonJsonLedger fresh(o);
+  auto page = fresh.movementsSince(0, 5000);
+  ASSERT_TRUE(page) << page.error().code << ": " << page.error().message;
+  EXPECT_TRUE(page->at_end);
+  EXPECT_EQ(page->end_offset, ledger_->knownLedgerEnd().value());
+  int settles = 0, credits = 0;
+  std::set<std::string> commands;
+  for (const auto& m : page->movements) {
+    if (m.kind == MovementView::Kind::kSettle) {
+      ++settles;
+      EXPECT_EQ(m.quantity, D("1"));
+      EXPECT_EQ(m.amount, D("150"));
+      EXPECT_EQ(m.buyer, buyer_);
+      commands.insert(m.command_id);
+    }
+    if (m.kind == MovementView::Kind::kCredit) ++credits;
+  }
+  EXPECT_EQ(settles, kTrades);
+  EXPECT_EQ(commands.size(), static_cast<size_t>(kTrades));  // each settle once
+  EXPECT_EQ(credits, 2);
+  EXPECT_GE(update_reads.load(), 3);  // at least three pages
+  EXPECT_EQ(dvp_reads.load(), 0);     // every DvP was created in the stream read
+
+  // The next read starts where this one ended, with the smaller page: one request, nothing new.
+  update_reads = 0;
+  auto next = fresh.movementsSince(page->end_offset, 5000);
+  ASSERT_TRUE(next) << next.error().message;
+  EXPECT_TRUE(next->movements.empty());
+  EXPECT_TRUE(next->at_end);
+  server_->setObserver(record);
+}
+
 TEST_F(CantonLedger, PartialLockTakesWhatThereIsAndSettlesTheRemainderAsANewDvp) {
   fund();
   auto dvp = must("t1:initiate:0", dvpCommand(buyer_, seller_, "200", "30000"));

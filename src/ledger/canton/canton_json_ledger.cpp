@@ -222,6 +222,12 @@ Error withoutPayload(Error e) {
   return e;
 }
 // OFFSET_AFTER_LEDGER_END: a read at an offset the participant's ledger end is behind.
+// The contract id an ArchivedEvent archives when it is a DvP's, else "".
+std::string archivedDvp(const Json& archived) {
+  auto t = daml::parseTemplateId(archived.value("templateId", ""));
+  return t && *t == Template::kDeliveryVsPayment ? archived.value("contractId", "") : "";
+}
+
 bool afterLedgerEnd(const Error& e) {
   auto ce = cantonErrorIn(e);
   return ce && ce->category() == daml::Category::kInvalidGivenCurrentSystemStateSeekAfterEnd;
@@ -355,8 +361,9 @@ Result<int64_t> CantonJsonLedger::ledgerWentBack(int64_t asked) {
   }
   log::get("ledger")->warn(
       "canton: the participant's ledger end {} is before offset {} seen earlier: its ledger went "
-      "back (restore?); reading from its ledger end. The ledger_offset_floor of settlements in "
-      "flight may now point past offsets it reuses: stop the instances and reset them "
+      "back (restore?); reading from its ledger end. The ledger_offset_floor and step_offset_floor "
+      "of settlements in flight may now point past offsets it reuses: stop the instances and reset "
+      "them "
       "(README of src/ledger/canton, 'went back')",
       offset, asked);
   return offset;
@@ -528,7 +535,8 @@ Result<Json> CantonJsonLedger::submitTransaction(const Cmd& cmd, const std::stri
     last = r.error();
     auto ce = cantonErrorIn(last);
     if (ce && ce->code == daml::kDuplicateCommand) break;  // done before: recover below
-    const bool unknown = !ce && last.code == kTimeout;     // sent, no answer
+    const bool unknown =  // sent, no answer (or one too large to read)
+        !ce && (last.code == kTimeout || last.code == kResponseTooLarge);
     const bool in_flight =
         ce && (ce->code == daml::kSubmissionAlreadyInFlight ||
                ce->category() == daml::Category::kContentionOnSharedResources ||
@@ -595,9 +603,7 @@ Result<Outcome> CantonJsonLedger::outcomeOf(const Json& tx, bool deduplicated) {
   std::vector<std::string> created_ids;
   for (const auto& ev : tx.value("events", Json::array())) {
     if (ev.contains("ArchivedEvent")) {
-      auto t = daml::parseTemplateId(ev["ArchivedEvent"].value("templateId", ""));
-      if (t && *t == Template::kDeliveryVsPayment)
-        archived_dvp = ev["ArchivedEvent"].value("contractId", "");
+      if (auto id = archivedDvp(ev["ArchivedEvent"]); !id.empty()) archived_dvp = id;
     } else if (ev.contains("CreatedEvent")) {
       const Json& c = ev["CreatedEvent"];
       auto t = daml::parseTemplateId(c.value("templateId", ""));
@@ -1573,110 +1579,55 @@ Result<MovementPage> CantonJsonLedger::movementsSince(int64_t after_offset, int 
   }
   Json filters = Json::object();
   for (const auto& p : coSigners()) filters[p] = Json::object();
-  // Most updates are locks, reassignments and the like: read several per movement wanted, and
-  // page by the updates read.
-  const int updates_limit = std::min(limit, 100000 / 8) * 8;
-  Json req{{"beginExclusive", after_offset},
-           {"endInclusive", *end},
-           {"updateFormat",
-            {{"includeTransactions",
-              {{"eventFormat", {{"filtersByParty", filters}, {"verbose", true}}},
-               {"transactionShape", "TRANSACTION_SHAPE_ACS_DELTA"}}}}}};
-  // A list answer ends at endInclusive, at its limit, or when the stream is idle for
-  // stream_idle_timeout_ms: a generous idle time (not the 100 ms of the completion polls), so a
-  // participant's pause mid-read does not pass for the end of the range.
-  auto r = call("POST",
-                "/v2/updates?limit=" + std::to_string(updates_limit) +
-                    "&stream_idle_timeout_ms=" + std::to_string(kUpdatesIdleMs),
-                &req, true);
-  if (!r) return withoutPayload(r.error());
-  if (!r->is_array())
-    return Error::transient(kUnavailable, "updates: the ledger did not answer an array");
+  // Most updates are locks, reassignments and the like: read up to 8 per movement wanted, in
+  // requests of at most updates_page_ updates, so that no answer is larger than the client takes
+  // (an answer too large halves the page for good). A reconciler far behind thus catches up page
+  // by page instead of asking, pass after pass, for an answer it cannot read.
+  const int64_t budget = int64_t{std::min(limit, 100000 / 8)} * 8;
+  int64_t read = 0;
   int64_t last = after_offset;
-  for (const auto& item : *r) {
-    const Json& u = item.value("update", Json::object());
-    if (u.contains("OffsetCheckpoint")) {
-      last = std::max(last, u["OffsetCheckpoint"]["value"].value("offset", last));
+  for (;;) {
+    const int page_size = static_cast<int>(std::min<int64_t>(updates_page_.load(), budget - read));
+    Json req{{"beginExclusive", last},
+             {"endInclusive", *end},
+             {"updateFormat",
+              {{"includeTransactions",
+                {{"eventFormat", {{"filtersByParty", filters}, {"verbose", true}}},
+                 {"transactionShape", "TRANSACTION_SHAPE_ACS_DELTA"}}}}}};
+    // A list answer ends at endInclusive, at its limit, or when the stream is idle for
+    // stream_idle_timeout_ms: a generous idle time (not the 100 ms of the completion polls), so a
+    // participant's pause mid-read does not pass for the end of the range.
+    auto r = call("POST",
+                  "/v2/updates?limit=" + std::to_string(page_size) +
+                      "&stream_idle_timeout_ms=" + std::to_string(kUpdatesIdleMs),
+                  &req, true);
+    if (!r && r.error().code == kResponseTooLarge && page_size > 1) {
+      const int smaller = std::max(1, page_size / 2);
+      int expected = updates_page_.load();
+      while (expected > smaller && !updates_page_.compare_exchange_weak(expected, smaller)) {
+      }
+      log::get("ledger")->warn(
+          "canton: {} updates answer more than the client takes ({}): "
+          "reading {} per request from now on",
+          page_size, r.error().message, smaller);
       continue;
     }
-    const Json* value = nullptr;
-    if (u.contains("Transaction")) value = &u["Transaction"]["value"];
-    if (u.contains("Reassignment"))
-      last = std::max(last, u["Reassignment"]["value"].value("offset", last));
-    if (!value) continue;
-    const Json& tx = *value;
-    const int64_t offset = tx.value("offset", int64_t{0});
-    last = std::max(last, offset);
-    std::string archived_dvp, remainder;
-    std::vector<std::pair<std::string, daml::HoldingArgs>> holdings;
-    bool archives = false;
-    for (const auto& ev : tx.value("events", Json::array())) {
-      if (ev.contains("ArchivedEvent")) {
-        archives = true;
-        auto t = daml::parseTemplateId(ev["ArchivedEvent"].value("templateId", ""));
-        if (t && *t == Template::kDeliveryVsPayment)
-          archived_dvp = ev["ArchivedEvent"].value("contractId", "");
-      } else if (ev.contains("CreatedEvent")) {
-        const Json& c = ev["CreatedEvent"];
-        auto t = daml::parseTemplateId(c.value("templateId", ""));
-        if (!t) continue;  // another package's contract
-        if (*t == Template::kDeliveryVsPayment) {
-          remainder = c.value("contractId", "");
-        } else if (*t == Template::kSecuritiesHolding || *t == Template::kCashHolding ||
-                   *t == Template::kLockedSecurities || *t == Template::kLockedCash) {
-          auto h = daml::decodeHolding(*t, c.value("createArgument", Json::object()));
-          if (!h) return h.error();
-          holdings.emplace_back(c.value("contractId", ""), std::move(*h));
-        }
-      }
+    if (!r) return withoutPayload(r.error());
+    if (!r->is_array())
+      return Error::transient(kUnavailable, "updates: the ledger did not answer an array");
+    for (const auto& item : *r) {
+      auto m = movementOf(item.value("update", Json::object()), last);
+      if (!m) return m.error();
+      if (*m) page.movements.push_back(std::move(**m));
     }
-    MovementView m;
-    m.update_id = tx.value("updateId", "");
-    m.offset = offset;
-    m.command_id = tx.value("commandId", "");
-    if (auto t = parseTimestamp(tx.value("recordTime", ""))) m.recorded_at = *t;
-    if (!archived_dvp.empty()) {
-      auto d = dvpArgs(archived_dvp);
-      if (!d) return d.error();
-      if (!*d) {
-        // Whether it settled (and between whom) is in the DvP's arguments: never skip it
-        // unread. Retried; an operator sees which update and DvP cannot be read.
-        return Error::transient(kUnavailable, "update " + m.update_id + " archives DvP " +
-                                                  archived_dvp + ", which cannot be read");
-      }
-      bool settled = false;
-      for (const auto& [cid, h] : holdings) {
-        if (h.kind == Template::kSecuritiesHolding && h.owner == (*d)->args.buyer) {
-          auto q = h.amount.toDecimal();
-          if (!q) return q.error();
-          m.quantity = *q;
-          settled = true;
-        } else if (h.kind == Template::kCashHolding && h.owner == (*d)->args.seller) {
-          auto a = h.amount.toDecimal();
-          if (!a) return a.error();
-          m.amount = *a;
-        }
-      }
-      if (!settled) continue;  // a release or a cancel: nothing moved between parties
-      m.kind = MovementView::Kind::kSettle;
-      m.dvp_contract_id = archived_dvp;
-      m.remainder_dvp_contract_id = remainder;
-      m.buyer = (*d)->args.buyer;
-      m.seller = (*d)->args.seller;
-      m.security = (*d)->args.symbol;
-      m.cash_asset = (*d)->args.currency;
-    } else if (!archives && holdings.size() == 1 && !holdings.front().second.isLock()) {
-      m.kind = MovementView::Kind::kCredit;
-      m.owner = holdings.front().second.owner;
-      m.asset = holdings.front().second.asset;
-      m.credited = holdings.front().second.amount;
-    } else {
-      continue;
+    read += static_cast<int64_t>(r->size());
+    // An answer cut by its limit carries on from its last offset (update or checkpoint).
+    if (static_cast<int>(r->size()) < page_size) {
+      page.at_end = true;
+      break;
     }
-    page.movements.push_back(std::move(m));
+    if (static_cast<int>(page.movements.size()) >= limit || read >= budget) break;
   }
-  // An answer cut by its limit carries on from its last offset (update or checkpoint) next time.
-  page.at_end = static_cast<int>(r->size()) < updates_limit;
   page.end_offset = page.at_end ? *end : last;
   if (static_cast<int>(page.movements.size()) > limit) {
     page.end_offset = page.movements[limit - 1].offset;
@@ -1684,6 +1635,89 @@ Result<MovementPage> CantonJsonLedger::movementsSince(int64_t after_offset, int 
     page.at_end = false;
   }
   return page;
+}
+
+Result<std::optional<MovementView>> CantonJsonLedger::movementOf(const Json& u, int64_t& last) {
+  if (u.contains("OffsetCheckpoint")) {
+    last = std::max(last, u["OffsetCheckpoint"]["value"].value("offset", last));
+    return std::optional<MovementView>{};
+  }
+  if (u.contains("Reassignment"))
+    last = std::max(last, u["Reassignment"]["value"].value("offset", last));
+  if (!u.contains("Transaction")) return std::optional<MovementView>{};
+  const Json& tx = u["Transaction"]["value"];
+  const int64_t offset = tx.value("offset", int64_t{0});
+  last = std::max(last, offset);
+  std::string archived_dvp, remainder;
+  std::vector<std::pair<std::string, daml::HoldingArgs>> holdings;
+  bool archives = false;
+  for (const auto& ev : tx.value("events", Json::array())) {
+    if (ev.contains("ArchivedEvent")) {
+      archives = true;
+      if (auto id = archivedDvp(ev["ArchivedEvent"]); !id.empty()) archived_dvp = id;
+    } else if (ev.contains("CreatedEvent")) {
+      const Json& c = ev["CreatedEvent"];
+      auto t = daml::parseTemplateId(c.value("templateId", ""));
+      if (!t) continue;  // another package's contract
+      if (*t == Template::kDeliveryVsPayment) {
+        remainder = c.value("contractId", "");
+        // Its arguments cannot change: remembered, so that the settle archiving it later in the
+        // stream is read without asking the ledger for the DvP (events-by-contract-id).
+        auto a = daml::decodeDvp(c.value("createArgument", Json::object()));
+        if (!a) return a.error();
+        rememberDvp(remainder, Dvp{*a, true, syncAlias(tx.value("synchronizerId", ""))});
+      } else if (*t == Template::kSecuritiesHolding || *t == Template::kCashHolding ||
+                 *t == Template::kLockedSecurities || *t == Template::kLockedCash) {
+        auto h = daml::decodeHolding(*t, c.value("createArgument", Json::object()));
+        if (!h) return h.error();
+        holdings.emplace_back(c.value("contractId", ""), std::move(*h));
+      }
+    }
+  }
+  MovementView m;
+  m.update_id = tx.value("updateId", "");
+  m.offset = offset;
+  m.command_id = tx.value("commandId", "");
+  if (auto t = parseTimestamp(tx.value("recordTime", ""))) m.recorded_at = *t;
+  if (!archived_dvp.empty()) {
+    auto d = dvpArgs(archived_dvp);
+    if (!d) return d.error();
+    if (!*d) {
+      // Whether it settled (and between whom) is in the DvP's arguments: never skip it
+      // unread. Retried; an operator sees which update and DvP cannot be read.
+      return Error::transient(kUnavailable, "update " + m.update_id + " archives DvP " +
+                                                archived_dvp + ", which cannot be read");
+    }
+    bool settled = false;
+    for (const auto& [cid, h] : holdings) {
+      if (h.kind == Template::kSecuritiesHolding && h.owner == (*d)->args.buyer) {
+        auto q = h.amount.toDecimal();
+        if (!q) return q.error();
+        m.quantity = *q;
+        settled = true;
+      } else if (h.kind == Template::kCashHolding && h.owner == (*d)->args.seller) {
+        auto a = h.amount.toDecimal();
+        if (!a) return a.error();
+        m.amount = *a;
+      }
+    }
+    if (!settled) return std::optional<MovementView>{};  // a release or a cancel: nothing moved
+    m.kind = MovementView::Kind::kSettle;
+    m.dvp_contract_id = archived_dvp;
+    m.remainder_dvp_contract_id = remainder;
+    m.buyer = (*d)->args.buyer;
+    m.seller = (*d)->args.seller;
+    m.security = (*d)->args.symbol;
+    m.cash_asset = (*d)->args.currency;
+  } else if (!archives && holdings.size() == 1 && !holdings.front().second.isLock()) {
+    m.kind = MovementView::Kind::kCredit;
+    m.owner = holdings.front().second.owner;
+    m.asset = holdings.front().second.asset;
+    m.credited = holdings.front().second.amount;
+  } else {
+    return std::optional<MovementView>{};
+  }
+  return std::optional<MovementView>{std::move(m)};
 }
 
 }  // namespace sc::ledger::canton

@@ -170,6 +170,9 @@ class CantonJsonLedger final : public Ledger {
   void rememberDvp(const std::string& contract_id, const Dvp& d);
   std::optional<Dvp> cachedDvp(const std::string& contract_id);
   void rememberUpdate(const Json& tx);
+  // The movement an update of /v2/updates makes, if any (movementsSince); raises `last` to its
+  // offset. Remembers the arguments of the DvPs it creates.
+  Result<std::optional<MovementView>> movementOf(const Json& update, int64_t& last);
   // Reads the ledger end; offsets seen in answers only ever raise offset_seen_.
   Result<int64_t> ledgerEnd();
   // A read at `asked` met OFFSET_AFTER_LEDGER_END: reads the ledger end and, if it is before
@@ -195,6 +198,10 @@ class CantonJsonLedger final : public Ledger {
   CompletionIndex completions_{kCompletionIndexCapacity};
   std::map<std::string, Dvp> dvp_cache_;  // DvP arguments, by contract id
   std::atomic<int64_t> offset_seen_{0};
+  // Updates asked for per /v2/updates request (movementsSince): halved for good when an answer
+  // exceeds the client's max_response_bytes. 2,000 settles of a few KB each stay well inside the
+  // default 64 MiB.
+  std::atomic<int> updates_page_{2000};
   // The lowest ledger end seen after the participant's ledger went back (completedUpdateId).
   std::atomic<int64_t> went_back_to_{std::numeric_limits<int64_t>::max()};
   std::string token_;

@@ -167,7 +167,7 @@ Result<HttpResponse> HttpClient::once(Connection& c, const std::string& method,
   }
   sent = true;
   http::response_parser<http::string_body> parser;
-  parser.body_limit(64 * 1024 * 1024);
+  parser.body_limit(opts_.max_response_bytes);
   done = false;
   auto onRead = [&](beast::error_code e, size_t) {
     ec = e;
@@ -181,6 +181,12 @@ Result<HttpResponse> HttpClient::once(Connection& c, const std::string& method,
     return Error::transient(kTimeout,
                             method + " " + target + " to " + where + ": no answer within " +
                                 std::to_string(opts_.timeout.count()) + " ms (outcome unknown)");
+  }
+  if (ec == http::error::body_limit) {
+    c.close();  // the rest of the answer is unread
+    return Error::transient(kResponseTooLarge,
+                            method + " " + target + " to " + where + ": the answer exceeds " +
+                                std::to_string(opts_.max_response_bytes) + " bytes");
   }
   if (ec) {
     c.close();

@@ -19,7 +19,14 @@ struct HttpClientOptions {
   std::string ca_file;  // TLS: verify the server against these CAs (empty: the system's)
   std::chrono::milliseconds timeout{10000};  // whole request: connect, write, read
   int pool_size = 4;                         // idle connections kept
+  // A larger answer is refused (ledger_response_too_large) rather than held in memory.
+  size_t max_response_bytes = 64 * 1024 * 1024;
 };
+
+// A retryable error code beside ledger.h's: the ledger answered more than max_response_bytes.
+// Asking again the same way fails again (for a command, its outcome is unknown); a read asks for
+// less, a smaller page.
+inline constexpr const char* kResponseTooLarge = "ledger_response_too_large";
 
 struct HttpResponse {
   int status = 0;
@@ -34,7 +41,8 @@ class HttpClient {
   HttpClient& operator=(const HttpClient&) = delete;
 
   // Errors (retryable): ledger_unavailable when the request was certainly not processed (no
-  // connection), ledger_timeout when it may have been (sent, then no answer: outcome unknown).
+  // connection), ledger_timeout when it may have been (sent, then no answer: outcome unknown),
+  // kResponseTooLarge when it was answered at more than max_response_bytes (outcome unknown too).
   // `idempotent` requests are retried once on a fresh connection when a pooled one was stale.
   Result<HttpResponse> request(const std::string& method, const std::string& target,
                                const std::string& body, const std::string& authorization,
