@@ -1,5 +1,7 @@
 #pragma once
 // A settlement (one per accepted trade), its audit events, and accounts.
+#include <algorithm>
+#include <cstdint>
 #include <optional>
 #include <string>
 
@@ -49,6 +51,14 @@ struct Settlement {
   // A ledger offset read before the first lease of this row, so before any of its ledger
   // commands (set once, by leaseDue): the completions of its command ids are all after it.
   int64_t ledger_offset_floor = 0;
+  // The offset of the ledger transaction whose outcome brought the row to its current status
+  // (0: none yet). Every command of a later step is submitted after that outcome was seen, so its
+  // completion is after this offset: lookups of the current step's command read from here, not
+  // from the first lease's floor, which for a settlement in flight for long is far back. The
+  // reconciler's lookups of earlier rounds' settles keep ledger_offset_floor.
+  int64_t step_offset_floor = 0;
+  // Where lookups of the current step's (and any later) command ids start.
+  int64_t stepFloor() const { return std::max(ledger_offset_floor, step_offset_floor); }
 
   std::string settlementId() const { return id.prefixed(kSettlementPrefix); }
 };

@@ -93,7 +93,7 @@ struct Submission {
   std::string command_id;
   Command command;
   // An offset no later than the ledger end when this command id was first submitted (the
-  // settlement's ledger_offset_floor): any completion of the id is after it, so a resend's lookup
+  // settlement's stepFloor()): any completion of the id is after it, so a resend's lookup
   // of what the id already did reads the completions after it, not the ledger's whole history.
   // 0: anywhere.
   int64_t after_offset = 0;

@@ -45,9 +45,14 @@ Result<bool> behindLedger(ledger::Ledger& ledger, const Settlement& s) {
     step = steps::kLockSecurities;
   }
   if (step.empty()) return false;
-  auto done = ledger.completionAfter(commandId(next, step), s.ledger_offset_floor);
+  auto done = ledger.completionAfter(commandId(next, step), s.stepFloor());
   if (!done) return done.error();
-  return done->has_value();
+  if (done->has_value() || step != steps::kReassign) return done->has_value();
+  // A reassignment that moved nothing has no completion on a participant (the adapter submits no
+  // command for it): the round may still have settled (the workflow's catch-up does the same).
+  auto settle = ledger.completionAfter(commandId(next, steps::kSettle), s.stepFloor());
+  if (!settle) return settle.error();
+  return settle->has_value();
 }
 
 // Whether the row changed between the two reads of a pass in a way that matters for what was

@@ -86,7 +86,7 @@ std::string date(Date d) { return formatDate(d); }
   "locked_quantity, locked_amount, settled_quantity, settled_amount, initiated_at, "             \
   "confirmed_at, settled_at, failed_at, failure_reason, failure_code, failed_step, last_error, " \
   "retry_count, step_attempt, round, created_at, updated_at, next_attempt_at, deadline_at, "     \
-  "ledger_offset_floor"
+  "ledger_offset_floor, step_offset_floor"
 
 const std::string_view kSettlementColumns = SC_SETTLEMENT_COLUMNS;
 const std::string_view kLeasedSettlementColumns = SC_SETTLEMENT_COLUMNS ", lease_token";
@@ -192,14 +192,19 @@ Result<Settlement> decodeSettlement(const pg::Rows& r, int i) {
   ts(s.updated_at, "updated_at");
   ts(s.next_attempt_at, "next_attempt_at");
   ts(s.deadline_at, "deadline_at");
-  if (r.isNull(i, col)) {
-    ++col;  // never leased, or leased before migration 0008: 0, anywhere
-  } else {
+  // NULL: never leased (ledger_offset_floor); no step completed since migration 0009
+  // (step_offset_floor). Both read as 0.
+  auto offset = [&](int64_t& out, std::string_view name) {
+    if (r.isNull(i, col)) {
+      ++col;
+      return;
+    }
     std::string_view v = r.text(i, col++);
-    auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), s.ledger_offset_floor);
-    if ((ec != std::errc{} || p != v.data() + v.size()) && !err)
-      err = corrupt("ledger_offset_floor", v);
-  }
+    auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
+    if ((ec != std::errc{} || p != v.data() + v.size()) && !err) err = corrupt(name, v);
+  };
+  offset(s.ledger_offset_floor, "ledger_offset_floor");
+  offset(s.step_offset_floor, "step_offset_floor");
   // lease_token only when selected (kLeasedSettlementColumns): plain reads leave it nil.
   if (col < r.columns() && !r.isNull(i, col)) {
     std::string_view v = r.text(i, col);

@@ -73,9 +73,9 @@ Result<std::vector<Settlement>> PgSettlementRepository::leaseDue(Timestamp now, 
 
 namespace {
 
-// $1 id, $2 expected status, $3..$27 and $30 the mutable columns, $31 the writer's lease token
-// (NULL: the row must not be leased), $32 the token to leave on the row: NULL (the lease ends)
-// except for a write that another write of the same call to the same row follows.
+// $1 id, $2 expected status, $3..$27, $30 and $33 the mutable columns, $31 the writer's lease
+// token (NULL: the row must not be leased), $32 the token to leave on the row: NULL (the lease
+// ends) except for a write that another write of the same call to the same row follows.
 constexpr std::string_view kUpdateSet =
     "UPDATE settlements SET status = $3::settlement_status, dvp_contract_id = $4,"
     " dvp_contract_template_id = $5, seller_securities_ledger_ref = $6,"
@@ -87,8 +87,9 @@ constexpr std::string_view kUpdateSet =
     " failed_at = $18::timestamptz, failure_reason = $19, failure_code = $20, failed_step = $21,"
     " last_error = $22, retry_count = $23::int, step_attempt = $24::int,"
     " updated_at = $25::timestamptz, next_attempt_at = $26::timestamptz,"
-    " deadline_at = $27::timestamptz, round = $30::int, lease_until = NULL,"
-    " lease_token = $32::uuid"
+    " deadline_at = $27::timestamptz, round = $30::int, step_offset_floor = "
+    "GREATEST(step_offset_floor, $33::bigint),"
+    " lease_until = NULL, lease_token = $32::uuid"
     " WHERE id = $1::uuid AND status = $2::settlement_status"
     " AND lease_token IS NOT DISTINCT FROM $31::uuid";
 
@@ -106,14 +107,14 @@ const std::string kUpdateWithEvent =
     " INSERT INTO settlement_outbox (position, id, settlement_id, event_type, details, created_at)"
     " SELECT position, id, settlement_id, event_type, details, created_at FROM ev";
 
-constexpr size_t kWriteParams = 31;  // writeParams(); the pipelined path appends $32
+constexpr size_t kWriteParams = 31;  // writeParams(); the pipelined path appends $32 and $33
 
 pg::Param token(const Uuid& u) { return u.isNil() ? pg::Param{} : pg::Param{u.canonical()}; }
 
 Params writeParams(const StateWrite& w) {
   const Settlement& s = w.next;
   Params p;
-  p.reserve(kWriteParams + 1);
+  p.reserve(kWriteParams + 2);
   p.emplace_back(s.id.canonical());
   p.emplace_back(std::string(toString(w.expected)));
   p.emplace_back(std::string(toString(s.status)));
@@ -149,8 +150,9 @@ Params writeParams(const StateWrite& w) {
 // a settlement several steps): then only the chain's first guard can fail, so the row is updated
 // once, to the last state, under the first guard, and every status change of the chain gets its
 // audit row, in input order, iff that guard held. Rows: $1..$27 as in kUpdateSet (expected = the
-// chain's first), $28 round, $29 lease token; audit rows: $30 id, $31 settlement id, $32 status,
-// $33 details, $34 created_at. Each audit row inserted is also inserted into settlement_outbox.
+// chain's first), $28 round, $29 lease token, $35 step_offset_floor; audit rows: $30 id, $31
+// settlement id, $32 status, $33 details, $34 created_at. Each audit row inserted is also
+// inserted into settlement_outbox.
 const std::string kBatchWrite = R"sql(
 WITH w AS (
   SELECT * FROM unnest($1::uuid[], $2::settlement_status[], $3::settlement_status[], $4::text[],
@@ -158,13 +160,13 @@ WITH w AS (
     $12::numeric[], $13::numeric[], $14::numeric[], $15::timestamptz[], $16::timestamptz[],
     $17::timestamptz[], $18::timestamptz[], $19::text[], $20::text[], $21::text[], $22::text[],
     $23::int[], $24::int[], $25::timestamptz[], $26::timestamptz[], $27::timestamptz[],
-    $28::int[], $29::uuid[])
+    $28::int[], $29::uuid[], $35::bigint[])
   AS t(id, expected, status, dvp_contract_id, dvp_contract_template_id,
     seller_securities_ledger_ref, buyer_cash_ledger_ref, buyer_securities_ledger_ref,
     seller_cash_ledger_ref, dvp_atomic_transaction_id, locked_quantity, locked_amount,
     settled_quantity, settled_amount, initiated_at, confirmed_at, settled_at, failed_at,
     failure_reason, failure_code, failed_step, last_error, retry_count, step_attempt, updated_at,
-    next_attempt_at, deadline_at, round, lease_token)
+    next_attempt_at, deadline_at, round, lease_token, step_offset_floor)
 ), u AS (
   UPDATE settlements s SET status = w.status, dvp_contract_id = w.dvp_contract_id,
     dvp_contract_template_id = w.dvp_contract_template_id,
@@ -180,7 +182,8 @@ WITH w AS (
     failed_step = w.failed_step, last_error = w.last_error, retry_count = w.retry_count,
     step_attempt = w.step_attempt, updated_at = w.updated_at,
     next_attempt_at = w.next_attempt_at, deadline_at = w.deadline_at, round = w.round,
-    lease_until = NULL, lease_token = NULL
+    step_offset_floor = GREATEST(s.step_offset_floor, w.step_offset_floor), lease_until = NULL,
+    lease_token = NULL
   FROM w WHERE s.id = w.id AND s.status = w.expected
     AND s.lease_token IS NOT DISTINCT FROM w.lease_token
   RETURNING s.id
@@ -245,7 +248,7 @@ Result<std::vector<bool>> PgSettlementRepository::writeOnce(std::span<const Stat
   auto& m = metrics();
   if (auto groups = writes.size() >= 8 ? chains(writes) : decltype(chains(writes)){};
       !groups.empty()) {
-    std::vector<std::vector<Param>> cols(34);
+    std::vector<std::vector<Param>> cols(35);
     for (auto [first, last] : groups) {
       StateWrite w = writes[last];
       w.expected = writes[first].expected;
@@ -253,6 +256,7 @@ Result<std::vector<bool>> PgSettlementRepository::writeOnce(std::span<const Stat
       for (size_t c = 0; c < 27; ++c) cols[c].push_back(std::move(p[c]));
       cols[27].push_back(std::move(p[29]));  // round
       cols[28].push_back(std::move(p[30]));  // lease token
+      cols[34].emplace_back(std::to_string(w.next.step_offset_floor));
     }
     for (const StateWrite& w : writes) {
       if (w.next.status == w.expected) continue;
@@ -294,6 +298,7 @@ Result<std::vector<bool>> PgSettlementRepository::writeOnce(std::span<const Stat
     const StateWrite& w = writes[i];
     Params p = writeParams(w);
     p.push_back(followed[i] ? token(w.next.lease_token) : pg::Param{});
+    p.emplace_back(std::to_string(w.next.step_offset_floor));  // $33
     st.push_back({w.next.status != w.expected ? std::string_view(kUpdateWithEvent)
                                               : std::string_view(kUpdateOnly),
                   std::move(p)});

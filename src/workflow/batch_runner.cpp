@@ -111,8 +111,8 @@ Result<bool> Workflow::catchUp(Work& w) {
       // and lost its database commit.
       Settlement next = w.cur;
       next.round++;
-      auto done = ledger_.completionAfter(commandId(next, steps::kLockSecurities),
-                                          w.cur.ledger_offset_floor);
+      auto done =
+          ledger_.completionAfter(commandId(next, steps::kLockSecurities), w.cur.stepFloor());
       if (!done) return done.error();
       if (!*done) return settled;
       recycle(w);
@@ -120,8 +120,24 @@ Result<bool> Workflow::catchUp(Work& w) {
     }
     std::string_view step = nextLedgerStep(w.cur.status);
     if (step.empty()) return settled;
-    auto done = ledger_.completionAfter(commandId(w.cur, step), w.cur.ledger_offset_floor);
+    auto done = ledger_.completionAfter(commandId(w.cur, step), w.cur.stepFloor());
     if (!done) return done.error();
+    if (!*done && step == steps::kReassign) {
+      // A reassignment that had nothing to move (every lock already on the DvP's synchronizer)
+      // leaves no completion on a participant: the adapter submits no command for it. Whether the
+      // round went on to settle is then the settle's own completion; if it did, the reassignment
+      // is taken as done (it changed nothing) and the settle applied.
+      auto settle = ledger_.completionAfter(commandId(w.cur, steps::kSettle), w.cur.stepFloor());
+      if (!settle) return settle.error();
+      if (!*settle) return settled;
+      L::Outcome moved_nothing;  // no update: the step floor stays
+      moved_nothing.contract_id = w.cur.dvp_contract_id;
+      moved_nothing.synchronizer = (*settle)->synchronizer;
+      w.step = step;
+      applyOutcome(w, moved_nothing);
+      step = steps::kSettle;  // then the settle, already read
+      done = std::move(settle);
+    }
     if (!*done) return settled;
     Status before = w.cur.status;
     w.step = step;
@@ -202,26 +218,40 @@ void Workflow::applyOutcome(Work& w, const Result<L::Outcome>& r) {
     fail(w, "locks_released_update_id", o.update_id);
     return;
   }
+  // The step's command completed at o.offset. Every command of a later step is planned from the
+  // status this outcome leads to, so it is submitted after o.offset: lookups of those read the
+  // ledger from there (Settlement::step_offset_floor), whoever submitted them.
+  // Only a completion's offset: an outcome that moved nothing (a reassignment with every lock in
+  // place) carries no update, and the offset the adapter saw then, which may be past a settle a
+  // worker whose lease expired committed meanwhile.
+  auto stepDone = [&] {
+    if (!o.update_id.empty()) s.step_offset_floor = std::max(s.step_offset_floor, o.offset);
+  };
   switch (s.status) {
     case Status::kPending:
+      stepDone();
       s.dvp_contract_id = o.contract_id;
       s.dvp_contract_template_id = opt_.dvp_template_id;
       moveTo(w, Status::kInitiated, workflow::initiatedDetails(s, o));
       return;
     case Status::kInitiated:
+      stepDone();
       s.locked_quantity = o.quantity;
       s.seller_securities_ledger_ref = o.contract_id;
       moveTo(w, Status::kSellerSecuritiesLocked, workflow::securitiesLockedDetails(o));
       return;
     case Status::kSellerSecuritiesLocked:
+      stepDone();
       s.locked_amount = o.amount;
       s.buyer_cash_ledger_ref = o.contract_id;
       moveTo(w, Status::kBuyerCashLocked, workflow::cashLockedDetails(o));
       return;
     case Status::kBuyerCashLocked:
+      stepDone();
       moveTo(w, Status::kExecuting, workflow::executingDetails(s, o));
       return;
     case Status::kExecuting: {
+      stepDone();
       s.dvp_atomic_transaction_id = o.update_id;
       s.buyer_securities_ledger_ref = o.buyer_securities_contract_id;
       s.seller_cash_ledger_ref = o.seller_cash_contract_id;
@@ -302,7 +332,8 @@ Result<int> Workflow::runOnce() {
   Timestamp now = clock_.now();
   const auto leased_at = elapsed_.now();
   // Read before the lease, so before any command of a row leased for the first time: the row's
-  // ledger_offset_floor, from which a lookup of what its command ids did reads the ledger.
+  // ledger_offset_floor, from which a lookup of what its command ids did reads the ledger (until a
+  // step completes: then from its step_offset_floor).
   auto floor = ledger_.knownLedgerEnd();
   if (!floor) return floor.error();
   auto leased = settlements_.leaseDue(now, opt_.batch_size, opt_.lease, *floor);

@@ -34,7 +34,7 @@ void Workflow::planStep(Work& w, std::vector<L::Submission>& out, std::vector<Wo
   }
   auto replan = [&] { planStep(w, out, owners, depth + 1); };
   auto submit = [&](std::string_view step, L::Command c) {
-    out.push_back(L::Submission{commandId(s, step), std::move(c), s.ledger_offset_floor});
+    out.push_back(L::Submission{commandId(s, step), std::move(c), s.stepFloor()});
     owners.push_back(&w);
     w.step = step;
   };
@@ -63,7 +63,7 @@ void Workflow::planStep(Work& w, std::vector<L::Submission>& out, std::vector<Wo
     // release of the settled DvP must not answer for the remainder's.
     out.push_back(L::Submission{commandId(s, steps::kRelease) + ":" + s.dvp_contract_id,
                                 L::ReleaseLocks{s.dvp_contract_id, /*archive_dvp=*/true},
-                                s.ledger_offset_floor});
+                                s.stepFloor()});
     owners.push_back(&w);
     w.step = steps::kRelease;
     return;

@@ -126,6 +126,35 @@ TEST_F(LeaseFencing, StaleWritesAreFencedInTheSetBasedPathToo) {
   for (auto& f : first) EXPECT_EQ(auditRows(f.id), 2u);
 }
 
+// step_offset_floor (migration 0009) is written by both paths, read back, and never lowered: a
+// write carrying an older floor (a row read before a later step's write) leaves the later one.
+TEST_F(LeaseFencing, BothWritePathsRecordTheStepFloorAndNeverLowerIt) {
+  auto s = seed(10);
+  // A row no step has written yet reads 0 (NULL): lookups then use ledger_offset_floor.
+  EXPECT_EQ(repo().find(s[0].id)->value().step_offset_floor, 0);
+  auto leased = *repo().leaseDue(at(1), 10, kLease, 0);
+  ASSERT_EQ(leased.size(), 10u);
+  std::vector<store::StateWrite> batch;  // 10 rows: the set-based path
+  for (size_t i = 0; i < leased.size(); ++i) {
+    Settlement next = leased[i];
+    next.step_offset_floor = 100 + static_cast<int64_t>(i);
+    batch.push_back(move(next, Status::kInitiated, at(2)));
+  }
+  ASSERT_EQ(write(batch), std::vector<bool>(10, true));
+  for (size_t i = 0; i < leased.size(); ++i)
+    EXPECT_EQ(repo().find(leased[i].id)->value().step_offset_floor, 100 + static_cast<int64_t>(i));
+
+  // One row (the pipelined path): a later step's floor is recorded, an older one is not taken.
+  Settlement row = repo().find(leased[0].id)->value();
+  row.step_offset_floor = 250;
+  ASSERT_EQ(write(move(row, Status::kSellerSecuritiesLocked, at(3))), std::vector<bool>{true});
+  EXPECT_EQ(repo().find(row.id)->value().step_offset_floor, 250);
+  row = repo().find(leased[0].id)->value();
+  row.step_offset_floor = 120;
+  ASSERT_EQ(write(move(row, Status::kBuyerCashLocked, at(4))), std::vector<bool>{true});
+  EXPECT_EQ(repo().find(row.id)->value().step_offset_floor, 250);
+}
+
 TEST_F(LeaseFencing, TheLeaseholdersWriteHoldsExactlyOnce) {
   auto s = seed(1);
   auto leased = *repo().leaseDue(at(1), 10, kLease, 0);

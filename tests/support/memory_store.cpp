@@ -255,6 +255,7 @@ Result<std::vector<bool>> MemoryStore::write(std::span<const store::StateWrite> 
     next.trade = r.s.trade;
     next.created_at = r.s.created_at;
     next.ledger_offset_floor = r.s.ledger_offset_floor;
+    next.step_offset_floor = std::max(r.s.step_offset_floor, w.next.step_offset_floor);  // GREATEST
     next.lease_token = followed[i] ? w.next.lease_token : Uuid();
     r.s = std::move(next);
     r.lease_until.reset();

@@ -17,6 +17,21 @@ using S = Status;
 
 class WorkflowCrash : public WorkflowTest {};
 
+// The engine as a participant answers through the Canton adapter: a lookup reads the completions
+// from its floor on, and a command that changed nothing (a reassignment with every lock in place)
+// has no completion, because the adapter submitted nothing for it.
+class ParticipantLikeLedger final : public ForwardingLedger {
+ public:
+  using ForwardingLedger::ForwardingLedger;
+  Result<std::optional<ledger::Outcome>> completionAfter(const std::string& c,
+                                                         int64_t after) override {
+    auto r = ForwardingLedger::completionAfter(c, after);
+    if (!r || !*r) return r;
+    if ((*r)->update_id.empty() || (*r)->offset < after) return std::optional<ledger::Outcome>{};
+    return r;
+  }
+};
+
 TEST_F(WorkflowCrash, LostDatabaseCommitIsRedoneAndTheLedgerDeduplicates) {
   creditTheStandardTrade();
   FlakySettlementRepository flaky(repo());
@@ -106,6 +121,37 @@ TEST_F(WorkflowCrash, DeadlineAfterALostBatchReleasesTheLocksItTook) {
   EXPECT_EQ(now.failure_code, "settlement_timeout");
   EXPECT_EQ(lockedOf("acc_seller", "AAPL"), Decimal());
   EXPECT_EQ(lockedOf("acc_buyer", "USDC"), Decimal());
+  expectLedgerConserved();
+}
+
+// A worker settles a round whose reassignment moved nothing (both legs were held on the
+// settlement synchronizer) and dies before its database commit; the deadline passes before
+// another worker comes. Its catch-up must find the settle although the reassignment left no
+// completion; else the deadline fences the round, the release finds nothing, and the settlement
+// ends FAILED with the securities and the cash already delivered.
+TEST_F(WorkflowCrash, ASettleAfterAReassignmentThatMovedNothingIsFoundAfterTheDeadline) {
+  credit("acc_seller", "AAPL", "50", "settlement");
+  credit("acc_buyer", "USDC", "7524", "settlement");
+  ParticipantLikeLedger participant(*ledger_);
+  FlakySettlementRepository flaky(repo());
+  auto flow = makeWorkflow(&flaky, &participant);
+  Settlement s = submit("trd_noop_reassign", "50", "7524.00");
+
+  flaky.failNextWriteRecording(S::kSettled);
+  ASSERT_FALSE(flow->runOnce().ok());
+  EXPECT_EQ(load(s).status, S::kPending);
+  EXPECT_EQ(free("acc_buyer", "AAPL"), D("50"));  // settled on the ledger
+
+  clock_.advance(options_.timeout + 1s);  // nobody came back before the deadline
+  drain(flow.get());
+  Settlement now = load(s);
+  EXPECT_EQ(now.status, S::kSettled) << now.failure_code << ": " << now.failure_reason;
+  EXPECT_EQ(now.settled_quantity, D("50"));
+  EXPECT_FALSE(now.dvp_atomic_transaction_id.empty());
+  expectLegalPath(eventStatuses(s));
+  EXPECT_EQ(free("acc_buyer", "AAPL"), D("50"));
+  EXPECT_EQ(free("acc_seller", "USDC"), D("7524"));
+  EXPECT_EQ(free("acc_seller", "AAPL"), Decimal());
   expectLedgerConserved();
 }
 

@@ -236,9 +236,14 @@ class LossyLedger final : public sc::test::ForwardingLedger {
   bool lose_next_settle_answer = false;
   int fail_completions = 0;
   std::vector<int64_t> submitted_after, asked_after;  // the floors commands and lookups carried
+  // Command id -> every floor it was submitted or looked up with.
+  std::map<std::string, std::vector<int64_t>> floors_of;
 
   std::vector<Result<ledger::Outcome>> submit(std::span<const ledger::Submission> b) override {
-    for (const auto& sub : b) submitted_after.push_back(sub.after_offset);
+    for (const auto& sub : b) {
+      submitted_after.push_back(sub.after_offset);
+      floors_of[sub.command_id].push_back(sub.after_offset);
+    }
     auto r = real_.submit(b);
     for (size_t i = 0; i < b.size(); ++i) {
       if (lose_next_settle_answer && std::holds_alternative<ledger::Settle>(b[i].command)) {
@@ -252,6 +257,7 @@ class LossyLedger final : public sc::test::ForwardingLedger {
   Result<std::optional<ledger::Outcome>> completionAfter(const std::string& c,
                                                          int64_t after) override {
     asked_after.push_back(after);
+    floors_of[c].push_back(after);
     if (fail_completions > 0) {
       --fail_completions;
       return Error::transient(ledger::kUnavailable, "test: completion query failed");
@@ -289,10 +295,12 @@ TEST_F(MoneyPath, FailingTheRemainderAfterALostPartialSettleArchivesTheRemainder
   expectLedgerConserved();
 }
 
-// Every command of a settlement, and every lookup of what one did, carries the floor its first
-// lease recorded (the ledger end before any of its commands): what lets a Canton adapter read only
-// the recent completions.
-TEST_F(MoneyPath, CommandsAndLookupsCarryTheFloorOfTheFirstLease) {
+// Every command of a settlement, and every lookup of what one did, carries a floor no later than
+// the command's completion: what lets a Canton adapter read only the recent completions. The
+// first step's is the floor its first lease recorded (the ledger end before any of its commands);
+// each later step's is the offset of the outcome before it (step_offset_floor), so a settlement in
+// flight for long is not looked up from its first lease.
+TEST_F(MoneyPath, CommandsAndLookupsCarryAFloorNoLaterThanTheirCompletion) {
   options_.retry_attempts = 0;
   creditTheStandardTrade();
   LossyLedger lossy(*ledger_);
@@ -306,9 +314,25 @@ TEST_F(MoneyPath, CommandsAndLookupsCarryTheFloorOfTheFirstLease) {
       << toString(now.status) << " " << now.failure_code << ": " << now.failure_reason;
   EXPECT_EQ(now.ledger_offset_floor, end_before);
   ASSERT_FALSE(lossy.submitted_after.empty());
-  for (int64_t a : lossy.submitted_after) EXPECT_EQ(a, end_before);
   ASSERT_FALSE(lossy.asked_after.empty());
-  for (int64_t a : lossy.asked_after) EXPECT_EQ(a, end_before);
+  for (int64_t a : lossy.submitted_after) EXPECT_GE(a, end_before);
+  for (int64_t a : lossy.asked_after) EXPECT_GE(a, end_before);
+  // The safety of every floor: the command's completion is not before it.
+  for (const auto& [id, floors] : lossy.floors_of) {
+    auto done = ledger_->completion(id);
+    ASSERT_TRUE(done.ok()) << done.error().message;
+    if (!*done) continue;
+    for (int64_t f : floors)
+      EXPECT_GE((*done)->offset, f) << id << " completed before the floor it carried";
+  }
+  // And the floor moves: the settle's is its reassignment's outcome, not the first lease's.
+  const std::string settle = commandId(now, steps::kSettle);
+  ASSERT_TRUE(lossy.floors_of.count(settle));
+  auto reassigned = ledger_->completion(commandId(now, steps::kReassign)).value();
+  ASSERT_TRUE(reassigned);
+  for (int64_t f : lossy.floors_of[settle]) EXPECT_EQ(f, reassigned->offset);
+  EXPECT_GT(reassigned->offset, end_before);
+  EXPECT_EQ(now.step_offset_floor, ledger_->completion(settle).value()->offset);
   expectMoved("50", "7524", "50", "7524");
 }
 
