@@ -65,8 +65,16 @@ class ClusterE2E : public KafkaE2E {
     env["CANTON_LEDGER_API_HOST"] = "127.0.0.1";
     env["CANTON_LEDGER_API_PORT"] = std::to_string(sandbox_->port());
     env["CANTON_AUTH_TOKEN_FILE"] = ledger_dir_ + "/token";
-    env["SETTLEMENT_TIMEOUT_SECONDS"] = "900";
+    // No trade may reach its deadline: ctest stops the test at 1,200 s anyway.
+    env["SETTLEMENT_TIMEOUT_SECONDS"] = "1200";
     env["SETTLEMENT_RETRY_ATTEMPTS"] = "20";
+    // Sized to the chaos: an instance lives ~9 s (one of three killed every 2-4 s) and a batch's
+    // progress is written when the batch ends, so a kill loses what its batches did on the
+    // ledger (found again by lookups once their lease expires). Small batches end within an
+    // instance's life and a short lease hands a dead instance's rows on quickly (README
+    // "Running several instances": size them to how often instances die and a round's length).
+    env["SETTLEMENT_BATCH_SIZE"] = "20";
+    env["SETTLEMENT_LEASE_SECONDS"] = "6";
     env["LOG_LEVEL"] = "INFO";
   }
 
