@@ -100,7 +100,12 @@ struct Submission {
 };
 
 struct Outcome {
-  std::string update_id;  // of the transaction that applied it
+  // The transaction that applied the command, and that transaction's own offset, also when the
+  // outcome is a deduplicated resend's or a lookup's (never the ledger end when it was read).
+  // The workflow starts lookups of the next step's command at this offset
+  // (Settlement::step_offset_floor), so a later offset here would hide that command's
+  // completion. Empty update_id (a step that moved nothing): `offset` is only informative.
+  std::string update_id;
   int64_t offset = 0;
   std::string contract_id;   // CreateDvp: the DvP; Lock*: the lock contract
   std::string synchronizer;  // where the created/affected contract sits
