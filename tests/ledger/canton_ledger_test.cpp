@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "ledger/canton/canton_json_ledger.h"
+#include "ledger/engine/embedded_ledger.h"
 #include "ledger/sandbox/jwt.h"
 #include "ledger/sandbox/sandbox.h"
 #include "ledger/sandbox/server.h"
@@ -929,6 +930,64 @@ TEST_F(CantonLedger, TheSandboxIsDurableAcrossARestart) {
   EXPECT_TRUE(again.deduplicated);
   EXPECT_EQ(again.contract_id, dvp.contract_id);
   EXPECT_TRUE(ledger_->dvp(dvp.contract_id).value()->active);
+}
+
+// The participant killed after its engine wrote a command's transaction and before the sandbox
+// recorded its update and completion (the engine is written through directly, as the request did
+// before the kill). Nobody was answered; before the fix, the command id was deduplicated for ever
+// while no completion of it was ever in the stream ("deduplicated but its completion is not
+// visible yet" until the settlement's deadline). After a restart the command runs afresh, once.
+TEST_F(CantonLedger,
+       AKillBetweenTheEnginesJournalAndTheSandboxsRecordLosesOnlyTheUnansweredCommand) {
+  fund();
+  auto dvp = must("t1:initiate:0", dvpCommand(buyer_, seller_, "100", "15000"));
+  stop();
+  {
+    Sandbox::Options defaults;
+    EmbeddedLedger::Options eo;
+    eo.data_dir = dir_.path() + "/engine";
+    eo.synchronizers = defaults.synchronizers;
+    eo.securities_issuer_party = defaults.securities_issuer_party;
+    eo.cash_provider_party = defaults.cash_provider_party;
+    auto engine = EmbeddedLedger::open(eo);
+    ASSERT_TRUE(engine) << engine.error().message;
+    Submission lock{"t1:lock_securities:0", LockSecurities{dvp.contract_id, D("40")}};
+    auto r = (*engine)->submit(std::span<const Submission>(&lock, 1));
+    ASSERT_TRUE(r.front()) << r.front().error().message;
+  }
+  start();
+  // 40 of the 100: without the fix the resubmission is deduplicated by the engine and its
+  // completion never found (with all 100 it would fail on the free holdings instead).
+  auto lock = submit("t1:lock_securities:0", LockSecurities{dvp.contract_id, D("40")});
+  ASSERT_TRUE(lock) << lock.error().message;
+  EXPECT_FALSE(lock->deduplicated);
+  EXPECT_EQ(holds(seller_, "AAPL", /*locked=*/true), D("40"));
+  EXPECT_EQ(holds(seller_, "AAPL"), D("60"));
+  auto again = submit("t1:lock_securities:0", LockSecurities{dvp.contract_id, D("40")});
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_TRUE(again->deduplicated);
+  EXPECT_EQ(again->update_id, lock->update_id);
+  EXPECT_EQ(holds(seller_, "AAPL", /*locked=*/true), D("40"));
+}
+
+// What the sandbox's file does not know is cut only when it is one command's, as a kill leaves:
+// with sandbox.jsonl gone, the engine's answered history is not cut but the open refused.
+TEST_F(CantonLedger, ASandboxWhoseRecordsAreGoneRefusesToOpenAndCutsNothing) {
+  fund();
+  auto dvp = must("t1:initiate:0", dvpCommand(buyer_, seller_, "100", "15000"));
+  must("t1:lock_securities:0", LockSecurities{dvp.contract_id, D("40")});
+  stop();
+  const std::string journal = dir_.path() + "/engine/journal.log";
+  const auto size = std::filesystem::file_size(journal);
+  std::filesystem::remove(dir_.path() + "/sandbox.jsonl");
+  Sandbox::Options so;
+  so.data_dir = dir_.path();
+  so.hs256_secret = kSecret;
+  auto opened = Sandbox::open(so);
+  ASSERT_FALSE(opened);
+  EXPECT_NE(opened.error().message.find("sandbox.jsonl does not know"), std::string::npos)
+      << opened.error().message;
+  EXPECT_EQ(std::filesystem::file_size(journal), size);
 }
 
 // A durable sandbox: concurrent commands share the fdatasyncs of the engine's journal and of the

@@ -8,7 +8,10 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <set>
 
+#include "common/log.h"
+#include "ledger/engine/journal.h"
 #include "ledger/sandbox/jwt.h"
 #include "ledger/sandbox/sandbox_internal.h"
 
@@ -242,6 +245,61 @@ daml::CantonError cantonErrorOf(const Error& e) {
   return err;
 }
 
+namespace {
+// A command's request writes the engine's journal and then the sandbox's record of the update and
+// its completion, both under the sandbox's lock, and is answered only once both are durable. A
+// kill between the two writes leaves the engine with a transaction that nobody was told of and
+// that the sandbox never rendered: the command id would be deduplicated for ever while its
+// completion never appears in the stream, so no client could learn what it did. As a Canton
+// participant commits both in one database transaction, the sandbox makes the pair atomic on
+// open: the journal's tail of records the store does not know (a transaction past the store's
+// last offset, or a completion or fence of a command id the store has no completion for) is cut
+// before the engine replays it. Only a tail, and only one request's: once its records are
+// written nothing else is, as the process died. More than one command's (a sandbox.jsonl lost or
+// from another ledger) is refused, never cut: records the store does not know would then include
+// answered ones. Returns the records cut.
+Result<int> dropUnrenderedTail(const std::string& engine_dir, const std::string& store_dir,
+                               const SandboxStore& store) {
+  const std::string path = (std::filesystem::path(engine_dir) / journal::kJournalFile).string();
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) return 0;
+  // The trailing run of unrendered records: where each starts, and its command id.
+  std::vector<std::pair<uint64_t, std::string>> run;
+  auto report = journal::scanFile(path, [&](journal::Record&& r, uint64_t at) -> Result<void> {
+    const bool fence = std::any_of(r.ops.begin(), r.ops.end(), [](const journal::Op& op) {
+      return std::holds_alternative<journal::FenceOp>(op);
+    });
+    const bool unrendered =
+        r.offset > store.lastOffset() ||
+        ((r.completion || fence) && !r.command_id.empty() && !store.completionOf(r.command_id));
+    if (unrendered) {
+      run.emplace_back(at, r.command_id);
+    } else {
+      run.clear();
+    }
+    return {};
+  });
+  if (!report) return report.error();
+  // A corrupt journal is the engine's to refuse, untouched, for an operator (journal.h).
+  if (report->tail == journal::ScanReport::Tail::kCorrupt || run.empty()) return 0;
+  std::set<std::string> commands;
+  for (const auto& [at, id] : run) commands.insert(id);
+  if (commands.size() > 1) {
+    return Error::permanent(
+        kInvalidCommand,
+        "the engine journal " + path + " ends with " + std::to_string(run.size()) + " records of " +
+            std::to_string(commands.size()) + " commands that " + store_dir +
+            "/sandbox.jsonl does not know (its last offset is " +
+            std::to_string(store.lastOffset()) +
+            "); a process killed mid-request leaves one command's at most. Is sandbox.jsonl "
+            "missing, or from another ledger? Nothing was changed");
+  }
+  auto cut = journal::truncateAt(path, run.front().first);
+  if (!cut) return cut.error();
+  return static_cast<int>(run.size());
+}
+}  // namespace
+
 Result<std::unique_ptr<Sandbox>> Sandbox::open(Options options) {
   std::unique_ptr<Sandbox> s(new Sandbox());
   s->opts_ = options;
@@ -259,12 +317,23 @@ Result<std::unique_ptr<Sandbox>> Sandbox::open(Options options) {
   eo.durable = options.durable && !options.data_dir.empty();
   eo.defer_sync = true;
   eo.clock = options.clock;
+  if (auto r = s->store_.open(options.data_dir); !r) return r.error();
+  if (!eo.data_dir.empty()) {
+    auto cut = dropUnrenderedTail(eo.data_dir, options.data_dir, s->store_);
+    if (!cut) return cut.error();
+    if (*cut > 0) {
+      log::get("sandbox")->warn(
+          "sandbox: dropped the last {} journal record(s) of the engine: the process stopped "
+          "after the engine wrote them and before the sandbox recorded their update (offsets "
+          "after {}); their command was never answered and may be submitted again",
+          *cut, s->store_.lastOffset());
+    }
+  }
   auto engine = EmbeddedLedger::open(eo);
   if (!engine) return engine.error();
   s->engine_ = std::move(*engine);
   for (const auto& d : s->engine_->activeDvps()) s->noteDvp(d);
   for (const auto& h : s->engine_->allHoldings()) s->noteLock(h);
-  if (auto r = s->store_.open(options.data_dir); !r) return r.error();
   // The application user: administers the participant and acts as the DvP co-signers.
   User app;
   if (auto it = s->store_.users().find(options.app_user); it != s->store_.users().end())

@@ -159,9 +159,11 @@ void SandboxStore::apply(Json rec) {
     if (rec.contains("completion") && rec["completion"].is_object()) {
       completions_.push_back(completionFromJson(rec["completion"]));
       completion_by_command_[completions_.back().command_id] = completions_.size() - 1;
+      last_offset_ = std::max(last_offset_, completions_.back().offset);
     }
     if (update.contains("Transaction")) {
       const Json& tx = update["Transaction"]["value"];
+      last_offset_ = std::max(last_offset_, tx.value("offset", int64_t{0}));
       for (const auto& ev : tx["events"]) {
         if (ev.contains("CreatedEvent")) {
           const std::string cid = ev["CreatedEvent"]["contractId"].get<std::string>();
@@ -183,6 +185,7 @@ void SandboxStore::apply(Json rec) {
       }
     } else if (update.contains("Reassignment")) {
       const Json& r = update["Reassignment"]["value"];
+      last_offset_ = std::max(last_offset_, r.value("offset", int64_t{0}));
       for (const auto& ev : r["events"]) {
         if (ev.contains("JsAssignmentEvent")) {
           const Json& a = ev["JsAssignmentEvent"];

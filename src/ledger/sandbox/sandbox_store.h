@@ -60,6 +60,8 @@ class SandboxStore {
   const std::vector<CompletionRecord>& completions() const { return completions_; }
   // The completion of a command id, if one was recorded.
   const CompletionRecord* completionOf(const std::string& command_id) const;
+  // The highest ledger offset of an update or completion recorded (0: none).
+  int64_t lastOffset() const { return last_offset_; }
   // Records are applied and written at once, and made durable by sync(). version() counts the
   // records; sync(v) returns once every record up to version v is durable, with one fdatasync for
   // every caller waiting meanwhile (group commit). The Sandbox syncs the engine's journal first
@@ -101,6 +103,7 @@ class SandboxStore {
   std::vector<CompletionRecord> completions_;
   std::unordered_map<std::string, ContractEvents> contracts_;
   std::vector<std::string> sandbox_contracts_;
+  int64_t last_offset_ = 0;
 };
 
 Json toJson(const User& u);
