@@ -106,15 +106,16 @@ struct Config {
   std::string securities_issuer_party = "securities-issuer::12345";  // SECURITIES_ISSUER_PARTY
   std::string cash_provider_party = "cash-provider::67890";          // CASH_PROVIDER_PARTY
   // Settlement
-  int settlement_timeout_seconds = 300;      // SETTLEMENT_TIMEOUT_SECONDS
-  int settlement_retry_attempts = 3;         // SETTLEMENT_RETRY_ATTEMPTS
-  int settlement_retry_delay_seconds = 30;   // SETTLEMENT_RETRY_DELAY_SECONDS
-  int settlement_batch_size = 100;           // SETTLEMENT_BATCH_SIZE
-  int settlement_workers = 2;                // SETTLEMENT_WORKERS
-  int settlement_lease_seconds = 15;         // SETTLEMENT_LEASE_SECONDS (a crashed worker's
-                                             // settlements are picked up after this)
-  int settlement_poll_millis = 200;          // SETTLEMENT_POLL_MILLIS (idle poll when no work)
-  std::vector<std::string> allowed_symbols;  // ALLOWED_SYMBOLS (comma list; empty = any)
+  int settlement_timeout_seconds = 300;          // SETTLEMENT_TIMEOUT_SECONDS
+  int settlement_retry_attempts = 3;             // SETTLEMENT_RETRY_ATTEMPTS
+  int settlement_retry_delay_seconds = 30;       // SETTLEMENT_RETRY_DELAY_SECONDS
+  int settlement_retry_max_delay_seconds = 300;  // SETTLEMENT_RETRY_MAX_DELAY_SECONDS
+  int settlement_batch_size = 100;               // SETTLEMENT_BATCH_SIZE
+  int settlement_workers = 2;                    // SETTLEMENT_WORKERS
+  int settlement_lease_seconds = 15;             // SETTLEMENT_LEASE_SECONDS (a crashed worker's
+                                                 // settlements are picked up after this)
+  int settlement_poll_millis = 200;              // SETTLEMENT_POLL_MILLIS (idle poll when no work)
+  std::vector<std::string> allowed_symbols;      // ALLOWED_SYMBOLS (comma list; empty = any)
   // Rejected trades kept in PostgreSQL (GET /rejections): bounded by age and row count, and the
   // HTTP ones by a rate per client address.
   int rejections_retention_days = 30;     // REJECTIONS_RETENTION_DAYS

@@ -183,6 +183,7 @@ int run(const sc::app::Config& cfg) {
   wopt.batch_size = cfg.settlement_batch_size;
   wopt.retry_attempts = cfg.settlement_retry_attempts;
   wopt.retry_delay = seconds(cfg.settlement_retry_delay_seconds);
+  wopt.retry_max_delay = seconds(cfg.settlement_retry_max_delay_seconds);
   wopt.timeout = seconds(cfg.settlement_timeout_seconds);
   wopt.lease = seconds(cfg.settlement_lease_seconds);
   sc::workflow::Workflow workflow((*db)->settlements(), (*db)->accounts(), *ledger, db_clock, wopt);

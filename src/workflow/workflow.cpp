@@ -35,10 +35,11 @@ void WorkflowMetrics::committed(const Settlement& next) {
 }
 
 Duration Workflow::backoff(int attempt) {
-  // Exponential, base retry_delay, with "equal jitter": uniformly in [d/2, d].
+  // Exponential, base retry_delay, at most retry_max_delay, with "equal jitter": uniformly in
+  // [d/2, d].
   auto base = opt_.retry_delay.count();
   int shift = std::clamp(attempt - 1, 0, 20);
-  int64_t d = base << shift;
+  int64_t d = std::min<int64_t>(base << shift, opt_.retry_max_delay.count());
   if (d <= 1) return Duration(d);
   std::lock_guard l(rng_mu_);
   std::uniform_int_distribution<int64_t> dist(d / 2, d);

@@ -30,7 +30,10 @@ struct WorkflowOptions {
   int batch_size = 100;
   int retry_attempts = 3;                           // per step, retryable errors only
   Duration retry_delay = std::chrono::seconds(30);  // backoff base
-  Duration timeout = std::chrono::seconds(300);     // deadline per settlement
+  // The longest backoff: doubling from the base would otherwise put a step that met many
+  // transient errors (a participant restart, then contention) hours past its deadline.
+  Duration retry_max_delay = std::chrono::minutes(5);
+  Duration timeout = std::chrono::seconds(300);  // deadline per settlement
   Duration lease = std::chrono::seconds(15);
   std::string dvp_template_id = "Settlement.DeliveryVsPayment:DeliveryVsPayment";
   uint64_t jitter_seed = 0;  // 0: random

@@ -204,6 +204,39 @@ TEST_F(WorkflowLifecycle, OutageThatRecoversBeforeAttemptsRunOutSettles) {
   expectLedgerConserved();
 }
 
+// Many attempts per step (a cluster that rides out a participant restart and contention): the
+// backoff doubles up to SETTLEMENT_RETRY_MAX_DELAY_SECONDS and stays there, so a step that met
+// many transient errors is tried again within that bound, not hours later (2^19 base delays).
+TEST_F(WorkflowLifecycle, BackoffStopsGrowingAtTheLongestDelay) {
+  options_.retry_attempts = 20;
+  options_.retry_delay = std::chrono::seconds(1);
+  options_.retry_max_delay = std::chrono::seconds(10);
+  auto flow = makeWorkflow();
+  creditTheStandardTrade();
+  ledger_->setOutage("cash", true);
+  Settlement s = submit("trd_long_outage", "50", "7524.00");
+
+  drain(flow.get());
+  Settlement now = load(s);
+  for (int attempt = 1; attempt < options_.retry_attempts; ++attempt) {
+    SCOPED_TRACE("retry " + std::to_string(attempt));
+    ASSERT_EQ(now.step_attempt, attempt);
+    // d = min(base * 2^(attempt-1), longest); the delay is in [d/2, d].
+    Duration d =
+        std::min<Duration>(options_.retry_delay * (1 << (attempt - 1)), options_.retry_max_delay);
+    EXPECT_GE(now.next_attempt_at - clock_.now(), d / 2);
+    EXPECT_LE(now.next_attempt_at - clock_.now(), d);
+    clock_.set(now.next_attempt_at);
+    drain(flow.get());
+    now = load(s);
+  }
+  ledger_->setOutage("cash", false);
+  clock_.set(now.next_attempt_at);
+  drain(flow.get());
+  EXPECT_EQ(load(s).status, S::kSettled);
+  expectLedgerConserved();
+}
+
 // The settlement synchronizer goes down exactly when the DvP is about to settle: the settle is
 // retried, then given up; the locks (now on the settlement synchronizer) can only be released
 // once it is back. Until then the settlement must stay non-terminal; afterwards it is FAILED
