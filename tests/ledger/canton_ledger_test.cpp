@@ -970,8 +970,38 @@ TEST_F(CantonLedger,
   EXPECT_EQ(holds(seller_, "AAPL", /*locked=*/true), D("40"));
 }
 
-// What the sandbox's file does not know is cut only when it is one command's, as a kill leaves:
-// with sandbox.jsonl gone, the engine's answered history is not cut but the open refused.
+// A reassignment whose target synchronizer is down commits the unassign, then is answered with an
+// error: the sandbox records nothing, but the unassign is durable and was readable (the ledger
+// end, the lock in flight). A restart must keep it: only a complete, unanswered request is cut.
+TEST_F(CantonLedger, AReassignmentAnsweredWithAnErrorKeepsWhatItCommittedAcrossARestart) {
+  fund();
+  auto dvp = must("t1:initiate:0", dvpCommand(buyer_, seller_, "100", "15000"));
+  must("t1:lock_securities:0", LockSecurities{dvp.contract_id, D("40")});
+  must("t1:lock_cash:0", LockCash{dvp.contract_id, D("6000")});
+  auto syncs = daml::Json::parse(raw("GET", "/v2/state/connected-synchronizers", nullptr).body);
+  std::string settlement;
+  for (const auto& s : syncs["connectedSynchronizers"])
+    if (s.value("synchronizerAlias", "") == "settlement")
+      settlement = s.value("synchronizerId", "");
+  ASSERT_FALSE(settlement.empty());
+  auto down = raw("POST", "/sandbox/faults",
+                  daml::Json{{"outage", {{"synchronizer", settlement}, {"down", true}}}},
+                  "participant_admin");
+  ASSERT_EQ(down.status, 200) << down.body;
+  auto moved = submit("t1:reassign:0", ReassignLocks{dvp.contract_id});
+  ASSERT_FALSE(moved);
+  EXPECT_TRUE(moved.error().retryable) << moved.error().message;
+  auto ledgerEnd = [&] {
+    return daml::Json::parse(raw("GET", "/v2/state/ledger-end", nullptr).body).value("offset", 0);
+  };
+  const int64_t end = ledgerEnd();
+  stop();
+  start();
+  EXPECT_EQ(ledgerEnd(), end);
+}
+
+// What the sandbox's file does not know is cut only when it is the last request's, as a kill
+// leaves: with sandbox.jsonl gone, the engine's answered history is not cut but the open refused.
 TEST_F(CantonLedger, ASandboxWhoseRecordsAreGoneRefusesToOpenAndCutsNothing) {
   fund();
   auto dvp = must("t1:initiate:0", dvpCommand(buyer_, seller_, "100", "15000"));

@@ -8,7 +8,6 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <set>
 
 #include "common/log.h"
 #include "ledger/engine/journal.h"
@@ -254,17 +253,23 @@ namespace {
 // participant commits both in one database transaction, the sandbox makes the pair atomic on
 // open: the journal's tail of records the store does not know (a transaction past the store's
 // last offset, or a completion or fence of a command id the store has no completion for) is cut
-// before the engine replays it. Only a tail, and only one request's: once its records are
-// written nothing else is, as the process died. More than one command's (a sandbox.jsonl lost or
-// from another ledger) is refused, never cut: records the store does not know would then include
-// answered ones. Returns the records cut.
+// before the engine replays it, but only the last request's, and only once that request's
+// records are complete (its completion, its fence, or a credit's single record): records of a
+// request answered with an error after it committed some (a reassignment whose target was down)
+// were made durable and could be read, so they stay. An answered command in the tail that the
+// store does not know (a sandbox.jsonl lost or from another ledger) is refused, never cut.
+// Returns the records cut.
 Result<int> dropUnrenderedTail(const std::string& engine_dir, const std::string& store_dir,
                                const SandboxStore& store) {
   const std::string path = (std::filesystem::path(engine_dir) / journal::kJournalFile).string();
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) return 0;
-  // The trailing run of unrendered records: where each starts, and its command id.
-  std::vector<std::pair<uint64_t, std::string>> run;
+  struct Unrendered {
+    uint64_t at;
+    std::string command_id;
+    bool ends_request;  // a completion, a fence, or a credit (one record, no command id)
+  };
+  std::vector<Unrendered> run;  // the trailing run of unrendered records
   auto report = journal::scanFile(path, [&](journal::Record&& r, uint64_t at) -> Result<void> {
     const bool fence = std::any_of(r.ops.begin(), r.ops.end(), [](const journal::Op& op) {
       return std::holds_alternative<journal::FenceOp>(op);
@@ -273,7 +278,7 @@ Result<int> dropUnrenderedTail(const std::string& engine_dir, const std::string&
         r.offset > store.lastOffset() ||
         ((r.completion || fence) && !r.command_id.empty() && !store.completionOf(r.command_id));
     if (unrendered) {
-      run.emplace_back(at, r.command_id);
+      run.push_back({at, r.command_id, r.completion || fence || r.command_id.empty()});
     } else {
       run.clear();
     }
@@ -281,22 +286,30 @@ Result<int> dropUnrenderedTail(const std::string& engine_dir, const std::string&
   });
   if (!report) return report.error();
   // A corrupt journal is the engine's to refuse, untouched, for an operator (journal.h).
-  if (report->tail == journal::ScanReport::Tail::kCorrupt || run.empty()) return 0;
-  std::set<std::string> commands;
-  for (const auto& [at, id] : run) commands.insert(id);
-  if (commands.size() > 1) {
+  if (report->tail == journal::ScanReport::Tail::kCorrupt || run.empty() ||
+      !run.back().ends_request) {
+    return 0;
+  }
+  size_t first = run.size() - 1;
+  while (first > 0 && !run[first - 1].ends_request &&
+         run[first - 1].command_id == run.back().command_id) {
+    --first;
+  }
+  const auto answered = std::count_if(run.begin(), run.begin() + static_cast<ptrdiff_t>(first),
+                                      [](const Unrendered& u) { return u.ends_request; });
+  if (answered > 0) {
     return Error::permanent(
         kInvalidCommand,
-        "the engine journal " + path + " ends with " + std::to_string(run.size()) + " records of " +
-            std::to_string(commands.size()) + " commands that " + store_dir +
+        "the engine journal " + path + " holds " + std::to_string(answered + 1) +
+            " completed commands that " + store_dir +
             "/sandbox.jsonl does not know (its last offset is " +
             std::to_string(store.lastOffset()) +
-            "); a process killed mid-request leaves one command's at most. Is sandbox.jsonl "
-            "missing, or from another ledger? Nothing was changed");
+            "); a process killed mid-request leaves one at most. Is sandbox.jsonl missing, or "
+            "from another ledger? Nothing was changed");
   }
-  auto cut = journal::truncateAt(path, run.front().first);
+  auto cut = journal::truncateAt(path, run[first].at);
   if (!cut) return cut.error();
-  return static_cast<int>(run.size());
+  return static_cast<int>(run.size() - first);
 }
 }  // namespace
 
