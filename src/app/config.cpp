@@ -305,7 +305,7 @@ Config Config::fromEnvironment(const std::map<std::string, std::string>& env) {
   r.integer("SETTLEMENT_TIMEOUT_SECONDS", c.settlement_timeout_seconds, 1, 30 * 86400);
   r.integer("SETTLEMENT_RETRY_ATTEMPTS", c.settlement_retry_attempts, 0, 1000);
   r.integer("SETTLEMENT_RETRY_DELAY_SECONDS", c.settlement_retry_delay_seconds, 0, 86400);
-  r.integer("SETTLEMENT_RETRY_MAX_DELAY_SECONDS", c.settlement_retry_max_delay_seconds, 0, 86400);
+  r.integer("SETTLEMENT_RETRY_MAX_DELAY_SECONDS", c.settlement_retry_max_delay_seconds, 1, 86400);
   r.integer("SETTLEMENT_BATCH_SIZE", c.settlement_batch_size, 1, 10000);
   r.integer("SETTLEMENT_WORKERS", c.settlement_workers, 1, 64);
   r.integer("SETTLEMENT_LEASE_SECONDS", c.settlement_lease_seconds, 1, 3600);

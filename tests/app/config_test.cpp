@@ -181,5 +181,16 @@ TEST_F(ConfigTest, ReconcilerSettingsHaveDefaultsAndRefuseBadValuesByName) {
       contains(refusal({{"REC_CONSUMER_GROUP", ""}}), "REC_CONSUMER_GROUP must not be empty"));
 }
 
+// A longest retry delay of 0 would retry a step that never gives up (a release, a committed
+// settle's verification) in a busy loop against the ledger: refused.
+TEST_F(ConfigTest, TheLongestRetryDelayIsAtLeastASecond) {
+  EXPECT_EQ(app::Config::fromEnvironment({}).settlement_retry_max_delay_seconds, 300);
+  EXPECT_EQ(app::Config::fromEnvironment({{"SETTLEMENT_RETRY_MAX_DELAY_SECONDS", "10"}})
+                .settlement_retry_max_delay_seconds,
+            10);
+  EXPECT_TRUE(contains(refusal({{"SETTLEMENT_RETRY_MAX_DELAY_SECONDS", "0"}}),
+                       "SETTLEMENT_RETRY_MAX_DELAY_SECONDS=0 is out of range"));
+}
+
 }  // namespace
 }  // namespace sc::test
