@@ -250,6 +250,14 @@ Config Config::fromEnvironment(const std::map<std::string, std::string>& env) {
   r.list("LEDGER_SYNCHRONIZERS", c.ledger_synchronizers);
   if (c.ledger_synchronizers.empty())
     throw ConfigError("LEDGER_SYNCHRONIZERS must name at least one synchronizer");
+  r.integer("LEDGER_PRUNE_INTERVAL_SECONDS", c.ledger_prune_interval_seconds, 0, 86400);
+  r.integer("LEDGER_COMPACT_BYTES", c.ledger_compact_bytes, 0, 1LL << 40);
+  if (c.ledger_compact_bytes > 0 && c.ledger_compact_bytes < (1LL << 20))
+    throw ConfigError("LEDGER_COMPACT_BYTES must be 0 (never compact) or at least 1048576, got " +
+                      std::to_string(c.ledger_compact_bytes));
+  r.integer("LEDGER_MERGE_HOLDINGS_ABOVE", c.ledger_merge_holdings_above, 0, 100000);
+  if (c.ledger_merge_holdings_above == 1)
+    throw ConfigError("LEDGER_MERGE_HOLDINGS_ABOVE must be 0 (never merge) or at least 2, got 1");
   r.str("CANTON_DOMAIN_HOST", c.canton_domain_host);
   r.integer("CANTON_DOMAIN_PORT", c.canton_domain_port, 1, 65535);
   r.str("CANTON_LEDGER_API_HOST", c.canton_ledger_api_host);

@@ -80,6 +80,12 @@ struct Config {
   std::string ledger_data_dir = "var/ledger";  // LEDGER_DATA_DIR (embedded ledger journal)
   std::vector<std::string> ledger_synchronizers = {"securities", "cash",
                                                    "settlement"};  // LEDGER_SYNCHRONIZERS
+  // Embedded ledger's bounded resources (issue 12): pruning below the watermark every this many
+  // seconds (0: never), journal compaction once it grew by this many bytes (0: never), and the
+  // merge of an owner's free holdings of an asset past this many (0: never).
+  int ledger_prune_interval_seconds = 60;     // LEDGER_PRUNE_INTERVAL_SECONDS
+  int64_t ledger_compact_bytes = 64LL << 20;  // LEDGER_COMPACT_BYTES
+  int ledger_merge_holdings_above = 16;       // LEDGER_MERGE_HOLDINGS_ABOVE
   // CANTON_DOMAIN_HOST/PORT: read and validated as the spec names them, but not used: a Canton
   // 3.x participant connects to its synchronizers itself, a Ledger API client only names one by
   // id (CANTON_SETTLEMENT_SYNCHRONIZER). See src/ledger/canton/README.md.

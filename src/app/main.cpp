@@ -27,6 +27,7 @@
 #include "store/reconciliation_repository.h"
 #include "store/rejection_retention.h"
 #include "workflow/intake.h"
+#include "workflow/ledger_pruner.h"
 #include "workflow/worker_pool.h"
 #include "workflow/workflow.h"
 
@@ -166,6 +167,8 @@ int run(const sc::app::Config& cfg) {
     lopt.synchronizers = cfg.ledger_synchronizers;
     lopt.securities_issuer_party = cfg.securities_issuer_party;
     lopt.cash_provider_party = cfg.cash_provider_party;
+    lopt.compact_journal_bytes = static_cast<uint64_t>(cfg.ledger_compact_bytes);
+    lopt.merge_holdings_above = static_cast<size_t>(cfg.ledger_merge_holdings_above);
     auto opened = sc::ledger::EmbeddedLedger::open(lopt);
     if (!opened) {
       log->critical("embedded ledger at {}: {} (check LEDGER_DATA_DIR, LEDGER_SYNCHRONIZERS)",
@@ -248,6 +251,16 @@ int run(const sc::app::Config& cfg) {
   reconciler.electWith(std::make_unique<sc::store::SessionAdvisoryLock>(
       cfg.postgresConnInfo(), sc::reconciliation::kReconcilerLockKey));
 
+  // Embedded ledger pruning below the watermark (workflow/ledger_pruner.h): the active
+  // settlements' floors, and the reconciler's ledger position when it runs.
+  std::unique_ptr<sc::workflow::LedgerPruner> pruner;
+  if (embedded && cfg.ledger_prune_interval_seconds > 0) {
+    sc::workflow::LedgerPrunerOptions popt;
+    popt.interval = seconds(cfg.ledger_prune_interval_seconds);
+    pruner = std::make_unique<sc::workflow::LedgerPruner>(
+        (*db)->settlements(), cfg.rec_enabled ? &reconciliation_repo : nullptr, *embedded, popt);
+  }
+
   auto readiness = [&]() -> sc::Result<void> {
     if (auto r = (*db)->ready(); !r) return r;
     if (auto r = ledger->ping(); !r) return r;
@@ -310,6 +323,7 @@ int run(const sc::app::Config& cfg) {
       return 1;
     }
   }
+  if (pruner) pruner->start();
   reconciler.start();  // REC_ENABLED=false: passes only on POST /reconciliation/run
   std::printf("settlement-coordinator listening on %s://%s:%u (ledger: %s, kafka: %s)\n",
               cfg.httpTls() ? "https" : "http", cfg.http_bind.c_str(), server.port(),
@@ -325,6 +339,7 @@ int run(const sc::app::Config& cfg) {
   // Stop intake first (HTTP, then Kafka), then the workers, then relay what is left.
   server.stop();
   reconciler.stop();
+  if (pruner) pruner->stop();
   if (consumer) consumer->stop();
   workers.stop();
   if (relay) relay->stop();

@@ -27,6 +27,9 @@ inline constexpr const char* kInsufficientSecurities = "insufficient_securities"
 inline constexpr const char* kInsufficientCash = "insufficient_cash";
 inline constexpr const char* kInvalidCommand = "invalid_command";
 inline constexpr const char* kCommandFenced = "command_fenced";  // the id was taken by a fence
+// The ledger was pruned past what the request needs: a submission whose after_offset is below
+// the pruned offset (its deduplication can no longer be checked), or a read that starts there.
+inline constexpr const char* kLedgerPruned = "ledger_pruned";
 // A credit that would take an asset's ledger total past Numeric 10 (LedgerAmount::max()).
 inline constexpr const char* kAmountOutOfRange = "ledger_amount_out_of_range";
 

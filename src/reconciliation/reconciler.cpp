@@ -540,13 +540,22 @@ Result<void> Reconciler::auditTrail(Pass& p) {
   }
 
   std::unordered_map<Uuid, std::vector<Draft>, UuidHash> drafts;
+  std::unordered_set<Uuid, UuidHash> unverifiable;  // pruned off the ledger
   for (const auto* r : resting) {
     SettlementFacts f;
     f.row = r->settlement;
     f.buyer_party = partyOf(f.row.trade.buyer_account_id);
     f.seller_party = partyOf(f.row.trade.seller_account_id);
+    bool pruned = false;
     for (int round = 0; round <= f.row.round; ++round) {
       auto done = ledger_.completionAfter(settleCommand(f.row, round), f.row.ledger_offset_floor);
+      if (!done && done.error().code == ledger::kLedgerPruned) {
+        // The ledger was pruned past this finished settlement's commands (the watermark only
+        // waits for live ones): its ledger side can no longer be read, so it is not compared,
+        // and nothing is raised or resolved for it on a guess.
+        pruned = true;
+        break;
+      }
       if (!done) return done.error();
       if (!*done) continue;
       LedgerSettle l;
@@ -556,6 +565,10 @@ Result<void> Reconciler::auditTrail(Pass& p) {
       if (!v) return v.error();
       l.dvp = *v;
       f.settles.push_back(std::move(l));
+    }
+    if (pruned) {
+      unverifiable.insert(f.row.id);
+      continue;
     }
     if (needsLockCheck(f.row)) {
       f.locks_read = true;
@@ -577,7 +590,8 @@ Result<void> Reconciler::auditTrail(Pass& p) {
   std::unordered_set<Uuid, UuidHash> confirmed;
   for (const auto& r : *again) {
     auto it = first.find(r.settlement.id);
-    if (it == first.end() || !unchanged(it->second, r)) continue;
+    if (it == first.end() || !unchanged(it->second, r) || unverifiable.count(r.settlement.id))
+      continue;
     if (!in_time && isActive(r.settlement.status) && r.settlement.status != Status::kConfirmed)
       continue;
     if (isActive(r.settlement.status) && !drafts[r.settlement.id].empty()) {

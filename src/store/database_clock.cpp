@@ -88,28 +88,16 @@ Result<void> DatabaseClock::sync() {
 }
 
 void DatabaseClock::start() {
-  std::lock_guard l(mu_);
-  if (thread_.joinable()) return;
-  stopping_ = false;
-  thread_ = std::thread([this] {
-    std::unique_lock l(mu_);
-    while (!cv_.wait_for(l, interval_, [this] { return stopping_; })) {
-      l.unlock();
-      if (auto r = sync(); !r)
-        log::get("store")->warn("database clock not re-measured (keeping the last offset): {}",
-                                r.error().message);
-      l.lock();
-    }
-  });
+  periodic_.start(
+      interval_,
+      [this] {
+        if (auto r = sync(); !r)
+          log::get("store")->warn("database clock not re-measured (keeping the last offset): {}",
+                                  r.error().message);
+      },
+      /*run_at_start=*/false);
 }
 
-void DatabaseClock::stop() {
-  {
-    std::lock_guard l(mu_);
-    stopping_ = true;
-  }
-  cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
-}
+void DatabaseClock::stop() { periodic_.stop(); }
 
 }  // namespace sc::store

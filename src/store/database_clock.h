@@ -16,11 +16,9 @@
 // the gauge sc_clock_offset_milliseconds, and a skew over `warn_above` is logged.
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
-#include <mutex>
-#include <thread>
 
 #include "common/metrics.h"
+#include "common/periodic.h"
 #include "domain/result.h"
 #include "domain/time.h"
 #include "store/pool.h"
@@ -59,10 +57,7 @@ class DatabaseClock final : public Clock {
   metrics::Probe probe_{"clock"};
   metrics::Gauge offset_gauge_ = probe_.gauge(
       "sc_clock_offset_milliseconds", "The database's clock minus this host's, as last measured");
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stopping_ = false;
-  std::thread thread_;
+  Periodic periodic_;
 };
 
 }  // namespace sc::store

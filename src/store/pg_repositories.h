@@ -22,6 +22,7 @@ class PgSettlementRepository final : public SettlementRepository {
   Result<std::vector<bool>> write(std::span<const StateWrite> writes) override;
   Result<std::vector<std::pair<Status, int64_t>>> countByStatus() override;
   Result<int64_t> countPending() override;
+  Result<std::optional<int64_t>> leastActiveLedgerFloor() override;
 
  private:
   Result<std::vector<IntakeOutcome>> intakeOnce(std::span<const Trade> trades, Timestamp now,

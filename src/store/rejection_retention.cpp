@@ -25,26 +25,9 @@ Result<int64_t> RejectionRetention::runOnce() {
 }
 
 void RejectionRetention::start() {
-  std::lock_guard l(mu_);
-  if (thread_.joinable()) return;
-  stopping_ = false;
-  thread_ = std::thread([this] {
-    std::unique_lock l(mu_);
-    do {
-      l.unlock();
-      (void)runOnce();
-      l.lock();
-    } while (!cv_.wait_for(l, options_.interval, [this] { return stopping_; }));
-  });
+  periodic_.start(options_.interval, [this] { (void)runOnce(); });
 }
 
-void RejectionRetention::stop() {
-  {
-    std::lock_guard l(mu_);
-    stopping_ = true;
-  }
-  cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
-}
+void RejectionRetention::stop() { periodic_.stop(); }
 
 }  // namespace sc::store

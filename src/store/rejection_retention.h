@@ -5,11 +5,9 @@
 // idempotent. Deletions are counted in sc_rejections_pruned_total, failures in
 // sc_rejections_prune_failures_total (and logged); a failed pass is retried at the next interval.
 #include <chrono>
-#include <condition_variable>
-#include <mutex>
-#include <thread>
 
 #include "common/metrics.h"
+#include "common/periodic.h"
 #include "domain/result.h"
 #include "domain/time.h"
 #include "store/rejection.h"
@@ -46,10 +44,7 @@ class RejectionRetention {
  private:
   RejectionRepository& repo_;
   RejectionRetentionOptions options_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stopping_ = false;
-  std::thread thread_;
+  Periodic periodic_;
   RejectionRetentionMetrics metrics_;
 };
 

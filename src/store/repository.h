@@ -122,6 +122,12 @@ class SettlementRepository {
   // "illegal_transition" and nothing is written.
   virtual Result<std::vector<bool>> write(std::span<const StateWrite> writes) = 0;
 
+  // The least ledger_offset_floor of the settlements still active (not settled or failed) that
+  // have one; nullopt when none has. No command of an active settlement completes below it: the
+  // embedded ledger's pruning watermark (workflow/ledger_pruner.h). A row without a floor has
+  // no command yet; its first lease records a ledger end read just before it.
+  virtual Result<std::optional<int64_t>> leastActiveLedgerFloor() = 0;
+
   // Counts by status, for /metrics and tests.
   virtual Result<std::vector<std::pair<Status, int64_t>>> countByStatus() = 0;
 

@@ -26,6 +26,9 @@ const std::string kEvents = "SELECT " + std::string(codec::kEventColumns) +
 const std::string kCountByStatus = "SELECT status, count(*) FROM settlements GROUP BY status";
 // Served by settlements_status_idx (0001): reads only the pending entries, not every settlement.
 const std::string kCountPending = "SELECT count(*) FROM settlements WHERE status = 'pending'";
+// Active rows only, the predicate of settlements_due_idx: the scan stays on the live work.
+const std::string kLeastActiveFloor =
+    "SELECT min(ledger_offset_floor) FROM settlements WHERE status NOT IN ('settled', 'failed')";
 
 Result<std::optional<Settlement>> findOne(pg::ConnectionPool& pool, const std::string& sql,
                                           const std::string& key) {
@@ -179,6 +182,18 @@ Result<int64_t> PgSettlementRepository::countPending() {
     auto rows = (*lease)->exec(kCountPending);
     if (!rows.ok()) return rows.error();
     return static_cast<int64_t>(std::stoll(std::string(rows->text(0, 0))));
+  });
+}
+
+Result<std::optional<int64_t>> PgSettlementRepository::leastActiveLedgerFloor() {
+  metrics::ScopedTimer timed(metrics().db_read);
+  return withRetry([&]() -> Result<std::optional<int64_t>> {
+    auto lease = pool_.lease();
+    if (!lease.ok()) return lease.error();
+    auto rows = (*lease)->exec(kLeastActiveFloor);
+    if (!rows.ok()) return rows.error();
+    if (rows->isNull(0, 0)) return std::optional<int64_t>();
+    return std::optional<int64_t>(std::stoll(std::string(rows->text(0, 0))));
   });
 }
 

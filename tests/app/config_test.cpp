@@ -192,5 +192,26 @@ TEST_F(ConfigTest, TheLongestRetryDelayIsAtLeastASecond) {
                        "SETTLEMENT_RETRY_MAX_DELAY_SECONDS=0 is out of range"));
 }
 
+// The embedded ledger's bounds: a compaction threshold of a few bytes would rewrite the journal
+// at almost every command, and merging "above 1" would merge every new holding with the last.
+TEST_F(ConfigTest, LedgerCompactionAndMergingRefuseThresholdsThatWouldThrash) {
+  const auto d = app::Config::fromEnvironment({});
+  EXPECT_EQ(d.ledger_prune_interval_seconds, 60);
+  EXPECT_EQ(d.ledger_compact_bytes, 64LL << 20);
+  EXPECT_EQ(d.ledger_merge_holdings_above, 16);
+  const auto off = app::Config::fromEnvironment({{"LEDGER_PRUNE_INTERVAL_SECONDS", "0"},
+                                                 {"LEDGER_COMPACT_BYTES", "0"},
+                                                 {"LEDGER_MERGE_HOLDINGS_ABOVE", "0"}});
+  EXPECT_EQ(off.ledger_prune_interval_seconds, 0);
+  EXPECT_EQ(off.ledger_compact_bytes, 0);
+  EXPECT_EQ(off.ledger_merge_holdings_above, 0);
+  EXPECT_TRUE(contains(refusal({{"LEDGER_COMPACT_BYTES", "4096"}}),
+                       "LEDGER_COMPACT_BYTES must be 0 (never compact) or at least 1048576"));
+  EXPECT_TRUE(contains(refusal({{"LEDGER_MERGE_HOLDINGS_ABOVE", "1"}}),
+                       "LEDGER_MERGE_HOLDINGS_ABOVE must be 0 (never merge) or at least 2"));
+  EXPECT_TRUE(contains(refusal({{"LEDGER_PRUNE_INTERVAL_SECONDS", "-1"}}),
+                       "LEDGER_PRUNE_INTERVAL_SECONDS"));
+}
+
 }  // namespace
 }  // namespace sc::test

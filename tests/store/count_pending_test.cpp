@@ -76,6 +76,9 @@ class CountsOnly final : public store::SettlementRepository {
   Result<std::vector<Settlement>> leaseDue(Timestamp, int, Duration, int64_t) override {
     return std::vector<Settlement>{};
   }
+  Result<std::optional<int64_t>> leastActiveLedgerFloor() override {
+    return std::optional<int64_t>{};
+  }
   Result<std::vector<bool>> write(std::span<const store::StateWrite>) override {
     return std::vector<bool>{};
   }

@@ -275,6 +275,16 @@ Result<std::vector<std::pair<Status, int64_t>>> MemoryStore::countByStatus() {
   return std::vector<std::pair<Status, int64_t>>(by.begin(), by.end());
 }
 
+Result<std::optional<int64_t>> MemoryStore::leastActiveLedgerFloor() {
+  std::lock_guard l(mu_);
+  if (fail_with) return *fail_with;
+  std::optional<int64_t> least;
+  for (const auto& [_, r] : rows_)
+    if (r.leased_before && r.s.status != Status::kSettled && r.s.status != Status::kFailed)
+      least = std::min(least.value_or(r.s.ledger_offset_floor), r.s.ledger_offset_floor);
+  return least;
+}
+
 Result<std::vector<SettlementEvent>> MemoryStore::pending(int limit) {
   std::lock_guard l(mu_);
   if (fail_with) return *fail_with;

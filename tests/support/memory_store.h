@@ -56,6 +56,7 @@ class MemoryStore final : public store::SettlementRepository, public store::Outb
                                            int64_t ledger_offset) override;
   Result<std::vector<bool>> write(std::span<const store::StateWrite> writes) override;
   Result<std::vector<std::pair<Status, int64_t>>> countByStatus() override;
+  Result<std::optional<int64_t>> leastActiveLedgerFloor() override;
 
   // OutboxRepository
   Result<std::vector<SettlementEvent>> pending(int limit) override;

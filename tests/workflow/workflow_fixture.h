@@ -72,6 +72,9 @@ class ForwardingSettlementRepository : public store::SettlementRepository {
   Result<std::vector<bool>> write(std::span<const store::StateWrite> writes) override {
     return real_.write(writes);
   }
+  Result<std::optional<int64_t>> leastActiveLedgerFloor() override {
+    return real_.leastActiveLedgerFloor();
+  }
   Result<std::vector<std::pair<Status, int64_t>>> countByStatus() override {
     return real_.countByStatus();
   }

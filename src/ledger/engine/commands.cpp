@@ -26,6 +26,17 @@ Result<void> EmbeddedLedger::Impl::completionOnly(const std::string& command_id,
 
 Result<Outcome> EmbeddedLedger::Impl::execute(const Submission& s) {
   if (s.command_id.empty()) return invalid("command id must not be empty", "command_id");
+  if (s.after_offset < pruned_before) {
+    // Its completion or fence may have been pruned: running it could run it twice.
+    m.countFailure(kLedgerPruned);
+    return Error::permanent(kLedgerPruned,
+                            "command " + s.command_id + " was first submitted after offset " +
+                                std::to_string(s.after_offset) +
+                                ", but the ledger is pruned below offset " +
+                                std::to_string(pruned_before) +
+                                ": its deduplication cannot be checked, so it is not run",
+                            "after_offset");
+  }
   if (fenced.count(s.command_id)) {
     if (std::holds_alternative<FenceCommand>(s.command)) {
       Outcome o;
@@ -380,7 +391,13 @@ Result<Outcome> EmbeddedLedger::Impl::run(const std::string& cmd, const Settle& 
     rec.completion = out;
     last_settle_steps = step;
     if (fail_at >= step) fail_settle_at = -1;  // armed past the end: disarm, nothing to fail
+    const std::string buyer = d.buyer, seller = d.seller, security = d.security,
+                      cash_asset = d.cash_asset;
+    const int settled_on = d.sync;
     if (auto cr = commit(std::move(rec)); !cr) return cr.error();
+    mergeFree(buyer, security, settled_on);
+    mergeFree(seller, cash_asset, settled_on);
+    if (cash_units > pay) mergeFree(buyer, cash_asset, settled_on);
     return out;
   } catch (const InjectedSettleFailure&) {
     return Error::transient(kUnavailable,
@@ -422,8 +439,10 @@ Result<Outcome> EmbeddedLedger::Impl::run(const std::string& cmd, const ReleaseL
   out.offset = rec.offset;
   int idx = 0;
   Units sec = 0, cash = 0;
+  std::set<std::tuple<std::string, std::string, int>> returned;  // owner, asset, synchronizer
   for (const auto& cid : ids) {
     const Holding& h = holdings.at(cid);
+    returned.emplace(h.owner, h.asset, h.sync);
     rec.ops.push_back(journal::ArchiveOp{cid, false});
     rec.ops.push_back(journal::CreateHoldingOp{contractId(rec.offset, idx++), h.owner, h.asset,
                                                h.units, sync_names[h.sync], "", LockKind::kNone});
@@ -438,7 +457,36 @@ Result<Outcome> EmbeddedLedger::Impl::run(const std::string& cmd, const ReleaseL
   out.amount = *released_amount;
   rec.completion = out;
   if (auto cr = commit(std::move(rec)); !cr) return cr.error();
+  for (const auto& [owner, asset, sync] : returned) mergeFree(owner, asset, sync);
   return out;
+}
+
+// Holdings merge (MergeSecurities / MergeCash in daml/Settlement/Holding.daml): once an owner
+// holds more than Options::merge_holdings_above free holdings of one asset on one synchronizer,
+// they become one holding of their sum. A transaction of the engine's own, committed right after
+// the settle or release that passed the bound: no command id (nothing to deduplicate), and no
+// movement (no owner's total changes). Without it every settle leaves the buyer and the seller
+// one more contract, so holdings(), the free index and every snapshot would grow with all-time
+// volume instead of with parties × assets. Skipped while the synchronizer is down (the next
+// settle merges); a merge never consumes injected faults, so it changes no fault sequence.
+void EmbeddedLedger::Impl::mergeFree(const std::string& owner, const std::string& asset, int sync) {
+  if (opts.merge_holdings_above == 0 || faults[sync].down) return;
+  auto it = free_index.find(key(owner, asset));
+  if (it == free_index.end() || it->second.by_sync.empty()) return;
+  const auto& on = it->second.by_sync[sync];
+  if (on.size() <= opts.merge_holdings_above) return;
+  Record rec = newTx("");
+  Units sum = 0;
+  for (const auto& [seq_no, cid] : on) {
+    sum += holdings.at(cid).units;
+    rec.ops.push_back(journal::ArchiveOp{cid, false});
+  }
+  rec.ops.push_back(journal::CreateHoldingOp{contractId(rec.offset, 0), owner, asset, sum,
+                                             sync_names[sync], "", LockKind::kNone});
+  if (auto cr = commit(std::move(rec)); !cr) {
+    log->warn("merge of {}'s {} holdings of {} skipped: {}", owner, on.size(), asset,
+              cr.error().message);
+  }
 }
 
 Result<Outcome> EmbeddedLedger::Impl::run(const std::string& cmd, const FenceCommand&) {

@@ -41,7 +41,11 @@ std::vector<Result<Outcome>> EmbeddedLedger::submit(std::span<const Submission> 
   }
   if (auto d = L.ensureDurable(end); !d) {
     for (auto& r : results) r = d.error();
+    return results;
   }
+  // Due compactions run here, after this batch is durable and answered for: one halting (the new
+  // journal in place but not usable) fails later calls, never these results.
+  if (auto c = L.compact(false); !c) L.log->error("journal compaction: {}", c.error().message);
   if (latency.count() > 0) std::this_thread::sleep_for(latency);
   return results;
 }
@@ -205,13 +209,23 @@ Result<std::optional<UpdateView>> EmbeddedLedger::updateById(const std::string& 
 }
 
 Result<std::optional<Outcome>> EmbeddedLedger::completionAfter(const std::string& command_id,
-                                                               int64_t /*after_offset*/) {
+                                                               int64_t after_offset) {
   Impl& L = *impl_;
   uint64_t end = 0;
   std::optional<Outcome> out;
   {
     std::lock_guard l(L.mu);
     if (auto u = L.checkUsable(); !u) return u.error();
+    // A completion of an id first submitted before the pruned offset may be gone: "none" would
+    // be a guess. (The id's own after_offset bounds where its completion can be, as for submit.)
+    if (after_offset < L.pruned_before) {
+      return Error::permanent(kLedgerPruned,
+                              "the completion of " + command_id + " after offset " +
+                                  std::to_string(after_offset) +
+                                  " may be pruned: the ledger is pruned below offset " +
+                                  std::to_string(L.pruned_before),
+                              "after_offset");
+    }
     end = L.written.load(std::memory_order_relaxed);
     if (auto it = L.completions.find(command_id); it != L.completions.end()) out = it->second;
   }
@@ -243,6 +257,15 @@ Result<MovementPage> EmbeddedLedger::movementsSince(int64_t after_offset, int li
     std::lock_guard l(L.mu);
     if (auto u = L.checkUsable(); !u) return u.error();
     end = L.written.load(std::memory_order_relaxed);
+    // Movements at offsets after `after_offset` are asked for: those below the pruned offset
+    // are gone, so a read that needs them fails rather than skipping them.
+    if (after_offset + 1 < L.pruned_before) {
+      return Error::permanent(kLedgerPruned,
+                              "movements after offset " + std::to_string(after_offset) +
+                                  " are asked for, but the ledger is pruned below offset " +
+                                  std::to_string(L.pruned_before),
+                              "after_offset");
+    }
     page.end_offset = std::max(after_offset, L.ledger_end);
     page.at_end = true;
     auto it = std::upper_bound(
@@ -306,6 +329,45 @@ int64_t EmbeddedLedger::ledgerEnd() const {
   return impl_->ledger_end;
 }
 
+Result<EmbeddedLedger::PruneResult> EmbeddedLedger::prune(int64_t before) {
+  Impl& L = *impl_;
+  PruneResult out;
+  uint64_t end = 0;
+  {
+    std::lock_guard l(L.mu);
+    if (auto u = L.checkUsable(); !u) return u.error();
+    if (before > L.ledger_end) {
+      return invalid("cannot prune below offset " + std::to_string(before) +
+                         ": past the ledger end " + std::to_string(L.ledger_end),
+                     "before");
+    }
+    if (before > L.pruned_before) {
+      const size_t completions = L.completions.size() + L.fenced.size(), updates = L.updates.size(),
+                   movements = L.movements.size(), dvps = L.dvps.size();
+      Record rec;
+      rec.ops.push_back(journal::PruneOp{before});
+      if (auto cr = L.commit(std::move(rec)); !cr) return cr.error();
+      if (auto f = L.flushLocked(); !f) return f.error();
+      out.completions = completions - L.completions.size() - L.fenced.size();
+      out.updates = updates - L.updates.size();
+      out.movements = movements - L.movements.size();
+      out.dvps = dvps - L.dvps.size();
+    }
+    out.pruned_before = L.pruned_before;
+    end = L.written.load(std::memory_order_relaxed);
+  }
+  if (auto d = L.ensureDurable(end); !d) return d.error();
+  if (auto c = L.compact(false); !c) return c.error();
+  return out;
+}
+
+int64_t EmbeddedLedger::prunedBefore() const {
+  std::lock_guard l(impl_->mu);
+  return impl_->pruned_before;
+}
+
+Result<void> EmbeddedLedger::compact() { return impl_->compact(true); }
+
 uint64_t EmbeddedLedger::journalPosition() const {
   std::lock_guard l(impl_->mu);
   return impl_->written.load(std::memory_order_relaxed);
@@ -317,7 +379,7 @@ EmbeddedLedger::Stats EmbeddedLedger::stats() const {
   std::lock_guard l(impl_->mu);
   Stats s = impl_->stats;
   s.fsyncs = impl_->fsync_count.load();
-  s.durable_bytes = impl_->synced.load();
+  s.durable_bytes = impl_->synced.load() - impl_->journal_base;  // of the current file
   s.epoch = impl_->journaling() ? impl_->epoch : 0;
   return s;
 }

@@ -48,6 +48,16 @@ class EmbeddedLedger final : public Ledger {
     // A command whose journal record would exceed this many payload bytes is refused with
     // kInvalidCommand and nothing is written. 1..journal::kMaxRecordBytes (64 MiB, the default).
     size_t max_record_bytes = 64u << 20;
+    // Compaction: once the journal has grown by this many bytes (and to at least twice the last
+    // snapshot), the current state is written as a snapshot that replaces the whole journal
+    // (atomically: a new file renamed over it), so a replay reads the snapshot and the records
+    // after it. 0: never (the journal only grows).
+    uint64_t compact_journal_bytes = 0;
+    // Holdings merge: once an owner has more than this many free holdings of one asset on one
+    // synchronizer, a settle or release that left them is followed by a transaction of the
+    // engine's own merging them into one (MergeSecurities / MergeCash in daml/). 0: never (the
+    // sandbox, whose update stream renders only what its clients submitted).
+    size_t merge_holdings_above = 0;
   };
 
   // Opens (or creates) the ledger and replays its journal. Errors: invalid options, I/O, a journal
@@ -94,6 +104,21 @@ class EmbeddedLedger final : public Ledger {
   // instance fails with retryable kUnavailable. For Options::defer_sync; without `durable`,
   // nothing is synced.
   Result<void> syncUpTo(uint64_t position);
+  // Prunes what no command may still need below `before`, the caller's watermark: offsets
+  // below it that no live settlement's commands reach (DESIGN §5; the coordinator's is the least
+  // ledger_offset_floor of its non-terminal settlements). Journaled, so it holds after a
+  // restart. From then on, submissions whose after_offset is below it are refused and reads that
+  // start below it fail, both with kLedgerPruned. `before` at most the ledger end (a command
+  // submitted now carries the ledger end as its after_offset); a watermark at
+  // or below the current one changes nothing. Returns what is pruned below now.
+  struct PruneResult {
+    int64_t pruned_before = 0;
+    size_t completions = 0, updates = 0, movements = 0, dvps = 0;  // dropped by this call
+  };
+  Result<PruneResult> prune(int64_t before);
+  int64_t prunedBefore() const;
+  // Compacts the journal now (see Options::compact_journal_bytes).
+  Result<void> compact();
   // Every active holding/lock contract of every party, sorted by contract id.
   std::vector<HoldingView> allHoldings() const;
   // Recomputes totals, locks and indexes from the contracts and compares them with the
@@ -129,7 +154,8 @@ class EmbeddedLedger final : public Ledger {
     // Journal length at the last successful fdatasync (or at open): what survives a power loss.
     // A power-loss simulation truncates the journal to this length.
     uint64_t durable_bytes = 0;
-    uint32_t epoch = 0;  // of this open (0: in memory); see journal::File::open
+    uint32_t epoch = 0;        // of this open (0: in memory); see journal::File::open
+    uint64_t compactions = 0;  // by this instance
   };
   Stats stats() const;
 

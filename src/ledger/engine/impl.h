@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -14,6 +15,7 @@
 #include <random>
 #include <set>
 #include <string>
+#include <tuple>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -61,6 +63,12 @@ struct LedgerMetrics {
                                                   "Journal syncs skipped thanks to group commit");
   metrics::Counter journal_bytes =
       probe.counter("sc_ledger_journal_bytes_total", "Bytes appended to the journal");
+  metrics::Counter compactions = probe.counter(
+      "sc_ledger_compactions_total", "Journal compactions (a snapshot replacing the journal)");
+  metrics::Counter compaction_failures = probe.counter(
+      "sc_ledger_compaction_failures_total", "Journal compactions that failed (journal kept)");
+  metrics::Gauge pruned_before = probe.gauge(
+      "sc_ledger_pruned_before_offset", "Offsets below this one are pruned (0: nothing pruned)");
 
   void countFailure(const std::string& code) {
     if (code == kUnavailable || code == kTimeout)
@@ -214,7 +222,17 @@ struct EmbeddedLedger::Impl {
   std::unordered_map<std::string, Outcome> completions;
   std::unordered_set<std::string> fenced;  // command ids taken by a FenceCommand
   std::unordered_map<std::string, UpdateView> updates;
-  std::vector<engine::Movement> movements;  // settles and credits, in offset order
+  std::deque<engine::Movement> movements;  // settles and credits, in offset order
+  // Pruning (prune(), PruneOp). Everything below `pruned_before` that no command may still need
+  // is gone, and a submission whose after_offset is below it is refused. The queues hold, in
+  // apply order (so in offset order), what pruning drops from the maps above: the offset each
+  // entry belongs to (for a completion or a fence, the ledger end when it was recorded; for an
+  // archived DvP, when it was archived) and its key.
+  int64_t pruned_before = 0;
+  int64_t applying_at = 0;  // the offset of the record being applied (apply())
+  std::deque<std::pair<int64_t, std::string>> command_order;  // completions and fences
+  std::deque<std::pair<int64_t, std::string>> update_order;
+  std::deque<std::pair<int64_t, std::string>> archived_dvps;
   std::vector<FaultState> faults;
   int fail_settle_at = -1;
   int last_settle_steps = 0;
@@ -239,6 +257,14 @@ struct EmbeddedLedger::Impl {
   std::function<void()> sync_hook;
   std::atomic<int> fail_syncs_errno{0};
   std::atomic<int> fail_syncs_left{0};
+
+  // Compaction. `written` and `synced` are logical positions: bytes appended over the journal's
+  // whole life, which a compaction does not lower. The current file starts at `journal_base`
+  // (guarded by mu and sync_mu: compaction holds both). `compact_at` is the logical position
+  // at which the next compaction is due (never, without Options::compact_journal_bytes).
+  uint64_t journal_base = 0;
+  uint64_t snapshot_bytes = 0;  // the journal's length right after the last compaction
+  std::atomic<uint64_t> compact_at{UINT64_MAX};
 
   bool journaling() const { return file.isOpen(); }
 
@@ -266,6 +292,15 @@ struct EmbeddedLedger::Impl {
   bool usable(const Holding& h) const { return !h.locked() && !h.in_flight; }
 
   Result<void> applyOp(const journal::Op& op, const std::string& command_id);
+  // Drops what pruning below `before` removes (PruneOp, live and on replay).
+  void pruneBelow(int64_t before);
+  // The snapshot a compaction writes: records that rebuild the current state when replayed.
+  void snapshotRecords(std::string& out) const;
+  // Compacts the journal when `written` reached `compact_at` (or always with `force`): takes
+  // sync_mu then mu. A failure before the new file replaced the journal keeps the old one and
+  // only postpones the next attempt; one after it halts the instance.
+  Result<void> compact(bool force);
+  void scheduleCompaction();  // sets compact_at (caller holds mu)
 
   Result<void> apply(Record&& rec);
   // Adds a settle's or a credit's record to `movements` (others are ignored).
@@ -330,6 +365,10 @@ struct EmbeddedLedger::Impl {
   Result<Outcome> run(const std::string& cmd, const FenceCommand&);
 
   Result<Outcome> run(const std::string& cmd, const ArchiveDvp& c);
+
+  // Merges owner's free holdings of asset on sync into one once there are more than
+  // Options::merge_holdings_above (its own transaction; see commands.cpp).
+  void mergeFree(const std::string& owner, const std::string& asset, int sync);
 
   HoldingView view(const Holding& h) const;
 

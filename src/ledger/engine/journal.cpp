@@ -358,6 +358,41 @@ Result<void> File::append(std::string_view bytes) {
   return {};
 }
 
+Result<void> File::replace(std::string_view bytes, bool& replaced) {
+  replaced = false;
+  const std::string tmp = path_ + ".compact";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return ioError("open " + tmp);
+  size_t done = 0;
+  bool ok = true;
+  while (ok && done < bytes.size()) {
+    ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    ok = n > 0;
+    if (ok) done += static_cast<size_t>(n);
+  }
+  ok = ok && ::fdatasync(fd) == 0;
+  auto err = ok ? Error{} : ioError("write " + tmp);
+  ::close(fd);
+  if (!ok) {
+    ::unlink(tmp.c_str());
+    return err;
+  }
+  if (::rename(tmp.c_str(), path_.c_str()) != 0) {
+    auto e = ioError("rename " + tmp);
+    ::unlink(tmp.c_str());
+    return e;
+  }
+  replaced = true;
+  if (auto d = syncDir(std::filesystem::path(path_).parent_path().string()); !d) return d.error();
+  int nfd = ::open(path_.c_str(), O_RDWR | O_APPEND | O_CLOEXEC, 0644);
+  if (nfd < 0) return ioError("open " + path_);
+  ::close(fd_);
+  fd_ = nfd;
+  size_ = bytes.size();
+  return {};
+}
+
 Result<void> File::sync() {
   if (::fdatasync(fd_) != 0) return ioError("fdatasync");
   return {};

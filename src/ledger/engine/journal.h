@@ -84,8 +84,45 @@ struct AssignOp {
 };
 // The record's command id is fenced: no command may ever complete under it (FenceCommand).
 struct FenceOp {};
-using Op = std::variant<GenesisOp, PartyOp, CreateHoldingOp, CreateDvpOp, ArchiveOp, UnassignOp,
-                        AssignOp, FenceOp>;
+// Pruning (EmbeddedLedger::prune): everything that happened at offsets below `before` and that
+// no command submitted after `before - 1` can need is dropped, and commands submitted from an
+// earlier offset are refused from then on.
+struct PruneOp {
+  int64_t before = 0;
+};
+// ---- Snapshot ops: only in the records a compaction writes at the head of the journal ----
+// The ledger end of the snapshot (its records are bookkeeping, offset 0).
+struct LedgerEndOp {
+  int64_t ledger_end = 0;
+};
+// A command's completion (or, without one, its fence), kept with the ledger end it was
+// recorded at: what pruning orders by.
+struct KeptCommandOp {
+  std::string command_id;
+  int64_t at = 0;
+  std::optional<Outcome> completion;  // none: the id is fenced
+};
+// A transaction's update, as updateById serves it.
+struct KeptUpdateOp {
+  std::string update_id;
+  int64_t offset = 0;
+  int64_t recorded_at_us = 0;
+  std::string command_id;
+};
+// A settle or a credit, as movementsSince serves it (its DvP is kept beside it).
+struct KeptMovementOp {
+  int64_t offset = 0;
+  std::string update_id, command_id;
+  int64_t recorded_at_us = 0;
+  bool credit = false;
+  std::string contract_id, remainder_dvp;
+  int64_t quantity_units = 0, amount_units = 0;  // settle: trade figures (10^-8)
+  std::string owner, asset;                      // credit
+  __int128 credited = 0;                         // credit: ledger units (10^-10)
+};
+using Op =
+    std::variant<GenesisOp, PartyOp, CreateHoldingOp, CreateDvpOp, ArchiveOp, UnassignOp, AssignOp,
+                 FenceOp, PruneOp, LedgerEndOp, KeptCommandOp, KeptUpdateOp, KeptMovementOp>;
 
 struct Record {
   int64_t offset = 0;  // > 0: a transaction with update_id; 0: bookkeeping (party, completion)
@@ -169,6 +206,11 @@ class File {
                            const std::function<Result<void>(Record&&)>& apply);
   // Appends bytes with write(); on failure truncates back to the previous end.
   Result<void> append(std::string_view bytes);
+  // Compaction: replaces the whole journal with `bytes` (complete records), atomically and
+  // durably: written to "<journal>.compact", synced, renamed over the journal, folder synced.
+  // Appends then go to the new file. On an error before the rename the old journal is intact
+  // and still the one appended to (`replaced` false); after it, the caller must stop writing.
+  Result<void> replace(std::string_view bytes, bool& replaced);
   Result<void> sync();
   uint64_t size() const { return size_; }
   bool isOpen() const { return fd_ >= 0; }

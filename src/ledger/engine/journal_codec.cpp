@@ -111,7 +111,15 @@ enum OpTag : uint8_t {
   kUnassign = 6,
   kAssign = 7,
   kFence = 8,
+  kPrune = 9,
+  kLedgerEnd = 10,
+  kKeptCommand = 11,
+  kKeptUpdate = 12,
+  kKeptMovement = 13,
 };
+
+void encodeOutcome(Writer& w, const Outcome& o);
+std::optional<Outcome> decodeOutcome(Reader& r);
 
 struct OpEncoder {
   Writer& w;
@@ -164,6 +172,43 @@ struct OpEncoder {
     w.str(o.target);
   }
   void operator()(const FenceOp&) { w.u8(kFence); }
+  void operator()(const PruneOp& o) {
+    w.u8(kPrune);
+    w.i64(o.before);
+  }
+  void operator()(const LedgerEndOp& o) {
+    w.u8(kLedgerEnd);
+    w.i64(o.ledger_end);
+  }
+  void operator()(const KeptCommandOp& o) {
+    w.u8(kKeptCommand);
+    w.str(o.command_id);
+    w.i64(o.at);
+    w.u8(o.completion ? 1 : 0);
+    if (o.completion) encodeOutcome(w, *o.completion);
+  }
+  void operator()(const KeptUpdateOp& o) {
+    w.u8(kKeptUpdate);
+    w.str(o.update_id);
+    w.i64(o.offset);
+    w.i64(o.recorded_at_us);
+    w.str(o.command_id);
+  }
+  void operator()(const KeptMovementOp& o) {
+    w.u8(kKeptMovement);
+    w.i64(o.offset);
+    w.str(o.update_id);
+    w.str(o.command_id);
+    w.i64(o.recorded_at_us);
+    w.u8(o.credit ? 1 : 0);
+    w.str(o.contract_id);
+    w.str(o.remainder_dvp);
+    w.i64(o.quantity_units);
+    w.i64(o.amount_units);
+    w.str(o.owner);
+    w.str(o.asset);
+    w.i128(o.credited);
+  }
 };
 
 void encodeOutcome(Writer& w, const Outcome& o) {
@@ -255,6 +300,49 @@ std::optional<Op> decodeOp(Reader& r, uint8_t version) {
     }
     case kFence:
       return FenceOp{};
+    case kPrune:
+      return PruneOp{r.i64()};
+    case kLedgerEnd:
+      return LedgerEndOp{r.i64()};
+    case kKeptCommand: {
+      KeptCommandOp o;
+      o.command_id = r.str();
+      o.at = r.i64();
+      const uint8_t has = r.u8();
+      if (has > 1) return std::nullopt;
+      if (has) {
+        o.completion = decodeOutcome(r);
+        if (!o.completion) return std::nullopt;
+      }
+      return o;
+    }
+    case kKeptUpdate: {
+      KeptUpdateOp o;
+      o.update_id = r.str();
+      o.offset = r.i64();
+      o.recorded_at_us = r.i64();
+      o.command_id = r.str();
+      return o;
+    }
+    case kKeptMovement: {
+      KeptMovementOp o;
+      o.offset = r.i64();
+      o.update_id = r.str();
+      o.command_id = r.str();
+      o.recorded_at_us = r.i64();
+      const uint8_t credit = r.u8();
+      if (credit > 1) return std::nullopt;
+      o.credit = credit == 1;
+      o.contract_id = r.str();
+      o.remainder_dvp = r.str();
+      o.quantity_units = r.i64();
+      o.amount_units = r.i64();
+      if (!isDecimalUnits(o.quantity_units) || !isDecimalUnits(o.amount_units)) return std::nullopt;
+      o.owner = r.str();
+      o.asset = r.str();
+      o.credited = r.i128();
+      return o;
+    }
     case kAssign: {
       AssignOp o;
       o.contract_id = r.str();

@@ -58,8 +58,64 @@ Result<void> EmbeddedLedger::Impl::flushLocked() {
   }
   stats.bytes_written += wbuf.size();
   m.journal_bytes.inc(wbuf.size());
-  written.store(file.size(), std::memory_order_release);
+  written.store(journal_base + file.size(), std::memory_order_release);
   wbuf.clear();
+  return {};
+}
+
+void EmbeddedLedger::Impl::scheduleCompaction() {
+  if (opts.compact_journal_bytes == 0 || !journaling()) return;
+  compact_at.store(
+      journal_base + std::max<uint64_t>(opts.compact_journal_bytes, 2 * snapshot_bytes),
+      std::memory_order_release);
+}
+
+Result<void> EmbeddedLedger::Impl::compact(bool force) {
+  if (!journaling()) return {};
+  if (!force &&
+      written.load(std::memory_order_acquire) < compact_at.load(std::memory_order_acquire))
+    return {};
+  // sync_mu first (the order syncUpTo takes them in): no fdatasync of the old file runs while
+  // it is replaced, and nothing is appended meanwhile.
+  std::lock_guard sl(sync_mu);
+  std::lock_guard l(mu);
+  if (auto u = checkUsable(); !u) return u;
+  if (!force && written.load() < compact_at.load()) return {};  // another thread compacted
+  if (auto f = flushLocked(); !f) return f;
+  const auto started = std::chrono::steady_clock::now();
+  const uint64_t old_size = file.size();
+  std::string bytes;
+  snapshotRecords(bytes);
+  bool replaced = false;
+  if (auto r = file.replace(bytes, replaced); !r) {
+    m.compaction_failures.inc();
+    if (replaced) {
+      haltLocked("journal compaction of " + file.path() +
+                 " failed after the new journal replaced "
+                 "the old one (" +
+                 r.error().message + ")");
+      return checkUsable();
+    }
+    // The old journal is intact and still appended to: try again once it doubled.
+    log->error("journal compaction of {} failed, the journal is kept as it was: {}", file.path(),
+               r.error().message);
+    compact_at.store(written.load() + std::max<uint64_t>(opts.compact_journal_bytes, old_size));
+    return {};
+  }
+  // Everything is in the synced new file: positions go on from the old end (never back).
+  journal_base = written.load();
+  written.store(journal_base + file.size(), std::memory_order_release);
+  synced.store(written.load(), std::memory_order_release);
+  snapshot_bytes = file.size();
+  scheduleCompaction();
+  m.compactions.inc();
+  ++stats.compactions;
+  log->info("journal {} compacted from {} to {} bytes in {} ms (ledger end {}, pruned below {})",
+            file.path(), old_size, snapshot_bytes,
+            std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                  started)
+                .count(),
+            ledger_end, pruned_before);
   return {};
 }
 
@@ -163,6 +219,7 @@ Result<std::unique_ptr<EmbeddedLedger>> EmbeddedLedger::open(Options options) {
     L.epoch = replay->epoch;
     L.written = L.file.size();
     L.synced = L.file.size();
+    L.scheduleCompaction();
     if (replay->truncated_bytes > 0) {
       L.log->warn("journal {}: truncated a torn tail of {} bytes after {} records",
                   options.data_dir, replay->truncated_bytes, replay->records);

@@ -112,6 +112,7 @@ Result<void> EmbeddedLedger::Impl::applyOp(const journal::Op& op, const std::str
     if (o->dvp) {
       auto it = dvps.find(o->contract_id);
       if (it == dvps.end()) return invalid("journal archives unknown DvP " + o->contract_id);
+      if (it->second.active) archived_dvps.emplace_back(applying_at, o->contract_id);
       it->second.active = false;
     } else {
       auto it = holdings.find(o->contract_id);
@@ -144,7 +145,39 @@ Result<void> EmbeddedLedger::Impl::applyOp(const journal::Op& op, const std::str
     it->second.in_flight = true;
     it->second.target = *s;
   } else if (std::holds_alternative<journal::FenceOp>(op)) {
-    fenced.insert(command_id);
+    if (fenced.insert(command_id).second) command_order.emplace_back(applying_at, command_id);
+  } else if (auto* o = std::get_if<journal::PruneOp>(&op)) {
+    pruneBelow(o->before);
+  } else if (auto* o = std::get_if<journal::LedgerEndOp>(&op)) {
+    ledger_end = std::max(ledger_end, o->ledger_end);
+    applying_at = std::max(applying_at, ledger_end);
+  } else if (auto* o = std::get_if<journal::KeptCommandOp>(&op)) {
+    const bool added = o->completion ? completions.emplace(o->command_id, *o->completion).second
+                                     : fenced.insert(o->command_id).second;
+    if (added) command_order.emplace_back(o->at, o->command_id);
+  } else if (auto* o = std::get_if<journal::KeptUpdateOp>(&op)) {
+    UpdateView u;
+    u.update_id = o->update_id;
+    u.offset = o->offset;
+    u.recorded_at = Timestamp(std::chrono::microseconds(o->recorded_at_us));
+    u.command_id = o->command_id;
+    if (updates.emplace(o->update_id, std::move(u)).second)
+      update_order.emplace_back(o->offset, o->update_id);
+  } else if (auto* o = std::get_if<journal::KeptMovementOp>(&op)) {
+    Movement mv;
+    mv.offset = o->offset;
+    mv.update_id = o->update_id;
+    mv.command_id = o->command_id;
+    mv.recorded_at_us = o->recorded_at_us;
+    mv.credit = o->credit;
+    mv.contract_id = o->contract_id;
+    mv.remainder_dvp = o->remainder_dvp;
+    mv.quantity = Decimal::fromUnits(o->quantity_units);
+    mv.amount = Decimal::fromUnits(o->amount_units);
+    mv.owner = o->owner;
+    mv.asset = o->asset;
+    mv.credited = o->credited;
+    movements.push_back(std::move(mv));
   } else if (auto* o = std::get_if<journal::AssignOp>(&op)) {
     auto s = syncOf(o->target);
     if (!s) return s.error();
@@ -159,6 +192,7 @@ Result<void> EmbeddedLedger::Impl::applyOp(const journal::Op& op, const std::str
 }
 
 Result<void> EmbeddedLedger::Impl::apply(Record&& rec) {
+  applying_at = std::max(ledger_end, rec.offset);
   for (const auto& op : rec.ops) {
     auto r = applyOp(op, rec.command_id);
     if (!r) return r;
@@ -170,13 +204,143 @@ Result<void> EmbeddedLedger::Impl::apply(Record&& rec) {
     u.offset = rec.offset;
     u.recorded_at = Timestamp(std::chrono::microseconds(rec.recorded_at_us));
     u.command_id = rec.command_id;
-    updates.emplace(rec.update_id, std::move(u));
+    if (updates.emplace(rec.update_id, std::move(u)).second)
+      update_order.emplace_back(rec.offset, rec.update_id);
   }
   if (rec.offset > 0) indexMovement(rec);
   if (rec.completion && !rec.command_id.empty()) {
-    completions.emplace(rec.command_id, std::move(*rec.completion));
+    if (completions.emplace(rec.command_id, std::move(*rec.completion)).second)
+      command_order.emplace_back(applying_at, rec.command_id);
   }
   return {};
+}
+
+// Why each thing dropped below `before` (the coordinator's watermark: no live settlement's
+// ledger_offset_floor is below it) is safe to drop:
+//  - A completion or a fence recorded at an offset below `before`: every command id is
+//    submitted with an after_offset no later than the ledger end when it was first submitted,
+//    so its completion or fence is at or after that after_offset. From now on execute() refuses
+//    (kLedgerPruned) every submission with an after_offset below `before`, so no submission that
+//    is still accepted can be a resend of a dropped id: the deduplication it would have needed
+//    is never asked for, and a stale worker cannot run a round a second time.
+//  - An update below `before`: updateById serves the workflow's confirmation of a settle, which a
+//    live settlement made after its floor; completionAfter and movementsSince refuse reads that
+//    start below `before` (kLedgerPruned) instead of answering with a hole.
+//  - A movement below `before`: movementsSince refuses to start below it (the reconciler's
+//    position is part of the watermark).
+//  - A DvP archived below `before`: only the movements and completions above name it.
+// Holdings, active DvPs, locks, parties and totals are live state and never pruned.
+void EmbeddedLedger::Impl::pruneBelow(int64_t before) {
+  if (before <= pruned_before) return;
+  pruned_before = before;
+  m.pruned_before.set(before);
+  while (!command_order.empty() && command_order.front().first < before) {
+    const std::string& id = command_order.front().second;
+    completions.erase(id);
+    fenced.erase(id);
+    command_order.pop_front();
+  }
+  while (!update_order.empty() && update_order.front().first < before) {
+    updates.erase(update_order.front().second);
+    update_order.pop_front();
+  }
+  while (!movements.empty() && movements.front().offset < before) movements.pop_front();
+  while (!archived_dvps.empty() && archived_dvps.front().first < before) {
+    auto it = dvps.find(archived_dvps.front().second);
+    if (it != dvps.end() && !it->second.active) dvps.erase(it);
+    archived_dvps.pop_front();
+  }
+}
+
+void EmbeddedLedger::Impl::snapshotRecords(std::string& out) const {
+  // Ops go into records of about a MiB each, far below the journal's record limit.
+  constexpr size_t kChunk = 1u << 20;
+  std::vector<journal::Op> ops;
+  size_t approx = 0;
+  auto flush = [&] {
+    if (ops.empty()) return;
+    Record rec;
+    rec.ops = std::move(ops);
+    journal::encode(rec, out);
+    ops.clear();
+    approx = 0;
+  };
+  auto add = [&](journal::Op op, size_t bytes) {
+    ops.push_back(std::move(op));
+    approx += bytes + 16;
+    if (approx >= kChunk) flush();
+  };
+  add(journal::GenesisOp{salt}, 8);
+  // First the ledger end, so that what is replayed after it counts as recorded at it.
+  add(journal::LedgerEndOp{ledger_end}, 8);
+  if (pruned_before > 0) add(journal::PruneOp{pruned_before}, 8);
+  for (const auto& [hint, id] : party_by_hint)
+    add(journal::PartyOp{hint, id}, hint.size() + id.size());
+  // Holdings in creation order: the free index spends the oldest first.
+  std::vector<const Holding*> live;
+  live.reserve(holdings.size());
+  for (const auto& [cid, h] : holdings) live.push_back(&h);
+  std::sort(live.begin(), live.end(),
+            [](const Holding* a, const Holding* b) { return a->seq < b->seq; });
+  for (const Holding* h : live) {
+    journal::CreateHoldingOp o;
+    o.contract_id = h->cid;
+    o.owner = h->owner;
+    o.asset = h->asset;
+    o.units = h->units;
+    o.synchronizer = sync_names[h->sync];
+    o.lock_dvp = h->lock_dvp;
+    o.lock_kind = h->kind;
+    add(std::move(o), 200);
+    if (h->in_flight) add(journal::UnassignOp{h->cid, sync_names[h->target]}, 100);
+  }
+  for (const auto& [cid, d] : dvps) {
+    journal::CreateDvpOp o;
+    o.contract_id = d.cid;
+    o.buyer = d.buyer;
+    o.seller = d.seller;
+    o.issuer = d.issuer;
+    o.provider = d.provider;
+    o.security = d.security;
+    o.cash_asset = d.cash_asset;
+    o.quantity_units = tradeOf(d.quantity).value().units();
+    o.amount_units = tradeOf(d.amount).value().units();
+    o.settlement_date_days = d.date_days;
+    o.synchronizer = sync_names[d.sync];
+    add(std::move(o), 400);
+    // Archived after the ledger end above: kept until pruning passes the snapshot's end.
+    if (!d.active) add(journal::ArchiveOp{d.cid, true}, 80);
+  }
+  for (const auto& [at, id] : command_order) {
+    journal::KeptCommandOp o;
+    o.command_id = id;
+    o.at = at;
+    if (auto it = completions.find(id); it != completions.end()) o.completion = it->second;
+    add(std::move(o), 400);
+  }
+  for (const auto& [offset, id] : update_order) {
+    const UpdateView& u = updates.at(id);
+    add(journal::KeptUpdateOp{u.update_id, u.offset, u.recorded_at.time_since_epoch().count(),
+                              u.command_id},
+        150);
+  }
+  for (const auto& mv : movements) {
+    journal::KeptMovementOp o;
+    o.offset = mv.offset;
+    o.update_id = mv.update_id;
+    o.command_id = mv.command_id;
+    o.recorded_at_us = mv.recorded_at_us;
+    o.credit = mv.credit;
+    o.contract_id = mv.contract_id;
+    o.remainder_dvp = mv.remainder_dvp;
+    o.quantity_units = mv.quantity.units();
+    o.amount_units = mv.amount.units();
+    o.owner = mv.owner;
+    o.asset = mv.asset;
+    o.credited = mv.credited;
+    add(std::move(o), 300);
+  }
+  flush();
 }
 
 void EmbeddedLedger::Impl::indexMovement(const Record& rec) {

@@ -1,0 +1,68 @@
+#include "workflow/ledger_pruner.h"
+
+#include <algorithm>
+
+#include "common/log.h"
+
+namespace sc::workflow {
+
+LedgerPruner::LedgerPruner(store::SettlementRepository& settlements,
+                           store::ReconciliationRepository* reconciliation,
+                           ledger::EmbeddedLedger& ledger, LedgerPrunerOptions options)
+    : settlements_(settlements),
+      reconciliation_(reconciliation),
+      ledger_(ledger),
+      options_(options) {}
+
+LedgerPruner::~LedgerPruner() { stop(); }
+
+Result<std::optional<int64_t>> LedgerPruner::pass() {
+  // The ledger end first: a row leased after this read records a floor at or above it.
+  auto end = ledger_.knownLedgerEnd();
+  if (!end) return end.error();
+  auto floor = settlements_.leastActiveLedgerFloor();
+  if (!floor) return floor.error();
+  std::optional<int64_t> reconciled;
+  if (reconciliation_) {
+    auto state = reconciliation_->state();
+    if (!state) return state.error();
+    reconciled = state->ledger_offset + 1;
+  }
+  const std::optional<int64_t> previous = previous_end_;
+  previous_end_ = *end;
+  if (!previous) return std::optional<int64_t>();
+  int64_t watermark = *previous;
+  if (*floor) watermark = std::min(watermark, **floor);
+  if (reconciled) watermark = std::min(watermark, *reconciled);
+  auto pruned = ledger_.prune(watermark);
+  if (!pruned) return pruned.error();
+  metrics_.pruned_completions.inc(pruned->completions);
+  if (pruned->completions + pruned->updates + pruned->movements + pruned->dvps > 0) {
+    log::get("ledger")->info(
+        "ledger pruned below offset {}: {} completions, {} updates, {} movements, {} DvPs",
+        pruned->pruned_before, pruned->completions, pruned->updates, pruned->movements,
+        pruned->dvps);
+  }
+  return std::optional<int64_t>(pruned->pruned_before);
+}
+
+Result<std::optional<int64_t>> LedgerPruner::runOnce() {
+  metrics_.passes.inc();
+  auto r = pass();
+  if (!r) {
+    metrics_.failures.inc();
+    log::get("ledger")->warn(
+        "ledger pruning failed (retried in {} s): {}",
+        std::chrono::duration_cast<std::chrono::seconds>(options_.interval).count(),
+        r.error().message);
+  }
+  return r;
+}
+
+void LedgerPruner::start() {
+  periodic_.start(options_.interval, [this] { (void)runOnce(); });
+}
+
+void LedgerPruner::stop() { periodic_.stop(); }
+
+}  // namespace sc::workflow
