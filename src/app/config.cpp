@@ -240,6 +240,7 @@ Config Config::fromEnvironment(const std::map<std::string, std::string>& env) {
   r.integer("DB_STATEMENT_TIMEOUT_MS", c.db_statement_timeout_ms, 100, 3600000);
   readDatabaseSecurity(r, c);
   r.str("KAFKA_BOOTSTRAP_SERVERS", c.kafka_bootstrap_servers);
+  r.integer("OUTBOX_MAX_ROWS", c.outbox_max_rows, 0, 1LL << 40);
   r.nonEmpty("SETTLEMENT_EVENTS_TOPIC", c.settlement_events_topic);
   r.nonEmpty("TRADE_EVENTS_TOPIC", c.trade_events_topic);
   r.nonEmpty("TRADE_EVENTS_DLQ_TOPIC", c.trade_events_dlq_topic);

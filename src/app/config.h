@@ -58,6 +58,8 @@ struct Config {
                                         // statement; replies are awaited 5 s longer)
   // Kafka
   std::string kafka_bootstrap_servers;  // KAFKA_BOOTSTRAP_SERVERS (empty: run without Kafka)
+  // Without Kafka: undelivered outbox events kept at most (store/outbox_cap.h).
+  int64_t outbox_max_rows = 100000;                             // OUTBOX_MAX_ROWS
   std::string settlement_events_topic = "settlement.events";    // SETTLEMENT_EVENTS_TOPIC
   std::string trade_events_topic = "trade.events";              // TRADE_EVENTS_TOPIC
   std::string trade_events_dlq_topic = "trade.events.dlq";      // TRADE_EVENTS_DLQ_TOPIC
@@ -83,7 +85,7 @@ struct Config {
   // Embedded ledger's bounded resources (issue 12): pruning below the watermark every this many
   // seconds (0: never), journal compaction once it grew by this many bytes (0: never), and the
   // merge of an owner's free holdings of an asset past this many (0: never).
-  int ledger_prune_interval_seconds = 60;     // LEDGER_PRUNE_INTERVAL_SECONDS
+  int ledger_prune_interval_seconds = 10;     // LEDGER_PRUNE_INTERVAL_SECONDS
   int64_t ledger_compact_bytes = 64LL << 20;  // LEDGER_COMPACT_BYTES
   int ledger_merge_holdings_above = 16;       // LEDGER_MERGE_HOLDINGS_ABOVE
   // CANTON_DOMAIN_HOST/PORT: read and validated as the spec names them, but not used: a Canton

@@ -24,6 +24,7 @@
 #include "store/advisory_lock.h"
 #include "store/database.h"
 #include "store/database_clock.h"
+#include "store/outbox_cap.h"
 #include "store/reconciliation_repository.h"
 #include "store/rejection_retention.h"
 #include "workflow/intake.h"
@@ -218,6 +219,14 @@ int run(const sc::app::Config& cfg) {
         });
     consumer->recordRejectionsIn((*db)->rejections());  // GET /rejections, besides the DLQ
   }
+  // Without Kafka nothing delivers the outbox: bounded by OUTBOX_MAX_ROWS (store/outbox_cap.h).
+  std::unique_ptr<sc::store::OutboxCap> outbox_cap;
+  if (!relay) {
+    sc::store::OutboxCapOptions capopt;
+    capopt.max_rows = cfg.outbox_max_rows;
+    outbox_cap = std::make_unique<sc::store::OutboxCap>((*db)->outbox(), capopt);
+    outbox_cap->start();
+  }
   // New outbox events (a trade taken in, a transition committed): relay them now, not after the
   // relay's idle poll.
   intake.setOnAccepted([&] {
@@ -254,11 +263,14 @@ int run(const sc::app::Config& cfg) {
   // Embedded ledger pruning below the watermark (workflow/ledger_pruner.h): the active
   // settlements' floors, and the reconciler's ledger position when it runs.
   std::unique_ptr<sc::workflow::LedgerPruner> pruner;
+  static const sc::SteadyClock steady_clock;
   if (embedded && cfg.ledger_prune_interval_seconds > 0) {
     sc::workflow::LedgerPrunerOptions popt;
     popt.interval = seconds(cfg.ledger_prune_interval_seconds);
+    popt.lag = seconds(cfg.settlement_lease_seconds);
     pruner = std::make_unique<sc::workflow::LedgerPruner>(
-        (*db)->settlements(), cfg.rec_enabled ? &reconciliation_repo : nullptr, *embedded, popt);
+        (*db)->settlements(), cfg.rec_enabled ? &reconciliation_repo : nullptr, *embedded, popt,
+        steady_clock);
   }
 
   auto readiness = [&]() -> sc::Result<void> {
@@ -279,8 +291,10 @@ int run(const sc::app::Config& cfg) {
   // Production: the issuer credits holdings on Canton; no minting, no fault injection.
   deps.minting = !cfg.production();
   deps.ready_details = [&] {
-    return std::map<std::string, std::string>{{"relay", relay ? relay->role() : "off"},
-                                              {"reconciler", reconciler.role()}};
+    std::map<std::string, std::string> details{{"relay", relay ? relay->role() : "off"},
+                                               {"reconciler", reconciler.role()}};
+    if (outbox_cap) details["outbox"] = outbox_cap->describe();
+    return details;
   };
   deps.reconciler = &reconciler;
   // The stuck filter and the overview judge deadlines by the clock that set them.

@@ -76,4 +76,24 @@ Result<int64_t> PgOutboxRepository::backlog() {
   return static_cast<int64_t>(std::stoll(std::string(rows->text(0, 0))));
 }
 
+Result<int64_t> PgOutboxRepository::trim(int64_t keep) {
+  if (keep < 0) keep = 0;
+  auto lease = pool_.lease();
+  if (!lease.ok()) {
+    metrics().errors.inc();
+    return lease.error();
+  }
+  // The newest `keep` stay; everything at or below the position just under them goes.
+  auto rows = (*lease)->exec(
+      "WITH cut AS (SELECT position FROM settlement_outbox ORDER BY position DESC"
+      " OFFSET $1::bigint LIMIT 1)"
+      " DELETE FROM settlement_outbox WHERE position <= (SELECT position FROM cut)",
+      {std::to_string(keep)});
+  if (!rows.ok()) {
+    metrics().errors.inc();
+    return rows.error();
+  }
+  return rows->affected();
+}
+
 }  // namespace sc::store

@@ -49,6 +49,7 @@ class PgOutboxRepository final : public OutboxRepository {
   Result<std::vector<SettlementEvent>> pending(int limit) override;
   Result<void> markPublished(std::span<const int64_t> positions, Timestamp at) override;
   Result<int64_t> backlog() override;
+  Result<int64_t> trim(int64_t keep) override;
 
  private:
   pg::ConnectionPool& pool_;

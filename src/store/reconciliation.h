@@ -69,6 +69,11 @@ class ReconciliationRepository {
   virtual ~ReconciliationRepository() = default;
 
   virtual Result<ReconciliationState> state() = 0;
+  // The least ledger_offset_floor of the settlements with audit rows after `position` (the
+  // reconciler's watermark): what it has still to compare on the ledger, from their first lease
+  // on. nullopt when there is none. The embedded ledger's pruning waits for it
+  // (workflow/ledger_pruner.h).
+  virtual Result<std::optional<int64_t>> leastFloorToCompare(int64_t position) = 0;
   // Saves the progress and the expected totals (replacing them) in one transaction.
   virtual Result<void> saveState(const ReconciliationState& s) = 0;
 

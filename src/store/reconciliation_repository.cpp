@@ -97,6 +97,21 @@ Result<std::vector<Finding>> decodeFindings(const pg::Rows& rows) {
 
 }  // namespace
 
+Result<std::optional<int64_t>> PgReconciliationRepository::leastFloorToCompare(int64_t position) {
+  auto lease = pool_.lease();
+  if (!lease.ok()) return lease.error();
+  // The events after the watermark are the recent ones: a range of the position index.
+  auto rows = (*lease)->exec(
+      "SELECT min(s.ledger_offset_floor) FROM settlements s WHERE s.id IN"
+      " (SELECT settlement_id FROM settlement_events WHERE position > $1::bigint)",
+      {std::to_string(position)});
+  if (!rows.ok()) return rows.error();
+  if (rows->isNull(0, 0)) return std::optional<int64_t>();
+  auto v = toInt(rows->text(0, 0));
+  if (!v) return corrupt("settlements.ledger_offset_floor");
+  return std::optional<int64_t>(*v);
+}
+
 Result<ReconciliationState> PgReconciliationRepository::state() {
   auto lease = pool_.lease();
   if (!lease.ok()) return lease.error();

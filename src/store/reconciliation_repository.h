@@ -11,6 +11,7 @@ class PgReconciliationRepository final : public ReconciliationRepository {
   explicit PgReconciliationRepository(pg::ConnectionPool& pool) : pool_(pool) {}
 
   Result<ReconciliationState> state() override;
+  Result<std::optional<int64_t>> leastFloorToCompare(int64_t position) override;
   Result<void> saveState(const ReconciliationState& s) override;
   Result<EventHorizon> eventHorizon() override;
   Result<bool> horizonFinal(const EventHorizon& h) override;

@@ -122,10 +122,12 @@ class SettlementRepository {
   // "illegal_transition" and nothing is written.
   virtual Result<std::vector<bool>> write(std::span<const StateWrite> writes) = 0;
 
-  // The least ledger_offset_floor of the settlements still active (not settled or failed) that
-  // have one; nullopt when none has. No command of an active settlement completes below it: the
-  // embedded ledger's pruning watermark (workflow/ledger_pruner.h). A row without a floor has
-  // no command yet; its first lease records a ledger end read just before it.
+  // The least stepFloor() (the later of ledger_offset_floor and step_offset_floor) of the
+  // settlements still active (not settled or failed) that have been leased; nullopt when none
+  // has. Every command an active settlement may still submit or resend, and every lookup it
+  // makes, carries its stepFloor(), which only grows: the embedded ledger's pruning watermark
+  // (workflow/ledger_pruner.h). A row without a floor has no command yet; its first lease
+  // records a ledger end read just before it.
   virtual Result<std::optional<int64_t>> leastActiveLedgerFloor() = 0;
 
   // Counts by status, for /metrics and tests.
@@ -174,6 +176,10 @@ class OutboxRepository {
   virtual Result<void> markPublished(std::span<const int64_t> positions, Timestamp at) = 0;
   // How many events are undelivered.
   virtual Result<int64_t> backlog() = 0;
+  // Drops the undelivered events beyond the newest `keep` (lowest positions first): only for a
+  // service without Kafka, where nothing will ever deliver them (store/outbox_cap.h). Returns
+  // how many it dropped. settlement_events, the audit trail, keeps every one.
+  virtual Result<int64_t> trim(int64_t keep) = 0;
 };
 
 }  // namespace sc::store

@@ -28,7 +28,8 @@ const std::string kCountByStatus = "SELECT status, count(*) FROM settlements GRO
 const std::string kCountPending = "SELECT count(*) FROM settlements WHERE status = 'pending'";
 // Active rows only, the predicate of settlements_due_idx: the scan stays on the live work.
 const std::string kLeastActiveFloor =
-    "SELECT min(ledger_offset_floor) FROM settlements WHERE status NOT IN ('settled', 'failed')";
+    "SELECT min(GREATEST(ledger_offset_floor, COALESCE(step_offset_floor, 0))) FROM settlements"
+    " WHERE status NOT IN ('settled', 'failed') AND ledger_offset_floor IS NOT NULL";
 
 Result<std::optional<Settlement>> findOne(pg::ConnectionPool& pool, const std::string& sql,
                                           const std::string& key) {

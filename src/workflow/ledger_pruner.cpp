@@ -8,11 +8,13 @@ namespace sc::workflow {
 
 LedgerPruner::LedgerPruner(store::SettlementRepository& settlements,
                            store::ReconciliationRepository* reconciliation,
-                           ledger::EmbeddedLedger& ledger, LedgerPrunerOptions options)
+                           ledger::EmbeddedLedger& ledger, LedgerPrunerOptions options,
+                           const MonotonicClock& elapsed)
     : settlements_(settlements),
       reconciliation_(reconciliation),
       ledger_(ledger),
-      options_(options) {}
+      options_(options),
+      elapsed_(elapsed) {}
 
 LedgerPruner::~LedgerPruner() { stop(); }
 
@@ -27,11 +29,15 @@ Result<std::optional<int64_t>> LedgerPruner::pass() {
     auto state = reconciliation_->state();
     if (!state) return state.error();
     reconciled = state->ledger_offset + 1;
+    auto to_compare = reconciliation_->leastFloorToCompare(state->watermark);
+    if (!to_compare) return to_compare.error();
+    if (*to_compare) reconciled = std::min(*reconciled, **to_compare);
   }
-  const std::optional<int64_t> previous = previous_end_;
-  previous_end_ = *end;
-  if (!previous) return std::optional<int64_t>();
-  int64_t watermark = *previous;
+  const auto now = elapsed_.now();
+  ends_.emplace_back(now, *end);
+  while (ends_.size() > 1 && ends_[1].first <= now - options_.lag) ends_.pop_front();
+  if (ends_.front().first > now - options_.lag) return std::optional<int64_t>();
+  int64_t watermark = ends_.front().second;
   if (*floor) watermark = std::min(watermark, **floor);
   if (reconciled) watermark = std::min(watermark, *reconciled);
   auto pruned = ledger_.prune(watermark);

@@ -3,18 +3,25 @@
 // thread every LEDGER_PRUNE_INTERVAL_SECONDS. Never a plain TTL: the watermark is the least of
 //  - the least ledger_offset_floor of the active settlements (every command they may still
 //    submit, or resend after a lost answer, carries an after_offset at or above it);
-//  - the ledger end read at the previous pass: a row leased for the first time records a ledger
-//    end read just before its lease, which a pass in between may not see in the database yet;
-//  - the reconciler's ledger position + 1, when it runs (it reads the movements after it).
+//  - a ledger end read at least `lag` (SETTLEMENT_LEASE_SECONDS) ago: a row leased for the first
+//    time records a ledger end read just before its lease, which a pass may not see in the
+//    database yet; a lease that commits later than a lease duration after that read is the one
+//    case left (its first command is then refused with ledger_pruned: nothing runs twice);
+//  - when the reconciler runs: its ledger position + 1 (it reads the movements after it), and
+//    the least ledger_offset_floor of the settlements it has still to compare (their settles'
+//    completions are read from there), so what it checks is pruned only once checked.
 // The ledger then refuses any submission whose after_offset is below the watermark
 // (ledger::kLedgerPruned), so a worker whose settlement finished meanwhile cannot run a command
 // whose deduplication was pruned. Every instance may run one (embedded mode has one instance).
 #include <chrono>
+#include <deque>
 #include <optional>
+#include <utility>
 
 #include "common/metrics.h"
 #include "common/periodic.h"
 #include "domain/result.h"
+#include "domain/time.h"
 #include "ledger/engine/embedded_ledger.h"
 #include "store/reconciliation.h"
 #include "store/repository.h"
@@ -22,7 +29,8 @@
 namespace sc::workflow {
 
 struct LedgerPrunerOptions {
-  std::chrono::milliseconds interval = std::chrono::minutes(1);
+  std::chrono::milliseconds interval = std::chrono::seconds(10);
+  std::chrono::milliseconds lag = std::chrono::seconds(15);  // at least the lease duration
 };
 
 struct LedgerPrunerMetrics {
@@ -39,13 +47,12 @@ class LedgerPruner {
   // `reconciliation`: the reconciler's state, when it runs (null: not followed).
   LedgerPruner(store::SettlementRepository& settlements,
                store::ReconciliationRepository* reconciliation, ledger::EmbeddedLedger& ledger,
-               LedgerPrunerOptions options);
+               LedgerPrunerOptions options, const MonotonicClock& elapsed);
   ~LedgerPruner();  // stop()
   LedgerPruner(const LedgerPruner&) = delete;
   LedgerPruner& operator=(const LedgerPruner&) = delete;
 
-  // One pass: the watermark it pruned below, or nullopt on the first pass (which only reads the
-  // ledger end the next one waits for).
+  // One pass: the watermark it pruned below, or nullopt while no ledger end it read is `lag` old.
   Result<std::optional<int64_t>> runOnce();
   void start();  // a first pass at once, then one every interval until stop()
   void stop();
@@ -57,7 +64,10 @@ class LedgerPruner {
   store::ReconciliationRepository* reconciliation_;
   ledger::EmbeddedLedger& ledger_;
   LedgerPrunerOptions options_;
-  std::optional<int64_t> previous_end_;
+  const MonotonicClock& elapsed_;
+  // Ledger ends read by the passes, oldest first: the newest one at least `lag` old bounds the
+  // watermark; older ones are dropped.
+  std::deque<std::pair<MonotonicClock::TimePoint, int64_t>> ends_;
   Periodic periodic_;
   LedgerPrunerMetrics metrics_;
 };

@@ -196,7 +196,7 @@ TEST_F(ConfigTest, TheLongestRetryDelayIsAtLeastASecond) {
 // at almost every command, and merging "above 1" would merge every new holding with the last.
 TEST_F(ConfigTest, LedgerCompactionAndMergingRefuseThresholdsThatWouldThrash) {
   const auto d = app::Config::fromEnvironment({});
-  EXPECT_EQ(d.ledger_prune_interval_seconds, 60);
+  EXPECT_EQ(d.ledger_prune_interval_seconds, 10);
   EXPECT_EQ(d.ledger_compact_bytes, 64LL << 20);
   EXPECT_EQ(d.ledger_merge_holdings_above, 16);
   const auto off = app::Config::fromEnvironment({{"LEDGER_PRUNE_INTERVAL_SECONDS", "0"},

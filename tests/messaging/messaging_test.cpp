@@ -183,6 +183,15 @@ class FakeOutbox : public store::OutboxRepository {
     std::lock_guard l(mu_);
     return static_cast<int64_t>(unpublished_.size());
   }
+  Result<int64_t> trim(int64_t keep) override {
+    std::lock_guard l(mu_);
+    int64_t dropped = 0;
+    while (static_cast<int64_t>(unpublished_.size()) > keep) {
+      unpublished_.erase(unpublished_.begin());
+      ++dropped;
+    }
+    return dropped;
+  }
   size_t unpublished() {
     std::lock_guard l(mu_);
     return unpublished_.size();

@@ -31,6 +31,14 @@ class MemoryReconciliation final : public store::ReconciliationRepository {
     return store::EventHorizon{events.empty() ? 0 : events.back().position, "memory"};
   }
   Result<bool> horizonFinal(const store::EventHorizon&) override { return true; }
+  Result<std::optional<int64_t>> leastFloorToCompare(int64_t position) override {
+    std::optional<int64_t> least;
+    for (const auto& e : store_.allEvents())
+      if (e.position > position)
+        if (auto s = store_.row(e.settlement_id))
+          least = std::min(least.value_or(s->ledger_offset_floor), s->ledger_offset_floor);
+    return least;
+  }
   Result<std::vector<SettlementEvent>> eventsAfter(int64_t after, int64_t up_to,
                                                    int limit) override {
     std::vector<SettlementEvent> out;

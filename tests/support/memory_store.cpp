@@ -281,7 +281,7 @@ Result<std::optional<int64_t>> MemoryStore::leastActiveLedgerFloor() {
   std::optional<int64_t> least;
   for (const auto& [_, r] : rows_)
     if (r.leased_before && r.s.status != Status::kSettled && r.s.status != Status::kFailed)
-      least = std::min(least.value_or(r.s.ledger_offset_floor), r.s.ledger_offset_floor);
+      least = std::min(least.value_or(r.s.stepFloor()), r.s.stepFloor());
   return least;
 }
 
@@ -305,6 +305,17 @@ Result<int64_t> MemoryStore::backlog() {
   std::lock_guard l(mu_);
   if (fail_with) return *fail_with;
   return static_cast<int64_t>(outbox_.size());
+}
+
+Result<int64_t> MemoryStore::trim(int64_t keep) {
+  std::lock_guard l(mu_);
+  if (fail_with) return *fail_with;
+  int64_t dropped = 0;
+  while (static_cast<int64_t>(outbox_.size()) > std::max<int64_t>(keep, 0)) {
+    outbox_.erase(outbox_.begin());
+    ++dropped;
+  }
+  return dropped;
 }
 
 void MemoryStore::failNextWrites(int n, bool after_commit) {

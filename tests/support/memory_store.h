@@ -62,6 +62,7 @@ class MemoryStore final : public store::SettlementRepository, public store::Outb
   Result<std::vector<SettlementEvent>> pending(int limit) override;
   Result<void> markPublished(std::span<const int64_t> positions, Timestamp at) override;
   Result<int64_t> backlog() override;
+  Result<int64_t> trim(int64_t keep) override;
 
   // Faults and test helpers.
   void failNextWrites(int n, bool after_commit = false);

@@ -6,6 +6,9 @@
 #include <gtest/gtest.h>
 
 #include "domain/command_ids.h"
+#include "store/reconciliation_repository.h"
+#include "support/fake_clock.h"
+#include "support/memory_reconciliation.h"
 #include "workflow_fixture.h"
 
 namespace sc::test {
@@ -18,8 +21,15 @@ class LedgerPrunerTest : public WorkflowTest {
   void SetUp() override {
     WorkflowTest::SetUp();
     if (canton_) GTEST_SKIP() << "the pruner prunes the embedded ledger (embedded mode only)";
-    pruner_ = std::make_unique<workflow::LedgerPruner>(repo(), nullptr, *ledger_,
-                                                       workflow::LedgerPrunerOptions{});
+    workflow::LedgerPrunerOptions o;
+    o.lag = kLag;
+    pruner_ = std::make_unique<workflow::LedgerPruner>(repo(), nullptr, *ledger_, o, pruner_time_);
+  }
+
+  // A pass after the lag: the ledger end it read `kLag` ago bounds the watermark.
+  Result<std::optional<int64_t>> passLater() {
+    pruner_time_.advance(kLag);
+    return pruner_->runOnce();
   }
 
   // Resends a command of the settlement as its worker would after a lost answer.
@@ -29,6 +39,8 @@ class LedgerPrunerTest : public WorkflowTest {
     return ledger_->submit(std::span<const ledger::Submission>(&sub, 1)).front();
   }
 
+  static constexpr std::chrono::seconds kLag{15};
+  FakeElapsed pruner_time_;
   std::unique_ptr<workflow::LedgerPruner> pruner_;
 };
 
@@ -49,16 +61,24 @@ TEST_F(LedgerPrunerTest, TheWatermarkWaitsForTheActiveSettlementsAndTheWorkGoesO
   ASSERT_EQ(waiting.status, S::kBuyerCashLocked);
   ASSERT_GT(waiting.ledger_offset_floor, done.ledger_offset_floor);
 
-  // The first pass only reads the ledger end; the second prunes up to the waiting one's floor.
+  // The first pass only reads the ledger end, and so does any pass before that end is `lag` old;
+  // the one after prunes up to the waiting one's floor.
   auto first = pruner_->runOnce();
   ASSERT_TRUE(first) << first.error().message;
   EXPECT_FALSE(*first);
+  pruner_time_.advance(kLag - std::chrono::seconds(1));
+  auto early = pruner_->runOnce();
+  ASSERT_TRUE(early) << early.error().message;
+  EXPECT_FALSE(*early);
   EXPECT_EQ(ledger_->prunedBefore(), 0);
-  auto second = pruner_->runOnce();
+  auto second = passLater();
   ASSERT_TRUE(second) << second.error().message;
   ASSERT_TRUE(*second);
-  EXPECT_EQ(**second, waiting.ledger_offset_floor);
-  EXPECT_EQ(ledger_->prunedBefore(), waiting.ledger_offset_floor);
+  // Its floor is where its next lookups and commands start: past its first lease's floor once
+  // its locks are taken (the completions below are its own, which it never asks for again).
+  EXPECT_EQ(**second, waiting.stepFloor());
+  EXPECT_GT(waiting.stepFloor(), waiting.ledger_offset_floor);
+  EXPECT_EQ(ledger_->prunedBefore(), waiting.stepFloor());
 
   // The waiting settlement's lock, resent after a lost answer, is still deduplicated.
   auto again =
@@ -78,10 +98,10 @@ TEST_F(LedgerPrunerTest, TheWatermarkWaitsForTheActiveSettlementsAndTheWorkGoesO
   ledger_->setOutage("settlement", false);
   waiting = driveToRest(waiting, flow.get());
   EXPECT_EQ(waiting.status, S::kSettled) << waiting.failure_code << ": " << waiting.failure_reason;
-  // Nothing active: the watermark follows the ledger end of the previous pass.
+  // Nothing active: the watermark follows the ledger end read `lag` ago.
   const int64_t end = ledger_->ledgerEnd();
-  ASSERT_TRUE(pruner_->runOnce());
-  auto caught_up = pruner_->runOnce();
+  ASSERT_TRUE(passLater());
+  auto caught_up = passLater();
   ASSERT_TRUE(caught_up && *caught_up);
   EXPECT_EQ(**caught_up, end);
   Settlement later = driveToRest(submit("trd_later", "50", "7524.00"), flow.get());
@@ -93,19 +113,55 @@ TEST_F(LedgerPrunerTest, TheWatermarkWaitsForTheActiveSettlementsAndTheWorkGoesO
 }
 
 // A row leased for the first time after a pass read the ledger end records a floor at or above
-// that end; the next pass prunes no further than that end, even before the row is in the database.
-TEST_F(LedgerPrunerTest, TheWatermarkNeverPassesTheLedgerEndOfThePreviousPass) {
+// that end; later passes prune no further than that end until it is `lag` old, even before the
+// row is in the database.
+TEST_F(LedgerPrunerTest, TheWatermarkNeverPassesALedgerEndReadLessThanTheLagAgo) {
   creditTheStandardTrade();
   ASSERT_TRUE(pruner_->runOnce());
   const int64_t read_end = ledger_->ledgerEnd();
-  // Work committed between the two passes moves the ledger end on.
+  // Work committed between the passes moves the ledger end on.
   Settlement s = driveToRest(submit("trd_between", "50", "7524.00"));
   ASSERT_EQ(s.status, S::kSettled);
   ASSERT_GT(ledger_->ledgerEnd(), read_end);
-  auto second = pruner_->runOnce();
+  auto second = passLater();  // reads the later end; the earlier one is `lag` old
   ASSERT_TRUE(second && *second);
   EXPECT_EQ(**second, read_end);
   EXPECT_GE(s.ledger_offset_floor, read_end);
+}
+
+// With the reconciler running, what it has still to compare is pruned only once compared: the
+// watermark waits for the first-lease floor of every settlement with audit rows past its
+// watermark, and for its ledger position.
+TEST_F(LedgerPrunerTest, TheWatermarkWaitsForWhatTheReconcilerHasStillToCompare) {
+  creditTheStandardTrade();
+  std::unique_ptr<store::ReconciliationRepository> rec;
+  if (onPostgres())
+    rec = std::make_unique<store::PgReconciliationRepository>(database_->pool());
+  else
+    rec = std::make_unique<MemoryReconciliation>(*memory_);
+  workflow::LedgerPrunerOptions o;
+  o.lag = kLag;
+  workflow::LedgerPruner pruner(repo(), rec.get(), *ledger_, o, pruner_time_);
+  Settlement s = driveToRest(submit("trd_to_compare", "50", "7524.00"));
+  ASSERT_EQ(s.status, S::kSettled);
+  auto state = rec->state();
+  ASSERT_TRUE(state) << state.error().message;
+  state->ledger_offset = ledger_->ledgerEnd();  // every movement read, no audit row compared
+  ASSERT_TRUE(rec->saveState(*state));
+  ASSERT_TRUE(pruner.runOnce());
+  pruner_time_.advance(kLag);
+  auto waiting = pruner.runOnce();
+  ASSERT_TRUE(waiting && *waiting) << (waiting ? "" : waiting.error().message);
+  EXPECT_EQ(**waiting, s.ledger_offset_floor);
+  // Compared: its audit rows are behind the reconciler's watermark.
+  int64_t last = 0;
+  for (const auto& e : events(s)) last = std::max(last, e.position);
+  state->watermark = last;
+  ASSERT_TRUE(rec->saveState(*state));
+  pruner_time_.advance(kLag);
+  auto after = pruner.runOnce();
+  ASSERT_TRUE(after && *after);
+  EXPECT_GT(**after, s.stepFloor() - 1);
 }
 
 }  // namespace
