@@ -257,6 +257,7 @@ Config Config::fromEnvironment(const std::map<std::string, std::string>& env) {
     throw ConfigError("LEDGER_COMPACT_BYTES must be 0 (never compact) or at least 1048576, got " +
                       std::to_string(c.ledger_compact_bytes));
   r.integer("LEDGER_MERGE_HOLDINGS_ABOVE", c.ledger_merge_holdings_above, 0, 100000);
+  r.integer("LEDGER_RECONCILE_WINDOW", c.ledger_reconcile_window, 0, 1LL << 40);
   if (c.ledger_merge_holdings_above == 1)
     throw ConfigError("LEDGER_MERGE_HOLDINGS_ABOVE must be 0 (never merge) or at least 2, got 1");
   r.str("CANTON_DOMAIN_HOST", c.canton_domain_host);

@@ -87,7 +87,9 @@ struct Config {
   // merge of an owner's free holdings of an asset past this many (0: never).
   int ledger_prune_interval_seconds = 10;     // LEDGER_PRUNE_INTERVAL_SECONDS
   int64_t ledger_compact_bytes = 64LL << 20;  // LEDGER_COMPACT_BYTES
-  int ledger_merge_holdings_above = 16;       // LEDGER_MERGE_HOLDINGS_ABOVE
+  int ledger_merge_holdings_above = 16;
+  int64_t ledger_reconcile_window =
+      100000;  // LEDGER_RECONCILE_WINDOW (offsets)       // LEDGER_MERGE_HOLDINGS_ABOVE
   // CANTON_DOMAIN_HOST/PORT: read and validated as the spec names them, but not used: a Canton
   // 3.x participant connects to its synchronizers itself, a Ledger API client only names one by
   // id (CANTON_SETTLEMENT_SYNCHRONIZER). See src/ledger/canton/README.md.

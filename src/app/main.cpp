@@ -268,6 +268,7 @@ int run(const sc::app::Config& cfg) {
     sc::workflow::LedgerPrunerOptions popt;
     popt.interval = seconds(cfg.ledger_prune_interval_seconds);
     popt.lag = seconds(cfg.settlement_lease_seconds);
+    popt.reconcile_window = cfg.ledger_reconcile_window;
     pruner = std::make_unique<sc::workflow::LedgerPruner>(
         (*db)->settlements(), cfg.rec_enabled ? &reconciliation_repo : nullptr, *embedded, popt,
         steady_clock);

@@ -568,6 +568,7 @@ Result<void> Reconciler::auditTrail(Pass& p) {
     }
     if (pruned) {
       unverifiable.insert(f.row.id);
+      metrics_.unverifiable.inc();
       continue;
     }
     if (needsLockCheck(f.row)) {

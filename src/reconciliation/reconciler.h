@@ -81,6 +81,9 @@ struct ReconcilerMetrics {
       probe.counter("sc_reconciliation_findings_raised_total", "Findings recorded");
   metrics::Counter resolved =
       probe.counter("sc_reconciliation_findings_resolved_total", "Findings a later pass saw gone");
+  metrics::Counter unverifiable =
+      probe.counter("sc_reconciliation_pruned_unchecked_total",
+                    "Finished settlements not compared: the ledger was pruned past them first");
   metrics::Counter errors = probe.counter("sc_reconciliation_errors_total",
                                           "Passes that failed (database, ledger or Kafka)");
   metrics::Gauge watermark =

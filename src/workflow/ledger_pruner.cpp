@@ -24,14 +24,14 @@ Result<std::optional<int64_t>> LedgerPruner::pass() {
   if (!end) return end.error();
   auto floor = settlements_.leastActiveLedgerFloor();
   if (!floor) return floor.error();
-  std::optional<int64_t> reconciled;
+  std::optional<int64_t> reconciled, to_compare;
   if (reconciliation_) {
     auto state = reconciliation_->state();
     if (!state) return state.error();
     reconciled = state->ledger_offset + 1;
-    auto to_compare = reconciliation_->leastFloorToCompare(state->watermark);
-    if (!to_compare) return to_compare.error();
-    if (*to_compare) reconciled = std::min(*reconciled, **to_compare);
+    auto least = reconciliation_->leastFloorToCompare(state->watermark);
+    if (!least) return least.error();
+    to_compare = *least;
   }
   const auto now = elapsed_.now();
   ends_.emplace_back(now, *end);
@@ -40,6 +40,8 @@ Result<std::optional<int64_t>> LedgerPruner::pass() {
   int64_t watermark = ends_.front().second;
   if (*floor) watermark = std::min(watermark, **floor);
   if (reconciled) watermark = std::min(watermark, *reconciled);
+  if (to_compare)
+    watermark = std::min(watermark, std::max(*to_compare, watermark - options_.reconcile_window));
   auto pruned = ledger_.prune(watermark);
   if (!pruned) return pruned.error();
   metrics_.pruned_completions.inc(pruned->completions);

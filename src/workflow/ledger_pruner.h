@@ -9,7 +9,11 @@
 //    case left (its first command is then refused with ledger_pruned: nothing runs twice);
 //  - when the reconciler runs: its ledger position + 1 (it reads the movements after it), and
 //    the least ledger_offset_floor of the settlements it has still to compare (their settles'
-//    completions are read from there), so what it checks is pruned only once checked.
+//    completions are read from there), so what it checks is pruned only once checked; but its
+//    audit trail holds pruning back by at most `reconcile_window` offsets (LEDGER_RECONCILE_WINDOW)
+//    behind the rest of the watermark: a reconciler that falls further behind would otherwise
+//    keep the ledger's memory growing. What it then meets pruned it does not compare
+//    (sc_reconciliation_pruned_unchecked_total); it never runs a command, so no money moves.
 // The ledger then refuses any submission whose after_offset is below the watermark
 // (ledger::kLedgerPruned), so a worker whose settlement finished meanwhile cannot run a command
 // whose deduplication was pruned. Every instance may run one (embedded mode has one instance).
@@ -31,6 +35,7 @@ namespace sc::workflow {
 struct LedgerPrunerOptions {
   std::chrono::milliseconds interval = std::chrono::seconds(10);
   std::chrono::milliseconds lag = std::chrono::seconds(15);  // at least the lease duration
+  int64_t reconcile_window = 1000000;                        // ledger offsets
 };
 
 struct LedgerPrunerMetrics {

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "store/migrations.h"
+#include "store/outbox_cap.h"
 #include "store/pool.h"
 #include "store_fixture.h"
 
@@ -99,6 +100,33 @@ TEST_F(OutboxTable, IntakeAndEveryWritePathAddExactlyOneOutboxRowPerEvent) {
     if (e.settlement_id == s[0].id) of_s0.push_back(e.status);
   EXPECT_EQ(of_s0, (std::vector<Status>{Status::kPending, Status::kInitiated,
                                         Status::kSellerSecuritiesLocked}));
+}
+
+// Without Kafka (store/outbox_cap.h): the undelivered events beyond the newest N are dropped,
+// lowest positions first, and the audit trail keeps every one.
+TEST_F(OutboxTable, TheCapWithoutKafkaKeepsTheNewestAndTheAuditTrailKeepsAll) {
+  std::vector<Trade> trades;
+  for (int i = 0; i < 7; ++i) trades.push_back(trade("trd_" + std::to_string(i)));
+  ASSERT_TRUE(repo().intake(trades, at(0), kDeadline).ok());
+  store::OutboxRepository& outbox = database_->outbox();
+  auto all = *outbox.pending(10);
+  ASSERT_EQ(all.size(), 7u);
+  store::OutboxCapOptions o;
+  o.max_rows = 3;
+  store::OutboxCap cap(outbox, o);
+  auto dropped = cap.runOnce();
+  ASSERT_TRUE(dropped.ok()) << dropped.error().message;
+  EXPECT_EQ(*dropped, 4);
+  auto kept = *outbox.pending(10);
+  ASSERT_EQ(kept.size(), 3u);
+  for (size_t i = 0; i < 3; ++i) EXPECT_EQ(kept[i].position, all[4 + i].position);
+  EXPECT_EQ(count(pool(), "SELECT count(*) FROM settlement_events"), 7);
+  EXPECT_EQ(*cap.runOnce(), 0) << "within the cap: nothing more";
+  EXPECT_NE(cap.describe().find("4 dropped"), std::string::npos) << cap.describe();
+  o.max_rows = 0;
+  store::OutboxCap none(outbox, o);
+  EXPECT_EQ(*none.runOnce(), 3);
+  EXPECT_EQ(*outbox.backlog(), 0);
 }
 
 TEST_F(OutboxTable, MarkPublishedDeletesOnlyThoseAndLeavesTheAuditTrailAlone) {

@@ -153,6 +153,18 @@ TEST_F(LedgerPrunerTest, TheWatermarkWaitsForWhatTheReconcilerHasStillToCompare)
   auto waiting = pruner.runOnce();
   ASSERT_TRUE(waiting && *waiting) << (waiting ? "" : waiting.error().message);
   EXPECT_EQ(**waiting, s.ledger_offset_floor);
+  {
+    // A reconciler further behind than the window holds pruning back by the window only.
+    workflow::LedgerPrunerOptions narrow = o;
+    narrow.reconcile_window = 2;
+    workflow::LedgerPruner bounded(repo(), rec.get(), *ledger_, narrow, pruner_time_);
+    ASSERT_TRUE(bounded.runOnce());
+    pruner_time_.advance(kLag);
+    auto w = bounded.runOnce();
+    ASSERT_TRUE(w && *w);
+    EXPECT_EQ(**w, ledger_->ledgerEnd() - 2);
+    EXPECT_GT(**w, s.ledger_offset_floor);
+  }
   // Compared: its audit rows are behind the reconciler's watermark.
   int64_t last = 0;
   for (const auto& e : events(s)) last = std::max(last, e.position);
