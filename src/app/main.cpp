@@ -270,8 +270,8 @@ int run(const sc::app::Config& cfg) {
     popt.lag = seconds(cfg.settlement_lease_seconds);
     popt.reconcile_window = cfg.ledger_reconcile_window;
     pruner = std::make_unique<sc::workflow::LedgerPruner>(
-        (*db)->settlements(), cfg.rec_enabled ? &reconciliation_repo : nullptr, *embedded, popt,
-        steady_clock);
+        (*db)->settlements(), cfg.rec_enabled ? &reconciliation_repo : nullptr, *embedded,
+        workflow.floorReads(), popt, steady_clock);
   }
 
   auto readiness = [&]() -> sc::Result<void> {

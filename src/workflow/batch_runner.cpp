@@ -334,9 +334,12 @@ Result<int> Workflow::runOnce() {
   // Read before the lease, so before any command of a row leased for the first time: the row's
   // ledger_offset_floor, from which a lookup of what its command ids did reads the ledger (until a
   // step completes: then from its step_offset_floor).
-  auto floor = ledger_.knownLedgerEnd();
-  if (!floor) return floor.error();
-  auto leased = settlements_.leaseDue(now, opt_.batch_size, opt_.lease, *floor);
+  // Held until the lease has returned: the pruner must not pass it meanwhile (floor_reads.h).
+  auto leased = [&]() -> Result<std::vector<Settlement>> {
+    auto floor = floor_reads_.read([&] { return ledger_.knownLedgerEnd(); });
+    if (!floor) return floor.error();
+    return settlements_.leaseDue(now, opt_.batch_size, opt_.lease, floor->floor());
+  }();
   if (!leased) {
     metrics_.store_errors.inc();
     return leased.error();

@@ -8,11 +8,12 @@ namespace sc::workflow {
 
 LedgerPruner::LedgerPruner(store::SettlementRepository& settlements,
                            store::ReconciliationRepository* reconciliation,
-                           ledger::EmbeddedLedger& ledger, LedgerPrunerOptions options,
-                           const MonotonicClock& elapsed)
+                           ledger::EmbeddedLedger& ledger, const FloorReads& floor_reads,
+                           LedgerPrunerOptions options, const MonotonicClock& elapsed)
     : settlements_(settlements),
       reconciliation_(reconciliation),
       ledger_(ledger),
+      floor_reads_(floor_reads),
       options_(options),
       elapsed_(elapsed) {}
 
@@ -22,6 +23,9 @@ Result<std::optional<int64_t>> LedgerPruner::pass() {
   // The ledger end first: a row leased after this read records a floor at or above it.
   auto end = ledger_.knownLedgerEnd();
   if (!end) return end.error();
+  // The floors read and not yet recorded, before the recorded ones: one released after this read
+  // was committed before it, so the database read below sees it.
+  const std::optional<int64_t> held = floor_reads_.least();
   auto floor = settlements_.leastActiveLedgerFloor();
   if (!floor) return floor.error();
   std::optional<int64_t> reconciled, to_compare;
@@ -38,6 +42,7 @@ Result<std::optional<int64_t>> LedgerPruner::pass() {
   while (ends_.size() > 1 && ends_[1].first <= now - options_.lag) ends_.pop_front();
   if (ends_.front().first > now - options_.lag) return std::optional<int64_t>();
   int64_t watermark = ends_.front().second;
+  if (held) watermark = std::min(watermark, *held);
   if (*floor) watermark = std::min(watermark, **floor);
   if (reconciled) watermark = std::min(watermark, *reconciled);
   if (to_compare)

@@ -3,10 +3,11 @@
 // thread every LEDGER_PRUNE_INTERVAL_SECONDS. Never a plain TTL: the watermark is the least of
 //  - the least ledger_offset_floor of the active settlements (every command they may still
 //    submit, or resend after a lost answer, carries an after_offset at or above it);
-//  - a ledger end read at least `lag` (SETTLEMENT_LEASE_SECONDS) ago: a row leased for the first
-//    time records a ledger end read just before its lease, which a pass may not see in the
-//    database yet; a lease that commits later than a lease duration after that read is the one
-//    case left (its first command is then refused with ledger_pruned: nothing runs twice);
+//  - the least floor the workflow has read and not yet recorded (a row's first lease, an operator
+//    retry: workflow/floor_reads.h), read before the database's;
+//  - a ledger end read at least `lag` (SETTLEMENT_LEASE_SECONDS) ago: a margin for a floor read
+//    outside this process, which floor_reads cannot see (there is none in embedded mode, whose
+//    data directory is locked to one process);
 //  - when the reconciler runs: its ledger position + 1 (it reads the movements after it), and
 //    the least ledger_offset_floor of the settlements it has still to compare (their settles'
 //    completions are read from there), so what it checks is pruned only once checked; but its
@@ -29,6 +30,7 @@
 #include "ledger/engine/embedded_ledger.h"
 #include "store/reconciliation.h"
 #include "store/repository.h"
+#include "workflow/floor_reads.h"
 
 namespace sc::workflow {
 
@@ -49,10 +51,12 @@ struct LedgerPrunerMetrics {
 
 class LedgerPruner {
  public:
-  // `reconciliation`: the reconciler's state, when it runs (null: not followed).
+  // `reconciliation`: the reconciler's state, when it runs (null: not followed). `floor_reads`:
+  // the workflow's (Workflow::floorReads()).
   LedgerPruner(store::SettlementRepository& settlements,
                store::ReconciliationRepository* reconciliation, ledger::EmbeddedLedger& ledger,
-               LedgerPrunerOptions options, const MonotonicClock& elapsed);
+               const FloorReads& floor_reads, LedgerPrunerOptions options,
+               const MonotonicClock& elapsed);
   ~LedgerPruner();  // stop()
   LedgerPruner(const LedgerPruner&) = delete;
   LedgerPruner& operator=(const LedgerPruner&) = delete;
@@ -68,6 +72,7 @@ class LedgerPruner {
   store::SettlementRepository& settlements_;
   store::ReconciliationRepository* reconciliation_;
   ledger::EmbeddedLedger& ledger_;
+  const FloorReads& floor_reads_;
   LedgerPrunerOptions options_;
   const MonotonicClock& elapsed_;
   // Ledger ends read by the passes, oldest first: the newest one at least `lag` old bounds the

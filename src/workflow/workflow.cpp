@@ -73,12 +73,13 @@ Result<Settlement> Workflow::retry(const Uuid& id, const std::string& reason) {
   // The new round's command ids were never submitted: its lookups and commands start at the
   // ledger end now (read before the write), not at the first round's floor, which the ledger may
   // have pruned past since (ledger_pruned).
-  auto end = ledger_.knownLedgerEnd();
+  // Held until the write below returns: the pruner must not pass it meanwhile (floor_reads.h).
+  auto end = floor_reads_.read([&] { return ledger_.knownLedgerEnd(); });
   if (!end) return end.error();
   Timestamp now = clock_.now();
   Status from = s.status;
   Settlement next = s;
-  next.step_offset_floor = std::max(next.step_offset_floor, *end);
+  next.step_offset_floor = std::max(next.step_offset_floor, end->floor());
   next.status = to;
   next.round++;
   next.retry_count++;

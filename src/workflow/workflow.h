@@ -22,6 +22,7 @@
 #include "ledger/ledger.h"
 #include "store/repository.h"
 #include "workflow/commands.h"
+#include "workflow/floor_reads.h"
 #include "workflow/throughput.h"
 
 namespace sc::workflow {
@@ -105,6 +106,8 @@ class Workflow final : public SettlementCommands {
   Result<Settlement> retry(const Uuid& id, const std::string& reason) override;
 
   const WorkflowMetrics& metrics() const { return metrics_; }
+  // The floors its workers and retries have read and not yet recorded (the ledger pruner's).
+  const FloorReads& floorReads() const { return floor_reads_; }
 
   // Called after a batch committed at least one transition (its events are in the outbox), e.g.
   // to wake the outbox relay. Set before the workers start.
@@ -143,6 +146,7 @@ class Workflow final : public SettlementCommands {
   WorkflowMetrics metrics_;
   std::function<void()> on_committed_;
   Throughput* throughput_ = nullptr;
+  FloorReads floor_reads_;
 };
 
 }  // namespace sc::workflow

@@ -5,6 +5,9 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
+#include <utility>
+
 #include "domain/command_ids.h"
 #include "store/reconciliation_repository.h"
 #include "support/fake_clock.h"
@@ -23,7 +26,8 @@ class LedgerPrunerTest : public WorkflowTest {
     if (canton_) GTEST_SKIP() << "the pruner prunes the embedded ledger (embedded mode only)";
     workflow::LedgerPrunerOptions o;
     o.lag = kLag;
-    pruner_ = std::make_unique<workflow::LedgerPruner>(repo(), nullptr, *ledger_, o, pruner_time_);
+    pruner_ = std::make_unique<workflow::LedgerPruner>(repo(), nullptr, *ledger_, no_reads_, o,
+                                                       pruner_time_);
   }
 
   // A pass after the lag: the ledger end it read `kLag` ago bounds the watermark.
@@ -40,6 +44,7 @@ class LedgerPrunerTest : public WorkflowTest {
   }
 
   static constexpr std::chrono::seconds kLag{15};
+  workflow::FloorReads no_reads_;  // tests whose passes run while no worker is in a lease
   FakeElapsed pruner_time_;
   std::unique_ptr<workflow::LedgerPruner> pruner_;
 };
@@ -129,6 +134,85 @@ TEST_F(LedgerPrunerTest, TheWatermarkNeverPassesALedgerEndReadLessThanTheLagAgo)
   EXPECT_GE(s.ledger_offset_floor, read_end);
 }
 
+// Runs a hook once, before the first leaseDue or the first write it is given for: the window
+// between a floor read and the commit that records it, stretched as a stalled worker or a slow
+// database stretches it.
+class StallFirst final : public ForwardingSettlementRepository {
+ public:
+  using ForwardingSettlementRepository::ForwardingSettlementRepository;
+  std::function<void()> before_lease, before_write;
+  Result<std::vector<Settlement>> leaseDue(Timestamp now, int limit, Duration lease,
+                                           int64_t ledger_offset) override {
+    if (auto hook = std::exchange(before_lease, nullptr)) hook();
+    return real_.leaseDue(now, limit, lease, ledger_offset);
+  }
+  Result<std::vector<bool>> write(std::span<const store::StateWrite> writes) override {
+    if (auto hook = std::exchange(before_write, nullptr)) hook();
+    return real_.write(writes);
+  }
+};
+
+class LedgerPrunerFloorReadTest : public LedgerPrunerTest {
+ protected:
+  // The stall: the ledger moves on past the floor just read, and two passes a lag apart run
+  // with the workflow's floor reads. Records the floor and where the second pass pruned.
+  void moveOnAndPrune(const workflow::Workflow& flow) {
+    read_floor_ = ledger_->ledgerEnd();
+    credit("acc_seller", "AAPL", "1", "securities");
+    ASSERT_GT(ledger_->ledgerEnd(), read_floor_);
+    workflow::LedgerPrunerOptions o;
+    o.lag = kLag;
+    workflow::LedgerPruner pruner(repo(), nullptr, *ledger_, flow.floorReads(), o, pruner_time_);
+    ASSERT_TRUE(pruner.runOnce());
+    pruner_time_.advance(kLag);
+    auto p = pruner.runOnce();
+    ASSERT_TRUE(p && *p) << (p ? "no pass after the lag" : p.error().message);
+    pruned_meanwhile_ = *p;
+  }
+  int64_t read_floor_ = -1;
+  std::optional<int64_t> pruned_meanwhile_;
+};
+
+// A first lease that commits later than the lag after its worker read the floor: the passes in
+// between read ledger ends past that floor and see no row holding it, yet must not prune past it
+// (the floor is held until the lease returns, workflow/floor_reads.h). Pruned past, the row's
+// first command would be refused with ledger_pruned at every attempt and it would never settle.
+TEST_F(LedgerPrunerFloorReadTest, AFirstLeaseThatCommitsLateStillFindsItsFloorUnpruned) {
+  creditTheStandardTrade();
+  StallFirst stalled(repo());
+  auto flow = makeWorkflow(&stalled);
+  stalled.before_lease = [&] { moveOnAndPrune(*flow); };
+  Settlement s = driveToRest(submit("trd_late_lease", "50", "7524.00"), flow.get());
+  ASSERT_TRUE(pruned_meanwhile_) << "the stall did not run";
+  EXPECT_LE(*pruned_meanwhile_, read_floor_) << "pruned past a floor read and not yet recorded";
+  EXPECT_EQ(s.ledger_offset_floor, read_floor_);
+  EXPECT_EQ(s.status, S::kSettled) << s.failure_code << ": " << s.failure_reason;
+  EXPECT_EQ(free("acc_buyer", "AAPL"), D("50"));
+  expectLedgerConserved();
+}
+
+// The same for an operator retry, which starts its new round's floor at a ledger end read before
+// its write.
+TEST_F(LedgerPrunerFloorReadTest, ARetryWhoseWriteCommitsLateStillFindsItsFloorUnpruned) {
+  credit("acc_seller", "AAPL", "10", "securities");
+  credit("acc_buyer", "USDC", "7524", "cash");
+  StallFirst stalled(repo());
+  auto flow = makeWorkflow(&stalled);
+  Settlement s = driveToRest(submit("trd_late_retry", "50", "7524.00"), flow.get());
+  ASSERT_EQ(s.status, S::kFailed);
+  credit("acc_seller", "AAPL", "40", "securities");
+  stalled.before_write = [&] { moveOnAndPrune(*flow); };
+  auto r = flow->retry(s.id, "holdings credited");
+  ASSERT_TRUE(r) << r.error().message;
+  ASSERT_TRUE(pruned_meanwhile_) << "the stall did not run";
+  EXPECT_LE(*pruned_meanwhile_, read_floor_) << "pruned past a floor read and not yet recorded";
+  EXPECT_EQ(r->step_offset_floor, read_floor_);
+  s = driveToRest(load(s), flow.get());
+  EXPECT_EQ(s.status, S::kSettled) << s.failure_code << ": " << s.failure_reason;
+  EXPECT_EQ(free("acc_buyer", "AAPL"), D("50"));
+  expectLedgerConserved();
+}
+
 // With the reconciler running, what it has still to compare is pruned only once compared: the
 // watermark waits for the first-lease floor of every settlement with audit rows past its
 // watermark, and for its ledger position.
@@ -141,7 +225,7 @@ TEST_F(LedgerPrunerTest, TheWatermarkWaitsForWhatTheReconcilerHasStillToCompare)
     rec = std::make_unique<MemoryReconciliation>(*memory_);
   workflow::LedgerPrunerOptions o;
   o.lag = kLag;
-  workflow::LedgerPruner pruner(repo(), rec.get(), *ledger_, o, pruner_time_);
+  workflow::LedgerPruner pruner(repo(), rec.get(), *ledger_, no_reads_, o, pruner_time_);
   Settlement s = driveToRest(submit("trd_to_compare", "50", "7524.00"));
   ASSERT_EQ(s.status, S::kSettled);
   auto state = rec->state();
@@ -157,7 +241,7 @@ TEST_F(LedgerPrunerTest, TheWatermarkWaitsForWhatTheReconcilerHasStillToCompare)
     // A reconciler further behind than the window holds pruning back by the window only.
     workflow::LedgerPrunerOptions narrow = o;
     narrow.reconcile_window = 2;
-    workflow::LedgerPruner bounded(repo(), rec.get(), *ledger_, narrow, pruner_time_);
+    workflow::LedgerPruner bounded(repo(), rec.get(), *ledger_, no_reads_, narrow, pruner_time_);
     ASSERT_TRUE(bounded.runOnce());
     pruner_time_.advance(kLag);
     auto w = bounded.runOnce();
