@@ -10,7 +10,12 @@
 // write has committed or failed, and the pruner reads the least held floor before it reads the
 // database: a hold it does not see was released after its write committed, so the database read
 // that follows sees the floor. Exact within a process, which is every writer of an embedded
-// ledger (DESIGN §5: its data directory is locked to one process), however long the write takes.
+// ledger (DESIGN §5: its data directory is locked to one process), however long the write takes
+// to return. One gap is left: a write whose answer is lost (the client's I/O timeout, 35 s by
+// default, ends it while the server still commits it later, e.g. a stalled flush) releases its
+// hold when it returns, before that commit. A pass in between may then prune past the floor, and
+// the row is refused (ledger_pruned) at every attempt: stuck, never run twice. To be closed by
+// keeping the hold of a write that failed that way for longer than such a commit can take.
 #include <cstdint>
 #include <mutex>
 #include <optional>
