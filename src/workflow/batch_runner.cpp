@@ -338,7 +338,9 @@ Result<int> Workflow::runOnce() {
   auto leased = [&]() -> Result<std::vector<Settlement>> {
     auto floor = floor_reads_.read([&] { return ledger_.knownLedgerEnd(); });
     if (!floor) return floor.error();
-    return settlements_.leaseDue(now, opt_.batch_size, opt_.lease, floor->floor());
+    auto rows = settlements_.leaseDue(now, opt_.batch_size, opt_.lease, floor->floor());
+    if (!rows) floor->keepFor(FloorReads::kDoubtful);  // the lease may still commit
+    return rows;
   }();
   if (!leased) {
     metrics_.store_errors.inc();

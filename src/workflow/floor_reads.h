@@ -11,23 +11,31 @@
 // database: a hold it does not see was released after its write committed, so the database read
 // that follows sees the floor. Exact within a process, which is every writer of an embedded
 // ledger (DESIGN §5: its data directory is locked to one process), however long the write takes
-// to return. One gap is left: a write whose answer is lost (the client's I/O timeout, 35 s by
-// default, ends it while the server still commits it later, e.g. a stalled flush) releases its
-// hold when it returns, before that commit. A pass in between may then prune past the floor, and
-// the row is refused (ledger_pruned) at every attempt: stuck, never run twice. To be closed by
-// keeping the hold of a write that failed that way for longer than such a commit can take.
+// to return. A write that returns an error may still commit later (its answer lost: the client's
+// I/O timeout ended it while the server was still committing, e.g. a stalled flush): its hold is
+// then kept for kDoubtful more (keepFor), far longer than any such commit takes once the client
+// has given up, so the floor stays held until that commit is visible.
+#include <chrono>
 #include <cstdint>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <set>
 #include <utility>
 
 #include "domain/result.h"
+#include "domain/time.h"
 
 namespace sc::workflow {
 
 class FloorReads {
  public:
+  // How long a hold is kept after a write that failed (keepFor): its commit may still land.
+  static constexpr std::chrono::minutes kDoubtful{10};
+
+  explicit FloorReads(const MonotonicClock& elapsed = SteadyClock::instance())
+      : elapsed_(elapsed) {}
+
   // Releases its floor when destroyed: once the write that records it has returned.
   class Hold {
    public:
@@ -35,9 +43,13 @@ class FloorReads {
     Hold& operator=(Hold&&) = delete;
     Hold(const Hold&) = delete;
     ~Hold() {
-      if (owner_) owner_->release(it_);
+      if (owner_) owner_->release(it_, std::chrono::nanoseconds::zero());
     }
     int64_t floor() const { return *it_; }
+    // The write failed and may still commit: the floor stays held `for_` longer than this hold.
+    void keepFor(std::chrono::nanoseconds for_) {
+      if (owner_) std::exchange(owner_, nullptr)->release(it_, for_);
+    }
 
    private:
     friend class FloorReads;
@@ -56,21 +68,32 @@ class FloorReads {
     return Hold(this, held_.insert(*floor));
   }
 
-  // The least floor held now; nullopt when none is.
+  // The least floor held now (by a live hold, or kept after a failed write); nullopt when none.
   std::optional<int64_t> least() const {
     std::lock_guard l(mu_);
+    const auto now = elapsed_.now();
+    while (!kept_.empty() && kept_.begin()->first <= now) {
+      held_.erase(kept_.begin()->second);
+      kept_.erase(kept_.begin());
+    }
     if (held_.empty()) return std::nullopt;
     return *held_.begin();
   }
 
  private:
-  void release(std::multiset<int64_t>::iterator it) {
+  void release(std::multiset<int64_t>::iterator it, std::chrono::nanoseconds keep) {
     std::lock_guard l(mu_);
-    held_.erase(it);
+    if (keep > std::chrono::nanoseconds::zero())
+      kept_.emplace(elapsed_.now() + keep, it);
+    else
+      held_.erase(it);
   }
 
+  const MonotonicClock& elapsed_;
   mutable std::mutex mu_;
-  std::multiset<int64_t> held_;
+  // Mutable: least() drops what was kept past its time.
+  mutable std::multiset<int64_t> held_;
+  mutable std::multimap<MonotonicClock::TimePoint, std::multiset<int64_t>::iterator> kept_;
 };
 
 }  // namespace sc::workflow

@@ -19,7 +19,8 @@ Workflow::Workflow(store::SettlementRepository& settlements, store::AccountRepos
       clock_(clock),
       elapsed_(elapsed),
       opt_(std::move(options)),
-      rng_(opt_.jitter_seed ? opt_.jitter_seed : std::random_device{}()) {}
+      rng_(opt_.jitter_seed ? opt_.jitter_seed : std::random_device{}()),
+      floor_reads_(elapsed) {}
 
 void WorkflowMetrics::observeStep(std::string_view command, std::chrono::duration<double> took) {
   for (auto& [name, h] : steps) {
@@ -98,7 +99,10 @@ Result<Settlement> Workflow::retry(const Uuid& id, const std::string& reason) {
   }
   store::StateWrite w{next, from, workflow::retriedDetails(next, reason, to)};
   auto applied = settlements_.write(std::span<const store::StateWrite>(&w, 1));
-  if (!applied) return applied.error();
+  if (!applied) {
+    end->keepFor(FloorReads::kDoubtful);  // the write may still commit
+    return applied.error();
+  }
   if (!(*applied)[0]) {
     return Error::permanent(std::string(workflow::kInvalidState),
                             "settlement changed concurrently; try again");
