@@ -204,6 +204,8 @@ inline constexpr const char* kUnsupportedOperation = "UNSUPPORTED_OPERATION";
 inline constexpr const char* kNotFound = "NOT_FOUND";
 inline constexpr const char* kUpdateNotFound = "UPDATES_NOT_FOUND";
 inline constexpr const char* kOffsetAfterLedgerEnd = "OFFSET_AFTER_LEDGER_END";
+// A read (updates, completions, active contracts at an offset) below the pruning offset.
+inline constexpr const char* kParticipantPrunedDataAccessed = "PARTICIPANT_PRUNED_DATA_ACCESSED";
 inline constexpr const char* kServiceNotRunning = "SERVICE_NOT_RUNNING";
 
 // Whether the error says a contract the command used is not active (any of the codes above):

@@ -227,6 +227,10 @@ class Ledger {
   // the reconciler's incremental read of what moved (DESIGN §11). The page ends at the ledger end
   // read by this call, or earlier when `limit` cut it.
   virtual Result<MovementPage> movementsSince(int64_t after_offset, int limit) = 0;
+  // The greatest offset the ledger has pruned, 0 when it has pruned nothing (Canton's
+  // participantPrunedUpToInclusive, /v2/state/latest-pruned-offsets): a read that starts before
+  // it (movementsSince or completionAfter with an earlier after_offset) fails with kLedgerPruned.
+  virtual Result<int64_t> prunedUpTo() = 0;
   virtual std::vector<std::string> synchronizers() const = 0;
   // Reachability, for /ready.
   virtual Result<void> ping() = 0;

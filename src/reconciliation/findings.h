@@ -36,11 +36,14 @@ inline constexpr std::string_view kEventForged = "event_forged";
 // The ledger.
 // An asset's total on the ledger differs from its last reconciled total plus the credits since.
 inline constexpr std::string_view kLedgerTotalChanged = "ledger_total_changed";
+// Ledger offsets pruned before the reconciler read their movements: the settles and credits in
+// them were not compared (the asset totals take a new baseline after them).
+inline constexpr std::string_view kLedgerRangePruned = "ledger_range_pruned";
 
-inline constexpr std::array<std::string_view, 10> kAll = {
+inline constexpr std::array<std::string_view, 11> kAll = {
     kLedgerSettleMissing, kLedgerSettleMismatch, kFailedHoldsLocks, kFailedDvpActive,
     kLocksMismatch,       kLedgerSettleUnknown,  kEventMissing,     kEventOutOfOrder,
-    kEventForged,         kLedgerTotalChanged};
+    kEventForged,         kLedgerTotalChanged,   kLedgerRangePruned};
 
 // The kinds a re-check of one settlement row can clear (the others are history: they stay until
 // an operator acknowledges them, or clear by their own rule).

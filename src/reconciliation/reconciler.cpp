@@ -285,6 +285,32 @@ Result<void> Reconciler::drainTap(Pass& p, int64_t watermark, size_t max_message
 Result<void> Reconciler::ledgerMovements(Pass& p) {
   int64_t offset = p.state.ledger_offset;
   auto page = ledger_.movementsSince(offset, std::max(1, opt_.ledger_batch));
+  if (!page && page.error().code == ledger::kLedgerPruned) {
+    // The ledger was pruned past this position before it was read (a reconciler turned on
+    // later, or one that fell behind the pruning; a participant pruned by its operator). What
+    // moved there cannot be read any more: record the range as not compared, and go on from
+    // the pruned offset.
+    auto upto = ledger_.prunedUpTo();
+    if (!upto) return upto.error();
+    if (*upto <= offset)
+      return page.error();  // not what the refusal says: the next pass asks again
+    Draft d;
+    d.kind = std::string(kind::kLedgerRangePruned);
+    d.subject = std::to_string(offset + 1) + ".." + std::to_string(*upto);
+    d.evidence = {{"after_offset", offset},
+                  {"pruned_up_to", *upto},
+                  {"note",
+                   "the ledger was pruned past these offsets before the reconciler read them: "
+                   "their settles and credits were not compared, and the asset totals take a new "
+                   "baseline after them"}};
+    auto raised = raise(p, d);
+    if (!raised) return raised.error();
+    if (*raised) metrics_.pruned_offsets.inc(static_cast<uint64_t>(*upto - offset));
+    // The credits in the range are unknown: the totals after it are the new baseline.
+    p.state.expected_totals.clear();
+    p.state.ledger_offset = offset = *upto;
+    page = ledger_.movementsSince(offset, std::max(1, opt_.ledger_batch));
+  }
   if (!page) return page.error();
   // Settles: each must be a settlement's, by its command id "<set_…>:settle:<round>".
   std::vector<Uuid> named;

@@ -9,7 +9,8 @@
 //     (EventTracker: event_forged, event_out_of_order);
 //  2. reads the ledger's settles and credits since its ledger offset: a settle whose command id
 //     names no settlement of the database is ledger_settle_unknown; credits carry each asset's
-//     expected total, which the ledger's totals must equal (ledger_total_changed);
+//     expected total, which the ledger's totals must equal (ledger_total_changed); offsets the
+//     ledger pruned before they were read are skipped and recorded (ledger_range_pruned);
 //  3. walks the audit trail by position from its watermark, up to where it is final: each
 //     settlement met is compared with the ledger (checks.h) once it rests (see Reconciler::rests
 //     in reconciler.cpp: why this never races the workflow into a false finding), and each audit
@@ -84,6 +85,9 @@ struct ReconcilerMetrics {
   metrics::Counter unverifiable =
       probe.counter("sc_reconciliation_pruned_unchecked_total",
                     "Finished settlements not compared: the ledger was pruned past them first");
+  metrics::Counter pruned_offsets =
+      probe.counter("sc_reconciliation_pruned_offsets_total",
+                    "Ledger offsets whose movements were pruned before the reconciler read them");
   metrics::Counter errors = probe.counter("sc_reconciliation_errors_total",
                                           "Passes that failed (database, ledger or Kafka)");
   metrics::Gauge watermark =

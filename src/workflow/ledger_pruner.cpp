@@ -44,9 +44,11 @@ Result<std::optional<int64_t>> LedgerPruner::pass() {
   int64_t watermark = ends_.front().second;
   if (held) watermark = std::min(watermark, *held);
   if (*floor) watermark = std::min(watermark, **floor);
-  if (reconciled) watermark = std::min(watermark, *reconciled);
-  if (to_compare)
-    watermark = std::min(watermark, std::max(*to_compare, watermark - options_.reconcile_window));
+  // The reconciler holds it back by the window at most: what it then meets pruned it records as
+  // not compared (the settlements it skips, the offsets whose movements it skips).
+  const int64_t bound = watermark - options_.reconcile_window;
+  if (reconciled) watermark = std::min(watermark, std::max(*reconciled, bound));
+  if (to_compare) watermark = std::min(watermark, std::max(*to_compare, bound));
   auto pruned = ledger_.prune(watermark);
   if (!pruned) return pruned.error();
   metrics_.pruned_completions.inc(pruned->completions);

@@ -10,11 +10,13 @@
 //    data directory is locked to one process);
 //  - when the reconciler runs: its ledger position + 1 (it reads the movements after it), and
 //    the least ledger_offset_floor of the settlements it has still to compare (their settles'
-//    completions are read from there), so what it checks is pruned only once checked; but its
-//    audit trail holds pruning back by at most `reconcile_window` offsets (LEDGER_RECONCILE_WINDOW)
-//    behind the rest of the watermark: a reconciler that falls further behind would otherwise
-//    keep the ledger's memory growing. What it then meets pruned it does not compare
-//    (sc_reconciliation_pruned_unchecked_total); it never runs a command, so no money moves.
+//    completions are read from there), so what it checks is pruned only once checked; but it
+//    holds pruning back by at most `reconcile_window` offsets (LEDGER_RECONCILE_WINDOW) behind
+//    the rest of the watermark: a reconciler that falls further behind would otherwise keep the
+//    ledger's memory growing. What it then meets pruned it does not compare: settlements
+//    (sc_reconciliation_pruned_unchecked_total) and offsets whose movements it skips (a
+//    ledger_range_pruned finding, sc_reconciliation_pruned_offsets_total). It never runs a
+//    command, so no money moves.
 // The ledger then refuses any submission whose after_offset is below the watermark
 // (ledger::kLedgerPruned), so a worker whose settlement finished meanwhile cannot run a command
 // whose deduplication was pruned. Every instance may run one (embedded mode has one instance).

@@ -34,8 +34,9 @@ TEST_F(ReconciliationRoutesTest, CleanBeforeAnyPassWithEveryKindCounted) {
   EXPECT_EQ(j["passes"], 0);
   EXPECT_EQ(j["checked_settlements"], 0);
   EXPECT_EQ(j["watermark"], 0);
-  EXPECT_EQ(j["open_by_kind"].size(), 10u);
+  EXPECT_EQ(j["open_by_kind"].size(), 11u);
   EXPECT_EQ(j["open_by_kind"]["ledger_settle_missing"], 0);
+  EXPECT_EQ(j["open_by_kind"]["ledger_range_pruned"], 0);
   EXPECT_EQ(j["open_by_kind"]["event_forged"], 0);
   EXPECT_TRUE(j["findings"].empty());
 }

@@ -113,6 +113,14 @@ TEST(CantonErrors, ASynchronizerThatIsNotConnectedIsAnOutage) {
 
 // An offset past the participant's ledger end is not a bad command: its end went back (a
 // restore) or is catching up; retried, never a trade's permanent failure.
+TEST(CantonErrors, AReadBelowThePruningOffsetIsLedgerPruned) {
+  Error e = CantonJsonLedger::errorOf(daml::makeError(
+      daml::kParticipantPrunedDataAccessed, daml::Category::kInvalidGivenCurrentSystemStateOther,
+      "Command completions up to offset 40 are pruned"));
+  EXPECT_EQ(e.code, kLedgerPruned);
+  EXPECT_FALSE(e.retryable) << "the data is gone: asking again cannot help";
+}
+
 TEST(CantonErrors, AnOffsetAfterTheLedgerEndIsRetryable) {
   Error e = CantonJsonLedger::errorOf(daml::makeError(
       daml::kOffsetAfterLedgerEnd, daml::Category::kInvalidGivenCurrentSystemStateSeekAfterEnd,

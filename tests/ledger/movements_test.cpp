@@ -153,6 +153,31 @@ TEST_P(Movements, ALimitCutsThePageAndTheNextCallGoesOn) {
   EXPECT_FALSE(ledger_->movementsSince(0, 0).ok()) << "a limit must be positive";
 }
 
+// prunedUpTo() is where a reader that met ledger_pruned may start again (the reconciler): the
+// movements after it are all there, and a read from before it is refused. The sandbox answers
+// /v2/state/latest-pruned-offsets: it keeps its whole stream, so 0.
+TEST_P(Movements, AReadFromThePrunedOffsetOnIsServedAndOneFromBeforeItIsRefused) {
+  ASSERT_TRUE(ledger_->credit(seller_, "AAPL", D("1"), "securities"));
+  ASSERT_TRUE(ledger_->credit(seller_, "AAPL", D("2"), "securities"));
+  ASSERT_TRUE(ledger_->credit(seller_, "AAPL", D("3"), "securities"));
+  auto nothing = ledger_->prunedUpTo();
+  ASSERT_TRUE(nothing) << nothing.error().message;
+  EXPECT_EQ(*nothing, 0);
+  if (!engine_) return;  // the sandbox does not prune
+  const auto all = page(0);
+  ASSERT_EQ(all.movements.size(), 3u);
+  ASSERT_TRUE(engine_->prune(all.movements[2].offset));
+  auto upto = ledger_->prunedUpTo();
+  ASSERT_TRUE(upto) << upto.error().message;
+  EXPECT_EQ(*upto, all.movements[2].offset - 1);
+  auto from = page(*upto);
+  ASSERT_EQ(from.movements.size(), 1u);
+  EXPECT_EQ(from.movements[0].credited, LedgerAmount(D("3")));
+  auto before = ledger_->movementsSince(*upto - 1, 100);
+  ASSERT_FALSE(before);
+  EXPECT_EQ(before.error().code, kLedgerPruned);
+}
+
 INSTANTIATE_TEST_SUITE_P(Ledgers, Movements, ::testing::Values("embedded", "canton"),
                          [](const auto& info) { return info.param; });
 

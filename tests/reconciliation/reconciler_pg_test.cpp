@@ -331,6 +331,53 @@ TEST_F(ReconcilerPgTest, CreditsKeepTheExpectedTotalsAndASupplyChangeIsLedgerTot
   EXPECT_EQ(fs[0].status, "resolved");
 }
 
+// A reconciler that meets the ledger pruned past its position (turned on after pruning began, or
+// further behind than LEDGER_RECONCILE_WINDOW) cannot read what moved there: it records the range
+// once, takes the totals after it as the new baseline, and goes on from the pruned offset, where a
+// supply change is still found. Before, its every pass failed on the same refusal, for good.
+TEST_F(ReconcilerPgTest, MovementsPrunedBeforeTheyWereReadAreOneRangeFindingAndTheChecksGoOn) {
+  submitMany(3);
+  work();
+  reconcile();  // the baseline
+  auto state = repo_->state();
+  ASSERT_TRUE(state) << state.error().message;
+  const int64_t position = state->ledger_offset;
+  credit(seller_, "AAPL", "25", "securities");  // never read: pruned first
+  submitMany(2, "more_");
+  work();
+  const int64_t end = engine_->ledgerEnd();
+  auto pruned = engine_->prune(end);
+  ASSERT_TRUE(pruned) << pruned.error().message;
+  auto refused = ledger_->movementsSince(position, 10);
+  ASSERT_FALSE(refused);
+  ASSERT_EQ(refused.error().code, ledger::kLedgerPruned);
+  auto upto = ledger_->prunedUpTo();
+  ASSERT_TRUE(upto) << upto.error().message;
+  ASSERT_EQ(*upto, end - 1);
+
+  reconcile();
+  auto fs = findings();
+  ASSERT_EQ(kindsOf(fs), Kinds{"ledger_range_pruned"})
+      << "the skipped credit must not read as a supply change";
+  EXPECT_EQ(fs[0].subject, std::to_string(position + 1) + ".." + std::to_string(end - 1));
+  auto ev = Json::parse(fs[0].evidence);
+  EXPECT_EQ(ev["after_offset"], position);
+  EXPECT_EQ(ev["pruned_up_to"], end - 1);
+  state = repo_->state();
+  ASSERT_TRUE(state) << state.error().message;
+  EXPECT_GE(state->ledger_offset, end);
+  reconcile();
+  EXPECT_EQ(findings().size(), 1u) << "one finding per range";
+
+  // The checks go on after the range: a supply change is found against the new baseline.
+  ledger_->skew = std::pair{std::string("AAPL"), LedgerAmount::parse("3").value()};
+  reconcile();
+  fs = findings("open");
+  ASSERT_EQ(fs.size(), 2u);
+  EXPECT_EQ(kindsOf(findings("open")), (Kinds{"ledger_total_changed", "ledger_range_pruned"}));
+  ledger_->skew.reset();
+}
+
 TEST_F(ReconcilerPgTest, OperatorAcknowledgesAnOpenFindingOnce) {
   auto settlements = submitMany(2);
   work();

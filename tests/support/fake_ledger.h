@@ -77,6 +77,7 @@ class FakeLedger final : public ledger::Ledger {
     page.at_end = true;
     return page;
   }
+  Result<int64_t> prunedUpTo() override { return int64_t{0}; }  // never pruned
   std::vector<std::string> synchronizers() const override {
     return {"securities", "cash", "settlement"};
   }

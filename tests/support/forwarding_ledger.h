@@ -44,6 +44,7 @@ class ForwardingLedger : public ledger::Ledger {
   Result<ledger::MovementPage> movementsSince(int64_t after, int limit) override {
     return target().movementsSince(after, limit);
   }
+  Result<int64_t> prunedUpTo() override { return target().prunedUpTo(); }
   std::vector<std::string> synchronizers() const override { return target().synchronizers(); }
   Result<void> ping() override { return target().ping(); }
 

@@ -191,6 +191,45 @@ TEST_F(LedgerPrunerFloorReadTest, AFirstLeaseThatCommitsLateStillFindsItsFloorUn
   expectLedgerConserved();
 }
 
+// Commits the first lease, then answers it with an error, as a client whose I/O timeout ended
+// the wait while the server still committed.
+class LoseFirstLeaseAnswer final : public ForwardingSettlementRepository {
+ public:
+  using ForwardingSettlementRepository::ForwardingSettlementRepository;
+  Result<std::vector<Settlement>> leaseDue(Timestamp now, int limit, Duration lease,
+                                           int64_t ledger_offset) override {
+    auto r = real_.leaseDue(now, limit, lease, ledger_offset);
+    if (r && !std::exchange(lost_, true))
+      return Error::transient("database_unavailable", "the answer to the lease was lost");
+    return r;
+  }
+
+ private:
+  bool lost_ = false;
+};
+
+// A lease that failed may have committed: its floor stays held for FloorReads::kDoubtful, and
+// every hold of a write that returned is released.
+TEST_F(LedgerPrunerFloorReadTest, AFloorWhoseLeaseAnswerWasLostStaysHeldForAWhile) {
+  creditTheStandardTrade();
+  LoseFirstLeaseAnswer lossy(repo());
+  FakeElapsed flow_time;
+  auto flow = makeWorkflow(&lossy, nullptr, &flow_time);
+  Settlement s = submit("trd_lost_lease", "50", "7524.00");
+  const int64_t floor = ledger_->ledgerEnd();
+  ASSERT_FALSE(flow->runOnce());
+  ASSERT_EQ(load(s).ledger_offset_floor, floor) << "the lease committed";
+  EXPECT_EQ(flow->floorReads().least(), floor);
+  flow_time.advance(workflow::FloorReads::kDoubtful - std::chrono::seconds(1));
+  EXPECT_EQ(flow->floorReads().least(), floor);
+  flow_time.advance(std::chrono::seconds(1));
+  EXPECT_EQ(flow->floorReads().least(), std::nullopt);
+  clock_.advance(options_.lease + std::chrono::seconds(1));  // the lost lease expires
+  s = driveToRest(s, flow.get());
+  EXPECT_EQ(s.status, S::kSettled) << s.failure_code << ": " << s.failure_reason;
+  EXPECT_EQ(flow->floorReads().least(), std::nullopt) << "every hold released";
+}
+
 // The same for an operator retry, which starts its new round's floor at a ledger end read before
 // its write.
 TEST_F(LedgerPrunerFloorReadTest, ARetryWhoseWriteCommitsLateStillFindsItsFloorUnpruned) {
@@ -258,6 +297,38 @@ TEST_F(LedgerPrunerTest, TheWatermarkWaitsForWhatTheReconcilerHasStillToCompare)
   auto after = pruner.runOnce();
   ASSERT_TRUE(after && *after);
   EXPECT_GT(**after, s.stepFloor() - 1);
+}
+
+// A reconciler whose ledger position is further behind than the window (turned on late, or
+// stalled) holds pruning back by the window only: it then skips what was pruned and records the
+// range (ledger_range_pruned). Before, its position held the watermark without a bound.
+TEST_F(LedgerPrunerTest, AReconcilerFarBehindOnTheLedgerHoldsPruningBackByTheWindowOnly) {
+  creditTheStandardTrade();
+  std::unique_ptr<store::ReconciliationRepository> rec;
+  if (onPostgres())
+    rec = std::make_unique<store::PgReconciliationRepository>(database_->pool());
+  else
+    rec = std::make_unique<MemoryReconciliation>(*memory_);
+  Settlement s = driveToRest(submit("trd_far_behind", "50", "7524.00"));
+  ASSERT_EQ(s.status, S::kSettled);
+  auto state = rec->state();
+  ASSERT_TRUE(state) << state.error().message;
+  state->ledger_offset = 0;  // no movement read
+  for (const auto& e : events(s)) state->watermark = std::max(state->watermark, e.position);
+  ASSERT_TRUE(rec->saveState(*state));
+  const int64_t end = ledger_->ledgerEnd();
+  ASSERT_GT(end, 3);
+  for (int64_t window : {int64_t{1000}, int64_t{2}}) {
+    workflow::LedgerPrunerOptions o;
+    o.lag = kLag;
+    o.reconcile_window = window;
+    workflow::LedgerPruner pruner(repo(), rec.get(), *ledger_, no_reads_, o, pruner_time_);
+    ASSERT_TRUE(pruner.runOnce());
+    pruner_time_.advance(kLag);
+    auto w = pruner.runOnce();
+    ASSERT_TRUE(w && *w) << (w ? "no pass after the lag" : w.error().message);
+    EXPECT_EQ(**w, std::max<int64_t>(1, end - window)) << "window " << window;
+  }
 }
 
 }  // namespace

@@ -243,6 +243,8 @@ Error CantonJsonLedger::errorOf(const daml::CantonError& e) {
   // DvP that is gone (a failure) from a holding that changed (contention: choose again).
   if (daml::contractInactive(e)) return Error::permanent(kContractNotActive, text);
   if (e.code == daml::kPartyNotKnownOnLedger) return Error::permanent(kUnknownParty, text);
+  // A read that starts below the participant's pruning offset: what it asks for is gone.
+  if (e.code == daml::kParticipantPrunedDataAccessed) return Error::permanent(kLedgerPruned, text);
   if (cat == Category::kAuthInterceptorInvalidAuthenticationCredentials ||
       cat == Category::kInsufficientPermission) {
     // The token or the user's rights are wrong: an operator must act; retried once fixed.
@@ -1454,6 +1456,20 @@ Result<std::optional<UpdateView>> CantonJsonLedger::updateById(const std::string
   out.command_id = v->value("commandId", "");
   if (auto t = parseTimestamp(v->value("recordTime", ""))) out.recorded_at = *t;
   return std::optional<UpdateView>{out};
+}
+
+Result<int64_t> CantonJsonLedger::prunedUpTo() {
+  auto r = call("GET", "/v2/state/latest-pruned-offsets", nullptr, true);
+  if (!r) return withoutPayload(r.error());
+  const Json& v = *r;
+  auto it = v.find("participantPrunedUpToInclusive");
+  if (it == v.end()) return int64_t{0};  // optional: absent until the participant is pruned
+  if (!it->is_number_integer() || it->get<int64_t>() < 0) {
+    return Error::transient(kUnavailable,
+                            "/v2/state/latest-pruned-offsets: participantPrunedUpToInclusive is " +
+                                it->dump() + ", not a non-negative integer");
+  }
+  return it->get<int64_t>();
 }
 
 Result<int64_t> CantonJsonLedger::knownLedgerEnd() {

@@ -90,6 +90,7 @@ class CantonJsonLedger final : public Ledger {
   // as the co-signers see them: a settle archives a DvP and creates the buyer's securities; a
   // credit creates one holding and archives nothing.
   Result<MovementPage> movementsSince(int64_t after_offset, int limit) override;
+  Result<int64_t> prunedUpTo() override;  // GET /v2/state/latest-pruned-offsets
   std::vector<std::string> synchronizers() const override;
   Result<void> ping() override;
 

@@ -248,6 +248,11 @@ Result<std::vector<AssetTotal>> EmbeddedLedger::totals() {
   return L.afterDurable(end, std::move(out));
 }
 
+Result<int64_t> EmbeddedLedger::prunedUpTo() {
+  const int64_t before = prunedBefore();
+  return before > 0 ? before - 1 : 0;
+}
+
 Result<MovementPage> EmbeddedLedger::movementsSince(int64_t after_offset, int limit) {
   Impl& L = *impl_;
   if (limit <= 0) return invalid("limit must be positive", "limit");

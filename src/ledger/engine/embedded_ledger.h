@@ -83,6 +83,7 @@ class EmbeddedLedger final : public Ledger {
   Result<int64_t> knownLedgerEnd() override;
   Result<std::vector<AssetTotal>> totals() override;
   Result<MovementPage> movementsSince(int64_t after_offset, int limit) override;
+  Result<int64_t> prunedUpTo() override;  // prunedBefore() - 1, or 0
   std::vector<std::string> synchronizers() const override;
   Result<void> ping() override;
 

@@ -570,6 +570,7 @@ HttpReply Sandbox::route(const HttpRequest& r, const std::string& path,
   auto segs = split(path);
   if (m == "GET") {
     if (path == "/v2/state/ledger-end") return ledgerEnd();
+    if (path == "/v2/state/latest-pruned-offsets") return latestPrunedOffsets();
     if (path == "/v2/state/connected-synchronizers") return connectedSynchronizers();
     if (path == "/v2/parties") return listParties(c);
     if (segs.size() == 3 && segs[1] == "parties" && segs[2] != "participant-id")
@@ -616,6 +617,13 @@ HttpReply Sandbox::version() {
 }
 
 HttpReply Sandbox::ledgerEnd() { return jsonReply(200, Json{{"offset", engine_->ledgerEnd()}}); }
+
+// The sandbox keeps its whole update and completion stream (sandbox.jsonl): it has pruned nothing,
+// and says so as a participant does before its first pruning.
+HttpReply Sandbox::latestPrunedOffsets() {
+  return jsonReply(200, Json{{"participantPrunedUpToInclusive", 0},
+                             {"allDivulgedContractsPrunedUpToInclusive", 0}});
+}
 
 HttpReply Sandbox::connectedSynchronizers() {
   Json list = Json::array();

@@ -93,6 +93,7 @@ class Sandbox {
   // Endpoints (sandbox_routes.cpp / sandbox_commands.cpp).
   HttpReply version();
   HttpReply ledgerEnd();
+  HttpReply latestPrunedOffsets();
   HttpReply connectedSynchronizers();
   HttpReply listParties(const Caller& c);
   HttpReply allocateParty(const Caller& c, const daml::Json& body);
