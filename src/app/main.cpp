@@ -13,6 +13,7 @@
 #include "api/routes.h"
 #include "app/config.h"
 #include "auth/verifier.h"
+#include "common/free_memory.h"
 #include "common/log.h"
 #include "common/shutdown_signals.h"
 #include "ledger/canton/canton_json_ledger.h"
@@ -178,6 +179,7 @@ int run(const sc::app::Config& cfg) {
     }
     embedded = opened->get();
     ledger = std::move(*opened);
+    sc::returnFreeMemory();  // what the replay decoded and dropped
     ledger_desc = "embedded at " + cfg.ledger_data_dir;
   }
 

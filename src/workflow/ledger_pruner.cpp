@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "common/free_memory.h"
 #include "common/log.h"
 
 namespace sc::workflow {
@@ -53,6 +54,7 @@ Result<std::optional<int64_t>> LedgerPruner::pass() {
   if (!pruned) return pruned.error();
   metrics_.pruned_completions.inc(pruned->completions);
   if (pruned->completions + pruned->updates + pruned->movements + pruned->dvps > 0) {
+    returnFreeMemory();
     log::get("ledger")->info(
         "ledger pruned below offset {}: {} completions, {} updates, {} movements, {} DvPs",
         pruned->pruned_before, pruned->completions, pruned->updates, pruned->movements,
