@@ -143,6 +143,28 @@ HttpResponse Api::getTotals(const HttpRequest&, Caller& c) {
   return jsonResponse(200, Json{{"totals", std::move(list)}});
 }
 
+// The offset below which the ledger may be pruned without losing anything an active settlement
+// may still need (workflow/ledger_pruner.h), and how far the ledger has been pruned. On Canton the
+// participant's operator prunes through the participant's admin API, up to prune_up_to at most.
+HttpResponse Api::getPruneWatermark(const HttpRequest&, Caller& c) {
+  auto pruned = deps_.ledger.prunedUpTo();
+  if (!pruned) return errorResponse(pruned.error());
+  Json out{{"pruned_up_to", *pruned}};
+  if (auto w = deps_.prune_watermark()) {
+    out["prune_before"] = w->prune_before;
+    out["prune_up_to"] = std::max<int64_t>(0, w->prune_before - 1);
+    out["ledger_end"] = w->ledger_end;
+    out["age_seconds"] = w->age_seconds;
+    out["applied"] = w->applied;
+  } else {
+    // None yet: the pruner's first ledger end read is not a lease duration old.
+    for (const char* k : {"prune_before", "prune_up_to", "ledger_end", "age_seconds"})
+      out[k] = nullptr;
+    out["applied"] = false;
+  }
+  return jsonResponse(200, out);
+}
+
 // Operator drill: {"synchronizer": "cash", "down": true} takes a synchronizer of the embedded
 // ledger down (its commands fail as unavailable, retryably) until {"down": false}.
 HttpResponse Api::postFaults(const HttpRequest& r, Caller& c) {

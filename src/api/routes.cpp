@@ -82,6 +82,8 @@ void Api::registerRoutes() {
   route("GET", "/accounts/{id}/holdings", &Api::getHoldings, holdings);
   if (deps_.minting) route("POST", "/ledger/holdings", &Api::postHolding, audited("ledger.credit"));
   route("GET", "/ledger/totals", &Api::getTotals, read_accounts);
+  if (deps_.prune_watermark)
+    route("GET", "/ledger/prune-watermark", &Api::getPruneWatermark, read_accounts);
   if (deps_.set_outage) route("POST", "/ledger/faults", &Api::postFaults, audited("ledger.fault"));
   route("GET", "/settlements", &Api::listSettlements, read_scoped);
   route("GET", "/settlements/{id}", &Api::getSettlement, read_scoped);

@@ -47,6 +47,15 @@
 
 namespace sc::api {
 
+// The ledger pruner's last watermark (workflow/ledger_pruner.h), as GET /ledger/prune-watermark
+// shows it.
+struct PruneWatermarkView {
+  int64_t prune_before = 0;  // offsets below it may be pruned
+  int64_t ledger_end = 0;    // the ledger end the pass read
+  double age_seconds = 0;    // since the pass that computed it
+  bool applied = false;      // pruned by this instance (embedded) or only published (Canton)
+};
+
 struct ApiDeps {
   workflow::Intake& intake;
   store::SettlementRepository& settlements;
@@ -76,6 +85,9 @@ struct ApiDeps {
   std::function<std::map<std::string, std::string>()> ready_details;
   // GET /overview's live figures of this instance (rates, latency, lag, backlog, health).
   OverviewSources overview;
+  // The pruner's last watermark (nullopt: none computed yet). Empty: the pruner does not run and
+  // GET /ledger/prune-watermark is not served.
+  std::function<std::optional<PruneWatermarkView>()> prune_watermark;
 };
 
 // Who is calling, as the route's guard established it (routes.cpp).
@@ -135,6 +147,7 @@ class Api {
   HttpResponse credit(const HttpRequest& r, Caller& c);
   HttpResponse getTotals(const HttpRequest& r, Caller& c);
   HttpResponse postFaults(const HttpRequest& r, Caller& c);
+  HttpResponse getPruneWatermark(const HttpRequest& r, Caller& c);
   HttpResponse getSettlement(const HttpRequest& r, Caller& c);
   HttpResponse listSettlements(const HttpRequest& r, Caller& c);
   HttpResponse retrySettlement(const HttpRequest& r, Caller& c);

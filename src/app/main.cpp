@@ -262,17 +262,18 @@ int run(const sc::app::Config& cfg) {
   reconciler.electWith(std::make_unique<sc::store::SessionAdvisoryLock>(
       cfg.postgresConnInfo(), sc::reconciliation::kReconcilerLockKey));
 
-  // Embedded ledger pruning below the watermark (workflow/ledger_pruner.h): the active
-  // settlements' floors, and the reconciler's ledger position when it runs.
+  // Ledger pruning below the watermark (workflow/ledger_pruner.h): the active settlements'
+  // floors, and the reconciler's ledger position when it runs. Embedded: pruned here; Canton:
+  // published for the participant's operator (GET /ledger/prune-watermark).
   std::unique_ptr<sc::workflow::LedgerPruner> pruner;
   static const sc::SteadyClock steady_clock;
-  if (embedded && cfg.ledger_prune_interval_seconds > 0) {
+  if (cfg.ledger_prune_interval_seconds > 0) {
     sc::workflow::LedgerPrunerOptions popt;
     popt.interval = seconds(cfg.ledger_prune_interval_seconds);
     popt.lag = seconds(cfg.settlement_lease_seconds);
     popt.reconcile_window = cfg.ledger_reconcile_window;
     pruner = std::make_unique<sc::workflow::LedgerPruner>(
-        (*db)->settlements(), cfg.rec_enabled ? &reconciliation_repo : nullptr, *embedded,
+        (*db)->settlements(), cfg.rec_enabled ? &reconciliation_repo : nullptr, *ledger, embedded,
         workflow.floorReads(), popt, steady_clock);
   }
 
@@ -300,6 +301,15 @@ int run(const sc::app::Config& cfg) {
     return details;
   };
   deps.reconciler = &reconciler;
+  if (pruner) {
+    deps.prune_watermark = [&pruner]() -> std::optional<sc::api::PruneWatermarkView> {
+      auto w = pruner->watermark();
+      if (!w) return std::nullopt;
+      return sc::api::PruneWatermarkView{
+          w->prune_before, w->ledger_end,
+          std::chrono::duration<double>(steady_clock.now() - w->computed_at).count(), w->applied};
+    };
+  }
   // The stuck filter and the overview judge deadlines by the clock that set them.
   deps.clock = &db_clock;
   deps.overview.throughput = &throughput;

@@ -8,12 +8,13 @@
 namespace sc::workflow {
 
 LedgerPruner::LedgerPruner(store::SettlementRepository& settlements,
-                           store::ReconciliationRepository* reconciliation,
-                           ledger::EmbeddedLedger& ledger, const FloorReads& floor_reads,
+                           store::ReconciliationRepository* reconciliation, ledger::Ledger& ledger,
+                           ledger::EmbeddedLedger* engine, const FloorReads& floor_reads,
                            LedgerPrunerOptions options, const MonotonicClock& elapsed)
     : settlements_(settlements),
       reconciliation_(reconciliation),
       ledger_(ledger),
+      engine_(engine),
       floor_reads_(floor_reads),
       options_(options),
       elapsed_(elapsed) {}
@@ -50,7 +51,16 @@ Result<std::optional<int64_t>> LedgerPruner::pass() {
   const int64_t bound = watermark - options_.reconcile_window;
   if (reconciled) watermark = std::min(watermark, std::max(*reconciled, bound));
   if (to_compare) watermark = std::min(watermark, std::max(*to_compare, bound));
-  auto pruned = ledger_.prune(watermark);
+  auto publish = [&](bool applied) {
+    metrics_.watermark.set(watermark);
+    std::lock_guard l(watermark_mu_);
+    watermark_ = PruneWatermark{watermark, *end, now, applied};
+  };
+  if (!engine_) {
+    publish(false);
+    return std::optional<int64_t>(watermark);
+  }
+  auto pruned = engine_->prune(watermark);
   if (!pruned) return pruned.error();
   metrics_.pruned_completions.inc(pruned->completions);
   if (pruned->completions + pruned->updates + pruned->movements + pruned->dvps > 0) {
@@ -60,6 +70,7 @@ Result<std::optional<int64_t>> LedgerPruner::pass() {
         pruned->pruned_before, pruned->completions, pruned->updates, pruned->movements,
         pruned->dvps);
   }
+  publish(true);
   return std::optional<int64_t>(pruned->pruned_before);
 }
 
@@ -74,6 +85,11 @@ Result<std::optional<int64_t>> LedgerPruner::runOnce() {
         r.error().message);
   }
   return r;
+}
+
+std::optional<PruneWatermark> LedgerPruner::watermark() const {
+  std::lock_guard l(watermark_mu_);
+  return watermark_;
 }
 
 void LedgerPruner::start() {

@@ -20,8 +20,14 @@
 // The ledger then refuses any submission whose after_offset is below the watermark
 // (ledger::kLedgerPruned), so a worker whose settlement finished meanwhile cannot run a command
 // whose deduplication was pruned. Every instance may run one (embedded mode has one instance).
+// Over a Canton participant (no engine: `engine` null) it prunes nothing: it publishes the same
+// watermark (watermark(), GET /ledger/prune-watermark, sc_ledger_prune_watermark) for the
+// participant's operator, who prunes through the participant's admin API, never past it. There
+// the lag is the only margin for the floor reads of the other instances, which this one cannot
+// see: an operator prunes a margin below it (README, "Pruning a participant").
 #include <chrono>
 #include <deque>
+#include <mutex>
 #include <optional>
 #include <utility>
 
@@ -30,6 +36,7 @@
 #include "domain/result.h"
 #include "domain/time.h"
 #include "ledger/engine/embedded_ledger.h"
+#include "ledger/ledger.h"
 #include "store/reconciliation.h"
 #include "store/repository.h"
 #include "workflow/floor_reads.h"
@@ -49,22 +56,39 @@ struct LedgerPrunerMetrics {
       probe.counter("sc_ledger_prune_failures_total", "Ledger pruning passes that failed");
   metrics::Counter pruned_completions = probe.counter(
       "sc_ledger_pruned_completions_total", "Completions and fences pruned off the ledger");
+  metrics::Gauge watermark =
+      probe.gauge("sc_ledger_prune_watermark",
+                  "Ledger offset below which nothing an active settlement may need remains "
+                  "(0: not yet known)");
+};
+
+// The watermark of the last pass that computed one.
+struct PruneWatermark {
+  int64_t prune_before = 0;  // offsets below it may be pruned (Canton's pruneUpTo: one less)
+  int64_t ledger_end = 0;    // the ledger end that pass read
+  MonotonicClock::TimePoint computed_at{};
+  bool applied = false;  // pruned by this instance (embedded), or only published (Canton)
 };
 
 class LedgerPruner {
  public:
-  // `reconciliation`: the reconciler's state, when it runs (null: not followed). `floor_reads`:
-  // the workflow's (Workflow::floorReads()).
+  // `reconciliation`: the reconciler's state, when it runs (null: not followed). `ledger`: the
+  // ledger the workflow submits to; `engine`: the same ledger when it is the embedded engine,
+  // which is then pruned (null: the watermark is only published). `floor_reads`: the workflow's
+  // (Workflow::floorReads()).
   LedgerPruner(store::SettlementRepository& settlements,
-               store::ReconciliationRepository* reconciliation, ledger::EmbeddedLedger& ledger,
-               const FloorReads& floor_reads, LedgerPrunerOptions options,
-               const MonotonicClock& elapsed);
+               store::ReconciliationRepository* reconciliation, ledger::Ledger& ledger,
+               ledger::EmbeddedLedger* engine, const FloorReads& floor_reads,
+               LedgerPrunerOptions options, const MonotonicClock& elapsed);
   ~LedgerPruner();  // stop()
   LedgerPruner(const LedgerPruner&) = delete;
   LedgerPruner& operator=(const LedgerPruner&) = delete;
 
-  // One pass: the watermark it pruned below, or nullopt while no ledger end it read is `lag` old.
+  // One pass: the watermark it pruned below (or published), or nullopt while no ledger end it
+  // read is `lag` old.
   Result<std::optional<int64_t>> runOnce();
+  // The last watermark computed (nullopt: none yet). Thread-safe.
+  std::optional<PruneWatermark> watermark() const;
   void start();  // a first pass at once, then one every interval until stop()
   void stop();
 
@@ -73,13 +97,16 @@ class LedgerPruner {
 
   store::SettlementRepository& settlements_;
   store::ReconciliationRepository* reconciliation_;
-  ledger::EmbeddedLedger& ledger_;
+  ledger::Ledger& ledger_;
+  ledger::EmbeddedLedger* engine_;
   const FloorReads& floor_reads_;
   LedgerPrunerOptions options_;
   const MonotonicClock& elapsed_;
   // Ledger ends read by the passes, oldest first: the newest one at least `lag` old bounds the
   // watermark; older ones are dropped.
   std::deque<std::pair<MonotonicClock::TimePoint, int64_t>> ends_;
+  mutable std::mutex watermark_mu_;
+  std::optional<PruneWatermark> watermark_;
   Periodic periodic_;
   LedgerPrunerMetrics metrics_;
 };

@@ -75,6 +75,7 @@ TEST_F(AuthApiTest, EveryRouteAdmitsExactlyTheRolesOfTheTable) {
        R"({"account_id":"acc_buyer","asset":"USD","amount":"1"})",
        {"operator"}},
       {"GET", "/ledger/totals", "", {"operator", "auditor"}},
+      {"GET", "/ledger/prune-watermark", "", {"operator", "auditor"}},
       {"GET", "/settlements", "", {"auditor", "account_holder"}},
       {"GET", "/settlements/{set}", "", {"auditor", "account_holder"}},
       {"GET", "/settlements/{set}/events", "", {"auditor", "account_holder"}},

@@ -421,6 +421,29 @@ TEST_F(Routes, CreditHoldingThenListHoldingsWithExactBalances) {
   EXPECT_EQ(t.json()["totals"][0]["locked"], "0.20000000");
 }
 
+// The pruner's watermark and how far the ledger is pruned; before the pruner's first watermark
+// its fields are null.
+TEST_F(Routes, ThePruneWatermarkShowsWhatMayBePrunedAndWhatIs) {
+  std::optional<api::PruneWatermarkView> w;
+  prune_watermark = [&] { return w; };
+  auto none = http().get("/ledger/prune-watermark");
+  ASSERT_EQ(none.status, 200u) << none.body;
+  for (const char* k : {"prune_before", "prune_up_to", "ledger_end", "age_seconds"})
+    EXPECT_TRUE(none.json()[k].is_null()) << k;
+  EXPECT_EQ(none.json()["applied"], false);
+  EXPECT_EQ(none.json()["pruned_up_to"], 0);
+  w = api::PruneWatermarkView{41, 50, 2.5, false};
+  auto r = http().get("/ledger/prune-watermark");
+  ASSERT_EQ(r.status, 200u) << r.body;
+  Json j = r.json();
+  EXPECT_EQ(j["prune_before"], 41);
+  EXPECT_EQ(j["prune_up_to"], 40) << "Canton's pruneUpTo is inclusive";
+  EXPECT_EQ(j["ledger_end"], 50);
+  EXPECT_EQ(j["pruned_up_to"], 0) << "the fake ledger never pruned";
+  EXPECT_EQ(j["age_seconds"], 2.5);
+  EXPECT_EQ(j["applied"], false);
+}
+
 TEST_F(Routes, CreditHoldingValidatesInput) {
   auto post = [&](const std::string& b) { return http().post("/ledger/holdings", b); };
   EXPECT_EQ(post(R"({"account_id":"acc_none","asset":"AAPL","amount":"1"})").status, 404u);

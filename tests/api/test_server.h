@@ -104,6 +104,7 @@ class ApiServerTest : public ::testing::Test {
       deps.minting = minting;
       deps.overview = overview;
       deps.ready_details = ready_details;
+      deps.prune_watermark = prune_watermark;
       if (!reconciler)
         reconciler = std::make_unique<reconciliation::Reconciler>(
             reconciliation_repo, accounts, ledger, clock, reconciliation::ReconcilerOptions{});
@@ -143,6 +144,10 @@ class ApiServerTest : public ::testing::Test {
   bool minting = true;
   api::OverviewSources overview;  // GET /overview's live figures (none by default)
   std::function<std::map<std::string, std::string>()> ready_details;
+  // GET /ledger/prune-watermark's source (a pruner's last watermark; nullopt: none yet).
+  std::function<std::optional<api::PruneWatermarkView>()> prune_watermark = [] {
+    return std::optional<api::PruneWatermarkView>(api::PruneWatermarkView{41, 50, 2.5, true});
+  };
   MemoryReconciliation reconciliation_repo{repo};  // GET /reconciliation and its actions
   std::unique_ptr<reconciliation::Reconciler> reconciler;
   api::HttpServerOptions options{.handler_threads = 2};

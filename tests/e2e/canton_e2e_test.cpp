@@ -55,5 +55,44 @@ TEST_F(CantonE2e, ATradeWaitsWhileTheParticipantIsDownAndSettlesWhenItIsBack) {
   EXPECT_EQ(ready().status, 200u);
 }
 
+// Over Canton the service prunes nothing: it publishes its watermark for the participant's
+// operator (GET /ledger/prune-watermark). Once the settled trade's commands are a lease duration
+// old, the watermark reaches the ledger end; the participant reports nothing pruned.
+class CantonPruneE2e : public CantonE2e {
+ protected:
+  std::map<std::string, std::string> serviceEnv() const override {
+    auto env = CantonE2e::serviceEnv();
+    env["SETTLEMENT_LEASE_SECONDS"] = "1";
+    env["LEDGER_PRUNE_INTERVAL_SECONDS"] = "1";
+    return env;
+  }
+};
+
+TEST_F(CantonPruneE2e, TheWatermarkIsPublishedForTheOperatorAndNothingIsPruned) {
+  createAccount("acc_buyer");
+  createAccount("acc_seller");
+  credit("acc_seller", "AAPL", "50");
+  credit("acc_buyer", "USDC", "7524");
+  auto r = postTrade(validTrade("trd_canton_watermark"));
+  ASSERT_EQ(r.status, 201u) << r.body;
+  waitForStatus(r.json()["settlement_id"], "settled", std::chrono::seconds(60));
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  Json w;
+  while (true) {
+    auto g = get("/ledger/prune-watermark");
+    ASSERT_EQ(g.status, 200u) << g.body;
+    w = g.json();
+    if (w["prune_before"].is_number() && w["ledger_end"].is_number() &&
+        w["prune_before"] == w["ledger_end"] && w["ledger_end"].get<int64_t>() >= 4)
+      break;
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline)
+        << "the watermark did not reach the ledger end: " << w.dump();
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // polling interval
+  }
+  EXPECT_EQ(w["prune_up_to"], w["prune_before"].get<int64_t>() - 1) << w.dump();
+  EXPECT_EQ(w["applied"], false) << "published, never pruned by the service";
+  EXPECT_EQ(w["pruned_up_to"], 0) << "the participant's latest-pruned-offsets";
+}
+
 }  // namespace
 }  // namespace sc::test

@@ -26,8 +26,8 @@ class LedgerPrunerTest : public WorkflowTest {
     if (canton_) GTEST_SKIP() << "the pruner prunes the embedded ledger (embedded mode only)";
     workflow::LedgerPrunerOptions o;
     o.lag = kLag;
-    pruner_ = std::make_unique<workflow::LedgerPruner>(repo(), nullptr, *ledger_, no_reads_, o,
-                                                       pruner_time_);
+    pruner_ = std::make_unique<workflow::LedgerPruner>(repo(), nullptr, *ledger_, ledger_,
+                                                       no_reads_, o, pruner_time_);
   }
 
   // A pass after the lag: the ledger end it read `kLag` ago bounds the watermark.
@@ -162,7 +162,8 @@ class LedgerPrunerFloorReadTest : public LedgerPrunerTest {
     ASSERT_GT(ledger_->ledgerEnd(), read_floor_);
     workflow::LedgerPrunerOptions o;
     o.lag = kLag;
-    workflow::LedgerPruner pruner(repo(), nullptr, *ledger_, flow.floorReads(), o, pruner_time_);
+    workflow::LedgerPruner pruner(repo(), nullptr, *ledger_, ledger_, flow.floorReads(), o,
+                                  pruner_time_);
     ASSERT_TRUE(pruner.runOnce());
     pruner_time_.advance(kLag);
     auto p = pruner.runOnce();
@@ -264,7 +265,7 @@ TEST_F(LedgerPrunerTest, TheWatermarkWaitsForWhatTheReconcilerHasStillToCompare)
     rec = std::make_unique<MemoryReconciliation>(*memory_);
   workflow::LedgerPrunerOptions o;
   o.lag = kLag;
-  workflow::LedgerPruner pruner(repo(), rec.get(), *ledger_, no_reads_, o, pruner_time_);
+  workflow::LedgerPruner pruner(repo(), rec.get(), *ledger_, ledger_, no_reads_, o, pruner_time_);
   Settlement s = driveToRest(submit("trd_to_compare", "50", "7524.00"));
   ASSERT_EQ(s.status, S::kSettled);
   auto state = rec->state();
@@ -280,7 +281,8 @@ TEST_F(LedgerPrunerTest, TheWatermarkWaitsForWhatTheReconcilerHasStillToCompare)
     // A reconciler further behind than the window holds pruning back by the window only.
     workflow::LedgerPrunerOptions narrow = o;
     narrow.reconcile_window = 2;
-    workflow::LedgerPruner bounded(repo(), rec.get(), *ledger_, no_reads_, narrow, pruner_time_);
+    workflow::LedgerPruner bounded(repo(), rec.get(), *ledger_, ledger_, no_reads_, narrow,
+                                   pruner_time_);
     ASSERT_TRUE(bounded.runOnce());
     pruner_time_.advance(kLag);
     auto w = bounded.runOnce();
@@ -322,13 +324,56 @@ TEST_F(LedgerPrunerTest, AReconcilerFarBehindOnTheLedgerHoldsPruningBackByTheWin
     workflow::LedgerPrunerOptions o;
     o.lag = kLag;
     o.reconcile_window = window;
-    workflow::LedgerPruner pruner(repo(), rec.get(), *ledger_, no_reads_, o, pruner_time_);
+    workflow::LedgerPruner pruner(repo(), rec.get(), *ledger_, ledger_, no_reads_, o, pruner_time_);
     ASSERT_TRUE(pruner.runOnce());
     pruner_time_.advance(kLag);
     auto w = pruner.runOnce();
     ASSERT_TRUE(w && *w) << (w ? "no pass after the lag" : w.error().message);
     EXPECT_EQ(**w, std::max<int64_t>(1, end - window)) << "window " << window;
   }
+}
+
+// Over a Canton participant (no engine to prune) the pruner publishes the watermark it would
+// prune below, for the participant's operator, and prunes nothing. Runs in both modes: in canton
+// mode it reads the ledger end through the adapter.
+class LedgerPrunerPublishTest : public WorkflowTest {};
+
+TEST_F(LedgerPrunerPublishTest, WithoutAnEngineTheWatermarkIsPublishedAndNothingIsPruned) {
+  creditTheStandardTrade();
+  FakeElapsed time;
+  workflow::LedgerPrunerOptions o;
+  o.lag = std::chrono::seconds(15);
+  workflow::FloorReads reads;  // a worker's, between its floor read and its lease's commit
+  workflow::LedgerPruner pruner(repo(), nullptr, workflowLedger(), nullptr, reads, o, time);
+  EXPECT_EQ(pruner.watermark(), std::nullopt);
+  Settlement s = driveToRest(submit("trd_published", "50", "7524.00"));
+  ASSERT_EQ(s.status, S::kSettled);
+  const int64_t end = ledger_->ledgerEnd();
+  auto first = pruner.runOnce();
+  ASSERT_TRUE(first) << first.error().message;
+  EXPECT_EQ(*first, std::nullopt) << "no ledger end is a lag old yet";
+  EXPECT_EQ(pruner.watermark(), std::nullopt);
+  // A floor read for a lease not yet committed holds the published watermark too.
+  auto hold = reads.read([] { return Result<int64_t>(int64_t{2}); });
+  ASSERT_TRUE(hold);
+  time.advance(o.lag);
+  auto held = pruner.runOnce();
+  ASSERT_TRUE(held && *held) << (held ? "no watermark" : held.error().message);
+  EXPECT_EQ(**held, 2);
+  { auto released = std::move(*hold); }
+  time.advance(o.lag);
+  auto second = pruner.runOnce();
+  ASSERT_TRUE(second && *second);
+  EXPECT_EQ(**second, end) << "nothing active: the ledger end read a lag ago";
+  auto w = pruner.watermark();
+  ASSERT_TRUE(w);
+  EXPECT_EQ(w->prune_before, end);
+  EXPECT_EQ(w->ledger_end, end);
+  EXPECT_FALSE(w->applied);
+  EXPECT_EQ(ledger_->prunedBefore(), 0) << "published, not pruned";
+  auto pruned = workflowLedger().prunedUpTo();
+  ASSERT_TRUE(pruned) << pruned.error().message;
+  EXPECT_EQ(*pruned, 0);
 }
 
 }  // namespace
