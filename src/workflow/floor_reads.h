@@ -63,6 +63,7 @@ class FloorReads {
   template <typename Read>
   Result<Hold> read(Read&& read) {
     std::lock_guard l(mu_);
+    dropExpired();
     Result<int64_t> floor = read();
     if (!floor) return floor.error();
     return Hold(this, held_.insert(*floor));
@@ -71,18 +72,24 @@ class FloorReads {
   // The least floor held now (by a live hold, or kept after a failed write); nullopt when none.
   std::optional<int64_t> least() const {
     std::lock_guard l(mu_);
-    const auto now = elapsed_.now();
-    while (!kept_.empty() && kept_.begin()->first <= now) {
-      held_.erase(kept_.begin()->second);
-      kept_.erase(kept_.begin());
-    }
+    dropExpired();
     if (held_.empty()) return std::nullopt;
     return *held_.begin();
   }
 
  private:
+  // Drops the holds kept past their time: on every read and release too, not only when a pruner
+  // asks (none may run), so failed writes cannot pile up. Under mu_.
+  void dropExpired() const {
+    const auto now = elapsed_.now();
+    while (!kept_.empty() && kept_.begin()->first <= now) {
+      held_.erase(kept_.begin()->second);
+      kept_.erase(kept_.begin());
+    }
+  }
   void release(std::multiset<int64_t>::iterator it, std::chrono::nanoseconds keep) {
     std::lock_guard l(mu_);
+    dropExpired();
     if (keep > std::chrono::nanoseconds::zero())
       kept_.emplace(elapsed_.now() + keep, it);
     else
