@@ -357,6 +357,16 @@ Result<void> Reconciler::ledgerMovements(Pass& p) {
   return {};
 }
 
+namespace {
+// An offset in a finding's evidence (0 when absent or unreadable).
+int64_t evidenceOffset(const std::string& evidence, const char* key) {
+  Json j = Json::parse(evidence, nullptr, false);
+  if (!j.is_object()) return 0;
+  auto it = j.find(key);
+  return it != j.end() && it->is_number_integer() ? it->get<int64_t>() : 0;
+}
+}  // namespace
+
 Result<void> Reconciler::ledgerTotals(Pass& p) {
   auto totals = ledger_.totals();
   if (!totals) return totals.error();
@@ -374,6 +384,18 @@ Result<void> Reconciler::ledgerTotals(Pass& p) {
   q.limit = 1000;
   auto open = repo_.findings(q);
   if (!open) return open.error();
+  // A baseline taken again after a pruned range is no evidence that a total found wrong before
+  // that range came right: it may be the wrong total itself. Such findings stay open for the
+  // operator; only one raised after the latest range can resolve by itself.
+  int64_t rebased_at = 0;
+  {
+    store::FindingQuery rq;
+    rq.kind = std::string(kind::kLedgerRangePruned);
+    rq.limit = 1;  // the newest: ranges only move forward
+    auto ranges = repo_.findings(rq);
+    if (!ranges) return ranges.error();
+    if (!ranges->empty()) rebased_at = evidenceOffset(ranges->front().evidence, "pruned_up_to");
+  }
   std::map<std::string, LedgerAmount> actual;
   for (const auto& t : *totals) actual[t.asset] = t.total;
   for (const auto& [asset, expected] : p.state.expected_totals)
@@ -390,6 +412,7 @@ Result<void> Reconciler::ledgerTotals(Pass& p) {
     }
     for (const auto& f : *open) {
       if (f.subject != asset) continue;
+      if (evidenceOffset(f.evidence, "ledger_offset") < rebased_at) continue;
       Json res{{"ledger_total", total.toString(Decimal::kScale)},
                {"ledger_offset", p.state.ledger_offset},
                {"note", "the ledger's total equals the expected total again"}};
