@@ -64,7 +64,12 @@ Result<std::optional<int64_t>> LedgerPruner::pass() {
   if (!pruned) return pruned.error();
   metrics_.pruned_completions.inc(pruned->completions);
   if (pruned->completions + pruned->updates + pruned->movements + pruned->dvps > 0) {
-    returnFreeMemory();
+    // malloc_trim walks every arena under its lock, pausing allocations meanwhile: at most once
+    // a minute, not at every pass of a busy ledger.
+    if (last_trim_ == MonotonicClock::TimePoint{} || now - last_trim_ >= std::chrono::minutes(1)) {
+      last_trim_ = now;
+      returnFreeMemory();
+    }
     log::get("ledger")->info(
         "ledger pruned below offset {}: {} completions, {} updates, {} movements, {} DvPs",
         pruned->pruned_before, pruned->completions, pruned->updates, pruned->movements,

@@ -105,6 +105,7 @@ class LedgerPruner {
   // Ledger ends read by the passes, oldest first: the newest one at least `lag` old bounds the
   // watermark; older ones are dropped.
   std::deque<std::pair<MonotonicClock::TimePoint, int64_t>> ends_;
+  MonotonicClock::TimePoint last_trim_{};  // the last returnFreeMemory()
   mutable std::mutex watermark_mu_;
   std::optional<PruneWatermark> watermark_;
   Periodic periodic_;
