@@ -43,6 +43,12 @@ class LedgerPrunerTest : public WorkflowTest {
     return ledger_->submit(std::span<const ledger::Submission>(&sub, 1)).front();
   }
 
+  // The reconciler's state on the store under test.
+  std::unique_ptr<store::ReconciliationRepository> reconciliation() {
+    if (onPostgres()) return std::make_unique<store::PgReconciliationRepository>(database_->pool());
+    return std::make_unique<MemoryReconciliation>(*memory_);
+  }
+
   static constexpr std::chrono::seconds kLag{15};
   workflow::FloorReads no_reads_;  // tests whose passes run while no worker is in a lease
   FakeElapsed pruner_time_;
@@ -264,11 +270,7 @@ TEST_F(LedgerPrunerFloorReadTest, ARetryWhoseWriteCommitsLateStillFindsItsFloorU
 // watermark, and for its ledger position.
 TEST_F(LedgerPrunerTest, TheWatermarkWaitsForWhatTheReconcilerHasStillToCompare) {
   creditTheStandardTrade();
-  std::unique_ptr<store::ReconciliationRepository> rec;
-  if (onPostgres())
-    rec = std::make_unique<store::PgReconciliationRepository>(database_->pool());
-  else
-    rec = std::make_unique<MemoryReconciliation>(*memory_);
+  std::unique_ptr<store::ReconciliationRepository> rec = reconciliation();
   workflow::LedgerPrunerOptions o;
   o.lag = kLag;
   workflow::LedgerPruner pruner(repo(), rec.get(), *ledger_, ledger_, no_reads_, o, pruner_time_);
@@ -312,11 +314,7 @@ TEST_F(LedgerPrunerTest, TheWatermarkWaitsForWhatTheReconcilerHasStillToCompare)
 // range (ledger_range_pruned). Before, its position held the watermark without a bound.
 TEST_F(LedgerPrunerTest, AReconcilerFarBehindOnTheLedgerHoldsPruningBackByTheWindowOnly) {
   creditTheStandardTrade();
-  std::unique_ptr<store::ReconciliationRepository> rec;
-  if (onPostgres())
-    rec = std::make_unique<store::PgReconciliationRepository>(database_->pool());
-  else
-    rec = std::make_unique<MemoryReconciliation>(*memory_);
+  std::unique_ptr<store::ReconciliationRepository> rec = reconciliation();
   Settlement s = driveToRest(submit("trd_far_behind", "50", "7524.00"));
   ASSERT_EQ(s.status, S::kSettled);
   auto state = rec->state();
