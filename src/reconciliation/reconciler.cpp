@@ -388,7 +388,7 @@ Result<void> Reconciler::ledgerTotals(Pass& p) {
   // that range came right: it may be the wrong total itself. Such findings stay open for the
   // operator; only one raised after the latest range can resolve by itself.
   int64_t rebased_at = 0;
-  {
+  if (!open->empty()) {  // only a pass with something to resolve needs the latest range
     store::FindingQuery rq;
     rq.kind = std::string(kind::kLedgerRangePruned);
     rq.limit = 1;  // the newest: ranges only move forward
