@@ -6,9 +6,12 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <filesystem>
 #include <future>
+#include <optional>
 #include <thread>
+#include <vector>
 
 #include "api/test_server.h"
 
@@ -291,24 +294,44 @@ TEST_F(HttpServerTest, AcceptPausesInsteadOfSpinningWhenOutOfDescriptors) {
   size_t open_fds = 0;
   for ([[maybe_unused]] auto& e : std::filesystem::directory_iterator("/proc/self/fd")) ++open_fds;
   rlimit tight = saved;
-  tight.rlim_cur = open_fds + 4;  // room for a few client sockets, none for the server's accepts
+  tight.rlim_cur = open_fds + 8;
   ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &tight), 0);
   std::vector<int> clients;
+  struct Restore {  // descriptors and the limit come back whatever fails below
+    std::vector<int>& fds;
+    rlimit limit;
+    ~Restore() {
+      for (int fd : fds) ::close(fd);
+      fds.clear();
+      setrlimit(RLIMIT_NOFILE, &limit);
+    }
+  };
+  std::optional<Restore> restore;
+  restore.emplace(clients, saved);
+  // Take every free descriptor before connecting any of them, so that no accept can win a race
+  // for the last one: from here on the server's accepts can only fail (a descriptor the server
+  // frees meanwhile lets at most one through; the rest stay queued and fail).
+  int last_errno = 0;
+  for (int i = 0; i < 64; ++i) {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) {
+      last_errno = errno;
+      break;
+    }
+    clients.push_back(fd);
+  }
+  ASSERT_EQ(last_errno, EMFILE) << "the test could not take every descriptor";
+  ASSERT_GE(clients.size(), 2u);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(server->port());
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  for (int i = 0; i < 8; ++i) {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0) break;
-    clients.push_back(fd);
-    ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);  // queued in the backlog
-  }
   const uint64_t before = server->metrics().accept_errors.value();
+  for (int fd : clients)  // the handshake completes in the kernel; each waits in the backlog
+    ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
   std::this_thread::sleep_for(1s);  // the observation window: failures per second, not a wait
   const uint64_t failed = server->metrics().accept_errors.value() - before;
-  for (int fd : clients) ::close(fd);
-  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &saved), 0);
+  restore.reset();
   EXPECT_GE(failed, 1u) << "the test did not exhaust the descriptors";
   EXPECT_LE(failed, 20u) << "accept retried " << failed << " times in 1 s: it spins";
   // With descriptors back, the server accepts and answers again.
