@@ -252,6 +252,7 @@ Config Config::fromEnvironment(const std::map<std::string, std::string>& env) {
   if (c.ledger_synchronizers.empty())
     throw ConfigError("LEDGER_SYNCHRONIZERS must name at least one synchronizer");
   r.integer("LEDGER_PRUNE_INTERVAL_SECONDS", c.ledger_prune_interval_seconds, 0, 86400);
+  r.integer("LEDGER_PRUNE_PUBLISH_LAG_SECONDS", c.ledger_prune_publish_lag_seconds, 1, 86400);
   r.integer("LEDGER_COMPACT_BYTES", c.ledger_compact_bytes, 0, 1LL << 40);
   if (c.ledger_compact_bytes > 0 && c.ledger_compact_bytes < (1LL << 20))
     throw ConfigError("LEDGER_COMPACT_BYTES must be 0 (never compact) or at least 1048576, got " +

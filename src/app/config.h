@@ -85,8 +85,11 @@ struct Config {
   // Embedded ledger's bounded resources (issue 12): pruning below the watermark every this many
   // seconds (0: never), journal compaction once it grew by this many bytes (0: never), and the
   // merge of an owner's free holdings of an asset past this many (0: never).
-  int ledger_prune_interval_seconds = 10;     // LEDGER_PRUNE_INTERVAL_SECONDS
-  int64_t ledger_compact_bytes = 64LL << 20;  // LEDGER_COMPACT_BYTES
+  int ledger_prune_interval_seconds = 10;  // LEDGER_PRUNE_INTERVAL_SECONDS
+  // Canton: the published watermark keeps a ledger end read at least this long ago (and the
+  // lease): another instance's floor whose lease answer it lost is held that long (10 min).
+  int ledger_prune_publish_lag_seconds = 600;  // LEDGER_PRUNE_PUBLISH_LAG_SECONDS
+  int64_t ledger_compact_bytes = 64LL << 20;   // LEDGER_COMPACT_BYTES
   int ledger_merge_holdings_above = 16;
   int64_t ledger_reconcile_window =
       100000;  // LEDGER_RECONCILE_WINDOW (offsets)       // LEDGER_MERGE_HOLDINGS_ABOVE

@@ -271,10 +271,12 @@ int run(const sc::app::Config& cfg) {
     sc::workflow::LedgerPrunerOptions popt;
     popt.interval = seconds(cfg.ledger_prune_interval_seconds);
     popt.lag = seconds(cfg.settlement_lease_seconds);
+    popt.publish_lag = seconds(cfg.ledger_prune_publish_lag_seconds);
     popt.reconcile_window = cfg.ledger_reconcile_window;
+    popt.reconciler_here = cfg.rec_enabled;
     pruner = std::make_unique<sc::workflow::LedgerPruner>(
-        (*db)->settlements(), cfg.rec_enabled ? &reconciliation_repo : nullptr, *ledger, embedded,
-        workflow.floorReads(), popt, steady_clock);
+        (*db)->settlements(), &reconciliation_repo, *ledger, embedded, workflow.floorReads(), popt,
+        steady_clock);
   }
 
   auto readiness = [&]() -> sc::Result<void> {

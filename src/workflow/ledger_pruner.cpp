@@ -34,15 +34,18 @@ Result<std::optional<int64_t>> LedgerPruner::pass() {
   if (reconciliation_) {
     auto state = reconciliation_->state();
     if (!state) return state.error();
-    reconciled = state->ledger_offset + 1;
-    auto least = reconciliation_->leastFloorToCompare(state->watermark);
-    if (!least) return least.error();
-    to_compare = *least;
+    if (options_.reconciler_here || state->passes > 0) {
+      reconciled = state->ledger_offset + 1;
+      auto least = reconciliation_->leastFloorToCompare(state->watermark);
+      if (!least) return least.error();
+      to_compare = *least;
+    }
   }
   const auto now = elapsed_.now();
+  const auto lag = engine_ ? options_.lag : std::max(options_.lag, options_.publish_lag);
   ends_.emplace_back(now, *end);
-  while (ends_.size() > 1 && ends_[1].first <= now - options_.lag) ends_.pop_front();
-  if (ends_.front().first > now - options_.lag) return std::optional<int64_t>();
+  while (ends_.size() > 1 && ends_[1].first <= now - lag) ends_.pop_front();
+  if (ends_.front().first > now - lag) return std::optional<int64_t>();
   int64_t watermark = ends_.front().second;
   if (held) watermark = std::min(watermark, *held);
   if (*floor) watermark = std::min(watermark, **floor);
@@ -75,8 +78,9 @@ Result<std::optional<int64_t>> LedgerPruner::pass() {
         pruned->pruned_before, pruned->completions, pruned->updates, pruned->movements,
         pruned->dvps);
   }
+  watermark = pruned->pruned_before;  // the engine's: never moves back
   publish(true);
-  return std::optional<int64_t>(pruned->pruned_before);
+  return std::optional<int64_t>(watermark);
 }
 
 Result<std::optional<int64_t>> LedgerPruner::runOnce() {

@@ -23,8 +23,9 @@
 // Over a Canton participant (no engine: `engine` null) it prunes nothing: it publishes the same
 // watermark (watermark(), GET /ledger/prune-watermark, sc_ledger_prune_watermark) for the
 // participant's operator, who prunes through the participant's admin API, never past it. There
-// the lag is the only margin for the floor reads of the other instances, which this one cannot
-// see: an operator prunes a margin below it (README, "Pruning a participant").
+// the ledger end it keeps is read at least `publish_lag` ago: the other instances' floor reads,
+// which this one cannot see, include those whose lease answer was lost, held for
+// FloorReads::kDoubtful because the lease may still commit (README, "Pruning a participant").
 #include <chrono>
 #include <deque>
 #include <mutex>
@@ -46,7 +47,13 @@ namespace sc::workflow {
 struct LedgerPrunerOptions {
   std::chrono::milliseconds interval = std::chrono::seconds(10);
   std::chrono::milliseconds lag = std::chrono::seconds(15);  // at least the lease duration
-  int64_t reconcile_window = 1000000;                        // ledger offsets
+  // Published only (Canton): the ledger end kept is read at least this long ago (and `lag`),
+  // a margin for another instance's floor whose lease answer it lost (FloorReads::kDoubtful).
+  std::chrono::milliseconds publish_lag = FloorReads::kDoubtful;
+  int64_t reconcile_window = 1000000;  // ledger offsets
+  // The reconciler runs on this instance (REC_ENABLED): its state bounds the watermark from the
+  // start. Otherwise it bounds it once the reconciler has run on any instance (a pass recorded).
+  bool reconciler_here = true;
 };
 
 struct LedgerPrunerMetrics {
@@ -85,7 +92,7 @@ class LedgerPruner {
   LedgerPruner& operator=(const LedgerPruner&) = delete;
 
   // One pass: the watermark it pruned below (or published), or nullopt while no ledger end it
-  // read is `lag` old.
+  // read is `lag` (published only: `publish_lag`) old.
   Result<std::optional<int64_t>> runOnce();
   // The last watermark computed (nullopt: none yet). Thread-safe.
   std::optional<PruneWatermark> watermark() const;
@@ -102,8 +109,8 @@ class LedgerPruner {
   const FloorReads& floor_reads_;
   LedgerPrunerOptions options_;
   const MonotonicClock& elapsed_;
-  // Ledger ends read by the passes, oldest first: the newest one at least `lag` old bounds the
-  // watermark; older ones are dropped.
+  // Ledger ends read by the passes, oldest first: the newest one at least `lag` (publish_lag)
+  // old bounds the watermark; older ones are dropped.
   std::deque<std::pair<MonotonicClock::TimePoint, int64_t>> ends_;
   MonotonicClock::TimePoint last_trim_{};  // the last returnFreeMemory()
   mutable std::mutex watermark_mu_;

@@ -197,6 +197,7 @@ TEST_F(ConfigTest, TheLongestRetryDelayIsAtLeastASecond) {
 TEST_F(ConfigTest, LedgerCompactionAndMergingRefuseThresholdsThatWouldThrash) {
   const auto d = app::Config::fromEnvironment({});
   EXPECT_EQ(d.ledger_prune_interval_seconds, 10);
+  EXPECT_EQ(d.ledger_prune_publish_lag_seconds, 600) << "FloorReads::kDoubtful";
   EXPECT_EQ(d.ledger_compact_bytes, 64LL << 20);
   EXPECT_EQ(d.ledger_merge_holdings_above, 16);
   const auto off = app::Config::fromEnvironment({{"LEDGER_PRUNE_INTERVAL_SECONDS", "0"},
@@ -211,6 +212,8 @@ TEST_F(ConfigTest, LedgerCompactionAndMergingRefuseThresholdsThatWouldThrash) {
                        "LEDGER_MERGE_HOLDINGS_ABOVE must be 0 (never merge) or at least 2"));
   EXPECT_TRUE(contains(refusal({{"LEDGER_PRUNE_INTERVAL_SECONDS", "-1"}}),
                        "LEDGER_PRUNE_INTERVAL_SECONDS"));
+  EXPECT_TRUE(contains(refusal({{"LEDGER_PRUNE_PUBLISH_LAG_SECONDS", "0"}}),
+                       "LEDGER_PRUNE_PUBLISH_LAG_SECONDS"));
 }
 
 }  // namespace

@@ -64,6 +64,7 @@ class CantonPruneE2e : public CantonE2e {
     auto env = CantonE2e::serviceEnv();
     env["SETTLEMENT_LEASE_SECONDS"] = "1";
     env["LEDGER_PRUNE_INTERVAL_SECONDS"] = "1";
+    env["LEDGER_PRUNE_PUBLISH_LAG_SECONDS"] = "1";  // 10 minutes by default
     return env;
   }
 };

@@ -347,6 +347,7 @@ TEST_F(LedgerPrunerPublishTest, WithoutAnEngineTheWatermarkIsPublishedAndNothing
   FakeElapsed time;
   workflow::LedgerPrunerOptions o;
   o.lag = std::chrono::seconds(15);
+  o.publish_lag = o.lag;       // ThePublishedWatermarkKeepsALedgerEndReadTheDoubtfulHoldAgo
   workflow::FloorReads reads;  // a worker's, between its floor read and its lease's commit
   workflow::LedgerPruner pruner(repo(), nullptr, workflowLedger(), nullptr, reads, o, time);
   EXPECT_EQ(pruner.watermark(), std::nullopt);
@@ -378,6 +379,93 @@ TEST_F(LedgerPrunerPublishTest, WithoutAnEngineTheWatermarkIsPublishedAndNothing
   auto pruned = workflowLedger().prunedUpTo();
   ASSERT_TRUE(pruned) << pruned.error().message;
   EXPECT_EQ(*pruned, 0);
+}
+
+// Over Canton another instance may have lost the answer to a lease write that still commits: it
+// holds that floor for FloorReads::kDoubtful, unseen here. So the published watermark keeps a
+// ledger end read that long ago, not only a lease ago.
+TEST_F(LedgerPrunerPublishTest, ThePublishedWatermarkKeepsALedgerEndReadTheDoubtfulHoldAgo) {
+  creditTheStandardTrade();
+  FakeElapsed time;
+  workflow::LedgerPrunerOptions o;  // publish_lag: FloorReads::kDoubtful by default
+  o.lag = std::chrono::seconds(15);
+  workflow::FloorReads reads;
+  workflow::LedgerPruner pruner(repo(), nullptr, workflowLedger(), nullptr, reads, o, time);
+  const int64_t start = ledger_->ledgerEnd();
+  ASSERT_TRUE(pruner.runOnce());
+  Settlement s = driveToRest(submit("trd_publish_lag", "50", "7524.00"));
+  ASSERT_EQ(s.status, S::kSettled);
+  ASSERT_GT(ledger_->ledgerEnd(), start);
+  time.advance(o.lag);
+  auto lease_old = pruner.runOnce();
+  ASSERT_TRUE(lease_old) << lease_old.error().message;
+  EXPECT_EQ(*lease_old, std::nullopt) << "a ledger end a lease old is not enough over Canton";
+  time.advance(workflow::FloorReads::kDoubtful - o.lag);
+  auto doubtful_old = pruner.runOnce();
+  ASSERT_TRUE(doubtful_old && *doubtful_old);
+  EXPECT_EQ(**doubtful_old, start) << "the ledger end read ten minutes ago";
+  time.advance(workflow::FloorReads::kDoubtful);
+  auto later = pruner.runOnce();
+  ASSERT_TRUE(later && *later);
+  EXPECT_EQ(**later, ledger_->ledgerEnd());
+}
+
+// An instance that does not run the reconciler (REC_ENABLED=false) still follows its state once
+// it has run on any instance: the reconciler's position is shared in the database.
+TEST_F(LedgerPrunerTest, AReconcilerRunElsewhereBoundsTheWatermarkOnceItHasRun) {
+  creditTheStandardTrade();
+  std::unique_ptr<store::ReconciliationRepository> rec = reconciliation();
+  Settlement s = driveToRest(submit("trd_rec_elsewhere", "50", "7524.00"));
+  ASSERT_EQ(s.status, S::kSettled);
+  const int64_t end = ledger_->ledgerEnd();
+  ASSERT_GT(end, 3);
+  auto state = rec->state();
+  ASSERT_TRUE(state) << state.error().message;
+  ASSERT_EQ(state->passes, 0);
+  workflow::LedgerPrunerOptions o;
+  o.lag = kLag;
+  o.publish_lag = kLag;
+  o.reconciler_here = false;
+  {
+    workflow::LedgerPruner pruner(repo(), rec.get(), *ledger_, nullptr, no_reads_, o, pruner_time_);
+    ASSERT_TRUE(pruner.runOnce());
+    pruner_time_.advance(kLag);
+    auto w = pruner.runOnce();
+    ASSERT_TRUE(w && *w);
+    EXPECT_EQ(**w, end) << "no reconciler has ever run: nothing to wait for";
+  }
+  state->passes = 1;
+  state->ledger_offset = 2;  // movements read up to 2; every audit row compared
+  for (const auto& e : events(s)) state->watermark = std::max(state->watermark, e.position);
+  ASSERT_TRUE(rec->saveState(*state));
+  workflow::LedgerPruner pruner(repo(), rec.get(), *ledger_, nullptr, no_reads_, o, pruner_time_);
+  ASSERT_TRUE(pruner.runOnce());
+  pruner_time_.advance(kLag);
+  auto w = pruner.runOnce();
+  ASSERT_TRUE(w && *w);
+  EXPECT_EQ(**w, 3) << "the reconciler's position + 1";
+}
+
+// Embedded mode publishes what the engine pruned below, which never moves back, not a lower
+// watermark a later pass computed (a floor read that moment).
+TEST_F(LedgerPrunerTest, EmbeddedModePublishesWhatTheEnginePrunedBelow) {
+  creditTheStandardTrade();
+  Settlement s = driveToRest(submit("trd_published_applied", "50", "7524.00"));
+  ASSERT_EQ(s.status, S::kSettled);
+  const int64_t end = ledger_->ledgerEnd();
+  ASSERT_TRUE(pruner_->runOnce());
+  auto pruned = passLater();
+  ASSERT_TRUE(pruned && *pruned);
+  ASSERT_EQ(**pruned, end);
+  auto hold = no_reads_.read([] { return Result<int64_t>(int64_t{2}); });
+  ASSERT_TRUE(hold);
+  auto again = passLater();
+  ASSERT_TRUE(again && *again);
+  EXPECT_EQ(**again, end);
+  auto w = pruner_->watermark();
+  ASSERT_TRUE(w);
+  EXPECT_EQ(w->prune_before, end) << "the ledger is pruned below " << end << ", not 2";
+  EXPECT_TRUE(w->applied);
 }
 
 }  // namespace
