@@ -325,6 +325,7 @@ Config Config::fromEnvironment(const std::map<std::string, std::string>& env) {
   r.integer("REJECTIONS_RETENTION_DAYS", c.rejections_retention_days, 1, 3650);
   r.integer("REJECTIONS_MAX_ROWS", c.rejections_max_rows, 1000, 1000000000);
   r.integer("REJECTIONS_HTTP_PER_MINUTE", c.rejections_http_per_minute, 0, 100000);
+  r.integer("EVENTS_RETENTION_MONTHS", c.events_retention_months, 0, 1200);
   std::string rec_enabled = c.rec_enabled ? "true" : "false";
   r.oneOf("REC_ENABLED", rec_enabled, {"true", "false"});
   c.rec_enabled = rec_enabled == "true";

@@ -134,6 +134,9 @@ struct Config {
   int rejections_retention_days = 30;     // REJECTIONS_RETENTION_DAYS
   int64_t rejections_max_rows = 1000000;  // REJECTIONS_MAX_ROWS
   int rejections_http_per_minute = 60;    // REJECTIONS_HTTP_PER_MINUTE (per address; 0 = none)
+  // settlement_events (the audit trail) is partitioned by month: months older than this many
+  // (and no longer needed: store/event_partitions.h) are dropped. 0: every month is kept.
+  int events_retention_months = 0;  // EVENTS_RETENTION_MONTHS
   // Reconciler (DESIGN §11, README "Reconciliation"): background passes comparing PostgreSQL,
   // the ledger and settlement.events.
   bool rec_enabled = true;         // REC_ENABLED: true | false (POST /reconciliation/run works)

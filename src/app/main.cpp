@@ -25,6 +25,7 @@
 #include "store/advisory_lock.h"
 #include "store/database.h"
 #include "store/database_clock.h"
+#include "store/event_partitions.h"
 #include "store/outbox_cap.h"
 #include "store/reconciliation_repository.h"
 #include "store/rejection_retention.h"
@@ -117,6 +118,13 @@ int run(const sc::app::Config& cfg) {
       (*db)->rejections(),
       {.max_age = days(cfg.rejections_retention_days), .max_rows = cfg.rejections_max_rows});
   rejection_retention.start();
+  // settlement_events' monthly partitions: created ahead, dropped after EVENTS_RETENTION_MONTHS.
+  sc::store::EventPartitions event_partitions((*db)->pool(), db_clock,
+                                              {.months_ahead = 2,
+                                               .retention_months = cfg.events_retention_months,
+                                               .reconciler = cfg.rec_enabled,
+                                               .interval = std::chrono::hours(1)});
+  event_partitions.start();
   std::unique_ptr<sc::auth::Verifier> verifier;
   try {
     verifier = makeVerifier(cfg, clock);

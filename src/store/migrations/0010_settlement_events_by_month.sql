@@ -1,0 +1,134 @@
+-- 0010: settlement_events, the audit trail, partitioned by month of created_at, so that a venue
+-- can drop whole months once it no longer needs them (EVENTS_RETENTION_MONTHS) instead of
+-- deleting rows one by one, and so that a month's rows sit together on disk.
+--
+-- A partitioned table's unique constraints must contain the partition key: the primary key is
+-- now (id, created_at) and position's uniqueness is (position, created_at). Both stay unique on
+-- their own in practice: ids are random UUIDs drawn once per event, and positions come from one
+-- sequence (settlement_event_positions; PostgreSQL 15 has no identity columns on partitioned
+-- tables, so a plain sequence as the column's default replaces the identity), which the rows keep.
+--
+-- Partitions: settlement_events_yYYYYmMM for [first of the month, first of the next), created by
+-- sc_event_partitions_ensure(now, months_ahead) (the service calls it at start and every hour,
+-- store/event_partitions.h), plus settlement_events_default for any row outside them (a clock far
+-- off, or the maintenance stopped for months): nothing is ever refused for want of a partition.
+-- sc_event_partitions_drop(before, reconciled) drops the months that retention no longer needs.
+--
+-- Stop every instance of an older build before this is applied (README, Upgrading): the table is
+-- rewritten in this migration's transaction.
+
+ALTER TABLE settlement_events RENAME TO settlement_events_0009;
+ALTER INDEX settlement_events_settlement_idx RENAME TO settlement_events_0009_settlement_idx;
+ALTER TABLE settlement_events_0009 RENAME CONSTRAINT settlement_events_pkey
+  TO settlement_events_0009_pkey;
+ALTER TABLE settlement_events_0009 RENAME CONSTRAINT settlement_events_position_key
+  TO settlement_events_0009_position_key;
+ALTER TABLE settlement_events_0009 RENAME CONSTRAINT settlement_events_settlement_id_fkey
+  TO settlement_events_0009_settlement_id_fkey;
+
+CREATE SEQUENCE settlement_event_positions AS BIGINT;
+
+CREATE TABLE settlement_events (
+  id            UUID NOT NULL,
+  settlement_id UUID NOT NULL REFERENCES settlements (id),
+  event_type    settlement_status NOT NULL,  -- the state entered
+  details       JSONB NOT NULL,
+  created_at    TIMESTAMPTZ NOT NULL DEFAULT now(),
+  position      BIGINT NOT NULL DEFAULT nextval('settlement_event_positions'),  -- outbox order
+  published_at  TIMESTAMPTZ,
+  PRIMARY KEY (id, created_at),
+  UNIQUE (position, created_at)
+) PARTITION BY RANGE (created_at);
+ALTER SEQUENCE settlement_event_positions OWNED BY settlement_events.position;
+CREATE INDEX settlement_events_settlement_idx ON settlement_events (settlement_id, position);
+CREATE TABLE settlement_events_default PARTITION OF settlement_events DEFAULT;
+
+COMMENT ON COLUMN settlement_events.published_at IS
+  'Not maintained since migration 0004: an event is delivered once it is no longer in settlement_outbox.';
+COMMENT ON TABLE settlement_events IS
+  'The audit trail, one row per transition; partitioned by month of created_at (migration 0010).';
+
+-- Creates the monthly partitions from the month of p_now to p_ahead months after it that do not
+-- exist yet; returns how many it created. A month whose rows already went to the default
+-- partition is left there (creating its partition would have to move them under a lock that
+-- stops every insert): such rows stay readable, only not droppable by month.
+CREATE FUNCTION sc_event_partitions_ensure(p_now TIMESTAMPTZ, p_ahead INT) RETURNS INT
+LANGUAGE plpgsql AS $$
+DECLARE
+  m_start TIMESTAMP;  -- UTC: month arithmetic on a TIMESTAMPTZ would follow the session's time zone
+  part_name TEXT;
+  created INT := 0;
+BEGIN
+  -- Instances that start together: one creates, the others then see the partitions.
+  PERFORM pg_advisory_xact_lock(hashtext('sc_event_partitions'));
+  FOR i IN 0 .. GREATEST(p_ahead, 0) LOOP
+    m_start := date_trunc('month', p_now AT TIME ZONE 'UTC') + make_interval(months => i);
+    part_name := 'settlement_events_' || to_char(m_start, '"y"YYYY"m"MM');
+    CONTINUE WHEN to_regclass(part_name) IS NOT NULL;
+    CONTINUE WHEN EXISTS (SELECT 1 FROM settlement_events_default
+                          WHERE created_at >= m_start AT TIME ZONE 'UTC'
+                            AND created_at < (m_start + interval '1 month') AT TIME ZONE 'UTC');
+    EXECUTE format('CREATE TABLE %I PARTITION OF settlement_events FOR VALUES FROM (%L) TO (%L)',
+                   part_name, m_start AT TIME ZONE 'UTC',
+                   (m_start + interval '1 month') AT TIME ZONE 'UTC');
+    created := created + 1;
+  END LOOP;
+  RETURN created;
+END $$;
+
+-- Drops the monthly partitions that end at or before p_before, oldest first, and returns their
+-- names. A month is kept while anything may still need its rows:
+--  - an active settlement (neither settled nor failed) has an event in it: its history, which
+--    GET /settlements/{id} shows, would lose its beginning;
+--  - an event in it is still in settlement_outbox (not yet delivered to Kafka);
+--  - p_reconciled is given (the reconciler runs) and an event in it is past that audit position
+--    (not yet compared).
+-- It stops at the first month it keeps, so what remains is always a suffix of the history. The
+-- settlements rows are never dropped: a trade redelivered after years is still known (intake
+-- idempotency), and the row keeps its final state.
+CREATE FUNCTION sc_event_partitions_drop(p_before TIMESTAMPTZ, p_reconciled BIGINT)
+RETURNS SETOF TEXT LANGUAGE plpgsql AS $$
+DECLARE
+  part RECORD;
+  busy BOOLEAN;
+BEGIN
+  PERFORM pg_advisory_xact_lock(hashtext('sc_event_partitions'));
+  FOR part IN
+    SELECT c.relname::text AS part_name,
+           make_timestamp(substr(c.relname, 20, 4)::int, substr(c.relname, 25, 2)::int, 1, 0, 0, 0)
+             AS m_start
+    FROM pg_inherits i
+    JOIN pg_class c ON c.oid = i.inhrelid
+    WHERE i.inhparent = 'settlement_events'::regclass
+      AND c.relname ~ '^settlement_events_y[0-9]{4}m[0-9]{2}$'
+    ORDER BY c.relname
+  LOOP
+    EXIT WHEN (part.m_start + interval '1 month') AT TIME ZONE 'UTC' > p_before;
+    EXECUTE format(
+      'SELECT EXISTS (SELECT 1 FROM %I e JOIN settlements s ON s.id = e.settlement_id'
+      '               WHERE s.status NOT IN (''settled'', ''failed''))'
+      '    OR EXISTS (SELECT 1 FROM %I e JOIN settlement_outbox o ON o.position = e.position)'
+      '    OR ($1::bigint IS NOT NULL AND EXISTS (SELECT 1 FROM %I e WHERE e.position > $1))',
+      part.part_name, part.part_name, part.part_name)
+      INTO busy USING p_reconciled;
+    EXIT WHEN busy;
+    EXECUTE format('DROP TABLE %I', part.part_name);
+    RETURN NEXT part.part_name;
+  END LOOP;
+END $$;
+
+-- The months the existing rows fall in, and the next two.
+SELECT sc_event_partitions_ensure(m, 0)
+FROM generate_series(
+       date_trunc('month', COALESCE((SELECT min(created_at) FROM settlement_events_0009), now())
+                           AT TIME ZONE 'UTC') AT TIME ZONE 'UTC',
+       now(), interval '1 month') AS m;
+SELECT sc_event_partitions_ensure(now(), 2);
+
+INSERT INTO settlement_events (id, settlement_id, event_type, details, created_at, position,
+                               published_at)
+SELECT id, settlement_id, event_type, details, created_at, position, published_at
+FROM settlement_events_0009;
+SELECT setval('settlement_event_positions',
+              GREATEST((SELECT max(position) FROM settlement_events), 0) + 1, false);
+DROP TABLE settlement_events_0009;
