@@ -122,7 +122,6 @@ int run(const sc::app::Config& cfg) {
   sc::store::EventPartitions event_partitions((*db)->pool(), db_clock,
                                               {.months_ahead = 2,
                                                .retention_months = cfg.events_retention_months,
-                                               .reconciler = cfg.rec_enabled,
                                                .interval = std::chrono::hours(1)});
   event_partitions.start();
   std::unique_ptr<sc::auth::Verifier> verifier;

@@ -21,15 +21,41 @@ Result<EventPartitionsPass> EventPartitions::pass() {
   if (!created.ok()) return created.error();
   out.created = std::stoi(std::string(created->text(0, 0)));
   if (options_.retention_months <= 0) return out;
-  // The first of this month (UTC) less the retention: the months that ended by then may go.
-  auto dropped = (*lease)->exec(
-      "SELECT sc_event_partitions_drop("
+  // 1. The months that may go (the first of this month, UTC, less the retention), their
+  // settlements marked. The reconciler's audit position bounds them once it has ever run, on any
+  // instance (reconciliation_state is shared): an instance with REC_ENABLED=false beside one that
+  // reconciles must not drop what that one has still to compare.
+  auto droppable = (*lease)->exec(
+      "SELECT sc_event_partitions_droppable("
       " (date_trunc('month', $1::timestamptz AT TIME ZONE 'UTC')"
       "  - make_interval(months => $2::int)) AT TIME ZONE 'UTC',"
-      " CASE WHEN $3::boolean THEN (SELECT watermark FROM reconciliation_state) END)",
-      {now, std::to_string(options_.retention_months), options_.reconciler ? "true" : "false"});
-  if (!dropped.ok()) return dropped.error();
-  for (int i = 0; i < dropped->size(); ++i) out.dropped.emplace_back(dropped->text(i, 0));
+      " (SELECT CASE WHEN passes > 0 THEN watermark END FROM reconciliation_state))",
+      {now, std::to_string(options_.retention_months)});
+  if (!droppable.ok()) return droppable.error();
+  std::vector<std::string> names;
+  for (int i = 0; i < droppable->size(); ++i) names.emplace_back(droppable->text(i, 0));
+  // 2. and 3. Each month detached, then dropped, in statements of their own: the parent's lock is
+  // held only for the detach's catalog change, and waited for at most lock_timeout (inserts queue
+  // behind a waiting DETACH, so the wait is what bounds their stall).
+  auto timeout = (*lease)->exec("SET lock_timeout = '2s'", {});
+  if (!timeout.ok()) return timeout.error();
+  Result<void> failed;
+  for (const auto& name : names) {
+    auto detached = (*lease)->exec("SELECT sc_event_partition_detach($1)", {name});
+    if (!detached.ok()) {
+      failed = detached.error();
+      break;
+    }
+    auto dropped = (*lease)->exec("SELECT sc_event_partition_drop_detached($1)", {name});
+    if (!dropped.ok()) {
+      failed = dropped.error();
+      break;
+    }
+    out.dropped.push_back(name);
+  }
+  auto reset = (*lease)->exec("RESET lock_timeout", {});
+  if (!failed) return failed.error();  // the next pass goes on from the first month left
+  if (!reset.ok()) return reset.error();
   return out;
 }
 

@@ -7,9 +7,13 @@
 //    month, in UTC), so inserts never fall into the default partition while this runs;
 //  - drop: the months that ended before the first of (this month - retention_months), oldest
 //    first, stopping at the first one still needed: one with an event of an active settlement,
-//    one with an event not yet delivered to Kafka, and, when the reconciler runs, one with an
-//    event it has not compared yet (sc_event_partitions_drop in the migration). Settlements rows
-//    are never dropped: they keep each trade's final state and its intake idempotency.
+//    one with an event not yet delivered to Kafka, and, once the reconciler has run on any
+//    instance, one with an event it has not compared yet; and only as many as leave every
+//    settlement its whole history or none of it (sc_event_partitions_droppable in the
+//    migration). Their settlements are marked history_dropped_at and can no longer be retried.
+//    Each month is then detached and dropped in short statements of their own (lock_timeout 2 s).
+//    Settlements rows are never dropped: they keep each trade's final state and its intake
+//    idempotency.
 // Counted in sc_event_partitions_{created,dropped}_total; a failed pass in
 // sc_event_partition_failures_total (and logged), retried at the next interval.
 #include <chrono>
@@ -27,7 +31,6 @@ namespace sc::store {
 struct EventPartitionsOptions {
   int months_ahead = 2;
   int retention_months = 0;  // EVENTS_RETENTION_MONTHS; 0: every month is kept
-  bool reconciler = false;   // the reconciler runs: keep the months it has not compared
   std::chrono::milliseconds interval = std::chrono::hours(1);
 };
 

@@ -66,6 +66,12 @@ Error Connection::lastError(std::string_view what, pg_result* r) const {
     return Error::transient(std::string(store::kDatabaseUnavailable),
                             std::string(what) + ": connection to PostgreSQL at " + endpoint_ +
                                 " lost: " + (msg ? msg : ""));
+  const char* constraint = r ? PQresultErrorField(r, PG_DIAG_CONSTRAINT_NAME) : nullptr;
+  if (constraint && std::string_view(constraint) == "settlements_history_dropped_final")
+    return Error::permanent(std::string(store::kHistoryDropped),
+                            std::string(what) +
+                                ": the settlement's audit history was dropped by "
+                                "EVENTS_RETENTION_MONTHS; it stays final and cannot be retried");
   return errorFromState(state ? state : "", msg ? msg : "", what);
 }
 

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "store/errors.h"
 #include "store/migrations.h"
 #include "store/pool.h"
 #include "store_fixture.h"
@@ -78,6 +79,10 @@ FROM generate_series(0, 5) n ORDER BY n)sql");
     ids_before = one(pool,
                      "SELECT string_agg(position || '=' || id, ' ' ORDER BY position)"
                      " FROM settlement_events");
+    // 0010 on this very session, still in Europe/Berlin: its months must be UTC's anyway.
+    ASSERT_EQ(one(pool, "SHOW TimeZone"), "Europe/Berlin");
+    auto migrated = migrate(pool, embeddedMigrations());
+    ASSERT_TRUE(migrated.ok()) << migrated.error().message;
   }
   auto d = Database::open(db_.conninfo(), 2);
   ASSERT_TRUE(d.ok()) << d.error().message;
@@ -114,10 +119,9 @@ FROM generate_series(0, 5) n ORDER BY n)sql");
 class EventPartitionsTest : public StoreTest {
  protected:
   pg::ConnectionPool& pool() { return database_->pool(); }
-  EventPartitionsOptions options(int retention, bool reconciler = false) {
+  EventPartitionsOptions options(int retention) {
     EventPartitionsOptions o;
     o.retention_months = retention;
-    o.reconciler = reconciler;
     return o;
   }
 };
@@ -150,7 +154,10 @@ TEST_F(EventPartitionsTest, PartitionsAreCreatedAheadAndRetentionDropsOnlyWhatNo
   ASSERT_TRUE(kept.ok());
   EXPECT_TRUE(kept->dropped.empty()) << "its events are still in the outbox";
   run(pool(), "DELETE FROM settlement_outbox");
-  EventPartitions with_reconciler(pool(), clock, options(1, true));
+  // The reconciler has run (on some instance: reconciliation_state is shared), so what it has
+  // not compared stays, whatever this instance's REC_ENABLED.
+  run(pool(), "UPDATE reconciliation_state SET passes = 1");
+  EventPartitions with_reconciler(pool(), clock, options(1));
   kept = with_reconciler.runOnce();
   ASSERT_TRUE(kept.ok());
   EXPECT_TRUE(kept->dropped.empty()) << "the reconciler has not compared them";
@@ -165,6 +172,17 @@ TEST_F(EventPartitionsTest, PartitionsAreCreatedAheadAndRetentionDropsOnlyWhatNo
   EXPECT_EQ(one(pool(), "SELECT count(*) FROM settlement_events"), "0");
   // The settlements stay, and so does their intake idempotency.
   EXPECT_EQ(one(pool(), "SELECT count(*) FROM settlements"), "3");
+  EXPECT_EQ(one(pool(), "SELECT count(*) FROM settlements WHERE history_dropped_at IS NOT NULL"),
+            "3");
+  {
+    // A failed one whose history is gone can no longer be made active (an operator's retry).
+    auto l = pool().lease();
+    ASSERT_TRUE(l.ok());
+    auto retried = (*l)->exec("UPDATE settlements SET status = 'pending' WHERE id = '" +
+                              s[0].id.canonical() + "'");
+    ASSERT_FALSE(retried.ok());
+    EXPECT_EQ(retried.error().code, kHistoryDropped) << retried.error().message;
+  }
   auto found = repo().find(s[0].id);
   ASSERT_TRUE(found.ok() && *found);
   auto events = repo().events(s[0].id);
@@ -180,6 +198,41 @@ TEST_F(EventPartitionsTest, PartitionsAreCreatedAheadAndRetentionDropsOnlyWhatNo
   auto later = with_reconciler.runOnce();
   ASSERT_TRUE(later.ok());
   EXPECT_TRUE(later->dropped.empty()) << "January is within the retention";
+}
+
+
+// A settlement whose events span two months keeps its whole history or none of it: the first
+// month waits until the second may go too.
+TEST_F(EventPartitionsTest, ASettlementSpanningTwoMonthsKeepsItsWholeHistoryOrNone) {
+  FakeClock clock(kT0);  // 17 November 2024
+  EventPartitions maintenance(pool(), clock, options(0));
+  ASSERT_TRUE(maintenance.runOnce().ok());
+  std::vector<Settlement> s = seed(1);
+  run(pool(), "DELETE FROM settlement_outbox");
+  // Settled on 2 December: its last event is December's.
+  run(pool(),
+      "UPDATE settlements SET status = 'settled', updated_at = '2024-12-02 10:00+00'");
+  run(pool(),
+      "INSERT INTO settlement_events (id, settlement_id, event_type, details, created_at)"
+      " SELECT gen_random_uuid(), id, 'settled', '{}', '2024-12-02 10:00+00' FROM settlements");
+  // 10 January 2025, one month of retention: November may go, December not yet; November alone
+  // would cut the settlement's history in two.
+  clock.set(kT0 + std::chrono::days(54));
+  EventPartitions retention(pool(), clock, options(1));
+  auto kept = retention.runOnce();
+  ASSERT_TRUE(kept.ok()) << kept.error().message;
+  EXPECT_TRUE(kept->dropped.empty()) << "November alone would leave half a history";
+  EXPECT_EQ(one(pool(), "SELECT count(*) FROM settlements WHERE history_dropped_at IS NOT NULL"),
+            "0");
+  // A month later December may go too: both go together.
+  clock.set(kT0 + std::chrono::days(85));  // 10 February 2025
+  auto both = retention.runOnce();
+  ASSERT_TRUE(both.ok()) << both.error().message;
+  EXPECT_EQ(both->dropped, (std::vector<std::string>{"settlement_events_y2024m11",
+                                                      "settlement_events_y2024m12"}));
+  auto events = repo().events(s[0].id);
+  ASSERT_TRUE(events.ok()) << events.error().message;
+  EXPECT_TRUE(events->empty());
 }
 
 }  // namespace

@@ -76,21 +76,46 @@ BEGIN
   RETURN created;
 END $$;
 
--- Drops the monthly partitions that end at or before p_before, oldest first, and returns their
--- names. A month is kept while anything may still need its rows:
---  - an active settlement (neither settled nor failed) has an event in it: its history, which
---    GET /settlements/{id} shows, would lose its beginning;
---  - an event in it is still in settlement_outbox (not yet delivered to Kafka);
---  - p_reconciled is given (the reconciler runs) and an event in it is past that audit position
---    (not yet compared).
--- It stops at the first month it keeps, so what remains is always a suffix of the history. The
--- settlements rows are never dropped: a trade redelivered after years is still known (intake
--- idempotency), and the row keeps its final state.
-CREATE FUNCTION sc_event_partitions_drop(p_before TIMESTAMPTZ, p_reconciled BIGINT)
+-- Retention (EVENTS_RETENTION_MONTHS) works in three steps, each its own short transaction, so
+-- that no lock on settlement_events is held while months are scanned (store/event_partitions.cpp):
+--  1. sc_event_partitions_droppable(before, reconciled) picks the months to drop and marks their
+--     settlements' history as dropped;
+--  2. sc_event_partition_detach(name), once per month: a plain DETACH (CONCURRENTLY is not allowed
+--     beside a default partition), under the caller's lock_timeout, holding the parent's lock only
+--     for the catalog change;
+--  3. sc_event_partition_drop_detached(name): DROP TABLE of the detached month, which locks only it.
+--
+-- A settlement whose history was dropped is final for good: the check below refuses any write
+-- that would make it active again (an operator's retry of a FAILED one), because its history
+-- would lose its beginning. The store maps the violation to history_dropped.
+ALTER TABLE settlements ADD COLUMN history_dropped_at TIMESTAMPTZ;
+ALTER TABLE settlements ADD CONSTRAINT settlements_history_dropped_final
+  CHECK (history_dropped_at IS NULL OR status IN ('settled', 'failed'));
+
+-- The monthly partitions that end at or before p_before and may go, oldest first:
+--  - the months before the first one still needed, where a month is needed while
+--    - a settlement that is not final (neither settled nor failed) has an event in it, or
+--    - an event in it is still in settlement_outbox (not yet delivered), or
+--    - p_reconciled is given (the reconciler has run) and an event in it is past that audit
+--      position (not yet compared);
+--  - of those, the longest run from the oldest that no settlement spans beyond: none of their
+--    settlements has an event after the run's end (a settlement's events lie between its
+--    created_at and its updated_at), so each settlement keeps its whole history or none of it.
+-- Marks the settlements with an event in those months (history_dropped_at), rechecking under the
+-- row locks that each is still final: a retry that committed first makes it active and the
+-- months are then kept (nothing returned); one that comes after is refused by the check.
+CREATE FUNCTION sc_event_partitions_droppable(p_before TIMESTAMPTZ, p_reconciled BIGINT)
 RETURNS SETOF TEXT LANGUAGE plpgsql AS $$
 DECLARE
   part RECORD;
   busy BOOLEAN;
+  spans BOOLEAN;
+  names TEXT[] := '{}';
+  ends TIMESTAMPTZ[] := '{}';
+  run INT := 0;  -- how many of the months in names form the closed run
+  run_end TIMESTAMPTZ;
+  wanted INT;
+  marked INT;
 BEGIN
   PERFORM pg_advisory_xact_lock(hashtext('sc_event_partitions'));
   FOR part IN
@@ -112,17 +137,83 @@ BEGIN
       part.part_name, part.part_name, part.part_name)
       INTO busy USING p_reconciled;
     EXIT WHEN busy;
-    EXECUTE format('DROP TABLE %I', part.part_name);
-    RETURN NEXT part.part_name;
+    names := names || part.part_name;
+    ends := ends || (part.m_start + interval '1 month') AT TIME ZONE 'UTC';
+    SELECT EXISTS (SELECT 1 FROM settlements s
+                   WHERE s.created_at < ends[cardinality(ends)]
+                     AND s.updated_at >= ends[cardinality(ends)])
+      INTO spans;
+    IF NOT spans THEN
+      run := cardinality(names);
+    END IF;
+  END LOOP;
+  IF run = 0 THEN
+    RETURN;
+  END IF;
+  run_end := ends[run];
+  -- Every settlement with an event in the run; each must still be final once its row is locked.
+  SELECT count(*) INTO wanted FROM settlements s WHERE s.created_at < run_end
+    AND EXISTS (SELECT 1 FROM settlement_events e
+                WHERE e.settlement_id = s.id AND e.created_at < run_end);
+  WITH m AS (
+    UPDATE settlements s SET history_dropped_at = COALESCE(s.history_dropped_at, clock_timestamp())
+    WHERE s.created_at < run_end AND s.status IN ('settled', 'failed')
+      AND EXISTS (SELECT 1 FROM settlement_events e
+                  WHERE e.settlement_id = s.id AND e.created_at < run_end)
+    RETURNING 1)
+  SELECT count(*) INTO marked FROM m;
+  IF marked <> wanted THEN
+    -- A settlement became active meanwhile (a retry committed first): keep everything; the
+    -- marks roll back with this exception.
+    RAISE EXCEPTION 'settlement_events retention: % of % settlements are no longer final; kept',
+      wanted - marked, wanted USING ERRCODE = '40001';
+  END IF;
+  FOR i IN 1 .. run LOOP
+    RETURN NEXT names[i];
   END LOOP;
 END $$;
 
+-- Detaches one month picked by sc_event_partitions_droppable; false when it is not attached
+-- (another instance got there first).
+CREATE FUNCTION sc_event_partition_detach(p_name TEXT) RETURNS BOOLEAN
+LANGUAGE plpgsql AS $$
+BEGIN
+  IF p_name !~ '^settlement_events_y[0-9]{4}m[0-9]{2}$' THEN
+    RAISE EXCEPTION 'not a monthly partition of settlement_events: %', p_name;
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+                 WHERE i.inhparent = 'settlement_events'::regclass AND c.relname = p_name) THEN
+    RETURN false;
+  END IF;
+  EXECUTE format('ALTER TABLE settlement_events DETACH PARTITION %I', p_name);
+  RETURN true;
+END $$;
+
+-- Drops a month once detached; false when it is gone already. Refuses one still attached.
+CREATE FUNCTION sc_event_partition_drop_detached(p_name TEXT) RETURNS BOOLEAN
+LANGUAGE plpgsql AS $$
+BEGIN
+  IF p_name !~ '^settlement_events_y[0-9]{4}m[0-9]{2}$' THEN
+    RAISE EXCEPTION 'not a monthly partition of settlement_events: %', p_name;
+  END IF;
+  IF to_regclass(p_name) IS NULL THEN
+    RETURN false;
+  END IF;
+  IF EXISTS (SELECT 1 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+             WHERE c.relname = p_name) THEN
+    RAISE EXCEPTION '% is still attached: detach it first', p_name;
+  END IF;
+  EXECUTE format('DROP TABLE %I', p_name);
+  RETURN true;
+END $$;
+
 -- The months the existing rows fall in, and the next two.
-SELECT sc_event_partitions_ensure(m, 0)
+-- The series runs over UTC timestamps: month steps on a TIMESTAMPTZ follow the session's zone.
+SELECT sc_event_partitions_ensure(m AT TIME ZONE 'UTC', 0)
 FROM generate_series(
        date_trunc('month', COALESCE((SELECT min(created_at) FROM settlement_events_0009), now())
-                           AT TIME ZONE 'UTC') AT TIME ZONE 'UTC',
-       now(), interval '1 month') AS m;
+                           AT TIME ZONE 'UTC'),
+       now() AT TIME ZONE 'UTC', interval '1 month') AS m;
 SELECT sc_event_partitions_ensure(now(), 2);
 
 INSERT INTO settlement_events (id, settlement_id, event_type, details, created_at, position,
