@@ -122,7 +122,8 @@ int run(const sc::app::Config& cfg) {
   sc::store::EventPartitions event_partitions((*db)->pool(), db_clock,
                                               {.months_ahead = 2,
                                                .retention_months = cfg.events_retention_months,
-                                               .interval = std::chrono::hours(1)});
+                                               .interval = std::chrono::hours(1),
+                                               .reconciler_here = cfg.rec_enabled});
   event_partitions.start();
   std::unique_ptr<sc::auth::Verifier> verifier;
   try {

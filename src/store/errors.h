@@ -24,7 +24,8 @@ inline constexpr std::string_view kAccountExists = "account_exists";  // Account
 // Another account already uses this canton_party (AccountRepository::create).
 inline constexpr std::string_view kPartyTaken = "canton_party_taken";
 // A write would make active again a settlement whose audit history EVENTS_RETENTION_MONTHS dropped
-// (migration 0010's check settlements_history_dropped_final): an operator's retry of it.
+// (created before event_retention.dropped_before; migration 0010's trigger
+// settlements_history_dropped_final): an operator's retry of it.
 inline constexpr std::string_view kHistoryDropped = "history_dropped";
 inline constexpr std::string_view kUnknownAccount = reason::kUnknownAccount;  // setStatus of none
 // Reconciliation findings (reconciliation_repository.cpp): no finding with that id; a finding

@@ -100,7 +100,9 @@ Result<Settlement> Workflow::retry(const Uuid& id, const std::string& reason) {
   store::StateWrite w{next, from, workflow::retriedDetails(next, reason, to)};
   auto applied = settlements_.write(std::span<const store::StateWrite>(&w, 1));
   if (!applied) {
-    end->keepFor(FloorReads::kDoubtful);  // the write may still commit
+    // An answer lost (a retryable error) leaves the write's outcome unknown: it may still commit.
+    // A refusal (history_dropped, a constraint) rolled it back.
+    if (applied.error().retryable) end->keepFor(FloorReads::kDoubtful);
     return applied.error();
   }
   if (!(*applied)[0]) {

@@ -119,10 +119,23 @@ FROM generate_series(0, 5) n ORDER BY n)sql");
 class EventPartitionsTest : public StoreTest {
  protected:
   pg::ConnectionPool& pool() { return database_->pool(); }
-  EventPartitionsOptions options(int retention) {
+  EventPartitionsOptions options(int retention, bool reconciler_here = false) {
     EventPartitionsOptions o;
     o.retention_months = retention;
+    o.reconciler_here = reconciler_here;
     return o;
+  }
+  // An operator's retry of a FAILED settlement, as Workflow::retry writes it.
+  Result<std::vector<bool>> retry(const Settlement& failed) {
+    Settlement next = failed;
+    next.status = Status::kPending;
+    next.round++;
+    next.retry_count++;
+    StateWrite w{next, Status::kFailed, R"({"retried":true})"};
+    return repo().write(std::span<const StateWrite>(&w, 1));
+  }
+  std::string cut() {
+    return one(pool(), "SELECT dropped_before AT TIME ZONE 'UTC' FROM event_retention");
   }
 };
 
@@ -146,45 +159,49 @@ TEST_F(EventPartitionsTest, PartitionsAreCreatedAheadAndRetentionDropsOnlyWhatNo
   // Two months later, with one month of retention: November may go once nothing needs it.
   clock.set(kT0 + std::chrono::days(60));  // 16 January 2025
   EventPartitions retention(pool(), clock, options(1));
+  run(pool(), "DELETE FROM settlement_outbox");  // delivered: only their state holds them now
   auto kept = retention.runOnce();
   ASSERT_TRUE(kept.ok()) << kept.error().message;
   EXPECT_TRUE(kept->dropped.empty()) << "its settlements are active";
   run(pool(), "UPDATE settlements SET status = 'failed'");
+  run(pool(),
+      "INSERT INTO settlement_outbox (position, id, settlement_id, event_type, details,"
+      " created_at) SELECT position, id, settlement_id, event_type, details, created_at"
+      " FROM settlement_events ORDER BY position DESC LIMIT 1");
   kept = retention.runOnce();
   ASSERT_TRUE(kept.ok());
-  EXPECT_TRUE(kept->dropped.empty()) << "its events are still in the outbox";
+  EXPECT_TRUE(kept->dropped.empty()) << "an event of it is still in the outbox";
   run(pool(), "DELETE FROM settlement_outbox");
-  // The reconciler has run (on some instance: reconciliation_state is shared), so what it has
-  // not compared stays, whatever this instance's REC_ENABLED.
+  // The reconciler runs here but has not yet passed: nothing it will compare may go.
+  EventPartitions reconciling_here(pool(), clock, options(1, true));
+  kept = reconciling_here.runOnce();
+  ASSERT_TRUE(kept.ok());
+  EXPECT_TRUE(kept->dropped.empty()) << "the reconciler here has compared nothing yet";
+  // It has run (on some instance: reconciliation_state is shared), so what it has not compared
+  // stays, whatever this instance's REC_ENABLED.
   run(pool(), "UPDATE reconciliation_state SET passes = 1");
-  EventPartitions with_reconciler(pool(), clock, options(1));
-  kept = with_reconciler.runOnce();
+  kept = retention.runOnce();
   ASSERT_TRUE(kept.ok());
   EXPECT_TRUE(kept->dropped.empty()) << "the reconciler has not compared them";
+  EXPECT_EQ(cut(), "-infinity") << "nothing dropped, nothing cut";
   run(pool(),
       "UPDATE reconciliation_state SET watermark = (SELECT max(position) FROM"
       " settlement_events)");
-  auto dropped = with_reconciler.runOnce();
+  auto dropped = retention.runOnce();
   ASSERT_TRUE(dropped.ok()) << dropped.error().message;
   // November only: December ended after the first of (January - 1 month).
   EXPECT_EQ(dropped->dropped, (std::vector<std::string>{"settlement_events_y2024m11"}));
-  EXPECT_EQ(with_reconciler.metrics().dropped.value(), 1u);
+  EXPECT_EQ(retention.metrics().dropped.value(), 1u);
   EXPECT_EQ(one(pool(), "SELECT count(*) FROM settlement_events"), "0");
+  EXPECT_EQ(cut(), "2024-12-01 00:00:00");
   // The settlements stay, and so does their intake idempotency.
   EXPECT_EQ(one(pool(), "SELECT count(*) FROM settlements"), "3");
-  EXPECT_EQ(one(pool(), "SELECT count(*) FROM settlements WHERE history_dropped_at IS NOT NULL"),
-            "3");
-  {
-    // A failed one whose history is gone can no longer be made active (an operator's retry).
-    auto l = pool().lease();
-    ASSERT_TRUE(l.ok());
-    auto retried = (*l)->exec("UPDATE settlements SET status = 'pending' WHERE id = '" +
-                              s[0].id.canonical() + "'");
-    ASSERT_FALSE(retried.ok());
-    EXPECT_EQ(retried.error().code, kHistoryDropped) << retried.error().message;
-  }
   auto found = repo().find(s[0].id);
   ASSERT_TRUE(found.ok() && *found);
+  // A failed one whose history is gone can no longer be made active (an operator's retry).
+  auto retried = retry(**found);
+  ASSERT_FALSE(retried.ok()) << "retried a settlement whose history was dropped";
+  EXPECT_EQ(retried.error().code, kHistoryDropped) << retried.error().message;
   auto events = repo().events(s[0].id);
   ASSERT_TRUE(events.ok()) << events.error().message;
   EXPECT_TRUE(events->empty());
@@ -195,44 +212,82 @@ TEST_F(EventPartitionsTest, PartitionsAreCreatedAheadAndRetentionDropsOnlyWhatNo
                 "SELECT string_agg(DISTINCT tableoid::regclass::text, ' ')"
                 " FROM settlement_events"),
             "settlement_events_y2025m01");
-  auto later = with_reconciler.runOnce();
+  auto later = retention.runOnce();
   ASSERT_TRUE(later.ok());
-  EXPECT_TRUE(later->dropped.empty()) << "January is within the retention";
+  EXPECT_TRUE(later->dropped.empty()) << "December ends after the retention's start";
+  EXPECT_EQ(cut(), "2024-12-01 00:00:00");
 }
 
-
-// A settlement whose events span two months keeps its whole history or none of it: the first
-// month waits until the second may go too.
-TEST_F(EventPartitionsTest, ASettlementSpanningTwoMonthsKeepsItsWholeHistoryOrNone) {
+// Months are cut whole: a settlement that ran across the end of a month keeps its later events
+// once the earlier month is dropped, and, created before the cut, it can no longer be retried.
+// One created after the cut still can.
+TEST_F(EventPartitionsTest, ASettlementAcrossTheCutKeepsItsLaterEventsAndIsNoLongerRetried) {
   FakeClock clock(kT0);  // 17 November 2024
   EventPartitions maintenance(pool(), clock, options(0));
   ASSERT_TRUE(maintenance.runOnce().ok());
   std::vector<Settlement> s = seed(1);
   run(pool(), "DELETE FROM settlement_outbox");
-  // Settled on 2 December: its last event is December's.
-  run(pool(),
-      "UPDATE settlements SET status = 'settled', updated_at = '2024-12-02 10:00+00'");
+  // Failed on 2 December: its last event is December's.
+  run(pool(), "UPDATE settlements SET status = 'failed', updated_at = '2024-12-02 10:00+00'");
   run(pool(),
       "INSERT INTO settlement_events (id, settlement_id, event_type, details, created_at)"
-      " SELECT gen_random_uuid(), id, 'settled', '{}', '2024-12-02 10:00+00' FROM settlements");
-  // 10 January 2025, one month of retention: November may go, December not yet; November alone
-  // would cut the settlement's history in two.
+      " SELECT gen_random_uuid(), id, 'failed', '{}', '2024-12-02 10:00+00' FROM settlements");
+  clock.set(kT0 + std::chrono::days(20));  // 7 December: one created after the cut to come
+  auto in = repo().intake(std::vector<Trade>{trade("trd_december")}, clock.now(), kDeadline);
+  ASSERT_TRUE(in.ok()) << in.error().message;
+  run(pool(), "DELETE FROM settlement_outbox");
+  run(pool(), "UPDATE settlements SET status = 'failed'");
+  // 10 January 2025, one month of retention: November goes, December stays.
   clock.set(kT0 + std::chrono::days(54));
+  EventPartitions retention(pool(), clock, options(1));
+  auto dropped = retention.runOnce();
+  ASSERT_TRUE(dropped.ok()) << dropped.error().message;
+  EXPECT_EQ(dropped->dropped, (std::vector<std::string>{"settlement_events_y2024m11"}));
+  EXPECT_EQ(cut(), "2024-12-01 00:00:00");
+  auto events = repo().events(s[0].id);
+  ASSERT_TRUE(events.ok()) << events.error().message;
+  ASSERT_EQ(events->size(), 1u) << "December's event stays";
+  EXPECT_EQ((*events)[0].status, Status::kFailed);
+  auto across = repo().find(s[0].id);
+  ASSERT_TRUE(across.ok() && *across);
+  auto refused = retry(**across);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, kHistoryDropped);
+  auto december = repo().findByTradeId("trd_december");
+  ASSERT_TRUE(december.ok() && *december) << "the settlement created after the cut";
+  auto allowed = retry(**december);
+  ASSERT_TRUE(allowed.ok()) << allowed.error().message;
+  EXPECT_EQ(*allowed, std::vector<bool>{true});
+}
+
+// A month whose partition was missing (no instance ran; a clock far off) has its rows in the
+// default partition, where a month cannot be dropped whole: retention stops before them, and
+// says so, rather than drop the months around them.
+TEST_F(EventPartitionsTest, RetentionStopsBeforeRowsInTheDefaultPartition) {
+  FakeClock clock(kT0);  // 17 November 2024
+  EventPartitions maintenance(pool(), clock, options(0));
+  ASSERT_TRUE(maintenance.runOnce().ok());
+  std::vector<Settlement> s = seed(1);
+  run(pool(), "DELETE FROM settlement_outbox");
+  run(pool(), "UPDATE settlements SET status = 'settled'");
+  // An event dated October, before any partition: it goes to the default.
+  run(pool(),
+      "INSERT INTO settlement_events (id, settlement_id, event_type, details, created_at)"
+      " SELECT gen_random_uuid(), id, 'settled', '{}', '2024-10-20 10:00+00' FROM settlements");
+  clock.set(kT0 + std::chrono::days(120));  // 17 March 2025: November to January may go
   EventPartitions retention(pool(), clock, options(1));
   auto kept = retention.runOnce();
   ASSERT_TRUE(kept.ok()) << kept.error().message;
-  EXPECT_TRUE(kept->dropped.empty()) << "November alone would leave half a history";
-  EXPECT_EQ(one(pool(), "SELECT count(*) FROM settlements WHERE history_dropped_at IS NOT NULL"),
-            "0");
-  // A month later December may go too: both go together.
-  clock.set(kT0 + std::chrono::days(85));  // 10 February 2025
-  auto both = retention.runOnce();
-  ASSERT_TRUE(both.ok()) << both.error().message;
-  EXPECT_EQ(both->dropped, (std::vector<std::string>{"settlement_events_y2024m11",
-                                                      "settlement_events_y2024m12"}));
-  auto events = repo().events(s[0].id);
-  ASSERT_TRUE(events.ok()) << events.error().message;
-  EXPECT_TRUE(events->empty());
+  EXPECT_TRUE(kept->dropped.empty()) << "October's row lies before every month";
+  EXPECT_EQ(kept->in_default, 1);
+  EXPECT_EQ(retention.metrics().in_default.value(), 1);
+  EXPECT_EQ(cut(), "-infinity");
+  // Once it is gone (an operator's decision), the months go.
+  run(pool(), "DELETE FROM settlement_events_default");
+  auto dropped = retention.runOnce();
+  ASSERT_TRUE(dropped.ok()) << dropped.error().message;
+  EXPECT_EQ(dropped->dropped.size(), 3u);
+  EXPECT_EQ(cut(), "2025-02-01 00:00:00");
 }
 
 }  // namespace

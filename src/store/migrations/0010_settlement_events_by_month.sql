@@ -12,7 +12,8 @@
 -- sc_event_partitions_ensure(now, months_ahead) (the service calls it at start and every hour,
 -- store/event_partitions.h), plus settlement_events_default for any row outside them (a clock far
 -- off, or the maintenance stopped for months): nothing is ever refused for want of a partition.
--- sc_event_partitions_drop(before, reconciled) drops the months that retention no longer needs.
+-- sc_event_partitions_droppable and sc_event_partition_drop drop the months retention no longer
+-- needs, below one cut (event_retention.dropped_before).
 --
 -- Stop every instance of an older build before this is applied (README, Upgrading): the table is
 -- rewritten in this migration's transaction.
@@ -76,48 +77,71 @@ BEGIN
   RETURN created;
 END $$;
 
--- Retention (EVENTS_RETENTION_MONTHS) works in three steps, each its own short transaction, so
--- that no lock on settlement_events is held while months are scanned (store/event_partitions.cpp):
---  1. sc_event_partitions_droppable(before, reconciled) picks the months to drop and marks their
---     settlements' history as dropped;
---  2. sc_event_partition_detach(name), once per month: a plain DETACH (CONCURRENTLY is not allowed
---     beside a default partition), under the caller's lock_timeout, holding the parent's lock only
---     for the catalog change;
---  3. sc_event_partition_drop_detached(name): DROP TABLE of the detached month, which locks only it.
+-- Retention (EVENTS_RETENTION_MONTHS) drops whole months, oldest first, in two steps
+-- (store/event_partitions.cpp):
+--  1. sc_event_partitions_droppable(before, reconciled) picks the months that may go and moves
+--     the cut, event_retention.dropped_before, to the end of the last of them;
+--  2. sc_event_partition_drop(name), once per month: DETACH and DROP in one short transaction
+--     (a plain DETACH: CONCURRENTLY is not allowed beside a default partition), under the
+--     caller's lock_timeout. Nothing is left half done: a month is attached or gone.
 --
--- A settlement whose history was dropped is final for good: the check below refuses any write
--- that would make it active again (an operator's retry of a FAILED one), because its history
--- would lose its beginning. The store maps the violation to history_dropped.
-ALTER TABLE settlements ADD COLUMN history_dropped_at TIMESTAMPTZ;
-ALTER TABLE settlements ADD CONSTRAINT settlements_history_dropped_final
-  CHECK (history_dropped_at IS NULL OR status IN ('settled', 'failed'));
+-- The cut is the one place that says how far the audit trail was dropped: every event created
+-- before it may be gone. A settlement created before it has lost its history, or the part of it
+-- before the cut (one that ran across the end of a month keeps its later events: months are cut
+-- whole, and a venue that trades around the clock always has settlements running across
+-- midnight). Event times and created_at come from the database's clock (DatabaseClock).
+CREATE TABLE event_retention (
+  id             BOOLEAN PRIMARY KEY DEFAULT true CHECK (id),  -- one row
+  dropped_before TIMESTAMPTZ NOT NULL DEFAULT '-infinity'
+);
+INSERT INTO event_retention DEFAULT VALUES;
 
--- The monthly partitions that end at or before p_before and may go, oldest first:
---  - the months before the first one still needed, where a month is needed while
---    - a settlement that is not final (neither settled nor failed) has an event in it, or
---    - an event in it is still in settlement_outbox (not yet delivered), or
---    - p_reconciled is given (the reconciler has run) and an event in it is past that audit
---      position (not yet compared);
---  - of those, the longest run from the oldest that no settlement spans beyond: none of their
---    settlements has an event after the run's end (a settlement's events lie between its
---    created_at and its updated_at), so each settlement keeps its whole history or none of it.
--- Marks the settlements with an event in those months (history_dropped_at), rechecking under the
--- row locks that each is still final: a retry that committed first makes it active and the
--- months are then kept (nothing returned); one that comes after is refused by the check.
+-- A settlement whose history was cut is final for good: a write that would make it active again
+-- (an operator's retry of a FAILED one) is refused, because its history would miss its
+-- beginning. The lock on the cut's row (FOR SHARE) orders the retry with a retention pass that
+-- moves the cut (FOR UPDATE): whichever commits first, the other sees it. The store maps the
+-- refusal (constraint settlements_history_dropped_final) to history_dropped.
+CREATE FUNCTION sc_settlements_history_dropped_final() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+  cut TIMESTAMPTZ;
+BEGIN
+  SELECT dropped_before INTO cut FROM event_retention FOR SHARE;
+  IF OLD.created_at < cut THEN
+    RAISE EXCEPTION 'settlement %: its audit history before % was dropped (EVENTS_RETENTION_MONTHS); it stays %',
+      OLD.id, cut, OLD.status
+      USING ERRCODE = 'check_violation', CONSTRAINT = 'settlements_history_dropped_final';
+  END IF;
+  RETURN NEW;
+END $$;
+CREATE TRIGGER settlements_history_dropped_final
+  BEFORE UPDATE OF status ON settlements
+  FOR EACH ROW
+  WHEN (OLD.status IN ('settled', 'failed') AND NEW.status NOT IN ('settled', 'failed'))
+  EXECUTE FUNCTION sc_settlements_history_dropped_final();
+
+-- The monthly partitions that end at or before p_before and may go, oldest first: the months
+-- before the first one still needed, where a month is needed while
+--  - a settlement that is not final (neither settled nor failed) has an event in it, or
+--  - an event in it is still in settlement_outbox (not yet delivered), or
+--  - p_reconciled is given (the reconciler runs, or has run) and an event in it is past that
+--    audit position (not yet compared);
+-- and never past a row of the default partition: a month whose rows went there (its partition
+-- was missing) cannot be dropped by month, so the cut stops before it.
+-- Moves the cut to the end of the last month returned. Holds the cut's row lock to the end of
+-- the transaction: a retry waiting on it then sees the new cut, and one that committed first is
+-- seen here (its settlement is active: the month is needed).
 CREATE FUNCTION sc_event_partitions_droppable(p_before TIMESTAMPTZ, p_reconciled BIGINT)
 RETURNS SETOF TEXT LANGUAGE plpgsql AS $$
 DECLARE
   part RECORD;
   busy BOOLEAN;
-  spans BOOLEAN;
   names TEXT[] := '{}';
-  ends TIMESTAMPTZ[] := '{}';
-  run INT := 0;  -- how many of the months in names form the closed run
-  run_end TIMESTAMPTZ;
-  wanted INT;
-  marked INT;
+  m_end TIMESTAMPTZ;
+  default_min TIMESTAMPTZ;
 BEGIN
-  PERFORM pg_advisory_xact_lock(hashtext('sc_event_partitions'));
+  PERFORM 1 FROM event_retention FOR UPDATE;
+  SELECT min(created_at) INTO default_min FROM settlement_events_default;
   FOR part IN
     SELECT c.relname::text AS part_name,
            make_timestamp(substr(c.relname, 20, 4)::int, substr(c.relname, 25, 2)::int, 1, 0, 0, 0)
@@ -128,7 +152,9 @@ BEGIN
       AND c.relname ~ '^settlement_events_y[0-9]{4}m[0-9]{2}$'
     ORDER BY c.relname
   LOOP
-    EXIT WHEN (part.m_start + interval '1 month') AT TIME ZONE 'UTC' > p_before;
+    m_end := (part.m_start + interval '1 month') AT TIME ZONE 'UTC';
+    EXIT WHEN m_end > p_before;
+    EXIT WHEN default_min IS NOT NULL AND default_min < m_end;
     EXECUTE format(
       'SELECT EXISTS (SELECT 1 FROM %I e JOIN settlements s ON s.id = e.settlement_id'
       '               WHERE s.status NOT IN (''settled'', ''failed''))'
@@ -138,44 +164,14 @@ BEGIN
       INTO busy USING p_reconciled;
     EXIT WHEN busy;
     names := names || part.part_name;
-    ends := ends || (part.m_start + interval '1 month') AT TIME ZONE 'UTC';
-    SELECT EXISTS (SELECT 1 FROM settlements s
-                   WHERE s.created_at < ends[cardinality(ends)]
-                     AND s.updated_at >= ends[cardinality(ends)])
-      INTO spans;
-    IF NOT spans THEN
-      run := cardinality(names);
-    END IF;
+    UPDATE event_retention SET dropped_before = GREATEST(dropped_before, m_end);
   END LOOP;
-  IF run = 0 THEN
-    RETURN;
-  END IF;
-  run_end := ends[run];
-  -- Every settlement with an event in the run; each must still be final once its row is locked.
-  SELECT count(*) INTO wanted FROM settlements s WHERE s.created_at < run_end
-    AND EXISTS (SELECT 1 FROM settlement_events e
-                WHERE e.settlement_id = s.id AND e.created_at < run_end);
-  WITH m AS (
-    UPDATE settlements s SET history_dropped_at = COALESCE(s.history_dropped_at, clock_timestamp())
-    WHERE s.created_at < run_end AND s.status IN ('settled', 'failed')
-      AND EXISTS (SELECT 1 FROM settlement_events e
-                  WHERE e.settlement_id = s.id AND e.created_at < run_end)
-    RETURNING 1)
-  SELECT count(*) INTO marked FROM m;
-  IF marked <> wanted THEN
-    -- A settlement became active meanwhile (a retry committed first): keep everything; the
-    -- marks roll back with this exception.
-    RAISE EXCEPTION 'settlement_events retention: % of % settlements are no longer final; kept',
-      wanted - marked, wanted USING ERRCODE = '40001';
-  END IF;
-  FOR i IN 1 .. run LOOP
-    RETURN NEXT names[i];
-  END LOOP;
+  RETURN QUERY SELECT unnest(names);
 END $$;
 
--- Detaches one month picked by sc_event_partitions_droppable; false when it is not attached
--- (another instance got there first).
-CREATE FUNCTION sc_event_partition_detach(p_name TEXT) RETURNS BOOLEAN
+-- Detaches and drops one month picked by sc_event_partitions_droppable, in the caller's
+-- transaction; false when it is not attached (another instance dropped it first).
+CREATE FUNCTION sc_event_partition_drop(p_name TEXT) RETURNS BOOLEAN
 LANGUAGE plpgsql AS $$
 BEGIN
   IF p_name !~ '^settlement_events_y[0-9]{4}m[0-9]{2}$' THEN
@@ -186,23 +182,6 @@ BEGIN
     RETURN false;
   END IF;
   EXECUTE format('ALTER TABLE settlement_events DETACH PARTITION %I', p_name);
-  RETURN true;
-END $$;
-
--- Drops a month once detached; false when it is gone already. Refuses one still attached.
-CREATE FUNCTION sc_event_partition_drop_detached(p_name TEXT) RETURNS BOOLEAN
-LANGUAGE plpgsql AS $$
-BEGIN
-  IF p_name !~ '^settlement_events_y[0-9]{4}m[0-9]{2}$' THEN
-    RAISE EXCEPTION 'not a monthly partition of settlement_events: %', p_name;
-  END IF;
-  IF to_regclass(p_name) IS NULL THEN
-    RETURN false;
-  END IF;
-  IF EXISTS (SELECT 1 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-             WHERE c.relname = p_name) THEN
-    RAISE EXCEPTION '% is still attached: detach it first', p_name;
-  END IF;
   EXECUTE format('DROP TABLE %I', p_name);
   RETURN true;
 END $$;
