@@ -51,7 +51,8 @@ Error errorFromState(std::string_view state, std::string_view message, std::stri
   if (state.empty() || state.starts_with("08") || state.starts_with("53") || state == "57P01" ||
       state == "57P02" || state == "57P03")
     return Error::transient(std::string(store::kDatabaseUnavailable), msg);
-  if (state == kSerializationFailure || state == kDeadlockDetected)
+  // lock_not_available: a lock_timeout ran out (partition maintenance); nothing was done.
+  if (state == kSerializationFailure || state == kDeadlockDetected || state == "55P03")
     return Error::transient(std::string(store::kDatabaseConflict), msg);
   // statement_timeout (or a cancel): the statement was rolled back; worth trying again later.
   if (state == kQueryCanceled) return Error::transient(std::string(store::kDatabaseTimeout), msg);

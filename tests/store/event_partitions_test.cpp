@@ -6,7 +6,10 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <future>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "store/errors.h"
@@ -288,6 +291,74 @@ TEST_F(EventPartitionsTest, RetentionStopsBeforeRowsInTheDefaultPartition) {
   ASSERT_TRUE(dropped.ok()) << dropped.error().message;
   EXPECT_EQ(dropped->dropped.size(), 3u);
   EXPECT_EQ(cut(), "2025-02-01 00:00:00");
+}
+
+// Months go oldest first, up to the first one still needed: a free month after it waits too (the
+// cut is one point in time, and everything before it may be gone).
+TEST_F(EventPartitionsTest, AMonthStillNeededKeepsEveryMonthAfterIt) {
+  FakeClock clock(kT0);  // 17 November 2024: an active settlement
+  EventPartitions maintenance(pool(), clock, options(0));
+  ASSERT_TRUE(maintenance.runOnce().ok());
+  seed(1);
+  clock.set(kT0 + std::chrono::days(20));  // 7 December: one that fails
+  auto in = repo().intake(std::vector<Trade>{trade("trd_december")}, clock.now(), kDeadline);
+  ASSERT_TRUE(in.ok()) << in.error().message;
+  run(pool(), "DELETE FROM settlement_outbox");
+  run(pool(), "UPDATE settlements SET status = 'failed' WHERE trade_id = 'trd_december'");
+  clock.set(kT0 + std::chrono::days(85));  // 10 February 2025: November and December may go
+  EventPartitions retention(pool(), clock, options(1));
+  auto kept = retention.runOnce();
+  ASSERT_TRUE(kept.ok()) << kept.error().message;
+  EXPECT_TRUE(kept->dropped.empty()) << "December is free, but November before it is not";
+  EXPECT_EQ(cut(), "-infinity");
+  run(pool(), "UPDATE settlements SET status = 'settled' WHERE trade_id <> 'trd_december'");
+  auto dropped = retention.runOnce();
+  ASSERT_TRUE(dropped.ok()) << dropped.error().message;
+  EXPECT_EQ(dropped->dropped,
+            (std::vector<std::string>{"settlement_events_y2024m11", "settlement_events_y2024m12"}));
+  EXPECT_EQ(cut(), "2025-01-01 00:00:00");
+}
+
+// An operator's retry that has made a settlement active, not yet committed, when a pass starts:
+// the pass waits for it (the cut's row lock) and then sees the settlement active, so its month
+// stays. Without the lock the pass would see it failed, drop its history, and the retry would
+// then commit a settlement running without its beginning.
+TEST_F(EventPartitionsTest, ARetryInFlightDuringAPassKeepsItsMonth) {
+  FakeClock clock(kT0);
+  EventPartitions maintenance(pool(), clock, options(0));
+  ASSERT_TRUE(maintenance.runOnce().ok());
+  std::vector<Settlement> s = seed(1);
+  run(pool(), "DELETE FROM settlement_outbox");
+  run(pool(), "UPDATE settlements SET status = 'failed'");
+  clock.set(kT0 + std::chrono::days(60));  // 16 January 2025: November may go
+  pg::ConnectionPool operators(db_.conninfo(), 2);
+  auto retry_tx = operators.lease();
+  ASSERT_TRUE(retry_tx.ok());
+  ASSERT_TRUE((*retry_tx)->exec("BEGIN").ok());
+  auto retried = (*retry_tx)->exec("UPDATE settlements SET status = 'pending' WHERE id = '" +
+                                   s[0].id.canonical() + "'");
+  ASSERT_TRUE(retried.ok()) << retried.error().message;
+  EventPartitions retention(pool(), clock, options(1));
+  auto pass = std::async(std::launch::async, [&] { return retention.runOnce(); });
+  // The pass waits on the retry's lock (seen from a third connection), or, without the lock,
+  // finishes first.
+  auto watcher = operators.lease();
+  ASSERT_TRUE(watcher.ok());
+  for (int i = 0; i < 500; ++i) {
+    if (pass.wait_for(std::chrono::milliseconds(0)) == std::future_status::ready) break;
+    auto waiting = (*watcher)->exec(
+        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+        " AND query LIKE '%sc_event_partitions_droppable%'");
+    ASSERT_TRUE(waiting.ok());
+    if (waiting->text(0, 0) == "1") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));  // polling interval
+  }
+  ASSERT_TRUE((*retry_tx)->exec("COMMIT").ok());
+  auto kept = pass.get();
+  ASSERT_TRUE(kept.ok()) << kept.error().message;
+  EXPECT_TRUE(kept->dropped.empty()) << "dropped the history of a settlement being retried";
+  EXPECT_EQ(cut(), "-infinity");
+  EXPECT_EQ(one(pool(), "SELECT count(*) FROM settlement_events"), "1");
 }
 
 }  // namespace

@@ -31,7 +31,7 @@ CREATE SEQUENCE settlement_event_positions AS BIGINT;
 
 CREATE TABLE settlement_events (
   id            UUID NOT NULL,
-  settlement_id UUID NOT NULL REFERENCES settlements (id),
+  settlement_id UUID NOT NULL,  -- a settlements id: see below
   event_type    settlement_status NOT NULL,  -- the state entered
   details       JSONB NOT NULL,
   created_at    TIMESTAMPTZ NOT NULL DEFAULT now(),
@@ -43,6 +43,10 @@ CREATE TABLE settlement_events (
 ALTER SEQUENCE settlement_event_positions OWNED BY settlement_events.position;
 CREATE INDEX settlement_events_settlement_idx ON settlement_events (settlement_id, position);
 CREATE TABLE settlement_events_default PARTITION OF settlement_events DEFAULT;
+-- No foreign key to settlements: detaching and dropping a month would lock settlements (the
+-- key's triggers live there) after settlement_events, the reverse of every writer's order,
+-- deadlocking them and stalling all settlement traffic. Nothing needs it: settlements rows are
+-- never deleted, and every event is written in the statement that writes its settlement row.
 
 COMMENT ON COLUMN settlement_events.published_at IS
   'Not maintained since migration 0004: an event is delivered once it is no longer in settlement_outbox.';
@@ -54,7 +58,7 @@ COMMENT ON TABLE settlement_events IS
 -- partition is left there (creating its partition would have to move them under a lock that
 -- stops every insert): such rows stay readable, only not droppable by month.
 CREATE FUNCTION sc_event_partitions_ensure(p_now TIMESTAMPTZ, p_ahead INT) RETURNS INT
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET lock_timeout = '2s' AS $$
 DECLARE
   m_start TIMESTAMP;  -- UTC: month arithmetic on a TIMESTAMPTZ would follow the session's time zone
   part_name TEXT;
@@ -82,8 +86,8 @@ END $$;
 --  1. sc_event_partitions_droppable(before, reconciled) picks the months that may go and moves
 --     the cut, event_retention.dropped_before, to the end of the last of them;
 --  2. sc_event_partition_drop(name), once per month: DETACH and DROP in one short transaction
---     (a plain DETACH: CONCURRENTLY is not allowed beside a default partition), under the
---     caller's lock_timeout. Nothing is left half done: a month is attached or gone.
+--     (a plain DETACH: CONCURRENTLY is not allowed beside a default partition), waiting for the
+--     lock at most 2 s. Nothing is left half done: a month is attached or gone.
 --
 -- The cut is the one place that says how far the audit trail was dropped: every event created
 -- before it may be gone. A settlement created before it has lost its history, or the part of it
@@ -132,7 +136,7 @@ CREATE TRIGGER settlements_history_dropped_final
 -- the transaction: a retry waiting on it then sees the new cut, and one that committed first is
 -- seen here (its settlement is active: the month is needed).
 CREATE FUNCTION sc_event_partitions_droppable(p_before TIMESTAMPTZ, p_reconciled BIGINT)
-RETURNS SETOF TEXT LANGUAGE plpgsql AS $$
+RETURNS SETOF TEXT LANGUAGE plpgsql SET lock_timeout = '2s' AS $$
 DECLARE
   part RECORD;
   busy BOOLEAN;
@@ -169,14 +173,19 @@ BEGIN
   RETURN QUERY SELECT unnest(names);
 END $$;
 
--- Detaches and drops one month picked by sc_event_partitions_droppable, in the caller's
--- transaction; false when it is not attached (another instance dropped it first).
+-- Detaches and drops one month picked by sc_event_partitions_droppable, in one transaction;
+-- false when it is not attached (another instance dropped it first). The functions here wait for
+-- a lock at most 2 s (inserts queue behind a waiting lock on settlement_events): the pass fails
+-- and the next one tries again.
 CREATE FUNCTION sc_event_partition_drop(p_name TEXT) RETURNS BOOLEAN
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET lock_timeout = '2s' AS $$
 BEGIN
   IF p_name !~ '^settlement_events_y[0-9]{4}m[0-9]{2}$' THEN
     RAISE EXCEPTION 'not a monthly partition of settlement_events: %', p_name;
   END IF;
+  -- Instances dropping the same month: one at a time; the next sees it gone (the check below
+  -- is a statement of its own, with a snapshot taken after the lock).
+  PERFORM pg_advisory_xact_lock(hashtext('sc_event_partitions'));
   IF NOT EXISTS (SELECT 1 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
                  WHERE i.inhparent = 'settlement_events'::regclass AND c.relname = p_name) THEN
     RETURN false;
