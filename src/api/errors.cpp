@@ -48,14 +48,11 @@ constexpr std::array<std::string_view, 28> kBadRequestCodes = {
 };
 
 // The request is valid but the resource's state forbids it.
-constexpr std::array<std::string_view, 8> kConflictCodes = {reason::kTradeConflict,
-                                                            workflow::kInvalidState,
-                                                            store::kAccountExists,
-                                                            store::kPartyTaken,
-                                                            kIdempotencyInProgress,
-                                                            store::kFindingNotOpen,
-                                                            store::kHistoryDropped,
-                                                            reconciliation::kReconcilerStandby};
+constexpr std::array<std::string_view, 8> kConflictCodes = {
+    reason::kTradeConflict, workflow::kInvalidState,
+    store::kAccountExists,  store::kPartyTaken,
+    kIdempotencyInProgress, store::kFindingNotOpen,
+    store::kHistoryDropped, reconciliation::kReconcilerStandby};
 
 // Every refusal of a bearer token (auth/errors.h), each its own reason code.
 constexpr std::array<std::string_view, 15> kUnauthorizedCodes = {
