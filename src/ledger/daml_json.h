@@ -206,6 +206,10 @@ inline constexpr const char* kUpdateNotFound = "UPDATES_NOT_FOUND";
 inline constexpr const char* kOffsetAfterLedgerEnd = "OFFSET_AFTER_LEDGER_END";
 // A read (updates, completions, active contracts at an offset) below the pruning offset.
 inline constexpr const char* kParticipantPrunedDataAccessed = "PARTICIPANT_PRUNED_DATA_ACCESSED";
+// A submission whose deduplication period starts before what the participant still keeps (its
+// DeduplicationOffset below the pruning offset): reported as the command's completion, with
+// context earliest_offset (Canton's CommandDeduplicationError, FAILED_PRECONDITION).
+inline constexpr const char* kInvalidDeduplicationPeriod = "INVALID_DEDUPLICATION_PERIOD";
 inline constexpr const char* kServiceNotRunning = "SERVICE_NOT_RUNNING";
 
 // Whether the error says a contract the command used is not active (any of the codes above):

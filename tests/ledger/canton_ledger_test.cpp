@@ -523,6 +523,107 @@ TEST_F(CantonLedger, ASlowLedgerTimesOutAndTheSameCommandIdRecoversTheOutcome) {
   EXPECT_EQ(holds(buyer_, "AAPL"), D("100"));
 }
 
+// Every submission carries its step's floor as its deduplication period's start
+// (DeduplicationOffset): a resend after the participant pruned past the floor is refused, since
+// its earlier run may no longer be found, and not run a second time. The adapter answers it as
+// the engine does: ledger_pruned.
+TEST_F(CantonLedger, AResendWhoseDeduplicationPeriodWasPrunedIsRefusedNotRun) {
+  fund();
+  const int64_t floor = sandbox_->engine().ledgerEnd();
+  Submission first{"t1:initiate:0", dvpCommand(buyer_, seller_, "100", "15000"), floor};
+  auto created = std::move(ledger_->submit(std::span<const Submission>(&first, 1)).front());
+  ASSERT_TRUE(created) << created.error().message;
+  // Resent with its floor before any pruning: deduplicated, the first outcome.
+  auto again = std::move(ledger_->submit(std::span<const Submission>(&first, 1)).front());
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_TRUE(again->deduplicated);
+  EXPECT_EQ(again->contract_id, created->contract_id);
+  // The participant pruned past the floor.
+  ASSERT_TRUE(sandbox_->engine().prune(sandbox_->engine().ledgerEnd()));
+  auto refused = std::move(ledger_->submit(std::span<const Submission>(&first, 1)).front());
+  ASSERT_FALSE(refused) << "a resend whose deduplication was pruned was answered";
+  EXPECT_EQ(refused.error().code, kLedgerPruned) << refused.error().message;
+  EXPECT_FALSE(refused.error().retryable);
+  EXPECT_NE(refused.error().message.find(daml::kInvalidDeduplicationPeriod), std::string::npos)
+      << refused.error().message;
+  EXPECT_EQ(sandbox_->engine().activeDvps().size(), 1u) << "nothing ran twice";
+  // A new command with a floor at the ledger end runs.
+  Submission next{"t2:initiate:0", dvpCommand(buyer_, seller_, "1", "150"),
+                  sandbox_->engine().ledgerEnd()};
+  auto ran = std::move(ledger_->submit(std::span<const Submission>(&next, 1)).front());
+  ASSERT_TRUE(ran) << ran.error().message;
+  EXPECT_FALSE(ran->deduplicated);
+}
+
+// The sandbox reads the period as Canton does: an offset (a number or a string of digits, >= 0),
+// exclusive; a duration or none deduplicates against every completion it keeps; anything else
+// is a named INVALID_ARGUMENT, and a start below the pruned offset INVALID_DEDUPLICATION_PERIOD
+// with the earliest start it accepts.
+TEST_F(CantonLedger, TheSandboxReadsTheDeduplicationPeriodAsCantonDoes) {
+  fund();
+  auto body = [&](const daml::Json& period) {  // a round's fence, signed by the cash provider
+    daml::Json cmds{
+        {"commands",
+         daml::Json::array({{{"CreateCommand",
+                              {{"templateId", daml::templateRef(daml::Template::kRoundFence)},
+                               {"createArguments",
+                                daml::encode(daml::FenceArgs{"cash-provider::67890", "f:1"})}}}}})},
+        {"commandId", "f:1"},
+        {"actAs", daml::Json::array({"cash-provider::67890"})},
+        {"userId", "settlement-coordinator"}};
+    if (!period.is_null()) cmds["deduplicationPeriod"] = period;
+    return daml::Json{{"commands", cmds}};
+  };
+  auto code = [](const HttpReply& r) { return daml::Json::parse(r.body).value("code", ""); };
+  // Requests the OpenAPI does not allow, on purpose: not recorded for the contract test.
+  auto offSchema = [&](const daml::Json& b) {
+    HttpRequest req{"POST", "/v2/commands/submit-and-wait-for-transaction",
+                    "Bearer " + sandbox_->makeToken("settlement-coordinator", 60), b.dump()};
+    return sandbox_->handle(req);
+  };
+  for (const auto& bad : {daml::Json{{"DeduplicationOffset", {{"value", -1}}}},
+                          daml::Json{{"DeduplicationOffset", {{"value", "12x"}}}},
+                          daml::Json{{"DeduplicationOffset", daml::Json::object()}},
+                          daml::Json{{"Later", 1}}, daml::Json::array()}) {
+    auto r = offSchema(body(bad));
+    EXPECT_EQ(r.status, 400) << bad.dump() << ": " << r.body;
+    EXPECT_EQ(code(r), daml::kInvalidArgument) << r.body;
+    EXPECT_NE(r.body.find("deduplicationPeriod"), std::string::npos) << r.body;
+  }
+  const int64_t end = sandbox_->engine().ledgerEnd();
+  // The offset as a string of digits, as a lenient JSON reader takes it.
+  auto fenced =
+      offSchema(body(daml::Json{{"DeduplicationOffset", {{"value", std::to_string(end)}}}}));
+  ASSERT_EQ(fenced.status, 200) << fenced.body;
+  // Resent with a period that starts before its completion: a duplicate, whatever the form.
+  for (const auto& period :
+       {daml::Json{{"DeduplicationOffset", {{"value", end}}}},
+        daml::Json{{"DeduplicationDuration", {{"value", {{"seconds", 30}, {"nanos", 0}}}}}},
+        daml::Json()}) {
+    auto r = raw("POST", "/v2/commands/submit-and-wait-for-transaction", body(period));
+    EXPECT_EQ(r.status, 409) << period.dump() << ": " << r.body;
+    EXPECT_EQ(code(r), daml::kDuplicateCommand) << r.body;
+  }
+  ASSERT_TRUE(sandbox_->engine().prune(sandbox_->engine().ledgerEnd()));
+  const int64_t pruned = sandbox_->engine().prunedBefore();
+  ASSERT_GT(pruned, end - 1);
+  // Below the pruned offset (here: the offset before the fence's period start, and 0, the
+  // participant's beginning): refused, before the duplicate is even looked for.
+  for (int64_t start : {end - 1, int64_t{0}}) {
+    auto below = raw("POST", "/v2/commands/submit-and-wait-for-transaction",
+                     body(daml::Json{{"DeduplicationOffset", {{"value", start}}}}));
+    EXPECT_EQ(code(below), daml::kInvalidDeduplicationPeriod) << start << ": " << below.body;
+  }
+  auto refused = raw("POST", "/v2/commands/submit-and-wait-for-transaction",
+                     body(daml::Json{{"DeduplicationOffset", {{"value", end - 1}}}}));
+  EXPECT_EQ(refused.status, 400) << refused.body;
+  EXPECT_EQ(code(refused), daml::kInvalidDeduplicationPeriod) << refused.body;
+  auto e = daml::parseCantonError(daml::Json::parse(refused.body));
+  ASSERT_TRUE(e) << refused.body;
+  EXPECT_EQ(e->context["earliest_offset"], std::to_string(pruned)) << refused.body;
+  EXPECT_EQ(e->category(), daml::Category::kInvalidGivenCurrentSystemStateOther);
+}
+
 TEST_F(CantonLedger, CompletionFindsAnEarlierCommandAndNothingForAnUnknownOne) {
   fund();
   auto dvp = must("t1:initiate:0", dvpCommand(buyer_, seller_, "100", "15000"));

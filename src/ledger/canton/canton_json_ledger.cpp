@@ -245,6 +245,16 @@ Error CantonJsonLedger::errorOf(const daml::CantonError& e) {
   if (e.code == daml::kPartyNotKnownOnLedger) return Error::permanent(kUnknownParty, text);
   // A read that starts below the participant's pruning offset: what it asks for is gone.
   if (e.code == daml::kParticipantPrunedDataAccessed) return Error::permanent(kLedgerPruned, text);
+  // A command whose deduplication period starts below it: not run, since it may have run before.
+  if (e.code == daml::kInvalidDeduplicationPeriod) {
+    auto earliest = e.context.find("earliest_offset");
+    return Error::permanent(
+        kLedgerPruned,
+        text + (earliest == e.context.end()
+                    ? std::string()
+                    : " (the participant deduplicates from offset " + earliest->second + ")"),
+        "after_offset");
+  }
   if (cat == Category::kAuthInterceptorInvalidAuthenticationCredentials ||
       cat == Category::kInsufficientPermission) {
     // The token or the user's rights are wrong: an operator must act; retried once fixed.
@@ -513,6 +523,13 @@ Result<Json> CantonJsonLedger::submitTransaction(const Cmd& cmd, const std::stri
   std::sort(act_as.begin(), act_as.end());
   Json jc{{"commands", commands},    {"commandId", cmd.id},     {"actAs", act_as},
           {"userId", opts_.user_id}, {"readAs", Json::array()}, {"workflowId", kind}};
+  // Deduplicated against every earlier submission of the id: each completed after the step's
+  // floor (an offset no later than the ledger end when the id was first submitted), and the
+  // period starts there (exclusive). A participant pruned past the floor can no longer tell
+  // whether the id already ran: it refuses (INVALID_DEDUPLICATION_PERIOD, errorOf:
+  // ledger_pruned) instead of running it a second time, which the participant's default, its
+  // maximum deduplication duration, would not guarantee.
+  jc["deduplicationPeriod"] = {{"DeduplicationOffset", {{"value", cmd.after}}}};
   if (!synchronizer_alias.empty()) jc["synchronizerId"] = syncId(synchronizer_alias);
   Json filters = Json::object();
   for (const auto& p : act_as) filters[p] = Json::object();

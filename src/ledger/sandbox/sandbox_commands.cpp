@@ -3,6 +3,7 @@
 // the one translation of Daml's vocabulary to the engine and is kept whole on purpose; the reads
 // beside it share its rendering of contracts.
 #include <algorithm>
+#include <charconv>
 #include <set>
 #include <variant>
 
@@ -365,6 +366,36 @@ HttpReply Sandbox::contractGone(const std::string& cid) {
   return contractNotFound(cid);
 }
 
+namespace {
+// The start of a DeduplicationOffset period ({"DeduplicationOffset": {"value": n}}, n a number or
+// a string of digits), or 0 for a DeduplicationDuration or Empty period (every completion kept).
+Result<int64_t> deduplicationOffset(const Json& period) {
+  if (!period.is_object() || period.size() != 1)
+    return Error::permanent("invalid", "'deduplicationPeriod' must be an object of one variant");
+  const auto it = period.begin();
+  const std::string variant = it.key();
+  const Json& body = it.value();
+  if (variant == "DeduplicationDuration" || variant == "Empty") return int64_t{0};
+  if (variant != "DeduplicationOffset")
+    return Error::permanent("invalid", "unknown deduplicationPeriod variant '" + variant + "'");
+  const Json v = body.is_object() ? body.value("value", Json()) : Json();
+  int64_t offset = -1;
+  if (v.is_number_integer()) {
+    offset = v.get<int64_t>();
+  } else if (v.is_string()) {
+    const std::string t = v.get<std::string>();
+    auto [p, ec] = std::from_chars(t.data(), t.data() + t.size(), offset);
+    if (ec != std::errc{} || p != t.data() + t.size()) offset = -1;
+  }
+  if (offset < 0)
+    return Error::permanent("invalid",
+                            "deduplicationPeriod.DeduplicationOffset.value must be an offset >= 0, "
+                            "got " +
+                                v.dump());
+  return offset;
+}
+}  // namespace
+
 HttpReply Sandbox::submit(const Caller& c, const Json& cmds, int shape) {
   if (!cmds.is_object()) return invalidArgument("'commands' must be a JsCommands object");
   const std::string command_id = cmds.value("commandId", "");
@@ -398,8 +429,36 @@ HttpReply Sandbox::submit(const Caller& c, const Json& cmds, int shape) {
     }
     return errorReply(e);
   };
-  if (const CompletionRecord* first = store_.completionOf(command_id)) return duplicate(first);
-  if (auto done = engine_->completion(command_id); done && *done) return duplicate(nullptr);
+  // The deduplication period. DeduplicationOffset: the completions after that offset
+  // (exclusive) count. A duration, Empty or none: every completion kept counts (a participant
+  // would use its maximum deduplication duration; the sandbox keeps all it has not pruned).
+  std::optional<int64_t> dedup_after;
+  if (auto p = cmds.find("deduplicationPeriod"); p != cmds.end() && !p->is_null()) {
+    auto after = deduplicationOffset(*p);
+    if (!after) return invalidArgument(after.error().message);
+    dedup_after = *after;
+  }
+  // A period that starts below the pruned offset cannot be checked: the completions it needs
+  // may be gone. Refused, as Canton refuses it, before anything else (the engine, which prunes
+  // everything below prunedBefore(), needs a start at or above it; a participant pruned up to
+  // U accepts U itself).
+  if (const int64_t pruned = engine_->prunedBefore(); dedup_after && *dedup_after < pruned) {
+    auto e = daml::makeError(
+        daml::kInvalidDeduplicationPeriod, Category::kInvalidGivenCurrentSystemStateOther,
+        "The submitted command had an invalid deduplication period: it starts "
+        "at offset " +
+            std::to_string(*dedup_after) + ", below the pruned offset; the earliest start is " +
+            std::to_string(pruned));
+    e.context["earliest_offset"] = std::to_string(pruned);
+    e.context["requested_period"] = "DeduplicationOffset(" + std::to_string(*dedup_after) + ")";
+    return errorReply(e);
+  }
+  auto counts = [&](int64_t completed_at) { return !dedup_after || completed_at > *dedup_after; };
+  if (const CompletionRecord* first = store_.completionOf(command_id);
+      first && counts(first->offset))
+    return duplicate(first);
+  if (auto done = engine_->completion(command_id); done && *done && counts((*done)->offset))
+    return duplicate(nullptr);
 
   auto parsed = parseCommands(cmds.value("commands", Json()));
   if (!parsed) {
@@ -627,7 +686,8 @@ HttpReply Sandbox::submit(const Caller& c, const Json& cmds, int shape) {
     out.contract_id = h->contract_id;
     out.synchronizer = h->synchronizer;
   } else {
-    auto r = engine_->submitOne(command_id, *command);
+    Submission sub{command_id, *command, dedup_after.value_or(0)};
+    auto r = std::move(engine_->submit(std::span<const Submission>(&sub, 1)).front());
     if (!r) return errorReply(cantonErrorOf(r.error()));
     if (r->deduplicated) return duplicate(nullptr);
     out = *r;
