@@ -547,6 +547,11 @@ TEST_F(CantonLedger, AResendWhoseDeduplicationPeriodWasPrunedIsRefusedNotRun) {
   EXPECT_NE(refused.error().message.find(daml::kInvalidDeduplicationPeriod), std::string::npos)
       << refused.error().message;
   EXPECT_EQ(sandbox_->engine().activeDvps().size(), 1u) << "nothing ran twice";
+  // A credit is a fresh id, deduplicated by the participant's default: a fresh adapter (which has
+  // seen no offset yet) credits a pruned participant.
+  CantonJsonLedger fresh(options());
+  auto credited = fresh.credit(buyer_, "USDC", D("1"), "cash");
+  ASSERT_TRUE(credited) << credited.error().message;
   // A new command with a floor at the ledger end runs.
   Submission next{"t2:initiate:0", dvpCommand(buyer_, seller_, "1", "150"),
                   sandbox_->engine().ledgerEnd()};
@@ -614,6 +619,11 @@ TEST_F(CantonLedger, TheSandboxReadsTheDeduplicationPeriodAsCantonDoes) {
                      body(daml::Json{{"DeduplicationOffset", {{"value", start}}}}));
     EXPECT_EQ(code(below), daml::kInvalidDeduplicationPeriod) << start << ": " << below.body;
   }
+  // A duration is no offset: nothing to refuse, the duplicate is still found.
+  auto by_duration = raw(
+      "POST", "/v2/commands/submit-and-wait-for-transaction",
+      body(daml::Json{{"DeduplicationDuration", {{"value", {{"seconds", 30}, {"nanos", 0}}}}}}));
+  EXPECT_EQ(code(by_duration), daml::kDuplicateCommand) << by_duration.body;
   auto refused = raw("POST", "/v2/commands/submit-and-wait-for-transaction",
                      body(daml::Json{{"DeduplicationOffset", {{"value", end - 1}}}}));
   EXPECT_EQ(refused.status, 400) << refused.body;

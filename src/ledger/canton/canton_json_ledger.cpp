@@ -528,8 +528,14 @@ Result<Json> CantonJsonLedger::submitTransaction(const Cmd& cmd, const std::stri
   // period starts there (exclusive). A participant pruned past the floor can no longer tell
   // whether the id already ran: it refuses (INVALID_DEDUPLICATION_PERIOD, errorOf:
   // ledger_pruned) instead of running it a second time, which the participant's default, its
-  // maximum deduplication duration, would not guarantee.
-  jc["deduplicationPeriod"] = {{"DeduplicationOffset", {{"value", cmd.after}}}};
+  // maximum deduplication duration, would not guarantee. Floor 0 (a settlement from before
+  // floors were recorded) and a credit's fresh id keep that default: a period from the
+  // participant's beginning would be refused by any participant pruned once.
+  // A participant restored from a backup (its ledger end went back below floors recorded
+  // before): an earlier run may sit below the floor, so the period starts where the lookups do.
+  const int64_t start = std::min(cmd.after, went_back_to_.load());
+  if (cmd.period_from_after && start > 0)
+    jc["deduplicationPeriod"] = {{"DeduplicationOffset", {{"value", start}}}};
   if (!synchronizer_alias.empty()) jc["synchronizerId"] = syncId(synchronizer_alias);
   Json filters = Json::object();
   for (const auto& p : act_as) filters[p] = Json::object();
@@ -1300,7 +1306,7 @@ Result<HoldingView> CantonJsonLedger::credit(const std::string& party, const std
       {{{"CreateCommand",
          {{"templateId", daml::templateRef(a.kind)}, {"createArguments", daml::encode(a)}}}}});
   bool dedup = false;
-  auto tx = submitTransaction(Cmd{newCommandId("credit"), offset_seen_.load()}, kKindCredit,
+  auto tx = submitTransaction(Cmd{newCommandId("credit"), offset_seen_.load(), false}, kKindCredit,
                               daml::signatories(a), commands, synchronizer, dedup);
   if (!tx) return tx.error();
   for (const auto& ev : tx->value("events", Json::array())) {

@@ -368,14 +368,15 @@ HttpReply Sandbox::contractGone(const std::string& cid) {
 
 namespace {
 // The start of a DeduplicationOffset period ({"DeduplicationOffset": {"value": n}}, n a number or
-// a string of digits), or 0 for a DeduplicationDuration or Empty period (every completion kept).
-Result<int64_t> deduplicationOffset(const Json& period) {
+// a string of digits), or none for a DeduplicationDuration or Empty period (every completion
+// kept counts, as with no period).
+Result<std::optional<int64_t>> deduplicationOffset(const Json& period) {
   if (!period.is_object() || period.size() != 1)
     return Error::permanent("invalid", "'deduplicationPeriod' must be an object of one variant");
   const auto it = period.begin();
   const std::string variant = it.key();
   const Json& body = it.value();
-  if (variant == "DeduplicationDuration" || variant == "Empty") return int64_t{0};
+  if (variant == "DeduplicationDuration" || variant == "Empty") return std::optional<int64_t>();
   if (variant != "DeduplicationOffset")
     return Error::permanent("invalid", "unknown deduplicationPeriod variant '" + variant + "'");
   const Json v = body.is_object() ? body.value("value", Json()) : Json();
@@ -392,7 +393,7 @@ Result<int64_t> deduplicationOffset(const Json& period) {
                             "deduplicationPeriod.DeduplicationOffset.value must be an offset >= 0, "
                             "got " +
                                 v.dump());
-  return offset;
+  return std::optional<int64_t>(offset);
 }
 }  // namespace
 
@@ -436,7 +437,7 @@ HttpReply Sandbox::submit(const Caller& c, const Json& cmds, int shape) {
   if (auto p = cmds.find("deduplicationPeriod"); p != cmds.end() && !p->is_null()) {
     auto after = deduplicationOffset(*p);
     if (!after) return invalidArgument(after.error().message);
-    dedup_after = *after;
+    dedup_after = *after;  // none: a duration or Empty
   }
   // A period that starts below the pruned offset cannot be checked: the completions it needs
   // may be gone. Refused, as Canton refuses it, before anything else (the engine, which prunes
