@@ -412,10 +412,7 @@ void CantonJsonLedger::rememberUpdate(const Json& tx) {
 
 Result<std::optional<std::string>> CantonJsonLedger::completedUpdateId(
     const std::string& command_id, int64_t after, int64_t at) {
-  // After this process saw the ledger go back, a floor recorded before may point past offsets the
-  // participant has since reused: no lookup starts later than the lowest end seen then. (It costs
-  // reads until the process restarts; a wrong "not completed" would cost a settlement.)
-  after = std::min(after, went_back_to_.load());
+  after = startOf(after);
   int64_t begin;
   uint64_t generation;
   // The latest completion of the id read (a reassignment completes twice under its id, and a
@@ -531,9 +528,9 @@ Result<Json> CantonJsonLedger::submitTransaction(const Cmd& cmd, const std::stri
   // maximum deduplication duration, would not guarantee. Floor 0 (a settlement from before
   // floors were recorded) and a credit's fresh id keep that default: a period from the
   // participant's beginning would be refused by any participant pruned once.
-  // A participant restored from a backup (its ledger end went back below floors recorded
-  // before): an earlier run may sit below the floor, so the period starts where the lookups do.
-  const int64_t start = std::min(cmd.after, went_back_to_.load());
+  // After a participant restore an earlier run may sit below the floor: the period starts where
+  // the lookups do.
+  const int64_t start = startOf(cmd.after);
   if (cmd.period_from_after && start > 0)
     jc["deduplicationPeriod"] = {{"DeduplicationOffset", {{"value", start}}}};
   if (!synchronizer_alias.empty()) jc["synchronizerId"] = syncId(synchronizer_alias);

@@ -13,6 +13,7 @@
 // round trips, and the participant commits them together. A batch first reads the ledger end
 // once; every active-contract read of its commands is taken at that offset or a later one this
 // adapter saw (a DvP's arguments are immutable and cached; whether it is active never is).
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <functional>
@@ -206,8 +207,13 @@ class CantonJsonLedger final : public Ledger {
   // exceeds the client's max_response_bytes. 2,000 settles of a few KB each stay well inside the
   // default 64 MiB.
   std::atomic<int> updates_page_{2000};
-  // The lowest ledger end seen after the participant's ledger went back (completedUpdateId).
+  // The lowest ledger end seen after the participant's ledger went back (startOf).
   std::atomic<int64_t> went_back_to_{std::numeric_limits<int64_t>::max()};
+  // Where what a command id did is looked for, and deduplicated from: its floor `after`, but
+  // never later than the lowest end seen since the ledger went back. After a participant restore
+  // a floor recorded before may point past offsets the participant has since reused. (It costs
+  // reads until the process restarts; a wrong "not completed" would cost a settlement.)
+  int64_t startOf(int64_t after) const { return std::min(after, went_back_to_.load()); }
   std::string token_;
   int64_t token_mtime_ns_ = -1;
   Result<std::string> oauthToken();  // with mu_ held
