@@ -76,8 +76,20 @@ void Workflow::onRetryable(Work& w, const Error& e) {
   s.last_error = e.code + ": " + e.message;
   w.dirty = true;
   if (!s.failure_code.empty() || s.status == Status::kConfirmed) {
-    // Releasing locks of a failing settlement, or verifying a committed one: never give up.
-    s.next_attempt_at = now + backoff(std::min(s.step_attempt + 1, 6));
+    // Releasing locks of a failing settlement, or verifying a committed one: never give up. A
+    // permanent refusal (ledger_pruned: the participant was pruned past the round's floor) will
+    // not pass by itself: parked at the longest backoff, counted and logged for an operator.
+    if (e.retryable) {
+      s.next_attempt_at = now + backoff(std::min(s.step_attempt + 1, 6));
+    } else {
+      s.next_attempt_at = now + opt_.retry_max_delay;
+      metrics_.parked.inc();
+      logger()->error(
+          "settlement {} round {}: the ledger refused its {} step permanently ({}); retried "
+          "every {} s until an operator acts (README, \"Pruning a participant\")",
+          s.settlementId(), s.round, w.step, s.last_error,
+          std::chrono::duration_cast<std::chrono::seconds>(opt_.retry_max_delay).count());
+    }
     s.step_attempt = std::min(s.step_attempt + 1, 1000);
     w.done = true;
     metrics_.retries_scheduled.inc();

@@ -58,6 +58,14 @@ struct WorkflowMetrics {
       probe.counter("sc_workflow_store_errors_total", "Batches whose database write failed");
   metrics::Counter ledger_errors =
       probe.counter("sc_workflow_ledger_errors_total", "Ledger command errors");
+  // Attempts of a step that is never given up (a failing settlement's fence or release, a
+  // committed one's verification) that the ledger refused permanently (ledger_pruned: the
+  // participant was pruned past the round's floor): retried at the longest backoff until an
+  // operator acts; the settlement's last_error names the refusal.
+  metrics::Counter parked = probe.counter(
+      "sc_workflow_parked_steps_total",
+      "Never-abandoned steps (fences, releases, verifications) the ledger refused permanently, "
+      "parked at the longest backoff");
   metrics::Counter settled =
       probe.counter("sc_workflow_settled_total", "Settlements that reached SETTLED");
   metrics::Counter confirmed =

@@ -237,6 +237,40 @@ TEST_F(WorkflowLifecycle, BackoffStopsGrowingAtTheLongestDelay) {
   expectLedgerConserved();
 }
 
+// The participant is pruned past a failing round's floor just before its locks are released: the
+// release is refused for good (ledger_pruned: its earlier run, if any, can no longer be found).
+// It is never given up, since the locks must come back, but parked: retried at the longest
+// backoff, the refusal in last_error, counted and logged for an operator.
+TEST_F(WorkflowLifecycle, AReleaseRefusedForGoodIsParkedAtTheLongestBackoff) {
+  credit("acc_seller", "AAPL", "80", "securities");
+  credit("acc_buyer", "USDC", "100", "cash");
+  ScriptedLedger scripted(*ledger_);
+  scripted.beforeFirst<ledger::ReleaseLocks>([&] {
+    credit("acc_buyer", "USDC", "1", "cash");  // the ledger moves past the round's floor
+    ASSERT_TRUE(ledger_->prune(ledger_->ledgerEnd()));
+  });
+  auto flow = makeWorkflow(nullptr, &scripted);
+  Settlement s = submit("trd_release_pruned", "50", "7524.00");
+
+  drain(flow.get());
+  Settlement now = load(s);
+  EXPECT_EQ(now.failure_code, "insufficient_cash");
+  EXPECT_NE(now.status, S::kFailed) << "the locks were never released";
+  EXPECT_EQ(now.last_error.rfind("ledger_pruned", 0), 0u) << now.last_error;
+  EXPECT_EQ(now.next_attempt_at, clock_.now() + options_.retry_max_delay);
+  EXPECT_EQ(flow->metrics().parked.value(), 1u);
+  EXPECT_EQ(lockedOf("acc_seller", "AAPL"), D("50"));
+  // Still parked at the next attempt.
+  clock_.set(now.next_attempt_at);
+  drain(flow.get());
+  now = load(s);
+  EXPECT_NE(now.status, S::kFailed);
+  EXPECT_EQ(now.next_attempt_at, clock_.now() + options_.retry_max_delay);
+  EXPECT_EQ(flow->metrics().parked.value(), 2u);
+  EXPECT_EQ(lockedOf("acc_seller", "AAPL"), D("50")) << "nothing moved meanwhile";
+  EXPECT_EQ(free("acc_buyer", "AAPL"), Decimal());
+}
+
 // The settlement synchronizer goes down exactly when the DvP is about to settle: the settle is
 // retried, then given up; the locks (now on the settlement synchronizer) can only be released
 // once it is back. Until then the settlement must stay non-terminal; afterwards it is FAILED
