@@ -547,8 +547,8 @@ TEST_F(CantonLedger, AResendWhoseDeduplicationPeriodWasPrunedIsRefusedNotRun) {
   EXPECT_NE(refused.error().message.find(daml::kInvalidDeduplicationPeriod), std::string::npos)
       << refused.error().message;
   EXPECT_EQ(sandbox_->engine().activeDvps().size(), 1u) << "nothing ran twice";
-  // A credit is a fresh id, deduplicated by the participant's default: a fresh adapter (which has
-  // seen no offset yet) credits a pruned participant.
+  // A credit is a fresh id, deduplicated from the ledger end it reads first: a fresh adapter
+  // (which has seen no offset yet) credits a pruned participant.
   CantonJsonLedger fresh(options());
   auto credited = fresh.credit(buyer_, "USDC", D("1"), "cash");
   ASSERT_TRUE(credited) << credited.error().message;
@@ -632,6 +632,149 @@ TEST_F(CantonLedger, TheSandboxReadsTheDeduplicationPeriodAsCantonDoes) {
   ASSERT_TRUE(e) << refused.body;
   EXPECT_EQ(e->context["earliest_offset"], std::to_string(pruned)) << refused.body;
   EXPECT_EQ(e->category(), daml::Category::kInvalidGivenCurrentSystemStateOther);
+}
+
+// POST /sandbox/prune, as a participant's operator prunes: what is at or below the offset is gone
+// and reads that begin below it are refused, a resend that could only be deduplicated against it
+// is refused rather than run, what is above it is served and deduplicated as before, and all of
+// it holds after a restart, from files that no longer hold what was pruned.
+TEST_F(CantonLedger, ASandboxPrunedLikeAParticipantServesOnlyWhatItKept) {
+  fund();
+  const std::string dvp = readyDvp();
+  const auto initiated = ledger_->completionAfter("t1:initiate:0", 0).value().value();
+  must("t1:settle:0", Settle{dvp});
+  // A live settlement after it: its floor is the ledger end before its first command. The
+  // coordinator's watermark is that floor, and what it publishes for the operator one less
+  // (prune_up_to): the adapter reads completions from one offset before a floor.
+  const int64_t floor = sandbox_->engine().ledgerEnd();
+  const int64_t upto = floor - 1;
+  Submission live{"t2:initiate:0", dvpCommand(buyer_, seller_, "1", "150"), floor};
+  auto t2 = std::move(ledger_->submit(std::span<const Submission>(&live, 1)).front());
+  ASSERT_TRUE(t2) << t2.error().message;
+  const auto file = std::filesystem::path(dir_.path()) / "sandbox.jsonl";
+  const auto size_before = std::filesystem::file_size(file);
+  ASSERT_EQ(ledger_->prunedUpTo().value(), 0);
+
+  auto code = [](const HttpReply& r) { return daml::Json::parse(r.body).value("code", ""); };
+  auto pruned = raw("POST", "/sandbox/prune", daml::Json{{"pruneUpTo", upto}});
+  ASSERT_EQ(pruned.status, 200) << pruned.body;
+  EXPECT_GT(daml::Json::parse(pruned.body).value("completions", 0), 0) << pruned.body;
+  for (const auto& bad :
+       {daml::Json{{"pruneUpTo", 0}}, daml::Json{{"pruneUpTo", "7"}}, daml::Json::object()}) {
+    auto r = raw("POST", "/sandbox/prune", bad);
+    EXPECT_EQ(r.status, 400) << bad.dump() << ": " << r.body;
+    EXPECT_NE(r.body.find("pruneUpTo"), std::string::npos) << r.body;
+  }
+  auto past_end =
+      raw("POST", "/sandbox/prune", daml::Json{{"pruneUpTo", sandbox_->engine().ledgerEnd() + 1}});
+  EXPECT_EQ(code(past_end), daml::kOffsetAfterLedgerEnd) << past_end.body;
+
+  auto check = [&](const char* when) {
+    SCOPED_TRACE(when);
+    EXPECT_EQ(ledger_->prunedUpTo().value(), upto);
+    // Reads from below the pruning: refused, as the reconciler and the lookups expect.
+    auto movements = ledger_->movementsSince(0, 100);
+    ASSERT_FALSE(movements);
+    EXPECT_EQ(movements.error().code, kLedgerPruned) << movements.error().message;
+    auto below = raw("POST", "/v2/commands/completions",
+                     daml::Json{{"userId", "settlement-coordinator"},
+                                {"parties", daml::Json::array({"cash-provider::67890"})},
+                                {"beginExclusive", upto - 1}});
+    EXPECT_EQ(code(below), daml::kParticipantPrunedDataAccessed) << below.body;
+    EXPECT_NE(below.body.find("earliest_offset"), std::string::npos) << below.body;
+    // From the pruning on: served.
+    auto found = ledger_->completionAfter("t2:initiate:0", floor);
+    ASSERT_TRUE(found) << found.error().message;
+    ASSERT_TRUE(found->has_value());
+    EXPECT_EQ((*found)->contract_id, t2->contract_id);
+    ASSERT_TRUE(ledger_->movementsSince(upto, 100)) << "a read from the pruned offset";
+    // The DvP's creation is gone; the contracts still active are not.
+    const daml::Json format{{"filtersByParty", {{buyer_, daml::Json::object()}}},
+                            {"verbose", false}};
+    auto update = raw(
+        "POST", "/v2/updates/update-by-id",
+        daml::Json{
+            {"updateId", initiated.update_id},
+            {"updateFormat",
+             {{"includeTransactions",
+               {{"eventFormat", format}, {"transactionShape", "TRANSACTION_SHAPE_ACS_DELTA"}}}}}});
+    EXPECT_EQ(code(update), "UPDATE_NOT_FOUND") << update.body;
+    auto holdings = ledger_->holdings(buyer_);
+    ASSERT_TRUE(holdings);
+    ASSERT_FALSE(holdings->empty());
+    for (const auto& h : *holdings) {
+      auto ev = raw("POST", "/v2/events/events-by-contract-id",
+                    daml::Json{{"contractId", h.contract_id}, {"eventFormat", format}});
+      EXPECT_EQ(ev.status, 200) << "an active contract keeps its events: " << ev.body;
+    }
+    EXPECT_EQ(holds(buyer_, "AAPL"), D("100"));
+    // The DvP's creation resent, with its floor (below the pruning) or without a period:
+    // refused, not run (it would create a second DvP); the live settlement's command, with its
+    // floor, deduplicated as before.
+    for (int64_t resend_floor : {int64_t{1}, int64_t{0}}) {
+      Submission again{"t1:initiate:0", dvpCommand(buyer_, seller_, "100", "15000"), resend_floor};
+      auto r = std::move(ledger_->submit(std::span<const Submission>(&again, 1)).front());
+      ASSERT_FALSE(r) << "floor " << resend_floor << ": a pruned command was answered";
+      EXPECT_EQ(r.error().code, kLedgerPruned) << r.error().message;
+      EXPECT_NE(r.error().message.find(daml::kInvalidDeduplicationPeriod), std::string::npos)
+          << r.error().message;
+    }
+    EXPECT_EQ(sandbox_->engine().activeDvps().size(), 1u) << "nothing ran twice (t2's DvP only)";
+    EXPECT_EQ(holds(buyer_, "AAPL"), D("100"));
+    auto dup = std::move(ledger_->submit(std::span<const Submission>(&live, 1)).front());
+    ASSERT_TRUE(dup) << dup.error().message;
+    EXPECT_TRUE(dup->deduplicated);
+    EXPECT_EQ(dup->contract_id, t2->contract_id);
+  };
+  check("after pruning");
+  EXPECT_LT(std::filesystem::file_size(file), size_before) << "sandbox.jsonl was compacted";
+  // Pruning again at or below the pruned offset changes nothing.
+  auto again = raw("POST", "/sandbox/prune", daml::Json{{"pruneUpTo", upto - 1}});
+  EXPECT_EQ(again.status, 200) << again.body;
+  EXPECT_EQ(daml::Json::parse(again.body)["prunedUpTo"], upto) << again.body;
+  stop();
+  start();
+  check("after a restart");
+  // A credit: the adapter's deduplicates from the ledger end it reads, and runs; one without a
+  // period, whose earlier run the sandbox could no longer find, is refused.
+  ASSERT_TRUE(ledger_->credit(buyer_, "USDC", D("1"), "cash"));
+  daml::HoldingArgs cash;
+  cash.kind = daml::Template::kCashHolding;
+  cash.issuer = "cash-provider::67890";
+  cash.owner = buyer_;
+  cash.asset = "USDC";
+  cash.amount = D("1");
+  auto periodless = raw(
+      "POST", "/v2/commands/submit-and-wait-for-transaction",
+      daml::Json{{"commands",
+                  {{"commands", daml::Json::array({{{"CreateCommand",
+                                                     {{"templateId", daml::templateRef(cash.kind)},
+                                                      {"createArguments", daml::encode(cash)}}}}})},
+                   {"commandId", "credit-without-period"},
+                   {"actAs", daml::Json::array({"cash-provider::67890", buyer_})},
+                   {"userId", "settlement-coordinator"}}}});
+  EXPECT_EQ(code(periodless), daml::kInvalidDeduplicationPeriod) << periodless.body;
+  EXPECT_EQ(holds(buyer_, "USDC"), D("5001"));
+  // The live settlement goes on.
+  Submission lock{"t2:lock_cash:0", LockCash{t2->contract_id, D("150")}, floor};
+  auto locked = std::move(ledger_->submit(std::span<const Submission>(&lock, 1)).front());
+  ASSERT_TRUE(locked) << locked.error().message;
+}
+
+// A record torn by a crash mid-write is cut when the sandbox opens, so the records written after
+// it are not glued to it (the file would be corrupt before its last line at the next start).
+TEST_F(CantonLedger, ATornLastRecordIsCutSoTheNextOneIsReadable) {
+  fund();
+  stop();
+  std::ofstream(std::filesystem::path(dir_.path()) / "sandbox.jsonl", std::ios::app)
+      << R"({"t":"user","user":{"id":"torn)";
+  start();
+  ASSERT_TRUE(ledger_->allocateParty("after-the-tear"));
+  stop();
+  start();
+  auto parties = ledger_->holdings(seller_);
+  ASSERT_TRUE(parties) << parties.error().message;
+  EXPECT_EQ(holds(seller_, "AAPL"), D("100"));
 }
 
 TEST_F(CantonLedger, CompletionFindsAnEarlierCommandAndNothingForAnUnknownOne) {

@@ -526,13 +526,12 @@ Result<Json> CantonJsonLedger::submitTransaction(const Cmd& cmd, const std::stri
   // whether the id already ran: it refuses (INVALID_DEDUPLICATION_PERIOD, errorOf:
   // ledger_pruned) instead of running it a second time, which the participant's default, its
   // maximum deduplication duration, would not guarantee. Floor 0 (a settlement from before
-  // floors were recorded) and a credit's fresh id keep that default: a period from the
-  // participant's beginning would be refused by any participant pruned once.
+  // floors were recorded) keeps that default: a period from the participant's beginning would be
+  // refused by any participant pruned once.
   // After a participant restore an earlier run may sit below the floor: the period starts where
   // the lookups do.
   const int64_t start = startOf(cmd.after);
-  if (cmd.period_from_after && start > 0)
-    jc["deduplicationPeriod"] = {{"DeduplicationOffset", {{"value", start}}}};
+  if (start > 0) jc["deduplicationPeriod"] = {{"DeduplicationOffset", {{"value", start}}}};
   if (!synchronizer_alias.empty()) jc["synchronizerId"] = syncId(synchronizer_alias);
   Json filters = Json::object();
   for (const auto& p : act_as) filters[p] = Json::object();
@@ -1302,9 +1301,13 @@ Result<HoldingView> CantonJsonLedger::credit(const std::string& party, const std
   Json commands = Json::array(
       {{{"CreateCommand",
          {{"templateId", daml::templateRef(a.kind)}, {"createArguments", daml::encode(a)}}}}});
+  // A fresh id, resent only within this call: deduplicated from the ledger end read now (no
+  // instance's stale offset), so a resend that a pruning overtook is refused, never run twice.
+  auto end = ledgerEnd();
+  if (!end) return end.error();
   bool dedup = false;
-  auto tx = submitTransaction(Cmd{newCommandId("credit"), offset_seen_.load(), false}, kKindCredit,
-                              daml::signatories(a), commands, synchronizer, dedup);
+  auto tx = submitTransaction(Cmd{newCommandId("credit"), *end}, kKindCredit, daml::signatories(a),
+                              commands, synchronizer, dedup);
   if (!tx) return tx.error();
   for (const auto& ev : tx->value("events", Json::array())) {
     if (!ev.contains("CreatedEvent")) continue;

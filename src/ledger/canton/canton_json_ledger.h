@@ -114,13 +114,11 @@ class CantonJsonLedger final : public Ledger {
     std::string synchronizer;
   };
 
-  // A command id and the offset its first submission is known to follow (Submission).
-  // `period_from_after`: deduplicated from `after` (a workflow step's floor); false for a fresh
-  // id only resent within one call (a credit), whose `after` is only where lookups start.
+  // A command id and the offset its first submission is known to follow (Submission): where
+  // lookups of what it did start, and its deduplication period.
   struct Cmd {
     std::string id;
     int64_t after = 0;
-    bool period_from_after = true;
   };
   Result<Outcome> submitOne(const Submission& s);
   // Which commands of a batch must run one after another (same party, DvP or command id): one

@@ -229,6 +229,14 @@ daml::CantonError cantonErrorOf(const Error& e) {
                            "processed (" +
                                e.message + ")");
   }
+  if (c == kLedgerPruned) {
+    // A submission the engine cannot deduplicate any more: its period (none: the participant's
+    // maximum deduplication duration, which a participant never prunes within) starts below the
+    // pruned offset. Refused as Canton refuses such a period, never run a second time.
+    return daml::makeError(
+        daml::kInvalidDeduplicationPeriod, Category::kInvalidGivenCurrentSystemStateOther,
+        "The submitted command had an invalid deduplication period: " + e.message);
+  }
   if (c == kContractNotActive) {
     return daml::makeError(daml::kContractNotFound,
                            Category::kInvalidGivenCurrentSystemStateResourceMissing,
@@ -274,6 +282,8 @@ Result<int> dropUnrenderedTail(const std::string& engine_dir, const std::string&
     const bool fence = std::any_of(r.ops.begin(), r.ops.end(), [](const journal::Op& op) {
       return std::holds_alternative<journal::FenceOp>(op);
     });
+    // (Records of commands the store pruned never reach the trailing run: the engine's prune
+    // record, and a compaction's snapshot, carry no command id and end any run before them.)
     const bool unrendered =
         r.offset > store.lastOffset() ||
         ((r.completion || fence) && !r.command_id.empty() && !store.completionOf(r.command_id));
@@ -330,6 +340,7 @@ Result<std::unique_ptr<Sandbox>> Sandbox::open(Options options) {
   eo.durable = options.durable && !options.data_dir.empty();
   eo.defer_sync = true;
   eo.clock = options.clock;
+  eo.compact_journal_bytes = options.compact_journal_bytes;
   if (auto r = s->store_.open(options.data_dir); !r) return r.error();
   if (!eo.data_dir.empty()) {
     auto cut = dropUnrenderedTail(eo.data_dir, options.data_dir, s->store_);
@@ -546,7 +557,7 @@ HttpReply Sandbox::route(const HttpRequest& r, const std::string& path,
   if (path == "/sandbox/oauth/token" && m == "POST" && !opts_.oauth_client_id.empty())
     return oauthToken(r.body);
 
-  const bool known = isOpenApiPath(path) || path == "/sandbox/faults";
+  const bool known = isOpenApiPath(path) || path == "/sandbox/faults" || path == "/sandbox/prune";
   if (!known) {
     return errorReply(daml::kNotFound,
                       daml::Category::kInvalidGivenCurrentSystemStateResourceMissing,
@@ -599,6 +610,7 @@ HttpReply Sandbox::route(const HttpRequest& r, const std::string& path,
     if (path == "/v2/updates") return updates(c, body, query);
     if (path == "/v2/events/events-by-contract-id") return eventsByContractId(c, body);
     if (path == "/sandbox/faults") return faults(c, body);
+    if (path == "/sandbox/prune") return prune(c, body);
   }
   return errorReply(
       daml::kUnsupportedOperation, daml::Category::kInternalUnsupportedOperation,
@@ -618,11 +630,11 @@ HttpReply Sandbox::version() {
 
 HttpReply Sandbox::ledgerEnd() { return jsonReply(200, Json{{"offset", engine_->ledgerEnd()}}); }
 
-// The sandbox keeps its whole update and completion stream (sandbox.jsonl): it has pruned nothing,
-// and says so as a participant does before its first pruning.
+// What POST /sandbox/prune pruned (0 before the first pruning, as a participant reports it). The
+// sandbox has no divulged contracts apart from its own: they are pruned with the rest.
 HttpReply Sandbox::latestPrunedOffsets() {
-  return jsonReply(200, Json{{"participantPrunedUpToInclusive", 0},
-                             {"allDivulgedContractsPrunedUpToInclusive", 0}});
+  return jsonReply(200, Json{{"participantPrunedUpToInclusive", prunedUpTo()},
+                             {"allDivulgedContractsPrunedUpToInclusive", prunedUpTo()}});
 }
 
 HttpReply Sandbox::connectedSynchronizers() {

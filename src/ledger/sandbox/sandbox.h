@@ -51,6 +51,9 @@ class Sandbox {
     // tokens for app_user to this client; empty id = no such endpoint.
     std::string oauth_client_id, oauth_client_secret;
     int64_t oauth_token_ttl_seconds = 3600;
+    // The engine's journal is compacted whenever it grew by this much since the last compaction
+    // (EmbeddedLedger::Options::compact_journal_bytes), and at each pruning. 0: only at pruning.
+    uint64_t compact_journal_bytes = 64ull << 20;
   };
 
   static Result<std::unique_ptr<Sandbox>> open(Options options);
@@ -115,6 +118,11 @@ class Sandbox {
                     const std::map<std::string, std::string>& query);
   HttpReply eventsByContractId(const Caller& c, const daml::Json& body);
   HttpReply faults(const Caller& c, const daml::Json& body);
+  // POST /sandbox/prune {"pruneUpTo": n} (ParticipantAdmin): what a participant's operator does
+  // through its pruning service (sandbox_prune.cpp).
+  HttpReply prune(const Caller& c, const daml::Json& body);
+  // The greatest offset pruned, 0 when nothing was (participantPrunedUpToInclusive).
+  int64_t prunedUpTo() const;
   HttpReply oauthToken(const std::string& form);
 
   struct Contract;

@@ -443,17 +443,18 @@ HttpReply Sandbox::submit(const Caller& c, const Json& cmds, int shape) {
   // may be gone. Refused, as Canton refuses it, before anything else (the engine, which prunes
   // everything below prunedBefore(), needs a start at or above it; a participant pruned up to
   // U accepts U itself).
-  if (const int64_t pruned = engine_->prunedBefore(); dedup_after && *dedup_after < pruned) {
+  const int64_t pruned = std::max(engine_->prunedBefore(), store_.prunedUpTo());
+  auto invalidPeriod = [&](const std::string& period) {
     auto e = daml::makeError(
         daml::kInvalidDeduplicationPeriod, Category::kInvalidGivenCurrentSystemStateOther,
-        "The submitted command had an invalid deduplication period: it starts "
-        "at offset " +
-            std::to_string(*dedup_after) + ", below the pruned offset; the earliest start is " +
-            std::to_string(pruned));
+        "The submitted command had an invalid deduplication period: " + period +
+            " starts below the pruned offset; the earliest start is " + std::to_string(pruned));
     e.context["earliest_offset"] = std::to_string(pruned);
-    e.context["requested_period"] = "DeduplicationOffset(" + std::to_string(*dedup_after) + ")";
+    e.context["requested_period"] = period;
     return errorReply(e);
-  }
+  };
+  if (dedup_after && *dedup_after < pruned)
+    return invalidPeriod("DeduplicationOffset(" + std::to_string(*dedup_after) + ")");
   auto counts = [&](int64_t completed_at) { return !dedup_after || completed_at > *dedup_after; };
   if (const CompletionRecord* first = store_.completionOf(command_id);
       first && counts(first->offset))
@@ -679,6 +680,10 @@ HttpReply Sandbox::submit(const Caller& c, const Json& cmds, int shape) {
   auto before = contractsOf(owners, dvps);
   Outcome out;
   if (credit) {
+    // A credit does not go through the engine's deduplication, only the lookup above: without a
+    // period, once pruned, an earlier run may be gone from it (the engine refuses every other
+    // command in that case, see cantonErrorOf).
+    if (!dedup_after && pruned > 0) return invalidPeriod("the participant's default period");
     std::string target = sync_alias.empty() ? opts_.synchronizers.front() : sync_alias;
     auto h = engine_->credit(credit->owner, credit->asset, credit->amount, target);
     if (!h) return errorReply(cantonErrorOf(h.error()));
@@ -835,7 +840,12 @@ HttpReply Sandbox::submitReassignment(const Caller& c, const Json& body) {
   if (!unassign && !h->in_flight && h->synchronizer == target) {
     // Already assigned (the engine completes unassign and assign in one command): the answer.
   } else {
-    auto r = engine_->submitOne(command_id, ReassignLocks{h->lock_dvp_contract_id});
+    // A reassignment carries no deduplication period (Canton does not deduplicate them), and
+    // moving a DvP's locks where they already are changes nothing: the engine looks the command
+    // id up only in what it keeps, from its pruned offset, and a pruned participant still
+    // reassigns.
+    const Submission s{command_id, ReassignLocks{h->lock_dvp_contract_id}, engine_->prunedBefore()};
+    auto r = std::move(engine_->submit(std::span<const Submission>(&s, 1)).front());
     if (!r) return errorReply(cantonErrorOf(r.error()));
   }
   auto now = engine_->holdingById(cid);
@@ -910,6 +920,8 @@ HttpReply Sandbox::completions(const Caller& c, const Json& body,
                       "Begin offset (" + std::to_string(begin) + ") is after ledger end (" +
                           std::to_string(engine_->ledgerEnd()) + ")");
   }
+  if (begin < store_.prunedUpTo())
+    return prunedDataAccessed("Command completions", begin, store_.prunedUpTo());
   size_t limit = SIZE_MAX;
   if (auto it = query.find("limit"); it != query.end()) {
     try {

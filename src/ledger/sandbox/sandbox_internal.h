@@ -60,6 +60,16 @@ inline HttpReply permissionDenied(std::string cause) {
                     std::move(cause));
 }
 
+// PARTICIPANT_PRUNED_DATA_ACCESSED: a read (`what`) that begins below the pruned offset.
+inline HttpReply prunedDataAccessed(const std::string& what, int64_t begin, int64_t pruned) {
+  auto e = daml::makeError(daml::kParticipantPrunedDataAccessed,
+                           daml::Category::kInvalidGivenCurrentSystemStateOther,
+                           what + " request from " + std::to_string(begin) +
+                               " precedes pruned offset " + std::to_string(pruned));
+  e.context["earliest_offset"] = std::to_string(pruned);
+  return errorReply(e);
+}
+
 // The CantonError a participant reports for an engine error.
 daml::CantonError cantonErrorOf(const Error& e);
 

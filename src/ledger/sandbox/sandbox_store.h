@@ -7,6 +7,7 @@
 // makes after each request with its lock released, so that concurrent requests share one
 // fdatasync (group commit): a request is answered only once its records are on disk.
 #include <atomic>
+#include <deque>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -57,7 +58,8 @@ class SandboxStore {
                          const std::optional<CompletionRecord>& completion);
   // The update, serialized.
   const std::string* update(const std::string& update_id) const;
-  const std::vector<CompletionRecord>& completions() const { return completions_; }
+  // The completions kept, in offset order (every record is made under the sandbox's lock).
+  const std::deque<CompletionRecord>& completions() const { return completions_; }
   // The completion of a command id, if one was recorded.
   const CompletionRecord* completionOf(const std::string& command_id) const;
   // The highest ledger offset of an update or completion recorded (0: none).
@@ -80,15 +82,37 @@ class SandboxStore {
     std::string synchronizer_id;
     int64_t offset = 0;      // the CreatedEvent's
     std::string created_at;  // the CreatedEvent's createdAt
+    uint64_t seq = 0;        // creation order (several may share an offset)
   };
   const ContractEvents* contractEvents(const std::string& contract_id) const;
   // Contracts only the sandbox keeps (SettledDeliveryVsPayment and RoundFence: the engine has no
   // such contracts), in creation order.
   const std::vector<std::string>& sandboxContracts() const { return sandbox_contracts_; }
 
+  // Pruning, as a participant's operator prunes up to `upto` (inclusive): the completions and
+  // updates at or below it, and the events of the contracts archived at or below it, are
+  // dropped; active contracts keep their CreatedEvent whenever they were created (a participant
+  // never prunes an active contract). Recorded (a "prune" record, durable with the next sync),
+  // then the file is compacted: its live state is written to "sandbox.jsonl.compact", synced,
+  // and renamed over the file, so the file, like the memory, holds only what is kept. A failure
+  // before the rename keeps the old file (the prune record in it replays the pruning); one
+  // after it fails every later sync, as a failed sync does. An `upto` at or below the current
+  // one changes nothing but a compaction that failed before. Returns what this call dropped.
+  struct PruneResult {
+    size_t completions = 0, updates = 0, contracts = 0;
+  };
+  Result<PruneResult> prune(int64_t upto);
+  // The greatest offset pruned (participantPrunedUpToInclusive), 0 when nothing was.
+  int64_t prunedUpTo() const { return pruned_up_to_; }
+
  private:
-  Result<void> append(Json record);
+  Result<void> append(Json record);  // applies and writes
+  Result<void> write(const Json& record);
   void apply(Json record);
+  void noteCreated(const std::string& cid, const Json& created, const std::string& synchronizer);
+  void dropUpTo(int64_t upto, PruneResult& dropped);
+  // Writes the live state to a new file and renames it over the old one (under sync_mu_).
+  Result<void> compact();
 
   int fd_ = -1;
   std::string path_;
@@ -96,14 +120,21 @@ class SandboxStore {
   std::mutex sync_mu_;      // one sync at a time
   std::string sync_error_;  // the first failed sync (under sync_mu_)
   std::atomic<int> fail_syncs_left_{0};
-  std::map<std::string, size_t> completion_by_command_;
+  // Command id -> its completion's position in the stream kept: completions_[pos - first_pos_].
+  std::unordered_map<std::string, uint64_t> completion_by_command_;
+  uint64_t first_pos_ = 0;  // the position of completions_.front()
   std::map<std::string, User> users_;
   std::map<std::string, bool> asset_cash_;
   std::unordered_map<std::string, std::string> updates_;
-  std::vector<CompletionRecord> completions_;
+  std::deque<CompletionRecord> completions_;
+  // Updates and archived contracts in offset order, for pruning.
+  std::deque<std::pair<int64_t, std::string>> update_order_, archived_order_;
   std::unordered_map<std::string, ContractEvents> contracts_;
   std::vector<std::string> sandbox_contracts_;
   int64_t last_offset_ = 0;
+  int64_t pruned_up_to_ = 0;
+  uint64_t created_seq_ = 0;
+  bool compaction_due_ = false;  // the last compaction failed before its rename
 };
 
 Json toJson(const User& u);

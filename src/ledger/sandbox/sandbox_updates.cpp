@@ -51,6 +51,7 @@ HttpReply Sandbox::updates(const Caller& c, const Json& body,
                       "End offset (" + std::to_string(end) + ") is after ledger end (" +
                           std::to_string(ledger_end) + ")");
   }
+  if (begin < store_.prunedUpTo()) return prunedDataAccessed("Updates", begin, store_.prunedUpTo());
   const auto parties = requestedParties(body);
   if (parties.empty()) return invalidArgument("the update format must name at least one party");
   for (const auto& p : parties)
