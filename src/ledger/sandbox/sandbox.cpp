@@ -633,8 +633,8 @@ HttpReply Sandbox::ledgerEnd() { return jsonReply(200, Json{{"offset", engine_->
 // What POST /sandbox/prune pruned (0 before the first pruning, as a participant reports it). The
 // sandbox has no divulged contracts apart from its own: they are pruned with the rest.
 HttpReply Sandbox::latestPrunedOffsets() {
-  return jsonReply(200, Json{{"participantPrunedUpToInclusive", prunedUpTo()},
-                             {"allDivulgedContractsPrunedUpToInclusive", prunedUpTo()}});
+  return jsonReply(200, Json{{"participantPrunedUpToInclusive", store_.prunedUpTo()},
+                             {"allDivulgedContractsPrunedUpToInclusive", store_.prunedUpTo()}});
 }
 
 HttpReply Sandbox::connectedSynchronizers() {

@@ -121,8 +121,6 @@ class Sandbox {
   // POST /sandbox/prune {"pruneUpTo": n} (ParticipantAdmin): what a participant's operator does
   // through its pruning service (sandbox_prune.cpp).
   HttpReply prune(const Caller& c, const daml::Json& body);
-  // The greatest offset pruned, 0 when nothing was (participantPrunedUpToInclusive).
-  int64_t prunedUpTo() const;
   HttpReply oauthToken(const std::string& form);
 
   struct Contract;

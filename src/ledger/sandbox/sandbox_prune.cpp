@@ -19,8 +19,6 @@
 
 namespace sc::ledger::sandbox {
 
-int64_t Sandbox::prunedUpTo() const { return store_.prunedUpTo(); }
-
 HttpReply Sandbox::prune(const Caller& c, const Json& body) {
   if (!c.user.participant_admin) return permissionDenied("pruning needs ParticipantAdmin");
   auto it = body.find("pruneUpTo");

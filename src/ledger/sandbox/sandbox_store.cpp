@@ -214,7 +214,6 @@ void SandboxStore::apply(Json rec) {
     if (rec.contains("completion") && rec["completion"].is_object()) {
       completions_.push_back(completionFromJson(rec["completion"]));
       completion_by_command_[completions_.back().command_id] = first_pos_ + completions_.size() - 1;
-      last_offset_ = std::max(last_offset_, completions_.back().offset);
     }
     const int64_t offset = recordOffset(rec);
     last_offset_ = std::max(last_offset_, offset);
@@ -259,6 +258,8 @@ void SandboxStore::apply(Json rec) {
 void SandboxStore::dropUpTo(int64_t upto, PruneResult& dropped) {
   if (upto <= pruned_up_to_) return;
   pruned_up_to_ = upto;
+  // A compacted file may keep no update at all: the offsets up to the pruning were all rendered
+  // (dropUnrenderedTail compares the engine's journal with this).
   last_offset_ = std::max(last_offset_, upto);
   while (!completions_.empty() && completions_.front().offset <= upto) {
     auto it = completion_by_command_.find(completions_.front().command_id);
