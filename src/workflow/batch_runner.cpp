@@ -79,7 +79,7 @@ void Workflow::onRetryable(Work& w, const Error& e) {
     // Releasing locks of a failing settlement, or verifying a committed one: never give up. A
     // permanent refusal (ledger_pruned: the participant was pruned past the round's floor) will
     // not pass by itself: parked at the longest backoff, counted and logged for an operator.
-    if (e.retryable) {
+    if (e.code != L::kLedgerPruned) {
       s.next_attempt_at = now + backoff(std::min(s.step_attempt + 1, 6));
     } else {
       s.next_attempt_at = now + opt_.retry_max_delay;

@@ -340,7 +340,10 @@ Result<std::unique_ptr<Sandbox>> Sandbox::open(Options options) {
   eo.durable = options.durable && !options.data_dir.empty();
   eo.defer_sync = true;
   eo.clock = options.clock;
-  eo.compact_journal_bytes = options.compact_journal_bytes;
+  // Never compacted by itself (compact_journal_bytes 0): an engine compaction at the end of a
+  // submission would fold the command's effect into its snapshot before the sandbox recorded the
+  // command, and dropUnrenderedTail could no longer cut it after a crash. POST /sandbox/prune
+  // compacts it once the sandbox's records are synced.
   if (auto r = s->store_.open(options.data_dir); !r) return r.error();
   if (!eo.data_dir.empty()) {
     auto cut = dropUnrenderedTail(eo.data_dir, options.data_dir, s->store_);

@@ -51,9 +51,6 @@ class Sandbox {
     // tokens for app_user to this client; empty id = no such endpoint.
     std::string oauth_client_id, oauth_client_secret;
     int64_t oauth_token_ttl_seconds = 3600;
-    // The engine's journal is compacted whenever it grew by this much since the last compaction
-    // (EmbeddedLedger::Options::compact_journal_bytes), and at each pruning. 0: only at pruning.
-    uint64_t compact_journal_bytes = 64ull << 20;
   };
 
   static Result<std::unique_ptr<Sandbox>> open(Options options);

@@ -36,9 +36,12 @@ HttpReply Sandbox::prune(const Caller& c, const Json& body) {
     // The engine first, made durable: the store's record of the pruning never precedes it.
     auto engine = engine_->prune(upto);
     if (!engine) return errorReply(cantonErrorOf(engine.error()));
-    if (auto r = engine_->compact(); !r) return errorReply(cantonErrorOf(r.error()));
     if (auto r = engine_->syncUpTo(engine_->journalPosition()); !r)
       return errorReply(cantonErrorOf(r.error()));
+    // Every command the engine holds is recorded by the sandbox, and synced, before the engine's
+    // journal becomes a snapshot in which dropUnrenderedTail could no longer cut one.
+    if (auto r = store_.sync(store_.version()); !r) return errorReply(cantonErrorOf(r.error()));
+    if (auto r = engine_->compact(); !r) return errorReply(cantonErrorOf(r.error()));
   }
   // (Pruned already: nothing, or the compaction of the sandbox's records that failed last time.)
   auto store = store_.prune(upto);
