@@ -15,6 +15,8 @@ namespace {
 namespace L = sc::ledger;
 
 constexpr int kMaxRoundsPerBatch = 12;
+// An attempt number whose backoff is the longest (SETTLEMENT_RETRY_MAX_DELAY_SECONDS, jittered).
+constexpr int kLongestBackoff = 64;
 
 // A committed transition, as the dashboard's throughput counts it: confirmations with their
 // latency from acceptance, settlements.
@@ -78,11 +80,15 @@ void Workflow::onRetryable(Work& w, const Error& e) {
   if (!s.failure_code.empty() || s.status == Status::kConfirmed) {
     // Releasing locks of a failing settlement, or verifying a committed one: never give up. A
     // permanent refusal (ledger_pruned: the participant was pruned past the round's floor) will
-    // not pass by itself: parked at the longest backoff, counted and logged for an operator.
+    // not pass by itself. A release is submitted once more from the pruned offset; what that
+    // cannot settle is parked at the longest backoff (jittered, so parked rows do not come back
+    // together), counted and logged for an operator.
+    if (e.code == L::kLedgerPruned && w.step == steps::kRelease && releaseFromThePrunedOffset(w))
+      return;
     if (e.code != L::kLedgerPruned) {
       s.next_attempt_at = now + backoff(std::min(s.step_attempt + 1, 6));
     } else {
-      s.next_attempt_at = now + opt_.retry_max_delay;
+      s.next_attempt_at = now + backoff(kLongestBackoff);
       metrics_.parked.inc();
       logger()->error(
           "settlement {} round {}: the ledger refused its {} step permanently ({}); retried "
@@ -113,6 +119,44 @@ void Workflow::onRetryable(Work& w, const Error& e) {
   s.next_attempt_at = std::min(now + backoff(s.step_attempt), s.deadline_at);
   w.done = true;
   metrics_.retries_scheduled.inc();
+}
+
+// The release's floor (the failing round's step floor) is below what the participant has pruned,
+// so the participant can no longer tell whether it already ran: refused. Submitted once more with
+// the first offset the participant still has as its floor, it is answered from what is after it:
+//  - a completion of the release id at or after that offset (its run now, a deduplicated earlier
+//    run, or the reassignment an earlier run made first) shows the round's DvP active there, so
+//    nothing settled it before: what the round did after it (the catch-up reads from it) is all
+//    there is, and the round ends as the release path says;
+//  - no completion (the DvP was archived before it: by a release, or by a settle whose completion
+//    is pruned) tells nothing, and the step floor is put back: a release that succeeds as a no-op
+//    from the new floor must never be taken for the end of the round, since the catch-up could
+//    no longer see the settle before it. The release is then parked.
+// (A fence is not submitted again: it takes the round's create command id, and a create that ran
+// before the pruned offset would not be seen, leaving its DvP and any locks on it outside the
+// round.)
+bool Workflow::releaseFromThePrunedOffset(Work& w) {
+  Settlement& s = w.cur;
+  if (w.release_replanned) return false;
+  w.release_replanned = true;
+  auto pruned = ledger_.prunedUpTo();
+  if (!pruned) return false;
+  const int64_t first_kept = *pruned + 1;
+  if (first_kept <= s.stepFloor()) return false;  // not refused for the pruning: nothing to gain
+  const int64_t kept = s.step_offset_floor;
+  s.step_offset_floor = first_kept;
+  const L::Submission again = releaseOf(s);
+  auto r = ledger_.submit(std::span<const L::Submission>(&again, 1));
+  if (r.size() == 1 && r[0] && !r[0]->update_id.empty()) {
+    logger()->warn(
+        "settlement {} round {}: its release was refused below the pruned offset {}; submitted "
+        "again from offset {}, it completed at {}",
+        s.settlementId(), s.round, *pruned, first_kept, r[0]->offset);
+    applyOutcome(w, r[0]);
+    return true;
+  }
+  s.step_offset_floor = kept;
+  return false;
 }
 
 Result<bool> Workflow::catchUp(Work& w) {

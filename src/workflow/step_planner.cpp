@@ -17,6 +17,13 @@ constexpr int kMaxPlanDepth = 8;
 
 }  // namespace
 
+L::Submission Workflow::releaseOf(const Settlement& s) {
+  // The release's id names the DvP: a partial settle replaces the DvP within one round, and a
+  // release of the settled DvP must not answer for the remainder's.
+  return L::Submission{commandId(s, steps::kRelease) + ":" + s.dvp_contract_id,
+                       L::ReleaseLocks{s.dvp_contract_id, /*archive_dvp=*/true}, s.stepFloor()};
+}
+
 void Workflow::planStep(Work& w, std::vector<L::Submission>& out, std::vector<Work*>& owners,
                         int depth) {
   Settlement& s = w.cur;
@@ -59,11 +66,7 @@ void Workflow::planStep(Work& w, std::vector<L::Submission>& out, std::vector<Wo
       w.step = steps::kFence;
       return;
     }
-    // The release's id names the DvP: a partial settle replaces the DvP within one round, and a
-    // release of the settled DvP must not answer for the remainder's.
-    out.push_back(L::Submission{commandId(s, steps::kRelease) + ":" + s.dvp_contract_id,
-                                L::ReleaseLocks{s.dvp_contract_id, /*archive_dvp=*/true},
-                                s.stepFloor()});
+    out.push_back(releaseOf(s));
     owners.push_back(&w);
     w.step = steps::kRelease;
     return;

@@ -32,6 +32,8 @@ struct Workflow::Work {
   bool failure_durable = false;
   // The step of the command last submitted for it (tells a release outcome from a settle one).
   std::string_view step;
+  // The release was already submitted again from the pruned offset in this batch.
+  bool release_replanned = false;
 };
 
 }  // namespace sc::workflow

@@ -139,6 +139,11 @@ class Workflow final : public SettlementCommands {
   void fail(Work& w, std::string_view fence_detail, const std::string& fence_ref);
   void applyOutcome(Work& w, const Result<ledger::Outcome>& r);
   void onRetryable(Work& w, const Error& e);
+  // A failing round's release refused for good (ledger_pruned): submitted once more, from the
+  // participant's pruning offset. True if that answer was applied (the round's locks are back).
+  bool releaseFromThePrunedOffset(Work& w);
+  // A failing round's release: its locks given back and its DvP archived.
+  static ledger::Submission releaseOf(const Settlement& s);
   void beginFailure(Work& w, const std::string& code, const std::string& reason);
   void moveTo(Work& w, Status to, std::string details);
   Duration backoff(int attempt);

@@ -237,38 +237,79 @@ TEST_F(WorkflowLifecycle, BackoffStopsGrowingAtTheLongestDelay) {
   expectLedgerConserved();
 }
 
-// The participant is pruned past a failing round's floor just before its locks are released: the
-// release is refused for good (ledger_pruned: its earlier run, if any, can no longer be found).
-// It is never given up, since the locks must come back, but parked: retried at the longest
-// backoff, the refusal in last_error, counted and logged for an operator.
-TEST_F(WorkflowLifecycle, AReleaseRefusedForGoodIsParkedAtTheLongestBackoff) {
+// The participant is pruned past a failing round's floor just before its locks are released:
+// the release is refused (ledger_pruned: whether it already ran can no longer be told from that
+// floor). It is submitted again from the pruned offset; its DvP is still active there, so nothing
+// settled it: the locks come back and the settlement is FAILED, not parked with its locks held.
+TEST_F(WorkflowLifecycle, AReleaseRefusedBelowThePrunedOffsetIsSubmittedAgainFromIt) {
   credit("acc_seller", "AAPL", "80", "securities");
   credit("acc_buyer", "USDC", "100", "cash");
-  ScriptedLedger scripted(*ledger_);
+  ScriptedLedger scripted(workflowLedger(), *ledger_);
   scripted.beforeFirst<ledger::ReleaseLocks>([&] {
     credit("acc_buyer", "USDC", "1", "cash");  // the ledger moves past the round's floor
-    ASSERT_TRUE(ledger_->prune(ledger_->ledgerEnd()));
+    credit("acc_buyer", "USDC", "1", "cash");
+    pruneParticipant();
   });
   auto flow = makeWorkflow(nullptr, &scripted);
   Settlement s = submit("trd_release_pruned", "50", "7524.00");
 
   drain(flow.get());
   Settlement now = load(s);
+  EXPECT_EQ(now.status, S::kFailed) << now.last_error;
   EXPECT_EQ(now.failure_code, "insufficient_cash");
-  EXPECT_NE(now.status, S::kFailed) << "the locks were never released";
+  EXPECT_EQ(flow->metrics().parked.value(), 0u);
+  EXPECT_EQ(lockedOf("acc_seller", "AAPL"), Decimal());
+  EXPECT_EQ(free("acc_seller", "AAPL"), D("80"));
+  EXPECT_EQ(free("acc_buyer", "AAPL"), Decimal());
+  expectLegalPath(eventStatuses(s));
+  expectLedgerConserved();
+}
+
+// The round settled on the ledger, but the database never learnt it (the batch's write was
+// lost), and the participant was then pruned past the settle: the deadline fails the round, and
+// its release is refused below the pruned offset. Submitted again from there, the release finds
+// nothing to release (the settle archived the DvP) and no completion of its own: whether the
+// round settled or was released can no longer be told, so the settlement is parked, never
+// recorded FAILED (an operator's retry would settle the trade a second time). Parked retries are
+// at the longest backoff, jittered, counted; they stay parked.
+TEST_F(WorkflowLifecycle, ARoundSettledBelowThePrunedOffsetIsParkedNeverFailed) {
+  creditTheStandardTrade();
+  ScriptedLedger scripted(workflowLedger(), *ledger_);
+  scripted.downOnSettle("settlement");
+  FlakySettlementRepository flaky(repo());
+  auto flow = makeWorkflow(&flaky, &scripted);
+  Settlement s = submit("trd_settled_pruned", "50", "7524.00");
+
+  drain(flow.get());
+  ASSERT_EQ(load(s).status, S::kExecuting);
+  ledger_->setOutage("settlement", false);
+  flaky.failNextWriteRecording(S::kConfirmed);
+  clock_.set(load(s).next_attempt_at);
+  ASSERT_FALSE(flow->runOnce().ok());
+  ASSERT_EQ(flaky.failedWrites(), 1);
+  ASSERT_EQ(free("acc_buyer", "AAPL"), D("50")) << "the settle committed on the ledger";
+  credit("acc_seller", "AAPL", "1", "securities");
+  credit("acc_seller", "AAPL", "1", "securities");
+  pruneParticipant();
+
+  clock_.set(load(s).deadline_at + options_.lease + std::chrono::seconds(1));
+  drain(flow.get());
+  Settlement now = load(s);
+  EXPECT_NE(now.status, S::kFailed) << "a settled round recorded FAILED";
+  EXPECT_EQ(now.failure_code, "settlement_timeout");
   EXPECT_EQ(now.last_error.rfind("ledger_pruned", 0), 0u) << now.last_error;
-  EXPECT_EQ(now.next_attempt_at, clock_.now() + options_.retry_max_delay);
+  EXPECT_GE(now.next_attempt_at, clock_.now() + options_.retry_max_delay / 2);
+  EXPECT_LE(now.next_attempt_at, clock_.now() + options_.retry_max_delay);
   EXPECT_EQ(flow->metrics().parked.value(), 1u);
-  EXPECT_EQ(lockedOf("acc_seller", "AAPL"), D("50"));
-  // Still parked at the next attempt.
+  // Still parked at the next attempt: the release's completion from the pruned offset (a no-op)
+  // is not taken for the round's end.
   clock_.set(now.next_attempt_at);
   drain(flow.get());
   now = load(s);
-  EXPECT_NE(now.status, S::kFailed);
-  EXPECT_EQ(now.next_attempt_at, clock_.now() + options_.retry_max_delay);
+  EXPECT_NE(now.status, S::kFailed) << "a settled round recorded FAILED";
   EXPECT_EQ(flow->metrics().parked.value(), 2u);
-  EXPECT_EQ(lockedOf("acc_seller", "AAPL"), D("50")) << "nothing moved meanwhile";
-  EXPECT_EQ(free("acc_buyer", "AAPL"), Decimal());
+  EXPECT_EQ(free("acc_buyer", "AAPL"), D("50"));
+  EXPECT_EQ(free("acc_seller", "USDC"), D("7524"));
 }
 
 // The settlement synchronizer goes down exactly when the DvP is about to settle: the settle is

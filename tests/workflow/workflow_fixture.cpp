@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "tests/support/service_process.h"
 
@@ -105,6 +106,22 @@ std::string WorkflowTest::addAccount(const std::string& account_id) {
   EXPECT_TRUE(r.ok()) << r.error().message;
   party_[account_id] = *party;
   return *party;
+}
+
+void WorkflowTest::pruneParticipant() {
+  const int64_t upto = ledger_->ledgerEnd() - 1;
+  if (!sandbox_) {
+    ASSERT_TRUE(ledger_->prune(upto + 1));  // the engine prunes below its argument
+  } else {
+    ledger::sandbox::HttpRequest req{"POST", "/sandbox/prune",
+                                     "Bearer " + sandbox_->makeToken("settlement-coordinator", 60),
+                                     nlohmann::json{{"pruneUpTo", upto}}.dump()};
+    auto rep = sandbox_->handle(req);
+    ASSERT_EQ(rep.status, 200) << rep.body;
+  }
+  auto pruned = workflowLedger().prunedUpTo();
+  ASSERT_TRUE(pruned) << pruned.error().message;
+  ASSERT_EQ(*pruned, upto);
 }
 
 void WorkflowTest::credit(const std::string& account_id, const std::string& asset,

@@ -162,6 +162,9 @@ class FlakySettlementRepository final : public ForwardingSettlementRepository {
 class ScriptedLedger final : public sc::test::ForwardingLedger {
  public:
   explicit ScriptedLedger(ledger::EmbeddedLedger& real) : ForwardingLedger(real), real_(real) {}
+  // Forwards to `target` (e.g. the Canton adapter over the sandbox whose engine is `engine`).
+  ScriptedLedger(ledger::Ledger& target, ledger::EmbeddedLedger& engine)
+      : ForwardingLedger(target), real_(engine) {}
   // Runs `hook` once, just before the first batch that holds a command of type Cmd: the moment
   // a test wants to interleave something (an outage, another worker, the clock jumping).
   template <class Cmd>
@@ -184,11 +187,11 @@ class ScriptedLedger final : public sc::test::ForwardingLedger {
         }
       }
     }
-    return real_.submit(batch);
+    return ForwardingLedger::submit(batch);
   }
 
  private:
-  ledger::EmbeddedLedger& real_;
+  ledger::EmbeddedLedger& real_;  // the engine, for outages
   std::function<bool(const ledger::Command&)> matches_;
   std::function<void()> hook_;
 };
@@ -222,6 +225,10 @@ class WorkflowTest : public ::testing::Test {
     credit("acc_seller", "AAPL", "50", "securities");
     credit("acc_buyer", "USDC", "7524", "cash");
   }
+  // The participant's operator prunes it up to the offset before its ledger end, as Canton's
+  // pruning service does (canton mode: POST /sandbox/prune), so a command whose floor is below
+  // that is refused (ledger_pruned) and prunedUpTo() answers it.
+  void pruneParticipant();
   // Accepts a trade through the store's intake at the clock's now; returns the settlement.
   Settlement submit(const std::string& trade_id, const char* quantity, const char* amount,
                     bool allow_partial = false, Date settlement_date = kTradeDate);
