@@ -36,7 +36,10 @@ bool validIdempotencyKey(const std::string& key) {
 
 // With an Idempotency-Key: the key is claimed in the store before the ledger is asked; the same
 // key and body credit once and get the first answer again; another body is 422; a second request
-// while the first is still crediting is 409. A failed credit releases the key.
+// while the first is still crediting is 409. A failed credit releases the key, unless the ledger
+// may have credited all the same (ledger_timeout: outcome unknown): that answer is then kept for
+// the key like a success, so a retry under it is answered, never credited a second time; the
+// client checks the account's holdings and credits again under a new key if nothing arrived.
 HttpResponse Api::postHolding(const HttpRequest& r, Caller& c) {
   if (r.headers.find("idempotency-key") == r.headers.end()) return credit(r, c);
   std::string key = r.header("idempotency-key");
@@ -71,16 +74,18 @@ HttpResponse Api::postHolding(const HttpRequest& r, Caller& c) {
     case CreditClaim::Kind::kClaimed:
       break;
   }
-  HttpResponse res = credit(r, c);
-  Result<void> kept = res.status < 300 ? deps_.credit_requests->complete(key, res.status, res.body)
-                                       : deps_.credit_requests->release(key);
+  bool outcome_unknown = false;
+  HttpResponse res = credit(r, c, &outcome_unknown);
+  Result<void> kept = res.status < 300 || outcome_unknown
+                          ? deps_.credit_requests->complete(key, res.status, res.body)
+                          : deps_.credit_requests->release(key);
   if (!kept)
     logger()->error("Idempotency-Key {}: cannot record the outcome: {}", log::escape(key),
                     kept.error().message);
   return res;
 }
 
-HttpResponse Api::credit(const HttpRequest& r, Caller& c) {
+HttpResponse Api::credit(const HttpRequest& r, Caller& c, bool* outcome_unknown) {
   auto body = parseObject(r.body);
   if (!body) return errorResponse(body.error());
   auto id = requiredExternalId(*body, "account_id");
@@ -126,7 +131,10 @@ HttpResponse Api::credit(const HttpRequest& r, Caller& c) {
   }
 
   auto h = account_service_.credit(*id, *asset, *amount, synchronizer);
-  if (!h) return errorResponse(h.error());
+  if (!h) {
+    if (outcome_unknown) *outcome_unknown = h.error().code == ledger::kTimeout;
+    return errorResponse(h.error());
+  }
   Json out = holdingJson(*h);
   out["account_id"] = *id;
   return jsonResponse(201, out);

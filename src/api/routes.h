@@ -144,7 +144,9 @@ class Api {
   HttpResponse patchAccount(const HttpRequest& r, Caller& c);
   HttpResponse getHoldings(const HttpRequest& r, Caller& c);
   HttpResponse postHolding(const HttpRequest& r, Caller& c);
-  HttpResponse credit(const HttpRequest& r, Caller& c);
+  // `outcome_unknown` (if given) is set when the ledger may have credited although it answered an
+  // error (ledger_timeout).
+  HttpResponse credit(const HttpRequest& r, Caller& c, bool* outcome_unknown = nullptr);
   HttpResponse getTotals(const HttpRequest& r, Caller& c);
   HttpResponse postFaults(const HttpRequest& r, Caller& c);
   HttpResponse getPruneWatermark(const HttpRequest& r, Caller& c);

@@ -18,6 +18,8 @@ namespace sc::ledger {
 
 // Error codes (Error::code). Retryable: kUnavailable, kTimeout, kContractInFlight.
 inline constexpr const char* kUnavailable = "ledger_unavailable";  // synchronizer down, I/O
+// The request may have taken effect, or not (outcome unknown): sent and not answered, or a
+// command whose earlier attempt may have run and whose completion cannot be found.
 inline constexpr const char* kTimeout = "ledger_timeout";
 inline constexpr const char* kContractInFlight =
     "contract_in_flight";  // unassigned, not assigned yet

@@ -309,6 +309,35 @@ TEST_F(AuthApiTest, TheSameIdempotencyKeyAndBodyCreditsOnce) {
   EXPECT_EQ(send(body, std::string(300, 'k')).status, 400u);
 }
 
+// A credit whose outcome the ledger could not tell (ledger_timeout: it may have run) keeps its
+// Idempotency-Key with that answer: a retry under the key is answered, never credited again. A
+// credit the ledger refused for certain (ledger_unavailable: not sent) releases the key.
+TEST_F(AuthApiTest, ACreditWhoseOutcomeIsUnknownKeepsItsIdempotencyKey) {
+  std::string op = bearer({"operator"});
+  std::string body = R"({"account_id":"acc_buyer","asset":"USD","amount":"100"})";
+  auto send = [&](const std::string& k) {
+    return http().request("POST", "/ledger/holdings", body,
+                          {{"Authorization", op}, {"Idempotency-Key", k}});
+  };
+  ledger.fail_with = Error::transient(ledger::kTimeout, "test: the answer was lost");
+  auto lost = send("key-lost");
+  EXPECT_EQ(lost.status, 503u) << lost.body;
+  EXPECT_EQ(lost.json()["error"]["code"], "ledger_timeout");
+  ledger.fail_with.reset();
+  auto again = send("key-lost");
+  EXPECT_EQ(again.status, 503u) << again.body;
+  EXPECT_EQ(again.header("idempotent-replayed"), "true");
+  EXPECT_EQ(again.body, lost.body);
+  EXPECT_EQ(ledger.holdings("acc_buyer::party")->size(), 0u) << "credited under a spent key";
+
+  ledger.fail_with = Error::transient(ledger::kUnavailable, "test: not sent");
+  EXPECT_EQ(send("key-down").status, 503u);
+  ledger.fail_with.reset();
+  auto retried = send("key-down");
+  EXPECT_EQ(retried.status, 201u) << retried.body;
+  EXPECT_EQ(ledger.holdings("acc_buyer::party")->size(), 1u);
+}
+
 TEST_F(AuthApiTest, IssuerAndCashProviderPartiesAndTakenPartiesAreRefused) {
   std::string op = bearer({"operator"});
   auto issuer =

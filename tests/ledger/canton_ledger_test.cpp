@@ -503,6 +503,24 @@ TEST_F(CantonLedger, ACreditPastTheNumericRangeIsAnAmountOutOfRangeError) {
   EXPECT_FALSE(over.error().retryable);
 }
 
+// A credit's first attempt commits and its answer is lost; the resend is refused with a
+// transient error (the participant restarting). The credit may have run, so the adapter answers
+// ledger_timeout (outcome unknown), not the resend's refusal: a caller that took that for a
+// failure (the credit route, which then releases the Idempotency-Key) could credit twice.
+TEST_F(CantonLedger, ACreditWhoseResendIsRefusedAfterALostAnswerIsOutcomeUnknown) {
+  fund();
+  auto o = options();
+  o.submit_attempts = 2;
+  CantonJsonLedger once_more(o);
+  sandbox_->dropNextCommittedResponses(1);
+  sandbox_->failNextRequests(1, 503, "/v2/commands/submit-and-wait-for-transaction", /*skip=*/1);
+  auto r = once_more.credit(buyer_, "USDC", D("5"), "cash");
+  ASSERT_FALSE(r) << "answered although both attempts failed";
+  EXPECT_EQ(r.error().code, kTimeout) << r.error().message;
+  EXPECT_TRUE(r.error().retryable);
+  EXPECT_EQ(holds(buyer_, "USDC"), D("20005")) << "the first attempt ran";
+}
+
 TEST_F(CantonLedger, ASlowLedgerTimesOutAndTheSameCommandIdRecoversTheOutcome) {
   fund();
   std::string dvp = readyDvp();

@@ -540,6 +540,16 @@ Result<Json> CantonJsonLedger::submitTransaction(const Cmd& cmd, const std::stri
             {{"eventFormat", {{"filtersByParty", filters}, {"verbose", true}}},
              {"transactionShape", "TRANSACTION_SHAPE_ACS_DELTA"}}}};
   Error last = Error::transient(kTimeout, "not submitted");
+  // Once an attempt was sent and not answered (or is still in flight), the command may have run:
+  // an answer that does not say otherwise leaves it unknown, and the caller hears kTimeout (a
+  // credit's route keeps its Idempotency-Key then: answering a definite failure would let a
+  // client's retry credit twice).
+  bool may_have_run = false;
+  auto unknownAfter = [&](const Error& e) {
+    return Error::transient(kTimeout, "command " + cmd.id +
+                                          ": an earlier attempt may have run (outcome unknown); " +
+                                          withoutPayload(e).message);
+  };
   for (int attempt = 0; attempt < std::max(1, opts_.submit_attempts); ++attempt) {
     if (attempt > 0) std::this_thread::sleep_for(opts_.retry_backoff * attempt);
     auto r = call("POST", "/v2/commands/submit-and-wait-for-transaction", &req, false);
@@ -562,7 +572,15 @@ Result<Json> CantonJsonLedger::submitTransaction(const Cmd& cmd, const std::stri
         ce && (ce->code == daml::kSubmissionAlreadyInFlight ||
                ce->category() == daml::Category::kContentionOnSharedResources ||
                ce->category() == daml::Category::kDeadlineExceededRequestStateUnknown);
-    if (!unknown && !in_flight) return withoutPayload(last);
+    if (!unknown && !in_flight) {
+      // A refusal after an attempt that may have run says nothing of that attempt when it is
+      // transient, or when the participant was pruned past the period (it cannot check the
+      // earlier run: INVALID_DEDUPLICATION_PERIOD). Any other refusal was checked against it:
+      // had it run, this one would have been DUPLICATE_COMMAND.
+      if (may_have_run && (last.retryable || last.code == kLedgerPruned)) return unknownAfter(last);
+      return withoutPayload(last);
+    }
+    may_have_run = true;
   }
   // Already done, or the outcome is unknown: the completion stream knows. DUPLICATE_COMMAND names
   // the first completion's offset (context completion_offset, as Canton's
@@ -574,16 +592,18 @@ Result<Json> CantonJsonLedger::submitTransaction(const Cmd& cmd, const std::stri
       if (ec != std::errc{} || p != it->second.data() + it->second.size()) at = 0;
     }
   }
+  // (Here the command ran, or may have: what the completions cannot show stays unknown.)
   auto update = completedUpdateId(cmd.id, cmd.after, at);
-  if (!update) return update.error();
+  if (!update) return unknownAfter(update.error());
   if (!*update) {
     auto ce = cantonErrorIn(last);
     if (ce && ce->code == daml::kDuplicateCommand) {
       return Error::transient(
-          kUnavailable,
-          "command " + cmd.id + " was deduplicated but its completion is not visible yet");
+          kTimeout,
+          "command " + cmd.id +
+              " was deduplicated but its completion is not visible yet (outcome unknown)");
     }
-    return withoutPayload(last);
+    return unknownAfter(last);
   }
   Json ureq{{"updateId", **update},
             {"updateFormat",

@@ -438,9 +438,10 @@ Result<Sandbox::Caller> Sandbox::authenticate(const HttpRequest& r) {
   return Caller{it->second};
 }
 
-void Sandbox::failNextRequests(int n, int status, std::string path) {
+void Sandbox::failNextRequests(int n, int status, std::string path, int skip) {
   std::lock_guard l(faults_mu_);
   fail_path_ = std::move(path);
+  fail_skip_ = std::max(0, skip);
   fail_status_.store(status);
   fail_next_.store(n);
 }
@@ -485,7 +486,10 @@ std::optional<HttpReply> Sandbox::halted() {
 HttpReply Sandbox::handle(const HttpRequest& request) {
   if (fail_next_.load() > 0) {
     std::unique_lock l(faults_mu_);
-    if (takeFault(fail_next_, fail_path_, request.target)) {
+    const bool skipped = fail_skip_ > 0 &&
+                         request.target.compare(0, fail_path_.size(), fail_path_) == 0 &&
+                         fail_skip_-- > 0;
+    if (!skipped && takeFault(fail_next_, fail_path_, request.target)) {
       l.unlock();
       auto e = daml::makeError("SANDBOX_INJECTED_FAILURE", daml::Category::kTransientServerFailure,
                                "injected failure (POST /sandbox/faults)");
@@ -775,7 +779,7 @@ HttpReply Sandbox::faults(const Caller& c, const Json& body) try {
     dropNextCommittedResponses(body.value("drop_committed_responses", 0));
   if (body.contains("fail_next_requests"))
     failNextRequests(body.value("fail_next_requests", 0), body.value("fail_status", 503),
-                     body.value("fail_path", ""));
+                     body.value("fail_path", ""), body.value("fail_skip", 0));
   if (body.contains("mistyped_responses")) {
     const Json& m = body["mistyped_responses"];
     if (!m.is_object())
