@@ -83,8 +83,9 @@ void Workflow::onRetryable(Work& w, const Error& e) {
     // not pass by itself. A release is submitted once more from the pruned offset; what that
     // cannot settle is parked at the longest backoff (jittered, so parked rows do not come back
     // together), counted and logged for an operator.
-    if (e.code == L::kLedgerPruned && w.step == steps::kRelease && releaseFromThePrunedOffset(w))
-      return;
+    if (e.code == L::kLedgerPruned && w.step == steps::kRelease && w.release_floor == 0 &&
+        releaseFromThePrunedOffset(w))
+      return;  // not done: the next round submits it
     if (e.code != L::kLedgerPruned) {
       s.next_attempt_at = now + backoff(std::min(s.step_attempt + 1, 6));
     } else {
@@ -121,42 +122,21 @@ void Workflow::onRetryable(Work& w, const Error& e) {
   metrics_.retries_scheduled.inc();
 }
 
-// The release's floor (the failing round's step floor) is below what the participant has pruned,
-// so the participant can no longer tell whether it already ran: refused. Submitted once more with
-// the first offset the participant still has as its floor, it is answered from what is after it:
-//  - a completion of the release id at or after that offset (its run now, a deduplicated earlier
-//    run, or the reassignment an earlier run made first) shows the round's DvP active there, so
-//    nothing settled it before: what the round did after it (the catch-up reads from it) is all
-//    there is, and the round ends as the release path says;
-//  - no completion (the DvP was archived before it: by a release, or by a settle whose completion
-//    is pruned) tells nothing, and the step floor is put back: a release that succeeds as a no-op
-//    from the new floor must never be taken for the end of the round, since the catch-up could
-//    no longer see the settle before it. The release is then parked.
-// (A fence is not submitted again: it takes the round's create command id, and a create that ran
-// before the pruned offset would not be seen, leaving its DvP and any locks on it outside the
-// round.)
+// A failing round's release was refused because the participant pruned past its floor (the
+// round's step floor): it can no longer tell whether the release already ran. Its floor for one
+// more submission, in the next round of this batch, is the first offset the participant still
+// has (applyOutcome decides from what that submission does). False when that would not be later.
 bool Workflow::releaseFromThePrunedOffset(Work& w) {
-  Settlement& s = w.cur;
-  if (w.release_replanned) return false;
-  w.release_replanned = true;
   auto pruned = ledger_.prunedUpTo();
   if (!pruned) return false;
   const int64_t first_kept = *pruned + 1;
-  if (first_kept <= s.stepFloor()) return false;  // not refused for the pruning: nothing to gain
-  const int64_t kept = s.step_offset_floor;
-  s.step_offset_floor = first_kept;
-  const L::Submission again = releaseOf(s);
-  auto r = ledger_.submit(std::span<const L::Submission>(&again, 1));
-  if (r.size() == 1 && r[0] && !r[0]->update_id.empty()) {
-    logger()->warn(
-        "settlement {} round {}: its release was refused below the pruned offset {}; submitted "
-        "again from offset {}, it completed at {}",
-        s.settlementId(), s.round, *pruned, first_kept, r[0]->offset);
-    applyOutcome(w, r[0]);
-    return true;
-  }
-  s.step_offset_floor = kept;
-  return false;
+  if (first_kept <= w.cur.stepFloor()) return false;  // not refused for the pruning
+  w.release_floor = first_kept;
+  logger()->warn(
+      "settlement {} round {}: its release was refused below the pruned offset {}; submitted "
+      "once more from offset {}",
+      w.cur.settlementId(), w.cur.round, *pruned, first_kept);
+  return true;
 }
 
 Result<bool> Workflow::catchUp(Work& w) {
@@ -253,6 +233,29 @@ void Workflow::applyOutcome(Work& w, const Result<L::Outcome>& r) {
     w.step = steps::kInitiate;
     applyOutcome(w, r);
     (void)catchUp(w);  // what it cannot learn now, the catch-up after the release does
+    return;
+  }
+  if (w.step == steps::kRelease && w.release_floor > 0) {
+    // The release submitted again from the first offset the participant still has. Only a run
+    // now tells anything: a transaction that released the DvP's locks or archived it, both of
+    // which exist only while the DvP is active (a settle consumes them), so nothing settled it,
+    // and now nothing can: the round ends FAILED. No catch-up is needed (the database's status
+    // may lag the ledger's steps, but a failed round keeps no lock), nor possible (its steps'
+    // completions may be pruned).
+    // An answer from an earlier run is no proof: on Canton the id's completion can be a
+    // reassignment a release made first, before a settle consumed the locks; and a run that
+    // found nothing to release (the DvP archived inside the pruned range, by a release or by a
+    // settle whose completion is gone) tells nothing either. Never FAILED on that guess: parked.
+    if (!o.deduplicated && !o.update_id.empty()) {
+      fail(w, "locks_released_update_id", o.update_id);
+    } else {
+      onRetryable(
+          w, Error::permanent(std::string(L::kLedgerPruned),
+                              "the release, submitted again from offset " +
+                                  std::to_string(w.release_floor) +
+                                  ", found nothing to release: whether the round settled or was "
+                                  "released inside the participant's pruned range cannot be told"));
+    }
     return;
   }
   if (w.step == steps::kRelease) {

@@ -67,6 +67,7 @@ void Workflow::planStep(Work& w, std::vector<L::Submission>& out, std::vector<Wo
       return;
     }
     out.push_back(releaseOf(s));
+    if (w.release_floor > 0) out.back().after_offset = w.release_floor;
     owners.push_back(&w);
     w.step = steps::kRelease;
     return;

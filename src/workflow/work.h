@@ -32,8 +32,9 @@ struct Workflow::Work {
   bool failure_durable = false;
   // The step of the command last submitted for it (tells a release outcome from a settle one).
   std::string_view step;
-  // The release was already submitted again from the pruned offset in this batch.
-  bool release_replanned = false;
+  // Set when the release was refused below the participant's pruned offset: the floor of its
+  // one more submission in this batch, the first offset the participant still has.
+  int64_t release_floor = 0;
 };
 
 }  // namespace sc::workflow

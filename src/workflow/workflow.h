@@ -140,7 +140,7 @@ class Workflow final : public SettlementCommands {
   void applyOutcome(Work& w, const Result<ledger::Outcome>& r);
   void onRetryable(Work& w, const Error& e);
   // A failing round's release refused for good (ledger_pruned): submitted once more, from the
-  // participant's pruning offset. True if that answer was applied (the round's locks are back).
+  // participant's pruned offset, in the batch's next round. False when that cannot help.
   bool releaseFromThePrunedOffset(Work& w);
   // A failing round's release: its locks given back and its DvP archived.
   static ledger::Submission releaseOf(const Settlement& s);

@@ -257,6 +257,7 @@ TEST_F(WorkflowLifecycle, AReleaseRefusedBelowThePrunedOffsetIsSubmittedAgainFro
   Settlement now = load(s);
   EXPECT_EQ(now.status, S::kFailed) << now.last_error;
   EXPECT_EQ(now.failure_code, "insufficient_cash");
+  EXPECT_EQ(now.last_error.rfind("ledger_pruned", 0), 0u) << "the first release was not refused";
   EXPECT_EQ(flow->metrics().parked.value(), 0u);
   EXPECT_EQ(lockedOf("acc_seller", "AAPL"), Decimal());
   EXPECT_EQ(free("acc_seller", "AAPL"), D("80"));
