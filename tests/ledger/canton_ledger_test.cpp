@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -746,6 +747,18 @@ TEST_F(CantonLedger, ASandboxPrunedLikeAParticipantServesOnlyWhatItKept) {
   };
   check("after pruning");
   EXPECT_LT(std::filesystem::file_size(file), size_before) << "sandbox.jsonl was compacted";
+  {
+    // A user is rewritten whole at every grant: the compacted file keeps only its latest record
+    // (the restart below shows it has every right: the credit acts as the parties).
+    std::ifstream in(file);
+    std::map<std::string, int> records;
+    for (std::string line; std::getline(in, line);) {
+      auto rec = daml::Json::parse(line, nullptr, false);
+      if (rec.is_object() && rec.value("t", "") == "user") ++records[rec["user"].value("id", "")];
+    }
+    ASSERT_FALSE(records.empty());
+    for (const auto& [id, n] : records) EXPECT_EQ(n, 1) << "records of user " << id;
+  }
   // Pruning again at or below the pruned offset changes nothing.
   auto again = raw("POST", "/sandbox/prune", daml::Json{{"pruneUpTo", upto - 1}});
   EXPECT_EQ(again.status, 200) << again.body;

@@ -315,9 +315,12 @@ Result<void> SandboxStore::compact() {
     buf.clear();
     return ok;
   };
-  // The pruning first, then the active contracts whose creating update it dropped (in creation
-  // order, the order of sandboxContracts()), then every record still kept, in its order.
+  // The pruning first, then each user as it is now (one record each: a user is rewritten whole
+  // at every grant, one per party allocated), then the active contracts whose creating update it
+  // dropped (in creation order, the order of sandboxContracts()), then every other record still
+  // kept, in its order.
   buf += Json{{"t", "prune"}, {"upTo", pruned_up_to_}}.dump() + "\n";
+  for (const auto& [id, u] : users_) buf += Json{{"t", "user"}, {"user", toJson(u)}}.dump() + "\n";
   std::vector<std::pair<uint64_t, std::string>> older;
   for (const auto& [cid, c] : contracts_)
     if (!c.created.empty() && c.offset <= pruned_up_to_) older.emplace_back(c.seq, cid);
@@ -336,7 +339,8 @@ Result<void> SandboxStore::compact() {
       Json rec = Json::parse(line, nullptr, false);
       if (rec.is_discarded()) continue;  // open() cut a torn line; nothing else is torn
       const std::string t = rec.value("t", "");
-      if (t == "prune" || t == "contract") continue;  // written above, as they now are
+      // Written above, as they now are.
+      if (t == "prune" || t == "contract" || t == "user" || t == "user_removed") continue;
       if (t == "update" && recordOffset(rec) <= pruned_up_to_) continue;
       buf += line;
       buf += '\n';
