@@ -93,7 +93,7 @@ void Workflow::onRetryable(Work& w, const Error& e) {
       metrics_.parked.inc();
       logger()->error(
           "settlement {} round {}: the ledger refused its {} step permanently ({}); retried "
-          "every {} s until an operator acts (README, \"Pruning a participant\")",
+          "within {} s (jittered) until an operator acts (README, \"Pruning a participant\")",
           s.settlementId(), s.round, w.step, s.last_error,
           std::chrono::duration_cast<std::chrono::seconds>(opt_.retry_max_delay).count());
     }

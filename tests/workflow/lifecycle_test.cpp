@@ -299,6 +299,8 @@ TEST_F(WorkflowLifecycle, ARoundSettledBelowThePrunedOffsetIsParkedNeverFailed) 
   EXPECT_NE(now.status, S::kFailed) << "a settled round recorded FAILED";
   EXPECT_EQ(now.failure_code, "settlement_timeout");
   EXPECT_EQ(now.last_error.rfind("ledger_pruned", 0), 0u) << now.last_error;
+  EXPECT_NE(now.last_error.find("submitted again from offset"), std::string::npos)
+      << "parked without the release being submitted again: " << now.last_error;
   EXPECT_GE(now.next_attempt_at, clock_.now() + options_.retry_max_delay / 2);
   EXPECT_LE(now.next_attempt_at, clock_.now() + options_.retry_max_delay);
   EXPECT_EQ(flow->metrics().parked.value(), 1u);
