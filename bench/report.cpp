@@ -116,7 +116,7 @@ int main(int argc, char** argv) {
   if (results_path.empty() || facts_path.empty() || doc_path.empty()) return usage();
 
   std::vector<json> fixed, search, all_lines;
-  json search_result, pg_limit, http;
+  json search_result, pg_limit, pg_minimal, http;
   {
     std::ifstream in(results_path);
     std::string line;
@@ -134,6 +134,8 @@ int main(int argc, char** argv) {
         search_result = j;
       else if (type == "pg_limit")
         pg_limit = j;
+      else if (type == "pg_minimal")
+        pg_minimal = j;
       else if (type == "http_intake")
         http = j;
     }
@@ -373,6 +375,25 @@ int main(int argc, char** argv) {
          << num(op["p50_ms"], 2) << " | " << num(op["p99_ms"], 2) << " |\n";
     md << "\n**Service ÷ PostgreSQL-only: " << num(json(service_rate)) << " ÷ " << num(json(limit))
        << " = " << (limit > 0 ? num(json(service_rate / limit), 2) : std::string("–")) << "**\n";
+  }
+  if (!pg_minimal.is_null()) {
+    double minimal = pg_minimal.value("settled_per_s", 0.0);
+    md << "\n`sc-pg-minimal` writes only what a settlement needs durably, the fastest way "
+          "PostgreSQL offers: per batch of "
+       << num(pg_minimal["batch"])
+       << " settlements, one commit of the trade rows and their first audit event (COPY), then "
+          "one of their final state (one set-based UPDATE) and the five later audit events (COPY), "
+          "from which events are relayed by position; "
+       << num(pg_minimal["threads"])
+       << " connections commit at once (group commit), synchronous_commit on.\n\n";
+    md << "| settled/s | audit events/s | commits/s | client CPU % | machine busy % |\n";
+    md << "|---:|---:|---:|---:|---:|\n";
+    md << "| " << num(pg_minimal["settled_per_s"]) << " | " << num(pg_minimal["events_per_s"])
+       << " | " << num(pg_minimal["commits_per_s"]) << " | " << num(pg_minimal["client_cpu_pct"])
+       << " | " << num(pg_minimal["machine_busy_pct"]) << " |\n";
+    md << "\n**Service ÷ minimal limit: " << num(json(service_rate)) << " ÷ " << num(json(minimal))
+       << " = " << (minimal > 0 ? num(json(service_rate / minimal), 2) : std::string("–"))
+       << "**\n";
   }
 
   md << "\n### HTTP intake (POST /trades)\n\n";
