@@ -17,13 +17,6 @@ constexpr int kMaxPlanDepth = 8;
 
 }  // namespace
 
-L::Submission Workflow::releaseOf(const Settlement& s) {
-  // The release's id names the DvP: a partial settle replaces the DvP within one round, and a
-  // release of the settled DvP must not answer for the remainder's.
-  return L::Submission{commandId(s, steps::kRelease) + ":" + s.dvp_contract_id,
-                       L::ReleaseLocks{s.dvp_contract_id, /*archive_dvp=*/true}, s.stepFloor()};
-}
-
 void Workflow::planStep(Work& w, std::vector<L::Submission>& out, std::vector<Work*>& owners,
                         int depth) {
   Settlement& s = w.cur;
@@ -66,8 +59,13 @@ void Workflow::planStep(Work& w, std::vector<L::Submission>& out, std::vector<Wo
       w.step = steps::kFence;
       return;
     }
-    out.push_back(releaseOf(s));
-    if (w.release_floor > 0) out.back().after_offset = w.release_floor;
+    // The release's id names the DvP: a partial settle replaces the DvP within one round, and a
+    // release of the settled DvP must not answer for the remainder's. Its floor is the round's,
+    // or, submitted again after a refusal below the participant's pruning, the first offset the
+    // participant still has (Work::release_floor).
+    out.push_back(L::Submission{commandId(s, steps::kRelease) + ":" + s.dvp_contract_id,
+                                L::ReleaseLocks{s.dvp_contract_id, /*archive_dvp=*/true},
+                                w.release_floor > 0 ? w.release_floor : s.stepFloor()});
     owners.push_back(&w);
     w.step = steps::kRelease;
     return;

@@ -142,8 +142,6 @@ class Workflow final : public SettlementCommands {
   // A failing round's release refused for good (ledger_pruned): submitted once more, from the
   // participant's pruned offset, in the batch's next round. False when that cannot help.
   bool releaseFromThePrunedOffset(Work& w);
-  // A failing round's release: its locks given back and its DvP archived.
-  static ledger::Submission releaseOf(const Settlement& s);
   void beginFailure(Work& w, const std::string& code, const std::string& reason);
   void moveTo(Work& w, Status to, std::string details);
   Duration backoff(int attempt);

@@ -461,10 +461,16 @@ void mistype(Json& j) {
     for (auto& v : j) mistype(v);
   }
 }
-// Whether an armed fault (count `n`, path prefix `path`) takes this request; counts it down.
-bool takeFault(std::atomic<int>& n, const std::string& path, const std::string& target) {
+// Whether an armed fault (count `n`, path prefix `path`) takes this request; counts it down. A
+// matching request is let through while `skip` (if given, under the faults' lock) is positive.
+bool takeFault(std::atomic<int>& n, const std::string& path, const std::string& target,
+               int* skip = nullptr) {
   int left = n.load();
   if (left <= 0 || target.compare(0, path.size(), path) != 0) return false;
+  if (skip && *skip > 0) {
+    --*skip;
+    return false;
+  }
   return n.compare_exchange_strong(left, left - 1);
 }
 }  // namespace
@@ -486,10 +492,7 @@ std::optional<HttpReply> Sandbox::halted() {
 HttpReply Sandbox::handle(const HttpRequest& request) {
   if (fail_next_.load() > 0) {
     std::unique_lock l(faults_mu_);
-    const bool skipped = fail_skip_ > 0 &&
-                         request.target.compare(0, fail_path_.size(), fail_path_) == 0 &&
-                         fail_skip_-- > 0;
-    if (!skipped && takeFault(fail_next_, fail_path_, request.target)) {
+    if (takeFault(fail_next_, fail_path_, request.target, &fail_skip_)) {
       l.unlock();
       auto e = daml::makeError("SANDBOX_INJECTED_FAILURE", daml::Category::kTransientServerFailure,
                                "injected failure (POST /sandbox/faults)");
