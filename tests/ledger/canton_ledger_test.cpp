@@ -520,6 +520,14 @@ TEST_F(CantonLedger, ACreditWhoseResendIsRefusedAfterALostAnswerIsOutcomeUnknown
   EXPECT_EQ(r.error().code, kTimeout) << r.error().message;
   EXPECT_TRUE(r.error().retryable);
   EXPECT_EQ(holds(buyer_, "USDC"), D("20005")) << "the first attempt ran";
+  // The resend is deduplicated and the completion found, but reading its update fails: it ran,
+  // so that failure is no refusal either.
+  sandbox_->dropNextCommittedResponses(1);
+  sandbox_->failNextRequests(1, 503, "/v2/updates/update-by-id");
+  auto unread = once_more.credit(buyer_, "USDC", D("7"), "cash");
+  ASSERT_FALSE(unread) << "answered although its update could not be read";
+  EXPECT_EQ(unread.error().code, kTimeout) << unread.error().message;
+  EXPECT_EQ(holds(buyer_, "USDC"), D("20012")) << "the first attempt ran";
 }
 
 TEST_F(CantonLedger, ASlowLedgerTimesOutAndTheSameCommandIdRecoversTheOutcome) {

@@ -611,7 +611,7 @@ Result<Json> CantonJsonLedger::submitTransaction(const Cmd& cmd, const std::stri
                {{"eventFormat", {{"filtersByParty", filters}, {"verbose", true}}},
                 {"transactionShape", "TRANSACTION_SHAPE_ACS_DELTA"}}}}}};
   auto u = call("POST", "/v2/updates/update-by-id", &ureq, true);
-  if (!u) return withoutPayload(u.error());
+  if (!u) return unknownAfter(u.error());  // it ran: only its answer is missing
   const Json& update_json = (*u)["update"];
   if (!update_json.contains("Transaction")) {
     return Error::permanent(kInvalidCommand, "command " + cmd.id + " completed with update " +
