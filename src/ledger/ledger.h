@@ -21,6 +21,13 @@ inline constexpr const char* kUnavailable = "ledger_unavailable";  // synchroniz
 // The request may have taken effect, or not (outcome unknown): sent and not answered, or a
 // command whose earlier attempt may have run and whose completion cannot be found.
 inline constexpr const char* kTimeout = "ledger_timeout";
+// The answer to a command that may have taken effect although `cause` went wrong after it was
+// sent or applied (a lost answer, a journal write or sync that failed after the commit): the
+// caller must neither count it done nor free what a definite failure would free (a credit's
+// Idempotency-Key), and a resend under the same id finds out.
+inline Error outcomeUnknown(const std::string& what, const Error& cause) {
+  return Error::transient(kTimeout, what + " (outcome unknown): " + cause.message);
+}
 inline constexpr const char* kContractInFlight =
     "contract_in_flight";  // unassigned, not assigned yet
 inline constexpr const char* kUnknownParty = "unknown_party";

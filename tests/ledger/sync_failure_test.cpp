@@ -120,7 +120,9 @@ TEST(LedgerSyncFailure, TheFirstFailedFsyncHaltsTheLedgerAndNoWaiterIsAcknowledg
   });
   for (size_t i = 0; i < results.size(); ++i) {
     ASSERT_FALSE(results[i]) << "submit " << i << " was acknowledged after a failed fdatasync";
-    EXPECT_EQ(results[i].error().code, kUnavailable);
+    // Written, not known durable: a restart without a power loss replays them (below), so each
+    // is outcome unknown, never a refusal (a credit's route would free its key on one).
+    EXPECT_EQ(results[i].error().code, kTimeout) << results[i].error().message;
     EXPECT_TRUE(results[i].error().retryable);
   }
   EXPECT_EQ(l->stats().durable_bytes, durable_bytes);
@@ -158,6 +160,25 @@ TEST(LedgerSyncFailure, TheFirstFailedFsyncHaltsTheLedgerAndNoWaiterIsAcknowledg
   auto restarted = openLedger(dir.path());
   EXPECT_TRUE(restarted->completion("held").value());
   EXPECT_TRUE(restarted->verifyIntegrity());
+}
+
+TEST(LedgerSyncFailure, ACreditWhoseFsyncFailedIsOutcomeUnknownAndMayBeReplayed) {
+  // The credit was applied and written; only its fdatasync failed. Without a power loss the
+  // restart replays it, so answering a definite failure would let a client credit it again.
+  TempDir dir;
+  auto l = openLedger(dir.path());
+  auto p = fund(*l);
+  l->failNextSyncs(1, EIO);
+  auto credited = l->credit(p.buyer, "USDC", D("5"), "cash");
+  ASSERT_FALSE(credited);
+  EXPECT_EQ(credited.error().code, kTimeout) << credited.error().message;
+  EXPECT_TRUE(credited.error().retryable);
+  l.reset();
+  auto restarted = openLedger(dir.path());
+  __int128 cash = 0;
+  for (const auto& h : restarted->holdings(p.buyer).value()) cash += h.amount.units();
+  EXPECT_TRUE(cash == LedgerAmount(D("1000005")).units())
+      << "the credit whose fdatasync failed is in the page cache, so a restart replays it";
 }
 
 TEST(LedgerSyncFailure, AQueryWaitsForTheDurabilityOfWhatItSees) {

@@ -200,11 +200,15 @@ Result<Json> CantonJsonLedger::call(const std::string& method, const std::string
       return err;
     }
   }
+  const std::string text =
+      method + " " + target + ": HTTP " + std::to_string(r->status) + " " + r->body.substr(0, 200);
+  // A server error without the participant's error body comes from what stands between (a
+  // gateway's 502 or 504 after the request went on, a proxy's 500): for a command that is no
+  // answer at all, since it may have reached the participant and run.
+  if (r->status >= 500 && !idempotent)
+    return ledgerError(kTimeout, text + " (no answer from the participant)", true);
   const bool server = r->status >= 500 || r->status == 429;
-  return ledgerError(
-      kUnavailable,
-      method + " " + target + ": HTTP " + std::to_string(r->status) + " " + r->body.substr(0, 200),
-      server);
+  return ledgerError(kUnavailable, text, server);
 }
 
 namespace {
@@ -546,9 +550,8 @@ Result<Json> CantonJsonLedger::submitTransaction(const Cmd& cmd, const std::stri
   // client's retry credit twice).
   bool may_have_run = false;
   auto unknownAfter = [&](const Error& e) {
-    return Error::transient(kTimeout, "command " + cmd.id +
-                                          ": an earlier attempt may have run (outcome unknown); " +
-                                          withoutPayload(e).message);
+    return outcomeUnknown("command " + cmd.id + ": an earlier attempt may have run",
+                          withoutPayload(e));
   };
   for (int attempt = 0; attempt < std::max(1, opts_.submit_attempts); ++attempt) {
     if (attempt > 0) std::this_thread::sleep_for(opts_.retry_backoff * attempt);
@@ -574,10 +577,12 @@ Result<Json> CantonJsonLedger::submitTransaction(const Cmd& cmd, const std::stri
                ce->category() == daml::Category::kDeadlineExceededRequestStateUnknown);
     if (!unknown && !in_flight) {
       // A refusal after an attempt that may have run says nothing of that attempt when it is
-      // transient, or when the participant was pruned past the period (it cannot check the
-      // earlier run: INVALID_DEDUPLICATION_PERIOD). Any other refusal was checked against it:
-      // had it run, this one would have been DUPLICATE_COMMAND.
-      if (may_have_run && (last.retryable || last.code == kLedgerPruned)) return unknownAfter(last);
+      // transient, when the participant was pruned past the period (it cannot check the
+      // earlier run: INVALID_DEDUPLICATION_PERIOD), or when it is not the participant's (a
+      // gateway's 401 or 413: the command never reached it). Any other refusal was checked
+      // against it: had it run, this one would have been DUPLICATE_COMMAND.
+      if (may_have_run && (!ce || last.retryable || last.code == kLedgerPruned))
+        return unknownAfter(last);
       return withoutPayload(last);
     }
     may_have_run = true;

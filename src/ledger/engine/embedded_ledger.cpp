@@ -16,6 +16,18 @@ EmbeddedLedger::EmbeddedLedger(std::unique_ptr<Impl> impl) : impl_(std::move(imp
 
 EmbeddedLedger::~EmbeddedLedger() = default;
 
+namespace {
+// A batch was applied but not made durable (its journal write or sync failed, and the ledger
+// halted): after a restart each command may be there or not, and a refusal may have been judged
+// against effects that are not. None of them is answered as done or as refused.
+std::vector<Result<Outcome>> unknownOutcomes(std::span<const Submission> batch, const Error& e) {
+  std::vector<Result<Outcome>> out;
+  out.reserve(batch.size());
+  for (const auto& s : batch) out.emplace_back(outcomeUnknown("command " + s.command_id, e));
+  return out;
+}
+}  // namespace
+
 std::vector<Result<Outcome>> EmbeddedLedger::submit(std::span<const Submission> batch) {
   Impl& L = *impl_;
   std::vector<Result<Outcome>> results;
@@ -33,16 +45,10 @@ std::vector<Result<Outcome>> EmbeddedLedger::submit(std::span<const Submission> 
       results.push_back(L.execute(s));
       latency += L.pending_latency;
     }
-    if (auto f = L.flushLocked(); !f) {
-      for (auto& r : results) r = f.error();
-      return results;
-    }
+    if (auto f = L.flushLocked(); !f) return unknownOutcomes(batch, f.error());
     end = L.written.load(std::memory_order_relaxed);
   }
-  if (auto d = L.ensureDurable(end); !d) {
-    for (auto& r : results) r = d.error();
-    return results;
-  }
+  if (auto d = L.ensureDurable(end); !d) return unknownOutcomes(batch, d.error());
   // Due compactions run here, after this batch is durable and answered for: one halting (the new
   // journal in place but not usable) fails later calls, never these results.
   if (auto c = L.compact(false); !c) L.log->error("journal compaction: {}", c.error().message);
@@ -145,11 +151,11 @@ Result<HoldingView> EmbeddedLedger::credit(const std::string& party, const std::
     std::string cid = op.contract_id;
     rec.ops.push_back(std::move(op));
     if (auto cr = L.commit(std::move(rec)); !cr) return cr.error();
-    if (auto f = L.flushLocked(); !f) return f.error();
+    if (auto f = L.flushLocked(); !f) return outcomeUnknown("credit to " + party, f.error());
     end = L.written.load(std::memory_order_relaxed);
     v = L.view(L.holdings.at(cid));
   }
-  if (auto d = L.ensureDurable(end); !d) return d.error();
+  if (auto d = L.ensureDurable(end); !d) return outcomeUnknown("credit to " + party, d.error());
   if (latency.count() > 0) std::this_thread::sleep_for(latency);
   return v;
 }

@@ -438,10 +438,11 @@ Result<Sandbox::Caller> Sandbox::authenticate(const HttpRequest& r) {
   return Caller{it->second};
 }
 
-void Sandbox::failNextRequests(int n, int status, std::string path, int skip) {
+void Sandbox::failNextRequests(int n, int status, std::string path, int skip, bool gateway) {
   std::lock_guard l(faults_mu_);
   fail_path_ = std::move(path);
   fail_skip_ = std::max(0, skip);
+  fail_gateway_ = gateway;
   fail_status_.store(status);
   fail_next_.store(n);
 }
@@ -493,6 +494,10 @@ HttpReply Sandbox::handle(const HttpRequest& request) {
   if (fail_next_.load() > 0) {
     std::unique_lock l(faults_mu_);
     if (takeFault(fail_next_, fail_path_, request.target, &fail_skip_)) {
+      if (fail_gateway_) {
+        return HttpReply{fail_status_.load(),
+                         "injected gateway failure (POST /sandbox/faults, fail_gateway)", false};
+      }
       l.unlock();
       auto e = daml::makeError("SANDBOX_INJECTED_FAILURE", daml::Category::kTransientServerFailure,
                                "injected failure (POST /sandbox/faults)");
@@ -524,11 +529,13 @@ HttpReply Sandbox::handle(const HttpRequest& request) {
   // What this request wrote or read is answered only once it is on disk: the engine's journal
   // first (an effect before its record), then the sandbox's records. The lock is free meanwhile,
   // so the requests that queued behind this one share these fdatasyncs (group commit).
+  // A failed sync leaves what the request did unknown: a restart may replay it (the bytes were
+  // written) or not, so a command's answer is request-state-unknown, never a refusal.
   if (answered_from_state) {
-    if (auto synced = engine_->syncUpTo(journal); !synced) {
-      reply = errorReply(cantonErrorOf(synced.error()));
-    } else if (auto stored = store_.sync(version); !stored) {
-      reply = errorReply(cantonErrorOf(stored.error()));
+    auto synced = engine_->syncUpTo(journal);
+    if (synced) synced = store_.sync(version);
+    if (!synced) {
+      reply = errorReply(cantonErrorOf(outcomeUnknown(path, synced.error())));
     }
   }
   if (reply.status >= 400) {
@@ -782,7 +789,8 @@ HttpReply Sandbox::faults(const Caller& c, const Json& body) try {
     dropNextCommittedResponses(body.value("drop_committed_responses", 0));
   if (body.contains("fail_next_requests"))
     failNextRequests(body.value("fail_next_requests", 0), body.value("fail_status", 503),
-                     body.value("fail_path", ""), body.value("fail_skip", 0));
+                     body.value("fail_path", ""), body.value("fail_skip", 0),
+                     body.value("fail_gateway", false));
   if (body.contains("mistyped_responses")) {
     const Json& m = body["mistyped_responses"];
     if (!m.is_object())

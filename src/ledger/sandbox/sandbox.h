@@ -71,8 +71,10 @@ class Sandbox {
   int oauthTokensIssued() const { return oauth_issued_.load(); }
   // The next `n` requests (whose path starts with `path`, when given) fail with `status` and a
   // retryable JsCantonError, without being handled; the first `skip` of them are handled first
-  // (e.g. a resend fails after its first attempt committed).
-  void failNextRequests(int n, int status, std::string path = {}, int skip = 0);
+  // (e.g. a resend fails after its first attempt committed). With `gateway` the body is a plain
+  // text one, as a proxy between client and participant answers (no JsCantonError).
+  void failNextRequests(int n, int status, std::string path = {}, int skip = 0,
+                        bool gateway = false);
   // The next `n` answers to `path` come back with every JSON string turned into a number (a
   // participant or proxy answering outside the API's types): for clients' robustness.
   void mistypeNextResponses(std::string path, int n);
@@ -165,7 +167,8 @@ class Sandbox {
   std::atomic<int> drop_committed_{0};
   std::atomic<int> fail_next_{0};
   std::atomic<int> fail_status_{503};
-  int fail_skip_ = 0;  // under faults_mu_
+  int fail_skip_ = 0;          // under faults_mu_
+  bool fail_gateway_ = false;  // under faults_mu_
   std::atomic<int> inactive_verdicts_{0};
   std::atomic<int> mistype_next_{0};
   std::mutex faults_mu_;  // the paths below

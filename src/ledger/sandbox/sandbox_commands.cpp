@@ -789,7 +789,8 @@ HttpReply Sandbox::submit(const Caller& c, const Json& cmds, int shape) {
   if (auto r =
           store_.putUpdate(out.update_id, Json{{"Transaction", {{"value", std::move(tx)}}}}, rec);
       !r) {
-    return errorReply(cantonErrorOf(r.error()));
+    // The engine committed it: whether a restart still has it depends on the engine's journal.
+    return errorReply(cantonErrorOf(outcomeUnknown("command " + command_id, r.error())));
   }
   if (int n = drop_committed_.load(); n > 0 && drop_committed_.compare_exchange_strong(n, n - 1)) {
     reply.drop_connection = true;
@@ -896,7 +897,7 @@ HttpReply Sandbox::submitReassignment(const Caller& c, const Json& body) {
                        synchronizerId(unassign ? source : target),
                        record_time};
   if (auto s = store_.putUpdate(update_id, Json{{"Reassignment", {{"value", r}}}}, rec); !s) {
-    return errorReply(cantonErrorOf(s.error()));
+    return errorReply(cantonErrorOf(outcomeUnknown("reassignment " + command_id, s.error())));
   }
   return jsonReply(200, Json{{"reassignment", r}});
 }
