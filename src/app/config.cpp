@@ -254,6 +254,9 @@ Config Config::fromEnvironment(const std::map<std::string, std::string>& env) {
   r.integer("LEDGER_PRUNE_INTERVAL_SECONDS", c.ledger_prune_interval_seconds, 0, 86400);
   r.integer("LEDGER_PRUNE_PUBLISH_LAG_SECONDS", c.ledger_prune_publish_lag_seconds, 1, 86400);
   r.integer("LEDGER_COMPACT_BYTES", c.ledger_compact_bytes, 0, 1LL << 40);
+  std::string in_child = c.ledger_compact_in_child ? "true" : "false";
+  r.oneOf("LEDGER_COMPACT_IN_CHILD", in_child, {"true", "false"});
+  c.ledger_compact_in_child = in_child == "true";
   if (c.ledger_compact_bytes > 0 && c.ledger_compact_bytes < (1LL << 20))
     throw ConfigError("LEDGER_COMPACT_BYTES must be 0 (never compact) or at least 1048576, got " +
                       std::to_string(c.ledger_compact_bytes));

@@ -90,6 +90,7 @@ struct Config {
   // lease): another instance's floor whose lease answer it lost is held that long (10 min).
   int ledger_prune_publish_lag_seconds = 600;  // LEDGER_PRUNE_PUBLISH_LAG_SECONDS
   int64_t ledger_compact_bytes = 64LL << 20;   // LEDGER_COMPACT_BYTES
+  bool ledger_compact_in_child = true;         // LEDGER_COMPACT_IN_CHILD: true | false
   int ledger_merge_holdings_above = 16;
   int64_t ledger_reconcile_window =
       100000;  // LEDGER_RECONCILE_WINDOW (offsets)       // LEDGER_MERGE_HOLDINGS_ABOVE

@@ -178,6 +178,8 @@ int run(const sc::app::Config& cfg) {
     lopt.securities_issuer_party = cfg.securities_issuer_party;
     lopt.cash_provider_party = cfg.cash_provider_party;
     lopt.compact_journal_bytes = static_cast<uint64_t>(cfg.ledger_compact_bytes);
+    lopt.compact_in_background = true;  // a worker never waits for a snapshot to be written
+    lopt.compact_in_child = cfg.ledger_compact_in_child;
     lopt.merge_holdings_above = static_cast<size_t>(cfg.ledger_merge_holdings_above);
     auto opened = sc::ledger::EmbeddedLedger::open(lopt);
     if (!opened) {

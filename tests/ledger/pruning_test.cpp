@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <thread>
 
 #include "ledger/engine/embedded_ledger.h"
 #include "ledger_test_util.h"
@@ -32,12 +33,15 @@ class PruningTest : public ::testing::Test {
     auto o = options(dir_.path());
     o.compact_journal_bytes = compact_bytes;
     o.merge_holdings_above = merge_above;
+    o.compact_in_child = in_child_;
     auto r = EmbeddedLedger::open(o);
     ASSERT_TRUE(r) << r.error().message;
     ledger_ = std::move(r).value();
     buyer_ = ledger_->allocateParty("buyer").value();
     seller_ = ledger_->allocateParty("seller").value();
   }
+
+  bool in_child_ = true;
 
   void fund() {
     ASSERT_TRUE(ledger_->credit(seller_, "AAPL", LedgerAmount(D("1000")), "securities"));
@@ -291,6 +295,58 @@ TEST_F(PruningTest, ACompactedJournalReplaysToTheSameLedger) {
   EXPECT_EQ(s->amount, D("750"));
   // New ids do not collide with the snapshot's (a new epoch, as after any open).
   EXPECT_FALSE(ledger_->updateById(s->update_id).value()->update_id.empty());
+}
+
+// A pruning pass drops what it pruned in chunks, releasing the lock between them: one that has
+// more to drop than a chunk still drops all of it before it returns.
+TEST_F(PruningTest, APruneWithMoreThanAChunkToDropDropsItAll) {
+  fund();
+  std::vector<Round> rounds;
+  for (int i = 0; i < 1000; ++i) rounds.push_back(settleOne("r" + std::to_string(i)));
+  auto pruned = ledger_->prune(ledger_->ledgerEnd());
+  ASSERT_TRUE(pruned) << pruned.error().message;
+  // Five commands a round; the last settle is at the ledger end, which is kept.
+  EXPECT_EQ(pruned->completions, 4999u);
+  EXPECT_EQ(pruned->dvps, 999u);
+  auto again = ledger_->prune(ledger_->ledgerEnd());
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->completions + again->updates + again->movements + again->dvps, 0u)
+      << "the first pass left some of what it pruned";
+  for (int i : {0, 500, 999}) expectRefused(rounds[static_cast<size_t>(i)]);
+}
+
+// A compaction holds the engine's lock only to take its snapshot (a fork, or the snapshot
+// encoded in memory): commands go on while it is written, and what they commit meanwhile
+// follows the snapshot in the new journal, so a restart replays them too.
+TEST_F(PruningTest, CommandsCommittedWhileTheSnapshotIsWrittenFollowItInTheNewJournal) {
+  for (bool in_child : {true, false}) {
+    SCOPED_TRACE(in_child ? "snapshot written by a child process" : "snapshot written here");
+    in_child_ = in_child;
+    reopen();
+    fund();
+    std::vector<Round> before, during;
+    const std::string run = in_child ? "child-" : "here-";
+    for (int i = 0; i < 5; ++i) before.push_back(settleOne(run + "before" + std::to_string(i)));
+    const auto compactions = ledger_->stats().compactions;
+    ledger_->setCompactionHook([&] {
+      // Another thread: the compacting one holds only the compaction's own mutex now.
+      std::thread t([&] {
+        for (int i = 0; i < 5; ++i) during.push_back(settleOne(run + "during" + std::to_string(i)));
+      });
+      t.join();
+    });
+    ASSERT_TRUE(ledger_->compact());
+    ledger_->setCompactionHook({});
+    ASSERT_EQ(during.size(), 5u) << "commands waited for the compaction";
+    EXPECT_EQ(ledger_->stats().compactions, compactions + 1);
+    const auto state = snapshot(*ledger_);
+    reopen();
+    EXPECT_EQ(snapshot(*ledger_), state) << "the records committed meanwhile were lost";
+    ASSERT_TRUE(ledger_->verifyIntegrity());
+    for (const auto& r : before) expectDeduplicated(r);
+    for (const auto& r : during) expectDeduplicated(r);
+    EXPECT_FALSE(std::filesystem::exists(dir_.path() + "/journal.log.compact"));
+  }
 }
 
 // With compaction, merging and a watermark that follows the work, the journal and the live

@@ -51,7 +51,7 @@ std::vector<Result<Outcome>> EmbeddedLedger::submit(std::span<const Submission> 
   if (auto d = L.ensureDurable(end); !d) return unknownOutcomes(batch, d.error());
   // Due compactions run here, after this batch is durable and answered for: one halting (the new
   // journal in place but not usable) fails later calls, never these results.
-  if (auto c = L.compact(false); !c) L.log->error("journal compaction: {}", c.error().message);
+  L.compactIfDue();
   if (latency.count() > 0) std::this_thread::sleep_for(latency);
   return results;
 }
@@ -353,21 +353,27 @@ Result<EmbeddedLedger::PruneResult> EmbeddedLedger::prune(int64_t before) {
                      "before");
     }
     if (before > L.pruned_before) {
-      const size_t completions = L.completions.size() + L.fenced.size(), updates = L.updates.size(),
-                   movements = L.movements.size(), dvps = L.dvps.size();
       Record rec;
       rec.ops.push_back(journal::PruneOp{before});
       if (auto cr = L.commit(std::move(rec)); !cr) return cr.error();
       if (auto f = L.flushLocked(); !f) return f.error();
-      out.completions = completions - L.completions.size() - L.fenced.size();
-      out.updates = updates - L.updates.size();
-      out.movements = movements - L.movements.size();
-      out.dvps = dvps - L.dvps.size();
     }
     out.pruned_before = L.pruned_before;
     end = L.written.load(std::memory_order_relaxed);
   }
   if (auto d = L.ensureDurable(end); !d) return d.error();
+  // What it pruned is dropped in chunks, the lock released between them: a pass after a backlog
+  // drained has hundreds of thousands of entries to drop, and commands go on meanwhile.
+  constexpr size_t kDropChunk = 10000;
+  for (;;) {
+    std::lock_guard l(L.mu);
+    const auto d = L.dropPruned(kDropChunk);
+    out.completions += d.completions;
+    out.updates += d.updates;
+    out.movements += d.movements;
+    out.dvps += d.dvps;
+    if (d.entries < kDropChunk) break;
+  }
   if (auto c = L.compact(false); !c) return c.error();
   return out;
 }

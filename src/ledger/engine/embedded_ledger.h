@@ -53,6 +53,19 @@ class EmbeddedLedger final : public Ledger {
     // (atomically: a new file renamed over it), so a replay reads the snapshot and the records
     // after it. 0: never (the journal only grows).
     uint64_t compact_journal_bytes = 0;
+    // The snapshot is taken under the engine's lock by forking (copy on write: the lock is held
+    // only for the fork), and written by the child while commands go on. Without it (or when
+    // fork fails) it is encoded under the lock and written after it. Off by default under
+    // AddressSanitizer, whose allocator (GCC 12's) a fork can leave locked in the child when
+    // another thread was inside it.
+#if defined(__SANITIZE_ADDRESS__)
+    bool compact_in_child = false;
+#else
+    bool compact_in_child = true;
+#endif
+    // A compaction that a submit finds due runs on a thread of the engine's own, not on the
+    // submitting one (which would wait for the snapshot to be written).
+    bool compact_in_background = false;
     // Holdings merge: once an owner has more than this many free holdings of one asset on one
     // synchronizer, a settle or release that left them is followed by a transaction of the
     // engine's own merging them into one (MergeSecurities / MergeCash in daml/). 0: never (the
@@ -145,6 +158,9 @@ class EmbeddedLedger final : public Ledger {
   // Called before every journal fdatasync, with the group-commit lock held and the ledger mutex
   // free: a test can hold a sync while other submits queue behind it. Empty: none.
   void setSyncHook(std::function<void()> hook);
+  // Runs inside a compaction once its snapshot is taken and the lock released, before the
+  // snapshot is written (tests: commands committed meanwhile).
+  void setCompactionHook(std::function<void()> hook);
 
   struct Stats {
     uint64_t records_written = 0;
@@ -157,6 +173,8 @@ class EmbeddedLedger final : public Ledger {
     uint64_t durable_bytes = 0;
     uint32_t epoch = 0;        // of this open (0: in memory); see journal::File::open
     uint64_t compactions = 0;  // by this instance
+    // The longest a compaction of this instance held the engine's lock to take its snapshot.
+    uint64_t compaction_lock_max_us = 0;
   };
   Stats stats() const;
 

@@ -73,6 +73,11 @@ void EmbeddedLedger::failNextSyncs(int count, int error_number) {
   impl_->fail_syncs_left = count;
 }
 
+void EmbeddedLedger::setCompactionHook(std::function<void()> hook) {
+  std::lock_guard cl(impl_->compact_mu);
+  impl_->compaction_hook = std::move(hook);
+}
+
 void EmbeddedLedger::setSyncHook(std::function<void()> hook) {
   std::lock_guard sl(impl_->sync_mu);
   impl_->sync_hook = std::move(hook);

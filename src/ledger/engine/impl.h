@@ -3,9 +3,12 @@
 // engine's files share. By job: state.cpp (ids, apply/replay of journal ops, indexes, integrity),
 // commands.cpp (command handlers), journaling.cpp (open/replay, commit, group commit, halting),
 // faults.cpp (fault injection); embedded_ledger.cpp holds the public API.
+#include <sys/types.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -15,6 +18,7 @@
 #include <random>
 #include <set>
 #include <string>
+#include <thread>
 #include <tuple>
 #include <unordered_map>
 #include <unordered_set>
@@ -67,6 +71,10 @@ struct LedgerMetrics {
       "sc_ledger_compactions_total", "Journal compactions (a snapshot replacing the journal)");
   metrics::Counter compaction_failures = probe.counter(
       "sc_ledger_compaction_failures_total", "Journal compactions that failed (journal kept)");
+  metrics::Histogram compaction_lock =
+      probe.histogram("sc_ledger_compaction_lock_seconds",
+                      "Time a journal compaction held the engine's lock to take its snapshot",
+                      metrics::latencyBuckets());
   metrics::Gauge pruned_before = probe.gauge(
       "sc_ledger_pruned_before_offset", "Offsets below this one are pruned (0: nothing pruned)");
 
@@ -265,6 +273,19 @@ struct EmbeddedLedger::Impl {
   uint64_t journal_base = 0;
   uint64_t snapshot_bytes = 0;  // the journal's length right after the last compaction
   std::atomic<uint64_t> compact_at{UINT64_MAX};
+  // A compaction takes its snapshot under mu, then writes it without the lock (in a child
+  // process: Options::compact_in_child) while commands go on; what they flush meanwhile is also
+  // kept in `tail` (guarded by mu), appended to the snapshot before it replaces the journal.
+  std::mutex compact_mu;                  // one compaction at a time
+  std::function<void()> compaction_hook;  // guarded by compact_mu (setCompactionHook)
+  bool capturing_tail = false;
+  std::string tail;
+  // Compactions due after a submit run here, off the submitting thread
+  // (Options::compact_in_background); stopped and joined by ~Impl.
+  std::mutex compactor_mu;
+  std::condition_variable compactor_cv;
+  bool compactor_due = false, compactor_stop = false;
+  std::thread compactor;
 
   bool journaling() const { return file.isOpen(); }
 
@@ -292,8 +313,15 @@ struct EmbeddedLedger::Impl {
   bool usable(const Holding& h) const { return !h.locked() && !h.in_flight; }
 
   Result<void> applyOp(const journal::Op& op, const std::string& command_id);
-  // Drops what pruning below `before` removes (PruneOp, live and on replay).
+  // Prunes below `before` (PruneOp, live and on replay): from now on what is below it is refused
+  // (pruned_before); what it held is dropped by dropPruned, in chunks (prune(), open()).
   void pruneBelow(int64_t before);
+  struct Dropped {
+    size_t completions = 0, updates = 0, movements = 0, dvps = 0;
+    size_t entries = 0;  // queue entries taken, whatever they dropped
+  };
+  // Drops, from the fronts of the queues, up to `max` entries below pruned_before.
+  Dropped dropPruned(size_t max);
   // The snapshot a compaction writes: records that rebuild the current state when replayed.
   void snapshotRecords(std::string& out) const;
   // Compacts the journal when `written` reached `compact_at` (or always with `force`): takes
@@ -301,6 +329,12 @@ struct EmbeddedLedger::Impl {
   // only postpones the next attempt; one after it halts the instance.
   Result<void> compact(bool force);
   void scheduleCompaction();  // sets compact_at (caller holds mu)
+  // Forks a child that writes the snapshot (File::writeSnapshot) and exits with 0 or its errno;
+  // the caller holds mu. Returns its pid, or -1 when fork failed.
+  pid_t snapshotInChild();
+  // After a submit: a due compaction, here or on the compactor thread.
+  void compactIfDue();
+  ~Impl();
 
   Result<void> apply(Record&& rec);
   // Adds a settle's or a credit's record to `movements` (others are ignored).

@@ -206,11 +206,19 @@ class File {
                            const std::function<Result<void>(Record&&)>& apply);
   // Appends bytes with write(); on failure truncates back to the previous end.
   Result<void> append(std::string_view bytes);
-  // Compaction: replaces the whole journal with `bytes` (complete records), atomically and
-  // durably: written to "<journal>.compact", synced, renamed over the journal, folder synced.
-  // Appends then go to the new file. On an error before the rename the old journal is intact
-  // and still the one appended to (`replaced` false); after it, the caller must stop writing.
-  Result<void> replace(std::string_view bytes, bool& replaced);
+  // Compaction replaces the whole journal with a snapshot (complete records) in two steps, so
+  // that the snapshot can be written without the engine's lock (by a forked child, even):
+  // writeSnapshot writes and syncs `bytes` as "<journal>.compact" and returns an errno (0: done),
+  // touching nothing but that file. install then appends `tail` (the records appended to the
+  // journal since the snapshot was taken), syncs, renames it over the journal and syncs the
+  // folder: atomically and durably. Appends then go to the new file. On an error before the
+  // rename the old journal is intact and still the one appended to (`replaced` false); after
+  // it, the caller must stop writing.
+  static int writeSnapshot(const std::string& journal_path, std::string_view bytes);
+  // Appends `bytes` to "<journal>.compact" and syncs: 0, or the errno (the snapshot is removed).
+  static int appendToSnapshot(const std::string& journal_path, std::string_view bytes);
+  Result<void> install(std::string_view tail, bool& replaced);
+  std::string snapshotPath() const { return path_ + ".compact"; }
   Result<void> sync();
   uint64_t size() const { return size_; }
   bool isOpen() const { return fd_ >= 0; }

@@ -5,6 +5,8 @@
 // units, Numeric 10 (domain/ledger_amount.h). Version 1 (read, converted): the same layout with
 // 8-byte counts of 10^-8 units, DECIMAL(18,8); decoding multiplies them by 100, which is exact.
 // Any other version is refused by name (decodeProblem), never guessed at.
+#include <zlib.h>
+
 #include <algorithm>
 #include <array>
 #include <string>
@@ -13,19 +15,6 @@
 
 namespace sc::ledger::journal {
 namespace {
-
-const std::array<uint32_t, 256>& crcTable() {
-  static const std::array<uint32_t, 256> table = [] {
-    std::array<uint32_t, 256> t{};
-    for (uint32_t i = 0; i < 256; ++i) {
-      uint32_t c = i;
-      for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-      t[i] = c;
-    }
-    return t;
-  }();
-  return table;
-}
 
 // ---- encoding ----
 
@@ -357,11 +346,9 @@ std::optional<Op> decodeOp(Reader& r, uint8_t version) {
 }  // namespace
 
 uint32_t crc32(const void* data, size_t size) {
-  const auto& t = crcTable();
-  auto* p = static_cast<const uint8_t*>(data);
-  uint32_t c = 0xFFFFFFFFu;
-  for (size_t i = 0; i < size; ++i) c = t[(c ^ p[i]) & 0xff] ^ (c >> 8);
-  return c ^ 0xFFFFFFFFu;
+  // zlib's: the same CRC-32 (IEEE 802.3, reflected, as gzip and PNG use), computed several bytes
+  // at a time. A compaction checksums its whole snapshot under the engine's lock.
+  return static_cast<uint32_t>(::crc32_z(0, static_cast<const Bytef*>(data), size));
 }
 
 void encode(const Record& record, std::string& out) {

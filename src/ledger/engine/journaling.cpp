@@ -1,6 +1,12 @@
 // EmbeddedLedger journal: open and replay, commit into the write buffer, flush, group commit and
 // the halt on the first durability failure.
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <cstring>
+#include <limits>
 #include <random>
 
 #include "ledger/engine/impl.h"
@@ -49,6 +55,7 @@ Result<void> EmbeddedLedger::Impl::flushLocked() {
     return {};
   }
   auto r = file.append(wbuf);
+  if (r && capturing_tail) tail += wbuf;
   if (!r) {
     // Memory holds effects the journal does not: stop accepting work until a restart
     // rebuilds the state from the journal (as PostgreSQL does on a WAL write failure).
@@ -72,34 +79,112 @@ void EmbeddedLedger::Impl::scheduleCompaction() {
 
 Result<void> EmbeddedLedger::Impl::compact(bool force) {
   if (!journaling()) return {};
-  if (!force &&
-      written.load(std::memory_order_acquire) < compact_at.load(std::memory_order_acquire))
+  auto due = [&] {
+    return force ||
+           written.load(std::memory_order_acquire) >= compact_at.load(std::memory_order_acquire);
+  };
+  if (!due()) return {};
+  // One at a time: a due compaction leaves a running one be, a forced one waits for it.
+  std::unique_lock one(compact_mu, std::defer_lock);
+  if (force) {
+    one.lock();
+  } else if (!one.try_lock()) {
     return {};
+  }
+  using Clock = std::chrono::steady_clock;
+  const auto started = Clock::now();
+  uint64_t old_size = 0;
+  std::string bytes;  // the snapshot, when taken here rather than by a child
+  pid_t child = -1;
+  Clock::time_point locked_at;
+  {
+    // The snapshot is of the state that the journal holds exactly: everything flushed, nothing
+    // buffered. From here on every flushed record is also kept in `tail`, to follow the
+    // snapshot in the new file.
+    std::lock_guard l(mu);
+    locked_at = Clock::now();
+    if (auto u = checkUsable(); !u) return u;
+    if (!due()) return {};  // another thread compacted
+    if (auto f = flushLocked(); !f) return f;
+    old_size = file.size();
+    if (opts.compact_in_child) child = snapshotInChild();
+    if (child <= 0) snapshotRecords(bytes);  // no child (not asked, or fork failed): here
+    tail.clear();
+    capturing_tail = true;
+  }
+  const auto locked_until = Clock::now();
+  m.compaction_lock.observe(locked_until - locked_at);
+  // The lock is free while the snapshot is written and synced: commands go on meanwhile.
+  if (compaction_hook) compaction_hook();
+  std::string failed;  // why the snapshot was not written, if it was not
+  if (child > 0) {
+    int status = 0;
+    while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (WIFSIGNALED(status)) {
+      failed = "the process writing the snapshot was killed by signal " +
+               std::to_string(WTERMSIG(status));
+    } else if (int err = WIFEXITED(status) ? WEXITSTATUS(status) : 0; err != 0) {
+      failed = std::string("writing the snapshot: ") + std::strerror(err);
+    }
+  } else if (int err = journal::File::writeSnapshot(file.path(), bytes); err != 0) {
+    failed = std::string("writing the snapshot: ") + std::strerror(err);
+  }
+  bytes = std::string();
+  // The records appended meanwhile follow the snapshot: in rounds without the lock while there
+  // are many (a busy ledger appends tens of MB while a large snapshot is written), so that the
+  // last round, under the locks, has little left to write and sync.
+  constexpr size_t kTailUnderLock = 1u << 20;
+  uint64_t followed = 0;  // bytes of records appended after the snapshot
+  for (int round = 0; round < 8 && failed.empty(); ++round) {
+    std::string part;
+    {
+      std::lock_guard l(mu);
+      if (tail.size() < kTailUnderLock) break;
+      part = std::move(tail);
+      tail = std::string();
+    }
+    followed += part.size();
+    if (int err = journal::File::appendToSnapshot(file.path(), part); err != 0)
+      failed = std::string("writing the records that followed the snapshot: ") + std::strerror(err);
+  }
+  const auto written_until = Clock::now();
   // sync_mu first (the order syncUpTo takes them in): no fdatasync of the old file runs while
   // it is replaced, and nothing is appended meanwhile.
   std::lock_guard sl(sync_mu);
   std::lock_guard l(mu);
-  if (auto u = checkUsable(); !u) return u;
-  if (!force && written.load() < compact_at.load()) return {};  // another thread compacted
-  if (auto f = flushLocked(); !f) return f;
-  const auto started = std::chrono::steady_clock::now();
-  const uint64_t old_size = file.size();
-  std::string bytes;
-  snapshotRecords(bytes);
-  bool replaced = false;
-  if (auto r = file.replace(bytes, replaced); !r) {
+  // What was flushed since the snapshot, and what is buffered now: all of it follows the
+  // snapshot in the new file.
+  auto f = failed.empty() ? flushLocked() : Result<void>{};
+  capturing_tail = false;
+  std::string records_since = std::move(tail);
+  followed += records_since.size();
+  tail = std::string();
+  auto postpone = [&](const std::string& why) {
+    // The old journal is intact and still appended to: try again once it doubled.
     m.compaction_failures.inc();
+    ::unlink(file.snapshotPath().c_str());
+    log->error("journal compaction of {} failed, the journal is kept as it was: {}", file.path(),
+               why);
+    compact_at.store(written.load() + std::max<uint64_t>(opts.compact_journal_bytes, old_size));
+  };
+  if (!failed.empty()) {
+    postpone(failed);
+    return {};
+  }
+  if (auto u = f ? checkUsable() : f; !u) {  // halted meanwhile, or by this flush
+    ::unlink(file.snapshotPath().c_str());
+    return u;
+  }
+  bool replaced = false;
+  if (auto r = file.install(records_since, replaced); !r) {
     if (replaced) {
+      m.compaction_failures.inc();
       haltLocked("journal compaction of " + file.path() +
-                 " failed after the new journal replaced "
-                 "the old one (" +
-                 r.error().message + ")");
+                 " failed after the new journal replaced the old one (" + r.error().message + ")");
       return checkUsable();
     }
-    // The old journal is intact and still appended to: try again once it doubled.
-    log->error("journal compaction of {} failed, the journal is kept as it was: {}", file.path(),
-               r.error().message);
-    compact_at.store(written.load() + std::max<uint64_t>(opts.compact_journal_bytes, old_size));
+    postpone(r.error().message);
     return {};
   }
   // Everything is in the synced new file: positions go on from the old end (never back).
@@ -110,13 +195,71 @@ Result<void> EmbeddedLedger::Impl::compact(bool force) {
   scheduleCompaction();
   m.compactions.inc();
   ++stats.compactions;
-  log->info("journal {} compacted from {} to {} bytes in {} ms (ledger end {}, pruned below {})",
-            file.path(), old_size, snapshot_bytes,
-            std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
-                                                                  started)
-                .count(),
-            ledger_end, pruned_before);
+  stats.compaction_lock_max_us = std::max<uint64_t>(
+      stats.compaction_lock_max_us,
+      std::chrono::duration_cast<std::chrono::microseconds>(locked_until - locked_at).count());
+  auto ms = [](Clock::duration d) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
+  };
+  log->info(
+      "journal {} compacted from {} to {} bytes ({} of them appended meanwhile) in {} ms: the "
+      "lock held {} ms for the snapshot{}, {} ms to install it (ledger end {}, pruned below {})",
+      file.path(), old_size, snapshot_bytes, followed, ms(Clock::now() - started),
+      ms(locked_until - locked_at), child > 0 ? " (written by a child process)" : "",
+      ms(Clock::now() - written_until), ledger_end, pruned_before);
   return {};
+}
+
+void EmbeddedLedger::Impl::compactIfDue() {
+  if (written.load(std::memory_order_acquire) < compact_at.load(std::memory_order_acquire)) return;
+  if (!opts.compact_in_background) {
+    if (auto c = compact(false); !c) log->error("journal compaction: {}", c.error().message);
+    return;
+  }
+  std::lock_guard l(compactor_mu);
+  if (compactor_stop) return;
+  compactor_due = true;
+  if (!compactor.joinable()) {
+    compactor = std::thread([this] {
+      std::unique_lock cl(compactor_mu);
+      for (;;) {
+        compactor_cv.wait(cl, [&] { return compactor_due || compactor_stop; });
+        if (compactor_stop) return;
+        compactor_due = false;
+        cl.unlock();
+        if (auto c = compact(false); !c) log->error("journal compaction: {}", c.error().message);
+        cl.lock();
+      }
+    });
+  }
+  compactor_cv.notify_one();
+}
+
+EmbeddedLedger::Impl::~Impl() {
+  {
+    std::lock_guard l(compactor_mu);
+    compactor_stop = true;
+  }
+  compactor_cv.notify_all();
+  if (compactor.joinable()) compactor.join();
+}
+
+pid_t EmbeddedLedger::Impl::snapshotInChild() {
+  // The caller holds mu, so the child's copy of the state is consistent; it has only this
+  // thread. It writes the snapshot and exits with 0 or the errno; killed if this process dies,
+  // so no orphan writes "<journal>.compact" while another instance owns the folder.
+  const pid_t parent = ::getpid();
+  const pid_t pid = ::fork();
+  if (pid != 0) {
+    if (pid < 0)
+      log->warn("fork for a journal snapshot failed ({}): taken in process", std::strerror(errno));
+    return pid;
+  }
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (::getppid() != parent) ::_exit(ESRCH);
+  std::string out;
+  snapshotRecords(out);
+  ::_exit(journal::File::writeSnapshot(file.path(), out));
 }
 
 void EmbeddedLedger::Impl::haltLocked(std::string reason) {
@@ -214,6 +357,7 @@ Result<std::unique_ptr<EmbeddedLedger>> EmbeddedLedger::open(Options options) {
   if (!options.data_dir.empty()) {
     auto replay = L.file.open(options.data_dir, [&](Record&& r) { return L.apply(std::move(r)); });
     if (!replay) return replay.error();
+    L.dropPruned(std::numeric_limits<size_t>::max());  // what the journal's prunings pruned
     L.stats.records_replayed = replay->records;
     L.stats.tail_bytes_truncated = replay->truncated_bytes;
     L.epoch = replay->epoch;

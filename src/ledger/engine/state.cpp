@@ -230,26 +230,44 @@ Result<void> EmbeddedLedger::Impl::apply(Record&& rec) {
 //    position is part of the watermark).
 //  - A DvP archived below `before`: only the movements and completions above name it.
 // Holdings, active DvPs, locks, parties and totals are live state and never pruned.
+// The entries below it that are not dropped yet are never served as if nothing were pruned:
+// every read and submission that could need them checks pruned_before first, and a snapshot
+// leaves them out.
 void EmbeddedLedger::Impl::pruneBelow(int64_t before) {
   if (before <= pruned_before) return;
   pruned_before = before;
   m.pruned_before.set(before);
-  while (!command_order.empty() && command_order.front().first < before) {
+}
+
+EmbeddedLedger::Impl::Dropped EmbeddedLedger::Impl::dropPruned(size_t max) {
+  Dropped d;
+  const int64_t before = pruned_before;
+  while (d.entries < max && !command_order.empty() && command_order.front().first < before) {
     const std::string& id = command_order.front().second;
-    completions.erase(id);
-    fenced.erase(id);
+    d.completions += completions.erase(id) + fenced.erase(id);
     command_order.pop_front();
+    ++d.entries;
   }
-  while (!update_order.empty() && update_order.front().first < before) {
-    updates.erase(update_order.front().second);
+  while (d.entries < max && !update_order.empty() && update_order.front().first < before) {
+    d.updates += updates.erase(update_order.front().second);
     update_order.pop_front();
+    ++d.entries;
   }
-  while (!movements.empty() && movements.front().offset < before) movements.pop_front();
-  while (!archived_dvps.empty() && archived_dvps.front().first < before) {
+  while (d.entries < max && !movements.empty() && movements.front().offset < before) {
+    movements.pop_front();
+    ++d.movements;
+    ++d.entries;
+  }
+  while (d.entries < max && !archived_dvps.empty() && archived_dvps.front().first < before) {
     auto it = dvps.find(archived_dvps.front().second);
-    if (it != dvps.end() && !it->second.active) dvps.erase(it);
+    if (it != dvps.end() && !it->second.active) {
+      dvps.erase(it);
+      ++d.dvps;
+    }
     archived_dvps.pop_front();
+    ++d.entries;
   }
+  return d;
 }
 
 void EmbeddedLedger::Impl::snapshotRecords(std::string& out) const {
@@ -312,6 +330,7 @@ void EmbeddedLedger::Impl::snapshotRecords(std::string& out) const {
     if (!d.active) add(journal::ArchiveOp{d.cid, true}, 80);
   }
   for (const auto& [at, id] : command_order) {
+    if (at < pruned_before) continue;  // pruned, not dropped yet
     journal::KeptCommandOp o;
     o.command_id = id;
     o.at = at;
@@ -319,12 +338,14 @@ void EmbeddedLedger::Impl::snapshotRecords(std::string& out) const {
     add(std::move(o), 400);
   }
   for (const auto& [offset, id] : update_order) {
+    if (offset < pruned_before) continue;
     const UpdateView& u = updates.at(id);
     add(journal::KeptUpdateOp{u.update_id, u.offset, u.recorded_at.time_since_epoch().count(),
                               u.command_id},
         150);
   }
   for (const auto& mv : movements) {
+    if (mv.offset < pruned_before) continue;
     journal::KeptMovementOp o;
     o.offset = mv.offset;
     o.update_id = mv.update_id;
