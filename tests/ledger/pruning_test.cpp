@@ -297,6 +297,30 @@ TEST_F(PruningTest, ACompactedJournalReplaysToTheSameLedger) {
   EXPECT_FALSE(ledger_->updateById(s->update_id).value()->update_id.empty());
 }
 
+// A command id whose completion was pruned runs again when it is resubmitted from an offset the
+// ledger still has (the workflow resubmits a failing round's release so); its new completion
+// deduplicates it from then on, after a restart too (the pruned one must not hide it on replay).
+TEST_F(PruningTest, AnIdResubmittedAfterItsCompletionWasPrunedKeepsItsNewCompletion) {
+  fund();
+  Round r = start("x");
+  auto dvp = step(r, "create", dvpCommand(buyer_, seller_, "1", "150")).contract_id;
+  step(r, "lock_cash", LockCash{dvp, D("150")});
+  Submission release{"x:release:0", ReleaseLocks{dvp, false}, r.floor};
+  ASSERT_TRUE(ledger_->submit(std::span<const Submission>(&release, 1)).front());
+  settleOne("later");
+  ASSERT_TRUE(ledger_->prune(ledger_->ledgerEnd()));
+  release.after_offset = ledger_->prunedBefore();
+  auto again = ledger_->submit(std::span<const Submission>(&release, 1)).front();
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_FALSE(again->deduplicated) << "answered from the pruned completion";
+  for (int restart = 0; restart < 2; ++restart) {
+    auto third = ledger_->submit(std::span<const Submission>(&release, 1)).front();
+    ASSERT_TRUE(third) << third.error().message;
+    EXPECT_TRUE(third->deduplicated) << "ran a third time (restart " << restart << ")";
+    reopen();
+  }
+}
+
 // A pruning pass drops what it pruned in chunks, releasing the lock between them: one that has
 // more to drop than a chunk still drops all of it before it returns.
 TEST_F(PruningTest, APruneWithMoreThanAChunkToDropDropsItAll) {

@@ -322,6 +322,7 @@ struct EmbeddedLedger::Impl {
   };
   // Drops, from the fronts of the queues, up to `max` entries below pruned_before.
   Dropped dropPruned(size_t max);
+  size_t dropped_commands = 0;  // completions and fences pruneBelow dropped, for dropPruned's count
   // The snapshot a compaction writes: records that rebuild the current state when replayed.
   void snapshotRecords(std::string& out) const;
   // Compacts the journal when `written` reached `compact_at` (or always with `force`): takes
@@ -331,7 +332,7 @@ struct EmbeddedLedger::Impl {
   void scheduleCompaction();  // sets compact_at (caller holds mu)
   // Forks a child that writes the snapshot (File::writeSnapshot) and exits with 0 or its errno;
   // the caller holds mu. Returns its pid, or -1 when fork failed.
-  pid_t snapshotInChild();
+  pid_t snapshotInChild(const std::string& snapshot);
   // After a submit: a due compaction, here or on the compactor thread.
   void compactIfDue();
   ~Impl();

@@ -312,6 +312,11 @@ Result<File::ReplayStats> File::open(const std::string& dir,
   if (!epoch) return epoch.error();
 
   path_ = (std::filesystem::path(dir) / kJournalFile).string();
+  // Snapshots of earlier instances that never replaced the journal (stopped while writing one).
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+    if (e.path().filename().string().rfind(std::string(kJournalFile) + ".compact", 0) == 0)
+      std::filesystem::remove(e.path(), ec);
+  }
   bool existed = std::filesystem::exists(path_, ec);
   fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (fd_ < 0) return ioError("open " + path_);
@@ -380,8 +385,9 @@ int writeAllSynced(int fd, std::string_view bytes) {
 }
 }  // namespace
 
-int File::writeSnapshot(const std::string& journal_path, std::string_view bytes) {
-  const std::string tmp = journal_path + ".compact";
+std::string File::snapshotPath() const { return path_ + ".compact." + std::to_string(::getpid()); }
+
+int File::writeSnapshot(const std::string& tmp, std::string_view bytes) {
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return errno;
   const int err = writeAllSynced(fd, bytes);
@@ -390,8 +396,7 @@ int File::writeSnapshot(const std::string& journal_path, std::string_view bytes)
   return err;
 }
 
-int File::appendToSnapshot(const std::string& journal_path, std::string_view bytes) {
-  const std::string tmp = journal_path + ".compact";
+int File::appendToSnapshot(const std::string& tmp, std::string_view bytes) {
   int fd = ::open(tmp.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
   if (fd < 0) return errno;
   const int err = writeAllSynced(fd, bytes);
@@ -400,9 +405,8 @@ int File::appendToSnapshot(const std::string& journal_path, std::string_view byt
   return err;
 }
 
-Result<void> File::install(std::string_view tail, bool& replaced) {
+Result<void> File::install(const std::string& tmp, std::string_view tail, bool& replaced) {
   replaced = false;
-  const std::string tmp = snapshotPath();
   int fd = ::open(tmp.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
   if (fd < 0) return ioError("open " + tmp);
   const int err = writeAllSynced(fd, tail);

@@ -208,17 +208,19 @@ class File {
   Result<void> append(std::string_view bytes);
   // Compaction replaces the whole journal with a snapshot (complete records) in two steps, so
   // that the snapshot can be written without the engine's lock (by a forked child, even):
-  // writeSnapshot writes and syncs `bytes` as "<journal>.compact" and returns an errno (0: done),
-  // touching nothing but that file. install then appends `tail` (the records appended to the
-  // journal since the snapshot was taken), syncs, renames it over the journal and syncs the
-  // folder: atomically and durably. Appends then go to the new file. On an error before the
-  // rename the old journal is intact and still the one appended to (`replaced` false); after
-  // it, the caller must stop writing.
-  static int writeSnapshot(const std::string& journal_path, std::string_view bytes);
-  // Appends `bytes` to "<journal>.compact" and syncs: 0, or the errno (the snapshot is removed).
-  static int appendToSnapshot(const std::string& journal_path, std::string_view bytes);
-  Result<void> install(std::string_view tail, bool& replaced);
-  std::string snapshotPath() const { return path_ + ".compact"; }
+  // writeSnapshot writes and syncs `bytes` as `snapshot` (snapshotPath():
+  // "<journal>.compact.<pid>", of the owning process, so that no other instance's writer, an orphan
+  // included, shares it) and returns an errno (0: done), touching nothing but that file; open()
+  // removes leftovers. install then appends `tail` (the records appended to the journal since the
+  // snapshot was taken), syncs, renames it over the journal and syncs the folder: atomically and
+  // durably. Appends then go to the new file. On an error before the rename the old journal is
+  // intact and still the one appended to (`replaced` false); after it, the caller must stop
+  // writing.
+  static int writeSnapshot(const std::string& snapshot, std::string_view bytes);
+  // Appends `bytes` to `snapshot` and syncs: 0, or the errno (the snapshot is removed).
+  static int appendToSnapshot(const std::string& snapshot, std::string_view bytes);
+  Result<void> install(const std::string& snapshot, std::string_view tail, bool& replaced);
+  std::string snapshotPath() const;
   Result<void> sync();
   uint64_t size() const { return size_; }
   bool isOpen() const { return fd_ >= 0; }

@@ -97,6 +97,7 @@ Result<void> EmbeddedLedger::Impl::compact(bool force) {
   std::string bytes;  // the snapshot, when taken here rather than by a child
   pid_t child = -1;
   Clock::time_point locked_at;
+  const std::string snapshot = file.snapshotPath();
   {
     // The snapshot is of the state that the journal holds exactly: everything flushed, nothing
     // buffered. From here on every flushed record is also kept in `tail`, to follow the
@@ -107,7 +108,7 @@ Result<void> EmbeddedLedger::Impl::compact(bool force) {
     if (!due()) return {};  // another thread compacted
     if (auto f = flushLocked(); !f) return f;
     old_size = file.size();
-    if (opts.compact_in_child) child = snapshotInChild();
+    if (opts.compact_in_child) child = snapshotInChild(snapshot);
     if (child <= 0) snapshotRecords(bytes);  // no child (not asked, or fork failed): here
     tail.clear();
     capturing_tail = true;
@@ -118,16 +119,23 @@ Result<void> EmbeddedLedger::Impl::compact(bool force) {
   if (compaction_hook) compaction_hook();
   std::string failed;  // why the snapshot was not written, if it was not
   if (child > 0) {
+    // Bounded: a child that hangs (a stalled disk) is killed, and the journal kept as it was.
+    constexpr auto kChildLimit = std::chrono::minutes(10);
     int status = 0;
-    while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
+    pid_t waited = 0;
+    while ((waited = ::waitpid(child, &status, WNOHANG)) == 0 || (waited < 0 && errno == EINTR)) {
+      if (Clock::now() - locked_until > kChildLimit) ::kill(child, SIGKILL);
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
     }
-    if (WIFSIGNALED(status)) {
+    if (waited < 0) {
+      failed = std::string("waiting for the process writing the snapshot: ") + std::strerror(errno);
+    } else if (WIFSIGNALED(status)) {
       failed = "the process writing the snapshot was killed by signal " +
                std::to_string(WTERMSIG(status));
     } else if (int err = WIFEXITED(status) ? WEXITSTATUS(status) : 0; err != 0) {
       failed = std::string("writing the snapshot: ") + std::strerror(err);
     }
-  } else if (int err = journal::File::writeSnapshot(file.path(), bytes); err != 0) {
+  } else if (int err = journal::File::writeSnapshot(snapshot, bytes); err != 0) {
     failed = std::string("writing the snapshot: ") + std::strerror(err);
   }
   bytes = std::string();
@@ -145,7 +153,7 @@ Result<void> EmbeddedLedger::Impl::compact(bool force) {
       tail = std::string();
     }
     followed += part.size();
-    if (int err = journal::File::appendToSnapshot(file.path(), part); err != 0)
+    if (int err = journal::File::appendToSnapshot(snapshot, part); err != 0)
       failed = std::string("writing the records that followed the snapshot: ") + std::strerror(err);
   }
   const auto written_until = Clock::now();
@@ -163,7 +171,7 @@ Result<void> EmbeddedLedger::Impl::compact(bool force) {
   auto postpone = [&](const std::string& why) {
     // The old journal is intact and still appended to: try again once it doubled.
     m.compaction_failures.inc();
-    ::unlink(file.snapshotPath().c_str());
+    ::unlink(snapshot.c_str());
     log->error("journal compaction of {} failed, the journal is kept as it was: {}", file.path(),
                why);
     compact_at.store(written.load() + std::max<uint64_t>(opts.compact_journal_bytes, old_size));
@@ -173,11 +181,11 @@ Result<void> EmbeddedLedger::Impl::compact(bool force) {
     return {};
   }
   if (auto u = f ? checkUsable() : f; !u) {  // halted meanwhile, or by this flush
-    ::unlink(file.snapshotPath().c_str());
+    ::unlink(snapshot.c_str());
     return u;
   }
   bool replaced = false;
-  if (auto r = file.install(records_since, replaced); !r) {
+  if (auto r = file.install(snapshot, records_since, replaced); !r) {
     if (replaced) {
       m.compaction_failures.inc();
       haltLocked("journal compaction of " + file.path() +
@@ -244,7 +252,7 @@ EmbeddedLedger::Impl::~Impl() {
   if (compactor.joinable()) compactor.join();
 }
 
-pid_t EmbeddedLedger::Impl::snapshotInChild() {
+pid_t EmbeddedLedger::Impl::snapshotInChild(const std::string& snapshot) {
   // The caller holds mu, so the child's copy of the state is consistent; it has only this
   // thread. It writes the snapshot and exits with 0 or the errno; killed if this process dies,
   // so no orphan writes "<journal>.compact" while another instance owns the folder.
@@ -257,9 +265,12 @@ pid_t EmbeddedLedger::Impl::snapshotInChild() {
   }
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (::getppid() != parent) ::_exit(ESRCH);
+  // None of the parent's descriptors: its sockets must close when it closes them, and a new
+  // instance may take the folder's lock as soon as this process is gone.
+  ::close_range(3, ~0U, 0);
   std::string out;
   snapshotRecords(out);
-  ::_exit(journal::File::writeSnapshot(file.path(), out));
+  ::_exit(journal::File::writeSnapshot(snapshot, out));
 }
 
 void EmbeddedLedger::Impl::haltLocked(std::string reason) {

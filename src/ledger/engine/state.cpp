@@ -230,24 +230,28 @@ Result<void> EmbeddedLedger::Impl::apply(Record&& rec) {
 //    position is part of the watermark).
 //  - A DvP archived below `before`: only the movements and completions above name it.
 // Holdings, active DvPs, locks, parties and totals are live state and never pruned.
-// The entries below it that are not dropped yet are never served as if nothing were pruned:
-// every read and submission that could need them checks pruned_before first, and a snapshot
-// leaves them out.
+// Completions and fences go at once: a command id submitted again from an offset at or after
+// `before` (a release resubmitted from the first kept offset) must neither be deduplicated
+// against its pruned completion nor have its new one ignored (apply() keeps an id's first), live
+// or on replay. The updates, movements and archived DvPs below it are dropped in chunks
+// (dropPruned); until then every read that could need them checks pruned_before first, and a
+// snapshot leaves them out.
 void EmbeddedLedger::Impl::pruneBelow(int64_t before) {
   if (before <= pruned_before) return;
   pruned_before = before;
   m.pruned_before.set(before);
+  while (!command_order.empty() && command_order.front().first < before) {
+    const std::string& id = command_order.front().second;
+    dropped_commands += completions.erase(id) + fenced.erase(id);
+    command_order.pop_front();
+  }
 }
 
 EmbeddedLedger::Impl::Dropped EmbeddedLedger::Impl::dropPruned(size_t max) {
   Dropped d;
   const int64_t before = pruned_before;
-  while (d.entries < max && !command_order.empty() && command_order.front().first < before) {
-    const std::string& id = command_order.front().second;
-    d.completions += completions.erase(id) + fenced.erase(id);
-    command_order.pop_front();
-    ++d.entries;
-  }
+  d.completions = dropped_commands;
+  dropped_commands = 0;
   while (d.entries < max && !update_order.empty() && update_order.front().first < before) {
     d.updates += updates.erase(update_order.front().second);
     update_order.pop_front();
@@ -312,7 +316,12 @@ void EmbeddedLedger::Impl::snapshotRecords(std::string& out) const {
     add(std::move(o), 200);
     if (h->in_flight) add(journal::UnassignOp{h->cid, sync_names[h->target]}, 100);
   }
+  std::unordered_set<std::string_view> pruned_dvps;  // archived below it, not dropped yet
+  for (auto it = archived_dvps.begin(); it != archived_dvps.end() && it->first < pruned_before;
+       ++it)
+    pruned_dvps.insert(it->second);
   for (const auto& [cid, d] : dvps) {
+    if (!d.active && pruned_dvps.count(cid)) continue;
     journal::CreateDvpOp o;
     o.contract_id = d.cid;
     o.buyer = d.buyer;
@@ -330,7 +339,6 @@ void EmbeddedLedger::Impl::snapshotRecords(std::string& out) const {
     if (!d.active) add(journal::ArchiveOp{d.cid, true}, 80);
   }
   for (const auto& [at, id] : command_order) {
-    if (at < pruned_before) continue;  // pruned, not dropped yet
     journal::KeptCommandOp o;
     o.command_id = id;
     o.at = at;
