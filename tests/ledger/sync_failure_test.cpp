@@ -176,7 +176,8 @@ TEST(LedgerSyncFailure, ACreditWhoseFsyncFailedIsOutcomeUnknownAndMayBeReplayed)
   l.reset();
   auto restarted = openLedger(dir.path());
   __int128 cash = 0;
-  for (const auto& h : restarted->holdings(p.buyer).value()) cash += h.amount.units();
+  const auto held = restarted->holdings(p.buyer).value();  // (a temporary's value() dangles)
+  for (const auto& h : held) cash += h.amount.units();
   EXPECT_TRUE(cash == LedgerAmount(D("1000005")).units())
       << "the credit whose fdatasync failed is in the page cache, so a restart replays it";
 }

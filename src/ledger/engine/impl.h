@@ -314,7 +314,8 @@ struct EmbeddedLedger::Impl {
 
   Result<void> applyOp(const journal::Op& op, const std::string& command_id);
   // Prunes below `before` (PruneOp, live and on replay): from now on what is below it is refused
-  // (pruned_before); what it held is dropped by dropPruned, in chunks (prune(), open()).
+  // (pruned_before). Its completions and fences are dropped here; its updates, movements and
+  // archived DvPs by dropPruned, in chunks (prune(), open()).
   void pruneBelow(int64_t before);
   struct Dropped {
     size_t completions = 0, updates = 0, movements = 0, dvps = 0;

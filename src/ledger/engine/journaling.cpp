@@ -254,8 +254,8 @@ EmbeddedLedger::Impl::~Impl() {
 
 pid_t EmbeddedLedger::Impl::snapshotInChild(const std::string& snapshot) {
   // The caller holds mu, so the child's copy of the state is consistent; it has only this
-  // thread. It writes the snapshot and exits with 0 or the errno; killed if this process dies,
-  // so no orphan writes "<journal>.compact" while another instance owns the folder.
+  // thread. It writes the snapshot (named after this process: no other instance's writer, an
+  // orphan included, shares it) and exits with 0 or the errno; killed if this process dies.
   const pid_t parent = ::getpid();
   const pid_t pid = ::fork();
   if (pid != 0) {
@@ -267,7 +267,9 @@ pid_t EmbeddedLedger::Impl::snapshotInChild(const std::string& snapshot) {
   if (::getppid() != parent) ::_exit(ESRCH);
   // None of the parent's descriptors: its sockets must close when it closes them, and a new
   // instance may take the folder's lock as soon as this process is gone.
-  ::close_range(3, ~0U, 0);
+  if (::close_range(3, ~0U, 0) != 0) {  // refused by some seccomp profiles: one by one
+    for (long fd = 3, n = ::sysconf(_SC_OPEN_MAX); fd < n; ++fd) ::close(static_cast<int>(fd));
+  }
   std::string out;
   snapshotRecords(out);
   ::_exit(journal::File::writeSnapshot(snapshot, out));
