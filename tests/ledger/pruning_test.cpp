@@ -376,6 +376,37 @@ TEST_F(PruningTest, CommandsCommittedWhileTheSnapshotIsWrittenFollowItInTheNewJo
   }
 }
 
+// More than a MiB committed while the snapshot is written is appended to it in rounds without the
+// lock, before the last records are under it; all of it replays.
+TEST_F(PruningTest, ManyRecordsCommittedWhileTheSnapshotIsWrittenFollowItInRounds) {
+  for (bool in_child : {true, false}) {
+    SCOPED_TRACE(in_child ? "snapshot written by a child process" : "snapshot written here");
+    in_child_ = in_child;
+    reopen();
+    fund();
+    std::vector<Round> during;
+    const std::string run = in_child ? "child-" : "here-";
+    const auto rounds = ledger_->stats().compaction_tail_rounds;
+    ledger_->setCompactionHook([&] {
+      std::thread t([&] {
+        const uint64_t from = ledger_->stats().bytes_written;
+        while (ledger_->stats().bytes_written - from < (3u << 19) && during.size() < 20000)
+          during.push_back(settleOne(run + "during" + std::to_string(during.size())));
+      });
+      t.join();
+    });
+    ASSERT_TRUE(ledger_->compact());
+    ledger_->setCompactionHook({});
+    EXPECT_GE(ledger_->stats().compaction_tail_rounds, rounds + 1)
+        << during.size() << " rounds committed meanwhile were all appended under the lock";
+    const auto state = snapshot(*ledger_);
+    reopen();
+    EXPECT_EQ(snapshot(*ledger_), state) << "the records committed meanwhile were lost";
+    ASSERT_TRUE(ledger_->verifyIntegrity());
+    for (const auto& r : during) expectDeduplicated(r);
+  }
+}
+
 // With compaction, merging and a watermark that follows the work, the journal and the live
 // contracts stay bounded however many settlements run: the journal is rewritten whenever it
 // doubles past the snapshot, and each owner's holdings of an asset are merged past 8.

@@ -175,6 +175,9 @@ class EmbeddedLedger final : public Ledger {
     uint64_t compactions = 0;  // by this instance
     // The longest a compaction of this instance held the engine's lock to take its snapshot.
     uint64_t compaction_lock_max_us = 0;
+    // Rounds in which records flushed while a snapshot was written were appended to it without
+    // the lock (each at least 1 MiB).
+    uint64_t compaction_tail_rounds = 0;
   };
   Stats stats() const;
 

@@ -330,6 +330,27 @@ struct EmbeddedLedger::Impl {
   // sync_mu then mu. A failure before the new file replaced the journal keeps the old one and
   // only postpones the next attempt; one after it halts the instance.
   Result<void> compact(bool force);
+  // One compaction's progress through its phases (see compact()).
+  struct Compaction {
+    using Clock = std::chrono::steady_clock;
+    Clock::time_point started, locked_at, locked_until, written_until;
+    std::string snapshot;   // the new file's path
+    uint64_t old_size = 0;  // the journal's length when the snapshot was taken
+    pid_t child = -1;       // the process writing the snapshot, or -1
+    std::string bytes;      // the snapshot, when encoded here rather than by a child
+    uint64_t followed = 0;  // bytes of records appended after the snapshot
+    int tail_rounds = 0;    // rounds of them appended without the lock
+  };
+  bool compactionDue() const;
+  // Under mu: flushes, then forks the snapshot's writer (or encodes the snapshot) and starts
+  // keeping what is flushed in `tail`. False when no longer due (another thread compacted).
+  Result<bool> takeSnapshot(Compaction& c, bool force);
+  // Without the lock: the snapshot written and synced, then the records flushed meanwhile
+  // appended while they are many. Returns why it failed, or "".
+  std::string writeSnapshot(Compaction& c);
+  // Under sync_mu and mu: the last records appended and the new file installed, or (after a
+  // failure) the old journal kept and the next attempt postponed.
+  Result<void> installSnapshot(Compaction& c, const std::string& failed);
   void scheduleCompaction();  // sets compact_at (caller holds mu)
   // Forks a child that writes the snapshot (File::writeSnapshot) and exits with 0 or its errno;
   // the caller holds mu. Returns its pid, or -1 when fork failed.

@@ -77,13 +77,13 @@ void EmbeddedLedger::Impl::scheduleCompaction() {
       std::memory_order_release);
 }
 
+// A compaction in three phases: takeSnapshot under mu (a fork, or the snapshot encoded here);
+// writeSnapshot without the lock while commands go on (the child waited for, or the bytes
+// written; then the records flushed meanwhile appended in rounds); installSnapshot under
+// sync_mu and mu (the last records, then the rename).
 Result<void> EmbeddedLedger::Impl::compact(bool force) {
   if (!journaling()) return {};
-  auto due = [&] {
-    return force ||
-           written.load(std::memory_order_acquire) >= compact_at.load(std::memory_order_acquire);
-  };
-  if (!due()) return {};
+  if (!force && !compactionDue()) return {};
   // One at a time: a due compaction leaves a running one be, a forced one waits for it.
   std::unique_lock one(compact_mu, std::defer_lock);
   if (force) {
@@ -91,40 +91,49 @@ Result<void> EmbeddedLedger::Impl::compact(bool force) {
   } else if (!one.try_lock()) {
     return {};
   }
-  using Clock = std::chrono::steady_clock;
-  const auto started = Clock::now();
-  uint64_t old_size = 0;
-  std::string bytes;  // the snapshot, when taken here rather than by a child
-  pid_t child = -1;
-  Clock::time_point locked_at;
-  const std::string snapshot = file.snapshotPath();
-  {
-    // The snapshot is of the state that the journal holds exactly: everything flushed, nothing
-    // buffered. From here on every flushed record is also kept in `tail`, to follow the
-    // snapshot in the new file.
-    std::lock_guard l(mu);
-    locked_at = Clock::now();
-    if (auto u = checkUsable(); !u) return u;
-    if (!due()) return {};  // another thread compacted
-    if (auto f = flushLocked(); !f) return f;
-    old_size = file.size();
-    if (opts.compact_in_child) child = snapshotInChild(snapshot);
-    if (child <= 0) snapshotRecords(bytes);  // no child (not asked, or fork failed): here
-    tail.clear();
-    capturing_tail = true;
-  }
-  const auto locked_until = Clock::now();
-  m.compaction_lock.observe(locked_until - locked_at);
+  Compaction c;
+  c.started = Compaction::Clock::now();
+  c.snapshot = file.snapshotPath();
+  auto taken = takeSnapshot(c, force);
+  if (!taken || !*taken) return taken ? Result<void>{} : taken.error();
+  m.compaction_lock.observe(c.locked_until - c.locked_at);
   // The lock is free while the snapshot is written and synced: commands go on meanwhile.
   if (compaction_hook) compaction_hook();
-  std::string failed;  // why the snapshot was not written, if it was not
-  if (child > 0) {
+  return installSnapshot(c, writeSnapshot(c));
+}
+
+bool EmbeddedLedger::Impl::compactionDue() const {
+  return written.load(std::memory_order_acquire) >= compact_at.load(std::memory_order_acquire);
+}
+
+Result<bool> EmbeddedLedger::Impl::takeSnapshot(Compaction& c, bool force) {
+  // The snapshot is of the state that the journal holds exactly: everything flushed, nothing
+  // buffered. From here on every flushed record is also kept in `tail`, to follow the snapshot
+  // in the new file.
+  std::lock_guard l(mu);
+  c.locked_at = Compaction::Clock::now();
+  if (auto u = checkUsable(); !u) return u.error();
+  if (!force && !compactionDue()) return false;  // another thread compacted
+  if (auto f = flushLocked(); !f) return f.error();
+  c.old_size = file.size();
+  if (opts.compact_in_child) c.child = snapshotInChild(c.snapshot);
+  if (c.child <= 0) snapshotRecords(c.bytes);  // no child (not asked, or fork failed): here
+  tail.clear();
+  capturing_tail = true;
+  c.locked_until = Compaction::Clock::now();
+  return true;
+}
+
+std::string EmbeddedLedger::Impl::writeSnapshot(Compaction& c) {
+  using Clock = Compaction::Clock;
+  std::string failed;
+  if (c.child > 0) {
     // Bounded: a child that hangs (a stalled disk) is killed, and the journal kept as it was.
     constexpr auto kChildLimit = std::chrono::minutes(10);
     int status = 0;
     pid_t waited = 0;
-    while ((waited = ::waitpid(child, &status, WNOHANG)) == 0 || (waited < 0 && errno == EINTR)) {
-      if (Clock::now() - locked_until > kChildLimit) ::kill(child, SIGKILL);
+    while ((waited = ::waitpid(c.child, &status, WNOHANG)) == 0 || (waited < 0 && errno == EINTR)) {
+      if (Clock::now() - c.locked_until > kChildLimit) ::kill(c.child, SIGKILL);
       std::this_thread::sleep_for(std::chrono::milliseconds(2));
     }
     if (waited < 0) {
@@ -135,15 +144,14 @@ Result<void> EmbeddedLedger::Impl::compact(bool force) {
     } else if (int err = WIFEXITED(status) ? WEXITSTATUS(status) : 0; err != 0) {
       failed = std::string("writing the snapshot: ") + std::strerror(err);
     }
-  } else if (int err = journal::File::writeSnapshot(snapshot, bytes); err != 0) {
+  } else if (int err = journal::File::writeSnapshot(c.snapshot, c.bytes); err != 0) {
     failed = std::string("writing the snapshot: ") + std::strerror(err);
   }
-  bytes = std::string();
+  c.bytes = std::string();
   // The records appended meanwhile follow the snapshot: in rounds without the lock while there
   // are many (a busy ledger appends tens of MB while a large snapshot is written), so that the
   // last round, under the locks, has little left to write and sync.
   constexpr size_t kTailUnderLock = 1u << 20;
-  uint64_t followed = 0;  // bytes of records appended after the snapshot
   for (int round = 0; round < 8 && failed.empty(); ++round) {
     std::string part;
     {
@@ -152,11 +160,17 @@ Result<void> EmbeddedLedger::Impl::compact(bool force) {
       part = std::move(tail);
       tail = std::string();
     }
-    followed += part.size();
-    if (int err = journal::File::appendToSnapshot(snapshot, part); err != 0)
+    c.followed += part.size();
+    ++c.tail_rounds;
+    if (int err = journal::File::appendToSnapshot(c.snapshot, part); err != 0)
       failed = std::string("writing the records that followed the snapshot: ") + std::strerror(err);
   }
-  const auto written_until = Clock::now();
+  c.written_until = Clock::now();
+  return failed;
+}
+
+Result<void> EmbeddedLedger::Impl::installSnapshot(Compaction& c, const std::string& failed) {
+  using Clock = Compaction::Clock;
   // sync_mu first (the order syncUpTo takes them in): no fdatasync of the old file runs while
   // it is replaced, and nothing is appended meanwhile.
   std::lock_guard sl(sync_mu);
@@ -166,26 +180,26 @@ Result<void> EmbeddedLedger::Impl::compact(bool force) {
   auto f = failed.empty() ? flushLocked() : Result<void>{};
   capturing_tail = false;
   std::string records_since = std::move(tail);
-  followed += records_since.size();
+  c.followed += records_since.size();
   tail = std::string();
   auto postpone = [&](const std::string& why) {
     // The old journal is intact and still appended to: try again once it doubled.
     m.compaction_failures.inc();
-    ::unlink(snapshot.c_str());
+    ::unlink(c.snapshot.c_str());
     log->error("journal compaction of {} failed, the journal is kept as it was: {}", file.path(),
                why);
-    compact_at.store(written.load() + std::max<uint64_t>(opts.compact_journal_bytes, old_size));
+    compact_at.store(written.load() + std::max<uint64_t>(opts.compact_journal_bytes, c.old_size));
   };
   if (!failed.empty()) {
     postpone(failed);
     return {};
   }
   if (auto u = f ? checkUsable() : f; !u) {  // halted meanwhile, or by this flush
-    ::unlink(snapshot.c_str());
+    ::unlink(c.snapshot.c_str());
     return u;
   }
   bool replaced = false;
-  if (auto r = file.install(snapshot, records_since, replaced); !r) {
+  if (auto r = file.install(c.snapshot, records_since, replaced); !r) {
     if (replaced) {
       m.compaction_failures.inc();
       haltLocked("journal compaction of " + file.path() +
@@ -203,18 +217,21 @@ Result<void> EmbeddedLedger::Impl::compact(bool force) {
   scheduleCompaction();
   m.compactions.inc();
   ++stats.compactions;
+  stats.compaction_tail_rounds += c.tail_rounds;
   stats.compaction_lock_max_us = std::max<uint64_t>(
       stats.compaction_lock_max_us,
-      std::chrono::duration_cast<std::chrono::microseconds>(locked_until - locked_at).count());
+      std::chrono::duration_cast<std::chrono::microseconds>(c.locked_until - c.locked_at).count());
   auto ms = [](Clock::duration d) {
     return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
   };
   log->info(
-      "journal {} compacted from {} to {} bytes ({} of them appended meanwhile) in {} ms: the "
-      "lock held {} ms for the snapshot{}, {} ms to install it (ledger end {}, pruned below {})",
-      file.path(), old_size, snapshot_bytes, followed, ms(Clock::now() - started),
-      ms(locked_until - locked_at), child > 0 ? " (written by a child process)" : "",
-      ms(Clock::now() - written_until), ledger_end, pruned_before);
+      "journal {} compacted from {} to {} bytes ({} of them appended meanwhile, {} round(s) "
+      "without the lock) in {} ms: the lock held {} ms for the snapshot{}, {} ms to install it "
+      "(ledger end {}, pruned below {})",
+      file.path(), c.old_size, snapshot_bytes, c.followed, c.tail_rounds,
+      ms(Clock::now() - c.started), ms(c.locked_until - c.locked_at),
+      c.child > 0 ? " (written by a child process)" : "", ms(Clock::now() - c.written_until),
+      ledger_end, pruned_before);
   return {};
 }
 
