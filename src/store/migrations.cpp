@@ -68,9 +68,18 @@ Result<int> migrate(pg::ConnectionPool& pool, std::span<const EmbeddedMigration>
   c.setIoTimeout(std::chrono::milliseconds::zero());
   // The Lease rolls back whatever is left open when we return early with an error.
   if (auto r = c.script("BEGIN; SET LOCAL statement_timeout = 0"); !r.ok()) return r.error();
-  if (auto r = c.exec("SELECT pg_advisory_xact_lock($1::bigint)", {std::to_string(kMigrationLock)});
-      !r.ok())
-    return r.error();
+  // Another instance migrating (or starting) holds the lock: said before waiting, so that a start
+  // that waits long shows on what.
+  auto got =
+      c.exec("SELECT pg_try_advisory_xact_lock($1::bigint)", {std::to_string(kMigrationLock)});
+  if (!got.ok()) return got.error();
+  if (got->text(0, 0) != "t") {
+    log->info("waiting for the migration lock (another instance is starting or migrating)");
+    if (auto r =
+            c.exec("SELECT pg_advisory_xact_lock($1::bigint)", {std::to_string(kMigrationLock)});
+        !r.ok())
+      return r.error();
+  }
   if (auto r = c.script(kCreateTable); !r.ok()) return r.error();
   auto applied = appliedMigrations(c);
   if (!applied.ok()) return applied.error();
