@@ -1,6 +1,7 @@
 #include "app/config.h"
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cstdlib>
 #include <fstream>
@@ -245,6 +246,14 @@ Config Config::fromEnvironment(const std::map<std::string, std::string>& env) {
   r.nonEmpty("TRADE_EVENTS_TOPIC", c.trade_events_topic);
   r.nonEmpty("TRADE_EVENTS_DLQ_TOPIC", c.trade_events_dlq_topic);
   r.nonEmpty("KAFKA_CONSUMER_GROUP", c.kafka_consumer_group);
+  r.str("KAFKA_GROUP_INSTANCE_ID", c.kafka_group_instance_id);
+  // Kafka's rule for ids of groups and members: at most 249 of [a-zA-Z0-9._-].
+  if (c.kafka_group_instance_id.size() > 249 ||
+      !std::all_of(c.kafka_group_instance_id.begin(), c.kafka_group_instance_id.end(), [](char ch) {
+        return std::isalnum(static_cast<unsigned char>(ch)) || ch == '.' || ch == '_' || ch == '-';
+      }))
+    throw ConfigError("KAFKA_GROUP_INSTANCE_ID='" + c.kafka_group_instance_id +
+                      "' must be at most 249 letters, digits, '.', '_' or '-'");
   readKafkaSecurity(r, c, env);
   r.oneOf("LEDGER_MODE", c.ledger_mode, {"embedded", "canton"});
   r.nonEmpty("LEDGER_DATA_DIR", c.ledger_data_dir);

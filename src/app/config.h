@@ -64,6 +64,7 @@ struct Config {
   std::string trade_events_topic = "trade.events";              // TRADE_EVENTS_TOPIC
   std::string trade_events_dlq_topic = "trade.events.dlq";      // TRADE_EVENTS_DLQ_TOPIC
   std::string kafka_consumer_group = "settlement-coordinator";  // KAFKA_CONSUMER_GROUP
+  std::string kafka_group_instance_id;   // KAFKA_GROUP_INSTANCE_ID (empty: dynamic membership)
   std::string kafka_security_protocol;   // KAFKA_SECURITY_PROTOCOL: plaintext ssl sasl_plaintext
                                          // sasl_ssl (empty: librdkafka's default, plaintext)
   std::string kafka_sasl_mechanism;      // KAFKA_SASL_MECHANISM: PLAIN SCRAM-SHA-256 SCRAM-SHA-512

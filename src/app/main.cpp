@@ -218,6 +218,7 @@ int run(const sc::app::Config& cfg) {
   kopt.dlq_topic = cfg.trade_events_dlq_topic;
   kopt.settlement_topic = cfg.settlement_events_topic;
   kopt.consumer_group = cfg.kafka_consumer_group;
+  kopt.group_instance_id = cfg.kafka_group_instance_id;
   kopt.extra = cfg.kafkaClientProperties();  // security, SASL, KAFKA_PROPERTY_*
   if (!cfg.kafka_bootstrap_servers.empty()) {
     relay = std::make_unique<sc::messaging::OutboxRelay>(kopt, (*db)->outbox(), db_clock);
@@ -310,6 +311,7 @@ int run(const sc::app::Config& cfg) {
     std::map<std::string, std::string> details{{"relay", relay ? relay->role() : "off"},
                                                {"reconciler", reconciler.role()}};
     if (outbox_cap) details["outbox"] = outbox_cap->describe();
+    if (consumer) details["consumer"] = consumer->failed() ? "fatal" : "consuming";
     return details;
   };
   deps.reconciler = &reconciler;

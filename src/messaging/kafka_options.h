@@ -14,6 +14,10 @@ struct KafkaOptions {
   std::string dlq_topic = "trade.events.dlq";
   std::string settlement_topic = "settlement.events";
   std::string consumer_group = "settlement-coordinator";
+  // The consumer's static membership id (KIP-345, group.instance.id); empty: dynamic membership.
+  // A member that restarts with its id within the session timeout gets its partitions back
+  // without a rebalance; two live members with one id fence each other.
+  std::string group_instance_id;
   int consume_batch = 500;              // trades per intake transaction at most
   int consume_batch_wait_ms = 20;       // how long a batch may wait to fill
   int64_t max_pending_backlog = 50000;  // pause consumption above this many PENDING settlements

@@ -59,6 +59,17 @@ class TradeConsumer::Rebalance : public RdKafka::RebalanceCb {
                     std::vector<RdKafka::TopicPartition*>& parts) override {
     synced_ = true;
     const bool cooperative = c->rebalance_protocol() == "COOPERATIVE";
+    // Which partitions this instance takes and gives up: what an operator reads when intake
+    // stops or moves (one line per rebalance that changes this member's share).
+    if (!parts.empty() || err != RdKafka::ERR__ASSIGN_PARTITIONS) {
+      std::string list;
+      for (const auto* tp : parts)
+        list += (list.empty() ? "" : ",") + std::to_string(tp->partition());
+      logger()->info("consumer group: {} {} partition(s) of {} [{}] ({})",
+                     err == RdKafka::ERR__ASSIGN_PARTITIONS ? "assigned" : "revoked", parts.size(),
+                     parts.empty() ? std::string("its topic") : parts.front()->topic(), list,
+                     cooperative ? "incremental" : "eager");
+    }
     if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
       if (cooperative) {
         std::unique_ptr<RdKafka::Error> e(c->incremental_assign(parts));
@@ -104,6 +115,7 @@ std::map<std::string, std::string> consumerProps(const KafkaOptions& o) {
   // not overridable.
   props["bootstrap.servers"] = o.bootstrap_servers;
   props["group.id"] = o.consumer_group;
+  if (!o.group_instance_id.empty()) props["group.instance.id"] = o.group_instance_id;
   props["enable.auto.commit"] = "false";
   props["enable.auto.offset.store"] = "false";
   return props;
@@ -506,6 +518,27 @@ void TradeConsumer::refreshBlockedGauge() {
   metrics_.dlq_blocked_partitions.set(n);
 }
 
+// A fatal consumer error ends intake on this instance: librdkafka's handle cannot consume again.
+// The one a configuration causes is a static member fenced by another live member with its
+// KAFKA_GROUP_INSTANCE_ID; a new handle would fence that one in turn. Logged once with the cause,
+// counted in sc_kafka_consumer_fatal, and the loop waits instead of spinning.
+void TradeConsumer::reportFatal() {
+  if (!fatal_) {
+    std::string why;
+    RdKafka::ErrorCode code = consumer_->fatal_error(why);
+    logger()->error(
+        "Kafka consumer fatal error ({}): {}; this instance takes no more trades from {} until it "
+        "is restarted{}",
+        RdKafka::err2str(code), why, opt_.trade_topic,
+        code == RdKafka::ERR_FENCED_INSTANCE_ID
+            ? " (another live instance uses KAFKA_GROUP_INSTANCE_ID=" + opt_.group_instance_id + ")"
+            : "");
+    metrics_.fatal.set(1);
+    fatal_ = true;
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+}
+
 void TradeConsumer::run() {
   int backoff_ms = 100;
   while (!stopping_) {
@@ -521,8 +554,11 @@ void TradeConsumer::run() {
       if (m->err() == RdKafka::ERR_NO_ERROR) {
         msgs.push_back(m);
       } else {
-        if (m->err() != RdKafka::ERR__TIMED_OUT && m->err() != RdKafka::ERR__PARTITION_EOF)
+        if (m->err() == RdKafka::ERR__FATAL) {
+          reportFatal();
+        } else if (m->err() != RdKafka::ERR__TIMED_OUT && m->err() != RdKafka::ERR__PARTITION_EOF) {
           logger()->warn("consume: {}", m->errstr());
+        }
         delete m;
         // Nothing more now: hand back to the outer loop, which also lifts back-pressure (while
         // paused nothing arrives, so waiting here for a first message would never resume).

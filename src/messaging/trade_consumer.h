@@ -68,6 +68,8 @@ struct ConsumerMetrics {
                     "Batches whose rejections could not be recorded (re-consumed)");
   metrics::Gauge paused =
       probe.gauge("sc_consumer_paused", "1 while consumption is paused for back-pressure");
+  metrics::Gauge fatal = probe.gauge(
+      "sc_consumer_fatal", "1 once the consumer hit a fatal error: no intake until a restart");
   metrics::Gauge dlq_blocked_partitions =
       probe.gauge("sc_consumer_dlq_blocked_partitions",
                   "Partitions paused now because a dead letter of theirs failed");
@@ -107,6 +109,9 @@ class TradeConsumer {
     return v < 0 ? std::nullopt : std::optional<int64_t>(v);
   }
 
+  // True once a fatal error ended this consumer's intake (see reportFatal()); for GET /ready.
+  bool failed() const { return fatal_.load(); }
+
  private:
   class DlqDeliveries;
   class Rebalance;
@@ -129,6 +134,7 @@ class TradeConsumer {
   void rewind(const std::vector<RdKafka::Message*>& msgs);
   void checkBackPressure();
   void refreshLag();
+  void reportFatal();
 
   KafkaOptions opt_;
   workflow::Intake& intake_;
@@ -141,6 +147,7 @@ class TradeConsumer {
   std::unique_ptr<RdKafka::Producer> dlq_;
   std::thread thread_;
   std::atomic<bool> stopping_{false};
+  std::atomic<bool> fatal_{false};
   bool paused_ = false;  // consumer thread only (also read by the rebalance callback, run there)
   std::chrono::steady_clock::time_point last_backlog_check_{};
   std::chrono::steady_clock::time_point last_lag_check_{};  // consumer thread only

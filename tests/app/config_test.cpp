@@ -153,6 +153,17 @@ TEST_F(ConfigTest, RejectionBoundsHaveDefaultsAndRefuseOutOfRangeValuesByName) {
                        "REJECTIONS_HTTP_PER_MINUTE='many' is not a whole number"));
 }
 
+TEST_F(ConfigTest, AGroupInstanceIdIsOptionalAndMustBeAKafkaId) {
+  EXPECT_EQ(app::Config::fromEnvironment({}).kafka_group_instance_id, "");
+  EXPECT_EQ(app::Config::fromEnvironment({{"KAFKA_GROUP_INSTANCE_ID", "sc-host-1.a_b"}})
+                .kafka_group_instance_id,
+            "sc-host-1.a_b");
+  EXPECT_TRUE(contains(refusal({{"KAFKA_GROUP_INSTANCE_ID", "host 1"}}),
+                       "KAFKA_GROUP_INSTANCE_ID='host 1' must be at most 249 letters"));
+  EXPECT_TRUE(contains(refusal({{"KAFKA_GROUP_INSTANCE_ID", std::string(250, 'a')}}),
+                       "KAFKA_GROUP_INSTANCE_ID="));
+}
+
 TEST_F(ConfigTest, ReconcilerSettingsHaveDefaultsAndRefuseBadValuesByName) {
   auto d = app::Config::fromEnvironment({{"KAFKA_CONSUMER_GROUP", "sc-a"}});
   EXPECT_TRUE(d.rec_enabled);

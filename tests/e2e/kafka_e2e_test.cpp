@@ -232,5 +232,50 @@ TEST(KafkaSasl, AWrongPasswordIsRefusedByTheBroker) {
   delete md;
 }
 
+// Static membership (KAFKA_GROUP_INSTANCE_ID): two live instances given one id fence each other.
+// The older is told by the broker, logs the id, takes no more trades and says so in /ready; the
+// newer consumes. (A misconfiguration that would otherwise split the partitions silently.)
+class StaticMemberE2E : public KafkaE2E {
+ protected:
+  void configureService(std::map<std::string, std::string>& env) override {
+    env["KAFKA_GROUP_INSTANCE_ID"] = "sc-static-a";
+    env["LOG_LEVEL"] = "INFO";  // the rebalance lines
+  }
+  static bool has(const std::string& log, const std::string& what) {
+    return log.find(what) != std::string::npos;
+  }
+  static std::string consumerState(ServiceProcess& s) {
+    try {
+      HttpClient c(s.port(), "127.0.0.1", std::chrono::seconds(5));
+      auto j = c.get("/ready").json();
+      if (j.is_object() && j.contains("details")) return j["details"].value("consumer", "");
+    } catch (const std::exception&) {
+    }
+    return "";
+  }
+};
+
+TEST_F(StaticMemberE2E, ASecondLiveInstanceWithItsIdFencesTheFirstWhichSaysSo) {
+  ASSERT_TRUE(
+      waitFor([&] { return has(service_->logTail(1 << 20), "consumer group: assigned"); }, 60s))
+      << "the first instance never got its partitions\n"
+      << service_->logTail();
+  EXPECT_EQ(consumerState(*service_), "consuming");
+  auto env = env_;
+  env["LEDGER_DATA_DIR"] = makeTempDir("kafka-e2e-ledger-b");
+  ServiceProcess second(env);
+  ASSERT_TRUE(second.start()) << second.error();
+  EXPECT_TRUE(waitFor([&] { return consumerState(*service_) == "fatal"; }, 60s))
+      << "the first instance was not fenced\n"
+      << service_->logTail();
+  EXPECT_TRUE(has(service_->logTail(1 << 20), "KAFKA_GROUP_INSTANCE_ID=sc-static-a"))
+      << service_->logTail();
+  EXPECT_TRUE(
+      waitFor([&] { return has(second.logTail(1 << 20), "consumer group: assigned"); }, 60s))
+      << second.logTail();
+  EXPECT_EQ(consumerState(second), "consuming");
+  EXPECT_EQ(second.terminate(), 0) << second.logTail();
+}
+
 }  // namespace
 }  // namespace sc::test

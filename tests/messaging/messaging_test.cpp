@@ -86,6 +86,20 @@ TEST(KafkaClientProps, ExtrasReachEveryClientButCannotWeakenItsGuarantees) {
   }
 }
 
+// Static membership (KAFKA_GROUP_INSTANCE_ID) is the intake consumer's alone: without it the
+// member is dynamic; the producers never carry it.
+TEST(KafkaClientProps, AGroupInstanceIdMakesOnlyTheConsumerAStaticMember) {
+  messaging::KafkaOptions o;
+  o.bootstrap_servers = "broker:9092";
+  EXPECT_EQ(messaging::consumerProps(o).count("group.instance.id"), 0u);
+  o.group_instance_id = "sc-host-1";
+  EXPECT_EQ(messaging::consumerProps(o)["group.instance.id"], "sc-host-1");
+  EXPECT_EQ(messaging::dlqProducerProps(o).count("group.instance.id"), 0u);
+  EXPECT_EQ(messaging::relayProducerProps(o).count("group.instance.id"), 0u);
+  // librdkafka takes the property (a typo in its name would throw here).
+  EXPECT_NO_THROW(messaging::makeKafkaConf(messaging::consumerProps(o)));
+}
+
 // --- against librdkafka's mock cluster ----------------------------------------------------------
 
 class MockCluster {
