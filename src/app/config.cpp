@@ -248,12 +248,14 @@ Config Config::fromEnvironment(const std::map<std::string, std::string>& env) {
   r.nonEmpty("KAFKA_CONSUMER_GROUP", c.kafka_consumer_group);
   r.str("KAFKA_GROUP_INSTANCE_ID", c.kafka_group_instance_id);
   // Kafka's rule for ids of groups and members: at most 249 of [a-zA-Z0-9._-].
-  if (c.kafka_group_instance_id.size() > 249 ||
+  if (c.kafka_group_instance_id.size() > 249 || c.kafka_group_instance_id == "." ||
+      c.kafka_group_instance_id == ".." ||
       !std::all_of(c.kafka_group_instance_id.begin(), c.kafka_group_instance_id.end(), [](char ch) {
         return std::isalnum(static_cast<unsigned char>(ch)) || ch == '.' || ch == '_' || ch == '-';
       }))
-    throw ConfigError("KAFKA_GROUP_INSTANCE_ID='" + c.kafka_group_instance_id +
-                      "' must be at most 249 letters, digits, '.', '_' or '-'");
+    throw ConfigError(
+        "KAFKA_GROUP_INSTANCE_ID='" + c.kafka_group_instance_id +
+        "' must be at most 249 letters, digits, '.', '_' or '-', and not '.' or '..'");
   readKafkaSecurity(r, c, env);
   r.oneOf("LEDGER_MODE", c.ledger_mode, {"embedded", "canton"});
   r.nonEmpty("LEDGER_DATA_DIR", c.ledger_data_dir);

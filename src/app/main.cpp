@@ -311,7 +311,7 @@ int run(const sc::app::Config& cfg) {
     std::map<std::string, std::string> details{{"relay", relay ? relay->role() : "off"},
                                                {"reconciler", reconciler.role()}};
     if (outbox_cap) details["outbox"] = outbox_cap->describe();
-    if (consumer) details["consumer"] = consumer->failed() ? "fatal" : "consuming";
+    if (consumer) details["consumer"] = consumer->failed() ? "fatal" : "member";
     return details;
   };
   deps.reconciler = &reconciler;

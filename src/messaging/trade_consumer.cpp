@@ -61,7 +61,7 @@ class TradeConsumer::Rebalance : public RdKafka::RebalanceCb {
     const bool cooperative = c->rebalance_protocol() == "COOPERATIVE";
     // Which partitions this instance takes and gives up: what an operator reads when intake
     // stops or moves (one line per rebalance that changes this member's share).
-    if (!parts.empty() || err != RdKafka::ERR__ASSIGN_PARTITIONS) {
+    if (!parts.empty()) {
       std::string list;
       for (const auto* tp : parts)
         list += (list.empty() ? "" : ",") + std::to_string(tp->partition());
@@ -521,7 +521,7 @@ void TradeConsumer::refreshBlockedGauge() {
 // A fatal consumer error ends intake on this instance: librdkafka's handle cannot consume again.
 // The one a configuration causes is a static member fenced by another live member with its
 // KAFKA_GROUP_INSTANCE_ID; a new handle would fence that one in turn. Logged once with the cause,
-// counted in sc_kafka_consumer_fatal, and the loop waits instead of spinning.
+// shown by sc_consumer_fatal, and the loop waits instead of spinning.
 void TradeConsumer::reportFatal() {
   if (!fatal_) {
     std::string why;

@@ -162,6 +162,7 @@ TEST_F(ConfigTest, AGroupInstanceIdIsOptionalAndMustBeAKafkaId) {
                        "KAFKA_GROUP_INSTANCE_ID='host 1' must be at most 249 letters"));
   EXPECT_TRUE(contains(refusal({{"KAFKA_GROUP_INSTANCE_ID", std::string(250, 'a')}}),
                        "KAFKA_GROUP_INSTANCE_ID="));
+  EXPECT_TRUE(contains(refusal({{"KAFKA_GROUP_INSTANCE_ID", ".."}}), "not '.' or '..'"));
 }
 
 TEST_F(ConfigTest, ReconcilerSettingsHaveDefaultsAndRefuseBadValuesByName) {
