@@ -128,20 +128,34 @@ class ClusterE2E : public KafkaE2E {
     }
     return std::nullopt;
   }
-  // Settlements per status, read from the database itself on a fresh connection (PostgreSQL
-  // restarts meanwhile; the API's counts stop at 10,000, `total_capped`): {} when it does not
-  // answer.
+  // The rows of `sql` on a fresh connection to the test's database (PostgreSQL restarts
+  // meanwhile), or why it did not answer.
+  struct Rows {
+    std::vector<std::vector<std::string>> rows;
+    std::string error;
+  };
+  Rows query(const char* sql) {
+    Rows out;
+    PGconn* c = PQconnectdb(db_.conninfo().c_str());
+    PGresult* r = PQstatus(c) == CONNECTION_OK ? PQexec(c, sql) : nullptr;
+    if (r && PQresultStatus(r) == PGRES_TUPLES_OK) {
+      for (int i = 0; i < PQntuples(r); ++i) {
+        auto& row = out.rows.emplace_back();
+        for (int k = 0; k < PQnfields(r); ++k) row.emplace_back(PQgetvalue(r, i, k));
+      }
+    } else {
+      out.error = PQerrorMessage(c);
+    }
+    PQclear(r);
+    PQfinish(c);
+    return out;
+  }
+  // Settlements per status, read from the database itself (the API's counts stop at 10,000,
+  // `total_capped`): {} when it does not answer.
   std::map<std::string, int64_t> byStatus() {
     std::map<std::string, int64_t> out;
-    PGconn* c = PQconnectdb(db_.conninfo().c_str());
-    if (PQstatus(c) == CONNECTION_OK) {
-      PGresult* r = PQexec(c, "SELECT status, count(*) FROM settlements GROUP BY 1");
-      if (PQresultStatus(r) == PGRES_TUPLES_OK)
-        for (int i = 0; i < PQntuples(r); ++i)
-          out[PQgetvalue(r, i, 0)] = std::strtoll(PQgetvalue(r, i, 1), nullptr, 10);
-      PQclear(r);
-    }
-    PQfinish(c);
+    for (const auto& row : query("SELECT status, count(*) FROM settlements GROUP BY 1").rows)
+      out[row[0]] = std::strtoll(row[1].c_str(), nullptr, 10);
     return out;
   }
   static std::string describe(const std::map<std::string, int64_t>& counts) {
@@ -154,29 +168,18 @@ class ClusterE2E : public KafkaE2E {
   // attempts, when due, lease, last error) and the tail of every process's log.
   std::string stuckReport() {
     std::string out = "settlements not terminal, oldest first:\n";
-    PGconn* c = PQconnectdb(db_.conninfo().c_str());
-    if (PQstatus(c) == CONNECTION_OK) {
-      PGresult* r = PQexec(c,
-                           "SELECT trade_id, status, step_attempt, retry_count, round,"
-                           " extract(epoch FROM next_attempt_at - clock_timestamp())::int,"
-                           " extract(epoch FROM lease_until - clock_timestamp())::int,"
-                           " ledger_offset_floor, step_offset_floor, coalesce(last_error, '')"
-                           " FROM settlements WHERE status NOT IN ('settled', 'failed')"
-                           " ORDER BY created_at LIMIT 15");
-      if (PQresultStatus(r) == PGRES_TUPLES_OK) {
-        for (int i = 0; i < PQntuples(r); ++i) {
-          out += std::string("  ") + PQgetvalue(r, i, 0) + " " + PQgetvalue(r, i, 1) +
-                 " step_attempt " + PQgetvalue(r, i, 2) + " retries " + PQgetvalue(r, i, 3) +
-                 " round " + PQgetvalue(r, i, 4) + " due in " + PQgetvalue(r, i, 5) +
-                 " s lease ends in " + PQgetvalue(r, i, 6) + " s floors " + PQgetvalue(r, i, 7) +
-                 "/" + PQgetvalue(r, i, 8) + ": " + PQgetvalue(r, i, 9) + "\n";
-        }
-      } else {
-        out += std::string("  (") + PQerrorMessage(c) + ")\n";
-      }
-      PQclear(r);
-    }
-    PQfinish(c);
+    auto q = query(
+        "SELECT trade_id, status, step_attempt, retry_count, round,"
+        " extract(epoch FROM next_attempt_at - clock_timestamp())::int,"
+        " extract(epoch FROM lease_until - clock_timestamp())::int,"
+        " ledger_offset_floor, step_offset_floor, coalesce(last_error, '')"
+        " FROM settlements WHERE status NOT IN ('settled', 'failed')"
+        " ORDER BY created_at LIMIT 15");
+    for (const auto& r : q.rows)
+      out += "  " + r[0] + " " + r[1] + " step_attempt " + r[2] + " retries " + r[3] + " round " +
+             r[4] + " due in " + r[5] + " s lease ends in " + r[6] + " s floors " + r[7] + "/" +
+             r[8] + ": " + r[9] + "\n";
+    if (!q.error.empty()) out += "  (" + q.error + ")\n";
     for (int k = 0; k < kInstances; ++k)
       out += "instance " + std::to_string(k) + " log tail:\n" + instance(k).logTail(3000) + "\n";
     out += "participant log tail:\n" + sandbox_->logTail(3000) + "\n";
@@ -184,25 +187,16 @@ class ClusterE2E : public KafkaE2E {
   }
   // Every session of the test's database: what a start that hangs waits on.
   std::string dbActivity() {
-    std::string out = "database sessions (pid state wait age query):\n";
-    PGconn* c = PQconnectdb(db_.conninfo().c_str());
-    PGresult* r = PQexec(c,
-                         "SELECT pid, state, coalesce(wait_event_type || ':' || wait_event, ''),"
-                         " round(extract(epoch FROM clock_timestamp() - state_change)),"
-                         " left(regexp_replace(query, '\\s+', ' ', 'g'), 100)"
-                         " FROM pg_stat_activity WHERE datname = current_database()"
-                         " AND pid <> pg_backend_pid() ORDER BY state_change");
-    if (PQresultStatus(r) == PGRES_TUPLES_OK) {
-      for (int i = 0; i < PQntuples(r); ++i) {
-        out += "  ";
-        for (int k = 0; k < 5; ++k)
-          out += std::string(PQgetvalue(r, i, k)) + (k < 4 ? " | " : "\n");
-      }
-    } else {
-      out += std::string("  (") + PQerrorMessage(c) + ")\n";
-    }
-    PQclear(r);
-    PQfinish(c);
+    std::string out = "database sessions (pid | state | wait | seconds in state | query):\n";
+    auto q = query(
+        "SELECT pid, state, coalesce(wait_event_type || ':' || wait_event, ''),"
+        " round(extract(epoch FROM clock_timestamp() - state_change)),"
+        " left(regexp_replace(query, '\\s+', ' ', 'g'), 100)"
+        " FROM pg_stat_activity WHERE datname = current_database()"
+        " AND pid <> pg_backend_pid() ORDER BY state_change");
+    for (const auto& r : q.rows)
+      out += "  " + r[0] + " | " + r[1] + " | " + r[2] + " | " + r[3] + " | " + r[4] + "\n";
+    if (!q.error.empty()) out += "  (" + q.error + ")\n";
     return out;
   }
   // The instance whose relay leads now (its /ready says so), or -1.
